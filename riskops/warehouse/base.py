@@ -1,0 +1,74 @@
+"""The warehouse interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+
+# BigQuery type families: a source column of a family can be cast to the contract type row by row.
+TYPE_FAMILIES = {
+    "STRING": "string",
+    "BYTES": "bytes",
+    "INT64": "number",
+    "FLOAT64": "number",
+    "NUMERIC": "number",
+    "BIGNUMERIC": "number",
+    "BOOL": "bool",
+    "TIMESTAMP": "time",
+    "DATETIME": "time",
+    "DATE": "time",
+}
+
+
+class Warehouse(ABC):
+    """Load tables, run BigQuery-dialect SQL, read results as Arrow."""
+
+    backend: str
+
+    @abstractmethod
+    def ref(self, name: str) -> str:
+        """The table's name as it must appear in BigQuery-dialect SQL."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def columns(self, name: str) -> dict[str, str]:
+        """Column name -> BigQuery type (STRING, INT64, FLOAT64, BOOL, TIMESTAMP, ...), in table order."""
+
+    @abstractmethod
+    def load(self, name: str, source: pa.Table | Sequence[Path]) -> int:
+        """Replace table `name` with an Arrow table or Parquet files; returns the row count."""
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run one BigQuery-dialect statement (DDL, DML, CREATE TABLE AS SELECT)."""
+
+    @abstractmethod
+    def query(self, sql: str) -> pa.Table:
+        """Run a BigQuery-dialect SELECT and return its rows. For large results use `read_table`."""
+
+    @abstractmethod
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """Read a whole table (the fast path: DuckDB's Arrow export, BigQuery's Storage Read API)."""
+
+    @abstractmethod
+    def drop(self, name: str) -> None: ...
+
+    def count(self, name: str) -> int:
+        return int(self.query(f"SELECT COUNT(*) AS n FROM {self.ref(name)}").column("n")[0].as_py())
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
