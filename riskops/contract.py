@@ -175,3 +175,7 @@ def load_mapping(path: Path | None) -> Mapping:
             str(path),
             "see configs/mapping.example.yaml and docs/data-contract.md",
         ) from e
+
+# Reference data shared by the generator and the features: corridors a risk team treats as high-risk
+# (FATF-listed or offshore-secrecy jurisdictions, an illustrative default; configure your own).
+HIGH_RISK_COUNTRIES: tuple[str, ...] = ("AE", "CY", "HK", "IR", "KY", "MM", "NG", "PA", "RU", "VG")

@@ -388,14 +388,14 @@ def ingest_cohort(
     for name in (tables.customers, tables.transactions):
         wh.drop(name)  # a failed run must not leave last run's clean tables looking current
 
-    log.info("validating %s customers from %s", cohort, src.customers)
+    log.debug("validating %s customers from %s", cohort, src.customers)
     rc = _resolve(wh, src.customers, "customers", CUSTOMER_COLUMNS, mapping, labelled)
     rt = _resolve(wh, src.transactions, "transactions", TRANSACTION_COLUMNS, mapping, labelled)
     clean_c, quar_c = customer_sql(wh, src.customers, rc, mapping, labelled, cutoff, now)
     wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_customers)} AS {quar_c}")
     wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.customers)} AS {clean_c}")
 
-    log.info("validating %s transactions from %s", cohort, src.transactions)
+    log.debug("validating %s transactions from %s", cohort, src.transactions)
     key_expr = _key(_q(mapping.source_column("customers", "customer_id")))
     clean_t, quar_t = transaction_sql(wh, src.transactions, rt, mapping, tables, key_expr, cutoff, now)
     wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_transactions)} AS {quar_t}")

@@ -1,0 +1,129 @@
+"""The main local job: prepare data, load it into the run's warehouse, ingest and validate both cohorts.
+
+Later steps (features, training, scoring) extend `run_job`; each run lives in its own folder under
+settings.home with its DuckDB file, reports and run.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal
+
+from riskops.amlsim import default_dir, load_amlsim
+from riskops.artifacts import open_store
+from riskops.config import Settings
+from riskops.contract import COHORTS, Mapping
+from riskops.ingest import ValidationReport, ingest_cohort
+from riskops.runinfo import code_version, new_run_id
+from riskops.sources import dataset_as_of, load_dataset
+from riskops.synth import generate
+from riskops.warehouse import open_warehouse
+
+log = logging.getLogger(__name__)
+Step = Callable[[str], None]
+
+
+@dataclass
+class JobResult:
+    run_id: str
+    run_dir: str
+    data_dir: str
+    as_of: str
+    reports: dict[str, ValidationReport] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    report_uri: str = ""
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_id} (as of {self.as_of}, data {self.data_dir})"]
+        for cohort, r in self.reports.items():
+            labels = ""
+            if r.labels:
+                total = sum(r.labels.values()) or 1
+                labels = f", {r.labels.get('SUSPENDED', 0):,} SUSPENDED ({r.labels.get('SUSPENDED', 0) / total:.1%})"
+            lines.append(
+                f"  {cohort:<10} {r.customers.rows_clean:>9,} customers{labels}, "
+                f"{r.transactions.rows_clean:,} transactions; quarantined "
+                f"{r.customers.rows_quarantined:,} customers, {r.transactions.rows_quarantined:,} transactions"
+            )
+        lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
+        lines.append(f"  report: {self.report_uri}")
+        return "\n".join(lines)
+
+
+def prepare_data(
+    source: Literal["synthetic", "amlsim"], data_root: Path, customers: int, seed: int, amlsim_dir: Path | None
+) -> Path:
+    """Make (or reuse) the dataset folder for `source`; generation is cached by its parameters."""
+    if source == "amlsim":
+        out = data_root / "amlsim"
+        if not (out / "manifest.json").exists():
+            load_amlsim(amlsim_dir or default_dir(), out)
+        return out
+    out = data_root / f"synthetic-{customers}-seed{seed}"
+    if not (out / "manifest.json").exists():
+        log.info("generating %s customers (seed %s) into %s", f"{customers:,}", seed, out)
+        generate(out, customers=customers, seed=seed)
+    return out
+
+
+def run_job(
+    settings: Settings,
+    source: Literal["synthetic", "amlsim"] = "synthetic",
+    customers: int = 20_000,
+    seed: int = 42,
+    data_root: Path = Path("data"),
+    amlsim_dir: Path | None = None,
+    mapping: Mapping | None = None,
+    as_of: date | None = None,
+    step: Step | None = None,
+) -> JobResult:
+    """Run the local job end to end; raises on unusable data after writing the validation report."""
+    step = step or (lambda msg: log.info(msg))
+    run_id = new_run_id()
+    run_dir = settings.home / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    step(f"[1/3] data: preparing {source}")
+    folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
+    as_of = as_of or date.fromisoformat(dataset_as_of(folder))
+    timings["data"] = time.perf_counter() - t
+
+    result = JobResult(run_id=run_id, run_dir=str(run_dir), data_dir=str(folder), as_of=as_of.isoformat())
+    with open_warehouse(settings, duckdb_path=settings.duckdb_path or run_dir / "warehouse.duckdb") as wh:
+        t = time.perf_counter()
+        step(f"[2/3] load: {folder} -> {wh.backend}")
+        counts = load_dataset(wh, folder, mapping)
+        timings["load"] = time.perf_counter() - t
+        step("        " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        t = time.perf_counter()
+        for cohort in COHORTS:
+            if not (folder / cohort).exists():
+                continue
+            step(f"[3/3] ingest + validate: {cohort} cohort as of {as_of}")
+            result.reports[cohort] = ingest_cohort(
+                wh, cohort, as_of, store, f"{run_id}/validation/{cohort}", mapping
+            )
+        timings["ingest"] = time.perf_counter() - t
+    result.timings = {k: round(v, 2) for k, v in timings.items()}
+    run_meta = {
+        "run_id": run_id,
+        "created": datetime.now(UTC).isoformat(),
+        "code_version": code_version(),
+        "source": source,
+        "parameters": {"customers": customers, "seed": seed, "as_of": as_of.isoformat()},
+        "data_dir": str(folder),
+        "snapshots": {c: r.snapshot for c, r in result.reports.items()},
+        "timings_s": result.timings,
+        "reports": {c: r.report_uri for c, r in result.reports.items()},
+    }
+    result.report_uri = store.write_text(f"{run_id}/run.json", json.dumps(run_meta, indent=2))
+    return result

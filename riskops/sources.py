@@ -1,0 +1,71 @@
+"""Put source data into the warehouse's raw tables: a dataset folder (generator/AMLSim layout) or files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from riskops.contract import COHORTS, Cohort, Mapping
+from riskops.errors import DataContractError
+from riskops.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv"))
+    elif path.exists():
+        files = [path]
+    else:
+        files = []
+    if not files:
+        raise DataContractError(f"no Parquet or CSV files at {path}", str(path), "check the path")
+    return files
+
+
+def load_source(wh: Warehouse, table: str, path: Path) -> int:
+    """Load Parquet files as they are, or a CSV file (types inferred by Arrow) into `table`."""
+    files = _files(path)
+    if all(f.suffix == ".parquet" for f in files):
+        for f in files:
+            try:
+                pq.read_schema(f)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise DataContractError(f"{f.name} is not a readable Parquet file: {e}", str(f), "re-export it") from e
+        return wh.load(table, files)
+    if len(files) != 1:
+        raise DataContractError(f"expected one CSV file, found {len(files)}", str(path), "pass a single CSV file")
+    try:
+        table_data = pcsv.read_csv(files[0])
+    except pa.ArrowInvalid as e:
+        raise DataContractError(f"{files[0].name} is not a readable CSV: {e}", str(files[0]), "fix the file") from e
+    return wh.load(table, table_data)
+
+
+def load_dataset(wh: Warehouse, folder: Path, mapping: Mapping | None = None) -> dict[str, int]:
+    """Load `<folder>/<cohort>/{customers,transactions}/` into the mapping's raw tables; returns row counts."""
+    mapping = mapping or Mapping()
+    if not (folder / "manifest.json").exists():
+        raise DataContractError(
+            f"{folder} is not a dataset folder (no manifest.json)",
+            str(folder),
+            "make one with `riskops generate` or `riskops amlsim`, or load files with `riskops load`",
+        )
+    counts: dict[str, int] = {}
+    cohorts: tuple[Cohort, ...] = tuple(c for c in COHORTS if (folder / c).exists())
+    for cohort in cohorts:
+        tables = mapping.cohorts[cohort]
+        for kind, table in (("customers", tables.customers), ("transactions", tables.transactions)):
+            log.debug("loading %s %s into %s", cohort, kind, table)
+            counts[table] = load_source(wh, table, folder / cohort / kind)
+    return counts
+
+
+def dataset_as_of(folder: Path) -> str:
+    return str(json.loads((folder / "manifest.json").read_text())["as_of"])
