@@ -64,9 +64,7 @@ def _read_csv(path: Path, columns: list[str], types: dict[str, pa.DataType]) -> 
         raise DataContractError(
             f"{path.name} lacks columns {missing}; it has {header}", str(path), "use the AMLSim sample's CSVs"
         )
-    return pcsv.read_csv(
-        path, convert_options=pcsv.ConvertOptions(include_columns=columns, column_types=types)
-    )
+    return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(include_columns=columns, column_types=types))
 
 
 def _in_holdout(ids: pa.Array, share: float) -> np.ndarray:
@@ -104,7 +102,10 @@ def load_amlsim(source: Path, out: Path, unlabelled_share: float = 0.2) -> Amlsi
     )
     row = pc.cast(pa.array(np.arange(tx.num_rows)), pa.string())
     sides = []
-    for direction, own, other in (("out", "sourceNodeId", "targetNodeId"), ("in", "targetNodeId", "sourceNodeId")):
+    for direction, own, other in (
+        ("out", "sourceNodeId", "targetNodeId"),
+        ("in", "targetNodeId", "sourceNodeId"),
+    ):
         sides.append(
             pa.table(
                 {
@@ -115,9 +116,7 @@ def load_amlsim(source: Path, out: Path, unlabelled_share: float = 0.2) -> Amlsi
                     "currency": pa.array(["USD"] * tx.num_rows),
                     "direction": pa.array([direction] * tx.num_rows),
                     "type": pa.array(["transfer"] * tx.num_rows),
-                    "counterparty_id": pc.binary_join_element_wise(
-                        "A", pc.cast(tx.column(other), pa.string()), ""
-                    ),
+                    "counterparty_id": pc.binary_join_element_wise("A", pc.cast(tx.column(other), pa.string()), ""),
                     "status": pa.array(["completed"] * tx.num_rows),
                 }
             )

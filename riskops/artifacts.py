@@ -6,6 +6,7 @@ becomes visible when its upload completes. A reader never sees half an artifact.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -96,9 +97,7 @@ class LocalStore(ArtifactStore):
         if not base.exists():
             return []
         return sorted(
-            str(p.relative_to(self._root))
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
+            str(p.relative_to(self._root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
 
     def delete(self, key: str) -> None:
@@ -109,7 +108,7 @@ class GCSStore(ArtifactStore):
     def __init__(self, root: str, client: Any = None, endpoint: str | None = None) -> None:
         if not root.startswith("gs://"):
             raise ArtifactError(f"{root} is not a gs:// URI", "GCSStore", "use gs://bucket/prefix")
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
 
         self.root = root.rstrip("/")
         bucket, _, prefix = root[len("gs://") :].partition("/")
@@ -119,7 +118,9 @@ class GCSStore(ArtifactStore):
                 from google.auth.credentials import AnonymousCredentials
 
                 client = storage.Client(
-                    project="local", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
+                    project="local",
+                    credentials=AnonymousCredentials(),
+                    client_options={"api_endpoint": endpoint},
                 )
             else:
                 client = storage.Client()
@@ -162,10 +163,8 @@ class GCSStore(ArtifactStore):
     def delete(self, key: str) -> None:
         from google.api_core import exceptions as gexc
 
-        try:
+        with contextlib.suppress(gexc.NotFound):
             self.bucket.blob(self._name(key)).delete()
-        except gexc.NotFound:
-            pass
 
 
 def open_store(root: str, gcs_endpoint: str | None = None) -> ArtifactStore:

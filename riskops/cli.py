@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.console import Console
@@ -25,15 +25,19 @@ console = Console(stderr=True)
 out = Console()
 
 MappingOpt = Annotated[
-    Path | None, typer.Option("--mapping", help="YAML mapping of your tables/columns/labels onto the contract.")
+    Path | None,
+    typer.Option("--mapping", help="YAML mapping of your tables/columns/labels onto the contract."),
 ]
 DuckOpt = Annotated[
-    Path | None, typer.Option("--duckdb", help="DuckDB file (default: RISKOPS_DUCKDB_PATH or <home>/warehouse.duckdb).")
+    Path | None,
+    typer.Option("--duckdb", help="DuckDB file (default: RISKOPS_DUCKDB_PATH or <home>/warehouse.duckdb)."),
 ]
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -61,7 +65,9 @@ def generate_cmd(
     customers: Annotated[int, typer.Option(help="Customers in all, labelled + unlabelled.", min=2)] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
     as_of: Annotated[str | None, typer.Option(help="Cut-off date YYYY-MM-DD (default 2026-09-30).")] = None,
-    unlabelled_share: Annotated[float, typer.Option(help="Share of customers in the unlabelled cohort.", min=0, max=0.9)] = 0.2,
+    unlabelled_share: Annotated[
+        float, typer.Option(help="Share of customers in the unlabelled cohort.", min=0, max=0.9)
+    ] = 0.2,
     chunk_size: Annotated[int, typer.Option(help="Customers generated per chunk (bounds memory).", min=100)] = 5_000,
 ) -> None:
     """Generate a synthetic fintech book: customers, transactions and suspension labels."""
@@ -106,7 +112,9 @@ def amlsim_cmd(
 @app.command("load")
 def load_cmd(
     dataset: Annotated[Path | None, typer.Option(help="Dataset folder (from generate/amlsim) to load whole.")] = None,
-    cohort: Annotated[str, typer.Option(help="Cohort for --customers/--transactions: labelled or unlabelled.")] = "labelled",
+    cohort: Annotated[
+        str, typer.Option(help="Cohort for --customers/--transactions: labelled or unlabelled.")
+    ] = "labelled",
     customers: Annotated[Path | None, typer.Option(help="Customers file or folder (Parquet or CSV).")] = None,
     transactions: Annotated[Path | None, typer.Option(help="Transactions file or folder (Parquet or CSV).")] = None,
     mapping: MappingOpt = None,
@@ -127,7 +135,7 @@ def load_cmd(
                 counts = load_dataset(wh, dataset, m)
             else:
                 assert customers is not None and transactions is not None
-                t = m.cohorts[cohort]  # type: ignore[index]
+                t = m.cohorts[cohort]
                 counts = {
                     t.customers: load_source(wh, t.customers, customers),
                     t.transactions: load_source(wh, t.transactions, transactions),
@@ -159,8 +167,15 @@ def ingest_cmd(
     prefix = report_prefix or f"{new_run_id()}/validation/{cohort}"
     try:
         with open_warehouse(settings, duckdb) as wh:
-            c: Cohort = cohort  # type: ignore[assignment]
-            report = ingest_cohort(wh, c, day, open_store(settings.artifacts, settings.gcs_endpoint), prefix, load_mapping(mapping))
+            c: Cohort = cohort
+            report = ingest_cohort(
+                wh,
+                c,
+                day,
+                open_store(settings.artifacts, settings.gcs_endpoint),
+                prefix,
+                load_mapping(mapping),
+            )
     except RiskOpsError as e:
         _fail(e)
     out.print(report.summary())
@@ -169,7 +184,9 @@ def ingest_cmd(
 
 @app.command("run")
 def run_cmd(
-    data: Annotated[str, typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim).")] = "synthetic",
+    data: Annotated[
+        str, typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim).")
+    ] = "synthetic",
     customers: Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)] = 20_000,
     seed: Annotated[int, typer.Option(help="Synthetic data seed.")] = 42,
     data_root: Annotated[Path, typer.Option(help="Where prepared datasets are cached.")] = Path("data"),
@@ -186,7 +203,7 @@ def run_cmd(
     try:
         result = run_job(
             Settings(),
-            source=data,  # type: ignore[arg-type]
+            source=cast(Literal["synthetic", "amlsim"], data),
             customers=customers,
             seed=seed,
             data_root=data_root,

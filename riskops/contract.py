@@ -103,8 +103,7 @@ class Mapping(BaseModel):
 
     cohorts: dict[Cohort, CohortTables] = Field(
         default_factory=lambda: {
-            c: CohortTables(customers=f"raw_{c}_customers", transactions=f"raw_{c}_transactions")
-            for c in COHORTS
+            c: CohortTables(customers=f"raw_{c}_customers", transactions=f"raw_{c}_transactions") for c in COHORTS
         }
     )
     customers: TableMapping = Field(default_factory=TableMapping)
@@ -175,6 +174,7 @@ def load_mapping(path: Path | None) -> Mapping:
             str(path),
             "see configs/mapping.example.yaml and docs/data-contract.md",
         ) from e
+
 
 # Reference data shared by the generator and the features: corridors a risk team treats as high-risk
 # (FATF-listed or offshore-secrecy jurisdictions, an illustrative default; configure your own).

@@ -116,8 +116,7 @@ class ValidationReport(BaseModel):
         if self.labels:
             total = sum(self.labels.values()) or 1
             lines.append(
-                "- labels: "
-                + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in sorted(self.labels.items()))
+                "- labels: " + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in sorted(self.labels.items()))
             )
         for name, table in (("customers", c), ("transactions", t)):
             if table.by_reason:
@@ -264,11 +263,14 @@ def customer_sql(
     label = ""
     if labelled:
         label = f", {_values_case(e['account_state'], mapping.labels, upper=True)} AS _label"
-        checks += [(f"{_key(e['account_state'])} IS NULL", "missing_label"), ("_label IS NULL", "unknown_label")]
+        checks += [
+            (f"{_key(e['account_state'])} IS NULL", "missing_label"),
+            ("_label IS NULL", "unknown_label"),
+        ]
     case = "CASE " + " ".join(f"WHEN {c} THEN '{reason}'" for c, reason in checks) + " END"
     checked = f"""
 WITH src AS (
-  SELECT s.*, {_key(e['customer_id'])} AS _k, SAFE_CAST({e['signup_ts']} AS TIMESTAMP) AS _signup{label}
+  SELECT s.*, {_key(e["customer_id"])} AS _k, SAFE_CAST({e["signup_ts"]} AS TIMESTAMP) AS _signup{label}
   FROM {wh.ref(src)} AS s
 ),
 dups AS (SELECT _k AS _dk FROM src WHERE _k IS NOT NULL GROUP BY _k HAVING COUNT(*) > 1),
@@ -279,7 +281,9 @@ flagged AS (SELECT checked.*, {case} AS quarantine_reason FROM checked)"""
     internal = ["_k", "_signup", "_dup"] + (["_label"] if labelled else [])
     extras = "".join(f", {_q(c)}" for c in r.extras)
     state = ", _label AS account_state" if labelled else ""
-    clean = f"SELECT _k AS customer_id, _signup AS signup_ts{state}{extras} FROM flagged WHERE quarantine_reason IS NULL"
+    clean = (
+        f"SELECT _k AS customer_id, _signup AS signup_ts{state}{extras} FROM flagged WHERE quarantine_reason IS NULL"
+    )
     quarantine = f"SELECT * EXCEPT ({', '.join(internal)}) FROM flagged WHERE quarantine_reason IS NOT NULL"
     return checked + "\n" + clean, checked + "\n" + quarantine
 
@@ -318,10 +322,10 @@ def transaction_sql(
     case = "CASE " + " ".join(f"WHEN {c} THEN '{reason}'" for c, reason in checks) + " END"
     checked = f"""
 WITH src AS (
-  SELECT s.*, {_key(e['transaction_id'])} AS _tid, {_key(e['customer_id'])} AS _cid,
-    SAFE_CAST({e['ts']} AS TIMESTAMP) AS _ts, SAFE_CAST({e['amount']} AS FLOAT64) AS _amt,
-    {_values_case(e['direction'], mapping.directions, upper=False)} AS _dir,
-    UPPER(TRIM(CAST({e['currency']} AS STRING))) AS _cur
+  SELECT s.*, {_key(e["transaction_id"])} AS _tid, {_key(e["customer_id"])} AS _cid,
+    SAFE_CAST({e["ts"]} AS TIMESTAMP) AS _ts, SAFE_CAST({e["amount"]} AS FLOAT64) AS _amt,
+    {_values_case(e["direction"], mapping.directions, upper=False)} AS _dir,
+    UPPER(TRIM(CAST({e["currency"]} AS STRING))) AS _cur
   FROM {wh.ref(src)} AS s
 ),
 dups AS (SELECT _tid AS _dk FROM src WHERE _tid IS NOT NULL GROUP BY _tid HAVING COUNT(*) > 1),
@@ -340,9 +344,9 @@ flagged AS (
     internal = ["_tid", "_cid", "_ts", "_amt", "_dir", "_cur", "_ck", "_qk"]
     extras = "".join(f", {_q(c)}" for c in r.extras)
     clean = f"""SELECT _tid AS transaction_id, _cid AS customer_id, _ts AS ts, _amt AS amount, _dir AS direction,
-  _cur AS currency, LOWER(TRIM(CAST({e['type']} AS STRING))) AS type,
-  {_key(e['counterparty_id'])} AS counterparty_id, UPPER(TRIM(CAST({e['country']} AS STRING))) AS country,
-  LOWER(TRIM(CAST({e['status']} AS STRING))) AS status{extras}
+  _cur AS currency, LOWER(TRIM(CAST({e["type"]} AS STRING))) AS type,
+  {_key(e["counterparty_id"])} AS counterparty_id, UPPER(TRIM(CAST({e["country"]} AS STRING))) AS country,
+  LOWER(TRIM(CAST({e["status"]} AS STRING))) AS status{extras}
 FROM flagged WHERE quarantine_reason IS NULL"""
     quarantine = f"SELECT * EXCEPT ({', '.join(internal)}) FROM flagged WHERE quarantine_reason IS NOT NULL"
     return checked + "\n" + clean, checked + "\n" + quarantine
@@ -355,7 +359,9 @@ def _reason_counts(wh: Warehouse, table: str) -> dict[str, int]:
 
 def _examples(wh: Warehouse, table: str, n: int = 10) -> list[dict[str, Any]]:
     rows = wh.query(f"SELECT * FROM {wh.ref(table)} ORDER BY quarantine_reason LIMIT {n}").to_pylist()
-    return [{k: (v if isinstance(v, int | float | str | bool) or v is None else str(v)) for k, v in r.items()} for r in rows]
+    return [
+        {k: (v if isinstance(v, int | float | str | bool) or v is None else str(v)) for k, v in r.items()} for r in rows
+    ]
 
 
 def ingest_cohort(

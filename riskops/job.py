@@ -57,7 +57,11 @@ class JobResult:
 
 
 def prepare_data(
-    source: Literal["synthetic", "amlsim"], data_root: Path, customers: int, seed: int, amlsim_dir: Path | None
+    source: Literal["synthetic", "amlsim"],
+    data_root: Path,
+    customers: int,
+    seed: int,
+    amlsim_dir: Path | None,
 ) -> Path:
     """Make (or reuse) the dataset folder for `source`; generation is cached by its parameters."""
     if source == "amlsim":
@@ -109,9 +113,7 @@ def run_job(
             if not (folder / cohort).exists():
                 continue
             step(f"[3/3] ingest + validate: {cohort} cohort as of {as_of}")
-            result.reports[cohort] = ingest_cohort(
-                wh, cohort, as_of, store, f"{run_id}/validation/{cohort}", mapping
-            )
+            result.reports[cohort] = ingest_cohort(wh, cohort, as_of, store, f"{run_id}/validation/{cohort}", mapping)
         timings["ingest"] = time.perf_counter() - t
     result.timings = {k: round(v, 2) for k, v in timings.items()}
     run_meta = {

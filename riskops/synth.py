@@ -41,7 +41,19 @@ C_IDX = {c: i for i, c in enumerate(COUNTRIES)}
 HIGH_RISK_IDX = np.array([C_IDX[c] for c in HIGH_RISK_COUNTRIES])
 CURRENCIES = ["EUR", "GBP", "PLN", "SEK", "USD", "CHF", "AED", "THB", "USDT"]
 CCY_IDX = {c: i for i, c in enumerate(CURRENCIES)}
-TYPES = ["salary", "pension", "benefit", "transfer", "card", "bill", "withdrawal", "topup", "cash_deposit", "fx", "crypto"]
+TYPES = [
+    "salary",
+    "pension",
+    "benefit",
+    "transfer",
+    "card",
+    "bill",
+    "withdrawal",
+    "topup",
+    "cash_deposit",
+    "fx",
+    "crypto",
+]
 T = {t: i for i, t in enumerate(TYPES)}
 STATUSES = ["completed", "failed", "reversed", "chargeback"]
 CP_KINDS = ["E", "M", "U", "P", "X", "A"]  # employer, merchant, utility, person, crypto exchange, own account
@@ -53,7 +65,14 @@ KYC = ["basic", "standard", "enhanced"]
 CHANNELS = ["app", "web", "branch", "partner"]
 TYPOLOGIES = ["structuring", "pass_through", "fan_in", "corridor", "chargeback", "dormant_burst", "mule"]
 TYPO_P = np.array([0.14, 0.2, 0.14, 0.16, 0.12, 0.1, 0.14])
-LOOKALIKES = ["remitter", "marketplace_seller", "savings_sweeper", "crypto_investor", "card_trouble", "returning"]
+LOOKALIKES = [
+    "remitter",
+    "marketplace_seller",
+    "savings_sweeper",
+    "crypto_investor",
+    "card_trouble",
+    "returning",
+]
 
 
 @dataclass
@@ -200,7 +219,11 @@ class _Chunk:
         monthly = np.isin(occ, [0, 2, 3, 5])
         cust = self.per_customer(monthly, months)
         k = _rank_within(cust, n)
-        ts = self.start[cust] + (k * 30 + r.integers(25, 29, len(cust))) * DAY + r.integers(6, 10, len(cust)) * 3_600_000_000
+        ts = (
+            self.start[cust]
+            + (k * 30 + r.integers(25, 29, len(cust))) * DAY
+            + r.integers(6, 10, len(cust)) * 3_600_000_000
+        )
         ts = np.minimum(ts, self.end - 1)
         o = occ[cust]
         typ = np.select([o == 0, o == 3, o == 5], [T["salary"], T["pension"], T["benefit"]], T["transfer"])
@@ -215,7 +238,12 @@ class _Chunk:
             cust,
             self.times(cust, self.start[cust], np.full(len(cust), self.end)),
             np.round(self.income[cust] / 48 * r.lognormal(0, 0.6, len(cust)), 2),
-            0, T["transfer"], CP["P"], self.strangers(len(cust)) % 5_000_000, self.home[cust], self.ccy[cust],
+            0,
+            T["transfer"],
+            CP["P"],
+            self.strangers(len(cust)) % 5_000_000,
+            self.home[cust],
+            self.ccy[cust],
         )
         # Card spend: the bulk of activity, mostly at home, sometimes abroad.
         cust = self.per_customer(np.ones(n, bool), r.poisson(months * 4 * self.activity))
@@ -224,30 +252,68 @@ class _Chunk:
         country = np.where(abroad, r.choice([C_IDX[c] for c in TRAVEL], m), self.home[cust])
         status = r.choice(4, m, p=[0.985, 0.011, 0.004, 0.0])
         self.tx.add(
-            cust, self.times(cust, self.start[cust], np.full(m, self.end)),
+            cust,
+            self.times(cust, self.start[cust], np.full(m, self.end)),
             np.round(r.lognormal(3.1, 0.9, m) * np.sqrt(self.income[cust] / 38_000), 2),
-            1, T["card"], CP["M"], r.zipf(1.3, m) % 50_000, country,
-            np.where(abroad, CCY_IDX["USD"], self.ccy[cust]), status,
+            1,
+            T["card"],
+            CP["M"],
+            r.zipf(1.3, m) % 50_000,
+            country,
+            np.where(abroad, CCY_IDX["USD"], self.ccy[cust]),
+            status,
         )
         # Bills, ATM withdrawals (round amounts), person-to-person transfers, top-ups.
         cust = self.per_customer(np.ones(n, bool), r.poisson(months * 1.5))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(4.0, 0.7, len(cust)), 2), 1, T["bill"], CP["U"],
-                    r.integers(0, 400, len(cust)), self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(4.0, 0.7, len(cust)), 2),
+            1,
+            T["bill"],
+            CP["U"],
+            r.integers(0, 400, len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+        )
         cust = self.per_customer(np.ones(n, bool), r.poisson(months * 0.7 * self.activity))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    r.integers(1, 10, len(cust)) * 20.0, 1, T["withdrawal"], CP["A"], self.offset + cust,
-                    self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            r.integers(1, 10, len(cust)) * 20.0,
+            1,
+            T["withdrawal"],
+            CP["A"],
+            self.offset + cust,
+            self.home[cust],
+            self.ccy[cust],
+        )
         for direction in (0, 1):
             cust = self.per_customer(np.ones(n, bool), r.poisson(months * 0.8))
-            self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                        np.round(r.lognormal(3.8, 1.0, len(cust)), 2), direction, T["transfer"], CP["P"],
-                        self.contacts(cust), self.home[cust], self.ccy[cust])
+            self.tx.add(
+                cust,
+                self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+                np.round(r.lognormal(3.8, 1.0, len(cust)), 2),
+                direction,
+                T["transfer"],
+                CP["P"],
+                self.contacts(cust),
+                self.home[cust],
+                self.ccy[cust],
+            )
         low = np.isin(occ, [2, 5]) | (self.income < 15_000)
         cust = self.per_customer(low, r.poisson(months * 2))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(4.2, 0.6, len(cust)), -1), 0, T["topup"], CP["A"], self.offset + cust,
-                    self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(4.2, 0.6, len(cust)), -1),
+            0,
+            T["topup"],
+            CP["A"],
+            self.offset + cust,
+            self.home[cust],
+            self.ccy[cust],
+        )
 
     # -- benign look-alikes ------------------------------------------------------------------------------
     def lookalikes(self) -> None:
@@ -256,29 +322,74 @@ class _Chunk:
         # Remitters: a monthly transfer home, often to a corridor flagged as high-risk.
         cust = self.per_customer(lk["remitter"], months)
         dest = r.choice([C_IDX[c] for c in REMITTANCE], len(cust))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(5.5, 0.5, len(cust)), 2), 1, T["transfer"], CP["P"],
-                    self.contacts(cust, 2), dest, self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(5.5, 0.5, len(cust)), 2),
+            1,
+            T["transfer"],
+            CP["P"],
+            self.contacts(cust, 2),
+            dest,
+            self.ccy[cust],
+        )
         # Marketplace sellers: many small payments in from many buyers.
         cust = self.per_customer(lk["marketplace_seller"], r.poisson(months * 12))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(3.5, 0.7, len(cust)), 2), 0, T["transfer"], CP["P"],
-                    self.strangers(len(cust)), self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(3.5, 0.7, len(cust)), 2),
+            0,
+            T["transfer"],
+            CP["P"],
+            self.strangers(len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+        )
         # Savings sweepers: most of the salary leaves for their own savings account within a day.
         cust = self.per_customer(lk["savings_sweeper"], months)
-        ts = self.start[cust] + (r.integers(0, max(int(months.max()), 1), len(cust)) % np.maximum(months[cust], 1) * 30 + 28) * DAY
-        self.tx.add(cust, np.minimum(ts, self.end - 1), np.round(self.income[cust] / 12 * r.uniform(0.4, 0.8, len(cust)), 2),
-                    1, T["transfer"], CP["A"], self.offset + cust, self.home[cust], self.ccy[cust])
+        ts = (
+            self.start[cust]
+            + (r.integers(0, max(int(months.max()), 1), len(cust)) % np.maximum(months[cust], 1) * 30 + 28) * DAY
+        )
+        self.tx.add(
+            cust,
+            np.minimum(ts, self.end - 1),
+            np.round(self.income[cust] / 12 * r.uniform(0.4, 0.8, len(cust)), 2),
+            1,
+            T["transfer"],
+            CP["A"],
+            self.offset + cust,
+            self.home[cust],
+            self.ccy[cust],
+        )
         # Crypto investors: regular buys on an exchange.
         cust = self.per_customer(lk["crypto_investor"], r.poisson(months * 2))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(5.0, 0.8, len(cust)), 2), 1, T["crypto"], CP["X"],
-                    r.integers(0, 20, len(cust)), self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(5.0, 0.8, len(cust)), 2),
+            1,
+            T["crypto"],
+            CP["X"],
+            r.integers(0, 20, len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+        )
         # Card trouble: failed payments when the balance runs low.
         cust = self.per_customer(lk["card_trouble"], r.poisson(months * 0.8))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(3.5, 0.8, len(cust)), 2), 1, T["card"], CP["M"],
-                    r.integers(0, 50_000, len(cust)), self.home[cust], self.ccy[cust], 1)
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(3.5, 0.8, len(cust)), 2),
+            1,
+            T["card"],
+            CP["M"],
+            r.integers(0, 50_000, len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+            1,
+        )
 
     # -- behaviours that get accounts suspended ----------------------------------------------------------
     def typologies(self) -> None:
@@ -289,9 +400,17 @@ class _Chunk:
         # Structuring: cash deposits just under the reporting threshold.
         cust = self.per_customer(ty["structuring"], r.poisson(4 + 22 * inten))
         lo, hi = self.recent(cust, r.integers(60, 180, len(cust)))
-        self.tx.add(cust, self.times(cust, lo, hi),
-                    np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2), 0, T["cash_deposit"],
-                    CP["A"], self.offset + cust, self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, lo, hi),
+            np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2),
+            0,
+            T["cash_deposit"],
+            CP["A"],
+            self.offset + cust,
+            self.home[cust],
+            self.ccy[cust],
+        )
 
         # Pass-through: money arrives and leaves again within hours, mostly abroad.
         cust = self.per_customer(ty["pass_through"] | ty["mule"], r.poisson(3 + 25 * inten))
@@ -300,56 +419,125 @@ class _Chunk:
         amt = np.round(r.lognormal(7.3, 0.8, len(cust)), 2)
         delay = (r.exponential(6 + 30 * (1 - inten[cust])) * 3_600_000_000).astype(np.int64)
         dest = np.where(r.random(len(cust)) < 0.5, r.choice(HIGH_RISK_IDX, len(cust)), self.home[cust])
-        self.tx.add(cust, t_in, amt, 0, T["transfer"], CP["P"], self.strangers(len(cust)), self.home[cust], self.ccy[cust])
-        self.tx.add(cust, np.minimum(t_in + delay, self.end - 1), np.round(amt * r.uniform(0.88, 0.99, len(cust)), 2),
-                    1, np.where(r.random(len(cust)) < 0.25, T["crypto"], T["transfer"]), CP["P"],
-                    self.strangers(len(cust)), dest, self.ccy[cust])
+        self.tx.add(
+            cust,
+            t_in,
+            amt,
+            0,
+            T["transfer"],
+            CP["P"],
+            self.strangers(len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+        )
+        self.tx.add(
+            cust,
+            np.minimum(t_in + delay, self.end - 1),
+            np.round(amt * r.uniform(0.88, 0.99, len(cust)), 2),
+            1,
+            np.where(r.random(len(cust)) < 0.25, T["crypto"], T["transfer"]),
+            CP["P"],
+            self.strangers(len(cust)),
+            dest,
+            self.ccy[cust],
+        )
 
         # Fan-in: many new counterparties pay in over a few weeks, then the money is moved on.
         cust = self.per_customer(ty["fan_in"] | ty["mule"], r.poisson(10 + 70 * inten))
         lo, hi = self.recent(cust, r.integers(20, 70, len(cust)))
         t_in = self.times(cust, lo, hi)
         amt = np.round(r.lognormal(5.3, 0.6, len(cust)), 2)
-        self.tx.add(cust, t_in, amt, 0, T["transfer"], CP["P"], self.strangers(len(cust)), self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            t_in,
+            amt,
+            0,
+            T["transfer"],
+            CP["P"],
+            self.strangers(len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+        )
         out = r.random(len(cust)) < 0.3
-        self.tx.add(cust[out], np.minimum(t_in[out] + r.integers(1, 48, out.sum()) * 3_600_000_000, self.end - 1),
-                    np.round(amt[out] * r.uniform(2.5, 3.2, out.sum()), -1),
-                    1, np.where(r.random(out.sum()) < 0.5, T["withdrawal"], T["crypto"]),
-                    CP["X"], r.integers(0, 20, out.sum()), self.home[cust[out]], self.ccy[cust[out]])
+        self.tx.add(
+            cust[out],
+            np.minimum(t_in[out] + r.integers(1, 48, out.sum()) * 3_600_000_000, self.end - 1),
+            np.round(amt[out] * r.uniform(2.5, 3.2, out.sum()), -1),
+            1,
+            np.where(r.random(out.sum()) < 0.5, T["withdrawal"], T["crypto"]),
+            CP["X"],
+            r.integers(0, 20, out.sum()),
+            self.home[cust[out]],
+            self.ccy[cust[out]],
+        )
 
         # High-risk corridors: sizeable transfers out to high-risk jurisdictions.
         cust = self.per_customer(ty["corridor"], r.poisson(3 + 18 * inten))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(7.0, 0.7, len(cust)), 2), 1, T["transfer"], CP["P"],
-                    self.strangers(len(cust)), r.choice(HIGH_RISK_IDX, len(cust)),
-                    np.where(r.random(len(cust)) < 0.4, CCY_IDX["USD"], self.ccy[cust]))
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(7.0, 0.7, len(cust)), 2),
+            1,
+            T["transfer"],
+            CP["P"],
+            self.strangers(len(cust)),
+            r.choice(HIGH_RISK_IDX, len(cust)),
+            np.where(r.random(len(cust)) < 0.4, CCY_IDX["USD"], self.ccy[cust]),
+        )
 
         # Chargebacks and failed payments.
         cust = self.per_customer(ty["chargeback"], r.poisson(4 + 20 * inten))
-        self.tx.add(cust, self.times(cust, self.start[cust], np.full(len(cust), self.end)),
-                    np.round(r.lognormal(5.0, 0.9, len(cust)), 2), 1, T["card"], CP["M"],
-                    r.integers(0, 50_000, len(cust)), self.home[cust], self.ccy[cust],
-                    r.choice([1, 2, 3], len(cust), p=[0.45, 0.2, 0.35]))
+        self.tx.add(
+            cust,
+            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            np.round(r.lognormal(5.0, 0.9, len(cust)), 2),
+            1,
+            T["card"],
+            CP["M"],
+            r.integers(0, 50_000, len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+            r.choice([1, 2, 3], len(cust), p=[0.45, 0.2, 0.35]),
+        )
 
         # Dormant then burst: quiet for months, then a burst of large movements in and out.
         cust = self.per_customer(ty["dormant_burst"], r.poisson(15 + 50 * inten))
         lo, hi = self.recent(cust, r.integers(10, 40, len(cust)))
-        self.tx.add(cust, self.times(cust, lo, hi), np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
-                    r.integers(0, 2, len(cust)), T["transfer"], CP["P"], self.strangers(len(cust)),
-                    self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, lo, hi),
+            np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
+            r.integers(0, 2, len(cust)),
+            T["transfer"],
+            CP["P"],
+            self.strangers(len(cust)),
+            self.home[cust],
+            self.ccy[cust],
+        )
 
         # Mules also cash out fast at ATMs.
         cust = self.per_customer(ty["mule"], r.poisson(5 + 15 * inten))
         lo, hi = self.recent(cust, r.integers(20, 60, len(cust)))
-        self.tx.add(cust, self.times(cust, lo, hi), r.integers(10, 50, len(cust)) * 20.0, 1, T["withdrawal"],
-                    CP["A"], self.offset + cust, self.home[cust], self.ccy[cust])
+        self.tx.add(
+            cust,
+            self.times(cust, lo, hi),
+            r.integers(10, 50, len(cust)) * 20.0,
+            1,
+            T["withdrawal"],
+            CP["A"],
+            self.offset + cust,
+            self.home[cust],
+            self.ccy[cust],
+        )
 
     def quiet_periods(self, tx: dict[str, np.ndarray]) -> np.ndarray:
         """Mask out everyday activity during dormancy (dormant_burst typology and 'returning' look-alikes)."""
         r = self.rng
         dormant = self.typo[:, TYPOLOGIES.index("dormant_burst")] | self.look[:, LOOKALIKES.index("returning")]
         gap = np.where(dormant, r.integers(90, 200, self.n), 0) * DAY
-        resume = self.end - np.where(self.typo[:, TYPOLOGIES.index("dormant_burst")], 45, r.integers(20, 60, self.n)) * DAY
+        resume = (
+            self.end - np.where(self.typo[:, TYPOLOGIES.index("dormant_burst")], 45, r.integers(20, 60, self.n)) * DAY
+        )
         c = tx["cust"]
         return ~(dormant[c] & (tx["ts"] >= resume[c] - gap[c]) & (tx["ts"] < resume[c]))
 
@@ -386,7 +574,9 @@ def _transactions_table(ch: _Chunk, tx: dict[str, np.ndarray], prefix: str, firs
     tx = {k: v[order] for k, v in tx.items()}
     m = len(order)
     ids = pc.binary_join_element_wise("T", pc.cast(pa.array(np.arange(first_id, first_id + m)), pa.string()), "")
-    cust = pc.binary_join_element_wise(prefix, pc.cast(pa.array(ch.offset + tx["cust"].astype(np.int64)), pa.string()), "")
+    cust = pc.binary_join_element_wise(
+        prefix, pc.cast(pa.array(ch.offset + tx["cust"].astype(np.int64)), pa.string()), ""
+    )
     cp = pc.binary_join_element_wise(
         pc.take(pa.array(CP_KINDS), pa.array(tx["cpk"])), pc.cast(pa.array(tx["cpn"]), pa.string()), ""
     )
@@ -420,7 +610,7 @@ def generate(
         raise ValueError("--customers must be at least 2")
     started = time.perf_counter()
     cutoff_us = int(as_of_cutoff(as_of).timestamp() * 1_000_000)
-    n_unl = int(round(customers * unlabelled_share))
+    n_unl = round(customers * unlabelled_share)
     plan = {"labelled": customers - n_unl, "unlabelled": n_unl}
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -484,7 +674,11 @@ def generate(
         transactions_per_second=round(total_tx / seconds) if seconds else 0.0,
         files=files,
     )
-    manifest = {"generator_version": GENERATOR_VERSION, "created": datetime.now(UTC).isoformat(), **summary.__dict__}
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "created": datetime.now(UTC).isoformat(),
+        **summary.__dict__,
+    }
     manifest.pop("files")
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     if out.exists():

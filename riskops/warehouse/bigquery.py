@@ -46,9 +46,7 @@ def _bq_field(field: pa.Field) -> bigquery.SchemaField:
 class BigQueryWarehouse(Warehouse):
     backend = "bigquery"
 
-    def __init__(
-        self, client: bigquery.Client, dataset: str, location: str = "EU", storage_client: Any = None
-    ) -> None:
+    def __init__(self, client: bigquery.Client, dataset: str, location: str = "EU", storage_client: Any = None) -> None:
         self.client = client
         self.dataset = f"{client.project}.{dataset}"
         self.storage_client = storage_client
@@ -60,7 +58,9 @@ class BigQueryWarehouse(Warehouse):
     def from_settings(cls, settings: Settings) -> BigQueryWarehouse:
         if not settings.bq_project:
             raise ConfigError(
-                "no BigQuery project configured", "RISKOPS_BQ_PROJECT", "set it, or use RISKOPS_WAREHOUSE=duckdb"
+                "no BigQuery project configured",
+                "RISKOPS_BQ_PROJECT",
+                "set it, or use RISKOPS_WAREHOUSE=duckdb",
             )
         kwargs: dict[str, Any] = {"project": settings.bq_project}
         storage = None
@@ -73,7 +73,10 @@ class BigQueryWarehouse(Warehouse):
                 BigQueryReadGrpcTransport,
             )
 
-            kwargs |= {"credentials": AnonymousCredentials(), "client_options": {"api_endpoint": settings.bq_endpoint}}
+            kwargs |= {
+                "credentials": AnonymousCredentials(),
+                "client_options": {"api_endpoint": settings.bq_endpoint},
+            }
             if settings.bq_storage_endpoint:
                 channel = grpc.insecure_channel(settings.bq_storage_endpoint)
                 storage = bigquery_storage_v1.BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))

@@ -115,13 +115,13 @@ class DuckDBWarehouse(Warehouse):
 
     def query(self, sql: str) -> pa.Table:
         try:
-            return self.con.execute(to_duckdb(sql)).fetch_arrow_table()
+            return self.con.execute(to_duckdb(sql)).to_arrow_table()
         except duckdb.Error as e:
             raise WarehouseError(f"DuckDB refused a query: {e}", sql[:300], "see the SQL above") from e
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        return self.con.execute(f'SELECT {cols} FROM main."{name}"').fetch_arrow_table()
+        return self.con.execute(f'SELECT {cols} FROM main."{name}"').to_arrow_table()
 
     def drop(self, name: str) -> None:
         self.con.execute(f'DROP TABLE IF EXISTS main."{name}"')

@@ -1,0 +1,64 @@
+# riskops: `make help` lists the targets. `make run` and `make test` set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BQEMU_VENV := .venv-bqemu
+DATA ?= synthetic
+CUSTOMERS ?= 20000
+SEED ?= 42
+
+.DEFAULT_GOAL := help
+.PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv with the pinned dependencies and the riskops CLI
+
+$(BQEMU_VENV)/.installed: constraints-bqemu.txt
+	$(PYTHON) -m venv $(BQEMU_VENV)
+	$(BQEMU_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(BQEMU_VENV)/bin/pip install --quiet -r constraints-bqemu.txt
+	touch $@
+
+emulators: $(BQEMU_VENV)/.installed setup ## Install the BigQuery emulator (own venv); the GCS emulator is in .venv
+
+run: setup ## Run the main job on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
+	$(BIN)/riskops run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
+
+lint: setup ## ruff lint + format check
+	$(BIN)/ruff check riskops tests bench
+	$(BIN)/ruff format --check riskops tests bench
+
+typecheck: setup ## mypy (strict) on the library
+	$(BIN)/mypy
+
+unit: setup ## Fast, pure unit tests
+	$(BIN)/pytest -q tests/unit
+
+integration: emulators ## Tests against real servers (BigQuery + GCS emulators) on 127.0.0.1
+	$(BIN)/pytest -q tests/integration
+
+e2e: setup ## Whole runs of the CLI
+	$(BIN)/pytest -q tests/e2e
+
+test: setup emulators lint typecheck ## Lint, type-check and run every test
+	$(BIN)/pytest -q tests
+
+bench: bench-generate bench-ingest ## All benchmarks (prints figures; writes bench/out/*.json)
+
+bench-generate: setup ## Generator: transactions/s and peak memory for 200k customers
+	$(BIN)/python bench/bench_generate.py --customers 200000
+
+bench-ingest: setup ## Ingest + validation of 20M transactions from DuckDB: seconds, tx/s, peak memory
+	$(BIN)/python bench/bench_ingest.py --customers 200000
+
+clean: ## Remove virtualenvs, caches, runs and generated data
+	rm -rf $(VENV) $(BQEMU_VENV) runs data bench/out .pytest_cache .mypy_cache .ruff_cache

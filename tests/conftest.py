@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from riskops.artifacts import LocalStore
+from riskops.synth import generate
+from riskops.warehouse.duckdb import DuckDBWarehouse
+
+AS_OF = date(2026, 6, 30)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def ts(s: str) -> datetime:
+    return datetime.fromisoformat(s).replace(tzinfo=UTC)
+
+
+def customers_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows)
+
+
+GOOD_CUSTOMERS = [
+    {"customer_id": "c1", "signup_ts": ts("2025-01-01"), "account_state": "ACTIVE", "age": 30},
+    {"customer_id": "c2", "signup_ts": ts("2025-02-01"), "account_state": "SUSPENDED", "age": 40},
+    {"customer_id": "c3", "signup_ts": ts("2025-03-01"), "account_state": "ACTIVE", "age": 50},
+]
+
+
+def tx(tid: str, cid: str, when: str = "2026-03-01", amount: Any = 10.0, **kw: Any) -> dict[str, Any]:
+    row = {
+        "transaction_id": tid,
+        "customer_id": cid,
+        "ts": ts(when),
+        "amount": amount,
+        "direction": "in",
+        "currency": "EUR",
+        "type": "card",
+        "counterparty_id": "m1",
+        "country": "DE",
+        "status": "completed",
+    }
+    row.update(kw)
+    return row
+
+
+GOOD_TX = [tx(f"t{i}", f"c{1 + i % 3}") for i in range(30)]
+
+
+@pytest.fixture
+def duck() -> Iterator[DuckDBWarehouse]:
+    wh = DuckDBWarehouse(":memory:")
+    yield wh
+    wh.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "artifacts")
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "synthetic"
+    generate(out, customers=1500, seed=7, chunk_size=500)
+    return out
