@@ -382,9 +382,10 @@ def ingest_cohort(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     cutoff = as_of_cutoff(as_of)
-    if cutoff > now:
+    future = as_of > now if isinstance(as_of, datetime) else as_of > now.date()
+    if future:
         raise RiskOpsError(
-            f"as_of {as_of} is in the future (cut-off {cutoff.isoformat()} > now {now.isoformat()})",
+            f"as_of {as_of} is in the future (now is {now.isoformat()})",
             "ingest",
             "pass an as_of date on or before today",
         )

@@ -254,3 +254,10 @@ def test_rerun_replaces_previous_clean_tables(duck: DuckDBWarehouse, store: Loca
     with pytest.raises(UnusableDataError):
         ingest(duck, store, [dict(r, account_state="ACTIVE") for r in GOOD_CUSTOMERS], GOOD_TX)
     assert not duck.exists("labelled_transactions")
+
+
+def test_as_of_today_is_allowed(duck: DuckDBWarehouse, store: LocalStore) -> None:
+    for name, rows in (("raw_labelled_customers", GOOD_CUSTOMERS), ("raw_labelled_transactions", GOOD_TX)):
+        duck.load(name, pa.Table.from_pylist(rows))
+    report = ingest_cohort(duck, "labelled", NOW.date(), store, "r", LENIENT, now=NOW)
+    assert report.status == "ok"
