@@ -43,7 +43,7 @@ def test_overwrite_replaces_the_whole_object(gcs_endpoint: str) -> None:
 
 def test_missing_object_is_named(gcs_endpoint: str) -> None:
     store = open_store("gs://riskops-it/none", gcs_endpoint)
-    with pytest.raises(ArtifactError, match="gs://riskops-it/none/a.json"):
+    with pytest.raises(ArtifactError, match=r"gs://riskops-it/none/a\.json"):
         store.read_bytes("a.json")
 
 
