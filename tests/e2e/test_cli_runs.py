@@ -1,0 +1,113 @@
+"""Whole runs of the `riskops` CLI as a user types them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from riskops.amlsim import default_dir
+
+pytestmark = pytest.mark.e2e
+RISKOPS = str(Path(sys.executable).parent / "riskops")
+
+
+def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "RISKOPS_HOME": str(cwd / "runs"), "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    return subprocess.run([RISKOPS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
+
+
+def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
+    r = riskops("run", "--customers", "1500", "--seed", "5", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "[3/3] ingest + validate: unlabelled cohort" in r.stderr  # progress per step
+    run_dirs = list((tmp_path / "runs").iterdir())
+    assert len(run_dirs) == 1
+    meta = json.loads((run_dirs[0] / "run.json").read_text())
+    assert meta["parameters"] == {"customers": 1500, "seed": 5, "as_of": "2026-09-30"}
+    report = json.loads((run_dirs[0] / "validation" / "labelled" / "report.json").read_text())
+    generated = json.loads((tmp_path / "data" / "synthetic-1500-seed5" / "manifest.json").read_text())
+    assert report["status"] == "ok"
+    assert report["customers"]["rows_clean"] == generated["customers"]["labelled"] == 1200
+    assert report["transactions"]["rows_clean"] == generated["transactions"]["labelled"]
+    assert f"report: {run_dirs[0] / 'run.json'}" in r.stdout
+    assert (run_dirs[0] / "warehouse.duckdb").exists()
+    # A second run reuses the cached sample and gets its own folder.
+    again = riskops("run", "--customers", "1500", "--seed", "5", cwd=tmp_path)
+    assert again.returncode == 0 and "generating" not in again.stderr
+    assert len(list((tmp_path / "runs").iterdir())) == 2
+
+
+@pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")
+def test_run_on_amlsim(tmp_path: Path) -> None:
+    r = riskops("run", "--data", "amlsim", "--amlsim-dir", str(default_dir()), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report_path = next((tmp_path / "runs").glob("*/validation/labelled/report.json"))
+    report = json.loads(report_path.read_text())
+    share = report["labels"]["SUSPENDED"] / sum(report["labels"].values())
+    assert 0.08 < share < 0.10
+    assert report["customers"]["extra_columns"] == ["init_balance"]
+    assert report["transactions"]["rows_quarantined"] == 0
+
+
+def test_users_own_csv_through_a_mapping_file(tmp_path: Path) -> None:
+    (tmp_path / "crm.csv").write_text(
+        "cust_no,opened,state,segment\n1,2025-01-05 10:00:00,open,retail\n2,2025-02-01 09:00:00,RISK_EXIT,sme\n"
+        "3,2025-03-01 08:00:00,open,retail\n3,2025-03-01 08:00:00,open,retail\n"
+    )
+    (tmp_path / "ledger.csv").write_text(
+        "id,cust_no,booked_at,amt,dc,ccy\n10,1,2026-01-01 10:00:00,12.5,CR,EUR\n11,2,2026-01-02 11:00:00,99,DR,EUR\n"
+        "12,2,2026-01-03 12:00:00,-4,DR,EUR\n13,9,2026-01-03 12:00:00,4,DR,EUR\n14,1,2026-01-04 12:00:00,4,DR,EUR\n"
+    )
+    (tmp_path / "mapping.yaml").write_text(
+        """
+cohorts:
+  labelled: {customers: crm, transactions: ledger}
+customers:
+  columns: {customer_id: cust_no, signup_ts: opened, account_state: state}
+transactions:
+  columns: {transaction_id: id, customer_id: cust_no, ts: booked_at, amount: amt, direction: dc, currency: ccy}
+labels: {ACTIVE: [open], SUSPENDED: [risk_exit]}
+directions: {in: [CR], out: [DR]}
+max_quarantine_share: 0.5
+"""
+    )
+    db = str(tmp_path / "w.duckdb")
+    load = riskops(
+        "load", "--customers", "crm.csv", "--transactions", "ledger.csv", "--mapping", "mapping.yaml",
+        "--duckdb", db, cwd=tmp_path,
+    )  # fmt: skip
+    assert load.returncode == 0, load.stderr
+    assert "crm: 4 rows" in load.stdout
+    ing = riskops(
+        "ingest", "--as-of", "2026-06-30", "--mapping", "mapping.yaml", "--duckdb", db,
+        "--report-prefix", "manual/labelled", cwd=tmp_path,
+    )  # fmt: skip
+    assert ing.returncode == 0, ing.stderr + ing.stdout
+    report = json.loads((tmp_path / "runs" / "manual" / "labelled" / "report.json").read_text())
+    assert report["labels"] == {"ACTIVE": 1, "SUSPENDED": 1}
+    assert report["customers"]["by_reason"] == {"duplicate_customer_id": 2}
+    assert report["transactions"]["by_reason"] == {"negative_amount": 1, "unknown_customer": 1}
+    assert "quarantined transactions by reason" in ing.stdout
+
+
+def test_unusable_data_stops_with_the_report_path(tmp_path: Path) -> None:
+    (tmp_path / "mapping.yaml").write_text("labels: {ACTIVE: [ACTIVE, SUSPENDED], SUSPENDED: [nothing]}\n")
+    r = riskops("run", "--customers", "300", "--mapping", "mapping.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "single class (ACTIVE)" in r.stderr
+    assert "what to do:" in r.stderr and "report.json" in r.stderr
+    report = json.loads(next((tmp_path / "runs").glob("*/validation/labelled/report.json")).read_text())
+    assert report["status"] == "failed"
+
+
+def test_generate_command_writes_a_dataset(tmp_path: Path) -> None:
+    r = riskops("generate", "--out", "gen", "--customers", "400", "--seed", "9", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "transactions/s" in r.stdout
+    assert pq.read_table(tmp_path / "gen" / "labelled" / "customers").num_rows == 320
