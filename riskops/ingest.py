@@ -247,45 +247,92 @@ class CohortTables:
         return f"{self.cohort}_quarantine_transactions"
 
 
+@dataclass
+class TableSQL:
+    """BigQuery SQL for one contract table: its quarantine rows and its clean rows."""
+
+    quarantine: str  # SELECT: the source rows as they came + quarantine_reason
+    clean: str  # SELECT: typed contract columns + extra columns, for rows not quarantined
+
+
+def _split(
+    wh: Warehouse,
+    src: str,
+    key: str,
+    key_reason: str,
+    narrow: str,
+    ctes: str,
+    joins: str,
+    checks: list[tuple[str, str]],
+    projection: str,
+    quarantine_table: str,
+) -> TableSQL:
+    """Flag rows on a narrow projection, then split the source by key.
+
+    Only keys and the columns the checks need travel through the joins (carrying every source column
+    through them cost 3x). Every check after the key's own makes all rows sharing a key fail alike
+    (duplicates are the second check), so 'clean' is exactly: key present and key not quarantined.
+    """
+    case = "CASE " + " ".join(f"WHEN {c} THEN '{reason}'" for c, reason in checks) + " END"
+    src_key = key.format(t="s")
+    quarantine = f"""
+WITH k AS (SELECT {key.format(t="s")} AS _key, {narrow} FROM {wh.ref(src)} AS s),
+dups AS (SELECT _key AS _dk FROM k WHERE _key IS NOT NULL GROUP BY _key HAVING COUNT(*) > 1){ctes},
+bad AS (
+  SELECT DISTINCT _key, quarantine_reason FROM (
+    SELECT k._key, {case} AS quarantine_reason FROM k LEFT JOIN dups ON k._key = dups._dk {joins}
+  ) WHERE quarantine_reason IS NOT NULL AND _key IS NOT NULL
+)
+SELECT s.*, bad.quarantine_reason FROM {wh.ref(src)} AS s JOIN bad ON {src_key} = bad._key
+UNION ALL
+SELECT s.*, '{key_reason}' AS quarantine_reason FROM {wh.ref(src)} AS s WHERE {src_key} IS NULL"""
+    clean = f"""
+SELECT {projection}
+FROM {wh.ref(src)} AS s
+LEFT JOIN (
+  SELECT DISTINCT {key.format(t="q")} AS _qk FROM {wh.ref(quarantine_table)} AS q
+) AS q ON {src_key} = q._qk
+WHERE {src_key} IS NOT NULL AND q._qk IS NULL"""
+    return TableSQL(quarantine, clean)
+
+
+def _col(expr: str, t: str = "s") -> str:
+    """A resolved source expression (a quoted column or a literal) qualified by table alias `t`."""
+    return f"{t}.{expr}" if expr.startswith("`") else expr
+
+
 def customer_sql(
-    wh: Warehouse, src: str, r: _Resolved, mapping: Mapping, labelled: bool, cutoff: datetime, now: datetime
-) -> tuple[str, str]:
-    """(clean CTAS, quarantine CTAS) for customers, in BigQuery SQL."""
+    wh: Warehouse,
+    src: str,
+    r: _Resolved,
+    mapping: Mapping,
+    tables: CohortTables,
+    labelled: bool,
+    cutoff: datetime,
+    now: datetime,
+) -> TableSQL:
     e = r.exprs
+    signup = f"SAFE_CAST({_col(e['signup_ts'])} AS TIMESTAMP)"
+    narrow = f"{_col(e['signup_ts'])} IS NULL AS _no_signup, {signup} AS _signup"
     checks = [
-        ("_k IS NULL", "missing_customer_id"),
-        ("_dup", "duplicate_customer_id"),
-        (f"{e['signup_ts']} IS NULL", "missing_signup_ts"),
+        ("dups._dk IS NOT NULL", "duplicate_customer_id"),
+        ("_no_signup", "missing_signup_ts"),
         ("_signup IS NULL", "bad_type:signup_ts"),
         (f"_signup > {_ts_literal(now)}", "signup_in_future"),
         (f"_signup >= {_ts_literal(cutoff)}", "signup_after_as_of"),
     ]
     label = ""
     if labelled:
-        label = f", {_values_case(e['account_state'], mapping.labels, upper=True)} AS _label"
-        checks += [
-            (f"{_key(e['account_state'])} IS NULL", "missing_label"),
-            ("_label IS NULL", "unknown_label"),
-        ]
-    case = "CASE " + " ".join(f"WHEN {c} THEN '{reason}'" for c, reason in checks) + " END"
-    checked = f"""
-WITH src AS (
-  SELECT s.*, {_key(e["customer_id"])} AS _k, SAFE_CAST({e["signup_ts"]} AS TIMESTAMP) AS _signup{label}
-  FROM {wh.ref(src)} AS s
-),
-dups AS (SELECT _k AS _dk FROM src WHERE _k IS NOT NULL GROUP BY _k HAVING COUNT(*) > 1),
-checked AS (
-  SELECT src.*, dups._dk IS NOT NULL AS _dup FROM src LEFT JOIN dups ON src._k = dups._dk
-),
-flagged AS (SELECT checked.*, {case} AS quarantine_reason FROM checked)"""
-    internal = ["_k", "_signup", "_dup"] + (["_label"] if labelled else [])
-    extras = "".join(f", {_q(c)}" for c in r.extras)
-    state = ", _label AS account_state" if labelled else ""
-    clean = (
-        f"SELECT _k AS customer_id, _signup AS signup_ts{state}{extras} FROM flagged WHERE quarantine_reason IS NULL"
-    )
-    quarantine = f"SELECT * EXCEPT ({', '.join(internal)}) FROM flagged WHERE quarantine_reason IS NOT NULL"
-    return checked + "\n" + clean, checked + "\n" + quarantine
+        label_expr = _values_case(_col(e["account_state"]), mapping.labels, upper=True)
+        narrow += f", {_key(_col(e['account_state']))} IS NULL AS _no_label, {label_expr} AS _label"
+        checks += [("_no_label", "missing_label"), ("_label IS NULL", "unknown_label")]
+        label = f", {label_expr} AS account_state"
+    extras = "".join(f", s.{_q(c)}" for c in r.extras)
+    projection = f"{_key(_col(e['customer_id']))} AS customer_id, {signup} AS signup_ts{label}{extras}"
+    return _split(
+        wh, src, _key(_col(e["customer_id"], "{t}")), "missing_customer_id", narrow, "", "", checks,
+        projection, tables.quarantine_customers,
+    )  # fmt: skip
 
 
 def transaction_sql(
@@ -294,24 +341,37 @@ def transaction_sql(
     r: _Resolved,
     mapping: Mapping,
     tables: CohortTables,
-    customer_key_expr: str,
+    customer_key: str,
     cutoff: datetime,
     now: datetime,
-) -> tuple[str, str]:
-    """(clean CTAS, quarantine CTAS) for transactions, in BigQuery SQL."""
+) -> TableSQL:
     e = r.exprs
     currencies = _str_list(sorted(mapping.allowed_currencies()))
+    ts = f"SAFE_CAST({_col(e['ts'])} AS TIMESTAMP)"
+    amount = f"SAFE_CAST({_col(e['amount'])} AS FLOAT64)"
+    direction = _values_case(_col(e["direction"]), mapping.directions, upper=False)
+    currency = f"UPPER(TRIM(CAST({_col(e['currency'])} AS STRING)))"
+    narrow = (
+        f"{_key(_col(e['customer_id']))} AS _cid, {_col(e['ts'])} IS NULL AS _no_ts, {ts} AS _ts, "
+        f"{_col(e['amount'])} IS NULL AS _no_amt, {amount} AS _amt, {direction} AS _dir, {currency} AS _cur"
+    )
+    ctes = f""",
+known AS (SELECT customer_id AS _ck FROM {wh.ref(tables.customers)}),
+quarantined AS (
+  SELECT DISTINCT {customer_key.format(t="qc")} AS _qk FROM {wh.ref(tables.quarantine_customers)} AS qc
+  WHERE {customer_key.format(t="qc")} IS NOT NULL
+)"""
+    joins = "LEFT JOIN known ON k._cid = known._ck LEFT JOIN quarantined ON k._cid = quarantined._qk"
     checks = [
-        ("_tid IS NULL", "missing_transaction_id"),
         ("dups._dk IS NOT NULL", "duplicate_transaction_id"),
         ("_cid IS NULL", "missing_customer_id"),
         ("_qk IS NOT NULL", "customer_quarantined"),
         ("_ck IS NULL", "unknown_customer"),
-        (f"{e['ts']} IS NULL", "missing_ts"),
+        ("_no_ts", "missing_ts"),
         ("_ts IS NULL", "bad_type:ts"),
         (f"_ts > {_ts_literal(now)}", "ts_in_future"),
         (f"_ts >= {_ts_literal(cutoff)}", "ts_after_as_of"),
-        (f"{e['amount']} IS NULL", "missing_amount"),
+        ("_no_amt", "missing_amount"),
         ("_amt IS NULL", "bad_type:amount"),
         ("IS_NAN(_amt)", "amount_nan"),
         ("_amt < 0", "negative_amount"),
@@ -319,37 +379,16 @@ def transaction_sql(
         ("_dir IS NULL", "unknown_direction"),
         (f"_cur IS NOT NULL AND _cur NOT IN ({currencies})", "unknown_currency"),
     ]
-    case = "CASE " + " ".join(f"WHEN {c} THEN '{reason}'" for c, reason in checks) + " END"
-    checked = f"""
-WITH src AS (
-  SELECT s.*, {_key(e["transaction_id"])} AS _tid, {_key(e["customer_id"])} AS _cid,
-    SAFE_CAST({e["ts"]} AS TIMESTAMP) AS _ts, SAFE_CAST({e["amount"]} AS FLOAT64) AS _amt,
-    {_values_case(e["direction"], mapping.directions, upper=False)} AS _dir,
-    UPPER(TRIM(CAST({e["currency"]} AS STRING))) AS _cur
-  FROM {wh.ref(src)} AS s
-),
-dups AS (SELECT _tid AS _dk FROM src WHERE _tid IS NOT NULL GROUP BY _tid HAVING COUNT(*) > 1),
-known AS (SELECT customer_id AS _ck FROM {wh.ref(tables.customers)}),
-quarantined AS (
-  SELECT DISTINCT {customer_key_expr} AS _qk FROM {wh.ref(tables.quarantine_customers)}
-  WHERE {customer_key_expr} IS NOT NULL
-),
-flagged AS (
-  SELECT src.*, known._ck, quarantined._qk, {case} AS quarantine_reason
-  FROM src
-  LEFT JOIN dups ON src._tid = dups._dk
-  LEFT JOIN known ON src._cid = known._ck
-  LEFT JOIN quarantined ON src._cid = quarantined._qk
-)"""
-    internal = ["_tid", "_cid", "_ts", "_amt", "_dir", "_cur", "_ck", "_qk"]
-    extras = "".join(f", {_q(c)}" for c in r.extras)
-    clean = f"""SELECT _tid AS transaction_id, _cid AS customer_id, _ts AS ts, _amt AS amount, _dir AS direction,
-  _cur AS currency, LOWER(TRIM(CAST({e["type"]} AS STRING))) AS type,
-  {_key(e["counterparty_id"])} AS counterparty_id, UPPER(TRIM(CAST({e["country"]} AS STRING))) AS country,
-  LOWER(TRIM(CAST({e["status"]} AS STRING))) AS status{extras}
-FROM flagged WHERE quarantine_reason IS NULL"""
-    quarantine = f"SELECT * EXCEPT ({', '.join(internal)}) FROM flagged WHERE quarantine_reason IS NOT NULL"
-    return checked + "\n" + clean, checked + "\n" + quarantine
+    extras = "".join(f", s.{_q(c)}" for c in r.extras)
+    projection = f"""{_key(_col(e["transaction_id"]))} AS transaction_id, {_key(_col(e["customer_id"]))} AS customer_id,
+  {ts} AS ts, {amount} AS amount, {direction} AS direction, {currency} AS currency,
+  LOWER(TRIM(CAST({_col(e["type"])} AS STRING))) AS type, {_key(_col(e["counterparty_id"]))} AS counterparty_id,
+  UPPER(TRIM(CAST({_col(e["country"])} AS STRING))) AS country,
+  LOWER(TRIM(CAST({_col(e["status"])} AS STRING))) AS status{extras}"""
+    return _split(
+        wh, src, _key(_col(e["transaction_id"], "{t}")), "missing_transaction_id", narrow, ctes, joins, checks,
+        projection, tables.quarantine_transactions,
+    )  # fmt: skip
 
 
 def _reason_counts(wh: Warehouse, table: str) -> dict[str, int]:
@@ -398,15 +437,15 @@ def ingest_cohort(
     log.debug("validating %s customers from %s", cohort, src.customers)
     rc = _resolve(wh, src.customers, "customers", CUSTOMER_COLUMNS, mapping, labelled)
     rt = _resolve(wh, src.transactions, "transactions", TRANSACTION_COLUMNS, mapping, labelled)
-    clean_c, quar_c = customer_sql(wh, src.customers, rc, mapping, labelled, cutoff, now)
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_customers)} AS {quar_c}")
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.customers)} AS {clean_c}")
+    sql_c = customer_sql(wh, src.customers, rc, mapping, tables, labelled, cutoff, now)
+    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_customers)} AS {sql_c.quarantine}")
+    wh.derive(tables.customers, sql_c.clean)
 
     log.debug("validating %s transactions from %s", cohort, src.transactions)
-    key_expr = _key(_q(mapping.source_column("customers", "customer_id")))
-    clean_t, quar_t = transaction_sql(wh, src.transactions, rt, mapping, tables, key_expr, cutoff, now)
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_transactions)} AS {quar_t}")
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.transactions)} AS {clean_t}")
+    key = _key(_col(_q(mapping.source_column("customers", "customer_id")), "{t}"))
+    sql_t = transaction_sql(wh, src.transactions, rt, mapping, tables, key, cutoff, now)
+    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_transactions)} AS {sql_t.quarantine}")
+    wh.derive(tables.transactions, sql_t.clean)
 
     report = ValidationReport(
         cohort=cohort,

@@ -39,7 +39,7 @@ REMITTANCE = ["PH", "IN", "PK", "NG", "RO", "UA"]
 COUNTRIES = HOME + TRAVEL + REMITTANCE + [c for c in HIGH_RISK_COUNTRIES if c not in REMITTANCE]
 C_IDX = {c: i for i, c in enumerate(COUNTRIES)}
 HIGH_RISK_IDX = np.array([C_IDX[c] for c in HIGH_RISK_COUNTRIES])
-CURRENCIES = ["EUR", "GBP", "PLN", "SEK", "USD", "CHF", "AED", "THB", "USDT"]
+CURRENCIES = ["EUR", "GBP", "PLN", "SEK", "USD"]
 CCY_IDX = {c: i for i, c in enumerate(CURRENCIES)}
 TYPES = [
     "salary",

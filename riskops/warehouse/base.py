@@ -49,6 +49,15 @@ class Warehouse(ABC):
         """Run one BigQuery-dialect statement (DDL, DML, CREATE TABLE AS SELECT)."""
 
     @abstractmethod
+    def derive(self, name: str, select_sql: str) -> None:
+        """Make `name` hold the result of a BigQuery-dialect SELECT over this warehouse's tables.
+
+        BigQuery materializes a table (its sources are live tables that keep changing). DuckDB creates a
+        view: its sources are the run's own loaded snapshot, and copying 20M rows costs more than
+        validating them (docs/decisions/0002-clean-tables-as-views-on-duckdb.md).
+        """
+
+    @abstractmethod
     def query(self, sql: str) -> pa.Table:
         """Run a BigQuery-dialect SELECT and return its rows. For large results use `read_table`."""
 

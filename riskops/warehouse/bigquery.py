@@ -138,6 +138,9 @@ class BigQueryWarehouse(Warehouse):
         except gexc.GoogleAPICallError as e:
             raise WarehouseError(f"BigQuery refused a statement: {e}", sql[:300], "see the SQL above") from e
 
+    def derive(self, name: str, select_sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TABLE {self.ref(name)} AS {select_sql}")
+
     def query(self, sql: str) -> pa.Table:
         try:
             return self.client.query(sql).result().to_arrow(create_bqstorage_client=False)

@@ -113,6 +113,10 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as e:
             raise WarehouseError(f"DuckDB refused a statement: {e}", sql[:300], "see the SQL above") from e
 
+    def derive(self, name: str, select_sql: str) -> None:
+        self.drop(name)
+        self.execute(f"CREATE VIEW {self.ref(name)} AS {select_sql}")
+
     def query(self, sql: str) -> pa.Table:
         try:
             return self.con.execute(to_duckdb(sql)).to_arrow_table()
@@ -124,7 +128,13 @@ class DuckDBWarehouse(Warehouse):
         return self.con.execute(f'SELECT {cols} FROM main."{name}"').to_arrow_table()
 
     def drop(self, name: str) -> None:
-        self.con.execute(f'DROP TABLE IF EXISTS main."{name}"')
+        row = self.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [name],
+        ).fetchone()
+        if row:
+            kind = "VIEW" if row[0] == "VIEW" else "TABLE"
+            self.con.execute(f'DROP {kind} main."{name}"')
 
     def close(self) -> None:
         self.con.close()
