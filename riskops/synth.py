@@ -193,6 +193,27 @@ class _Chunk:
         ts = day + (hour * 3_600_000_000).astype(np.int64)
         return np.clip(ts, self.start[cust], self.end - 1)
 
+    def anytime(self, cust: np.ndarray) -> np.ndarray:
+        """Times anywhere in each customer's history."""
+        return self.times(cust, self.start[cust], np.full(len(cust), self.end))
+
+    def add(
+        self,
+        cust: np.ndarray,
+        ts: np.ndarray,
+        amount: np.ndarray,
+        direction: int | np.ndarray,
+        ttype: int | np.ndarray,
+        cpk: int | np.ndarray,
+        cpn: np.ndarray,
+        country: int | np.ndarray | None = None,
+        ccy: int | np.ndarray | None = None,
+        status: int | np.ndarray = 0,
+    ) -> None:
+        """Add transactions; country and currency default to the customer's home."""
+        home = self.home[cust] if country is None else country
+        self.tx.add(cust, ts, amount, direction, ttype, cpk, cpn, home, self.ccy[cust] if ccy is None else ccy, status)
+
     def per_customer(self, mask: np.ndarray, counts: np.ndarray) -> np.ndarray:
         counts = np.where(mask, np.maximum(counts, 0), 0).astype(np.int64)
         return np.repeat(np.arange(self.n), counts)
@@ -230,20 +251,18 @@ class _Chunk:
         amt = np.round(self.income[cust] / 12 * r.normal(1, 0.03, len(cust)), 2)
         cpk = np.where(occ[cust] == 2, CP["P"], CP["E"])
         cpn = np.where(occ[cust] == 2, (self.offset + cust) * 16, (self.offset + cust) // 40)
-        self.tx.add(cust, ts, amt, 0, typ, cpk, cpn, self.home[cust], self.ccy[cust])
+        self.add(cust, ts, amt, 0, typ, cpk, cpn, self.home[cust], self.ccy[cust])
         # Irregular invoices for the self-employed and business owners.
         inv = np.isin(occ, [1, 4])
         cust = self.per_customer(inv, r.poisson(months * 4 * self.activity))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(self.income[cust] / 48 * r.lognormal(0, 0.6, len(cust)), 2),
             0,
             T["transfer"],
             CP["P"],
             self.strangers(len(cust)) % 5_000_000,
-            self.home[cust],
-            self.ccy[cust],
         )
         # Card spend: the bulk of activity, mostly at home, sometimes abroad.
         cust = self.per_customer(np.ones(n, bool), r.poisson(months * 4 * self.activity))
@@ -251,9 +270,9 @@ class _Chunk:
         abroad = r.random(m) < 0.06
         country = np.where(abroad, r.choice([C_IDX[c] for c in TRAVEL], m), self.home[cust])
         status = r.choice(4, m, p=[0.985, 0.011, 0.004, 0.0])
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(m, self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(3.1, 0.9, m) * np.sqrt(self.income[cust] / 38_000), 2),
             1,
             T["card"],
@@ -265,54 +284,46 @@ class _Chunk:
         )
         # Bills, ATM withdrawals (round amounts), person-to-person transfers, top-ups.
         cust = self.per_customer(np.ones(n, bool), r.poisson(months * 1.5))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(4.0, 0.7, len(cust)), 2),
             1,
             T["bill"],
             CP["U"],
             r.integers(0, 400, len(cust)),
-            self.home[cust],
-            self.ccy[cust],
         )
         cust = self.per_customer(np.ones(n, bool), r.poisson(months * 0.7 * self.activity))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             r.integers(1, 10, len(cust)) * 20.0,
             1,
             T["withdrawal"],
             CP["A"],
             self.offset + cust,
-            self.home[cust],
-            self.ccy[cust],
         )
         for direction in (0, 1):
             cust = self.per_customer(np.ones(n, bool), r.poisson(months * 0.8))
-            self.tx.add(
+            self.add(
                 cust,
-                self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+                self.anytime(cust),
                 np.round(r.lognormal(3.8, 1.0, len(cust)), 2),
                 direction,
                 T["transfer"],
                 CP["P"],
                 self.contacts(cust),
-                self.home[cust],
-                self.ccy[cust],
             )
         low = np.isin(occ, [2, 5]) | (self.income < 15_000)
         cust = self.per_customer(low, r.poisson(months * 2))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(4.2, 0.6, len(cust)), -1),
             0,
             T["topup"],
             CP["A"],
             self.offset + cust,
-            self.home[cust],
-            self.ccy[cust],
         )
 
     # -- benign look-alikes ------------------------------------------------------------------------------
@@ -322,9 +333,9 @@ class _Chunk:
         # Remitters: a monthly transfer home, often to a corridor flagged as high-risk.
         cust = self.per_customer(lk["remitter"], months)
         dest = r.choice([C_IDX[c] for c in REMITTANCE], len(cust))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(5.5, 0.5, len(cust)), 2),
             1,
             T["transfer"],
@@ -335,16 +346,14 @@ class _Chunk:
         )
         # Marketplace sellers: many small payments in from many buyers.
         cust = self.per_customer(lk["marketplace_seller"], r.poisson(months * 12))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(3.5, 0.7, len(cust)), 2),
             0,
             T["transfer"],
             CP["P"],
             self.strangers(len(cust)),
-            self.home[cust],
-            self.ccy[cust],
         )
         # Savings sweepers: most of the salary leaves for their own savings account within a day.
         cust = self.per_customer(lk["savings_sweeper"], months)
@@ -352,7 +361,7 @@ class _Chunk:
             self.start[cust]
             + (r.integers(0, max(int(months.max()), 1), len(cust)) % np.maximum(months[cust], 1) * 30 + 28) * DAY
         )
-        self.tx.add(
+        self.add(
             cust,
             np.minimum(ts, self.end - 1),
             np.round(self.income[cust] / 12 * r.uniform(0.4, 0.8, len(cust)), 2),
@@ -360,35 +369,29 @@ class _Chunk:
             T["transfer"],
             CP["A"],
             self.offset + cust,
-            self.home[cust],
-            self.ccy[cust],
         )
         # Crypto investors: regular buys on an exchange.
         cust = self.per_customer(lk["crypto_investor"], r.poisson(months * 2))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(5.0, 0.8, len(cust)), 2),
             1,
             T["crypto"],
             CP["X"],
             r.integers(0, 20, len(cust)),
-            self.home[cust],
-            self.ccy[cust],
         )
         # Card trouble: failed payments when the balance runs low.
         cust = self.per_customer(lk["card_trouble"], r.poisson(months * 0.8))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(3.5, 0.8, len(cust)), 2),
             1,
             T["card"],
             CP["M"],
             r.integers(0, 50_000, len(cust)),
-            self.home[cust],
-            self.ccy[cust],
-            1,
+            status=1,
         )
 
     # -- behaviours that get accounts suspended ----------------------------------------------------------
@@ -400,7 +403,7 @@ class _Chunk:
         # Structuring: cash deposits just under the reporting threshold.
         cust = self.per_customer(ty["structuring"], r.poisson(4 + 22 * inten))
         lo, hi = self.recent(cust, r.integers(60, 180, len(cust)))
-        self.tx.add(
+        self.add(
             cust,
             self.times(cust, lo, hi),
             np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2),
@@ -408,8 +411,6 @@ class _Chunk:
             T["cash_deposit"],
             CP["A"],
             self.offset + cust,
-            self.home[cust],
-            self.ccy[cust],
         )
 
         # Pass-through: money arrives and leaves again within hours, mostly abroad.
@@ -419,7 +420,7 @@ class _Chunk:
         amt = np.round(r.lognormal(7.3, 0.8, len(cust)), 2)
         delay = (r.exponential(6 + 30 * (1 - inten[cust])) * 3_600_000_000).astype(np.int64)
         dest = np.where(r.random(len(cust)) < 0.5, r.choice(HIGH_RISK_IDX, len(cust)), self.home[cust])
-        self.tx.add(
+        self.add(
             cust,
             t_in,
             amt,
@@ -427,10 +428,8 @@ class _Chunk:
             T["transfer"],
             CP["P"],
             self.strangers(len(cust)),
-            self.home[cust],
-            self.ccy[cust],
         )
-        self.tx.add(
+        self.add(
             cust,
             np.minimum(t_in + delay, self.end - 1),
             np.round(amt * r.uniform(0.88, 0.99, len(cust)), 2),
@@ -447,7 +446,7 @@ class _Chunk:
         lo, hi = self.recent(cust, r.integers(20, 70, len(cust)))
         t_in = self.times(cust, lo, hi)
         amt = np.round(r.lognormal(5.3, 0.6, len(cust)), 2)
-        self.tx.add(
+        self.add(
             cust,
             t_in,
             amt,
@@ -455,11 +454,9 @@ class _Chunk:
             T["transfer"],
             CP["P"],
             self.strangers(len(cust)),
-            self.home[cust],
-            self.ccy[cust],
         )
         out = r.random(len(cust)) < 0.3
-        self.tx.add(
+        self.add(
             cust[out],
             np.minimum(t_in[out] + r.integers(1, 48, out.sum()) * 3_600_000_000, self.end - 1),
             np.round(amt[out] * r.uniform(2.5, 3.2, out.sum()), -1),
@@ -473,9 +470,9 @@ class _Chunk:
 
         # High-risk corridors: sizeable transfers out to high-risk jurisdictions.
         cust = self.per_customer(ty["corridor"], r.poisson(3 + 18 * inten))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(7.0, 0.7, len(cust)), 2),
             1,
             T["transfer"],
@@ -487,9 +484,9 @@ class _Chunk:
 
         # Chargebacks and failed payments.
         cust = self.per_customer(ty["chargeback"], r.poisson(4 + 20 * inten))
-        self.tx.add(
+        self.add(
             cust,
-            self.times(cust, self.start[cust], np.full(len(cust), self.end)),
+            self.anytime(cust),
             np.round(r.lognormal(5.0, 0.9, len(cust)), 2),
             1,
             T["card"],
@@ -503,7 +500,7 @@ class _Chunk:
         # Dormant then burst: quiet for months, then a burst of large movements in and out.
         cust = self.per_customer(ty["dormant_burst"], r.poisson(15 + 50 * inten))
         lo, hi = self.recent(cust, r.integers(10, 40, len(cust)))
-        self.tx.add(
+        self.add(
             cust,
             self.times(cust, lo, hi),
             np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
@@ -511,14 +508,12 @@ class _Chunk:
             T["transfer"],
             CP["P"],
             self.strangers(len(cust)),
-            self.home[cust],
-            self.ccy[cust],
         )
 
         # Mules also cash out fast at ATMs.
         cust = self.per_customer(ty["mule"], r.poisson(5 + 15 * inten))
         lo, hi = self.recent(cust, r.integers(20, 60, len(cust)))
-        self.tx.add(
+        self.add(
             cust,
             self.times(cust, lo, hi),
             r.integers(10, 50, len(cust)) * 20.0,
@@ -526,8 +521,6 @@ class _Chunk:
             T["withdrawal"],
             CP["A"],
             self.offset + cust,
-            self.home[cust],
-            self.ccy[cust],
         )
 
     def quiet_periods(self, tx: dict[str, np.ndarray]) -> np.ndarray:
