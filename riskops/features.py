@@ -1,0 +1,593 @@
+"""Per-customer behaviour features, defined once and run in two places.
+
+The feature list is generated from a small spec (`FeatureConfig`): amount statistics by direction and
+window, activity by type, ratios, velocity, recency, diversity, risk shares, pass-through and the
+customer's own attributes. `feature_sql` turns it into one BigQuery-dialect query that runs in the
+warehouse (only one row per customer leaves it); `online_features` computes the same vector from a raw
+payload in numpy for the scoring service. `tests/unit/test_features.py` proves they agree column by column.
+
+Time is handled in integer microseconds before the cut-off (`age_us`), so both executors bucket
+transactions identically: a transaction is in the w-day window when `age_us < w days`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+from riskops.contract import HIGH_RISK_COUNTRIES, LABEL_SUSPENDED
+from riskops.errors import DataContractError
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+STATS = ("count", "sum", "mean", "min", "max", "std")
+CONTRACT_CUSTOMER_COLUMNS = {"customer_id", "signup_ts", "account_state"}
+ID_COLUMN = "customer_id"
+LABEL_COLUMN = "label"
+
+
+class FeatureConfig(BaseModel):
+    """What the feature generator produces; the defaults suit a retail fintech book."""
+
+    windows: tuple[int, ...] = (7, 30, 90, 365)
+    types: tuple[str, ...] = ("card", "transfer", "withdrawal", "cash_deposit", "crypto", "topup", "salary", "bill")
+    type_windows: tuple[int, ...] = (30, 365)
+    high_risk_countries: tuple[str, ...] = HIGH_RISK_COUNTRIES
+    reporting_threshold: float = Field(default=10_000.0, gt=0, description="amounts in [0.85, 1) x this are near it")
+    night_end_hour: int = Field(default=6, ge=1, le=12, description="00:00 until this hour (UTC) is night")
+    income_attribute: str = "declared_income"
+    long_window: int = 365
+    recent_window: int = 30
+    pass_through_window: int = 90
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    group: str
+    definition: str
+    window: int | None = None
+    kind: Literal["numeric", "categorical"] = "numeric"
+
+
+# -- per-transaction filters: (SQL over the CTE `t`, numpy over the Tx arrays) -----------------------------
+
+
+@dataclass
+class Tx:
+    """One customer's (or many customers') transactions as arrays, the online executor's input."""
+
+    age_us: np.ndarray  # int64 microseconds before the cut-off, > 0
+    amount: np.ndarray
+    out: np.ndarray  # bool: direction == 'out'
+    type: np.ndarray  # object (str | None)
+    counterparty: np.ndarray  # object
+    country: np.ndarray  # object
+    status: np.ndarray  # object
+    ts_us: np.ndarray  # absolute micros, for the hour of day
+
+    @property
+    def day(self) -> np.ndarray:
+        return self.age_us // DAY_US
+
+
+@dataclass(frozen=True)
+class Cond:
+    sql: str
+    np: Callable[[Tx], np.ndarray]
+
+
+def _win(w: int) -> Cond:
+    return Cond(f"age_us < {w * DAY_US}", lambda t: t.age_us < w * DAY_US)
+
+
+def _dir(d: str) -> Cond:
+    return Cond(f"direction = '{d}'", (lambda t: t.out) if d == "out" else (lambda t: ~t.out))
+
+
+def _type(name: str) -> Cond:
+    return Cond(f"type = '{name}'", lambda t: t.type == name)
+
+
+def _in(column: str, values: Sequence[str]) -> Cond:
+    sql_values = ", ".join(f"'{v}'" for v in values)
+    return Cond(f"{column} IN ({sql_values})", lambda t: np.isin(getattr(t, column), list(values)))
+
+
+def _and(*conds: Cond) -> Cond:
+    return Cond(" AND ".join(f"({c.sql})" for c in conds), lambda t: np.logical_and.reduce([c.np(t) for c in conds]))
+
+
+# -- aggregate helpers: SQL text and numpy result with the same NULL rules ------------------------------------
+
+
+def _agg_sql(stat: str, cond: Cond) -> str:
+    c = cond.sql
+    return {
+        "count": f"COUNTIF({c})",
+        "sum": f"COALESCE(SUM(IF({c}, amount, NULL)), 0)",
+        "mean": f"AVG(IF({c}, amount, NULL))",
+        "min": f"MIN(IF({c}, amount, NULL))",
+        "max": f"MAX(IF({c}, amount, NULL))",
+        "std": f"STDDEV_SAMP(IF({c}, amount, NULL))",
+    }[stat]
+
+
+def _agg_np(stat: str, values: np.ndarray) -> float | None:
+    n = len(values)
+    if stat == "count":
+        return float(n)
+    if stat == "sum":
+        return float(values.sum()) if n else 0.0
+    if n == 0 or (stat == "std" and n < 2):
+        return None
+    if stat == "mean":
+        return float(values.mean())
+    if stat == "min":
+        return float(values.min())
+    if stat == "max":
+        return float(values.max())
+    return float(values.std(ddof=1))
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+# -- the spec ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TxFeature:
+    """A feature aggregated straight from transactions."""
+
+    feature: Feature
+    sql: str
+    np: Callable[[Tx], float | None]
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """A feature computed from other features (ratios, shares)."""
+
+    feature: Feature
+    sql: str  # over the joined per-customer columns
+    np: Callable[[dict[str, Any]], float | None]
+
+
+class FeatureSet:
+    """The generated feature list for a config and a set of customer attributes."""
+
+    def __init__(self, config: FeatureConfig, attributes: dict[str, str]) -> None:
+        self.config = config
+        self.attributes = attributes  # name -> "numeric" | "categorical"
+        self.tx: list[_TxFeature] = []
+        self.derived: list[_Derived] = []
+        self._build()
+
+    # names of the features computed by the special CTEs (daily, counterparties, countries, recency)
+    SPECIAL = (
+        "active_days_{L}d",
+        "tx_per_active_day_{L}d",
+        "max_tx_per_day_{L}d",
+        "max_in_per_day_{L}d",
+        "max_out_per_day_{L}d",
+        "pass_through_2d_{P}d",
+        "counterparties_{R}d",
+        "counterparties_{L}d",
+        "new_counterparties_{R}d",
+        "countries_{L}d",
+        "days_since_first_tx",
+        "days_since_last_tx",
+        "days_since_last_in",
+        "days_since_last_out",
+        "tenure_days",
+    )
+
+    def _add(self, name: str, group: str, definition: str, cond: Cond, stat: str, window: int | None) -> None:
+        def compute(t: Tx, cond: Cond = cond, stat: str = stat) -> float | None:
+            return _agg_np(stat, t.amount[cond.np(t)])
+
+        self.tx.append(_TxFeature(Feature(name, group, definition, window), _agg_sql(stat, cond), compute))
+
+    def _ratio(self, name: str, group: str, definition: str, num: str, den: str, scale: float = 1.0) -> None:
+        sql = f"SAFE_DIVIDE({num} * {scale!r}, {den})" if scale != 1.0 else f"SAFE_DIVIDE({num}, {den})"
+
+        def compute(v: dict[str, Any], num: str = num, den: str = den, scale: float = scale) -> float | None:
+            a = v[num]
+            return _div(None if a is None else a * scale, v[den])
+
+        self.derived.append(_Derived(Feature(name, group, definition), sql, compute))
+
+    def _build(self) -> None:
+        c = self.config
+        L, R, P = c.long_window, c.recent_window, c.pass_through_window
+        for d in ("in", "out"):
+            for w in c.windows:
+                for stat in STATS:
+                    self._add(
+                        f"{d}_{stat}_{w}d", "amount", f"{stat} of `{d}` amounts in the last {w} days",
+                        _and(_dir(d), _win(w)), stat, w,
+                    )  # fmt: skip
+        for typ in c.types:
+            for w in c.type_windows:
+                for stat in ("count", "sum"):
+                    self._add(
+                        f"type_{typ}_{stat}_{w}d", "activity", f"{stat} of `{typ}` transactions in the last {w} days",
+                        _and(_type(typ), _win(w)), stat, w,
+                    )  # fmt: skip
+        hr = _in("country", c.high_risk_countries)
+        night = Cond(
+            f"MOD(DIV(UNIX_MICROS(ts), {HOUR_US}), 24) < {c.night_end_hour}",
+            lambda t: (t.ts_us // HOUR_US) % 24 < c.night_end_hour,
+        )
+        round_amt = Cond(
+            "amount >= 100 AND amount = TRUNC(amount / 100) * 100",
+            lambda t: (t.amount >= 100) & (t.amount == np.trunc(t.amount / 100) * 100),
+        )
+        low = c.reporting_threshold * 0.85
+        near = Cond(
+            f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
+            lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
+        )
+        failed = _in("status", ("failed",))
+        disputed = _in("status", ("chargeback", "reversed"))
+        shares = [
+            ("high_risk_out", _and(_dir("out"), hr), "outgoing to high-risk countries", True),
+            ("night", night, f"between 00:00 and {c.night_end_hour:02d}:00 UTC", False),
+            ("round_amount", round_amt, "in round hundreds", False),
+            ("failed", failed, "failed", False),
+            ("chargeback_reversed", disputed, "charged back or reversed", False),
+            ("near_threshold", near, f"in [85%, 100%) of the {c.reporting_threshold:,.0f} reporting threshold", False),
+        ]
+        for key, cond, words, by_amount in shares:
+            self._add(
+                f"{key}_count_{L}d", "risk", f"transactions {words}, last {L} days", _and(cond, _win(L)), "count", L
+            )
+            if by_amount:
+                self._add(f"{key}_sum_{L}d", "risk", f"amount {words}, last {L} days", _and(cond, _win(L)), "sum", L)
+        self._add(f"all_count_{L}d", "activity", f"transactions in the last {L} days", _win(L), "count", L)
+        self._add(
+            f"near_threshold_count_{c.pass_through_window}d", "risk",
+            f"transactions near the reporting threshold, last {P} days", _and(near, _win(P)), "count", P,
+        )  # fmt: skip
+
+        # Ratios and shares of the features above.
+        for w in c.windows:
+            self._ratio(
+                f"out_in_ratio_{w}d", "ratio", f"out sum / in sum, last {w} days", f"out_sum_{w}d", f"in_sum_{w}d"
+            )
+        for d in ("in", "out"):
+            for stat in ("count", "sum"):
+                self._ratio(
+                    f"{d}_{stat}_{R}d_vs_{L}d", "ratio",
+                    f"{d} {stat} in the last {R} days vs the {L}-day pace", f"{d}_{stat}_{R}d", f"{d}_{stat}_{L}d",
+                    scale=L / R,
+                )  # fmt: skip
+        for key, _, words, by_amount in shares:
+            if by_amount:
+                self._ratio(
+                    f"{key}_share_{L}d", "risk", f"share of out amount {words}", f"{key}_sum_{L}d", f"out_sum_{L}d"
+                )
+            elif key != "near_threshold":
+                self._ratio(
+                    f"{key}_share_{L}d",
+                    "risk",
+                    f"share of transactions {words}",
+                    f"{key}_count_{L}d",
+                    f"all_count_{L}d",
+                )
+        self._ratio(
+            f"new_counterparty_share_{R}d", "diversity", f"new counterparties / counterparties, last {R} days",
+            f"new_counterparties_{R}d", f"counterparties_{R}d",
+        )  # fmt: skip
+        if self.attributes.get(c.income_attribute) == "numeric":
+            inc = c.income_attribute
+            self._ratio(f"in_sum_{L}d_to_income", "income", f"money in over {L} days / {inc}", f"in_sum_{L}d", inc)
+            self._ratio(
+                f"out_sum_{R}d_annualized_to_income", "income", f"money out in {R} days, annualized / {inc}",
+                f"out_sum_{R}d", inc, scale=365 / R,
+            )  # fmt: skip
+
+    # -- the catalogue ----------------------------------------------------------------------------------------
+    def special_features(self) -> list[Feature]:
+        c = self.config
+        L, R, P = c.long_window, c.recent_window, c.pass_through_window
+        return [
+            Feature(f"active_days_{L}d", "velocity", f"days with at least one transaction, last {L} days", L),
+            Feature(f"tx_per_active_day_{L}d", "velocity", "transactions per active day", L),
+            Feature(f"max_tx_per_day_{L}d", "velocity", "most transactions on one day", L),
+            Feature(f"max_in_per_day_{L}d", "velocity", "most money in on one day", L),
+            Feature(f"max_out_per_day_{L}d", "velocity", "most money out on one day", L),
+            Feature(
+                f"pass_through_2d_{P}d",
+                "pass_through",
+                "share of money in that leaves the same or the next day: sum over days of "
+                "min(in that day, out that day + out the next day) / money in",
+                P,
+            ),
+            Feature(f"counterparties_{R}d", "diversity", f"distinct counterparties, last {R} days", R),
+            Feature(f"counterparties_{L}d", "diversity", f"distinct counterparties, last {L} days", L),
+            Feature(f"new_counterparties_{R}d", "diversity", f"counterparties first seen in the last {R} days", R),
+            Feature(f"countries_{L}d", "diversity", f"distinct counterparty countries, last {L} days", L),
+            Feature("days_since_first_tx", "recency", "days from the first transaction to the cut-off"),
+            Feature("days_since_last_tx", "recency", "days from the last transaction to the cut-off"),
+            Feature("days_since_last_in", "recency", "days from the last money in to the cut-off"),
+            Feature("days_since_last_out", "recency", "days from the last money out to the cut-off"),
+            Feature("tenure_days", "recency", "days from signup to the cut-off"),
+        ]
+
+    def features(self) -> list[Feature]:
+        attrs = [
+            Feature(name, "attribute", f"customer attribute `{name}`", kind=kind)  # type: ignore[arg-type]
+            for name, kind in self.attributes.items()
+        ]
+        return [f.feature for f in self.tx] + self.special_features() + [d.feature for d in self.derived] + attrs
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features()]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features() if f.kind == "categorical"]
+
+
+def attribute_kinds(columns: dict[str, str]) -> dict[str, str]:
+    """Customer attribute columns (warehouse types) -> numeric | categorical; contract columns excluded."""
+    kinds = {}
+    for name, typ in columns.items():
+        if name in CONTRACT_CUSTOMER_COLUMNS:
+            continue
+        kinds[name] = "numeric" if typ in ("INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC") else "categorical"
+    return kinds
+
+
+# -- batch: one BigQuery-dialect query --------------------------------------------------------------------------
+
+
+def _ts_us(cutoff: datetime) -> int:
+    return int(cutoff.timestamp() * 1_000_000)
+
+
+def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutoff: datetime, labelled: bool) -> str:
+    """One query: a row per customer of `customers_ref` with every feature (and `label` when labelled)."""
+    c = fs.config
+    L, R, P = c.long_window, c.recent_window, c.pass_through_window
+    cut = _ts_us(cutoff)
+    tx_aggs = ",\n    ".join(f"{f.sql} AS {f.feature.name}" for f in fs.tx)
+    attrs = "".join(
+        f",\n  CAST(c.`{n}` AS FLOAT64) AS `{n}`" if k == "numeric" else f",\n  CAST(c.`{n}` AS STRING) AS `{n}`"
+        for n, k in fs.attributes.items()
+    )
+    zero = {f.feature.name for f in fs.tx if f.sql.startswith(("COUNTIF", "COALESCE"))}
+    tx_cols = ",\n  ".join(
+        f"COALESCE(a.{f.feature.name}, 0) AS {f.feature.name}" if f.feature.name in zero else f"a.{f.feature.name}"
+        for f in fs.tx
+    )
+    base = f"""
+WITH t AS (
+  SELECT customer_id, amount, direction, type, counterparty_id, country, status, ts,
+    {cut} - UNIX_MICROS(ts) AS age_us
+  FROM {transactions_ref}
+  WHERE ts < TIMESTAMP_MICROS({cut})
+),
+a AS (
+  SELECT customer_id,
+    {tx_aggs},
+    MIN(age_us) AS _last_age, MAX(age_us) AS _first_age,
+    MIN(IF(direction = 'in', age_us, NULL)) AS _last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS _last_out_age
+  FROM t GROUP BY customer_id
+),
+daily AS (
+  SELECT customer_id, DIV(age_us, {DAY_US}) AS day, COUNT(*) AS n,
+    COALESCE(SUM(IF(direction = 'in', amount, NULL)), 0) AS in_sum,
+    COALESCE(SUM(IF(direction = 'out', amount, NULL)), 0) AS out_sum
+  FROM t WHERE age_us < {L * DAY_US} GROUP BY customer_id, day
+),
+d AS (
+  SELECT d0.customer_id,
+    COUNT(*) AS active_days, SUM(d0.n) AS n_tx, MAX(d0.n) AS max_n,
+    MAX(d0.in_sum) AS max_in, MAX(d0.out_sum) AS max_out,
+    SUM(IF(d0.day < {P}, LEAST(d0.in_sum, d0.out_sum + COALESCE(d1.out_sum, 0)), 0)) AS passed,
+    SUM(IF(d0.day < {P}, d0.in_sum, 0)) AS received
+  FROM daily AS d0 LEFT JOIN daily AS d1 ON d1.customer_id = d0.customer_id AND d1.day = d0.day - 1
+  GROUP BY d0.customer_id
+),
+cp AS (
+  SELECT customer_id, MIN(age_us) AS last_age, MAX(age_us) AS first_age
+  FROM t WHERE counterparty_id IS NOT NULL GROUP BY customer_id, counterparty_id
+),
+cpa AS (
+  SELECT customer_id, COUNTIF(last_age < {R * DAY_US}) AS cp_recent, COUNTIF(last_age < {L * DAY_US}) AS cp_long,
+    COUNTIF(first_age < {R * DAY_US}) AS cp_new
+  FROM cp GROUP BY customer_id
+),
+ct AS (
+  SELECT customer_id, COUNT(DISTINCT country) AS countries
+  FROM t WHERE country IS NOT NULL AND age_us < {L * DAY_US} GROUP BY customer_id
+),
+f AS (
+  SELECT c.customer_id,
+  {tx_cols},
+  COALESCE(d.active_days, 0) AS active_days_{L}d,
+  SAFE_DIVIDE(d.n_tx, d.active_days) AS tx_per_active_day_{L}d,
+  COALESCE(d.max_n, 0) AS max_tx_per_day_{L}d,
+  COALESCE(d.max_in, 0) AS max_in_per_day_{L}d,
+  COALESCE(d.max_out, 0) AS max_out_per_day_{L}d,
+  SAFE_DIVIDE(d.passed, d.received) AS pass_through_2d_{P}d,
+  COALESCE(cpa.cp_recent, 0) AS counterparties_{R}d,
+  COALESCE(cpa.cp_long, 0) AS counterparties_{L}d,
+  COALESCE(cpa.cp_new, 0) AS new_counterparties_{R}d,
+  COALESCE(ct.countries, 0) AS countries_{L}d,
+  a._first_age / {DAY_US}.0 AS days_since_first_tx,
+  a._last_age / {DAY_US}.0 AS days_since_last_tx,
+  a._last_in_age / {DAY_US}.0 AS days_since_last_in,
+  a._last_out_age / {DAY_US}.0 AS days_since_last_out,
+  ({cut} - UNIX_MICROS(c.signup_ts)) / {DAY_US}.0 AS tenure_days{attrs}{", c.account_state" if labelled else ""}
+  FROM {customers_ref} AS c
+  LEFT JOIN a ON a.customer_id = c.customer_id
+  LEFT JOIN d ON d.customer_id = c.customer_id
+  LEFT JOIN cpa ON cpa.customer_id = c.customer_id
+  LEFT JOIN ct ON ct.customer_id = c.customer_id
+)"""
+    derived = "".join(f",\n  {d.sql} AS {d.feature.name}" for d in fs.derived)
+    label = f",\n  IF(account_state = '{LABEL_SUSPENDED}', 1, 0) AS {LABEL_COLUMN}" if labelled else ""
+    plain = [
+        f.name for f in fs.features() if f.group != "attribute" and f.name not in {d.feature.name for d in fs.derived}
+    ]
+    cols = ", ".join(["customer_id", *plain, *(f"`{n}`" for n in fs.attributes)])
+    return f"{base}\nSELECT {cols}{derived}{label}\nFROM f"
+
+
+# -- online: the same vector from a payload ----------------------------------------------------------------------
+
+
+def _tx_arrays(transactions: pa.Table | Sequence[dict[str, Any]], cutoff_us: int) -> Tx:
+    table = transactions if isinstance(transactions, pa.Table) else pa.Table.from_pylist(list(transactions))
+    n = table.num_rows
+
+    def col(name: str, default: Any = None) -> np.ndarray:
+        if name in table.column_names:
+            return np.asarray(table.column(name).to_pylist(), dtype=object)
+        return np.full(n, default, dtype=object)
+
+    ts = (
+        table.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if n
+        else np.zeros(0, np.int64)
+    )
+    keep = ts < cutoff_us
+    amount = np.asarray(table.column("amount").to_pylist(), dtype=float) if n else np.zeros(0)
+    return Tx(
+        age_us=(cutoff_us - ts)[keep],
+        amount=amount[keep],
+        out=(col("direction") == "out")[keep],
+        type=col("type")[keep],
+        counterparty=col("counterparty_id")[keep],
+        country=col("country")[keep],
+        status=col("status")[keep],
+        ts_us=ts[keep],
+    )
+
+
+def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str, Any]:
+    c = fs.config
+    L, R, P = c.long_window, c.recent_window, c.pass_through_window
+    out: dict[str, Any] = {}
+    long = t.age_us < L * DAY_US
+    days = t.day[long]
+    if len(days):
+        uniq, inv = np.unique(days, return_inverse=True)
+        n = np.bincount(inv)
+        in_sum = np.bincount(inv, weights=np.where(~t.out[long], t.amount[long], 0.0))
+        out_sum = np.bincount(inv, weights=np.where(t.out[long], t.amount[long], 0.0))
+        nxt = {int(d): o for d, o in zip(uniq, out_sum, strict=True)}
+        next_out = np.array([nxt.get(int(d) - 1, 0.0) for d in uniq])
+        recent = uniq < P
+        passed = float(np.minimum(in_sum, out_sum + next_out)[recent].sum())
+        received = float(in_sum[recent].sum())
+        out |= {
+            f"active_days_{L}d": float(len(uniq)),
+            f"tx_per_active_day_{L}d": float(n.sum()) / len(uniq),
+            f"max_tx_per_day_{L}d": float(n.max()),
+            f"max_in_per_day_{L}d": float(in_sum.max()),
+            f"max_out_per_day_{L}d": float(out_sum.max()),
+            f"pass_through_2d_{P}d": _div(passed, received),
+        }
+    else:
+        out |= {
+            f"active_days_{L}d": 0.0, f"tx_per_active_day_{L}d": None, f"max_tx_per_day_{L}d": 0.0,
+            f"max_in_per_day_{L}d": 0.0, f"max_out_per_day_{L}d": 0.0, f"pass_through_2d_{P}d": None,
+        }  # fmt: skip
+    has_cp = np.array([v is not None for v in t.counterparty], dtype=bool)
+    last: dict[Any, int] = {}
+    first: dict[Any, int] = {}
+    for cp, age in zip(t.counterparty[has_cp], t.age_us[has_cp], strict=True):
+        last[cp] = min(last.get(cp, age), age)
+        first[cp] = max(first.get(cp, age), age)
+    out[f"counterparties_{R}d"] = float(sum(a < R * DAY_US for a in last.values()))
+    out[f"counterparties_{L}d"] = float(sum(a < L * DAY_US for a in last.values()))
+    out[f"new_counterparties_{R}d"] = float(sum(a < R * DAY_US for a in first.values()))
+    out[f"countries_{L}d"] = float(len({x for x in t.country[long] if x is not None}))
+    out["days_since_first_tx"] = float(t.age_us.max()) / DAY_US if len(t.age_us) else None
+    out["days_since_last_tx"] = float(t.age_us.min()) / DAY_US if len(t.age_us) else None
+    ins, outs = t.age_us[~t.out], t.age_us[t.out]
+    out["days_since_last_in"] = float(ins.min()) / DAY_US if len(ins) else None
+    out["days_since_last_out"] = float(outs.min()) / DAY_US if len(outs) else None
+    out["tenure_days"] = (cutoff_us - signup_us) / DAY_US
+    return out
+
+
+def online_features(
+    fs: FeatureSet, customer: dict[str, Any], transactions: pa.Table | Sequence[dict[str, Any]], cutoff: datetime
+) -> dict[str, Any]:
+    """The feature vector of one customer from its raw record and transactions, as batch computes it."""
+    cutoff_us = _ts_us(cutoff)
+    signup = customer.get("signup_ts")
+    if signup is None:
+        raise DataContractError("signup_ts is missing", "customer record", "send the customer's signup_ts")
+    signup_us = int(signup.timestamp() * 1_000_000) if isinstance(signup, datetime) else int(signup)
+    t = _tx_arrays(transactions, cutoff_us)
+    values: dict[str, Any] = {f.feature.name: f.np(t) for f in fs.tx}
+    values |= _special(fs, t, cutoff_us, signup_us)
+    for name, kind in fs.attributes.items():
+        v = customer.get(name)
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            values[name] = None
+        elif kind == "numeric":
+            values[name] = float(v)
+        else:
+            values[name] = str(v).lower() if isinstance(v, bool) else str(v)
+    for d in fs.derived:
+        values[d.feature.name] = d.np(values)
+    return {name: values[name] for name in fs.names}
+
+
+# -- materialize and document -----------------------------------------------------------------------------------
+
+
+def features_table(cohort: str) -> str:
+    return f"{cohort}_features"
+
+
+def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig | None = None) -> FeatureSet:
+    """Compute `<cohort>_features` in the warehouse (one row per clean customer) and return the feature set."""
+    customers, transactions = f"{cohort}_customers", f"{cohort}_transactions"
+    for name in (customers, transactions):
+        if not wh.exists(name):
+            raise DataContractError(
+                f"table {name} does not exist",
+                f"warehouse ({wh.backend})",
+                "run `riskops ingest` for this cohort first",
+            )
+    fs = FeatureSet(config or FeatureConfig(), attribute_kinds(wh.columns(customers)))
+    sql = feature_sql(fs, wh.ref(customers), wh.ref(transactions), cutoff, labelled=cohort == "labelled")
+    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(features_table(cohort))} AS {sql}")
+    return fs
+
+
+def catalogue_markdown(fs: FeatureSet) -> str:
+    """The feature catalogue, generated from the code (docs/features.md)."""
+    lines = [
+        "# Feature catalogue",
+        "",
+        "Generated from `riskops/features.py` by `riskops features catalogue`; do not edit by hand.",
+        "Windows end at the cut-off (`as_of`); a transaction is in a w-day window when it happened less than",
+        "w x 24 hours before the cut-off. Customer attributes depend on the data; those below are the",
+        "synthetic book's.",
+        "",
+        f"{len(fs.names)} features.",
+        "",
+        "| name | group | window (days) | definition |",
+        "|---|---|---|---|",
+    ]
+    for f in fs.features():
+        lines.append(f"| `{f.name}` | {f.group} | {f.window or ''} | {f.definition} |")
+    return "\n".join(lines) + "\n"
