@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.logging import RichHandler
 from riskops.config import Settings
 from riskops.contract import COHORTS, Cohort, load_mapping
 from riskops.errors import RiskOpsError
+
+if TYPE_CHECKING:
+    from riskops.registry import Registry
 
 app = typer.Typer(
     help="Customer-risk platform: generate or load data, validate it, and (later) train, score and explain.",
@@ -28,6 +31,8 @@ MappingOpt = Annotated[
     Path | None,
     typer.Option("--mapping", help="YAML mapping of your tables/columns/labels onto the contract."),
 ]
+CostMissed = Annotated[float, typer.Option("--missed-cost", help="Cost of keeping a customer who gets SUSPENDED.")]
+CostOffboard = Annotated[float, typer.Option("--offboard-cost", help="Cost of off-boarding a good customer.")]
 DuckOpt = Annotated[
     Path | None,
     typer.Option("--duckdb", help="DuckDB file (default: RISKOPS_DUCKDB_PATH or <home>/warehouse.duckdb)."),
@@ -193,9 +198,17 @@ def run_cmd(
     amlsim_dir: Annotated[Path | None, typer.Option(help="AMLSim folder (default ../shared/data/amlsim).")] = None,
     mapping: MappingOpt = None,
     as_of: Annotated[str | None, typer.Option(help="Cut-off date (default: the dataset's own).")] = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)] = 8,
+    tuning_timeout: Annotated[float, typer.Option(help="Stop tuning after this many seconds.")] = 90.0,
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
 ) -> None:
-    """The main job on embedded defaults: prepare data, load it into DuckDB, ingest and validate both cohorts."""
+    """The main job on embedded defaults: data, DuckDB, ingest + validation, features, training, evaluation,
+    registry."""
+    from riskops.evaluate import CostMatrix
     from riskops.job import run_job
+    from riskops.train import TrainConfig
 
     if data not in ("synthetic", "amlsim"):
         raise typer.BadParameter("--data must be synthetic or amlsim")
@@ -211,11 +224,181 @@ def run_cmd(
             mapping=load_mapping(mapping),
             as_of=_parse_date(as_of),
             step=lambda msg: console.print(f"[cyan]{datetime.now():%H:%M:%S}[/] {msg}"),
+            train_cfg=TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout),
+            costs=CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost),
+            margin=margin,
         )
     except RiskOpsError as e:
         _fail(e)
     out.print(result.summary())
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
+
+
+features_app = typer.Typer(help="Feature tables and the feature catalogue.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: versions, champion, promotion, rollback.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
+
+
+@features_app.command("build")
+def features_build_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date YYYY-MM-DD (the one the cohort was ingested with).")],
+    cohort: Annotated[str, typer.Option(help="labelled or unlabelled.")] = "labelled",
+    duckdb: DuckOpt = None,
+) -> None:
+    """Compute `<cohort>_features` in the warehouse: one row per customer."""
+    from riskops.contract import as_of_cutoff
+    from riskops.features import build_features, features_table
+    from riskops.warehouse import open_warehouse
+
+    if cohort not in COHORTS:
+        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
+    day = _parse_date(as_of)
+    assert day is not None
+    try:
+        with open_warehouse(Settings(), duckdb) as wh:
+            fs = build_features(wh, cohort, as_of_cutoff(day))
+            n = wh.count(features_table(cohort))
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"{features_table(cohort)}: {n:,} customers x {len(fs.names)} features")
+
+
+@features_app.command("catalogue")
+def features_catalogue_cmd(
+    out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path("docs/features.md"),
+) -> None:
+    """Write the feature catalogue (name, group, window, definition) generated from the code."""
+    from riskops.features import FeatureConfig, FeatureSet, catalogue_markdown
+    from riskops.synth import synthetic_attribute_kinds
+
+    out_file.write_text(catalogue_markdown(FeatureSet(FeatureConfig(), synthetic_attribute_kinds())))
+    out.print(f"wrote {out_file}")
+
+
+@app.command("train")
+def train_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date the labelled cohort was ingested with.")],
+    duckdb: DuckOpt = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)] = 8,
+    tuning_timeout: Annotated[float, typer.Option(help="Stop tuning after this many seconds.")] = 90.0,
+    folds: Annotated[int, typer.Option(help="Stratified CV folds.", min=2, max=10)] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for splits, folds, tuning and models.")] = 42,
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
+    promote: Annotated[bool, typer.Option(help="Promote the model when it passes the gate.")] = True,
+) -> None:
+    """Train CatBoost on the labelled cohort, evaluate it, register it, and promote it if it beats the champion."""
+    from riskops.artifacts import open_store
+    from riskops.evaluate import CostMatrix
+    from riskops.job import describe_model
+    from riskops.modeling import train_and_register
+    from riskops.train import TrainConfig
+    from riskops.warehouse import open_warehouse
+
+    day = _parse_date(as_of)
+    assert day is not None
+    settings = Settings()
+    try:
+        with open_warehouse(settings, duckdb) as wh:
+            card, decision = train_and_register(
+                wh,
+                open_store(settings.artifacts, settings.gcs_endpoint),
+                day,
+                TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout, folds=folds),
+                CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost),
+                margin=margin,
+                promote=promote,
+                progress=lambda msg: console.print(f"[cyan]{datetime.now():%H:%M:%S}[/] {msg}"),
+            )
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(describe_model(card, decision))
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+) -> None:
+    """Evaluate a stored model again on its holdout, e.g. with another cost matrix; writes a new report."""
+    from riskops.artifacts import open_store
+    from riskops.evaluate import CostMatrix
+    from riskops.modeling import reevaluate
+    from riskops.registry import Registry
+
+    settings = Settings()
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    try:
+        target = version or Registry(store).champion()
+        if not target:
+            raise RiskOpsError("no champion and no --version given", "registry", "train a model first")
+        _, uri = reevaluate(store, target, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost))
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"report: {uri}")
+
+
+def _registry() -> Registry:
+    from riskops.artifacts import open_store
+    from riskops.registry import Registry
+
+    settings = Settings()
+    return Registry(open_store(settings.artifacts, settings.gcs_endpoint))
+
+
+@models_app.command("list")
+def models_list_cmd() -> None:
+    """Every registered version with its holdout metrics; * marks the champion."""
+    reg = _registry()
+    champ = reg.champion()
+    for v in reg.versions():
+        c = reg.card(v)
+        mark = "*" if v == champ else " "
+        out.print(
+            f"{mark} {v}  as_of {c.as_of}  PR-AUC {c.metrics['pr_auc']:.3f}  ROC-AUC {c.metrics['roc_auc']:.3f}  "
+            f"threshold {c.threshold:.3f}  rows {c.rows['customers']:,}"
+        )
+
+
+@models_app.command("show")
+def models_show_cmd(
+    version: Annotated[str, typer.Argument(help="Model version (default: the champion).")] = "",
+) -> None:
+    """The full model card of a version as JSON."""
+    reg = _registry()
+    try:
+        target = version or reg.champion() or ""
+        out.print_json(reg.card(target).model_dump_json())
+    except RiskOpsError as e:
+        _fail(e)
+
+
+@models_app.command("promote")
+def models_promote_cmd(
+    version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
+    reason: Annotated[str, typer.Option(help="Why, for the history.")] = "promoted by hand",
+) -> None:
+    """Make a version the champion (the pointer changes atomically; history is kept)."""
+    reg = _registry()
+    try:
+        reg.set_champion(version, reason)
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"champion: {version}")
+
+
+@models_app.command("rollback")
+def models_rollback_cmd() -> None:
+    """Make the previous champion the champion again."""
+    reg = _registry()
+    try:
+        v = reg.rollback()
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"champion: {v}")
 
 
 if __name__ == "__main__":  # pragma: no cover

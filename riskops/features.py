@@ -573,6 +573,13 @@ def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig
     return fs
 
 
+def read_features(wh: Any, cohort: str) -> Any:
+    """The features table as a DataFrame in customer_id order: warehouses return groups in any order, and
+    splits, folds and seeds must see the same rows in the same order on every run."""
+    frame = wh.read_table(features_table(cohort)).to_pandas()
+    return frame.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
+
+
 def catalogue_markdown(fs: FeatureSet) -> str:
     """The feature catalogue, generated from the code (docs/features.md)."""
     lines = [

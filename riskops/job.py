@@ -19,10 +19,14 @@ from riskops.amlsim import default_dir, load_amlsim
 from riskops.artifacts import open_store
 from riskops.config import Settings
 from riskops.contract import COHORTS, Mapping
+from riskops.evaluate import CostMatrix
 from riskops.ingest import ValidationReport, ingest_cohort
+from riskops.modeling import train_and_register
+from riskops.registry import GateDecision, ModelCard
 from riskops.runinfo import code_version, new_run_id
 from riskops.sources import dataset_as_of, load_dataset
 from riskops.synth import generate
+from riskops.train import TrainConfig
 from riskops.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ class JobResult:
     reports: dict[str, ValidationReport] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     report_uri: str = ""
+    model: ModelCard | None = None
+    gate: GateDecision | None = None
 
     def summary(self) -> str:
         lines = [f"run {self.run_id} (as of {self.as_of}, data {self.data_dir})"]
@@ -51,9 +57,30 @@ class JobResult:
                 f"{r.transactions.rows_clean:,} transactions; quarantined "
                 f"{r.customers.rows_quarantined:,} customers, {r.transactions.rows_quarantined:,} transactions"
             )
+        if self.model and self.gate:
+            lines.append(describe_model(self.model, self.gate, indent="  "))
         lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
         lines.append(f"  report: {self.report_uri}")
         return "\n".join(lines)
+
+
+def describe_model(card: ModelCard, gate: GateDecision, indent: str = "") -> str:
+    """A few lines on a trained model: CV against the baselines, holdout, threshold, gate, report."""
+    m, c = card.metrics, card.metrics["at_cost_optimal"]
+    lines = [f"model {card.version} ({card.rows['customers']:,} customers, imbalance: {card.imbalance})"]
+    for name, s in card.cv.items():
+        lines.append(
+            f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
+            f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
+        )
+    lines += [
+        f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}",
+        f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}, "
+        f"saves {m['cost_saving_vs_f1']:,.0f} vs the F1-optimal threshold on the holdout",
+        f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}",
+        f"  model report: {card.report_uri}",
+    ]
+    return "\n".join(indent + line for line in lines)
 
 
 def prepare_data(
@@ -86,6 +113,9 @@ def run_job(
     mapping: Mapping | None = None,
     as_of: date | None = None,
     step: Step | None = None,
+    train_cfg: TrainConfig | None = None,
+    costs: CostMatrix | None = None,
+    margin: float = 0.0,
 ) -> JobResult:
     """Run the local job end to end; raises on unusable data after writing the validation report."""
     step = step or (lambda msg: log.info(msg))
@@ -96,7 +126,7 @@ def run_job(
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    step(f"[1/3] data: preparing {source}")
+    step(f"[1/4] data: preparing {source}")
     folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
     as_of = as_of or date.fromisoformat(dataset_as_of(folder))
     timings["data"] = time.perf_counter() - t
@@ -104,7 +134,7 @@ def run_job(
     result = JobResult(run_id=run_id, run_dir=str(run_dir), data_dir=str(folder), as_of=as_of.isoformat())
     with open_warehouse(settings, duckdb_path=settings.duckdb_path or run_dir / "warehouse.duckdb") as wh:
         t = time.perf_counter()
-        step(f"[2/3] load: {folder} -> {wh.backend}")
+        step(f"[2/4] load: {folder} -> {wh.backend}")
         counts = load_dataset(wh, folder, mapping)
         timings["load"] = time.perf_counter() - t
         step("        " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -112,9 +142,16 @@ def run_job(
         for cohort in COHORTS:
             if not (folder / cohort).exists():
                 continue
-            step(f"[3/3] ingest + validate: {cohort} cohort as of {as_of}")
+            step(f"[3/4] ingest + validate: {cohort} cohort as of {as_of}")
             result.reports[cohort] = ingest_cohort(wh, cohort, as_of, store, f"{run_id}/validation/{cohort}", mapping)
         timings["ingest"] = time.perf_counter() - t
+        t = time.perf_counter()
+        step("[4/4] model: features, CatBoost with tuning and CV, evaluation, registry")
+        result.model, result.gate = train_and_register(
+            wh, store, as_of, train_cfg, costs, margin=margin,
+            snapshot=result.reports["labelled"].snapshot, progress=lambda msg: step(f"        {msg}"),
+        )  # fmt: skip
+        timings["model"] = time.perf_counter() - t
     result.timings = {k: round(v, 2) for k, v in timings.items()}
     run_meta = {
         "run_id": run_id,
@@ -126,6 +163,9 @@ def run_job(
         "snapshots": {c: r.snapshot for c, r in result.reports.items()},
         "timings_s": result.timings,
         "reports": {c: r.report_uri for c, r in result.reports.items()},
+        "model_version": result.model.version if result.model else None,
+        "model_metrics": {k: result.model.metrics[k] for k in ("roc_auc", "pr_auc", "brier")} if result.model else {},
+        "gate": result.gate.model_dump() if result.gate else None,
     }
     result.report_uri = store.write_text(f"{run_id}/run.json", json.dumps(run_meta, indent=2))
     return result

@@ -678,3 +678,16 @@ def generate(
         shutil.rmtree(out)
     tmp.rename(out)
     return summary
+
+
+def synthetic_attribute_kinds() -> dict[str, str]:
+    """The customer attributes this generator writes, as the feature set classifies them."""
+    return {
+        "age": "numeric",
+        "country": "categorical",
+        "occupation": "categorical",
+        "declared_income": "numeric",
+        "kyc_level": "categorical",
+        "signup_channel": "categorical",
+        "device_ip_mismatch": "categorical",
+    }
