@@ -68,3 +68,19 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data") / "synthetic"
     generate(out, customers=1500, seed=7, chunk_size=500)
     return out
+
+
+@pytest.fixture(scope="session")
+def ingested(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
+    """The small synthetic dataset loaded and ingested (both cohorts) into one DuckDB file."""
+    from riskops.ingest import ingest_cohort
+    from riskops.sources import dataset_as_of, load_dataset
+
+    folder = tmp_path_factory.mktemp("ingested")
+    wh = DuckDBWarehouse(folder / "w.duckdb")
+    load_dataset(wh, small_dataset)
+    as_of = date.fromisoformat(dataset_as_of(small_dataset))
+    for cohort in ("labelled", "unlabelled"):
+        ingest_cohort(wh, cohort, as_of, LocalStore(folder / "store"), f"v/{cohort}")  # type: ignore[arg-type]
+    yield wh
+    wh.close()
