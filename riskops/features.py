@@ -40,6 +40,7 @@ class FeatureConfig(BaseModel):
     type_windows: tuple[int, ...] = (30, 365)
     high_risk_countries: tuple[str, ...] = HIGH_RISK_COUNTRIES
     reporting_threshold: float = Field(default=10_000.0, gt=0, description="amounts in [0.85, 1) x this are near it")
+    small_amount: float = Field(default=10.0, gt=0, description="amounts below this are micro-transfers (probing)")
     night_end_hour: int = Field(default=6, ge=1, le=12, description="00:00 until this hour (UTC) is night")
     income_attribute: str = "declared_income"
     long_window: int = 365
@@ -182,6 +183,8 @@ class FeatureSet:
         "counterparties_{R}d",
         "counterparties_{L}d",
         "new_counterparties_{R}d",
+        "senders_{L}d",
+        "receivers_{L}d",
         "countries_{L}d",
         "days_since_first_tx",
         "days_since_last_tx",
@@ -236,12 +239,14 @@ class FeatureSet:
             f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
             lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
         )
+        small = Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount)
         failed = _in("status", ("failed",))
         disputed = _in("status", ("chargeback", "reversed"))
         shares = [
             ("high_risk_out", _and(_dir("out"), hr), "outgoing to high-risk countries", True),
             ("night", night, f"between 00:00 and {c.night_end_hour:02d}:00 UTC", False),
             ("round_amount", round_amt, "in round hundreds", False),
+            ("small_amount", small, f"below {c.small_amount:g} (micro-transfers)", False),
             ("failed", failed, "failed", False),
             ("chargeback_reversed", disputed, "charged back or reversed", False),
             ("near_threshold", near, f"in [85%, 100%) of the {c.reporting_threshold:,.0f} reporting threshold", False),
@@ -284,6 +289,15 @@ class FeatureSet:
                     f"all_count_{L}d",
                 )
         self._ratio(
+            f"tx_per_counterparty_{L}d", "diversity", f"transactions per distinct counterparty, last {L} days "
+            "(repeated relationships: cycles, recurring fan-in)", f"all_count_{L}d", f"counterparties_{L}d",
+        )  # fmt: skip
+        for d, who in (("in", "senders"), ("out", "receivers")):
+            self._ratio(
+                f"{d}_tx_per_{who[:-1]}_{L}d", "diversity",
+                f"`{d}` transactions per distinct {who[:-1]}, last {L} days", f"{d}_count_{L}d", f"{who}_{L}d",
+            )  # fmt: skip
+        self._ratio(
             f"new_counterparty_share_{R}d", "diversity", f"new counterparties / counterparties, last {R} days",
             f"new_counterparties_{R}d", f"counterparties_{R}d",
         )  # fmt: skip
@@ -315,6 +329,12 @@ class FeatureSet:
             Feature(f"counterparties_{R}d", "diversity", f"distinct counterparties, last {R} days", R),
             Feature(f"counterparties_{L}d", "diversity", f"distinct counterparties, last {L} days", L),
             Feature(f"new_counterparties_{R}d", "diversity", f"counterparties first seen in the last {R} days", R),
+            Feature(
+                f"senders_{L}d", "diversity", f"distinct counterparties sending money in (fan-in), last {L} days", L
+            ),
+            Feature(
+                f"receivers_{L}d", "diversity", f"distinct counterparties receiving money (fan-out), last {L} days", L
+            ),
             Feature(f"countries_{L}d", "diversity", f"distinct counterparty countries, last {L} days", L),
             Feature("days_since_first_tx", "recency", "days from the first transaction to the cut-off"),
             Feature("days_since_last_tx", "recency", "days from the last transaction to the cut-off"),
@@ -401,12 +421,14 @@ d AS (
   GROUP BY d0.customer_id
 ),
 cp AS (
-  SELECT customer_id, MIN(age_us) AS last_age, MAX(age_us) AS first_age
+  SELECT customer_id, MIN(age_us) AS last_age, MAX(age_us) AS first_age,
+    MIN(IF(direction = 'in', age_us, NULL)) AS last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS last_out_age
   FROM t WHERE counterparty_id IS NOT NULL GROUP BY customer_id, counterparty_id
 ),
 cpa AS (
   SELECT customer_id, COUNTIF(last_age < {R * DAY_US}) AS cp_recent, COUNTIF(last_age < {L * DAY_US}) AS cp_long,
-    COUNTIF(first_age < {R * DAY_US}) AS cp_new
+    COUNTIF(first_age < {R * DAY_US}) AS cp_new, COUNTIF(last_in_age < {L * DAY_US}) AS senders,
+    COUNTIF(last_out_age < {L * DAY_US}) AS receivers
   FROM cp GROUP BY customer_id
 ),
 ct AS (
@@ -425,6 +447,8 @@ f AS (
   COALESCE(cpa.cp_recent, 0) AS counterparties_{R}d,
   COALESCE(cpa.cp_long, 0) AS counterparties_{L}d,
   COALESCE(cpa.cp_new, 0) AS new_counterparties_{R}d,
+  COALESCE(cpa.senders, 0) AS senders_{L}d,
+  COALESCE(cpa.receivers, 0) AS receivers_{L}d,
   COALESCE(ct.countries, 0) AS countries_{L}d,
   a._first_age / {DAY_US}.0 AS days_since_first_tx,
   a._last_age / {DAY_US}.0 AS days_since_last_tx,
@@ -509,12 +533,17 @@ def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str,
     has_cp = np.array([v is not None for v in t.counterparty], dtype=bool)
     last: dict[Any, int] = {}
     first: dict[Any, int] = {}
-    for cp, age in zip(t.counterparty[has_cp], t.age_us[has_cp], strict=True):
+    last_dir: tuple[dict[Any, int], dict[Any, int]] = ({}, {})  # (in, out)
+    for cp, age, is_out in zip(t.counterparty[has_cp], t.age_us[has_cp], t.out[has_cp], strict=True):
         last[cp] = min(last.get(cp, age), age)
         first[cp] = max(first.get(cp, age), age)
+        side = last_dir[int(is_out)]
+        side[cp] = min(side.get(cp, age), age)
     out[f"counterparties_{R}d"] = float(sum(a < R * DAY_US for a in last.values()))
     out[f"counterparties_{L}d"] = float(sum(a < L * DAY_US for a in last.values()))
     out[f"new_counterparties_{R}d"] = float(sum(a < R * DAY_US for a in first.values()))
+    out[f"senders_{L}d"] = float(sum(a < L * DAY_US for a in last_dir[0].values()))
+    out[f"receivers_{L}d"] = float(sum(a < L * DAY_US for a in last_dir[1].values()))
     out[f"countries_{L}d"] = float(len({x for x in t.country[long] if x is not None}))
     out["days_since_first_tx"] = float(t.age_us.max()) / DAY_US if len(t.age_us) else None
     out["days_since_last_tx"] = float(t.age_us.min()) / DAY_US if len(t.age_us) else None

@@ -50,6 +50,7 @@ class TrainConfig(BaseModel):
     tuning_folds: int = Field(default=3, ge=2)
     max_iterations: int = Field(default=600, ge=10)
     early_stopping_rounds: int = Field(default=40, ge=5)
+    early_stopping_metric: str = Field(default="Logloss", description="smooth; PR-AUC on a small split is noisy")
     imbalance: Literal["auto", "none", "class_weights", "oversample"] = "auto"
     oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
     baselines: bool = True
@@ -147,7 +148,7 @@ def fit_catboost(
         X_fit, y_fit = _oversample(X_fit, y_fit, cfg.oversample_to, seed)
     model = CatBoostClassifier(
         iterations=cfg.max_iterations,
-        eval_metric="PRAUC",
+        eval_metric=cfg.early_stopping_metric,
         random_seed=seed,
         auto_class_weights="Balanced" if imbalance == "class_weights" else None,
         early_stopping_rounds=cfg.early_stopping_rounds,
@@ -213,7 +214,7 @@ def baseline(kind: Literal["logistic_regression", "random_forest"], ds: Dataset,
     """scikit-learn baselines with the preprocessing each needs to be a fair comparison."""
     if kind == "logistic_regression":
         num = make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True), FunctionTransformer(_signed_log), StandardScaler()
+            SimpleImputer(strategy="median", add_indicator=True), FunctionTransformer(_signed_log, feature_names_out="one-to-one"), StandardScaler()
         )
         cat = make_pipeline(
             SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),

@@ -15,6 +15,7 @@ from riskops.amlsim import default_dir
 
 pytestmark = pytest.mark.e2e
 RISKOPS = str(Path(sys.executable).parent / "riskops")
+QUICK = ("--trials", "1", "--tuning-timeout", "20")
 
 
 def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,10 +24,11 @@ def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 
 
 def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
-    r = riskops("run", "--customers", "1500", "--seed", "5", cwd=tmp_path)
+    r = riskops("run", "--customers", "1500", "--seed", "5", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "[3/3] ingest + validate: unlabelled cohort" in r.stderr  # progress per step
-    run_dirs = list((tmp_path / "runs").iterdir())
+    assert "[3/4] ingest + validate: unlabelled cohort" in r.stderr  # progress per step
+    assert "[4/4] model" in r.stderr and "tuning: up to 1 trials" in r.stderr
+    run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.name != "models"]
     assert len(run_dirs) == 1
     meta = json.loads((run_dirs[0] / "run.json").read_text())
     assert meta["parameters"] == {"customers": 1500, "seed": 5, "as_of": "2026-09-30"}
@@ -37,15 +39,23 @@ def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
     assert report["transactions"]["rows_clean"] == generated["transactions"]["labelled"]
     assert f"report: {run_dirs[0] / 'run.json'}" in r.stdout
     assert (run_dirs[0] / "warehouse.duckdb").exists()
-    # A second run reuses the cached sample and gets its own folder.
-    again = riskops("run", "--customers", "1500", "--seed", "5", cwd=tmp_path)
+    assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
+    version = meta["model_version"]
+    assert (tmp_path / "runs" / "models" / version / "evaluation" / "report.html").exists()
+    listing = riskops("models", "list", cwd=tmp_path)
+    assert listing.returncode == 0 and f"* {version}" in listing.stdout
+    # A second run reuses the cached sample, gets its own folder and meets the champion at the gate.
+    again = riskops("run", "--customers", "1500", "--seed", "5", *QUICK, "--margin", "1", cwd=tmp_path)
     assert again.returncode == 0 and "generating" not in again.stderr
-    assert len(list((tmp_path / "runs").iterdir())) == 2
+    assert "gate: kept champion" in again.stdout
+    assert len([p for p in (tmp_path / "runs").iterdir() if p.name != "models"]) == 2
+    rolled = riskops("models", "rollback", cwd=tmp_path)
+    assert rolled.returncode == 2 and "no earlier champion" in rolled.stderr
 
 
 @pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")
 def test_run_on_amlsim(tmp_path: Path) -> None:
-    r = riskops("run", "--data", "amlsim", "--amlsim-dir", str(default_dir()), cwd=tmp_path)
+    r = riskops("run", "--data", "amlsim", "--amlsim-dir", str(default_dir()), *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     report_path = next((tmp_path / "runs").glob("*/validation/labelled/report.json"))
     report = json.loads(report_path.read_text())
@@ -53,6 +63,7 @@ def test_run_on_amlsim(tmp_path: Path) -> None:
     assert 0.08 < share < 0.10
     assert report["customers"]["extra_columns"] == ["init_balance"]
     assert report["transactions"]["rows_quarantined"] == 0
+    assert "CV catboost" in r.stdout and "model report:" in r.stdout
 
 
 def test_users_own_csv_through_a_mapping_file(tmp_path: Path) -> None:
@@ -98,7 +109,7 @@ max_quarantine_share: 0.5
 
 def test_unusable_data_stops_with_the_report_path(tmp_path: Path) -> None:
     (tmp_path / "mapping.yaml").write_text("labels: {ACTIVE: [ACTIVE, SUSPENDED], SUSPENDED: [nothing]}\n")
-    r = riskops("run", "--customers", "300", "--mapping", "mapping.yaml", cwd=tmp_path)
+    r = riskops("run", "--customers", "300", "--mapping", "mapping.yaml", *QUICK, cwd=tmp_path)
     assert r.returncode == 2
     assert "single class (ACTIVE)" in r.stderr
     assert "what to do:" in r.stderr and "report.json" in r.stderr

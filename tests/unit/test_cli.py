@@ -1,24 +1,47 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import typer
+from typer.core import TyperGroup, TyperOption
 from typer.testing import CliRunner
 
 from riskops.cli import app
 
 runner = CliRunner()
-COMMANDS = ["generate", "amlsim", "load", "ingest", "run"]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_and_option_has_help(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+def _commands(group: TyperGroup, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    found: list[tuple[tuple[str, ...], Any]] = []
+    for name, cmd in group.commands.items():
+        path = (*prefix, name)
+        found.append((path, cmd))
+        if isinstance(cmd, TyperGroup):
+            found += _commands(cmd, path)
+    return found
+
+
+ALL = _commands(typer.main.get_command(app))  # type: ignore[arg-type]
+
+
+def test_the_commands_a_user_needs_exist() -> None:
+    names = {" ".join(p) for p, _ in ALL}
+    assert {
+        "generate", "amlsim", "load", "ingest", "run", "train", "evaluate", "features build",
+        "features catalogue", "models list", "models show", "models promote", "models rollback",
+    } <= names  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "cmd"), ALL, ids=[" ".join(p) for p, _ in ALL])
+def test_every_command_and_option_has_help(path: tuple[str, ...], cmd: Any) -> None:
+    result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output
-    click_cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
-    assert click_cmd.help
-    for param in click_cmd.params:
-        assert getattr(param, "help", None), f"{command} {param.name} has no help text"
-        assert param.opts[0] in result.output
+    assert cmd.help
+    for param in cmd.params:
+        assert getattr(param, "help", None), f"{' '.join(path)} {param.name} has no help text"
+        if isinstance(param, TyperOption):
+            assert param.opts[0] in result.output
 
 
 def test_bad_date_is_a_clear_usage_error() -> None:
