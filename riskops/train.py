@@ -214,7 +214,9 @@ def baseline(kind: Literal["logistic_regression", "random_forest"], ds: Dataset,
     """scikit-learn baselines with the preprocessing each needs to be a fair comparison."""
     if kind == "logistic_regression":
         num = make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True), FunctionTransformer(_signed_log, feature_names_out="one-to-one"), StandardScaler()
+            SimpleImputer(strategy="median", add_indicator=True),
+            FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
+            StandardScaler(),
         )
         cat = make_pipeline(
             SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
