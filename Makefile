@@ -9,7 +9,7 @@ CUSTOMERS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest clean
+.PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -52,13 +52,16 @@ e2e: setup ## Whole runs of the CLI
 test: setup emulators lint typecheck ## Lint, type-check and run every test
 	$(BIN)/pytest -q tests
 
-bench: bench-generate bench-ingest ## All benchmarks (prints figures; writes bench/out/*.json)
+bench: bench-generate bench-ingest bench-model ## All benchmarks (prints figures; writes bench/out/*.json)
 
 bench-generate: setup ## Generator: transactions/s and peak memory for 200k customers
 	$(BIN)/python bench/bench_generate.py --customers 200000
 
 bench-ingest: setup ## Ingest + validation of 20M transactions from DuckDB: seconds, tx/s, peak memory
 	$(BIN)/python bench/bench_ingest.py --customers 200000
+
+bench-model: setup ## Features for 20M transactions vs a GROUP BY floor, training 100k customers, scoring 1M
+	$(BIN)/python bench/bench_model.py --customers 200000
 
 clean: ## Remove virtualenvs, caches, runs and generated data
 	rm -rf $(VENV) $(BQEMU_VENV) runs data bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -274,8 +274,9 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         )
     lines += [
         "",
-        f"The cost-optimal threshold saves **{m['cost_saving_vs_f1']:,.0f}** on this holdout against the F1-optimal "
-        f"one; off-boarding nobody would cost {m['cost_if_nobody_offboarded']:,.0f}.",
+        f"On this holdout the cost-optimal threshold costs **{abs(m['cost_saving_vs_f1']):,.0f} "
+        f"{'less' if m['cost_saving_vs_f1'] >= 0 else 'more'}** than the F1-optimal one (both were chosen on "
+        f"out-of-fold predictions); off-boarding nobody would cost {m['cost_if_nobody_offboarded']:,.0f}.",
         "",
         f"Confusion at the cost-optimal threshold: {c['confusion']['tp']:,} risky caught, {c['confusion']['fn']:,} "
         f"missed, {c['confusion']['fp']:,} good customers flagged, {c['confusion']['tn']:,} left alone "

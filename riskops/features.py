@@ -12,6 +12,7 @@ transactions identically: a transaction is in the w-day window when `age_us < w 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,7 +103,7 @@ def _in(column: str, values: Sequence[str]) -> Cond:
 
 
 def _and(*conds: Cond) -> Cond:
-    return Cond(" AND ".join(f"({c.sql})" for c in conds), lambda t: np.logical_and.reduce([c.np(t) for c in conds]))
+    return Cond(" AND ".join(c.sql for c in conds), lambda t: np.logical_and.reduce([c.np(t) for c in conds]))
 
 
 # -- aggregate helpers: SQL text and numpy result with the same NULL rules ------------------------------------
@@ -170,15 +171,16 @@ class FeatureSet:
         self.attributes = attributes  # name -> "numeric" | "categorical"
         self.tx: list[_TxFeature] = []
         self.derived: list[_Derived] = []
+        self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns
         self._build()
 
     # names of the features computed by the special CTEs (daily, counterparties, countries, recency)
     SPECIAL = (
-        "active_days_{L}d",
-        "tx_per_active_day_{L}d",
-        "max_tx_per_day_{L}d",
-        "max_in_per_day_{L}d",
-        "max_out_per_day_{L}d",
+        "active_days_{P}d",
+        "tx_per_active_day_{P}d",
+        "max_tx_per_day_{P}d",
+        "max_in_per_day_{P}d",
+        "max_out_per_day_{P}d",
         "pass_through_2d_{P}d",
         "counterparties_{R}d",
         "counterparties_{L}d",
@@ -192,6 +194,13 @@ class FeatureSet:
         "days_since_last_out",
         "tenure_days",
     )
+
+    def _flag(self, name: str, cond: Cond) -> Cond:
+        """Evaluate `cond` once per transaction as a boolean column; aggregates then combine flags (measured:
+        re-evaluating string comparisons inside ~110 aggregates was most of the feature query's time)."""
+        name = re.sub(r"\W", "_", name)
+        self.flags[name] = cond.sql
+        return Cond(name, cond.np)
 
     def _add(self, name: str, group: str, definition: str, cond: Cond, stat: str, window: int | None) -> None:
         def compute(t: Tx, cond: Cond = cond, stat: str = stat) -> float | None:
@@ -211,39 +220,52 @@ class FeatureSet:
     def _build(self) -> None:
         c = self.config
         L, R, P = c.long_window, c.recent_window, c.pass_through_window
+        flag = self._flag
+        win = {w: flag(f"w{w}", _win(w)) for w in sorted({*c.windows, *c.type_windows, L, R, P})}
+        direction = {d: flag(f"is_{d}", _dir(d)) for d in ("in", "out")}
         for d in ("in", "out"):
             for w in c.windows:
                 for stat in STATS:
                     self._add(
                         f"{d}_{stat}_{w}d", "amount", f"{stat} of `{d}` amounts in the last {w} days",
-                        _and(_dir(d), _win(w)), stat, w,
+                        _and(direction[d], win[w]), stat, w,
                     )  # fmt: skip
         for typ in c.types:
+            is_type = flag(f"t_{typ}", _type(typ))
             for w in c.type_windows:
                 for stat in ("count", "sum"):
                     self._add(
                         f"type_{typ}_{stat}_{w}d", "activity", f"{stat} of `{typ}` transactions in the last {w} days",
-                        _and(_type(typ), _win(w)), stat, w,
+                        _and(is_type, win[w]), stat, w,
                     )  # fmt: skip
-        hr = _in("country", c.high_risk_countries)
-        night = Cond(
-            f"MOD(DIV(UNIX_MICROS(ts), {HOUR_US}), 24) < {c.night_end_hour}",
-            lambda t: (t.ts_us // HOUR_US) % 24 < c.night_end_hour,
+        hr = flag("high_risk", _in("country", c.high_risk_countries))
+        night = flag(
+            "night",
+            Cond(
+                f"MOD(DIV(UNIX_MICROS(ts), {HOUR_US}), 24) < {c.night_end_hour}",
+                lambda t: (t.ts_us // HOUR_US) % 24 < c.night_end_hour,
+            ),
         )
-        round_amt = Cond(
-            "amount >= 100 AND amount = TRUNC(amount / 100) * 100",
-            lambda t: (t.amount >= 100) & (t.amount == np.trunc(t.amount / 100) * 100),
+        round_amt = flag(
+            "round",
+            Cond(
+                "amount >= 100 AND amount = TRUNC(amount / 100) * 100",
+                lambda t: (t.amount >= 100) & (t.amount == np.trunc(t.amount / 100) * 100),
+            ),
         )
         low = c.reporting_threshold * 0.85
-        near = Cond(
-            f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
-            lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
+        near = flag(
+            "near",
+            Cond(
+                f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
+                lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
+            ),
         )
-        small = Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount)
-        failed = _in("status", ("failed",))
-        disputed = _in("status", ("chargeback", "reversed"))
+        small = flag("small", Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount))
+        failed = flag("failed", _in("status", ("failed",)))
+        disputed = flag("disputed", _in("status", ("chargeback", "reversed")))
         shares = [
-            ("high_risk_out", _and(_dir("out"), hr), "outgoing to high-risk countries", True),
+            ("high_risk_out", _and(direction["out"], hr), "outgoing to high-risk countries", True),
             ("night", night, f"between 00:00 and {c.night_end_hour:02d}:00 UTC", False),
             ("round_amount", round_amt, "in round hundreds", False),
             ("small_amount", small, f"below {c.small_amount:g} (micro-transfers)", False),
@@ -253,14 +275,14 @@ class FeatureSet:
         ]
         for key, cond, words, by_amount in shares:
             self._add(
-                f"{key}_count_{L}d", "risk", f"transactions {words}, last {L} days", _and(cond, _win(L)), "count", L
+                f"{key}_count_{L}d", "risk", f"transactions {words}, last {L} days", _and(cond, win[L]), "count", L
             )
             if by_amount:
-                self._add(f"{key}_sum_{L}d", "risk", f"amount {words}, last {L} days", _and(cond, _win(L)), "sum", L)
-        self._add(f"all_count_{L}d", "activity", f"transactions in the last {L} days", _win(L), "count", L)
+                self._add(f"{key}_sum_{L}d", "risk", f"amount {words}, last {L} days", _and(cond, win[L]), "sum", L)
+        self._add(f"all_count_{L}d", "activity", f"transactions in the last {L} days", win[L], "count", L)
         self._add(
             f"near_threshold_count_{c.pass_through_window}d", "risk",
-            f"transactions near the reporting threshold, last {P} days", _and(near, _win(P)), "count", P,
+            f"transactions near the reporting threshold, last {P} days", _and(near, win[P]), "count", P,
         )  # fmt: skip
 
         # Ratios and shares of the features above.
@@ -269,6 +291,10 @@ class FeatureSet:
                 f"out_in_ratio_{w}d", "ratio", f"out sum / in sum, last {w} days", f"out_sum_{w}d", f"in_sum_{w}d"
             )
         for d in ("in", "out"):
+            self._ratio(
+                f"{d}_mean_{R}d_vs_{L}d", "ratio", f"average `{d}` amount in the last {R} days vs the last {L} days",
+                f"{d}_mean_{R}d", f"{d}_mean_{L}d",
+            )  # fmt: skip
             for stat in ("count", "sum"):
                 self._ratio(
                     f"{d}_{stat}_{R}d_vs_{L}d", "ratio",
@@ -314,11 +340,11 @@ class FeatureSet:
         c = self.config
         L, R, P = c.long_window, c.recent_window, c.pass_through_window
         return [
-            Feature(f"active_days_{L}d", "velocity", f"days with at least one transaction, last {L} days", L),
-            Feature(f"tx_per_active_day_{L}d", "velocity", "transactions per active day", L),
-            Feature(f"max_tx_per_day_{L}d", "velocity", "most transactions on one day", L),
-            Feature(f"max_in_per_day_{L}d", "velocity", "most money in on one day", L),
-            Feature(f"max_out_per_day_{L}d", "velocity", "most money out on one day", L),
+            Feature(f"active_days_{P}d", "velocity", f"days with at least one transaction, last {P} days", P),
+            Feature(f"tx_per_active_day_{P}d", "velocity", "transactions per active day", P),
+            Feature(f"max_tx_per_day_{P}d", "velocity", "most transactions on one day", P),
+            Feature(f"max_in_per_day_{P}d", "velocity", "most money in on one day", P),
+            Feature(f"max_out_per_day_{P}d", "velocity", "most money out on one day", P),
             Feature(
                 f"pass_through_2d_{P}d",
                 "pass_through",
@@ -381,6 +407,7 @@ def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutof
     c = fs.config
     L, R, P = c.long_window, c.recent_window, c.pass_through_window
     cut = _ts_us(cutoff)
+    flags = ", ".join(f"{sql} AS {name}" for name, sql in fs.flags.items())
     tx_aggs = ",\n    ".join(f"{f.sql} AS {f.feature.name}" for f in fs.tx)
     attrs = "".join(
         f",\n  CAST(c.`{n}` AS FLOAT64) AS `{n}`" if k == "numeric" else f",\n  CAST(c.`{n}` AS STRING) AS `{n}`"
@@ -391,39 +418,43 @@ def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutof
         f"COALESCE(a.{f.feature.name}, 0) AS {f.feature.name}" if f.feature.name in zero else f"a.{f.feature.name}"
         for f in fs.tx
     )
+
+    def src(cols: str, where: str = "") -> str:
+        # Each reader scans the source for its own columns: sharing one wide CTE cost more than rescanning
+        # a columnar table (docs/decisions/0003-feature-sql-layout.md).
+        extra = f" AND {where}" if where else ""
+        return (
+            f"(SELECT customer_id, {cols}, {cut} - UNIX_MICROS(ts) AS age_us FROM {transactions_ref} "
+            f"WHERE ts < TIMESTAMP_MICROS({cut}){extra})"
+        )
+
+    t_all = src("amount, direction, type, country, status, ts")
     base = f"""
-WITH t AS (
-  SELECT customer_id, amount, direction, type, counterparty_id, country, status, ts,
-    {cut} - UNIX_MICROS(ts) AS age_us
-  FROM {transactions_ref}
-  WHERE ts < TIMESTAMP_MICROS({cut})
-),
-a AS (
+WITH a AS (
   SELECT customer_id,
     {tx_aggs},
     MIN(age_us) AS _last_age, MAX(age_us) AS _first_age,
     MIN(IF(direction = 'in', age_us, NULL)) AS _last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS _last_out_age
-  FROM t GROUP BY customer_id
+  FROM (SELECT t.*, {flags} FROM {t_all} AS t) GROUP BY customer_id
 ),
 daily AS (
   SELECT customer_id, DIV(age_us, {DAY_US}) AS day, COUNT(*) AS n,
     COALESCE(SUM(IF(direction = 'in', amount, NULL)), 0) AS in_sum,
     COALESCE(SUM(IF(direction = 'out', amount, NULL)), 0) AS out_sum
-  FROM t WHERE age_us < {L * DAY_US} GROUP BY customer_id, day
+  FROM {src("amount, direction", f"ts >= TIMESTAMP_MICROS({cut - P * DAY_US + 1})")} GROUP BY customer_id, day
 ),
 d AS (
   SELECT d0.customer_id,
     COUNT(*) AS active_days, SUM(d0.n) AS n_tx, MAX(d0.n) AS max_n,
     MAX(d0.in_sum) AS max_in, MAX(d0.out_sum) AS max_out,
-    SUM(IF(d0.day < {P}, LEAST(d0.in_sum, d0.out_sum + COALESCE(d1.out_sum, 0)), 0)) AS passed,
-    SUM(IF(d0.day < {P}, d0.in_sum, 0)) AS received
+    SUM(LEAST(d0.in_sum, d0.out_sum + COALESCE(d1.out_sum, 0))) AS passed, SUM(d0.in_sum) AS received
   FROM daily AS d0 LEFT JOIN daily AS d1 ON d1.customer_id = d0.customer_id AND d1.day = d0.day - 1
   GROUP BY d0.customer_id
 ),
 cp AS (
   SELECT customer_id, MIN(age_us) AS last_age, MAX(age_us) AS first_age,
     MIN(IF(direction = 'in', age_us, NULL)) AS last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS last_out_age
-  FROM t WHERE counterparty_id IS NOT NULL GROUP BY customer_id, counterparty_id
+  FROM {src("counterparty_id, direction", "counterparty_id IS NOT NULL")} GROUP BY customer_id, counterparty_id
 ),
 cpa AS (
   SELECT customer_id, COUNTIF(last_age < {R * DAY_US}) AS cp_recent, COUNTIF(last_age < {L * DAY_US}) AS cp_long,
@@ -433,16 +464,17 @@ cpa AS (
 ),
 ct AS (
   SELECT customer_id, COUNT(DISTINCT country) AS countries
-  FROM t WHERE country IS NOT NULL AND age_us < {L * DAY_US} GROUP BY customer_id
+  FROM {src("country", f"country IS NOT NULL AND ts >= TIMESTAMP_MICROS({cut - L * DAY_US + 1})")}
+  GROUP BY customer_id
 ),
 f AS (
   SELECT c.customer_id,
   {tx_cols},
-  COALESCE(d.active_days, 0) AS active_days_{L}d,
-  SAFE_DIVIDE(d.n_tx, d.active_days) AS tx_per_active_day_{L}d,
-  COALESCE(d.max_n, 0) AS max_tx_per_day_{L}d,
-  COALESCE(d.max_in, 0) AS max_in_per_day_{L}d,
-  COALESCE(d.max_out, 0) AS max_out_per_day_{L}d,
+  COALESCE(d.active_days, 0) AS active_days_{P}d,
+  SAFE_DIVIDE(d.n_tx, d.active_days) AS tx_per_active_day_{P}d,
+  COALESCE(d.max_n, 0) AS max_tx_per_day_{P}d,
+  COALESCE(d.max_in, 0) AS max_in_per_day_{P}d,
+  COALESCE(d.max_out, 0) AS max_out_per_day_{P}d,
   SAFE_DIVIDE(d.passed, d.received) AS pass_through_2d_{P}d,
   COALESCE(cpa.cp_recent, 0) AS counterparties_{R}d,
   COALESCE(cpa.cp_long, 0) AS counterparties_{L}d,
@@ -506,29 +538,29 @@ def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str,
     L, R, P = c.long_window, c.recent_window, c.pass_through_window
     out: dict[str, Any] = {}
     long = t.age_us < L * DAY_US
-    days = t.day[long]
+    vel = t.age_us < P * DAY_US
+    days = t.day[vel]
     if len(days):
         uniq, inv = np.unique(days, return_inverse=True)
         n = np.bincount(inv)
-        in_sum = np.bincount(inv, weights=np.where(~t.out[long], t.amount[long], 0.0))
-        out_sum = np.bincount(inv, weights=np.where(t.out[long], t.amount[long], 0.0))
+        in_sum = np.bincount(inv, weights=np.where(~t.out[vel], t.amount[vel], 0.0))
+        out_sum = np.bincount(inv, weights=np.where(t.out[vel], t.amount[vel], 0.0))
         nxt = {int(d): o for d, o in zip(uniq, out_sum, strict=True)}
         next_out = np.array([nxt.get(int(d) - 1, 0.0) for d in uniq])
-        recent = uniq < P
-        passed = float(np.minimum(in_sum, out_sum + next_out)[recent].sum())
-        received = float(in_sum[recent].sum())
+        passed = float(np.minimum(in_sum, out_sum + next_out).sum())
+        received = float(in_sum.sum())
         out |= {
-            f"active_days_{L}d": float(len(uniq)),
-            f"tx_per_active_day_{L}d": float(n.sum()) / len(uniq),
-            f"max_tx_per_day_{L}d": float(n.max()),
-            f"max_in_per_day_{L}d": float(in_sum.max()),
-            f"max_out_per_day_{L}d": float(out_sum.max()),
+            f"active_days_{P}d": float(len(uniq)),
+            f"tx_per_active_day_{P}d": float(n.sum()) / len(uniq),
+            f"max_tx_per_day_{P}d": float(n.max()),
+            f"max_in_per_day_{P}d": float(in_sum.max()),
+            f"max_out_per_day_{P}d": float(out_sum.max()),
             f"pass_through_2d_{P}d": _div(passed, received),
         }
     else:
         out |= {
-            f"active_days_{L}d": 0.0, f"tx_per_active_day_{L}d": None, f"max_tx_per_day_{L}d": 0.0,
-            f"max_in_per_day_{L}d": 0.0, f"max_out_per_day_{L}d": 0.0, f"pass_through_2d_{P}d": None,
+            f"active_days_{P}d": 0.0, f"tx_per_active_day_{P}d": None, f"max_tx_per_day_{P}d": 0.0,
+            f"max_in_per_day_{P}d": 0.0, f"max_out_per_day_{P}d": 0.0, f"pass_through_2d_{P}d": None,
         }  # fmt: skip
     has_cp = np.array([v is not None for v in t.counterparty], dtype=bool)
     last: dict[Any, int] = {}

@@ -75,12 +75,18 @@ def describe_model(card: ModelCard, gate: GateDecision, indent: str = "") -> str
         )
     lines += [
         f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}",
-        f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}, "
-        f"saves {m['cost_saving_vs_f1']:,.0f} vs the F1-optimal threshold on the holdout",
+        f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}; "
+        + _saving(m["cost_saving_vs_f1"]),
         f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}",
         f"  model report: {card.report_uri}",
     ]
     return "\n".join(indent + line for line in lines)
+
+
+def _saving(amount: float) -> str:
+    if amount >= 0:
+        return f"on the holdout it costs {amount:,.0f} less than the F1-optimal threshold"
+    return f"on the holdout it costs {-amount:,.0f} more than the F1-optimal one (both chosen out-of-fold)"
 
 
 def prepare_data(

@@ -1,0 +1,145 @@
+"""Model core figures on the 200k-customer sample (~20M labelled transactions):
+
+  features     the feature SQL in DuckDB: seconds, transactions/s, peak memory; against the floor, one
+               hand-written GROUP BY (count/sum/mean/min/max/std per customer) over the same table
+  training     CatBoost on 100k customers, fixed parameters (500 trees, depth 6): seconds
+  prediction   batch scoring of 1M customers: rows/s
+
+Each phase runs in its own process so peak memory is its own.
+
+    python bench/bench_model.py --customers 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import OUT, peak_rss_mib, report  # noqa: E402
+
+FLOOR = """CREATE OR REPLACE TABLE main.floor_features AS
+SELECT customer_id, COUNT(*) AS n, SUM(amount) AS s, AVG(amount) AS m, MIN(amount) AS lo, MAX(amount) AS hi,
+       STDDEV_SAMP(amount) AS sd
+FROM main.labelled_transactions GROUP BY customer_id"""
+
+
+def _prepare(data: Path, db: Path) -> None:
+    from riskops.artifacts import LocalStore
+    from riskops.ingest import ingest_cohort
+    from riskops.sources import dataset_as_of, load_source
+    from riskops.warehouse.duckdb import DuckDBWarehouse
+
+    with DuckDBWarehouse(db) as wh:
+        load_source(wh, "raw_labelled_customers", data / "labelled" / "customers")
+        load_source(wh, "raw_labelled_transactions", data / "labelled" / "transactions")
+        ingest_cohort(wh, "labelled", date.fromisoformat(dataset_as_of(data)), LocalStore(OUT / "model-report"), "x")
+    print(json.dumps({}))
+
+
+def _features(db: Path, as_of: str) -> None:
+    from riskops.contract import as_of_cutoff
+    from riskops.features import build_features
+    from riskops.warehouse.duckdb import DuckDBWarehouse
+
+    with DuckDBWarehouse(db) as wh:
+        n = wh.count("labelled_transactions")
+        t = time.perf_counter()
+        fs = build_features(wh, "labelled", as_of_cutoff(date.fromisoformat(as_of)))
+        feat_s = time.perf_counter() - t
+        t = time.perf_counter()
+        wh.con.execute(FLOOR)
+        floor_s = time.perf_counter() - t
+    print(json.dumps({"transactions": n, "features": len(fs.names), "features_seconds": round(feat_s, 2),
+                      "floor_seconds": round(floor_s, 2), "peak_rss_mib": round(peak_rss_mib())}))  # fmt: skip
+
+
+def _model(db: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from catboost import CatBoostClassifier, Pool
+
+    from riskops.features import FeatureConfig, FeatureSet, attribute_kinds, read_features
+    from riskops.train import prepare
+    from riskops.warehouse.duckdb import DuckDBWarehouse
+
+    with DuckDBWarehouse(db) as wh:
+        fs = FeatureSet(FeatureConfig(), attribute_kinds(wh.columns("labelled_customers")))
+        frame = read_features(wh, "labelled").head(100_000)
+    ds = prepare(frame, fs.names, fs.categorical)
+    model = CatBoostClassifier(iterations=500, depth=6, learning_rate=0.08, random_seed=0, verbose=False,
+                               allow_writing_files=False)  # fmt: skip
+    t = time.perf_counter()
+    model.fit(Pool(ds.X, ds.y, cat_features=ds.categorical))
+    train_s = time.perf_counter() - t
+    big = pd.concat([ds.X] * 10, ignore_index=True)
+    t = time.perf_counter()
+    p = model.predict_proba(Pool(big, cat_features=ds.categorical))[:, 1]
+    pred_s = time.perf_counter() - t
+    assert len(p) == 1_000_000 and np.isfinite(p).all()
+    print(json.dumps({"train_rows": len(ds.y), "train_features": ds.X.shape[1], "train_seconds": round(train_s, 2),
+                      "predict_rows": len(p), "predict_seconds": round(pred_s, 2),
+                      "predict_rows_per_second": round(len(p) / pred_s), "peak_rss_mib": round(peak_rss_mib())}))  # fmt: skip
+
+
+def _run(*args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--customers", type=int, default=200_000)
+    ap.add_argument("--phase", choices=["prepare", "features", "model"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--as-of", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.phase == "prepare":
+        return _prepare(args.data, args.db)
+    if args.phase == "features":
+        return _features(args.db, args.as_of)
+    if args.phase == "model":
+        return _model(args.db)
+
+    data = OUT / f"gen-{args.customers}"
+    if not (data / "manifest.json").exists():
+        gen = str(Path(__file__).parent / "bench_generate.py")
+        subprocess.run([sys.executable, gen, "--customers", str(args.customers), "--keep"], check=True)
+    as_of = json.loads((data / "manifest.json").read_text())["as_of"]
+    db = OUT / "model.duckdb"
+    db.unlink(missing_ok=True)
+    print("load + ingest ...", flush=True)
+    _run("--phase", "prepare", "--data", str(data), "--db", str(db))
+    print("features ...", flush=True)
+    f = _run("--phase", "features", "--db", str(db), "--as-of", as_of)
+    print("training + prediction ...", flush=True)
+    m = _run("--phase", "model", "--db", str(db))
+    n = int(f["transactions"])
+    report(
+        "model",
+        {
+            "transactions": n,
+            "features": f["features"],
+            "features_seconds": f["features_seconds"],
+            "features_transactions_per_second": round(n / f["features_seconds"]),
+            "floor_group_by_seconds": f["floor_seconds"],
+            "features_vs_floor": round(f["features_seconds"] / f["floor_seconds"], 2),
+            "features_peak_rss_mib": f["peak_rss_mib"],
+            "train_rows": m["train_rows"],
+            "train_seconds_500_trees_depth_6": m["train_seconds"],
+            "predict_rows": m["predict_rows"],
+            "predict_rows_per_second": m["predict_rows_per_second"],
+            "model_peak_rss_mib": m["peak_rss_mib"],
+        },
+    )
+    db.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
