@@ -434,7 +434,8 @@ WITH a AS (
   SELECT customer_id,
     {tx_aggs},
     MIN(age_us) AS _last_age, MAX(age_us) AS _first_age,
-    MIN(IF(direction = 'in', age_us, NULL)) AS _last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS _last_out_age
+    MIN(IF(direction = 'in', age_us, NULL)) AS _last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS _last_out_age,
+    COUNT(DISTINCT IF(age_us < {L * DAY_US}, country, NULL)) AS _countries
   FROM (SELECT t.*, {flags} FROM {t_all} AS t) GROUP BY customer_id
 ),
 daily AS (
@@ -462,11 +463,6 @@ cpa AS (
     COUNTIF(last_out_age < {L * DAY_US}) AS receivers
   FROM cp GROUP BY customer_id
 ),
-ct AS (
-  SELECT customer_id, COUNT(DISTINCT country) AS countries
-  FROM {src("country", f"country IS NOT NULL AND ts >= TIMESTAMP_MICROS({cut - L * DAY_US + 1})")}
-  GROUP BY customer_id
-),
 f AS (
   SELECT c.customer_id,
   {tx_cols},
@@ -481,7 +477,7 @@ f AS (
   COALESCE(cpa.cp_new, 0) AS new_counterparties_{R}d,
   COALESCE(cpa.senders, 0) AS senders_{L}d,
   COALESCE(cpa.receivers, 0) AS receivers_{L}d,
-  COALESCE(ct.countries, 0) AS countries_{L}d,
+  COALESCE(a._countries, 0) AS countries_{L}d,
   a._first_age / {DAY_US}.0 AS days_since_first_tx,
   a._last_age / {DAY_US}.0 AS days_since_last_tx,
   a._last_in_age / {DAY_US}.0 AS days_since_last_in,
@@ -491,7 +487,6 @@ f AS (
   LEFT JOIN a ON a.customer_id = c.customer_id
   LEFT JOIN d ON d.customer_id = c.customer_id
   LEFT JOIN cpa ON cpa.customer_id = c.customer_id
-  LEFT JOIN ct ON ct.customer_id = c.customer_id
 )"""
     derived = "".join(f",\n  {d.sql} AS {d.feature.name}" for d in fs.derived)
     label = f",\n  IF(account_state = '{LABEL_SUSPENDED}', 1, 0) AS {LABEL_COLUMN}" if labelled else ""

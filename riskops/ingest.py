@@ -253,6 +253,7 @@ class TableSQL:
 
     quarantine: str  # SELECT: the source rows as they came + quarantine_reason
     clean: str  # SELECT: typed contract columns + extra columns, for rows not quarantined
+    clean_all: str  # the same when nothing was quarantined: no anti-join for every reader to pay
 
 
 def _split(
@@ -293,7 +294,7 @@ LEFT JOIN (
   SELECT DISTINCT {key.format(t="q")} AS _qk FROM {wh.ref(quarantine_table)} AS q
 ) AS q ON {src_key} = q._qk
 WHERE {src_key} IS NOT NULL AND q._qk IS NULL"""
-    return TableSQL(quarantine, clean)
+    return TableSQL(quarantine, clean, f"SELECT {projection} FROM {wh.ref(src)} AS s")
 
 
 def _col(expr: str, t: str = "s") -> str:
@@ -391,6 +392,12 @@ quarantined AS (
     )  # fmt: skip
 
 
+def _split_tables(wh: Warehouse, sql: TableSQL, quarantine: str, clean: str) -> None:
+    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(quarantine)} AS {sql.quarantine}")
+    # A row with no key is always quarantined, so an empty quarantine means every row is clean.
+    wh.derive(clean, sql.clean_all if wh.count(quarantine) == 0 else sql.clean)
+
+
 def _reason_counts(wh: Warehouse, table: str) -> dict[str, int]:
     rows = wh.query(f"SELECT quarantine_reason AS r, COUNT(*) AS n FROM {wh.ref(table)} GROUP BY 1").to_pylist()
     return {row["r"]: int(row["n"]) for row in rows}
@@ -438,14 +445,12 @@ def ingest_cohort(
     rc = _resolve(wh, src.customers, "customers", CUSTOMER_COLUMNS, mapping, labelled)
     rt = _resolve(wh, src.transactions, "transactions", TRANSACTION_COLUMNS, mapping, labelled)
     sql_c = customer_sql(wh, src.customers, rc, mapping, tables, labelled, cutoff, now)
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_customers)} AS {sql_c.quarantine}")
-    wh.derive(tables.customers, sql_c.clean)
+    _split_tables(wh, sql_c, tables.quarantine_customers, tables.customers)
 
     log.debug("validating %s transactions from %s", cohort, src.transactions)
     key = _key(_col(_q(mapping.source_column("customers", "customer_id")), "{t}"))
     sql_t = transaction_sql(wh, src.transactions, rt, mapping, tables, key, cutoff, now)
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(tables.quarantine_transactions)} AS {sql_t.quarantine}")
-    wh.derive(tables.transactions, sql_t.clean)
+    _split_tables(wh, sql_t, tables.quarantine_transactions, tables.transactions)
 
     report = ValidationReport(
         cohort=cohort,
