@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, peak_rss_mib, report  # noqa: E402
+from _common import OUT, peak_rss_mib, report
 
 FLOOR = """CREATE OR REPLACE TABLE main.floor_features AS
 SELECT customer_id, COUNT(*) AS n, SUM(amount) AS s, AVG(amount) AS m, MIN(amount) AS lo, MAX(amount) AS hi,
@@ -55,8 +55,14 @@ def _features(db: Path, as_of: str) -> None:
         t = time.perf_counter()
         wh.con.execute(FLOOR)
         floor_s = time.perf_counter() - t
-    print(json.dumps({"transactions": n, "features": len(fs.names), "features_seconds": round(feat_s, 2),
-                      "floor_seconds": round(floor_s, 2), "peak_rss_mib": round(peak_rss_mib())}))  # fmt: skip
+    figures = {
+        "transactions": n,
+        "features": len(fs.names),
+        "features_seconds": round(feat_s, 2),
+        "floor_seconds": round(floor_s, 2),
+        "peak_rss_mib": round(peak_rss_mib()),
+    }
+    print(json.dumps(figures))
 
 
 def _model(db: Path) -> None:
@@ -72,8 +78,9 @@ def _model(db: Path) -> None:
         fs = FeatureSet(FeatureConfig(), attribute_kinds(wh.columns("labelled_customers")))
         frame = read_features(wh, "labelled").head(100_000)
     ds = prepare(frame, fs.names, fs.categorical)
-    model = CatBoostClassifier(iterations=500, depth=6, learning_rate=0.08, random_seed=0, verbose=False,
-                               allow_writing_files=False)  # fmt: skip
+    model = CatBoostClassifier(
+        iterations=500, depth=6, learning_rate=0.08, random_seed=0, verbose=False, allow_writing_files=False
+    )
     t = time.perf_counter()
     model.fit(Pool(ds.X, ds.y, cat_features=ds.categorical))
     train_s = time.perf_counter() - t
@@ -82,9 +89,16 @@ def _model(db: Path) -> None:
     p = model.predict_proba(Pool(big, cat_features=ds.categorical))[:, 1]
     pred_s = time.perf_counter() - t
     assert len(p) == 1_000_000 and np.isfinite(p).all()
-    print(json.dumps({"train_rows": len(ds.y), "train_features": ds.X.shape[1], "train_seconds": round(train_s, 2),
-                      "predict_rows": len(p), "predict_seconds": round(pred_s, 2),
-                      "predict_rows_per_second": round(len(p) / pred_s), "peak_rss_mib": round(peak_rss_mib())}))  # fmt: skip
+    figures = {
+        "train_rows": len(ds.y),
+        "train_features": ds.X.shape[1],
+        "train_seconds": round(train_s, 2),
+        "predict_rows": len(p),
+        "predict_seconds": round(pred_s, 2),
+        "predict_rows_per_second": round(len(p) / pred_s),
+        "peak_rss_mib": round(peak_rss_mib()),
+    }
+    print(json.dumps(figures))
 
 
 def _run(*args: str) -> dict[str, float]:
