@@ -7,6 +7,7 @@ becomes visible when its upload completes. A reader never sees half an artifact.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -108,7 +109,8 @@ class GCSStore(ArtifactStore):
     def __init__(self, root: str, client: Any = None, endpoint: str | None = None) -> None:
         if not root.startswith("gs://"):
             raise ArtifactError(f"{root} is not a gs:// URI", "GCSStore", "use gs://bucket/prefix")
-        from google.cloud import storage  # type: ignore[attr-defined]
+        # Imported by name: whether mypy sees google.cloud's namespace package differs between installs.
+        storage = importlib.import_module("google.cloud.storage")
 
         self.root = root.rstrip("/")
         bucket, _, prefix = root[len("gs://") :].partition("/")
