@@ -401,5 +401,82 @@ def models_rollback_cmd() -> None:
     out.print(f"champion: {v}")
 
 
+runs_app = typer.Typer(help="Recorded runs: list them and compare two.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@app.command("score")
+def score_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date the cohort was ingested with.")],
+    cohort: Annotated[str, typer.Option(help="Cohort to score (usually unlabelled).")] = "unlabelled",
+    duckdb: DuckOpt = None,
+    version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the off-boarding list as CSV here.")] = None,
+) -> None:
+    """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables)."""
+    from riskops.artifacts import open_store
+    from riskops.offboard import score_cohort
+    from riskops.warehouse import open_warehouse
+
+    if cohort not in COHORTS:
+        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
+    day = _parse_date(as_of)
+    assert day is not None
+    settings = Settings()
+    try:
+        with open_warehouse(settings, duckdb) as wh:
+            result = score_cohort(
+                wh, open_store(settings.artifacts, settings.gcs_endpoint), day, cohort, version=version or None
+            )
+    except RiskOpsError as e:
+        _fail(e)
+    if out_csv:
+        result.offboarding.to_csv(out_csv, index=False)
+    sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
+    out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
+    out.print(f"off-board {len(result.offboarding):,}: tables {cohort}_scores, {cohort}_offboarding")
+
+
+@runs_app.command("list")
+def runs_list_cmd() -> None:
+    """Every recorded run: when, data, model, segments, off-boarded."""
+    from riskops.artifacts import open_store
+    from riskops.run_report import list_runs
+
+    settings = Settings()
+    for r in list_runs(open_store(settings.artifacts, settings.gcs_endpoint)):
+        scoring = r.get("scoring") or {}
+        metrics = r.get("model_metrics") or {}
+        pr = f"PR-AUC {metrics['pr_auc']:.3f}" if "pr_auc" in metrics else "no model"
+        out.print(
+            f"{r['run_id']}  {r['source']:<9} as_of {r['parameters']['as_of']}  model {r.get('model_version')} "
+            f"({pr})  off-board {scoring.get('offboard', '-')}"
+        )
+
+
+@runs_app.command("compare")
+def runs_compare_cmd(
+    first: Annotated[str, typer.Argument(help="Run id.")],
+    second: Annotated[str, typer.Argument(help="Run id to compare with.")],
+) -> None:
+    """What differs between two runs: parameters, data snapshots, model, metrics, segments."""
+    import json
+
+    from riskops.artifacts import open_store
+    from riskops.run_report import compare_runs
+
+    settings = Settings()
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    try:
+        a, b = (json.loads(store.read_text(f"{run}/run.json")) for run in (first, second))
+    except RiskOpsError as e:
+        _fail(e)
+    rows = compare_runs(a, b)
+    if not rows:
+        out.print("the two runs record the same parameters, data, model and results")
+    for key, x, y in rows:
+        out.print(f"{key:<45} {x!s:<30} {y!s}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

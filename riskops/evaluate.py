@@ -216,6 +216,17 @@ def _pct(x: float) -> str:
     return f"{x:.1%}"
 
 
+def cv_table(cv: dict[str, dict[str, float]]) -> list[str]:
+    """The cross-validated comparison as Markdown table lines."""
+    lines = ["| model | ROC-AUC | PR-AUC |", "|---|---|---|"]
+    for name, s in cv.items():
+        lines.append(
+            f"| {name} | {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f} "
+            f"| {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f} |"
+        )
+    return lines
+
+
 def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     """A report for a risk analyst: what the model achieves, what its threshold costs, what drives it."""
     m, cv = ev.metrics, meta["cv"]
@@ -229,14 +240,8 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "",
         "## Cross-validated comparison (development set, same folds)",
         "",
-        "| model | ROC-AUC | PR-AUC |",
-        "|---|---|---|",
+        *cv_table(cv),
     ]
-    for name, s in cv.items():
-        lines.append(
-            f"| {name} | {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f} "
-            f"| {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f} |"
-        )
     lines += [
         "",
         f"Class imbalance: **{meta['imbalance']}** chosen by PR-AUC over the same folds:",

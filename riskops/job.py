@@ -20,9 +20,12 @@ from riskops.artifacts import open_store
 from riskops.config import Settings
 from riskops.contract import COHORTS, Mapping
 from riskops.evaluate import CostMatrix
+from riskops.features import read_features
 from riskops.ingest import ValidationReport, ingest_cohort
 from riskops.modeling import train_and_register
-from riskops.registry import GateDecision, ModelCard
+from riskops.offboard import OffboardConfig, ScoringResult, score_cohort
+from riskops.registry import GateDecision, ModelCard, Registry
+from riskops.run_report import build_report, write_run_report
 from riskops.runinfo import code_version, new_run_id
 from riskops.sources import dataset_as_of, load_dataset
 from riskops.synth import generate
@@ -44,6 +47,7 @@ class JobResult:
     report_uri: str = ""
     model: ModelCard | None = None
     gate: GateDecision | None = None
+    scoring: ScoringResult | None = None
 
     def summary(self) -> str:
         lines = [f"run {self.run_id} (as of {self.as_of}, data {self.data_dir})"]
@@ -59,6 +63,14 @@ class JobResult:
             )
         if self.model and self.gate:
             lines.append(describe_model(self.model, self.gate, indent="  "))
+        if self.scoring:
+            s = self.scoring
+            sizes = s.segment_sizes()
+            lines.append(
+                f"  scored {len(s.scores):,} unlabelled customers with {s.model_version}: "
+                + ", ".join(f"{k} {v:,}" for k, v in sizes.items())
+                + f"; off-board {len(s.offboarding):,}"
+            )
         lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
         lines.append(f"  report: {self.report_uri}")
         return "\n".join(lines)
@@ -122,7 +134,9 @@ def run_job(
     train_cfg: TrainConfig | None = None,
     costs: CostMatrix | None = None,
     margin: float = 0.0,
+    offboard: OffboardConfig | None = None,
 ) -> JobResult:
+    offboard = offboard or OffboardConfig()
     """Run the local job end to end; raises on unusable data after writing the validation report."""
     step = step or (lambda msg: log.info(msg))
     run_id = new_run_id()
@@ -132,7 +146,7 @@ def run_job(
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    step(f"[1/4] data: preparing {source}")
+    step(f"[1/5] data: preparing {source}")
     folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
     as_of = as_of or date.fromisoformat(dataset_as_of(folder))
     timings["data"] = time.perf_counter() - t
@@ -140,7 +154,7 @@ def run_job(
     result = JobResult(run_id=run_id, run_dir=str(run_dir), data_dir=str(folder), as_of=as_of.isoformat())
     with open_warehouse(settings, duckdb_path=settings.duckdb_path or run_dir / "warehouse.duckdb") as wh:
         t = time.perf_counter()
-        step(f"[2/4] load: {folder} -> {wh.backend}")
+        step(f"[2/5] load: {folder} -> {wh.backend}")
         counts = load_dataset(wh, folder, mapping)
         timings["load"] = time.perf_counter() - t
         step("        " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -148,16 +162,23 @@ def run_job(
         for cohort in COHORTS:
             if not (folder / cohort).exists():
                 continue
-            step(f"[3/4] ingest + validate: {cohort} cohort as of {as_of}")
+            step(f"[3/5] ingest + validate: {cohort} cohort as of {as_of}")
             result.reports[cohort] = ingest_cohort(wh, cohort, as_of, store, f"{run_id}/validation/{cohort}", mapping)
         timings["ingest"] = time.perf_counter() - t
         t = time.perf_counter()
-        step("[4/4] model: features, CatBoost with tuning and CV, evaluation, registry")
+        step("[4/5] model: features, CatBoost with tuning and CV, evaluation, registry")
         result.model, result.gate = train_and_register(
             wh, store, as_of, train_cfg, costs, margin=margin,
             snapshot=result.reports["labelled"].snapshot, progress=lambda msg: step(f"        {msg}"),
         )  # fmt: skip
         timings["model"] = time.perf_counter() - t
+        if "unlabelled" in result.reports:
+            t = time.perf_counter()
+            step("[5/5] score: unlabelled cohort with the champion, segments, rules, reasons")
+            result.scoring = score_cohort(wh, store, as_of, "unlabelled", offboard)
+            scored_card = Registry(store).card(result.scoring.model_version)
+            features = read_features(wh, "unlabelled")
+            timings["score"] = time.perf_counter() - t
     result.timings = {k: round(v, 2) for k, v in timings.items()}
     run_meta = {
         "run_id": run_id,
@@ -173,5 +194,16 @@ def run_job(
         "model_metrics": {k: result.model.metrics[k] for k in ("roc_auc", "pr_auc", "brier")} if result.model else {},
         "gate": result.gate.model_dump() if result.gate else None,
     }
-    result.report_uri = store.write_text(f"{run_id}/run.json", json.dumps(run_meta, indent=2))
+    if result.scoring:
+        run_meta["scoring"] = {
+            "model_version": result.scoring.model_version,
+            "cutoffs": result.scoring.cutoffs,
+            "segments": result.scoring.segment_sizes(),
+            "offboard": len(result.scoring.offboarding),
+        }
+        assert result.gate is not None
+        md, plots = build_report(run_meta, scored_card, result.gate, result.scoring, features, offboard)
+        run_meta["report"] = write_run_report(store, run_id, md, plots, result.scoring)
+    store.write_text(f"{run_id}/run.json", json.dumps(run_meta, indent=2))
+    result.report_uri = str(run_meta.get("report") or store.uri(f"{run_id}/run.json"))
     return result
