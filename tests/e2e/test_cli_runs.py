@@ -26,8 +26,9 @@ def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
     r = riskops("run", "--customers", "1500", "--seed", "5", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "[3/4] ingest + validate: unlabelled cohort" in r.stderr  # progress per step
-    assert "[4/4] model" in r.stderr and "tuning: up to 1 trials" in r.stderr
+    assert "[3/5] ingest + validate: unlabelled cohort" in r.stderr  # progress per step
+    assert "[4/5] model" in r.stderr and "tuning: up to 1 trials" in r.stderr
+    assert "[5/5] score" in r.stderr and "off-board" in r.stdout
     run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.name != "models"]
     assert len(run_dirs) == 1
     meta = json.loads((run_dirs[0] / "run.json").read_text())
@@ -37,7 +38,12 @@ def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
     assert report["status"] == "ok"
     assert report["customers"]["rows_clean"] == generated["customers"]["labelled"] == 1200
     assert report["transactions"]["rows_clean"] == generated["transactions"]["labelled"]
-    assert f"report: {run_dirs[0] / 'run.json'}" in r.stdout
+    assert f"report: {run_dirs[0] / 'report.html'}" in r.stdout
+    report_md = (run_dirs[0] / "report.md").read_text()
+    assert "## Off-boarding list" in report_md and "## Segments of the scored cohort" in report_md
+    listing = (run_dirs[0] / "offboarding.csv").read_text().splitlines()
+    assert listing[0] == "customer_id,score,segment,rules,offboard,reasons,rules_explained"
+    assert len(listing) - 1 == meta["scoring"]["offboard"] > 0
     assert (run_dirs[0] / "warehouse.duckdb").exists()
     assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
     version = meta["model_version"]
@@ -51,6 +57,11 @@ def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
     assert len([p for p in (tmp_path / "runs").iterdir() if p.name != "models"]) == 2
     rolled = riskops("models", "rollback", cwd=tmp_path)
     assert rolled.returncode == 2 and "no earlier champion" in rolled.stderr
+    runs = riskops("runs", "list", cwd=tmp_path)
+    ids = [line.split()[0] for line in runs.stdout.splitlines()]
+    assert len(ids) == 2
+    diff = riskops("runs", "compare", *ids, cwd=tmp_path)
+    assert diff.returncode == 0 and "model_version" in diff.stdout
 
 
 @pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")
