@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     artifact_root: str = Field(default="", description="Local folder or gs://bucket/prefix; default: home")
     gcs_endpoint: str | None = Field(default=None, description="Override the GCS API endpoint (emulators)")
 
+    image: str = Field(default="riskops:dev", description="Container image the pipeline components run in")
+
     warehouse: Literal["duckdb", "bigquery"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="DuckDB file; default: <run folder>/warehouse.duckdb")
     duckdb_memory_limit: str = "3GB"

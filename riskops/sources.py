@@ -48,7 +48,9 @@ def load_source(wh: Warehouse, table: str, path: Path) -> int:
     return wh.load(table, table_data)
 
 
-def load_dataset(wh: Warehouse, folder: Path, mapping: Mapping | None = None) -> dict[str, int]:
+def load_dataset(
+    wh: Warehouse, folder: Path, mapping: Mapping | None = None, cohorts: tuple[Cohort, ...] = COHORTS
+) -> dict[str, int]:
     """Load `<folder>/<cohort>/{customers,transactions}/` into the mapping's raw tables; returns row counts."""
     mapping = mapping or Mapping()
     if not (folder / "manifest.json").exists():
@@ -58,8 +60,7 @@ def load_dataset(wh: Warehouse, folder: Path, mapping: Mapping | None = None) ->
             "make one with `riskops generate` or `riskops amlsim`, or load files with `riskops load`",
         )
     counts: dict[str, int] = {}
-    cohorts: tuple[Cohort, ...] = tuple(c for c in COHORTS if (folder / c).exists())
-    for cohort in cohorts:
+    for cohort in (c for c in cohorts if (folder / c).exists()):
         tables = mapping.cohorts[cohort]
         for kind, table in (("customers", tables.customers), ("transactions", tables.transactions)):
             log.debug("loading %s %s into %s", cohort, kind, table)

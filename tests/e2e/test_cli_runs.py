@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,16 @@ def test_generate_command_writes_a_dataset(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "transactions/s" in r.stdout
     assert pq.read_table(tmp_path / "gen" / "labelled" / "customers").num_rows == 320
+
+
+def test_pipelines_run_locally_with_kfp_local(tmp_path: Path) -> None:
+    r = riskops("pipeline", "run", "--customers", "1200", "--seed", "3", *QUICK, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for task in ("ingest", "features", "train", "evaluate", "gate", "promote", "score"):
+        assert re.search(rf"Task .*{task}.* finished with status .*SUCCESS", r.stderr + r.stdout), task
+    version = re.search(r"model (m[\d-]+)", r.stdout)
+    assert version is not None
+    champion = json.loads((tmp_path / "runs" / "models" / "champion.json").read_text())
+    assert champion["version"] == version.group(1)
+    report = next((tmp_path / "runs").glob("*/report.html"))
+    assert "Off-boarding list" in report.read_text()

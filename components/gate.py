@@ -1,0 +1,16 @@
+from kfp import dsl
+from kfp.dsl import Metrics, Output
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE)
+def gate(version: str, margin: float, metrics: Output[Metrics]) -> bool:
+    """Compare the candidate with the champion on the same holdout: promote or not."""
+    from riskops import steps
+
+    r = steps.gate(version, margin)
+    for k, v in r.metrics.items():
+        metrics.log_metric(k, v)
+    print(r.document)
+    return bool(r.value)

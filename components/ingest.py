@@ -1,0 +1,19 @@
+from kfp import dsl
+from kfp.dsl import Markdown, Metrics, Output
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE)
+def ingest(
+    cohort: str, as_of: str, duckdb_path: str, dataset_dir: str, report: Output[Markdown], metrics: Output[Metrics]
+) -> str:
+    """Load (optional) and validate a cohort; the clean customers table's name."""
+    from riskops import steps
+
+    r = steps.ingest(cohort, as_of, duckdb_path, dataset_dir)  # type: ignore[arg-type]
+    with open(report.path, "w") as fh:
+        fh.write(r.document)
+    for k, v in r.metrics.items():
+        metrics.log_metric(k, v)
+    return str(r.value)

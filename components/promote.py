@@ -1,0 +1,11 @@
+from kfp import dsl
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE)
+def promote(version: str) -> str:
+    """Make the candidate the champion (atomic pointer change, history kept)."""
+    from riskops import steps
+
+    return str(steps.promote(version, "passed the gate in the training pipeline").value)

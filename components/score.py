@@ -1,0 +1,17 @@
+from kfp import dsl
+from kfp.dsl import Markdown, Metrics, Output
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE)
+def score(as_of: str, duckdb_path: str, clean_table: str, report: Output[Markdown], metrics: Output[Metrics]) -> str:
+    """Score the unlabelled cohort with the champion: segments, rules, off-boarding list, run report."""
+    from riskops import steps
+
+    r = steps.score(as_of, duckdb_path, "unlabelled")
+    with open(report.path, "w") as fh:
+        fh.write(r.document)
+    for k, v in r.metrics.items():
+        metrics.log_metric(k, v)
+    return str(r.value)

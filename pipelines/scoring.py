@@ -1,0 +1,11 @@
+from kfp import dsl
+
+from components.ingest import ingest
+from components.score import score
+
+
+@dsl.pipeline(name="riskops-scoring", description="Unlabelled cohort -> champion model -> off-boarding list.")
+def scoring_pipeline(as_of: str, duckdb_path: str = "", dataset_dir: str = "") -> str:
+    clean = ingest(cohort="unlabelled", as_of=as_of, duckdb_path=duckdb_path, dataset_dir=dataset_dir)
+    scored = score(as_of=as_of, duckdb_path=duckdb_path, clean_table=clean.outputs["Output"])
+    return scored.outputs["Output"]
