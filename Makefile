@@ -34,8 +34,8 @@ run: setup ## Run the main job on embedded defaults (DATA=synthetic|amlsim CUSTO
 	$(BIN)/riskops run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
 
 lint: setup ## ruff lint + format check
-	$(BIN)/ruff check riskops tests bench
-	$(BIN)/ruff format --check riskops tests bench
+	$(BIN)/ruff check riskops components pipelines tests bench
+	$(BIN)/ruff format --check riskops components pipelines tests bench
 
 typecheck: setup ## mypy (strict) on the library
 	$(BIN)/mypy

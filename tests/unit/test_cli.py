@@ -29,7 +29,8 @@ def test_the_commands_a_user_needs_exist() -> None:
     names = {" ".join(p) for p, _ in ALL}
     assert {
         "generate", "amlsim", "load", "ingest", "run", "train", "evaluate", "features build",
-        "features catalogue", "models list", "models show", "models promote", "models rollback",
+        "features catalogue", "models list", "models show", "models promote", "models rollback", "score",
+        "runs list", "runs compare", "pipeline compile", "pipeline run",
     } <= names  # fmt: skip
 
 
