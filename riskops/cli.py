@@ -536,5 +536,52 @@ def pipeline_run_cmd(
     out.print(f"model {result['model_version']}; report: {result['report']}")
 
 
+SpecOpt = Annotated[Path, typer.Option("--spec", help="Compiled pipeline YAML (riskops pipeline compile).")]
+ArgsOpt = Annotated[list[str] | None, typer.Option("--arg", help="Pipeline argument KEY=VALUE; repeat it.")]
+HostOpt = Annotated[str, typer.Option("--host", help="KFP API URL, e.g. http://127.0.0.1:8080.")]
+
+
+@pipeline_app.command("submit")
+def pipeline_submit_cmd(
+    host: HostOpt,
+    spec: SpecOpt = Path("build/pipelines/training.yaml"),
+    arg: ArgsOpt = None,
+    experiment: Annotated[str, typer.Option(help="Experiment the run belongs to.")] = "riskops",
+    run_name: Annotated[str, typer.Option(help="Run name (default: spec name + time).")] = "",
+    caching: Annotated[bool, typer.Option(help="Reuse cached step results.")] = True,
+) -> None:
+    """Submit a compiled pipeline to a KFP API as one run."""
+    from pipelines.remote import parse_arguments, submit
+    from riskops.runinfo import new_run_id
+
+    try:
+        run_id = submit(
+            host, spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching
+        )
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"run {run_id} submitted to {host} (experiment {experiment})")
+
+
+@pipeline_app.command("schedule")
+def pipeline_schedule_cmd(
+    host: HostOpt,
+    cron: Annotated[str, typer.Option(help="Cron with seconds: '0 0 2 * * *' nightly, '0 0 3 * * 1' weekly.")],
+    spec: SpecOpt = Path("build/pipelines/scoring.yaml"),
+    arg: ArgsOpt = None,
+    experiment: Annotated[str, typer.Option(help="Experiment the runs belong to.")] = "riskops",
+    name: Annotated[str, typer.Option(help="Recurring run name.")] = "riskops-nightly-scoring",
+    caching: Annotated[bool, typer.Option(help="Reuse cached step results.")] = False,
+) -> None:
+    """Create a recurring run of a compiled pipeline on a KFP API (nightly scoring, weekly retraining)."""
+    from pipelines.remote import parse_arguments, schedule
+
+    try:
+        rid = schedule(host, spec, parse_arguments(arg or []), experiment, name, cron, caching)
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"recurring run {rid} ({cron}) created on {host}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
