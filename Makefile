@@ -30,8 +30,8 @@ $(BQEMU_VENV)/.installed: constraints-bqemu.txt
 
 emulators: $(BQEMU_VENV)/.installed setup ## Install the BigQuery emulator (own venv); the GCS emulator is in .venv
 
-run: setup ## Run the main job on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
-	$(BIN)/riskops run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
+run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
+	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
 
 lint: setup ## ruff lint + format check
 	$(BIN)/ruff check riskops components pipelines tests bench

@@ -533,7 +533,12 @@ def pipeline_run_cmd(
         )
     except RiskOpsError as e:
         _fail(e)
-    out.print(f"model {result['model_version']}; report: {result['report']}")
+    from riskops.artifacts import open_store
+    from riskops.job import pipeline_summary
+
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    out.print(f"pipelines done (as of {as_of}, data {folder})")
+    out.print(pipeline_summary(store, str(result["model_version"]), str(result["report"])))
 
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Compiled pipeline YAML (riskops pipeline compile).")]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from riskops.amlsim import default_dir, load_amlsim
-from riskops.artifacts import open_store
+from riskops.artifacts import ArtifactStore, open_store
 from riskops.config import Settings
 from riskops.contract import COHORTS, Mapping
 from riskops.evaluate import CostMatrix
@@ -76,7 +76,25 @@ class JobResult:
         return "\n".join(lines)
 
 
-def describe_model(card: ModelCard, gate: GateDecision, indent: str = "") -> str:
+def pipeline_summary(store: ArtifactStore, version: str, report_uri: str) -> str:
+    """The end of a pipeline run: the trained model, whether it is the champion, the scored segments."""
+    registry = Registry(store)
+    card = registry.card(version)
+    champion = registry.champion()
+    record = json.loads(Path(report_uri).with_name("run.json").read_text())
+    scoring = record["scoring"]
+    status = "is the champion" if champion == version else f"was not promoted; champion {champion}"
+    lines = [describe_model(card, None, indent="  "), f"  model {version} {status}"]
+    lines.append(
+        f"  scored with {scoring['model_version']}: "
+        + ", ".join(f"{k} {v:,}" for k, v in scoring["segments"].items())
+        + f"; off-board {scoring['offboard']:,}"
+    )
+    lines.append(f"  report: {report_uri}")
+    return "\n".join(lines)
+
+
+def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "") -> str:
     """A few lines on a trained model: CV against the baselines, holdout, threshold, gate, report."""
     m, c = card.metrics, card.metrics["at_cost_optimal"]
     lines = [f"model {card.version} ({card.rows['customers']:,} customers, imbalance: {card.imbalance})"]
@@ -89,9 +107,10 @@ def describe_model(card: ModelCard, gate: GateDecision, indent: str = "") -> str
         f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}",
         f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}; "
         + _saving(m["cost_saving_vs_f1"]),
-        f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}",
         f"  model report: {card.report_uri}",
     ]
+    if gate is not None:
+        lines.insert(-1, f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}")
     return "\n".join(indent + line for line in lines)
 
 

@@ -8,8 +8,9 @@ locally and is ignored on BigQuery.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,16 @@ def score(as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", run_
     md, plots = build_report(meta, card, decision, result, features_frame, cfg)
     uri = write_run_report(store, run_id, md, plots, result)
     sizes = result.segment_sizes()
+    record = meta | {
+        "created": datetime.now(UTC).isoformat(),
+        "source": "pipeline",
+        "model_version": card.version,
+        "model_metrics": {k: card.metrics[k] for k in ("roc_auc", "pr_auc", "brier")},
+        "scoring": {"model_version": card.version, "cutoffs": result.cutoffs, "segments": sizes,
+                    "offboard": len(result.offboarding)},
+        "report": uri,
+    }  # fmt: skip
+    store.write_text(f"{run_id}/run.json", json.dumps(record, indent=2))
     metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
         "offboard": float(len(result.offboarding))
     }

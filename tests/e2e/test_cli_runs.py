@@ -141,9 +141,14 @@ def test_pipelines_run_locally_with_kfp_local(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     for task in ("ingest", "features", "train", "evaluate", "gate", "promote", "score"):
         assert re.search(rf"Task .*{task}.* finished with status .*SUCCESS", r.stderr + r.stdout), task
-    version = re.search(r"model (m[\d-]+)", r.stdout)
-    assert version is not None
+    version = re.search(r"model (m[\d-]+) is the champion", r.stdout)
+    assert version is not None, r.stdout
+    assert "CV logistic_regression" in r.stdout and "off-board" in r.stdout and "report:" in r.stdout
     champion = json.loads((tmp_path / "runs" / "models" / "champion.json").read_text())
     assert champion["version"] == version.group(1)
     report = next((tmp_path / "runs").glob("*/report.html"))
     assert "Off-boarding list" in report.read_text()
+    record = json.loads(report.with_name("run.json").read_text())
+    assert record["model_version"] == version.group(1) and record["scoring"]["offboard"] > 0
+    listed = riskops("runs", "list", cwd=tmp_path)
+    assert record["run_id"] in listed.stdout
