@@ -6,6 +6,7 @@ import contextlib
 import json
 import urllib.error
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,63 @@ def parse_arguments(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+@dataclass(frozen=True)
+class VertexTarget:
+    project: str
+    region: str
+    pipeline_root: str
+    labels: dict[str, str]
+
+    def check(self) -> None:
+        missing = [o for o, v in (("--project", self.project), ("--region", self.region),
+                                  ("--pipeline-root", self.pipeline_root)) if not v]  # fmt: skip
+        if missing:
+            raise RiskOpsError(f"--vertex needs {', '.join(missing)}", "pipeline submit", "pass them")
+        if not self.pipeline_root.startswith("gs://"):
+            raise RiskOpsError(
+                "--pipeline-root must be a gs:// folder", self.pipeline_root, "e.g. gs://bucket/pipelines"
+            )
+
+
+def submit_to(
+    spec: Path, arguments: dict[str, Any], experiment: str, run_name: str, enable_caching: bool,
+    host: str = "", vertex: VertexTarget | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """Submit to Vertex AI when `vertex` is given, else to the KFP API at `host`: (run id, where)."""
+    if vertex is not None:
+        vertex.check()
+        job = vertex_job(vertex.project, vertex.region, spec, arguments, vertex.pipeline_root, run_name,
+                         vertex.labels, enable_caching)  # fmt: skip
+        return submit_vertex(job, experiment), f"Vertex AI ({vertex.project}/{vertex.region})"
+    if not host:
+        raise RiskOpsError("no target given", "pipeline submit", "pass --host URL, or --vertex --project --region")
+    return submit(host, spec, arguments, experiment, run_name, enable_caching), host
+
+
+def vertex_job(
+    project: str, region: str, spec: Path, arguments: dict[str, Any], pipeline_root: str, run_name: str,
+    labels: dict[str, str], enable_caching: bool,
+) -> Any:  # fmt: skip
+    """The Vertex AI PipelineJob for a compiled spec (built, not yet submitted)."""
+    from google.cloud import aiplatform
+
+    _check_spec(spec)
+    return aiplatform.PipelineJob(
+        display_name=run_name, template_path=str(spec), pipeline_root=pipeline_root, parameter_values=arguments,
+        enable_caching=enable_caching, labels=labels, project=project, location=region,
+    )  # fmt: skip
+
+
+def submit_vertex(job: Any, experiment: str, service_account: str | None = None) -> str:
+    """Submit a built PipelineJob to Vertex AI Pipelines under `experiment`; returns its resource name."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        job.submit(service_account=service_account, experiment=experiment or None)
+    except gexc.GoogleAPICallError as e:
+        raise RiskOpsError(
+            f"Vertex AI refused the pipeline job: {e}", job.display_name, "check project, region and IAM"
+        ) from e
+    return str(job.resource_name)

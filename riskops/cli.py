@@ -548,24 +548,35 @@ HostOpt = Annotated[str, typer.Option("--host", help="KFP API URL, e.g. http://1
 
 @pipeline_app.command("submit")
 def pipeline_submit_cmd(
-    host: HostOpt,
+    host: Annotated[str, typer.Option("--host", help="KFP API URL, e.g. http://127.0.0.1:8080.")] = "",
+    vertex: Annotated[bool, typer.Option("--vertex", help="Submit to Vertex AI Pipelines instead.")] = False,
+    project: Annotated[str, typer.Option(help="GCP project (with --vertex).")] = "",
+    region: Annotated[str, typer.Option(help="GCP region, e.g. europe-west4 (with --vertex).")] = "",
+    pipeline_root: Annotated[str, typer.Option(help="gs:// folder for pipeline outputs (with --vertex).")] = "",
+    label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE run label (Vertex); repeat it.")] = None,
     spec: SpecOpt = Path("build/pipelines/training.yaml"),
     arg: ArgsOpt = None,
     experiment: Annotated[str, typer.Option(help="Experiment the run belongs to.")] = "riskops",
     run_name: Annotated[str, typer.Option(help="Run name (default: spec name + time).")] = "",
     caching: Annotated[bool, typer.Option(help="Reuse cached step results.")] = True,
 ) -> None:
-    """Submit a compiled pipeline to a KFP API as one run."""
-    from pipelines.remote import parse_arguments, submit
+    """Submit a compiled pipeline as one run: to a KFP API (--host) or to Vertex AI Pipelines (--vertex)."""
+    from pipelines.remote import VertexTarget, parse_arguments, submit_to
     from riskops.runinfo import new_run_id
 
     try:
-        run_id = submit(
-            host, spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching
+        target = (
+            VertexTarget(project, region, pipeline_root, {k: str(v) for k, v in parse_arguments(label or []).items()})
+            if vertex
+            else None
         )
+        run_id, where = submit_to(
+            spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching,
+            host=host, vertex=target,
+        )  # fmt: skip
     except RiskOpsError as e:
         _fail(e)
-    out.print(f"run {run_id} submitted to {host} (experiment {experiment})")
+    out.print(f"run {run_id} submitted to {where} (experiment {experiment})")
 
 
 @pipeline_app.command("schedule")

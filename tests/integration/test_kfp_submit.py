@@ -137,3 +137,32 @@ def test_an_unreachable_host_is_said_plainly(specs: Path) -> None:
 def test_a_missing_spec_points_to_compile(tmp_path: Path) -> None:
     r = _riskops("pipeline", "submit", "--host", "http://127.0.0.1:9", "--spec", str(tmp_path / "none.yaml"))
     assert r.returncode == 2 and "riskops pipeline compile" in r.stderr
+
+
+def test_vertex_job_carries_names_labels_parameters_root_and_caching(specs: Path) -> None:
+    """No Vertex AI endpoint is reachable here: check the job the real aiplatform client builds."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+
+    from pipelines.remote import vertex_job
+
+    aiplatform.init(project="acme-risk", location="europe-west4", credentials=AnonymousCredentials())
+    job = vertex_job(
+        "acme-risk", "europe-west4", specs / "training.yaml", {"as_of": "2026-09-30", "trials": 3},
+        "gs://acme-risk-pipelines/root", "weekly-retrain", {"team": "risk", "trigger": "schedule"}, False,
+    )  # fmt: skip
+    pj = job._gca_resource
+    assert pj.display_name == "weekly-retrain"
+    assert dict(pj.labels) == {"team": "risk", "trigger": "schedule"}
+    assert pj.runtime_config.gcs_output_directory == "gs://acme-risk-pipelines/root"
+    params = pj.runtime_config.parameter_values
+    assert params["as_of"] == "2026-09-30" and params["trials"] == 3
+    tasks = pj.pipeline_spec["root"]["dag"]["tasks"]
+    assert all(t["cachingOptions"].get("enableCache") is not True for t in tasks.values())
+
+
+def test_vertex_needs_project_region_and_root(specs: Path) -> None:
+    r = _riskops("pipeline", "submit", "--vertex", "--spec", str(specs / "training.yaml"), "--region", "europe-west4")
+    assert r.returncode == 2 and "--vertex needs --project, --pipeline-root" in r.stderr
+    r = _riskops("pipeline", "submit", "--spec", str(specs / "training.yaml"))
+    assert r.returncode == 2 and "pass --host URL, or --vertex" in r.stderr
