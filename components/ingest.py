@@ -11,7 +11,12 @@ def ingest(
     """Load (optional) and validate a cohort; the clean customers table's name."""
     from riskops import steps
 
-    r = steps.ingest(cohort, as_of, duckdb_path, dataset_dir)  # type: ignore[arg-type]
+    try:
+        r = steps.ingest(cohort, as_of, duckdb_path, dataset_dir)  # type: ignore[arg-type]
+    except Exception as e:  # the run stops here; its output is what went wrong and where the report is
+        with open(report.path, "w") as fh:
+            fh.write(f"# Ingest stopped the run\n\n{e}\n")
+        raise
     with open(report.path, "w") as fh:
         fh.write(r.document)
     for k, v in r.metrics.items():

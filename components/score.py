@@ -5,11 +5,15 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE)
-def score(as_of: str, duckdb_path: str, clean_table: str, report: Output[Markdown], metrics: Output[Metrics]) -> str:
-    """Score the unlabelled cohort with the champion: segments, rules, off-boarding list, run report."""
+def score(
+    as_of: str, duckdb_path: str, clean_table: str, high_cutoff: float, medium_factor: float, min_rules: int,
+    report: Output[Markdown], metrics: Output[Metrics],
+) -> str:  # fmt: skip
+    """Score the unlabelled cohort with the champion: segments, rules, off-boarding list, run report.
+    `high_cutoff` 0 means the model's cost-optimal threshold."""
     from riskops import steps
 
-    r = steps.score(as_of, duckdb_path, "unlabelled")
+    r = steps.score(as_of, duckdb_path, "unlabelled", "", high_cutoff, medium_factor, min_rules)
     with open(report.path, "w") as fh:
         fh.write(r.document)
     for k, v in r.metrics.items():

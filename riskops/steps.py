@@ -122,7 +122,10 @@ def promote(version: str, reason: str) -> StepResult:
     return StepResult(version)
 
 
-def score(as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", run_id: str = "") -> StepResult:
+def score(
+    as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", run_id: str = "", high_cutoff: float = 0.0,
+    medium_factor: float = 0.5, min_rules: int = 1,
+) -> StepResult:  # fmt: skip
     """Score a validated cohort with the champion; write the list, the scores and the run report."""
     from riskops.features import read_features
     from riskops.offboard import OffboardConfig, score_cohort
@@ -132,7 +135,7 @@ def score(as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", run_
 
     run_id = run_id or new_run_id()
     wh, store = _open(duckdb_path)
-    cfg = OffboardConfig()
+    cfg = OffboardConfig(high_cutoff=high_cutoff or None, medium_factor=medium_factor, min_rules=min_rules)
     with wh:
         result = score_cohort(wh, store, date.fromisoformat(as_of), cohort, cfg)
         features_frame = read_features(wh, cohort)

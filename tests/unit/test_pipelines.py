@@ -65,7 +65,9 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
 def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     spec = specs["scoring"]
     assert {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]} == {"ingest", "score"}
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"as_of", "duckdb_path", "dataset_dir"}
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(params) == {"as_of", "duckdb_path", "dataset_dir", "high_cutoff", "medium_factor", "min_rules"}
+    assert params["medium_factor"]["defaultValue"] == 0.5
 
 
 def test_gate_and_promote_components_call_the_library(
@@ -103,3 +105,26 @@ def test_the_library_imports_neither_kfp_nor_fastapi() -> None:
             continue
         text = path.read_text()
         assert not re.search(r"^\s*(import|from)\s+(kfp|fastapi|components|pipelines)\b", text, re.M), path
+
+
+def test_a_failing_ingest_leaves_its_report_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.ingest import ingest
+    from riskops.errors import DataContractError
+
+    monkeypatch.setenv("RISKOPS_ARTIFACT_ROOT", str(tmp_path / "store"))
+
+    class Out:
+        def __init__(self, path: Path) -> None:
+            self.path = str(path)
+
+        def log_metric(self, k: str, v: float) -> None:
+            raise AssertionError("no metrics from a failed step")
+
+    report = Out(tmp_path / "report.md")
+    with pytest.raises(DataContractError):
+        ingest.python_func(
+            cohort="labelled", as_of="2026-09-30", duckdb_path=str(tmp_path / "empty.duckdb"), dataset_dir="",
+            report=report, metrics=Out(tmp_path / "m"),
+        )  # fmt: skip
+    text = Path(report.path).read_text()
+    assert "Ingest stopped the run" in text and "raw_labelled_customers for customers does not exist" in text
