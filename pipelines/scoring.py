@@ -1,6 +1,7 @@
 from kfp import dsl
 
 from components.ingest import ingest
+from components.report import report
 from components.score import score
 
 
@@ -14,4 +15,8 @@ def scoring_pipeline(
         as_of=as_of, duckdb_path=duckdb_path, clean_table=clean.outputs["Output"], high_cutoff=high_cutoff,
         medium_factor=medium_factor, min_rules=min_rules,
     )  # fmt: skip
-    return scored.outputs["Output"]
+    written = report(
+        as_of=as_of, duckdb_path=duckdb_path, offboarding_table=scored.outputs["Output"], high_cutoff=high_cutoff,
+        medium_factor=medium_factor, min_rules=min_rules,
+    )  # fmt: skip
+    return written.outputs["Output"]

@@ -122,29 +122,64 @@ def promote(version: str, reason: str) -> StepResult:
     return StepResult(version)
 
 
+def _offboard_config(high_cutoff: float, medium_factor: float, min_rules: int) -> Any:
+    from riskops.offboard import OffboardConfig
+
+    return OffboardConfig(high_cutoff=high_cutoff or None, medium_factor=medium_factor, min_rules=min_rules)
+
+
 def score(
+    as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", high_cutoff: float = 0.0,
+    medium_factor: float = 0.5, min_rules: int = 1,
+) -> StepResult:  # fmt: skip
+    """Score a validated cohort with the champion: `<cohort>_scores` and `<cohort>_offboarding` tables."""
+    from riskops.offboard import score_cohort
+
+    wh, store = _open(duckdb_path)
+    with wh:
+        result = score_cohort(
+            wh, store, date.fromisoformat(as_of), cohort, _offboard_config(high_cutoff, medium_factor, min_rules)
+        )
+    sizes = result.segment_sizes()
+    metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
+        "offboard": float(len(result.offboarding))
+    }
+    return StepResult(f"{cohort}_offboarding", metrics)
+
+
+def report(
     as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", run_id: str = "", high_cutoff: float = 0.0,
     medium_factor: float = 0.5, min_rules: int = 1,
 ) -> StepResult:  # fmt: skip
-    """Score a validated cohort with the champion; write the list, the scores and the run report."""
+    """The run report and run.json from the scoring tables, the champion's card and the cohort's features."""
     from riskops.features import read_features
-    from riskops.offboard import OffboardConfig, score_cohort
+    from riskops.offboard import ScoringResult
     from riskops.registry import Registry
     from riskops.run_report import build_report, write_run_report
     from riskops.runinfo import code_version, new_run_id
 
     run_id = run_id or new_run_id()
+    cfg = _offboard_config(high_cutoff, medium_factor, min_rules)
     wh, store = _open(duckdb_path)
-    cfg = OffboardConfig(high_cutoff=high_cutoff or None, medium_factor=medium_factor, min_rules=min_rules)
     with wh:
-        result = score_cohort(wh, store, date.fromisoformat(as_of), cohort, cfg)
+        scores = wh.read_table(f"{cohort}_scores").to_pandas()
+        listing = wh.read_table(f"{cohort}_offboarding").to_pandas().sort_values("score", ascending=False)
         features_frame = read_features(wh, cohort)
     registry = Registry(store)
-    card = registry.card(result.model_version)
+    card = registry.card(str(registry.champion()))
+    high = cfg.high_cutoff if cfg.high_cutoff is not None else card.threshold
+    skipped = [f"{r.name} (no feature {r.feature})" for r in cfg.rules if r.feature not in features_frame.columns]
+    result = ScoringResult(
+        scores=scores,
+        offboarding=listing.reset_index(drop=True),
+        cutoffs={"high": high, "medium": high * cfg.medium_factor},
+        model_version=card.version,
+        rules_skipped=skipped,
+        seconds={},
+    )
     meta = {"run_id": run_id, "parameters": {"as_of": as_of}, "data_dir": duckdb_path or "warehouse",
             "code_version": code_version()}  # fmt: skip
-    decision = registry.gate(card.version, "pr_auc", 0.0)
-    md, plots = build_report(meta, card, decision, result, features_frame, cfg)
+    md, plots = build_report(meta, card, registry.gate(card.version, "pr_auc", 0.0), result, features_frame, cfg)
     uri = write_run_report(store, run_id, md, plots, result)
     sizes = result.segment_sizes()
     record = meta | {
@@ -157,7 +192,4 @@ def score(
         "report": uri,
     }  # fmt: skip
     store.write_text(f"{run_id}/run.json", json.dumps(record, indent=2))
-    metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
-        "offboard": float(len(result.offboarding))
-    }
-    return StepResult(uri, metrics, md)
+    return StepResult(uri, {"offboard": float(len(listing))}, md)

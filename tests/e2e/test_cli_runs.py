@@ -139,7 +139,7 @@ def test_generate_command_writes_a_dataset(tmp_path: Path) -> None:
 def test_pipelines_run_locally_with_kfp_local(tmp_path: Path) -> None:
     r = riskops("pipeline", "run", "--customers", "1200", "--seed", "3", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    for task in ("ingest", "features", "train", "evaluate", "gate", "promote", "score"):
+    for task in ("ingest", "features", "train", "evaluate", "gate", "promote", "score", "report"):
         assert re.search(rf"Task .*{task}.* finished with status .*SUCCESS", r.stderr + r.stdout), task
     version = re.search(r"model (m[\d-]+) is the champion", r.stdout)
     assert version is not None, r.stdout

@@ -64,7 +64,7 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
 
 def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     spec = specs["scoring"]
-    assert {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]} == {"ingest", "score"}
+    assert {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]} == {"ingest", "score", "report"}
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert set(params) == {"as_of", "duckdb_path", "dataset_dir", "high_cutoff", "medium_factor", "min_rules"}
     assert params["medium_factor"]["defaultValue"] == 0.5
