@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import resource
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +37,21 @@ def report(name: str, figures: dict[str, Any]) -> None:
     for k, v in figures.items():
         if k not in ("benchmark",):
             print(f"  {k:<{width}}  {v:,}" if isinstance(v, int | float) else f"  {k:<{width}}  {v}")
+
+
+def run_phase(script: str, *args: str) -> dict[str, Any]:
+    """Run one phase of a benchmark in a fresh process (its own peak memory); its last stdout line is JSON."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{Path(script).name} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def ensure_dataset(customers: int) -> Path:
+    """The generated benchmark dataset for `customers`, made once and reused."""
+    data = OUT / f"gen-{customers}"
+    if not (data / "manifest.json").exists():
+        print(f"generating {customers:,} customers into {data} ...", flush=True)
+        gen = str(Path(__file__).parent / "bench_generate.py")
+        subprocess.run([sys.executable, gen, "--customers", str(customers), "--keep"], check=True)
+    return data

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, peak_rss_mib, report
+from _common import OUT, ensure_dataset, peak_rss_mib, report, run_phase
 
 
 def _phase_load(data: Path, db: Path) -> None:
@@ -60,11 +59,6 @@ def _phase_ingest(db: Path, as_of: str) -> None:
     )
 
 
-def _run(*args: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--customers", type=int, default=200_000)
@@ -78,25 +72,13 @@ def main() -> None:
     if args.phase == "ingest":
         return _phase_ingest(args.db, args.as_of)
 
-    data = OUT / f"gen-{args.customers}"
-    if not (data / "manifest.json").exists():
-        print(f"generating {args.customers:,} customers into {data} ...", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).parent / "bench_generate.py"),
-                "--customers",
-                str(args.customers),
-                "--keep",
-            ],
-            check=True,
-        )
+    data = ensure_dataset(args.customers)
     as_of = json.loads((data / "manifest.json").read_text())["as_of"]
     db = OUT / "ingest.duckdb"
     print("loading raw tables into DuckDB ...", flush=True)
-    load = _run("--phase", "load", "--data", str(data), "--db", str(db))
+    load = run_phase(__file__, "--phase", "load", "--data", str(data), "--db", str(db))
     print("ingest + validation ...", flush=True)
-    ing = _run("--phase", "ingest", "--db", str(db), "--as-of", as_of)
+    ing = run_phase(__file__, "--phase", "ingest", "--db", str(db), "--as-of", as_of)
     n = int(ing["transactions_in"])
     report(
         "ingest",

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, peak_rss_mib, report
+from _common import OUT, ensure_dataset, peak_rss_mib, report, run_phase
 
 FLOOR = """CREATE OR REPLACE TABLE main.floor_features AS
 SELECT customer_id, COUNT(*) AS n, SUM(amount) AS s, AVG(amount) AS m, MIN(amount) AS lo, MAX(amount) AS hi,
@@ -140,13 +139,6 @@ def _score(db: Path) -> None:
     print(json.dumps(figures))
 
 
-def _run(*args: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if out.returncode:
-        raise SystemExit(f"phase {args} failed:\n{out.stderr[-3000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--customers", type=int, default=200_000)
@@ -164,21 +156,18 @@ def main() -> None:
     if args.phase == "score":
         return _score(args.db)
 
-    data = OUT / f"gen-{args.customers}"
-    if not (data / "manifest.json").exists():
-        gen = str(Path(__file__).parent / "bench_generate.py")
-        subprocess.run([sys.executable, gen, "--customers", str(args.customers), "--keep"], check=True)
+    data = ensure_dataset(args.customers)
     as_of = json.loads((data / "manifest.json").read_text())["as_of"]
     db = OUT / "model.duckdb"
     db.unlink(missing_ok=True)
     print("load + ingest ...", flush=True)
-    _run("--phase", "prepare", "--data", str(data), "--db", str(db))
+    run_phase(__file__, "--phase", "prepare", "--data", str(data), "--db", str(db))
     print("features ...", flush=True)
-    f = _run("--phase", "features", "--db", str(db), "--as-of", as_of)
+    f = run_phase(__file__, "--phase", "features", "--db", str(db), "--as-of", as_of)
     print("training + prediction ...", flush=True)
-    m = _run("--phase", "model", "--db", str(db))
+    m = run_phase(__file__, "--phase", "model", "--db", str(db))
     print("scoring with reasons ...", flush=True)
-    sc = _run("--phase", "score", "--db", str(db))
+    sc = run_phase(__file__, "--phase", "score", "--db", str(db))
     n = int(f["transactions"])
     report(
         "model",
