@@ -9,6 +9,8 @@ CUSTOMERS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
+
+.PHONY: serve
 .PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -33,9 +35,12 @@ emulators: $(BQEMU_VENV)/.installed setup ## Install the BigQuery emulator (own 
 run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
 	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
 
+serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.app:app)
+	$(BIN)/uvicorn serving.app:app --host 127.0.0.1 --port 8000
+
 lint: setup ## ruff lint + format check
-	$(BIN)/ruff check riskops components pipelines tests bench
-	$(BIN)/ruff format --check riskops components pipelines tests bench
+	$(BIN)/ruff check riskops components pipelines serving tests bench
+	$(BIN)/ruff format --check riskops components pipelines serving tests bench
 
 typecheck: setup ## mypy (strict) on the library
 	$(BIN)/mypy

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
 
     image: str = Field(default="riskops:dev", description="Container image the pipeline components run in")
 
+    # The scoring service.
+    api_key_hashes: str = Field(default="", description="comma-separated SHA-256 hex digests of accepted keys")
+    root_path: str = Field(default="", description="path prefix the service is served under, e.g. /ai")
+    model_poll_s: float = Field(default=30.0, gt=0, description="how often the service looks for a new champion")
+
     warehouse: Literal["duckdb", "bigquery"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="DuckDB file; default: <run folder>/warehouse.duckdb")
     duckdb_memory_limit: str = "3GB"

@@ -1,0 +1,1 @@
+"""The FastAPI scoring service: a thin HTTP shell over riskops.online."""

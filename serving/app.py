@@ -1,0 +1,138 @@
+"""The scoring service: `uvicorn serving.app:app`. Routes are thin; scoring lives in riskops.online."""
+# Annotations are evaluated eagerly here: FastAPI must resolve the dependency alias defined inside create_app.
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from riskops import __version__
+from riskops.artifacts import open_store
+from riskops.config import Settings
+from riskops.errors import ConfigError
+from riskops.offboard import OffboardConfig
+from riskops.online import LoadedModel, ModelHolder, score_payload
+from riskops.registry import Registry
+from serving import metrics
+from serving.schemas import ModelInfo, ScoreRequest, ScoreResponse
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    hashes = {h.strip().lower() for h in settings.api_key_hashes.split(",") if h.strip()}
+    if settings.environment == "production" and not hashes:
+        raise ConfigError(
+            "refusing to start in production without API keys",
+            "RISKOPS_API_KEY_HASHES",
+            "set it to comma-separated SHA-256 hex digests of the accepted keys",
+        )
+    holder = ModelHolder(Registry(open_store(settings.artifacts, settings.gcs_endpoint)))
+    offboard = OffboardConfig()
+
+    def refresh() -> None:
+        before = holder.load_failures
+        if holder.refresh():
+            metrics.MODEL_LOADS.labels("success").inc()
+            metrics.MODEL.clear()
+            assert holder.current is not None
+            metrics.MODEL.labels(holder.current.version).set(1)
+        elif holder.load_failures > before:
+            metrics.MODEL_LOADS.labels("failure").inc()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(refresh)
+
+        async def poll() -> None:
+            while True:
+                await asyncio.sleep(settings.model_poll_s)
+                await asyncio.to_thread(refresh)
+
+        task = asyncio.create_task(poll())
+        yield
+        task.cancel()
+
+    app = FastAPI(title="riskops scoring", version=__version__, root_path=settings.root_path, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
+        try:
+            response = await call_next(request)
+        finally:
+            metrics.IN_FLIGHT.dec()
+        path = getattr(request.scope.get("route"), "path", None) or "unmatched"  # bounded: route templates
+        metrics.REQUESTS.labels(path, f"{response.status_code // 100}xx").inc()
+        metrics.LATENCY.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    def require_key(request: Request) -> None:
+        if not hashes:
+            return  # development without keys: open
+        key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        if not key:
+            raise HTTPException(401, "missing API key: send it as X-API-Key or Authorization: Bearer")
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        if not any(hmac.compare_digest(digest, h) for h in hashes):
+            raise HTTPException(403, "API key not accepted")
+
+    def serving_model() -> LoadedModel:
+        m = holder.current  # one read: the request finishes on this model whatever is swapped meanwhile
+        if m is None:
+            raise HTTPException(503, "no model loaded yet: train and promote a champion")
+        return m
+
+    Model = Annotated[LoadedModel, Depends(serving_model)]
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+
+    @v1.post("/score", response_model=ScoreResponse)
+    def score(body: ScoreRequest, m: Model) -> ScoreResponse:
+        customer = {"customer_id": body.customer.customer_id, "signup_ts": body.customer.signup_ts}
+        customer |= body.customer.attributes
+        cutoff = body.as_of or datetime.now(UTC)
+        d = score_payload(m, customer, [t.model_dump() for t in body.transactions], cutoff, offboard)
+        metrics.SCORES.observe(d.score)
+        metrics.DECISIONS.labels(d.segment, str(d.offboard).lower()).inc()
+        return ScoreResponse(
+            request_id=str(uuid.uuid4()), customer_id=body.customer.customer_id, model_version=d.version,
+            score=d.score, segment=d.segment, offboard=d.offboard, rules=d.rules, reasons=d.reasons,
+        )  # fmt: skip
+
+    @v1.get("/model", response_model=ModelInfo)
+    def model_info(m: Model) -> ModelInfo:
+        c = m.card
+        return ModelInfo(
+            version=c.version, trained_at=c.created, as_of=c.as_of, rows=c.rows, threshold=c.threshold,
+            metrics={k: float(c.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")}, loaded_at=m.loaded_at,
+        )  # fmt: skip
+
+    app.include_router(v1)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz")
+    def readyz(response: Response) -> dict[str, str]:
+        if holder.current is None:
+            response.status_code = 503
+            return {"status": "no model loaded"}
+        return {"status": "ready", "model_version": holder.current.version}
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,189 @@
+"""The scoring service as a real uvicorn process on 127.0.0.1: auth, validation, parity with batch scoring,
+metrics, model swap under load, and a broken model refused."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from riskops.artifacts import LocalStore
+from riskops.contract import as_of_cutoff
+from riskops.evaluate import CostMatrix
+from riskops.modeling import train_and_register
+from riskops.offboard import score_cohort
+from riskops.registry import Registry
+from riskops.train import TrainConfig
+from riskops.warehouse.duckdb import DuckDBWarehouse
+from tests.integration.conftest import free_port, stop, wait_for_port
+
+pytestmark = pytest.mark.integration
+KEY = "s3cret-key"
+AS_OF = date(2026, 9, 30)
+FAST = TrainConfig(folds=3, tuning_trials=0, max_iterations=60, baselines=False, imbalance="none", seed=1)
+
+
+@pytest.fixture(scope="module")
+def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("svc")
+    store = LocalStore(root / "store")
+    card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    port = free_port()
+    env = {
+        **os.environ,
+        "RISKOPS_ARTIFACT_ROOT": str(root / "store"),
+        "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
+        "RISKOPS_MODEL_POLL_S": "0.3",
+    }
+    log = root / "uvicorn.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=fh, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, proc, log)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                break
+            time.sleep(0.1)
+        yield {"url": url, "store": store, "version": card.version, "log": log}
+    finally:
+        stop(proc)
+
+
+def _payload(ingested: DuckDBWarehouse, customer_id: str) -> dict[str, Any]:
+    c = next(r for r in ingested.read_table("unlabelled_customers").to_pylist() if r["customer_id"] == customer_id)
+    txs = ingested.query(f"SELECT * FROM main.unlabelled_transactions WHERE customer_id = '{customer_id}'").to_pylist()
+    attrs = {k: v for k, v in c.items() if k not in ("customer_id", "signup_ts")}
+    return {
+        "customer": {"customer_id": customer_id, "signup_ts": c["signup_ts"].isoformat(), "attributes": attrs},
+        "transactions": [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in t.items() if k != "customer_id"}
+            for t in txs
+        ],
+        "as_of": (as_of_cutoff(AS_OF) - timedelta(microseconds=0)).isoformat(),
+    }
+
+
+def test_health_ready_and_model(service: dict[str, Any]) -> None:
+    url = service["url"]
+    assert httpx.get(f"{url}/healthz").json() == {"status": "alive"}
+    assert httpx.get(f"{url}/readyz").json()["model_version"] == service["version"]
+    info = httpx.get(f"{url}/v1/model", headers={"X-API-Key": KEY}).json()
+    assert info["version"] == service["version"] and 0 < info["threshold"] < 1
+
+
+def test_auth(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    url, body = service["url"], _payload(ingested, "U0")
+    assert httpx.post(f"{url}/v1/score", json=body).status_code == 401
+    assert httpx.post(f"{url}/v1/score", json=body, headers={"X-API-Key": "wrong"}).status_code == 403
+    ok = httpx.post(f"{url}/v1/score", json=body, headers={"Authorization": f"Bearer {KEY}"})
+    assert ok.status_code == 200
+    assert httpx.get(f"{url}/metrics").status_code == 200  # probes and scrapers stay open
+
+
+def test_service_score_equals_batch_score(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    batch = score_cohort(ingested, service["store"], AS_OF, "unlabelled").scores.set_index("customer_id")
+    for cid in list(batch.index[:15]) + list(batch.sort_values("score").index[-5:]):
+        r = httpx.post(f"{service['url']}/v1/score", json=_payload(ingested, cid), headers={"X-API-Key": KEY})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["score"] == pytest.approx(batch.loc[cid, "score"], abs=1e-9)
+        assert body["segment"] == batch.loc[cid, "segment"] and body["offboard"] == bool(batch.loc[cid, "offboard"])
+        assert body["model_version"] == service["version"] and body["request_id"]
+        if body["segment"] != "Low":
+            assert body["reasons"] and "(typical customer: " in body["reasons"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda b: b["transactions"][0].update(amount=-1), ["body", "transactions", 0, "amount"]),
+        (lambda b: b["transactions"][0].update(direction="sideways"), ["body", "transactions", 0, "direction"]),
+        (lambda b: b["transactions"][0].update(currency="euro"), ["body", "transactions", 0, "currency"]),
+        (lambda b: b["transactions"][0].update(ts="yesterday"), ["body", "transactions", 0, "ts"]),
+        (lambda b: b["transactions"][0].update(surprise=1), ["body", "transactions", 0, "surprise"]),
+        (lambda b: b["customer"].update(customer_id=""), ["body", "customer", "customer_id"]),
+        (lambda b: b.pop("customer"), ["body", "customer"]),
+        (lambda b: b.update(transactions=b["transactions"][:1] * 2001), ["body", "transactions"]),
+    ],
+)
+def test_every_validation_error_is_a_422_naming_the_field(
+    service: dict[str, Any], ingested: DuckDBWarehouse, change: Any, where: list[Any]
+) -> None:
+    body = _payload(ingested, "U1")
+    change(body)
+    r = httpx.post(f"{service['url']}/v1/score", json=body, headers={"X-API-Key": KEY})
+    assert r.status_code == 422
+    assert any(e["loc"][: len(where)] == where for e in r.json()["detail"]), r.json()
+
+
+def test_malformed_json_is_a_422(service: dict[str, Any]) -> None:
+    r = httpx.post(f"{service['url']}/v1/score", content=b"{not json", headers={"X-API-Key": KEY,
+                   "Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 422
+
+
+def test_metrics_count_requests_and_decisions(service: dict[str, Any]) -> None:
+    text = httpx.get(f"{service['url']}/metrics").text
+    assert 'riskops_requests_total{route="/v1/score",status="2xx"}' in text
+    assert 'riskops_requests_total{route="/v1/score",status="4xx"}' in text
+    assert "riskops_score_bucket" in text and "riskops_decisions_total" in text
+    assert 'riskops_model_loads_total{result="success"}' in text
+
+
+def test_swap_under_load_then_a_broken_model_is_refused(
+    service: dict[str, Any], ingested: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    url, store = service["url"], service["store"]
+    body = _payload(ingested, "U2")
+    seen: Counter[str] = Counter()
+    failures: list[int] = []
+    stop_flag = threading.Event()
+
+    def load_loop() -> None:
+        with httpx.Client(headers={"X-API-Key": KEY}) as client:
+            deadline = time.monotonic() + 60
+            while not stop_flag.is_set() and time.monotonic() < deadline:
+                r = client.post(f"{url}/v1/score", json=body)
+                if r.status_code != 200:
+                    failures.append(r.status_code)
+                else:
+                    seen[r.json()["model_version"]] += 1
+
+    thread = threading.Thread(target=load_loop)
+    thread.start()
+    try:
+        card2, _ = train_and_register(ingested, store, AS_OF, FAST.model_copy(update={"seed": 2}), margin=-1.0)
+        deadline = time.monotonic() + 20
+        while seen[card2.version] < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop_flag.set()
+        thread.join()
+    assert failures == []
+    assert seen[service["version"]] > 0 and seen[card2.version] > 0  # both versions served, no error
+
+    # A champion whose model file is corrupt is refused; the running model keeps serving.
+    registry = Registry(store)
+    card3, _ = train_and_register(ingested, store, AS_OF, FAST.model_copy(update={"seed": 3}), promote=False)
+    store.write_bytes(f"models/{card3.version}/model.cbm", b"not a model")
+    registry.set_champion(card3.version, "broken on purpose")
+    time.sleep(1.5)
+    info = httpx.get(f"{url}/v1/model", headers={"X-API-Key": KEY}).json()
+    assert info["version"] == card2.version
+    assert 'riskops_model_loads_total{result="failure"}' in httpx.get(f"{url}/metrics").text
+    assert httpx.post(f"{url}/v1/score", json=body, headers={"X-API-Key": KEY}).status_code == 200
