@@ -134,8 +134,9 @@ def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
 
 
 def score_frame(
-    frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, definitions: dict[str, str]
-) -> ScoringResult:
+    frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, definitions: dict[str, str],
+    with_reasons: bool = True,
+) -> ScoringResult:  # fmt: skip
     """Score a feature frame (one row per customer) with a registered model; build the off-boarding list."""
     seconds: dict[str, float] = {}
     t = time.perf_counter()
@@ -169,8 +170,10 @@ def score_frame(
     )
     t = time.perf_counter()
     chosen = np.flatnonzero(offboard)
-    typical = typical_values(X, card.categorical)
-    reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
+    reasons: list[list[str]] = [[] for _ in chosen]
+    if with_reasons:
+        typical = typical_values(X, card.categorical)
+        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
     meanings = {r.name: r.meaning for r in cfg.rules}
     listing = scores.iloc[chosen].copy()
     listing["reasons"] = ["; ".join(r) for r in reasons]

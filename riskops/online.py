@@ -132,3 +132,52 @@ def score_payload(
 ) -> Decision:
     """One customer's raw record and transactions -> features (as batch computes them) -> decision."""
     return decide(m, online_features(m.features, customer, transactions, cutoff), cfg)
+
+
+def score_columns(m: LoadedModel, columns: dict[str, list[Any]], ids: list[str], cfg: OffboardConfig) -> Any:
+    """Many customers' precomputed features (column-oriented) -> scores, segments, decisions; no reasons."""
+    from riskops.offboard import score_frame
+
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "customer_id", ids)
+    return score_frame(frame, m.model, m.card, cfg, m.definitions, with_reasons=False).scores
+
+
+class LookupTable:
+    """The latest scoring run's results by customer id, for GET /v1/customers/{id}/risk. Refreshed when a newer
+    run publishes `scores.parquet` (the poll that looks for a new champion looks for it too)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.run_id: str | None = None
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def latest_run(self) -> str | None:
+        runs = sorted(k.split("/")[0] for k in self.store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
+        return runs[-1] if runs else None
+
+    def refresh(self) -> bool:
+        import io
+
+        run = self.latest_run()
+        if run is None or run == self.run_id:
+            return False
+        scores = pd.read_parquet(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        reasons: dict[str, str] = {}
+        if self.store.exists(f"{run}/offboarding.csv"):
+            listing = pd.read_csv(io.StringIO(self.store.read_text(f"{run}/offboarding.csv")), keep_default_na=False)
+            reasons = dict(zip(listing["customer_id"].astype(str), listing["reasons"], strict=True))
+        rows = {}
+        for r in scores.to_dict("records"):
+            cid = str(r["customer_id"])
+            rows[cid] = {
+                "customer_id": cid,
+                "score": float(r["score"]),
+                "segment": r["segment"],
+                "offboard": bool(r["offboard"]),
+                "rules": [x for x in str(r["rules"]).split(", ") if x],
+                "reasons": [x for x in reasons.get(cid, "").split("; ") if x],
+                "run_id": run,
+            }
+        self.rows, self.run_id = rows, run  # one swap: readers see the old table or the new one
+        return True

@@ -147,15 +147,20 @@ def build_report(
     return "\n".join(lines) + "\n", _plots(result)
 
 
+def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
+    """Every score (Parquet) and the off-boarding list (CSV) of a run; the service's lookup table reads them."""
+    store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
+    buf = io.BytesIO()
+    result.scores.to_parquet(buf, index=False)
+    store.write_bytes(f"{run_id}/scores.parquet", buf.getvalue())
+
+
 def write_run_report(store: ArtifactStore, run_id: str, md: str, plots: dict[str, bytes], result: ScoringResult) -> str:
     import markdown
 
     for name, data in plots.items():
         store.write_bytes(f"{run_id}/{name}", data)
-    store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
-    buf = io.BytesIO()
-    result.scores.to_parquet(buf, index=False)
-    store.write_bytes(f"{run_id}/scores.parquet", buf.getvalue())
+    publish_scores(store, run_id, result)
     store.write_text(f"{run_id}/report.md", md)
     html = (
         "<!doctype html><html><head><meta charset='utf-8'><title>riskops run</title><style>"

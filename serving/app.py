@@ -17,12 +17,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from riskops import __version__
 from riskops.artifacts import open_store
 from riskops.config import Settings
-from riskops.errors import ConfigError
+from riskops.errors import ConfigError, DataContractError
 from riskops.offboard import OffboardConfig
-from riskops.online import LoadedModel, ModelHolder, score_payload
+from riskops.online import LoadedModel, LookupTable, ModelHolder, score_columns, score_payload
+from riskops.predlog import PredictionLog, customer_key
 from riskops.registry import Registry
 from serving import metrics
-from serving.schemas import ModelInfo, ScoreRequest, ScoreResponse
+from serving.schemas import (
+    BatchRequest,
+    BatchResponse,
+    CustomerRisk,
+    ModelInfo,
+    ScoreRequest,
+    ScoreResponse,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,8 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "RISKOPS_API_KEY_HASHES",
             "set it to comma-separated SHA-256 hex digests of the accepted keys",
         )
-    holder = ModelHolder(Registry(open_store(settings.artifacts, settings.gcs_endpoint)))
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    holder = ModelHolder(Registry(store))
+    lookup = LookupTable(store)
     offboard = OffboardConfig()
+    predlog: dict[str, PredictionLog] = {}
 
     def refresh() -> None:
         before = holder.load_failures
@@ -46,9 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.MODEL.labels(holder.current.version).set(1)
         elif holder.load_failures > before:
             metrics.MODEL_LOADS.labels("failure").inc()
+        lookup.refresh()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        predlog["sink"] = PredictionLog(settings.home / "predictions")
         await asyncio.to_thread(refresh)
 
         async def poll() -> None:
@@ -59,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         task = asyncio.create_task(poll())
         yield
         task.cancel()
+        predlog["sink"].close()
 
     app = FastAPI(title="riskops scoring", version=__version__, root_path=settings.root_path, lifespan=lifespan)
 
@@ -96,16 +110,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @v1.post("/score", response_model=ScoreResponse)
     def score(body: ScoreRequest, m: Model) -> ScoreResponse:
+        started = time.perf_counter()
         customer = {"customer_id": body.customer.customer_id, "signup_ts": body.customer.signup_ts}
         customer |= body.customer.attributes
         cutoff = body.as_of or datetime.now(UTC)
         d = score_payload(m, customer, [t.model_dump() for t in body.transactions], cutoff, offboard)
         metrics.SCORES.observe(d.score)
         metrics.DECISIONS.labels(d.segment, str(d.offboard).lower()).inc()
+        request_id = str(uuid.uuid4())
+        logged = predlog["sink"].record({
+            "request_id": request_id, "time": datetime.now(UTC).isoformat(), "model_version": d.version,
+            "customer_key": customer_key(body.customer.customer_id), "score": d.score, "segment": d.segment,
+            "offboard": d.offboard, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        })  # fmt: skip
+        if not logged:
+            metrics.PREDICTION_LOG_DROPS.inc()
         return ScoreResponse(
-            request_id=str(uuid.uuid4()), customer_id=body.customer.customer_id, model_version=d.version,
+            request_id=request_id, customer_id=body.customer.customer_id, model_version=d.version,
             score=d.score, segment=d.segment, offboard=d.offboard, rules=d.rules, reasons=d.reasons,
         )  # fmt: skip
+
+    @v1.post("/score/batch", response_model=BatchResponse)
+    def score_batch(body: BatchRequest, m: Model) -> BatchResponse:
+        try:
+            scores = score_columns(m, body.features, body.customer_id, offboard)
+        except DataContractError as e:
+            raise HTTPException(422, e.what) from e
+        return BatchResponse(
+            model_version=m.version, customer_id=body.customer_id, score=scores["score"].tolist(),
+            segment=scores["segment"].tolist(), offboard=scores["offboard"].tolist(),
+        )  # fmt: skip
+
+    @v1.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
+    def customer_risk(customer_id: str) -> CustomerRisk:
+        if lookup.run_id is None:
+            raise HTTPException(503, "no scoring run published yet: run the scoring pipeline")
+        row = lookup.rows.get(customer_id)
+        if row is None:
+            raise HTTPException(404, f"customer {customer_id} was not in scoring run {lookup.run_id}")
+        return CustomerRisk(**row)
 
     @v1.get("/model", response_model=ModelInfo)
     def model_info(m: Model) -> ModelInfo:

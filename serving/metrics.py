@@ -12,3 +12,4 @@ SCORES = Histogram("riskops_score", "Risk scores served", buckets=tuple(i / 20 f
 DECISIONS = Counter("riskops_decisions_total", "Decisions by segment", ["segment", "offboard"])
 MODEL = Gauge("riskops_model_info", "The serving model (value 1)", ["version"])
 MODEL_LOADS = Counter("riskops_model_loads_total", "Champion load attempts", ["result"])
+PREDICTION_LOG_DROPS = Counter("riskops_prediction_log_dropped_total", "Prediction log records dropped (queue full)")

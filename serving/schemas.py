@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -70,3 +70,42 @@ class ModelInfo(BaseModel):
     threshold: float
     metrics: dict[str, float]
     loaded_at: datetime
+
+
+MAX_BATCH = 10_000
+
+
+class BatchRequest(BaseModel):
+    """Column-oriented: one list per feature, all as long as `customer_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    features: dict[str, list[float | str | None]]
+
+    @field_validator("features")
+    @classmethod
+    def _same_length(cls, v: dict[str, list[float | str | None]], info: Any) -> dict[str, list[float | str | None]]:
+        n = len(info.data.get("customer_id") or [])
+        wrong = [k for k, col in v.items() if len(col) != n]
+        if wrong:
+            raise ValueError(f"columns {wrong} do not have one value per customer_id ({n})")
+        return v
+
+
+class BatchResponse(BaseModel):
+    model_version: str
+    customer_id: list[str]
+    score: list[float]
+    segment: list[str]
+    offboard: list[bool]
+
+
+class CustomerRisk(BaseModel):
+    customer_id: str
+    score: float
+    segment: Literal["Low", "Medium", "High"]
+    offboard: bool
+    rules: list[str]
+    reasons: list[str]
+    run_id: str

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from riskops.artifacts import LocalStore
@@ -24,6 +25,7 @@ from riskops.evaluate import CostMatrix
 from riskops.modeling import train_and_register
 from riskops.offboard import score_cohort
 from riskops.registry import Registry
+from riskops.run_report import publish_scores
 from riskops.train import TrainConfig
 from riskops.warehouse.duckdb import DuckDBWarehouse
 from tests.integration.conftest import free_port, stop, wait_for_port
@@ -39,12 +41,15 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("svc")
     store = LocalStore(root / "store")
     card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    published = score_cohort(ingested, store, AS_OF, "unlabelled")
+    publish_scores(store, "20990101-000000-000", published)  # the latest scoring run, for the lookup
     port = free_port()
     env = {
         **os.environ,
         "RISKOPS_ARTIFACT_ROOT": str(root / "store"),
         "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
         "RISKOPS_MODEL_POLL_S": "0.3",
+        "RISKOPS_HOME": str(root / "home"),
     }
     log = root / "uvicorn.log"
     with log.open("wb") as fh:
@@ -59,7 +64,8 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
             if httpx.get(f"{url}/readyz").status_code == 200:
                 break
             time.sleep(0.1)
-        yield {"url": url, "store": store, "version": card.version, "log": log}
+        yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home",
+               "published": published.scores.set_index("customer_id")}  # fmt: skip
     finally:
         stop(proc)
 
@@ -143,6 +149,64 @@ def test_metrics_count_requests_and_decisions(service: dict[str, Any]) -> None:
     assert 'riskops_requests_total{route="/v1/score",status="4xx"}' in text
     assert "riskops_score_bucket" in text and "riskops_decisions_total" in text
     assert 'riskops_model_loads_total{result="success"}' in text
+
+
+def test_customer_lookup_from_the_last_scoring_run(service: dict[str, Any]) -> None:
+    published = service["published"]
+    cid = published.sort_values("score").index[-1]
+    r = httpx.get(f"{service['url']}/v1/customers/{cid}/risk", headers={"X-API-Key": KEY})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["score"] == pytest.approx(published.loc[cid, "score"]) and body["run_id"] == "20990101-000000-000"
+    assert body["segment"] == published.loc[cid, "segment"]
+    if body["offboard"]:
+        assert body["reasons"]
+    missing = httpx.get(f"{service['url']}/v1/customers/nobody/risk", headers={"X-API-Key": KEY})
+    assert missing.status_code == 404 and "not in scoring run" in missing.json()["detail"]
+
+
+def test_batch_scores_precomputed_features(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    from riskops.features import read_features
+
+    frame = read_features(ingested, "unlabelled").head(200)
+    info = Registry(service["store"]).card(service["version"])
+    cols: dict[str, list[Any]] = {}
+    for c in info.features:
+        values = frame[c] if c in info.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)
+        cols[c] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
+    body = {"customer_id": frame["customer_id"].tolist(), "features": cols}
+    r = httpx.post(f"{service['url']}/v1/score/batch", json=body, headers={"X-API-Key": KEY})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    published = service["published"]
+    for cid, score, segment in zip(out["customer_id"], out["score"], out["segment"], strict=True):
+        assert score == pytest.approx(published.loc[cid, "score"], abs=1e-9)
+        assert segment == published.loc[cid, "segment"]
+    short = {"customer_id": ["a", "b"], "features": {"x": [1.0]}}
+    bad = httpx.post(f"{service['url']}/v1/score/batch", json=short, headers={"X-API-Key": KEY})
+    assert bad.status_code == 422 and "one value per customer_id" in bad.text
+    body["features"].pop(info.features[0])
+    missing = httpx.post(f"{service['url']}/v1/score/batch", json=body, headers={"X-API-Key": KEY})
+    assert missing.status_code == 422 and info.features[0] in missing.json()["detail"]
+
+
+def test_predictions_are_logged_without_the_customer_id(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    import json
+
+    r = httpx.post(f"{service['url']}/v1/score", json=_payload(ingested, "U5"), headers={"X-API-Key": KEY})
+    request_id = r.json()["request_id"]
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        lines = [
+            json.loads(x) for p in service["home"].glob("predictions/*/*.jsonl") for x in p.read_text().splitlines()
+        ]
+        if any(x["request_id"] == request_id for x in lines):
+            break
+        time.sleep(0.1)
+    entry = next(x for x in lines if x["request_id"] == request_id)
+    assert entry["model_version"] == r.json()["model_version"] and entry["score"] == r.json()["score"]
+    assert "customer_id" not in entry and len(entry["customer_key"]) == 20 and entry["latency_ms"] > 0
 
 
 def test_swap_under_load_then_a_broken_model_is_refused(
