@@ -10,7 +10,7 @@ SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: serve
+.PHONY: serve bench-service
 .PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -67,6 +67,9 @@ bench-ingest: setup ## Ingest + validation of 20M transactions from DuckDB: seco
 
 bench-model: setup ## Features for 20M transactions vs a GROUP BY floor, training 100k customers, scoring 1M
 	$(BIN)/python bench/bench_model.py --customers 200000
+
+bench-service: setup ## Load the service with wrk (needs wrk: apt-get install wrk): lookup, score, batch
+	$(BIN)/python bench/bench_service.py
 
 clean: ## Remove virtualenvs, caches, runs and generated data
 	rm -rf $(VENV) $(BQEMU_VENV) runs data bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""Load figures of the scoring service: a real uvicorn (one worker) on 127.0.0.1, loaded with wrk.
+
+trivial   GET /healthz, 16 connections: the framework's own ceiling on this machine
+lookup    GET /v1/customers/{id}/risk, 16 connections (target: >= half the trivial route, p99 < 10 ms)
+score     POST /v1/score with 200 raw transactions, 8 connections (target: p99 < 20 ms)
+batch     POST /v1/score/batch, 1,000 customers per request, 2 connections (target: >= 100k customers/s)
+
+  python bench/bench_service.py        (needs `wrk`: apt-get install wrk)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import report
+
+KEY = "bench-key"
+AS_OF = date(2026, 9, 30)
+
+
+def _prepare(root: Path) -> dict[str, Any]:
+    from riskops.artifacts import LocalStore
+    from riskops.contract import as_of_cutoff
+    from riskops.evaluate import CostMatrix
+    from riskops.features import read_features
+    from riskops.ingest import ingest_cohort
+    from riskops.modeling import train_and_register
+    from riskops.offboard import score_cohort
+    from riskops.run_report import publish_scores
+    from riskops.sources import load_dataset
+    from riskops.synth import generate
+    from riskops.train import TrainConfig
+    from riskops.warehouse.duckdb import DuckDBWarehouse
+
+    generate(root / "data", customers=3000, seed=5)
+    store = LocalStore(root / "store")
+    with DuckDBWarehouse(root / "w.duckdb") as wh:
+        load_dataset(wh, root / "data")
+        for cohort in ("labelled", "unlabelled"):
+            ingest_cohort(wh, cohort, AS_OF, store, f"v/{cohort}")  # type: ignore[arg-type]
+        cfg = TrainConfig(folds=3, tuning_trials=0, baselines=False, imbalance="none", max_iterations=300)
+        card, _ = train_and_register(wh, store, AS_OF, cfg, CostMatrix())
+        scored = score_cohort(wh, store, AS_OF, "unlabelled")
+        publish_scores(store, "20990101-000000-000", scored)
+        frame = read_features(wh, "unlabelled").head(1000)
+        cust = wh.read_table("unlabelled_customers").to_pylist()[0]
+        txs = wh.query(
+            f"SELECT * FROM main.unlabelled_transactions WHERE customer_id = '{cust['customer_id']}'"
+        ).to_pylist()
+    # 200 raw transactions for /v1/score: the customer's own, repeated with new ids if it has fewer.
+    rows = [dict(t, transaction_id=f"b{i}") for i, t in enumerate((txs * (200 // max(len(txs), 1) + 1))[:200])]
+    cutoff = as_of_cutoff(AS_OF) - timedelta(microseconds=1)
+    score_body = {
+        "customer": {
+            "customer_id": cust["customer_id"], "signup_ts": cust["signup_ts"].isoformat(),
+            "attributes": {k: v for k, v in cust.items() if k not in ("customer_id", "signup_ts")},
+        },
+        "transactions": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in t.items() if k != "customer_id"}
+            for t in rows
+        ],
+        "as_of": cutoff.isoformat(),
+    }  # fmt: skip
+    import pandas as pd
+
+    cols: dict[str, list[Any]] = {}
+    for c in card.features:
+        values = frame[c] if c in card.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)
+        cols[c] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
+    batch_body = {"customer_id": frame["customer_id"].tolist(), "features": cols}
+    return {"store": root / "store", "score": score_body, "batch": batch_body, "customer": cust["customer_id"]}
+
+
+def _wrk(url: str, connections: int, seconds: int, body: dict[str, Any] | None, root: Path) -> dict[str, float]:
+    args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-H", f"X-API-Key: {KEY}"]
+    if body is not None:
+        payload = root / f"body-{abs(hash(url))}.json"
+        payload.write_text(json.dumps(body))
+        script = root / f"post-{abs(hash(url))}.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f'local f = io.open("{payload}", "r")\nwrk.body = f:read("*a")\nf:close()\n'
+        )
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        assert m, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    return {
+        "rps": round(rps),
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    root = Path(tempfile.mkdtemp(prefix="riskops-bench-service-"))
+    print("preparing a model and a scoring run ...", flush=True)
+    prep = _prepare(root)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(prep["store"]), "RISKOPS_HOME": str(root / "home"),
+           "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--no-access-log", "--log-level", "warning"], env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        figures: dict[str, Any] = {}
+        print("wrk: trivial, lookup, score, batch ...", flush=True)
+        figures["trivial_healthz_c16"] = _wrk(f"{base}/healthz", 16, 10, None, root)
+        figures["lookup_c16"] = _wrk(f"{base}/v1/customers/{prep['customer']}/risk", 16, 10, None, root)
+        figures["score_200tx_c8"] = _wrk(f"{base}/v1/score", 8, 10, prep["score"], root)
+        batch = _wrk(f"{base}/v1/score/batch", 2, 10, prep["batch"], root)
+        batch["customers_per_s"] = batch["rps"] * len(prep["batch"]["customer_id"])
+        figures["batch_1000_c2"] = batch
+        figures["lookup_vs_trivial"] = round(figures["lookup_c16"]["rps"] / figures["trivial_healthz_c16"]["rps"], 2)
+        report("service", figures)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
