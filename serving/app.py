@@ -7,12 +7,13 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskops import __version__
 from riskops.artifacts import open_store
@@ -31,6 +32,36 @@ from serving.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
+
+
+class Observe:
+    """Request metrics as plain ASGI middleware (Starlette's BaseHTTPMiddleware costs far more per request).
+    The route label is the matched template, so label values stay bounded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            metrics.IN_FLIGHT.dec()
+            path = getattr(scope.get("route"), "path", None) or "unmatched"
+            metrics.REQUESTS.labels(path, f"{status // 100}xx").inc()
+            metrics.LATENCY.labels(path).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,20 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="riskops scoring", version=__version__, root_path=settings.root_path, lifespan=lifespan)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        metrics.IN_FLIGHT.inc()
-        try:
-            response = await call_next(request)
-        finally:
-            metrics.IN_FLIGHT.dec()
-        path = getattr(request.scope.get("route"), "path", None) or "unmatched"  # bounded: route templates
-        metrics.REQUESTS.labels(path, f"{response.status_code // 100}xx").inc()
-        metrics.LATENCY.labels(path).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(Observe)
 
-    def require_key(request: Request) -> None:
+    async def require_key(request: Request) -> None:
         if not hashes:
             return  # development without keys: open
         key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -99,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not any(hmac.compare_digest(digest, h) for h in hashes):
             raise HTTPException(403, "API key not accepted")
 
-    def serving_model() -> LoadedModel:
+    async def serving_model() -> LoadedModel:
         m = holder.current  # one read: the request finishes on this model whatever is swapped meanwhile
         if m is None:
             raise HTTPException(503, "no model loaded yet: train and promote a champion")
@@ -109,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
 
     @v1.post("/score", response_model=ScoreResponse)
-    def score(body: ScoreRequest, m: Model) -> ScoreResponse:
+    async def score(body: ScoreRequest, m: Model) -> ScoreResponse:
         started = time.perf_counter()
         customer = {"customer_id": body.customer.customer_id, "signup_ts": body.customer.signup_ts}
         customer |= body.customer.attributes
@@ -131,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )  # fmt: skip
 
     @v1.post("/score/batch", response_model=BatchResponse)
-    def score_batch(body: BatchRequest, m: Model) -> BatchResponse:
+    async def score_batch(body: BatchRequest, m: Model) -> BatchResponse:
         try:
             scores = score_columns(m, body.features, body.customer_id, offboard)
         except DataContractError as e:
@@ -142,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )  # fmt: skip
 
     @v1.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
-    def customer_risk(customer_id: str) -> CustomerRisk:
+    async def customer_risk(customer_id: str) -> CustomerRisk:
         if lookup.run_id is None:
             raise HTTPException(503, "no scoring run published yet: run the scoring pipeline")
         row = lookup.rows.get(customer_id)
@@ -151,7 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return CustomerRisk(**row)
 
     @v1.get("/model", response_model=ModelInfo)
-    def model_info(m: Model) -> ModelInfo:
+    async def model_info(m: Model) -> ModelInfo:
         c = m.card
         return ModelInfo(
             version=c.version, trained_at=c.created, as_of=c.as_of, rows=c.rows, threshold=c.threshold,
@@ -161,18 +181,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
     @app.get("/readyz")
-    def readyz(response: Response) -> dict[str, str]:
+    async def readyz(response: Response) -> dict[str, str]:
         if holder.current is None:
             response.status_code = 503
             return {"status": "no model loaded"}
         return {"status": "ready", "model_version": holder.current.version}
 
     @app.get("/metrics")
-    def prometheus() -> Response:
+    async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
