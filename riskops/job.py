@@ -25,7 +25,7 @@ from riskops.ingest import ValidationReport, ingest_cohort
 from riskops.modeling import train_and_register
 from riskops.offboard import OffboardConfig, ScoringResult, score_cohort
 from riskops.registry import GateDecision, ModelCard, Registry
-from riskops.run_report import build_report, write_run_report
+from riskops.run_report import build_report, scoring_record, write_run_report
 from riskops.runinfo import code_version, new_run_id
 from riskops.sources import dataset_as_of, load_dataset
 from riskops.synth import generate
@@ -214,12 +214,7 @@ def run_job(
         "gate": result.gate.model_dump() if result.gate else None,
     }
     if result.scoring:
-        run_meta["scoring"] = {
-            "model_version": result.scoring.model_version,
-            "cutoffs": result.scoring.cutoffs,
-            "segments": result.scoring.segment_sizes(),
-            "offboard": len(result.scoring.offboarding),
-        }
+        run_meta["scoring"] = scoring_record(result.scoring)
         assert result.gate is not None
         md, plots = build_report(run_meta, scored_card, result.gate, result.scoring, features, offboard)
         run_meta["report"] = write_run_report(store, run_id, md, plots, result.scoring)

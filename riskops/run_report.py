@@ -147,6 +147,16 @@ def build_report(
     return "\n".join(lines) + "\n", _plots(result)
 
 
+def scoring_record(result: ScoringResult) -> dict[str, Any]:
+    """The scoring part of a run's record (run.json)."""
+    return {
+        "model_version": result.model_version,
+        "cutoffs": result.cutoffs,
+        "segments": result.segment_sizes(),
+        "offboard": len(result.offboarding),
+    }
+
+
 def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
     """Every score (Parquet) and the off-boarding list (CSV) of a run; the service's lookup table reads them."""
     store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))

@@ -155,7 +155,7 @@ def report(
     from riskops.features import read_features
     from riskops.offboard import ScoringResult
     from riskops.registry import Registry
-    from riskops.run_report import build_report, write_run_report
+    from riskops.run_report import build_report, scoring_record, write_run_report
     from riskops.runinfo import code_version, new_run_id
 
     run_id = run_id or new_run_id()
@@ -181,14 +181,12 @@ def report(
             "code_version": code_version()}  # fmt: skip
     md, plots = build_report(meta, card, registry.gate(card.version, "pr_auc", 0.0), result, features_frame, cfg)
     uri = write_run_report(store, run_id, md, plots, result)
-    sizes = result.segment_sizes()
     record = meta | {
         "created": datetime.now(UTC).isoformat(),
         "source": "pipeline",
         "model_version": card.version,
         "model_metrics": {k: card.metrics[k] for k in ("roc_auc", "pr_auc", "brier")},
-        "scoring": {"model_version": card.version, "cutoffs": result.cutoffs, "segments": sizes,
-                    "offboard": len(result.offboarding)},
+        "scoring": scoring_record(result),
         "report": uri,
     }  # fmt: skip
     store.write_text(f"{run_id}/run.json", json.dumps(record, indent=2))
