@@ -23,9 +23,16 @@ def compile_all(out: Path) -> dict[str, Path]:
     return paths
 
 
-def run_local(pipeline_root: Path, training: dict[str, Any], scoring: dict[str, Any]) -> dict[str, Any]:
-    """Run training then scoring in this environment; returns each pipeline's output."""
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True)
-    trained = training_pipeline(**training)
-    scored = scoring_pipeline(**scoring)
+def run_local(home: Path, dataset_dir: Path, as_of: str, training: dict[str, Any]) -> dict[str, Any]:
+    """Run training then scoring in this environment, in a new run folder under `home` with its own DuckDB
+    file; `training` holds the training pipeline's tuning/seed/margin arguments. Returns each output."""
+    from riskops.runinfo import new_run_id
+
+    run_dir = home / f"pipeline-{new_run_id()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    common = {"as_of": as_of, "duckdb_path": str(run_dir / "warehouse.duckdb"), "dataset_dir": str(dataset_dir)}
+    root = run_dir / "pipeline-root"
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    trained = training_pipeline(**common, **training)
+    scored = scoring_pipeline(**common)
     return {"model_version": trained.output, "report": scored.output}

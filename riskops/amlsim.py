@@ -13,7 +13,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +151,3 @@ def load_amlsim(source: Path, out: Path, unlabelled_share: float = 0.2) -> Amlsi
         shutil.rmtree(out)
     tmp.rename(out)
     return summary
-
-
-def amlsim_as_of(out: Path) -> date:
-    return date.fromisoformat(json.loads((out / "manifest.json").read_text())["as_of"])

@@ -511,8 +511,8 @@ def pipeline_run_cmd(
     margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
 ) -> None:
     """Run the training then the scoring pipeline locally with kfp.local, on a prepared dataset."""
+    from pipelines.runner import run_local
     from riskops.job import prepare_data
-    from riskops.runinfo import new_run_id
     from riskops.sources import dataset_as_of
 
     if data not in ("synthetic", "amlsim"):
@@ -520,17 +520,9 @@ def pipeline_run_cmd(
     settings = Settings()
     folder = prepare_data(cast(Literal["synthetic", "amlsim"], data), data_root, customers, seed, None)
     as_of = dataset_as_of(folder)
-    run_dir = settings.home / f"pipeline-{new_run_id()}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    common = {"as_of": as_of, "duckdb_path": str(run_dir / "warehouse.duckdb"), "dataset_dir": str(folder)}
-    from pipelines.runner import run_local
-
+    training = {"trials": trials, "tuning_timeout_s": tuning_timeout, "seed": seed, "margin": margin}
     try:
-        result = run_local(
-            run_dir / "pipeline-root",
-            common | {"trials": trials, "tuning_timeout_s": tuning_timeout, "seed": seed, "margin": margin},
-            common,
-        )
+        result = run_local(settings.home, folder, as_of, training)
     except RiskOpsError as e:
         _fail(e)
     from riskops.artifacts import open_store

@@ -174,27 +174,6 @@ class FeatureSet:
         self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns
         self._build()
 
-    # names of the features computed by the special CTEs (daily, counterparties, countries, recency)
-    SPECIAL = (
-        "active_days_{P}d",
-        "tx_per_active_day_{P}d",
-        "max_tx_per_day_{P}d",
-        "max_in_per_day_{P}d",
-        "max_out_per_day_{P}d",
-        "pass_through_2d_{P}d",
-        "counterparties_{R}d",
-        "counterparties_{L}d",
-        "new_counterparties_{R}d",
-        "senders_{L}d",
-        "receivers_{L}d",
-        "countries_{L}d",
-        "days_since_first_tx",
-        "days_since_last_tx",
-        "days_since_last_in",
-        "days_since_last_out",
-        "tenure_days",
-    )
-
     def _flag(self, name: str, cond: Cond) -> Cond:
         """Evaluate `cond` once per transaction as a boolean column; aggregates then combine flags (measured:
         re-evaluating string comparisons inside ~110 aggregates was most of the feature query's time)."""

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -151,7 +151,6 @@ class _Resolved:
     exprs: dict[str, str]
     missing_optional: list[str]
     extras: list[str]
-    source_cols: list[str] = field(default_factory=list)
 
 
 def _resolve(
@@ -209,7 +208,7 @@ def _resolve(
             where,
             "rename or drop them in the source, or map them instead",
         )
-    return _Resolved(exprs, missing_optional, extras, list(source))
+    return _Resolved(exprs, missing_optional, extras)
 
 
 def _key(expr: str) -> str:
@@ -227,7 +226,7 @@ def _values_case(expr: str, groups: dict[str, list[str]], upper: bool) -> str:
 
 
 @dataclass
-class CohortTables:
+class CleanTables:
     cohort: str
 
     @property
@@ -307,7 +306,7 @@ def customer_sql(
     src: str,
     r: _Resolved,
     mapping: Mapping,
-    tables: CohortTables,
+    tables: CleanTables,
     labelled: bool,
     cutoff: datetime,
     now: datetime,
@@ -341,7 +340,7 @@ def transaction_sql(
     src: str,
     r: _Resolved,
     mapping: Mapping,
-    tables: CohortTables,
+    tables: CleanTables,
     customer_key: str,
     cutoff: datetime,
     now: datetime,
@@ -437,7 +436,7 @@ def ingest_cohort(
         )
     labelled = cohort == "labelled"
     src = mapping.cohorts[cohort]
-    tables = CohortTables(cohort)
+    tables = CleanTables(cohort)
     for name in (tables.customers, tables.transactions):
         wh.drop(name)  # a failed run must not leave last run's clean tables looking current
 
@@ -503,7 +502,7 @@ def _table_report(wh: Warehouse, src: str, clean: str, quarantine: str, r: _Reso
     )
 
 
-def _judge(wh: Warehouse, report: ValidationReport, tables: CohortTables, mapping: Mapping, labelled: bool) -> None:
+def _judge(wh: Warehouse, report: ValidationReport, tables: CleanTables, mapping: Mapping, labelled: bool) -> None:
     """Decide whether what is left can be used; fill labels, snapshot, warnings and errors."""
     c, t = report.customers, report.transactions
     if c.rows_clean == 0:
