@@ -3,7 +3,8 @@
 trivial   GET /healthz, 16 connections: the framework's own ceiling on this machine
 lookup    GET /v1/customers/{id}/risk, 16 connections (target: >= half the trivial route, p99 < 10 ms)
 score     POST /v1/score with 200 raw transactions, 8 connections (target: p99 < 20 ms)
-batch     POST /v1/score/batch, 1,000 customers per request, 2 connections (target: >= 100k customers/s)
+batch     POST /v1/score/batch, 1,000 customers per request as JSON, 5,000 as an Arrow IPC stream, 2 connections
+          (target: >= 100k customers/s)
 
   python bench/bench_service.py        (needs `wrk`: apt-get install wrk)
 """
@@ -81,18 +82,32 @@ def _prepare(root: Path) -> dict[str, Any]:
         values = frame[c] if c in card.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)
         cols[c] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
     batch_body = {"customer_id": frame["customer_id"].tolist(), "features": cols}
-    return {"store": root / "store", "score": score_body, "batch": batch_body, "customer": cust["customer_id"]}
+    # The Arrow body: the same customers five times over (5,000 rows), typed columns.
+    import pyarrow as pa
+
+    table = pa.table({"customer_id": [f"{c}-{k}" for k in range(5) for c in batch_body["customer_id"]]} |
+                     {c: v * 5 for c, v in cols.items()})  # fmt: skip
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return {
+        "store": root / "store", "score": json.dumps(score_body).encode(), "batch": batch_body,
+        "arrow": sink.getvalue().to_pybytes(), "arrow_rows": table.num_rows, "customer": cust["customer_id"],
+    }  # fmt: skip
 
 
-def _wrk(url: str, connections: int, seconds: int, body: dict[str, Any] | None, root: Path) -> dict[str, float]:
+def _wrk(
+    url: str, connections: int, seconds: int, body: bytes | None, root: Path, content_type: str = "application/json"
+) -> dict[str, float]:
     args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-H", f"X-API-Key: {KEY}"]
     if body is not None:
-        payload = root / f"body-{abs(hash(url))}.json"
-        payload.write_text(json.dumps(body))
-        script = root / f"post-{abs(hash(url))}.lua"
+        name = hashlib.sha256(body).hexdigest()[:12]
+        payload = root / f"body-{name}"
+        payload.write_bytes(body)
+        script = root / f"post-{name}.lua"
         script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f'local f = io.open("{payload}", "r")\nwrk.body = f:read("*a")\nf:close()\n'
+            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "{content_type}"\n'
+            f'local f = io.open("{payload}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
         )
         args += ["-s", str(script)]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
@@ -123,9 +138,10 @@ def main() -> None:
         port = s.getsockname()[1]
     env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(prep["store"]), "RISKOPS_HOME": str(root / "home"),
            "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()}  # fmt: skip
+    service_log = (root / "service.log").open("wb")  # the JSON access log: one line per request
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"], env=env,
+         "--workers", "1", "--no-access-log", "--log-level", "warning"], env=env, stderr=service_log,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -143,14 +159,18 @@ def main() -> None:
         figures["trivial_healthz_c16"] = _wrk(f"{base}/healthz", 16, 10, None, root)
         figures["lookup_c16"] = _wrk(f"{base}/v1/customers/{prep['customer']}/risk", 16, 10, None, root)
         figures["score_200tx_c8"] = _wrk(f"{base}/v1/score", 8, 10, prep["score"], root)
-        batch = _wrk(f"{base}/v1/score/batch", 2, 10, prep["batch"], root)
+        batch = _wrk(f"{base}/v1/score/batch", 2, 10, json.dumps(prep["batch"]).encode(), root)
         batch["customers_per_s"] = batch["rps"] * len(prep["batch"]["customer_id"])
-        figures["batch_1000_c2"] = batch
+        figures["batch_json_1000_c2"] = batch
+        arrow = _wrk(f"{base}/v1/score/batch", 2, 10, prep["arrow"], root, "application/vnd.apache.arrow.stream")
+        arrow["customers_per_s"] = arrow["rps"] * prep["arrow_rows"]
+        figures["batch_arrow_5000_c2"] = arrow
         figures["lookup_vs_trivial"] = round(figures["lookup_c16"]["rps"] / figures["trivial_healthz_c16"]["rps"], 2)
         report("service", figures)
     finally:
         proc.terminate()
         proc.wait(10)
+        service_log.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

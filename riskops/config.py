@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     api_key_hashes: str = Field(default="", description="comma-separated SHA-256 hex digests of accepted keys")
     root_path: str = Field(default="", description="path prefix the service is served under, e.g. /ai")
     model_poll_s: float = Field(default=30.0, gt=0, description="how often the service looks for a new champion")
+    prediction_log: Literal["jsonl", "bigquery"] = Field(
+        default="jsonl", description="where scored requests are logged: <home>/predictions or <bq_dataset>.predictions"
+    )
+    log_level: str = Field(default="INFO", description="service log level; logs are JSON lines on stderr")
+    access_log: bool = Field(default=True, description="one log line per API request (probes and /metrics excluded)")
 
     warehouse: Literal["duckdb", "bigquery"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="DuckDB file; default: <run folder>/warehouse.duckdb")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +33,7 @@ from riskops.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
 Segment = Literal["Low", "Medium", "High"]
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 class Rule(BaseModel):
@@ -42,9 +44,15 @@ class Rule(BaseModel):
     meaning: str = Field(description="what it means for the business, shown on the list")
 
     def check(self, values: pd.Series) -> pd.Series:
-        v = pd.to_numeric(values, errors="coerce")
-        hit = {">=": v >= self.value, ">": v > self.value, "<=": v <= self.value, "<": v < self.value}[self.op]
+        hit = _OPS[self.op](pd.to_numeric(values, errors="coerce"), self.value)
         return hit.fillna(False).astype(bool)
+
+    def fires(self, value: Any) -> bool:
+        """`check` for one value (the service's path: no Series per request)."""
+        try:
+            return bool(_OPS[self.op](float(value), self.value))  # NaN compares False, as in `check`
+        except (TypeError, ValueError):
+            return False
 
 
 DEFAULT_RULES = [
@@ -146,18 +154,17 @@ def score_frame(
     high = cfg.high_cutoff if cfg.high_cutoff is not None else card.threshold
     medium = high * cfg.medium_factor
     segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
-    fired = pd.DataFrame(index=frame.index)
+    fired: dict[str, np.ndarray] = {}
     skipped = []
     for rule in cfg.rules:
         if rule.feature not in frame.columns:
             skipped.append(f"{rule.name} (no feature {rule.feature})")
             continue
-        fired[rule.name] = rule.check(frame[rule.feature])
-    n_rules = fired.sum(axis=1).to_numpy() if len(fired.columns) else np.zeros(len(frame), int)
+        fired[rule.name] = rule.check(frame[rule.feature]).to_numpy()
+    n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
     rules_text = np.full(len(frame), "", dtype=object)
-    for name in fired.columns:  # one vectorized pass per rule, not a Python call per customer
-        hit = fired[name].to_numpy()
+    for name, hit in fired.items():  # one vectorized pass per rule, not a Python call per customer
         rules_text[hit] = np.where(rules_text[hit] == "", name, rules_text[hit] + ", " + name)
     scores = pd.DataFrame(
         {

@@ -356,24 +356,33 @@ def train(ds: Dataset, cfg: TrainConfig, progress: Any = None) -> TrainResult:
     )
 
 
-def align(
-    frame: pd.DataFrame, features: list[str], categorical: list[str], dropped: list[str] | None = None
-) -> pd.DataFrame:
-    """Scoring data in the model's column order. Refuses data whose columns differ from the model's feature
-    list (besides the id, the label and features the model dropped as constant), naming both sides."""
+def check_columns(columns: list[str], features: list[str], dropped: list[str] | None = None) -> None:
+    """Refuse scoring data whose columns differ from the model's feature list (besides the id, the label and
+    features the model dropped as constant), naming both sides."""
     known = {*features, *(dropped or []), ID_COLUMN, LABEL_COLUMN, "account_state"}
-    missing = [f for f in features if f not in frame.columns]
-    unexpected = [c for c in frame.columns if c not in known]
+    present = set(columns)
+    missing = [f for f in features if f not in present]
+    unexpected = [c for c in columns if c not in known]
     if missing or unexpected:
         raise DataContractError(
             f"scoring columns do not match the model: missing {missing}, unexpected {unexpected}",
             "scoring features",
             "build the features with the feature config and attributes the model was trained with",
         )
-    X = frame[features].copy()
-    for c in categorical:
-        X[c] = X[c].astype("object").where(X[c].notna(), MISSING_CATEGORY).astype(str)
+
+
+def align(
+    frame: pd.DataFrame, features: list[str], categorical: list[str], dropped: list[str] | None = None
+) -> pd.DataFrame:
+    """Scoring data in the model's column order (see `check_columns`)."""
+    check_columns(list(frame.columns), features, dropped)
+    cats = set(categorical)
+    X = frame[features]  # one take; only columns not already float64 are converted (each assignment ~40 us)
+    dtypes = X.dtypes
     for c in features:
-        if c not in categorical:
+        if c in cats:
+            s = X[c]
+            X[c] = s.astype("object").where(s.notna(), MISSING_CATEGORY).astype(str)
+        elif dtypes[c] != np.float64:
             X[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
     return X

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, with_config
+from typing_extensions import TypedDict
 
 MAX_TRANSACTIONS = 2_000
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch (10k customers x ~140 features) is ~10 MB of JSON
 Attribute = str | float | int | bool | None
 
 
@@ -15,20 +17,20 @@ def _utc(v: datetime) -> datetime:
     return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
-class Transaction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@with_config(ConfigDict(extra="forbid"))
+class Transaction(TypedDict):
+    """One raw transaction. A TypedDict, not a model: 200 of them validate ~40% faster as plain dicts.
+    A timestamp without an offset is UTC."""
 
-    transaction_id: str | None = Field(default=None, max_length=128)
+    transaction_id: NotRequired[Annotated[str | None, Field(max_length=128)]]
     ts: datetime
-    amount: float = Field(ge=0, le=1e9, allow_inf_nan=False)
+    amount: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
     direction: Literal["in", "out"]
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    type: str | None = Field(default=None, max_length=32)
-    counterparty_id: str | None = Field(default=None, max_length=128)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    status: str | None = Field(default=None, max_length=32)
-
-    _ts_utc = field_validator("ts")(_utc)
+    currency: NotRequired[Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")]]
+    type: NotRequired[Annotated[str | None, Field(max_length=32)]]
+    counterparty_id: NotRequired[Annotated[str | None, Field(max_length=128)]]
+    country: NotRequired[Annotated[str | None, Field(pattern=r"^[A-Z]{2}$")]]
+    status: NotRequired[Annotated[str | None, Field(max_length=32)]]
 
 
 class Customer(BaseModel):
@@ -73,19 +75,27 @@ class ModelInfo(BaseModel):
 
 
 MAX_BATCH = 10_000
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+BATCH_ARROW_DOC = (
+    "An Arrow IPC stream with a `customer_id` string column and one column per feature (numeric features as "
+    "numbers, categorical ones as strings; nulls allowed): no per-value JSON parse, the fast way to score many "
+    "customers."
+)
 
 
 class BatchRequest(BaseModel):
-    """Column-oriented: one list per feature, all as long as `customer_id`."""
+    """Column-oriented: one list per feature, all as long as `customer_id`. Values are checked against the
+    model's type for each feature when scored (numbers or null; strings or null for categorical features):
+    one typed pass per column instead of a union check per value."""
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: list[str] = Field(min_length=1, max_length=MAX_BATCH)
-    features: dict[str, list[float | str | None]]
+    customer_id: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(min_length=1, max_length=MAX_BATCH)
+    features: dict[str, list[Any]] = Field(description="feature name -> one value per customer (GET /v1/model)")
 
     @field_validator("features")
     @classmethod
-    def _same_length(cls, v: dict[str, list[float | str | None]], info: Any) -> dict[str, list[float | str | None]]:
+    def _same_length(cls, v: dict[str, list[Any]], info: Any) -> dict[str, list[Any]]:
         n = len(info.data.get("customer_id") or [])
         wrong = [k for k, col in v.items() if len(col) != n]
         if wrong:

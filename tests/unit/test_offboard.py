@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from riskops.artifacts import LocalStore
-from riskops.errors import RiskOpsError
+from riskops.errors import DataContractError, RiskOpsError
 from riskops.evaluate import CostMatrix
+from riskops.features import read_features
 from riskops.modeling import train_and_register
 from riskops.offboard import OffboardConfig, Rule, _fmt, score_cohort
+from riskops.online import LoadedModel, ModelHolder, arrow_columns, score_columns
 from riskops.run_report import compare_runs, list_runs
 from riskops.train import TrainConfig
 from riskops.warehouse.duckdb import DuckDBWarehouse
@@ -76,7 +81,12 @@ def test_rules_and_missing_rule_features(ingested: DuckDBWarehouse, store: Local
 
 def test_rule_semantics_and_formatting() -> None:
     rule = Rule(name="x", feature="f", op=">", value=2.0, meaning="m")
-    assert rule.check(pd.Series([1.0, 3.0, np.nan, None])).tolist() == [False, True, False, False]
+    values = [1.0, 3.0, np.nan, None, "7", "seven", 2.0]
+    assert rule.check(pd.Series(values)).tolist() == [False, True, False, False, True, False, False]
+    assert [rule.fires(v) for v in values] == rule.check(pd.Series(values)).tolist()  # one value, same answer
+    for op in (">=", "<=", "<"):
+        r = Rule(name="x", feature="f", op=op, value=2.0, meaning="m")  # type: ignore[arg-type]
+        assert [r.fires(v) for v in values] == r.check(pd.Series(values)).tolist(), op
     assert _fmt("pass_through_2d_90d", 0.94) == "94%"
     assert _fmt("out_sum_30d", 12345.6) == "12,346"
     assert _fmt("days_since_last_tx", 3.2) == "3 days"
@@ -95,3 +105,61 @@ def test_runs_are_listed_and_compared(tmp_path: Path) -> None:
     s.write_text("models/m1/card.json", "{}")
     assert [r["run_id"] for r in list_runs(s)] == ["r1", "r2"]
     assert compare_runs(base, other) == [("parameters.seed", 1, 2), ("scoring.offboard", 10, 12)]
+
+
+def _served(store: LocalStore) -> LoadedModel:
+    from riskops.registry import Registry
+
+    holder = ModelHolder(Registry(store))
+    assert holder.refresh() and holder.current is not None
+    return holder.current
+
+
+def test_columns_from_json_or_arrow_score_as_the_batch_list(ingested: DuckDBWarehouse, store: LocalStore) -> None:
+    m = _served(store)
+    batch = score_cohort(ingested, store, AS_OF, "unlabelled").scores.set_index("customer_id")
+    frame = read_features(ingested, "unlabelled").head(50)
+    cols = {c: [None if isinstance(v, float) and v != v else v for v in frame[c].tolist()] for c in m.card.features}
+    ids = frame["customer_id"].tolist()
+    from_json = score_columns(m, cols, ids, OffboardConfig())
+    table = pa.table({"customer_id": ids} | cols)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    arrow_ids, arrow_cols = arrow_columns(sink.getvalue().to_pybytes(), 100)
+    from_arrow = score_columns(m, arrow_cols, arrow_ids, OffboardConfig())
+    for scored in (from_json, from_arrow):
+        assert scored["score"].to_numpy() == pytest.approx(batch.loc[ids, "score"].to_numpy(), abs=1e-12)
+        assert scored["segment"].tolist() == batch.loc[ids, "segment"].tolist()
+
+
+def test_bad_columns_are_refused_naming_the_feature_and_row(store: LocalStore) -> None:
+    m = _served(store)
+    numeric = next(f for f in m.card.features if f not in m.card.categorical)
+    categorical = m.card.categorical[0]
+    good: dict[str, list[Any]] = {f: ["x", "y"] if f in m.card.categorical else [1.0, None] for f in m.card.features}
+    for column, values, expected in [
+        (numeric, [1.0, "lots"], f"feature {numeric}, row 1"),
+        (numeric, [float("inf"), 1.0], f"feature {numeric}, row 0"),
+        (numeric, [[1.0], 2.0], f"feature {numeric}, row 0"),
+        (numeric, [10**400, 1.0], f"feature {numeric}, row 0"),
+        (categorical, ["x", 3.5], f"feature {categorical}, row 1"),
+    ]:
+        with pytest.raises(DataContractError, match=re.escape(expected)):
+            score_columns(m, good | {column: values}, ["a", "b"], OffboardConfig())
+    with pytest.raises(DataContractError, match="unexpected \\['surprise'\\]"):
+        score_columns(m, good | {"surprise": [1, 2]}, ["a", "b"], OffboardConfig())
+    for body, message in [
+        (b"not arrow", "not a readable Arrow IPC stream"),
+        (_ipc(pa.table({"x": [1.0]})), "no string column customer_id"),
+        (_ipc(pa.table({"customer_id": ["a"] * 3, "x": [1.0] * 3})), "3 rows"),
+    ]:
+        with pytest.raises(DataContractError, match=message):
+            arrow_columns(body, 2)
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
