@@ -36,7 +36,7 @@ run: setup ## Run the training and scoring pipelines locally (kfp.local) on embe
 	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
 
 serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.app:app)
-	$(BIN)/uvicorn serving.app:app --host 127.0.0.1 --port 8000
+	$(BIN)/uvicorn serving.app:app --host 127.0.0.1 --port 8000 --no-access-log
 
 lint: setup ## ruff lint + format check
 	$(BIN)/ruff check riskops components pipelines serving tests bench

@@ -119,7 +119,10 @@ async def parse_body(request: Request, model: type[Body]) -> Body:
     try:
         return model.model_validate_json(raw)
     except ValidationError as e:
-        errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False, include_context=False)]
+        errors = [
+            {**err, "loc": ("body", *err["loc"])}
+            for err in e.errors(include_url=False, include_context=False, include_input=False)
+        ]
         raise RequestValidationError(errors) from None
 
 

@@ -126,3 +126,25 @@ def test_bigquery_errors_are_named(bigquery_settings: Settings) -> None:
             bq.query("SELECT * FROM `local.riskops_it.nope`")
         with pytest.raises(DataContractError, match="does not exist"):
             ingest_cohort(bq, "unlabelled", NOW.date(), LocalStore("/tmp"), "x", Mapping(), now=NOW)
+
+
+def test_prediction_log_streams_into_a_partitioned_bigquery_table(bigquery_settings: Settings) -> None:
+    from riskops.predlog import FIELDS, BigQuerySink, PredictionLog, customer_key
+
+    sink = BigQuerySink(BigQueryWarehouse.from_settings(bigquery_settings).client, bigquery_settings.bq_dataset)
+    log = PredictionLog(sink, flush_s=0.05)  # closing the log closes the sink's own client
+    for i in range(30):
+        log.record({
+            "request_id": f"req-{i}", "time": f"2026-11-23T10:00:{i:02d}+00:00", "model_version": "m1",
+            "customer_key": customer_key(f"C{i}"), "score": i / 100, "segment": "High" if i > 25 else "Low",
+            "offboard": i > 25, "latency_ms": 1.5,
+        })  # fmt: skip
+    log.close()
+    assert log.written == 30 and log.dropped == 0
+    wh = BigQueryWarehouse.from_settings(bigquery_settings)
+    table = wh.client.get_table(f"{wh.dataset}.predictions")
+    assert [f.name for f in table.schema] == list(FIELDS) and table.time_partitioning.field == "time"
+    rows = wh.query(f"SELECT * FROM {wh.ref('predictions')} ORDER BY score").to_pylist()
+    assert [r["request_id"] for r in rows] == [f"req-{i}" for i in range(30)]
+    assert rows[29]["segment"] == "High" and rows[29]["offboard"] is True and "C29" not in str(rows[29])
+    wh.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -137,10 +138,13 @@ def test_every_validation_error_is_a_422_naming_the_field(
     assert any(e["loc"][: len(where)] == where for e in r.json()["detail"]), r.json()
 
 
-def test_malformed_json_is_a_422(service: dict[str, Any]) -> None:
-    r = httpx.post(f"{service['url']}/v1/score", content=b"{not json", headers={"X-API-Key": KEY,
-                   "Content-Type": "application/json"})  # fmt: skip
-    assert r.status_code == 422
+def test_malformed_json_is_a_422_and_an_oversized_body_a_413(service: dict[str, Any]) -> None:
+    headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
+    for junk in (b"{not json", b"\xed\xc0^u"):  # the second is not even UTF-8
+        r = httpx.post(f"{service['url']}/v1/score", content=junk, headers=headers)
+        assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    huge = httpx.post(f"{service['url']}/v1/score/batch", content=b" " * (33 * 1024 * 1024), headers=headers)
+    assert huge.status_code == 413 and "over the limit" in huge.text
 
 
 def test_metrics_count_requests_and_decisions(service: dict[str, Any]) -> None:
@@ -251,3 +255,72 @@ def test_swap_under_load_then_a_broken_model_is_refused(
     assert info["version"] == card2.version
     assert 'riskops_model_loads_total{result="failure"}' in httpx.get(f"{url}/metrics").text
     assert httpx.post(f"{url}/v1/score", json=body, headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_logs_are_json_lines_carrying_the_request_id(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    import json
+
+    mine = "trace-abc.123"
+    r = httpx.post(f"{service['url']}/v1/score", json=_payload(ingested, "U2"),
+                   headers={"X-API-Key": KEY, "X-Request-ID": mine})  # fmt: skip
+    assert r.headers["x-request-id"] == mine and r.json()["request_id"] == mine
+    odd = httpx.get(f"{service['url']}/v1/model", headers={"X-API-Key": KEY, "X-Request-ID": "no spaces allowed"})
+    assert odd.headers["x-request-id"] != "no spaces allowed" and len(odd.headers["x-request-id"]) == 36
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [json.loads(x) for x in service["log"].read_text().splitlines() if x.startswith("{")]
+        access = [x for x in lines if x.get("request_id") == mine and x["logger"] == "riskops.access"]
+        if access:
+            break
+        time.sleep(0.1)
+    assert access[0]["route"] == "/v1/score" and access[0]["status"] == 200 and access[0]["duration_ms"] > 0
+    assert {"time", "level", "message"} <= set(access[0])
+    assert not [x for x in service["log"].read_text().splitlines() if x.strip() and not x.startswith("{")]
+
+
+def test_served_under_a_root_path(service: dict[str, Any], ingested: DuckDBWarehouse, tmp_path: Path) -> None:
+    """As behind an ingress that forwards /ai/... unchanged: routes, docs and the OpenAPI servers use the prefix."""
+    import shutil
+
+    # Its own copy of the registry: another test leaves a broken champion behind in the shared one.
+    shutil.copytree(service["store"].root, tmp_path / "store")
+    Registry(LocalStore(tmp_path / "store")).set_champion(service["version"], "root-path test")
+    port = free_port()
+    env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_ROOT_PATH": "/ai",
+           "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
+           "RISKOPS_HOME": str(tmp_path)}  # fmt: skip
+    log = tmp_path / "uvicorn.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log"], stdout=fh, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, proc, log)
+        base = f"http://127.0.0.1:{port}/ai"
+        for _ in range(100):
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+            time.sleep(0.1)
+        r = httpx.post(f"{base}/v1/score", json=_payload(ingested, "U3"), headers={"X-API-Key": KEY})
+        assert r.status_code == 200 and r.json()["model_version"] == service["version"]
+        spec = httpx.get(f"{base}/openapi.json").json()
+        assert spec["servers"] == [{"url": "/ai"}] and "/v1/score" in spec["paths"]
+        assert "/ai/openapi.json" in httpx.get(f"{base}/docs").text
+        assert 'route="/v1/score",status="2xx"' in httpx.get(f"{base}/metrics").text
+    finally:
+        stop(proc)
+
+
+def test_openapi_fuzzing_finds_no_server_error(service: dict[str, Any], tmp_path: Path) -> None:
+    """Schemathesis generates valid and invalid requests from the OpenAPI schema for every operation; the
+    check is that none gets a 5xx."""
+    st = Path(sys.executable).parent / "st"
+    out = subprocess.run(
+        [str(st), "run", f"{service['url']}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "60",
+         "--seed", "7", "-H", f"X-API-Key: {KEY}", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-4000:]
+    tested = re.search(r"(\d+) generated, (\d+) passed", out.stdout)
+    assert tested and int(tested.group(1)) > 200 and tested.group(1) == tested.group(2), out.stdout[-2000:]
