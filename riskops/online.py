@@ -6,6 +6,7 @@ No web framework here: `serving/` is the HTTP shell over this module.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ class LoadedModel:
     definitions: dict[str, str]
     typical: dict[str, Any]
     loaded_at: datetime
+    reference_shares: dict[str, float]  # segment mix of its holdout customers: the baseline for drift alerts
 
     def row(self, values: dict[str, Any]) -> list[Any]:
         """A feature vector in the model's order; CatBoost scores a plain row ~10x faster than a DataFrame."""
@@ -61,9 +63,12 @@ def load(registry: Registry, version: str) -> LoadedModel:
     fs = FeatureSet(FeatureConfig(**card.feature_config), attributes)
     holdout = registry.holdout(version)
     X = align(holdout, card.features, card.categorical, list(card.dropped))
-    smoke = model.predict_proba(X.head(5))[:, 1]
-    if len(smoke) == 0 or not np.isfinite(smoke).all():
+    scores = model.predict_proba(X)[:, 1]
+    if len(scores) == 0 or not np.isfinite(scores).all():
         raise ValueError(f"model {version} failed its smoke prediction")
+    high, medium = card.threshold, card.threshold * OffboardConfig().medium_factor
+    shares = {"High": float(np.mean(scores >= high)), "Medium": float(np.mean((scores >= medium) & (scores < high)))}
+    shares["Low"] = 1.0 - shares["High"] - shares["Medium"]
     return LoadedModel(
         version=version,
         card=card,
@@ -72,6 +77,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
         definitions={f.name: f.definition for f in fs.features()},
         typical=typical_values(X, card.categorical),
         loaded_at=datetime.now(UTC),
+        reference_shares=shares,
     )
 
 
@@ -227,6 +233,7 @@ class LookupTable:
         self.store = store
         self.run_id: str | None = None
         self.rows: dict[str, dict[str, Any]] = {}
+        self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
 
     def latest_run(self) -> str | None:
         runs = sorted(k.split("/")[0] for k in self.store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
@@ -255,5 +262,6 @@ class LookupTable:
                 "reasons": [x for x in reasons.get(cid, "").split("; ") if x],
                 "run_id": run,
             }
-        self.rows, self.run_id = rows, run  # one swap: readers see the old table or the new one
+        record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
+        self.rows, self.record, self.run_id = rows, record, run  # readers see the old table or the new one
         return True

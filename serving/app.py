@@ -149,6 +149,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def publish_run_metrics(record: dict[str, Any]) -> None:
+    """The latest published scoring run as gauges, for the pipeline dashboard and its staleness alert."""
+    if "created" in record:
+        metrics.RUN_TIME.set(datetime.fromisoformat(record["created"]).timestamp())
+    if record.get("timings_s"):
+        metrics.RUN_DURATION.set(sum(record["timings_s"].values()))
+    scoring = record.get("scoring") or {}
+    for segment, n in (scoring.get("segments") or {}).items():
+        metrics.RUN_CUSTOMERS.labels(segment).set(n)
+    if "offboard" in scoring:
+        metrics.RUN_OFFBOARDED.set(scoring["offboard"])
+
+
 def _sink(settings: Settings) -> Sink:
     if settings.prediction_log == "bigquery":
         from riskops.warehouse.bigquery import BigQueryWarehouse
@@ -180,9 +193,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.MODEL.clear()
             assert holder.current is not None
             metrics.MODEL.labels(holder.current.version).set(1)
+            for name in ("roc_auc", "pr_auc", "brier"):
+                metrics.MODEL_METRIC.labels(name).set(float(holder.current.card.metrics[name]))
+            for segment, share in holder.current.reference_shares.items():
+                metrics.REFERENCE_SHARE.labels(segment).set(share)
         elif holder.load_failures > before:
             metrics.MODEL_LOADS.labels("failure").inc()
-        lookup.refresh()
+        if lookup.refresh():
+            publish_run_metrics(lookup.record)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -13,3 +13,11 @@ DECISIONS = Counter("riskops_decisions_total", "Decisions by segment", ["segment
 MODEL = Gauge("riskops_model_info", "The serving model (value 1)", ["version"])
 MODEL_LOADS = Counter("riskops_model_loads_total", "Champion load attempts", ["result"])
 PREDICTION_LOG_DROPS = Counter("riskops_prediction_log_dropped_total", "Prediction log records dropped (queue full)")
+MODEL_METRIC = Gauge("riskops_model_metric", "The serving model's holdout metrics", ["metric"])
+REFERENCE_SHARE = Gauge(
+    "riskops_model_reference_share", "Share of the serving model's holdout customers in each segment", ["segment"]
+)
+RUN_TIME = Gauge("riskops_scoring_run_timestamp_seconds", "When the latest published scoring run was created")
+RUN_DURATION = Gauge("riskops_scoring_run_duration_seconds", "How long the latest published run took (when recorded)")
+RUN_CUSTOMERS = Gauge("riskops_scoring_run_customers", "Customers of the latest published run by segment", ["segment"])
+RUN_OFFBOARDED = Gauge("riskops_scoring_run_offboarded", "Customers on the latest published off-boarding list")

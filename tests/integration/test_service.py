@@ -324,3 +324,47 @@ def test_openapi_fuzzing_finds_no_server_error(service: dict[str, Any], tmp_path
     assert out.returncode == 0, out.stdout[-4000:]
     tested = re.search(r"(\d+) generated, (\d+) passed", out.stdout)
     assert tested and int(tested.group(1)) > 200 and tested.group(1) == tested.group(2), out.stdout[-2000:]
+
+
+def test_prometheus_scrapes_the_service_with_the_projects_config(service: dict[str, Any], tmp_path: Path) -> None:
+    """A real Prometheus (Debian's package) with monitoring/prometheus.yml and the alert rules, pointed at the
+    live service: the target is up, a request counter comes back from a query, and every rule loaded."""
+    import shutil
+
+    import yaml
+
+    exe = shutil.which("prometheus")
+    if exe is None:
+        pytest.fail("prometheus is not installed: run `make ops-tools`")
+    monitoring = Path(__file__).resolve().parents[2] / "monitoring"
+    config = yaml.safe_load((monitoring / "prometheus.yml").read_text())
+    config["global"]["scrape_interval"] = "1s"
+    config["rule_files"] = [str(monitoring / "alerts.yml")]
+    config["scrape_configs"][0]["static_configs"] = [{"targets": [service["url"].removeprefix("http://")]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    assert httpx.get(f"{service['url']}/v1/model", headers={"X-API-Key": KEY}).status_code == 200
+    port = free_port()
+    log = tmp_path / "prometheus.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [exe, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"], stdout=fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, proc, log)
+        api = f"http://127.0.0.1:{port}/api/v1"
+        deadline, result = time.monotonic() + 30, []
+        while time.monotonic() < deadline and not result:
+            time.sleep(0.5)
+            q = httpx.get(f"{api}/query", params={"query": 'sum(riskops_requests_total{route="/v1/model"})'}).json()
+            result = q["data"]["result"]
+        assert result and float(result[0]["value"][1]) > 0, log.read_text()[-2000:]
+        targets = httpx.get(f"{api}/targets").json()["data"]["activeTargets"]
+        assert [t["health"] for t in targets] == ["up"]
+        groups = httpx.get(f"{api}/rules").json()["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        assert len(rules) == 9 and all(r["health"] != "err" for r in rules)
+        up = httpx.get(f"{api}/query", params={"query": "riskops_model_reference_share"}).json()["data"]["result"]
+        assert {r["metric"]["segment"] for r in up} == {"Low", "Medium", "High"}
+    finally:
+        stop(proc)

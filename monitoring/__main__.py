@@ -1,0 +1,3 @@
+from monitoring.generate import main
+
+main()

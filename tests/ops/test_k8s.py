@@ -1,0 +1,91 @@
+"""Every overlay renders with kustomize, passes `kubernetes-validate --strict`, its custom resources match their
+schemas, and the production essentials are in place (probes, limits, non-root, rollout, autoscaling)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.ops.conftest import ROOT, run, tool
+
+OVERLAYS = ["dev", "prod"]
+KUBERNETES = "1.31"  # GKE's regular channel at the time of writing
+CUSTOM = {("monitoring.googleapis.com/v1", "PodMonitoring"), ("monitoring.googleapis.com/v1", "Rules")}
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    out = run(tool("kubectl"), "kustomize", str(ROOT / "k8s" / "overlays" / overlay))
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[Any], Path]:
+    docs = render(request.param)
+    path = tmp_path_factory.mktemp("k8s") / f"{request.param}.yaml"
+    path.write_text(yaml.safe_dump_all([d for d in docs if (d["apiVersion"], d["kind"]) not in CUSTOM]))
+    return request.param, docs, path
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} {kind}"
+    return found[0]
+
+
+def test_builtin_kinds_pass_strict_schema_validation(rendered: tuple[str, list[Any], Path]) -> None:
+    _, docs, path = rendered
+    out = run(tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBERNETES, str(path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {d["kind"] for d in docs} >= {"Namespace", "ServiceAccount", "Deployment", "Service",
+                                        "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}  # fmt: skip
+
+
+def test_custom_resources_match_their_schemas(rendered: tuple[str, list[Any], Path]) -> None:
+    _, docs, _ = rendered
+    checked = 0
+    for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) in CUSTOM:
+            schema = json.loads((ROOT / "k8s" / "schemas" / f"{doc['kind'].lower()}.json").read_text())
+            jsonschema.validate(doc, schema)
+            checked += 1
+    assert checked == 2
+    broken = dict(one(docs, "Rules"), spec={"groups": [{"name": "x", "rules": []}]})  # no interval
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, json.loads((ROOT / "k8s" / "schemas" / "rules.json").read_text()))
+
+
+def test_the_deployment_is_production_shaped(rendered: tuple[str, list[Any], Path]) -> None:
+    name, docs, _ = rendered
+    dep = one(docs, "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert {"requests", "limits"} <= set(c["resources"]) and "memory" in c["resources"]["limits"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["securityContext"]["capabilities"]["drop"] == [
+        "ALL"
+    ]
+    assert c["lifecycle"]["preStop"]["sleep"]["seconds"] < pod["terminationGracePeriodSeconds"]
+    assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} == {"topology.kubernetes.io/zone",
+                                                                          "kubernetes.io/hostname"}  # fmt: skip
+    assert "PROJECT_ID" not in yaml.safe_dump_all(docs), "an overlay left the base's placeholder in place"
+    sa = one(docs, "ServiceAccount")
+    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith("riskops-serving@riskops-")
+    env = {e["name"]: e for e in c["env"]}
+    assert (
+        env["RISKOPS_ENVIRONMENT"]["value"] == "production"
+        and "secretKeyRef" in env["RISKOPS_API_KEY_HASHES"]["valueFrom"]
+    )
+    hpa = one(docs, "HorizontalPodAutoscaler")
+    kinds = [m["type"] for m in hpa["spec"]["metrics"]]
+    assert kinds == (["Resource", "Pods"] if name == "prod" else ["Resource"])
+    assert hpa["spec"]["minReplicas"] >= (3 if name == "prod" else 1)
+    assert one(docs, "Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
