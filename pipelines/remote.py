@@ -93,6 +93,7 @@ class VertexTarget:
     region: str
     pipeline_root: str
     labels: dict[str, str]
+    service_account: str = ""  # the identity the run's steps act as (least privilege); default: Vertex's own
 
     def check(self) -> None:
         missing = [o for o, v in (("--project", self.project), ("--region", self.region),
@@ -114,7 +115,9 @@ def submit_to(
         vertex.check()
         job = vertex_job(vertex.project, vertex.region, spec, arguments, vertex.pipeline_root, run_name,
                          vertex.labels, enable_caching)  # fmt: skip
-        return submit_vertex(job, experiment), f"Vertex AI ({vertex.project}/{vertex.region})"
+        return submit_vertex(
+            job, experiment, vertex.service_account or None
+        ), f"Vertex AI ({vertex.project}/{vertex.region})"
     if not host:
         raise RiskOpsError("no target given", "pipeline submit", "pass --host URL, or --vertex --project --region")
     return submit(host, spec, arguments, experiment, run_name, enable_caching), host

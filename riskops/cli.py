@@ -546,6 +546,7 @@ def pipeline_submit_cmd(
     region: Annotated[str, typer.Option(help="GCP region, e.g. europe-west4 (with --vertex).")] = "",
     pipeline_root: Annotated[str, typer.Option(help="gs:// folder for pipeline outputs (with --vertex).")] = "",
     label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE run label (Vertex); repeat it.")] = None,
+    service_account: Annotated[str, typer.Option(help="Service account the Vertex run acts as.")] = "",
     spec: SpecOpt = Path("build/pipelines/training.yaml"),
     arg: ArgsOpt = None,
     experiment: Annotated[str, typer.Option(help="Experiment the run belongs to.")] = "riskops",
@@ -558,7 +559,13 @@ def pipeline_submit_cmd(
 
     try:
         target = (
-            VertexTarget(project, region, pipeline_root, {k: str(v) for k, v in parse_arguments(label or []).items()})
+            VertexTarget(
+                project,
+                region,
+                pipeline_root,
+                {k: str(v) for k, v in parse_arguments(label or []).items()},
+                service_account,
+            )
             if vertex
             else None
         )

@@ -1,0 +1,39 @@
+# The warehouse: raw, clean, quarantine, features and scores tables are written by the pipelines; the prediction
+# log's table is declared here so its schema and partitioning are reviewed like code.
+resource "google_bigquery_dataset" "riskops" {
+  dataset_id                 = "riskops"
+  location                   = var.bq_location
+  description                = "riskops warehouse (${var.environment})"
+  delete_contents_on_destroy = false
+  default_encryption_configuration {
+    kms_key_name = google_kms_crypto_key.data["bigquery"].id
+  }
+  labels = {
+    environment = var.environment
+  }
+  depends_on = [google_kms_crypto_key_iam_member.data]
+}
+
+resource "google_bigquery_table" "predictions" {
+  dataset_id          = google_bigquery_dataset.riskops.dataset_id
+  table_id            = "predictions"
+  deletion_protection = true
+  description         = "One row per scored API request (riskops/predlog.py): no raw personal data"
+  time_partitioning {
+    type  = "DAY"
+    field = "time"
+  }
+  encryption_configuration {
+    kms_key_name = google_kms_crypto_key.data["bigquery"].id
+  }
+  schema = jsonencode([
+    { name = "request_id", type = "STRING", mode = "NULLABLE" },
+    { name = "time", type = "TIMESTAMP", mode = "NULLABLE" },
+    { name = "model_version", type = "STRING", mode = "NULLABLE" },
+    { name = "customer_key", type = "STRING", mode = "NULLABLE", description = "SHA-256 pseudonym of the id" },
+    { name = "score", type = "FLOAT64", mode = "NULLABLE" },
+    { name = "segment", type = "STRING", mode = "NULLABLE" },
+    { name = "offboard", type = "BOOL", mode = "NULLABLE" },
+    { name = "latency_ms", type = "FLOAT64", mode = "NULLABLE" },
+  ])
+}

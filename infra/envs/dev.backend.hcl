@@ -1,0 +1,2 @@
+bucket = "riskops-dev-tfstate"
+prefix = "riskops"

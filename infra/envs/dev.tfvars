@@ -1,0 +1,9 @@
+project_id              = "riskops-dev"
+environment             = "dev"
+region                  = "europe-west1"
+bq_location             = "EU"
+github_owner            = "riskops"
+github_repo             = "riskops"
+master_authorized_cidr  = "10.10.0.0/16"
+namespace               = "riskops-dev"
+artifact_retention_days = 30

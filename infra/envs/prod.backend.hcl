@@ -1,0 +1,2 @@
+bucket = "riskops-prod-tfstate"
+prefix = "riskops"

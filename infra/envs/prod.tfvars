@@ -1,0 +1,9 @@
+project_id              = "riskops-prod"
+environment             = "prod"
+region                  = "europe-west1"
+bq_location             = "EU"
+github_owner            = "riskops"
+github_repo             = "riskops"
+master_authorized_cidr  = "10.20.0.0/16"
+namespace               = "riskops"
+artifact_retention_days = 365
