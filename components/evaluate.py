@@ -4,7 +4,7 @@ from kfp.dsl import HTML, Metrics, Output
 from components import IMAGE
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def evaluate(
     version: str, missed_cost: float, offboard_cost: float, report: Output[HTML], metrics: Output[Metrics]
 ) -> None:

@@ -4,7 +4,7 @@ from kfp.dsl import Metrics, Output
 from components import IMAGE
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def features(cohort: str, as_of: str, duckdb_path: str, clean_table: str, metrics: Output[Metrics]) -> str:
     """Compute `<cohort>_features` in the warehouse (after `clean_table` exists); its name."""
     from riskops import steps

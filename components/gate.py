@@ -4,7 +4,7 @@ from kfp.dsl import Metrics, Output
 from components import IMAGE
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def gate(version: str, margin: float, metrics: Output[Metrics]) -> bool:
     """Compare the candidate with the champion on the same holdout: promote or not."""
     from riskops import steps

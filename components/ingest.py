@@ -4,7 +4,7 @@ from kfp.dsl import Markdown, Metrics, Output
 from components import IMAGE
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def ingest(
     cohort: str, as_of: str, duckdb_path: str, dataset_dir: str, report: Output[Markdown], metrics: Output[Metrics]
 ) -> str:

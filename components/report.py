@@ -4,7 +4,7 @@ from kfp.dsl import Markdown, Output
 from components import IMAGE
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def report(
     as_of: str, duckdb_path: str, offboarding_table: str, high_cutoff: float, medium_factor: float, min_rules: int,
     document: Output[Markdown],

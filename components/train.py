@@ -4,7 +4,7 @@ from kfp.dsl import Markdown, Metrics, Model, Output
 from components import IMAGE
 
 
-@dsl.component(base_image=IMAGE)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def train(
     as_of: str, duckdb_path: str, features_table: str, trials: int, tuning_timeout_s: float, seed: int,
     missed_cost: float, offboard_cost: float, model: Output[Model], report: Output[Markdown], metrics: Output[Metrics],

@@ -1,0 +1,122 @@
+"""The Dockerfile is hadolint-clean; both images build with buildah on a debootstrap base (images/build.sh), and
+inside them a pipeline component's entrypoint (the command KFP runs, from the compiled spec) and the service
+run as the non-root user and do their job."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.ops.conftest import ROOT, run, tool
+
+TAG = "test"
+ENV = {**os.environ, "STORAGE_DRIVER": "vfs", "BUILDAH_ISOLATION": "chroot"}
+
+
+def test_hadolint_is_clean_and_bites(tmp_path: Path) -> None:
+    out = run(tool("hadolint"), str(ROOT / "images" / "Dockerfile"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    (tmp_path / "Dockerfile").write_text("FROM debian:latest\nRUN apt-get update && apt-get install curl\n")
+    bad = run(tool("hadolint"), str(tmp_path / "Dockerfile"))
+    assert bad.returncode != 0 and "DL3007" in bad.stdout  # 'latest' is not a pinned base
+
+
+def buildah(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["buildah", *args], capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def images() -> None:
+    tool("buildah")
+    if os.geteuid() != 0:
+        pytest.fail("building images with buildah here needs root (or a configured rootless buildah)")
+    out = subprocess.run(["bash", str(ROOT / "images" / "build.sh"), TAG], capture_output=True, text=True,
+                         env=ENV, timeout=3000)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    print(out.stdout)  # the build times and image sizes, for the record
+
+
+@pytest.fixture
+def container(request: pytest.FixtureRequest) -> Iterator[str]:
+    name = buildah("from", f"localhost/riskops-{request.param}:{TAG}").stdout.strip()
+    assert name, f"could not start a container from riskops-{request.param}"
+    yield name
+    buildah("rm", name)
+
+
+def _executor(spec: Path, component: str) -> list[str]:
+    executor = yaml.safe_load(spec.read_text())["deploymentSpec"]["executors"][f"exec-{component}"]["container"]
+    return [*executor["command"], *executor["args"]]
+
+
+@pytest.mark.parametrize("container", ["pipeline"], indirect=True)
+def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    out = run(str(ROOT / ".venv" / "bin" / "riskops"), "pipeline", "compile", "--out", str(specs),
+              "--image", f"localhost/riskops-pipeline:{TAG}")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    command = _executor(specs / "training.yaml", "ingest")
+    executor_input = {
+        "inputs": {"parameterValues": {"cohort": "labelled", "as_of": "2026-09-30",
+                                       "duckdb_path": "/tmp/run/warehouse.duckdb", "dataset_dir": "/tmp/data"}},
+        "outputs": {
+            "artifacts": {
+                "report": {"artifacts": [{"name": "report", "type": {"schemaTitle": "system.Markdown"},
+                                          "uri": "/tmp/out/report", "metadata": {}}]},
+                "metrics": {"artifacts": [{"name": "metrics", "type": {"schemaTitle": "system.Metrics"},
+                                           "uri": "/tmp/out/metrics", "metadata": {}}]},
+            },
+            "parameters": {"Output": {"outputFile": "/tmp/out/Output"}},
+            "outputFile": "/tmp/out/executor_output.json",
+        },
+    }  # fmt: skip
+    args = [json.dumps(executor_input) if a == "{{$}}" else a for a in command]
+    script = (
+        "set -e; id -u; mkdir -p /tmp/out /tmp/run; export RISKOPS_HOME=/tmp/run; "
+        "riskops generate --out /tmp/data --customers 400 --seed 3 >/dev/null; "
+        + " ".join(shlex.quote(a) for a in args)
+        + '; printf "\\nEXECUTOR_OUTPUT "; cat /tmp/out/executor_output.json; echo; find /tmp/out -type f'
+    )
+    result = buildah("run", container, "--", "sh", "-c", script, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "10001"  # the image's non-root user
+    output = json.loads(next(x for x in lines if x.startswith("EXECUTOR_OUTPUT ")).split(" ", 1)[1])
+    assert output["parameterValues"]["Output"] == "labelled_customers", output
+    assert any("report" in x for x in lines), result.stdout[-2000:]  # the Markdown artifact was written
+
+
+@pytest.mark.parametrize("container", ["serving"], indirect=True)
+def test_the_service_starts_in_its_image(images: None, container: str) -> None:
+    script = (
+        "id -u; uvicorn serving.app:app --host 127.0.0.1 --port 18765 --no-access-log 2>/tmp/log & pid=$!; "
+        'for i in $(seq 120); do python3 -c "import urllib.request as u; '
+        "print(u.urlopen('http://127.0.0.1:18765/healthz').read().decode())\" 2>/dev/null && break; sleep 0.5; done; "
+        "python3 -c \"import urllib.request as u, urllib.error as e\ntry: u.urlopen('http://127.0.0.1:18765/readyz')\n"
+        "except e.HTTPError as x: print('readyz', x.code)\"; "
+        "kill $pid; wait $pid; grep -c '\"level\"' /tmp/log"
+    )
+    result = buildah("run", container, "--", "sh", "-c", script, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "10001" and '{"status":"alive"}' in lines
+    assert "readyz 503" in lines  # no champion in an empty registry: not ready, as it should be
+    assert int(lines[-1]) > 0  # JSON log lines
+
+
+def test_images_are_recorded_with_their_sizes(images: None) -> None:
+    listing = buildah("images", "--format", "{{.Name}}:{{.Tag}} {{.Size}}").stdout
+    for name in ("pipeline", "serving"):
+        line = next(x for x in listing.splitlines() if f"riskops-{name}:{TAG}" in x)
+        size = re.search(r"([\d.]+) (MB|GB)", line)
+        assert size, line
+        mb = float(size.group(1)) * (1000 if size.group(2) == "GB" else 1)
+        assert mb < 2500, f"{name} image is {mb} MB"
