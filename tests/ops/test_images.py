@@ -11,6 +11,7 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -94,21 +95,67 @@ def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tm
     assert any("report" in x for x in lines), result.stdout[-2000:]  # the Markdown artifact was written
 
 
+def _trained_store(root: Path) -> tuple[Path, str, dict[str, Any]]:
+    """A small registry with a champion, and one customer's scoring request, made on the host."""
+    from datetime import date, datetime
+
+    from riskops.artifacts import LocalStore
+    from riskops.evaluate import CostMatrix
+    from riskops.ingest import ingest_cohort
+    from riskops.modeling import train_and_register
+    from riskops.sources import load_dataset
+    from riskops.synth import generate
+    from riskops.train import TrainConfig
+    from riskops.warehouse.duckdb import DuckDBWarehouse
+
+    as_of = date(2026, 9, 30)
+    generate(root / "data", customers=1500, seed=4)
+    store = LocalStore(root / "store")
+    with DuckDBWarehouse(root / "w.duckdb") as wh:
+        load_dataset(wh, root / "data")
+        ingest_cohort(wh, "labelled", as_of, store, "v/labelled")
+        fast = TrainConfig(folds=3, tuning_trials=0, max_iterations=60, baselines=False, imbalance="none")
+        card, _ = train_and_register(wh, store, as_of, fast, CostMatrix())
+        cust = wh.read_table("labelled_customers").to_pylist()[0]
+        txs = wh.query(f"SELECT * FROM main.labelled_transactions WHERE customer_id = '{cust['customer_id']}'")
+    iso = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
+    body = {
+        "customer": {"customer_id": cust["customer_id"], "signup_ts": iso(cust["signup_ts"]),
+                     "attributes": {k: v for k, v in cust.items() if k not in ("customer_id", "signup_ts")}},
+        "transactions": [{k: iso(v) for k, v in t.items() if k != "customer_id"} for t in txs.to_pylist()],
+        "as_of": "2026-09-30T23:59:59+00:00",
+    }  # fmt: skip
+    return root / "store", card.version, body
+
+
 @pytest.mark.parametrize("container", ["serving"], indirect=True)
-def test_the_service_starts_in_its_image(images: None, container: str) -> None:
+def test_the_service_scores_in_its_image(images: None, container: str, tmp_path: Path) -> None:
+    store, version, body = _trained_store(tmp_path)
+    (tmp_path / "body.json").write_text(json.dumps(body))
+    for src, dest in ((store, "/var/lib/riskops/store"), (tmp_path / "body.json", "/var/lib/riskops/body.json")):
+        copied = buildah("copy", "--chown", "10001:10001", container, str(src), dest)
+        assert copied.returncode == 0, copied.stderr
+    probe = (
+        "import json, sys, urllib.request as u\n"
+        "req = u.Request('http://127.0.0.1:18765/v1/score', data=open('body.json', 'rb').read(),\n"
+        "                headers={'Content-Type': 'application/json'})\n"
+        "print('SCORED', u.urlopen(req).read().decode())\n"
+    )
     script = (
-        "id -u; uvicorn serving.app:app --host 127.0.0.1 --port 18765 --no-access-log 2>/tmp/log & pid=$!; "
-        'for i in $(seq 120); do python3 -c "import urllib.request as u; '
-        "print(u.urlopen('http://127.0.0.1:18765/healthz').read().decode())\" 2>/dev/null && break; sleep 0.5; done; "
-        "python3 -c \"import urllib.request as u, urllib.error as e\ntry: u.urlopen('http://127.0.0.1:18765/readyz')\n"
-        "except e.HTTPError as x: print('readyz', x.code)\"; "
-        "kill $pid; wait $pid; grep -c '\"level\"' /tmp/log"
+        "id -u; RISKOPS_ARTIFACT_ROOT=/var/lib/riskops/store uvicorn serving.app:app --host 127.0.0.1 "
+        "--port 18765 --no-access-log 2>/tmp/log & pid=$!; "
+        'for i in $(seq 240); do python3 -c "import urllib.request as u; '
+        "print(u.urlopen('http://127.0.0.1:18765/readyz').read().decode())\" 2>/dev/null && break; sleep 0.5; done; "
+        f"python3 -c {shlex.quote(probe)}; kill $pid; wait $pid; grep -c '\"level\"' /tmp/log"
     )
     result = buildah("run", container, "--", "sh", "-c", script, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "10001" and '{"status":"alive"}' in lines
-    assert "readyz 503" in lines  # no champion in an empty registry: not ready, as it should be
+    assert lines[0] == "10001"  # the image's non-root user
+    assert json.loads(lines[1]) == {"status": "ready", "model_version": version}
+    scored = json.loads(next(x for x in lines if x.startswith("SCORED ")).split(" ", 1)[1])
+    assert scored["model_version"] == version and 0 <= scored["score"] <= 1 and scored["segment"] in (
+        "Low", "Medium", "High")  # fmt: skip
     assert int(lines[-1]) > 0  # JSON log lines
 
 
