@@ -44,31 +44,36 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
     published = score_cohort(ingested, store, AS_OF, "unlabelled")
     publish_scores(store, "20990101-000000-000", published)  # the latest scoring run, for the lookup
-    port = free_port()
     env = {
-        **os.environ,
         "RISKOPS_ARTIFACT_ROOT": str(root / "store"),
-        "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
         "RISKOPS_MODEL_POLL_S": "0.3",
         "RISKOPS_HOME": str(root / "home"),
     }
     log = root / "uvicorn.log"
+    proc, url = _start_service(env, log)
+    try:
+        yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home",
+               "published": published.scores.set_index("customer_id")}  # fmt: skip
+    finally:
+        stop(proc)
+
+
+def _start_service(env: dict[str, str], log: Path, root_path: str = "") -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn serving.app:app on a free loopback port with the test key, once it reports ready."""
+    port = free_port()
+    env = {**os.environ, "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()} | env
     with log.open("wb") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port)],
             stdout=fh, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
-    try:
-        wait_for_port(port, proc, log)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-            time.sleep(0.1)
-        yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home",
-               "published": published.scores.set_index("customer_id")}  # fmt: skip
-    finally:
-        stop(proc)
+    wait_for_port(port, proc, log)
+    url = f"http://127.0.0.1:{port}{root_path}"
+    for _ in range(100):
+        if httpx.get(f"{url}/readyz").status_code == 200:
+            break
+        time.sleep(0.1)
+    return proc, url
 
 
 def _payload(ingested: DuckDBWarehouse, customer_id: str) -> dict[str, Any]:
@@ -285,23 +290,9 @@ def test_served_under_a_root_path(service: dict[str, Any], ingested: DuckDBWareh
     # Its own copy of the registry: another test leaves a broken champion behind in the shared one.
     shutil.copytree(service["store"].root, tmp_path / "store")
     Registry(LocalStore(tmp_path / "store")).set_champion(service["version"], "root-path test")
-    port = free_port()
-    env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_ROOT_PATH": "/ai",
-           "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
-           "RISKOPS_HOME": str(tmp_path)}  # fmt: skip
-    log = tmp_path / "uvicorn.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log"], stdout=fh, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+    env = {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_ROOT_PATH": "/ai", "RISKOPS_HOME": str(tmp_path)}
+    proc, base = _start_service(env, tmp_path / "uvicorn.log", root_path="/ai")
     try:
-        wait_for_port(port, proc, log)
-        base = f"http://127.0.0.1:{port}/ai"
-        for _ in range(100):
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                break
-            time.sleep(0.1)
         r = httpx.post(f"{base}/v1/score", json=_payload(ingested, "U3"), headers={"X-API-Key": KEY})
         assert r.status_code == 200 and r.json()["model_version"] == service["version"]
         spec = httpx.get(f"{base}/openapi.json").json()
