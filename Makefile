@@ -75,7 +75,7 @@ typecheck: setup ## mypy (strict) on the library
 unit: setup ## Fast, pure unit tests
 	$(BIN)/pytest -q tests/unit
 
-integration: emulators ## Tests against real servers (BigQuery + GCS emulators) on 127.0.0.1
+integration: emulators ops-tools ## Tests against real servers on 127.0.0.1 (BigQuery + GCS emulators, the service, Prometheus)
 	$(BIN)/pytest -q tests/integration
 
 e2e: setup ## Whole runs of the CLI
@@ -84,7 +84,7 @@ e2e: setup ## Whole runs of the CLI
 test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
 	$(BIN)/pytest -q tests
 
-bench: bench-generate bench-ingest bench-model ## All benchmarks (prints figures; writes bench/out/*.json)
+bench: bench-generate bench-ingest bench-model bench-service ## All benchmarks (prints figures; writes bench/out/*.json)
 
 bench-generate: setup ## Generator: transactions/s and peak memory for 200k customers
 	$(BIN)/python bench/bench_generate.py --customers 200000
@@ -95,7 +95,8 @@ bench-ingest: setup ## Ingest + validation of 20M transactions from DuckDB: seco
 bench-model: setup ## Features for 20M transactions vs a GROUP BY floor, training 100k customers, scoring 1M
 	$(BIN)/python bench/bench_model.py --customers 200000
 
-bench-service: setup ## Load the service with wrk (needs wrk: apt-get install wrk): lookup, score, batch
+bench-service: setup ## Load the service with wrk (installed from Debian if missing): trivial, lookup, score, batch
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python bench/bench_service.py
 
 clean: ## Remove virtualenvs, caches, runs and generated data

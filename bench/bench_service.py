@@ -6,7 +6,7 @@ score     POST /v1/score with 200 raw transactions, 8 connections (target: p99 <
 batch     POST /v1/score/batch, 1,000 customers per request as JSON, 5,000 as an Arrow IPC stream, 2 connections
           (target: >= 100k customers/s)
 
-  python bench/bench_service.py        (needs `wrk`: apt-get install wrk)
+  make bench-service  (installs wrk from Debian when missing)
 """
 
 from __future__ import annotations
