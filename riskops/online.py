@@ -245,7 +245,13 @@ class LookupTable:
         run = self.latest_run()
         if run is None or run == self.run_id:
             return False
-        scores = pd.read_parquet(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        import pyarrow.parquet as pq
+
+        from riskops.run_report import MODEL_VERSION_KEY
+
+        table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
+        scores = table.to_pandas()
         reasons: dict[str, str] = {}
         if self.store.exists(f"{run}/offboarding.csv"):
             listing = pd.read_csv(io.StringIO(self.store.read_text(f"{run}/offboarding.csv")), keep_default_na=False)
@@ -261,6 +267,7 @@ class LookupTable:
                 "rules": [x for x in str(r["rules"]).split(", ") if x],
                 "reasons": [x for x in reasons.get(cid, "").split("; ") if x],
                 "run_id": run,
+                "model_version": version,
             }
         record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
         self.rows, self.record, self.run_id = rows, record, run  # readers see the old table or the new one

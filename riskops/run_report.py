@@ -157,11 +157,19 @@ def scoring_record(result: ScoringResult) -> dict[str, Any]:
     }
 
 
+MODEL_VERSION_KEY = b"riskops.model_version"  # in scores.parquet's metadata: which model produced the scores
+
+
 def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
     """Every score (Parquet) and the off-boarding list (CSV) of a run; the service's lookup table reads them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
+    table = pa.Table.from_pandas(result.scores, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
     buf = io.BytesIO()
-    result.scores.to_parquet(buf, index=False)
+    pq.write_table(table.replace_schema_metadata(meta), buf)
     store.write_bytes(f"{run_id}/scores.parquet", buf.getvalue())
 
 

@@ -119,3 +119,4 @@ class CustomerRisk(BaseModel):
     rules: list[str]
     reasons: list[str]
     run_id: str
+    model_version: str | None = Field(description="the model that scored this run (absent for older runs)")

@@ -167,6 +167,7 @@ def test_customer_lookup_from_the_last_scoring_run(service: dict[str, Any]) -> N
     assert r.status_code == 200
     body = r.json()
     assert body["score"] == pytest.approx(published.loc[cid, "score"]) and body["run_id"] == "20990101-000000-000"
+    assert body["model_version"] == service["version"]
     assert body["segment"] == published.loc[cid, "segment"]
     if body["offboard"]:
         assert body["reasons"]
