@@ -214,7 +214,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def poll() -> None:
             while True:
                 await asyncio.sleep(settings.model_poll_s)
-                await asyncio.to_thread(refresh)
+                try:
+                    await asyncio.to_thread(refresh)
+                except Exception:  # a store outage must not end polling; the serving model stays
+                    log.exception("refresh from %s failed; retrying in %ss", settings.artifacts, settings.model_poll_s)
 
         task = asyncio.create_task(poll())
         yield

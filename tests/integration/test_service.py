@@ -53,7 +53,7 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     proc, url = _start_service(env, log)
     try:
         yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home",
-               "published": published.scores.set_index("customer_id")}  # fmt: skip
+               "published": published.scores.set_index("customer_id"), "result": published}  # fmt: skip
     finally:
         stop(proc)
 
@@ -358,5 +358,38 @@ def test_prometheus_scrapes_the_service_with_the_projects_config(service: dict[s
         assert len(rules) == 9 and all(r["health"] != "err" for r in rules)
         up = httpx.get(f"{api}/query", params={"query": "riskops_model_reference_share"}).json()["data"]["result"]
         assert {r["metric"]["segment"] for r in up} == {"Low", "Medium", "High"}
+    finally:
+        stop(proc)
+
+
+def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_path: Path) -> None:
+    """A champion pointer that cannot be read (a store outage, a bad write) is logged; the serving model stays,
+    and polling goes on: a scoring run published afterwards is picked up."""
+    import shutil
+
+    from riskops.registry import CHAMPION
+
+    shutil.copytree(service["store"].root, tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
+    Registry(store).set_champion(service["version"], "polling test")
+    env = {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_MODEL_POLL_S": "0.2",
+           "RISKOPS_HOME": str(tmp_path / "home")}  # fmt: skip
+    log = tmp_path / "uvicorn.log"
+    proc, url = _start_service(env, log)
+    try:
+        good = store.read_text(CHAMPION)
+        store.write_text(CHAMPION, "{not json")
+        time.sleep(1.0)
+        assert "refresh from" in log.read_text()
+        ready = httpx.get(f"{url}/readyz").json()
+        assert ready == {"status": "ready", "model_version": service["version"]}
+        store.write_text(CHAMPION, good)
+        publish_scores(store, "20991231-000000-000", service["result"])
+        deadline, run_id = time.monotonic() + 10, ""
+        cid = service["published"].index[0]
+        while time.monotonic() < deadline and run_id != "20991231-000000-000":
+            time.sleep(0.2)
+            run_id = httpx.get(f"{url}/v1/customers/{cid}/risk", headers={"X-API-Key": KEY}).json()["run_id"]
+        assert run_id == "20991231-000000-000"
     finally:
         stop(proc)
