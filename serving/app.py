@@ -187,8 +187,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_json_logging(settings.log_level)
 
     def refresh() -> None:
+        """Look for a new champion and a newer scoring run; either failing (a store outage, a bad write) is
+        logged and leaves what is served as it is, so the service starts and keeps polling regardless."""
         before = holder.load_failures
-        if holder.refresh():
+        try:
+            swapped = holder.refresh()
+        except Exception:
+            log.exception("champion not read from %s; still serving %s", settings.artifacts,
+                          holder.current and holder.current.version)  # fmt: skip
+            swapped = False
+        if swapped:
             metrics.MODEL_LOADS.labels("success").inc()
             metrics.MODEL.clear()
             assert holder.current is not None
@@ -199,8 +207,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 metrics.REFERENCE_SHARE.labels(segment).set(share)
         elif holder.load_failures > before:
             metrics.MODEL_LOADS.labels("failure").inc()
-        if lookup.refresh():
-            publish_run_metrics(lookup.record)
+        try:
+            if lookup.refresh():
+                publish_run_metrics(lookup.record)
+        except Exception:
+            log.exception("latest scoring run not loaded from %s; lookups stay on run %s", settings.artifacts,
+                          lookup.run_id)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -214,10 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def poll() -> None:
             while True:
                 await asyncio.sleep(settings.model_poll_s)
-                try:
-                    await asyncio.to_thread(refresh)
-                except Exception:  # a store outage must not end polling; the serving model stays
-                    log.exception("refresh from %s failed; retrying in %ss", settings.artifacts, settings.model_poll_s)
+                await asyncio.to_thread(refresh)
 
         task = asyncio.create_task(poll())
         yield

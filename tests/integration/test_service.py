@@ -364,7 +364,7 @@ def test_prometheus_scrapes_the_service_with_the_projects_config(service: dict[s
 
 def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_path: Path) -> None:
     """A champion pointer that cannot be read (a store outage, a bad write) is logged; the serving model stays,
-    and polling goes on: a scoring run published afterwards is picked up."""
+    and polling goes on: a scoring run published afterwards is picked up. A corrupt scoring run is skipped."""
     import shutil
 
     from riskops.registry import CHAMPION
@@ -380,10 +380,13 @@ def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_pa
         good = store.read_text(CHAMPION)
         store.write_text(CHAMPION, "{not json")
         time.sleep(1.0)
-        assert "refresh from" in log.read_text()
+        assert "champion not read from" in log.read_text()
         ready = httpx.get(f"{url}/readyz").json()
         assert ready == {"status": "ready", "model_version": service["version"]}
         store.write_text(CHAMPION, good)
+        store.write_bytes("20991230-000000-000/scores.parquet", b"not parquet")
+        time.sleep(0.6)
+        assert "latest scoring run not loaded" in log.read_text()
         publish_scores(store, "20991231-000000-000", service["result"])
         deadline, run_id = time.monotonic() + 10, ""
         cid = service["published"].index[0]
