@@ -223,16 +223,17 @@ def expected_files() -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    stale = [p for p, text in expected_files().items() if not p.exists() or p.read_text() != text]
+    expected = expected_files()
+    stale = [p for p, text in expected.items() if not p.exists() or p.read_text() != text]
     if "--check" in argv:
         if stale:
             print("out of date (run `python -m monitoring`): " + ", ".join(str(p.relative_to(ROOT)) for p in stale))
             raise SystemExit(1)
         return
-    for path, text in expected_files().items():
+    for path, text in expected.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    print(f"wrote {len(expected_files())} files ({len(stale)} changed)")
+    print(f"wrote {len(expected)} files ({len(stale)} changed)")
 
 
 def load_dashboard(path: Path) -> Any:

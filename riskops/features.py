@@ -81,8 +81,8 @@ class Tx:
         return self.age_us // DAY_US
 
     def once(self, key: Any, compute: Callable[[Tx], np.ndarray]) -> np.ndarray:
-        """`compute(self)`, evaluated once per key: the numpy twin of the SQL flags (many features share a
-        filter, e.g. the six statistics of `out` amounts in 30 days)."""
+        """`compute(self)`, evaluated once per key: the numpy twin of the SQL flags (one flag, e.g. the 30-day
+        window, is part of many filters)."""
         value = self.memo.get(key)
         if value is None:
             value = self.memo[key] = compute(self)
@@ -113,8 +113,7 @@ def _in(column: str, values: Sequence[str]) -> Cond:
 
 
 def _and(*conds: Cond) -> Cond:
-    sql = " AND ".join(c.sql for c in conds)
-    return Cond(sql, lambda t: t.once(sql, lambda t: np.logical_and.reduce([c.np(t) for c in conds])))
+    return Cond(" AND ".join(c.sql for c in conds), lambda t: np.logical_and.reduce([c.np(t) for c in conds]))
 
 
 # -- aggregate helpers: SQL text and numpy result with the same NULL rules ------------------------------------
@@ -168,6 +167,9 @@ class FeatureSet:
         self.derived: list[_Derived] = []
         self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns
         self._build()
+        # The distinct filters of the transaction aggregates (each evaluated once per call of tx_values).
+        self._tx_conds = list({f.cond.sql: f.cond for f in self.tx}.values())
+        self._tx_row = {c.sql: i for i, c in enumerate(self._tx_conds)}
 
     def _flag(self, name: str, cond: Cond) -> Cond:
         """Evaluate `cond` once per transaction as a boolean column; aggregates then combine flags (measured:
@@ -183,8 +185,7 @@ class FeatureSet:
         """Every transaction aggregate with the SQL's NULL rules, in a few array operations: one row per distinct
         filter in a (filters x transactions) mask, then counts, sums, extremes and spreads per row (a Python
         call per feature cost ~4x more)."""
-        conds = list({f.cond.sql: f.cond for f in self.tx}.values())
-        row = {c.sql: i for i, c in enumerate(conds)}
+        conds, row = self._tx_conds, self._tx_row
         a = t.amount
         mask = np.array([c.np(t) for c in conds], dtype=bool).reshape(len(conds), len(a))
         count = mask.sum(axis=1)

@@ -17,11 +17,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from riskops.errors import DataContractError
 from riskops.features import ID_COLUMN, FeatureConfig, FeatureSet, online_features
 from riskops.offboard import OffboardConfig, explain, score_frame, typical_values
 from riskops.registry import ModelCard, Registry
+from riskops.run_report import MODEL_VERSION_KEY
 from riskops.train import MISSING_CATEGORY, align, check_columns
 
 log = logging.getLogger(__name__)
@@ -245,10 +247,6 @@ class LookupTable:
         run = self.latest_run()
         if run is None or run == self.run_id:
             return False
-        import pyarrow.parquet as pq
-
-        from riskops.run_report import MODEL_VERSION_KEY
-
         table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
         version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
         scores = table.to_pandas()

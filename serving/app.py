@@ -334,11 +334,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        schema = default_openapi()
-        _, defs = models_json_schema(
-            [(ScoreRequest, "validation"), (BatchRequest, "validation")], ref_template="#/components/schemas/{model}"
-        )
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+        schema = default_openapi()  # built once and cached by FastAPI; the bodies are added to it once
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "ScoreRequest" not in schemas:
+            _, defs = models_json_schema(
+                [(ScoreRequest, "validation"), (BatchRequest, "validation")],
+                ref_template="#/components/schemas/{model}",
+            )
+            schemas.update(defs["$defs"])
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
