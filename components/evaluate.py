@@ -6,13 +6,17 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def evaluate(
-    version: str, missed_cost: float, offboard_cost: float, report: Output[HTML], metrics: Output[Metrics]
-) -> None:
-    """Evaluate a candidate on its holdout with this run's cost matrix."""
+    config: dict, version: str, run_id: str, missed_cost: float, offboard_cost: float, report: Output[HTML],
+    metrics: Output[Metrics],
+) -> str:  # fmt: skip
+    """Evaluate the candidate once on its holdout with this run's cost matrix and register it; its version."""
     from riskops import steps
+    from riskops.runinfo import print_step
 
-    r = steps.evaluate(version, missed_cost, offboard_cost)
+    r = steps.evaluate(config, version, run_id, missed_cost, offboard_cost)
     with open(report.path, "w") as fh:
         fh.write(r.document)
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
+    print_step(r.record)
+    return version

@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 from kfp import dsl
 from kfp.dsl import Markdown, Metrics, Output
 
@@ -6,13 +8,22 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def ingest(
-    cohort: str, as_of: str, duckdb_path: str, dataset_dir: str, report: Output[Markdown], metrics: Output[Metrics]
-) -> str:
-    """Load (optional) and validate a cohort; the clean customers table's name."""
+    config: dict,
+    cohort: str,
+    as_of: str,
+    run_id: str,
+    dataset_dir: str,
+    report: Output[Markdown],
+    metrics: Output[Metrics],
+) -> NamedTuple("Ingested", table=str, run_id=str):  # type: ignore[valid-type]
+    """Load (optional) and validate a cohort: the clean customers table, and the run id (made when empty)."""
+    from collections import namedtuple
+
     from riskops import steps
+    from riskops.runinfo import print_step
 
     try:
-        r = steps.ingest(cohort, as_of, duckdb_path, dataset_dir)  # type: ignore[arg-type]
+        r = steps.ingest(config, cohort, as_of, run_id, dataset_dir)  # type: ignore[arg-type]
     except Exception as e:  # the run stops here; its output is what went wrong and where the report is
         with open(report.path, "w") as fh:
             fh.write(f"# Ingest stopped the run\n\n{e}\n")
@@ -21,4 +32,5 @@ def ingest(
         fh.write(r.document)
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
-    return str(r.value)
+    print_step(r.record)
+    return namedtuple("Ingested", ["table", "run_id"])(str(r.value), r.run_id)

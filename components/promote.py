@@ -4,8 +4,11 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def promote(version: str) -> str:
+def promote(config: dict, version: str, run_id: str) -> str:
     """Make the candidate the champion (atomic pointer change, history kept)."""
     from riskops import steps
+    from riskops.runinfo import print_step
 
-    return str(steps.promote(version, "passed the gate in the training pipeline").value)
+    r = steps.promote(config, version, run_id, "passed the gate")
+    print_step(r.record)
+    return str(r.value)

@@ -5,14 +5,13 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def report(
-    as_of: str, duckdb_path: str, offboarding_table: str, high_cutoff: float, medium_factor: float, min_rules: int,
-    document: Output[Markdown],
-) -> str:  # fmt: skip
-    """The run report (model performance, segments, the list with reasons) and the run record; its URI."""
+def report(config: dict, run_id: str, offboarding_table: str, document: Output[Markdown]) -> str:
+    """The run report (model, segments, the list with reasons) and the run record from the run's steps; its URI."""
     from riskops import steps
+    from riskops.runinfo import print_step
 
-    r = steps.report(as_of, duckdb_path, "unlabelled", "", high_cutoff, medium_factor, min_rules)
+    r = steps.report(config, run_id, "pipeline")
     with open(document.path, "w") as fh:
         fh.write(r.document)
+    print_step(r.record)
     return str(r.value)

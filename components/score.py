@@ -5,15 +5,14 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def score(
-    as_of: str, duckdb_path: str, clean_table: str, high_cutoff: float, medium_factor: float, min_rules: int,
-    metrics: Output[Metrics],
-) -> str:  # fmt: skip
-    """Score the unlabelled cohort with the champion: segments, rules, the off-boarding list with reasons.
-    `high_cutoff` 0 means the model's cost-optimal threshold. Returns the list's warehouse table."""
+def score(config: dict, as_of: str, run_id: str, clean_table: str, policy: dict, metrics: Output[Metrics]) -> str:
+    """Score the unlabelled cohort with the champion under `policy` ({}: the model's default): segments, rules,
+    the off-boarding list with reasons, published with the policy. Returns the list's warehouse table."""
     from riskops import steps
+    from riskops.runinfo import print_step
 
-    r = steps.score(as_of, duckdb_path, "unlabelled", high_cutoff, medium_factor, min_rules)
+    r = steps.score(config, as_of, run_id, "unlabelled", policy)
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
+    print_step(r.record)
     return str(r.value)

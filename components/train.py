@@ -1,23 +1,23 @@
 from kfp import dsl
-from kfp.dsl import Markdown, Metrics, Model, Output
+from kfp.dsl import Metrics, Model, Output
 
 from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def train(
-    as_of: str, duckdb_path: str, features_table: str, trials: int, tuning_timeout_s: float, seed: int,
-    missed_cost: float, offboard_cost: float, model: Output[Model], report: Output[Markdown], metrics: Output[Metrics],
+    config: dict, as_of: str, run_id: str, features_table: str, trials: int, tuning_timeout_s: float, seed: int,
+    model: Output[Model], metrics: Output[Metrics],
 ) -> str:  # fmt: skip
-    """Train and register a candidate model; its version."""
+    """Train a candidate on `features_table` (tuning, CV against baselines); its version."""
     from riskops import steps
+    from riskops.runinfo import print_step, print_tick
 
-    r = steps.train(as_of, duckdb_path, trials, tuning_timeout_s, seed, missed_cost, offboard_cost)
+    r = steps.train(config, as_of, run_id, trials, tuning_timeout_s, seed, tick=print_tick)
     with open(model.path, "wb") as fh:
-        fh.write(steps.model_file(str(r.value)))
+        fh.write(steps.model_file(config, str(r.value)))
     model.metadata["version"] = str(r.value)
-    with open(report.path, "w") as fh:
-        fh.write(r.document)
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
+    print_step(r.record)
     return str(r.value)

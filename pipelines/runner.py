@@ -1,38 +1,175 @@
-"""Compile the pipelines to YAML specs and run them locally with kfp.local (subprocesses, no venv per task)."""
+"""Compile the pipelines to YAML specs with their configuration, and run the compiled specs locally with
+kfp.local in production shape: every task its own process, in its own empty working directory with its own
+HOME and no inherited environment, so the spec is all that configures a step.
+
+The tasks' output (KFP's executor logs) goes to a log file in the run folder; the console gets one line per
+finished step and progress bars from the marked lines steps print (riskops.runinfo).
+"""
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kfp import compiler, local
+from kfp import compiler, components, local
+from kfp.local import subprocess_task_handler
 
 from pipelines.scoring import scoring_pipeline
 from pipelines.training import training_pipeline
+from riskops.errors import RiskOpsError
+from riskops.runinfo import PROGRESS_MARK, STEP_MARK, StepRecord, Tick
 
 PIPELINES = {"training": training_pipeline, "scoring": scoring_pipeline}
+Finished = Callable[[StepRecord], None]
 
 
-def compile_all(out: Path) -> dict[str, Path]:
+def compile_all(out: Path, config: dict[str, Any]) -> dict[str, Path]:
+    """training.yaml and scoring.yaml under `out`, with `config` (a StepConfig's fields) as the default of
+    their `config` parameter: what every step of a run on KFP or Vertex reads its warehouse and store from."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, fn in PIPELINES.items():
         path = out / f"{name}.yaml"
-        compiler.Compiler().compile(fn, str(path))
+        compiler.Compiler().compile(fn, str(path), pipeline_parameters={"config": config})
         paths[name] = path
     return paths
 
 
-def run_local(home: Path, dataset_dir: Path, as_of: str, training: dict[str, Any]) -> dict[str, Any]:
-    """Run training then scoring in this environment, in a new run folder under `home` with its own DuckDB
-    file; `training` holds the training pipeline's tuning/seed/margin arguments. Returns each output."""
-    from riskops.runinfo import new_run_id
+def spec_config(spec: Path) -> dict[str, Any]:
+    """The `config` a compiled spec carries (its parameter's default)."""
+    import yaml
 
-    run_dir = home / f"pipeline-{new_run_id()}"
+    doc = yaml.safe_load(spec.read_text())
+    return dict(doc["root"]["inputDefinitions"]["parameters"]["config"].get("defaultValue") or {})
+
+
+class TaskOutput(io.TextIOBase):
+    """Stands in for stdout during a local run: every line to the log file; a step's record line becomes one
+    console line, a progress line a bar; the last lines are kept to show when a task fails."""
+
+    def __init__(self, log: io.TextIOBase, finished: Finished, tick: Tick | None) -> None:
+        self.log, self.finished, self.tick = log, finished, tick
+        self.tail: collections.deque[str] = collections.deque(maxlen=25)
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.log.write(s)
+        self._partial += s
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            self._line(line)
+        return len(s)
+
+    def _line(self, line: str) -> None:
+        line = line.strip()  # kfp.local indents a task's lines
+        if line:
+            self.tail.append(line)
+        if line.startswith(STEP_MARK):
+            self.finished(StepRecord.model_validate_json(line[len(STEP_MARK) :]))
+        elif line.startswith(PROGRESS_MARK) and self.tick:
+            p = json.loads(line[len(PROGRESS_MARK) :])
+            self.tick(str(p["what"]), int(p["done"]), int(p["total"]))
+
+    def flush(self) -> None:
+        self.log.flush()
+
+
+def _isolated(full_command: list[str], env_vars: dict[str, str] | None = None) -> int:
+    """kfp.local's task launcher, isolated: a new empty folder as working directory, HOME and TMPDIR, and an
+    environment of PATH only (plus what the spec sets), removed when the task ends."""
+    task_dir = tempfile.mkdtemp(prefix="riskops-task-")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": task_dir, "TMPDIR": task_dir, "LANG": "C.UTF-8"}
+    try:
+        with subprocess.Popen(
+            full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            cwd=task_dir, env={**env, **(env_vars or {})},
+        ) as proc:  # fmt: skip
+            assert proc.stdout is not None
+            for line in iter(proc.stdout.readline, ""):
+                print(line, end="")
+            return proc.wait()
+    finally:
+        shutil.rmtree(task_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _local_run(out: TaskOutput) -> Iterator[None]:
+    """While kfp.local runs: tasks launched isolated, and its output, logs and warnings into `out`."""
+    original = subprocess_task_handler.run_local_subprocess
+    subprocess_task_handler.run_local_subprocess = _isolated
+    root = logging.getLogger()
+    handlers, root.handlers = root.handlers, [logging.StreamHandler(out)]
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out):
+            # The Python check of the base image: our image is a Python one under its own name.
+            warnings.filterwarnings("ignore", "You may be attemping", RuntimeWarning)
+            yield
+    finally:
+        subprocess_task_handler.run_local_subprocess = original
+        root.handlers = handlers
+
+
+def run_specs(
+    specs: dict[str, Path],
+    run_dir: Path,
+    arguments: dict[str, dict[str, Any]],
+    finished: Finished,
+    tick: Tick | None = None,
+) -> dict[str, Any]:
+    """Run the compiled training then scoring specs with kfp.local, one run id through both; returns the run
+    id and the report's URI. `arguments` holds each pipeline's arguments beside `config` (which the specs carry)."""
+    log_path = run_dir / "pipeline.log"
     run_dir.mkdir(parents=True, exist_ok=True)
-    common = {"as_of": as_of, "duckdb_path": str(run_dir / "warehouse.duckdb"), "dataset_dir": str(dataset_dir)}
-    root = run_dir / "pipeline-root"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
-    trained = training_pipeline(**common, **training)
-    scored = scoring_pipeline(**common)
-    return {"model_version": trained.output, "report": scored.output}
+    training = components.load_component_from_file(str(specs["training"]))
+    scoring = components.load_component_from_file(str(specs["scoring"]))
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(run_dir / "pipeline-root"),
+               raise_on_error=True)  # fmt: skip
+    with log_path.open("w") as log:
+        out = TaskOutput(log, finished, tick)
+        try:
+            with _local_run(out):
+                run_id = str(training(**arguments["training"]).output)
+                report = str(scoring(**arguments["scoring"], run_id=run_id).output)
+        except RuntimeError as e:
+            raise RiskOpsError(
+                f"a pipeline task failed: {e}\n" + "\n".join(f"    | {line}" for line in out.tail),
+                f"task log {log_path}",
+                "read the step's error above; the full executor output is in the log",
+            ) from None
+    return {"run_id": run_id, "report": report}
+
+
+def run_local(
+    settings: Any, dataset_dir: Path, as_of: str, params: Any, finished: Finished, tick: Tick | None = None
+) -> tuple[Any, str]:
+    """`riskops pipeline run`: compile both pipelines with this machine's settings into a new run folder, run
+    the compiled specs on `dataset_dir`, and return the run's record and closing summary."""
+    from riskops.artifacts import open_store
+    from riskops.config import StepConfig
+    from riskops.run_report import run_summary
+    from riskops.runinfo import new_run_id, read_record
+
+    run_id = new_run_id()
+    run_dir = settings.home / run_id
+    config = StepConfig.from_settings(settings, settings.duckdb_path or run_dir / "warehouse.duckdb")
+    specs = compile_all(run_dir / "specs", config.model_dump())
+    training = {"as_of": as_of, "run_id": run_id, "dataset_dir": str(dataset_dir), **params.training()}
+    scoring = {"as_of": as_of, "dataset_dir": str(dataset_dir), **params.scoring()}
+    run_specs(specs, run_dir, {"training": training, "scoring": scoring}, finished, tick)
+    store = open_store(config.artifact_root, config.gcs_endpoint or None)
+    record = read_record(store, run_id)
+    return record, run_summary(store, record)

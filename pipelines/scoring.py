@@ -7,16 +7,14 @@ from components.score import score
 
 @dsl.pipeline(name="riskops-scoring", description="Unlabelled cohort -> champion model -> off-boarding list.")
 def scoring_pipeline(
-    as_of: str, duckdb_path: str = "", dataset_dir: str = "", high_cutoff: float = 0.0, medium_factor: float = 0.5,
-    min_rules: int = 1,
-) -> str:  # fmt: skip
-    clean = ingest(cohort="unlabelled", as_of=as_of, duckdb_path=duckdb_path, dataset_dir=dataset_dir)
-    scored = score(
-        as_of=as_of, duckdb_path=duckdb_path, clean_table=clean.outputs["Output"], high_cutoff=high_cutoff,
-        medium_factor=medium_factor, min_rules=min_rules,
-    )  # fmt: skip
-    written = report(
-        as_of=as_of, duckdb_path=duckdb_path, offboarding_table=scored.outputs["Output"], high_cutoff=high_cutoff,
-        medium_factor=medium_factor, min_rules=min_rules,
-    )  # fmt: skip
+    as_of: str,
+    config: dict = {},  # noqa: B006 - KFP reads the default; `riskops pipeline compile` writes the real one
+    run_id: str = "",
+    dataset_dir: str = "",
+    policy: dict = {},  # noqa: B006 - {} means the champion's default policy
+) -> str:
+    clean = ingest(config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir)
+    run = clean.outputs["run_id"]
+    scored = score(config=config, as_of=as_of, run_id=run, clean_table=clean.outputs["table"], policy=policy)
+    written = report(config=config, run_id=run, offboarding_table=scored.outputs["Output"])
     return written.outputs["Output"]

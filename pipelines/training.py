@@ -11,7 +11,8 @@ from components.train import train
 @dsl.pipeline(name="riskops-training", description="Labelled cohort -> model -> evaluation -> gated promotion.")
 def training_pipeline(
     as_of: str,
-    duckdb_path: str = "",
+    config: dict = {},  # noqa: B006 - KFP reads the default; `riskops pipeline compile` writes the real one
+    run_id: str = "",
     dataset_dir: str = "",
     trials: int = 8,
     tuning_timeout_s: float = 90.0,
@@ -20,15 +21,19 @@ def training_pipeline(
     offboard_cost: float = 400.0,
     margin: float = 0.0,
 ) -> str:
-    clean = ingest(cohort="labelled", as_of=as_of, duckdb_path=duckdb_path, dataset_dir=dataset_dir)
-    feats = features(cohort="labelled", as_of=as_of, duckdb_path=duckdb_path, clean_table=clean.outputs["Output"])
+    clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir)
+    run = clean.outputs["run_id"]
+    feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"])
     model = train(
-        as_of=as_of, duckdb_path=duckdb_path, features_table=feats.outputs["Output"], trials=trials,
-        tuning_timeout_s=tuning_timeout_s, seed=seed, missed_cost=missed_cost, offboard_cost=offboard_cost,
+        config=config, as_of=as_of, run_id=run, features_table=feats.outputs["Output"], trials=trials,
+        tuning_timeout_s=tuning_timeout_s, seed=seed,
     )  # fmt: skip
-    version = model.outputs["Output"]
-    evaluate(version=version, missed_cost=missed_cost, offboard_cost=offboard_cost)
-    decision = gate(version=version, margin=margin)
+    evaluated = evaluate(
+        config=config, version=model.outputs["Output"], run_id=run, missed_cost=missed_cost,
+        offboard_cost=offboard_cost,
+    )  # fmt: skip
+    version = evaluated.outputs["Output"]
+    decision = gate(config=config, version=version, run_id=run, margin=margin)
     with dsl.If(decision.outputs["Output"] == True, name="passed-gate"):  # noqa: E712 - a KFP condition
-        promote(version=version)
-    return version
+        promote(config=config, version=version, run_id=run)
+    return run

@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -17,6 +17,8 @@ from riskops.contract import COHORTS, Cohort, load_mapping
 from riskops.errors import RiskOpsError
 
 if TYPE_CHECKING:
+    from riskops.job import RunParameters
+    from riskops.offboard import OffboardConfig
     from riskops.registry import Registry
 
 app = typer.Typer(
@@ -50,7 +52,7 @@ def main(
     )
 
 
-def _fail(e: RiskOpsError) -> None:
+def _fail(e: RiskOpsError) -> NoReturn:
     console.print(f"[bold red]error:[/] {e}")
     raise typer.Exit(2)
 
@@ -187,50 +189,85 @@ def ingest_cmd(
     out.print(f"report: {report.report_uri}")
 
 
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy", help="YAML/JSON off-boarding policy (cut-offs, Medium factor, rules); default: the model's."
+    ),
+]
+
+
+def _load_policy(path: Path | None) -> OffboardConfig | None:
+    """An off-boarding policy file (YAML or JSON), checked."""
+    from riskops.offboard import OffboardConfig
+
+    if path is None:
+        return None
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        return OffboardConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (OSError, yaml.YAMLError, ValidationError) as e:
+        raise typer.BadParameter(f"policy {path}: {e}") from None
+
+
+def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
+                    margin: float, policy: Path | None) -> RunParameters:  # fmt: skip
+    from riskops.job import RunParameters
+
+    return RunParameters(trials=trials, tuning_timeout_s=tuning_timeout, seed=seed, missed_cost=missed_cost,
+                         offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy))  # fmt: skip
+
+
+DataOpt = Annotated[str, typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim).")]
+CustomersOpt = Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)]
+SeedOpt = Annotated[int, typer.Option(help="Data, split and model seed.")]
+DataRootOpt = Annotated[Path, typer.Option(help="Where prepared datasets are cached.")]
+TrialsOpt = Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)]
+TuningOpt = Annotated[float, typer.Option(help="Stop tuning after this many seconds.")]
+MarginOpt = Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")]
+
+
+def _source(data: str) -> Literal["synthetic", "amlsim"]:
+    if data not in ("synthetic", "amlsim"):
+        raise typer.BadParameter("--data must be synthetic or amlsim")
+    return cast(Literal["synthetic", "amlsim"], data)
+
+
 @app.command("run")
 def run_cmd(
-    data: Annotated[
-        str, typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim).")
-    ] = "synthetic",
-    customers: Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)] = 20_000,
-    seed: Annotated[int, typer.Option(help="Synthetic data seed.")] = 42,
-    data_root: Annotated[Path, typer.Option(help="Where prepared datasets are cached.")] = Path("data"),
+    data: DataOpt = "synthetic",
+    customers: CustomersOpt = 20_000,
+    seed: SeedOpt = 42,
+    data_root: DataRootOpt = Path("data"),
     amlsim_dir: Annotated[Path | None, typer.Option(help="AMLSim folder (default ../shared/data/amlsim).")] = None,
     mapping: MappingOpt = None,
     as_of: Annotated[str | None, typer.Option(help="Cut-off date (default: the dataset's own).")] = None,
-    trials: Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)] = 8,
-    tuning_timeout: Annotated[float, typer.Option(help="Stop tuning after this many seconds.")] = 90.0,
+    trials: TrialsOpt = 8,
+    tuning_timeout: TuningOpt = 90.0,
     missed_cost: CostMissed = 5_000.0,
     offboard_cost: CostOffboard = 400.0,
-    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
+    margin: MarginOpt = 0.0,
+    policy: PolicyOpt = None,
 ) -> None:
-    """The main job on embedded defaults: data, DuckDB, ingest + validation, features, training, evaluation,
-    registry."""
-    from riskops.evaluate import CostMatrix
+    """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
+    train, evaluate, gate, promote, score, report), on embedded defaults."""
+    from riskops.console import StepConsole
     from riskops.job import run_job
-    from riskops.train import TrainConfig
 
-    if data not in ("synthetic", "amlsim"):
-        raise typer.BadParameter("--data must be synthetic or amlsim")
     started = datetime.now()
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
     try:
-        result = run_job(
-            Settings(),
-            source=cast(Literal["synthetic", "amlsim"], data),
-            customers=customers,
-            seed=seed,
-            data_root=data_root,
-            amlsim_dir=amlsim_dir,
-            mapping=load_mapping(mapping),
-            as_of=_parse_date(as_of),
-            step=lambda msg: console.print(f"[cyan]{datetime.now():%H:%M:%S}[/] {msg}"),
-            train_cfg=TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout),
-            costs=CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost),
-            margin=margin,
-        )
+        with StepConsole(console) as steps:
+            _, summary = run_job(
+                Settings(), source=_source(data), customers=customers, seed=seed, data_root=data_root,
+                amlsim_dir=amlsim_dir, mapping=load_mapping(mapping), as_of=_parse_date(as_of), params=params,
+                progress=steps.say, finished=steps.finished, tick=steps.tick,
+            )  # fmt: skip
     except RiskOpsError as e:
         _fail(e)
-    out.print(result.summary())
+    out.print(summary)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
 
@@ -449,7 +486,7 @@ def runs_list_cmd() -> None:
         metrics = r.get("model_metrics") or {}
         pr = f"PR-AUC {metrics['pr_auc']:.3f}" if "pr_auc" in metrics else "no model"
         out.print(
-            f"{r['run_id']}  {r['source']:<9} as_of {r['parameters']['as_of']}  model {r.get('model_version')} "
+            f"{r['run_id']}  {r.get('flow', '-'):<8} as_of {r.get('as_of', '-')}  model {r.get('model_version')} "
             f"({pr})  off-board {scoring.get('offboard', '-')}"
         )
 
@@ -488,49 +525,67 @@ def pipeline_compile_cmd(
         "build/pipelines"
     ),
     image: Annotated[str, typer.Option(help="Container image the components run in.")] = "",
+    warehouse: Annotated[str, typer.Option(help="duckdb or bigquery (default: RISKOPS_WAREHOUSE).")] = "",
+    bq_project: Annotated[str, typer.Option(help="BigQuery project (default: RISKOPS_BQ_PROJECT).")] = "",
+    bq_dataset: Annotated[str, typer.Option(help="BigQuery dataset (default: RISKOPS_BQ_DATASET).")] = "",
+    bq_location: Annotated[str, typer.Option(help="BigQuery location (default: RISKOPS_BQ_LOCATION).")] = "",
+    artifact_root: Annotated[str, typer.Option(help="gs://bucket/prefix (default: RISKOPS_ARTIFACT_ROOT).")] = "",
 ) -> None:
-    """Compile the training and scoring pipelines to KFP v2 YAML specs."""
+    """Compile the training and scoring pipelines to KFP v2 YAML specs that carry where every step finds the
+    warehouse and the artifact store (the `config` parameter's default)."""
     import os
+
+    from riskops.config import StepConfig
 
     if image:
         os.environ["RISKOPS_IMAGE"] = image  # read when the components are defined, i.e. on import below
     from pipelines.runner import compile_all
 
-    for name, path in compile_all(out_dir).items():
+    given = {"warehouse": warehouse, "bq_project": bq_project, "bq_dataset": bq_dataset, "bq_location": bq_location,
+             "artifact_root": artifact_root}  # fmt: skip
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v})
+        config = StepConfig.parse(StepConfig.from_settings(settings).model_dump())
+    except (RiskOpsError, ValueError) as e:
+        _fail(e if isinstance(e, RiskOpsError) else RiskOpsError(str(e), "pipeline compile", "fix the option"))
+    for name, path in compile_all(out_dir, config.model_dump()).items():
         out.print(f"{name}: {path}")
+    where = config.bq_project + "." + config.bq_dataset if config.warehouse == "bigquery" else config.duckdb_path
+    out.print(f"steps use {config.warehouse} ({where}) and artifacts at {config.artifact_root}")
 
 
 @pipeline_app.command("run")
 def pipeline_run_cmd(
-    data: Annotated[str, typer.Option(help="synthetic or amlsim.")] = "synthetic",
-    customers: Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)] = 20_000,
-    seed: Annotated[int, typer.Option(help="Data, split and model seed.")] = 42,
-    data_root: Annotated[Path, typer.Option(help="Where prepared datasets are cached.")] = Path("data"),
-    trials: Annotated[int, typer.Option(help="Optuna trials.", min=0)] = 8,
-    tuning_timeout: Annotated[float, typer.Option(help="Stop tuning after this many seconds.")] = 90.0,
-    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
+    data: DataOpt = "synthetic",
+    customers: CustomersOpt = 20_000,
+    seed: SeedOpt = 42,
+    data_root: DataRootOpt = Path("data"),
+    trials: TrialsOpt = 8,
+    tuning_timeout: TuningOpt = 90.0,
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+    margin: MarginOpt = 0.0,
+    policy: PolicyOpt = None,
 ) -> None:
-    """Run the training then the scoring pipeline locally with kfp.local, on a prepared dataset."""
+    """Compile both pipelines with these settings and run the specs locally with kfp.local, each task in its
+    own process and empty folder; the executor output goes to <run>/pipeline.log."""
     from pipelines.runner import run_local
+    from riskops.console import StepConsole
     from riskops.job import prepare_data
     from riskops.sources import dataset_as_of
 
-    if data not in ("synthetic", "amlsim"):
-        raise typer.BadParameter("--data must be synthetic or amlsim")
+    started = datetime.now()
     settings = Settings()
-    folder = prepare_data(cast(Literal["synthetic", "amlsim"], data), data_root, customers, seed, None)
-    as_of = dataset_as_of(folder)
-    training = {"trials": trials, "tuning_timeout_s": tuning_timeout, "seed": seed, "margin": margin}
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
     try:
-        result = run_local(settings.home, folder, as_of, training)
+        with StepConsole(console) as steps:
+            steps.say(f"data: preparing {data}")
+            folder = prepare_data(_source(data), data_root, customers, seed, None)
+            _, summary = run_local(settings, folder, dataset_as_of(folder), params, steps.finished, steps.tick)
     except RiskOpsError as e:
         _fail(e)
-    from riskops.artifacts import open_store
-    from riskops.job import pipeline_summary
-
-    store = open_store(settings.artifacts, settings.gcs_endpoint)
-    out.print(f"pipelines done (as of {as_of}, data {folder})")
-    out.print(pipeline_summary(store, str(result["model_version"]), str(result["report"])))
+    out.print(summary)
+    out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Compiled pipeline YAML (riskops pipeline compile).")]

@@ -5,10 +5,11 @@ Every field can be set with an environment variable prefixed ``RISKOPS_`` (e.g. 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskops.errors import ConfigError
@@ -69,3 +70,89 @@ class Settings(BaseSettings):
     @property
     def artifacts(self) -> str:
         return self.artifact_root or str(self.home)
+
+
+class StepConfig(BaseModel):
+    """Where a pipeline step finds the warehouse and the artifact store: the whole of its configuration.
+
+    It travels in the compiled pipeline spec as the `config` parameter (defaults written at compile time from
+    the settings), so a step in its own pod needs nothing else. `check` refuses an incomplete one instead of
+    falling back to a local default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    warehouse: Literal["duckdb", "bigquery"]
+    artifact_root: str
+    duckdb_path: str = ""
+    bq_project: str = ""
+    bq_dataset: str = "riskops"
+    bq_location: str = "EU"
+    bq_endpoint: str = ""
+    bq_storage_endpoint: str = ""
+    gcs_endpoint: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, duckdb_path: Path | str | None = None) -> StepConfig:
+        """The settings as a step configuration; a local folder root becomes absolute (steps have their own cwd)."""
+        root = settings.artifacts
+        if not root.startswith("gs://"):
+            root = str(Path(root).resolve())
+        duck = duckdb_path or settings.duckdb_path
+        return cls(
+            warehouse=settings.warehouse,
+            artifact_root=root,
+            duckdb_path=str(Path(duck).resolve()) if duck and settings.warehouse == "duckdb" else "",
+            bq_project=settings.bq_project or "",
+            bq_dataset=settings.bq_dataset,
+            bq_location=settings.bq_location,
+            bq_endpoint=settings.bq_endpoint or "",
+            bq_storage_endpoint=settings.bq_storage_endpoint or "",
+            gcs_endpoint=settings.gcs_endpoint or "",
+        )
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> StepConfig:
+        """A step's `config` parameter, checked: what is missing is named, nothing is defaulted."""
+        where = "the pipeline's `config` parameter (riskops pipeline compile writes it into the spec)"
+        if not raw:
+            raise ConfigError(
+                "no step configuration", where,
+                "compile the pipeline with the warehouse and artifact root (riskops pipeline compile --warehouse ... "
+                "--artifact-root ...) or pass config={...} when submitting",
+            )  # fmt: skip
+        try:
+            cfg = cls.model_validate(dict(raw))
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'config'}: {x['msg']}" for x in e.errors())
+            raise ConfigError(f"step configuration is invalid: {problems}", where, "fix the named keys") from None
+        missing = [k for k in cfg.required() if not getattr(cfg, k)]
+        if missing:
+            raise ConfigError(
+                f"step configuration lacks {', '.join(missing)} (warehouse {cfg.warehouse})", where,
+                "set them when compiling or submitting; a step never falls back to a local default",
+            )  # fmt: skip
+        if cfg.warehouse == "duckdb" and not Path(cfg.duckdb_path).is_absolute():
+            raise ConfigError(f"duckdb_path {cfg.duckdb_path!r} is relative", where, "give an absolute path")
+        if not cfg.artifact_root.startswith("gs://") and not Path(cfg.artifact_root).is_absolute():
+            raise ConfigError(
+                f"artifact_root {cfg.artifact_root!r} is relative", where, "give gs://... or an absolute path"
+            )
+        return cfg
+
+    def required(self) -> list[str]:
+        return ["artifact_root", *(("bq_project", "bq_dataset") if self.warehouse == "bigquery" else ("duckdb_path",))]
+
+    def settings(self) -> Settings:
+        """Settings for this step: these fields only, never the step's own environment's warehouse or store."""
+        return Settings(
+            warehouse=self.warehouse,
+            artifact_root=self.artifact_root,
+            duckdb_path=Path(self.duckdb_path) if self.duckdb_path else None,
+            bq_project=self.bq_project or None,
+            bq_dataset=self.bq_dataset,
+            bq_location=self.bq_location,
+            bq_endpoint=self.bq_endpoint or None,
+            bq_storage_endpoint=self.bq_storage_endpoint or None,
+            gcs_endpoint=self.gcs_endpoint or None,
+        )

@@ -647,10 +647,15 @@ def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig
                 f"warehouse ({wh.backend})",
                 "run `riskops ingest` for this cohort first",
             )
-    fs = FeatureSet(config or FeatureConfig(), attribute_kinds(wh.columns(customers)))
+    fs = feature_set(wh, cohort, config)
     sql = feature_sql(fs, wh.ref(customers), wh.ref(transactions), cutoff, labelled=cohort == "labelled")
     wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(features_table(cohort))} AS {sql}")
     return fs
+
+
+def feature_set(wh: Any, cohort: str, config: FeatureConfig | None = None) -> FeatureSet:
+    """The feature set of a cohort's clean customers table (what `build_features` computes), without computing."""
+    return FeatureSet(config or FeatureConfig(), attribute_kinds(wh.columns(f"{cohort}_customers")))
 
 
 def read_features(wh: Any, cohort: str) -> Any:

@@ -68,11 +68,42 @@ DEFAULT_RULES = [
 
 
 class OffboardConfig(BaseModel):
+    """The off-boarding policy: one object, saved with the model (its default) and with every scoring run that
+    used it (`<run>/policy.json`), and read back by the service, so batch and online decide alike."""
+
     medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
     high_cutoff: float | None = Field(default=None, description="default: the model's cost-optimal threshold")
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
+
+    def resolved(self, card: ModelCard) -> OffboardConfig:
+        """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""
+        return self if self.high_cutoff is not None else self.model_copy(update={"high_cutoff": card.threshold})
+
+    @property
+    def high(self) -> float:
+        if self.high_cutoff is None:
+            raise ValueError("the policy's High cut-off is not resolved against a model yet")
+        return self.high_cutoff
+
+    @property
+    def medium(self) -> float:
+        return self.high * self.medium_factor
+
+
+POLICY = "policy.json"  # beside a model version (its default) and in each scoring run's folder
+
+
+def read_policy(store: ArtifactStore, folder: str) -> OffboardConfig | None:
+    """The policy saved in `folder` (a run id, or models/<version>), or None when there is none."""
+    key = f"{folder}/{POLICY}"
+    return OffboardConfig.model_validate_json(store.read_text(key)) if store.exists(key) else None
+
+
+def model_policy(store: ArtifactStore, card: ModelCard) -> OffboardConfig:
+    """A model's default policy, resolved against it."""
+    return (read_policy(store, f"models/{card.version}") or OffboardConfig()).resolved(card)
 
 
 @dataclass
@@ -83,6 +114,7 @@ class ScoringResult:
     model_version: str
     rules_skipped: list[str]
     seconds: dict[str, float]
+    policy: OffboardConfig  # resolved: the cut-offs it scored with
 
     def segment_sizes(self) -> dict[str, int]:
         counts = self.scores["segment"].value_counts()
@@ -147,12 +179,12 @@ def score_frame(
 ) -> ScoringResult:  # fmt: skip
     """Score a feature frame (one row per customer) with a registered model; build the off-boarding list."""
     seconds: dict[str, float] = {}
+    cfg = cfg.resolved(card)
     t = time.perf_counter()
     X = align(frame, card.features, card.categorical, list(card.dropped))
     p = predict(model, X, card.categorical)
     seconds["predict"] = time.perf_counter() - t
-    high = cfg.high_cutoff if cfg.high_cutoff is not None else card.threshold
-    medium = high * cfg.medium_factor
+    high, medium = cfg.high, cfg.medium
     segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
     fired: dict[str, np.ndarray] = {}
     skipped = []
@@ -196,6 +228,7 @@ def score_frame(
         model_version=card.version,
         rules_skipped=skipped,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        policy=cfg,
     )
 
 
@@ -208,8 +241,7 @@ def score_cohort(
     version: str | None = None,
 ) -> ScoringResult:
     """Score a validated cohort with the champion (or `version`); write `<cohort>_scores` and
-    `<cohort>_offboarding` to the warehouse."""
-    cfg = cfg or OffboardConfig()
+    `<cohort>_offboarding` to the warehouse. Without `cfg`, the model's default policy."""
     registry = Registry(store)
     target = version or registry.champion()
     if not target:
@@ -219,6 +251,7 @@ def score_cohort(
             "train one first: `riskops train --as-of ...` or `make run`",
         )
     model, card = registry.load(target)
+    cfg = cfg.resolved(card) if cfg else model_policy(store, card)
     fs = build_features(wh, cohort, as_of_cutoff(as_of), FeatureConfig(**card.feature_config))
     frame = read_features(wh, cohort)
     definitions = {f.name: f.definition for f in fs.features()}

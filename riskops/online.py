@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from riskops.errors import DataContractError
 from riskops.features import ID_COLUMN, FeatureConfig, FeatureSet, online_features
-from riskops.offboard import OffboardConfig, explain, score_frame, typical_values
+from riskops.offboard import OffboardConfig, explain, model_policy, read_policy, score_frame, typical_values
 from riskops.registry import ModelCard, Registry
 from riskops.run_report import MODEL_VERSION_KEY
 from riskops.train import MISSING_CATEGORY, align, check_columns
@@ -39,6 +39,7 @@ class LoadedModel:
     typical: dict[str, Any]
     loaded_at: datetime
     reference_shares: dict[str, float]  # segment mix of its holdout customers: the baseline for drift alerts
+    policy: OffboardConfig  # the model's default policy, resolved; a published scoring run's policy overrides it
 
     def row(self, values: dict[str, Any]) -> list[Any]:
         """A feature vector in the model's order; CatBoost scores a plain row ~10x faster than a DataFrame."""
@@ -68,7 +69,8 @@ def load(registry: Registry, version: str) -> LoadedModel:
     scores = model.predict_proba(X)[:, 1]
     if len(scores) == 0 or not np.isfinite(scores).all():
         raise ValueError(f"model {version} failed its smoke prediction")
-    high, medium = card.threshold, card.threshold * OffboardConfig().medium_factor
+    policy = model_policy(registry.store, card)
+    high, medium = policy.high, policy.medium
     shares = {"High": float(np.mean(scores >= high)), "Medium": float(np.mean((scores >= medium) & (scores < high)))}
     shares["Low"] = 1.0 - shares["High"] - shares["Medium"]
     return LoadedModel(
@@ -80,6 +82,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
         typical=typical_values(X, card.categorical),
         loaded_at=datetime.now(UTC),
         reference_shares=shares,
+        policy=policy,
     )
 
 
@@ -125,10 +128,8 @@ class Decision:
 def decide(m: LoadedModel, values: dict[str, Any], cfg: OffboardConfig, with_reasons: bool = True) -> Decision:
     """Score one feature vector with the off-boarding policy of the batch list."""
     p = float(m.model.predict_proba([m.row(values)], thread_count=1)[0][1])  # one row: no worker threads
-    high = cfg.high_cutoff if cfg.high_cutoff is not None else m.card.threshold
-    segment: Literal["Low", "Medium", "High"] = (
-        "High" if p >= high else "Medium" if p >= high * cfg.medium_factor else "Low"
-    )
+    cfg = cfg.resolved(m.card)
+    segment: Literal["Low", "Medium", "High"] = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
     rules = [r.name for r in cfg.rules if r.fires(values.get(r.feature))]
     offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
     reasons: list[str] = []
@@ -236,6 +237,15 @@ class LookupTable:
         self.run_id: str | None = None
         self.rows: dict[str, dict[str, Any]] = {}
         self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
+        # (model version, policy) the run scored with: one reference, so a reader never pairs one run's policy
+        # with another run's model.
+        self.scored_with: tuple[str | None, OffboardConfig | None] = (None, None)
+
+    def policy_for(self, m: LoadedModel) -> OffboardConfig:
+        """The policy online decisions use: the latest published run's when that run scored with the serving
+        model (so /v1/score, the batch route and the lookup agree with the list), else the model's default."""
+        version, policy = self.scored_with
+        return policy if policy is not None and version == m.version else m.policy
 
     def latest_run(self) -> str | None:
         runs = sorted(k.split("/")[0] for k in self.store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
@@ -268,5 +278,6 @@ class LookupTable:
                 "model_version": version,
             }
         record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
+        self.scored_with = (version, read_policy(self.store, run))
         self.rows, self.record, self.run_id = rows, record, run  # readers see the old table or the new one
         return True

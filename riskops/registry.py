@@ -81,8 +81,9 @@ class Registry:
         self.store = store
 
     # -- versions ---------------------------------------------------------------------------------------------
-    def register(self, model: CatBoostClassifier, card: ModelCard, holdout: pd.DataFrame) -> str:
-        base = f"{PREFIX}/{card.version}"
+    def store_candidate(self, model: CatBoostClassifier, version: str, holdout: pd.DataFrame, oof: bytes) -> None:
+        """A trained model's files; not a version until `register` writes its card."""
+        base = f"{PREFIX}/{version}"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.cbm"
             model.save_model(str(path))
@@ -90,13 +91,21 @@ class Registry:
         buf = io.BytesIO()
         holdout.to_parquet(buf, index=False)
         self.store.write_bytes(f"{base}/holdout.parquet", buf.getvalue())
-        self.store.write_text(f"{base}/card.json", card.model_dump_json(indent=2))
+        self.store.write_bytes(f"{base}/oof.parquet", oof)
+
+    def register(self, card: ModelCard) -> str:
+        """Make a stored candidate a version: its card, written last."""
+        self.store.write_text(f"{PREFIX}/{card.version}/card.json", card.model_dump_json(indent=2))
         return card.version
 
     def versions(self) -> list[str]:
         return sorted(
             {k.split("/")[1] for k in self.store.list(PREFIX) if k.endswith("/card.json") and k.count("/") == 2}
         )
+
+    def exists(self, version: str) -> bool:
+        """A registered version (its card written), not just a trained candidate."""
+        return self.store.exists(f"{PREFIX}/{version}/card.json")
 
     def card(self, version: str) -> ModelCard:
         key = f"{PREFIX}/{version}/card.json"
@@ -106,14 +115,17 @@ class Registry:
             )
         return ModelCard.model_validate_json(self.store.read_text(key))
 
-    def load(self, version: str) -> tuple[CatBoostClassifier, ModelCard]:
-        card = self.card(version)
+    def load_model(self, version: str) -> CatBoostClassifier:
         model = CatBoostClassifier()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.cbm"
             path.write_bytes(self.store.read_bytes(f"{PREFIX}/{version}/model.cbm"))
             model.load_model(str(path))
-        return model, card
+        return model
+
+    def load(self, version: str) -> tuple[CatBoostClassifier, ModelCard]:
+        card = self.card(version)
+        return self.load_model(version), card
 
     def holdout(self, version: str) -> pd.DataFrame:
         return pd.read_parquet(io.BytesIO(self.store.read_bytes(f"{PREFIX}/{version}/holdout.parquet")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import matplotlib
@@ -14,9 +15,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from riskops.artifacts import ArtifactStore
+from riskops.errors import RiskOpsError
 from riskops.evaluate import cv_table
-from riskops.offboard import OffboardConfig, ScoringResult, _fmt
-from riskops.registry import GateDecision, ModelCard
+from riskops.features import read_features
+from riskops.offboard import POLICY, ScoringResult, _fmt, read_policy
+from riskops.registry import GateDecision, ModelCard, Registry
+from riskops.runinfo import RunRecord, StepRecord, code_version, read_steps, write_record
+from riskops.warehouse.base import Warehouse
 
 SEGMENTS = ("Low", "Medium", "High")
 
@@ -58,24 +63,32 @@ def segment_profile(features: pd.DataFrame, result: ScoringResult, card: ModelCa
     return pd.DataFrame(rows).T
 
 
+def _gate_sentence(record: RunRecord, card: ModelCard) -> str:
+    """What this run's gate decided about the model that scored it, in words."""
+    gate = record.gate
+    if gate is None:
+        return "the champion; this run trained no model"
+    if gate["promote"] and gate["challenger"] == card.version:
+        return f"trained in this run and promoted: {gate['reason']}"
+    return f"the champion; this run's candidate {gate['challenger']} was kept out: {gate['reason']}"
+
+
 def build_report(
-    meta: dict[str, Any],
+    record: RunRecord,
     card: ModelCard,
-    gate: GateDecision,
     result: ScoringResult,
     features: pd.DataFrame,
-    cfg: OffboardConfig,
     list_rows: int = 25,
 ) -> tuple[str, dict[str, bytes]]:
     sizes = result.segment_sizes()
     total = max(sum(sizes.values()), 1)
     m = card.metrics
+    cfg = result.policy
     lines = [
-        f"# Run {meta['run_id']}",
+        f"# Run {record.run_id}",
         "",
-        f"As of **{meta['parameters']['as_of']}**, data `{meta['data_dir']}`, code {meta['code_version']}, "
-        f"model **{card.version}** ({'promoted' if gate.promote else 'challenger kept out; champion used'}: "
-        f"{gate.reason}).",
+        f"As of **{record.as_of}**, data `{record.data}`, code {record.code_version}, "
+        f"model **{card.version}** ({_gate_sentence(record, card)}).",
         "",
         f"**{len(result.offboarding):,} customers to off-board** out of {total:,} scored: "
         + ", ".join(f"{s} {sizes[s]:,} ({sizes[s] / total:.1%})" for s in SEGMENTS)
@@ -94,7 +107,8 @@ def build_report(
         "",
         "## Segments of the scored cohort",
         "",
-        f"High: score >= {result.cutoffs['high']:.3f} (the cost-optimal threshold); Medium: >= "
+        f"High: score >= {result.cutoffs['high']:.3f} "
+        f"({'the cost-optimal threshold' if cfg.high == card.threshold else 'set by the policy'}); Medium: >= "
         f"{result.cutoffs['medium']:.3f} ({cfg.medium_factor:g} x High); Low: below. Off-boarded: every High "
         f"customer and Medium customers that trigger at least {cfg.min_rules} rule(s).",
         "",
@@ -161,10 +175,12 @@ MODEL_VERSION_KEY = b"riskops.model_version"  # in scores.parquet's metadata: wh
 
 
 def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
-    """Every score (Parquet) and the off-boarding list (CSV) of a run; the service's lookup table reads them."""
+    """Every score (Parquet), the off-boarding list (CSV) and the policy of a run; the service's lookup table
+    reads them. scores.parquet is written last: its appearance tells the service the run is complete."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    store.write_text(f"{run_id}/{POLICY}", result.policy.model_dump_json(indent=2))
     store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
     table = pa.Table.from_pandas(result.scores, preserve_index=False)
     meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
@@ -173,12 +189,11 @@ def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> 
     store.write_bytes(f"{run_id}/scores.parquet", buf.getvalue())
 
 
-def write_run_report(store: ArtifactStore, run_id: str, md: str, plots: dict[str, bytes], result: ScoringResult) -> str:
+def write_run_report(store: ArtifactStore, run_id: str, md: str, plots: dict[str, bytes]) -> str:
     import markdown
 
     for name, data in plots.items():
         store.write_bytes(f"{run_id}/{name}", data)
-    publish_scores(store, run_id, result)
     store.write_text(f"{run_id}/report.md", md)
     html = (
         "<!doctype html><html><head><meta charset='utf-8'><title>riskops run</title><style>"
@@ -188,6 +203,122 @@ def write_run_report(store: ArtifactStore, run_id: str, md: str, plots: dict[str
         + "</body></html>"
     )
     return store.write_text(f"{run_id}/report.html", html)
+
+
+# -- the run record -----------------------------------------------------------------------------------------------
+
+
+def assemble_record(
+    run_id: str, flow: str, steps: list[StepRecord], card: ModelCard | None, result: ScoringResult | None
+) -> RunRecord:
+    """A run's record from what its steps recorded (the same for `riskops run` and the pipelines)."""
+    by = {s.step: s for s in steps}
+    ingests = {s.step.removeprefix("ingest-"): s for s in steps if s.step.startswith("ingest-")}
+    if not ingests:
+        raise RiskOpsError(f"run {run_id} recorded no ingest step", f"{run_id}/steps/", "run the pipeline from ingest")
+    parameters: dict[str, Any] = {}
+    for s in steps:
+        parameters |= {k: v for k, v in s.parameters.items() if k != "policy"}
+    first = next(iter(ingests.values()))
+    return RunRecord(
+        run_id=run_id,
+        created=datetime.now(UTC).isoformat(),
+        flow=flow,
+        code_version=code_version(),
+        as_of=str(first.parameters["as_of"]),
+        data=str(first.detail.get("data", "")),
+        parameters=parameters,
+        snapshots={c: s.detail["report"].get("snapshot", {}) for c, s in ingests.items()},
+        validation={c: s.detail["report"].get("report_uri", "") for c, s in ingests.items()},
+        timings_s={s.step: s.seconds for s in steps},
+        steps=steps,
+        model_version=card.version if card else None,
+        model_metrics={k: float(card.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")} if card else {},
+        trained=by["train"].detail["version"] if "train" in by else None,
+        gate=by["gate"].detail if "gate" in by else None,
+        scoring=scoring_record(result) if result else None,
+        policy=result.policy.model_dump() if result else None,
+    )
+
+
+def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, cohort: str = "unlabelled") -> tuple[
+    RunRecord, str
+]:  # fmt: skip
+    """The run's report (when it scored) and its record `<run>/run.json`, from its steps and the scoring tables."""
+    steps = read_steps(store, run_id)
+    scored = next((s for s in steps if s.step == "score"), None)
+    registry = Registry(store)
+    if scored is None:  # a run that only trained: the record, no scoring report
+        trained = next((s.detail["version"] for s in steps if s.step == "train"), None)
+        card = registry.card(trained) if trained and registry.exists(trained) else None
+        record = assemble_record(run_id, flow, steps, card, None)
+        record.report = write_record(store, record)
+        return record, ""
+    card = registry.card(scored.detail["model_version"])
+    policy = read_policy(store, run_id)
+    if policy is None:
+        raise RiskOpsError(f"run {run_id} scored but saved no policy", store.uri(f"{run_id}/{POLICY}"), "score again")
+    scores = wh.read_table(f"{cohort}_scores").to_pandas()
+    listing = wh.read_table(f"{cohort}_offboarding").to_pandas().sort_values("score", ascending=False)
+    result = ScoringResult(
+        scores=scores, offboarding=listing.reset_index(drop=True),
+        cutoffs={"high": policy.high, "medium": policy.medium}, model_version=card.version,
+        rules_skipped=list(scored.detail.get("rules_skipped", [])), seconds=dict(scored.detail.get("seconds", {})),
+        policy=policy,
+    )  # fmt: skip
+    record = assemble_record(run_id, flow, steps, card, result)
+    md, plots = build_report(record, card, result, read_features(wh, cohort))
+    record.report = write_run_report(store, run_id, md, plots)
+    write_record(store, record)
+    return record, md
+
+
+def run_summary(store: ArtifactStore, record: RunRecord) -> str:
+    """The closing lines of a run: each cohort, the model trained and what the gate decided, the scoring."""
+    registry = Registry(store)
+    lines = [f"run {record.run_id} (as of {record.as_of}, data {record.data})"]
+    for s in record.steps:
+        if s.step.startswith("ingest-"):
+            lines.append(f"  {s.step.removeprefix('ingest-'):<10} {s.figure}")
+    if record.trained:
+        gate = GateDecision.model_validate(record.gate) if record.gate else None
+        lines.append(describe_model(registry.card(record.trained), gate, indent="  "))
+    if record.scoring:
+        sc = record.scoring
+        lines.append(
+            f"  scored {sum(sc['segments'].values()):,} {record.steps[-1].detail.get('cohort', 'unlabelled')} "
+            f"customers with {sc['model_version']}: " + ", ".join(f"{k} {v:,}" for k, v in sc["segments"].items())
+            + f"; off-board {sc['offboard']:,}"
+        )  # fmt: skip
+    lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in record.timings_s.items()))
+    lines.append(f"  report: {record.report}")
+    return "\n".join(lines)
+
+
+def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "") -> str:
+    """A few lines on a trained model: CV against the baselines, holdout, threshold, gate, report."""
+    m, c = card.metrics, card.metrics["at_cost_optimal"]
+    lines = [f"model {card.version} ({card.rows['customers']:,} customers, imbalance: {card.imbalance})"]
+    for name, s in card.cv.items():
+        lines.append(
+            f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
+            f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
+        )
+    lines += [
+        f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}",
+        f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}; "
+        + _saving(m["cost_saving_vs_f1"]),
+        f"  model report: {card.report_uri}",
+    ]
+    if gate is not None:
+        lines.insert(-1, f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}")
+    return "\n".join(indent + line for line in lines)
+
+
+def _saving(amount: float) -> str:
+    if amount >= 0:
+        return f"on the holdout it costs {amount:,.0f} less than the F1-optimal threshold"
+    return f"on the holdout it costs {-amount:,.0f} more than the F1-optimal one (both chosen out-of-fold)"
 
 
 # -- comparing runs -----------------------------------------------------------------------------------------------
@@ -216,7 +347,7 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """The fields that differ between two runs' records (parameters, snapshots, model, segments...)."""
     fa, fb = _flat(a), _flat(b)
-    skip = ("created", "timings_s", "reports", "run_id", "report")
+    skip = ("created", "timings_s", "validation", "run_id", "report", "steps")
     rows = []
     for key in sorted(set(fa) | set(fb)):
         if key.startswith(skip) or key.endswith("report_uri"):

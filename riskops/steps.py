@@ -1,193 +1,223 @@
-"""The pipeline's steps as plain functions of plain values, so KFP components stay a few lines each and
-the library never imports kfp. Each step returns a StepResult: its value (a table name, a model version, a
-decision), metrics for the KFP UI, and a Markdown or HTML document for an output artifact.
+"""The steps of a run, in one place for both flows: `riskops run` calls them in-process (riskops.job) and
+each KFP component calls one of them in its own pod. Same order, same inputs, same outputs:
 
-Warehouse and artifact store come from Settings (environment); `duckdb_path` names the run's DuckDB file
-locally and is ignored on BigQuery.
+    training: ingest(labelled) -> features(labelled) -> train -> evaluate -> gate -> promote (if the gate says so)
+    scoring:  ingest(unlabelled) -> score -> report
+
+A step is configured only by its arguments: `config` (a StepConfig as a dict: warehouse, artifact root; it
+travels in the compiled spec) and plain values handed on by earlier steps (run id, table names, the model
+version). It never reads a local path it was not given. Each step records what it did in
+`<run>/steps/<step>.json`; the report step assembles the run's record from those.
 """
 
 from __future__ import annotations
 
-import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from riskops.artifacts import ArtifactStore, open_store
-from riskops.config import Settings
+from riskops.config import StepConfig
 from riskops.contract import Cohort, as_of_cutoff
+from riskops.contract import Mapping as TableMapping
 from riskops.evaluate import CostMatrix
+from riskops.offboard import OffboardConfig
+from riskops.runinfo import StepRecord, Tick, new_run_id, write_step
+from riskops.train import TrainConfig
 from riskops.warehouse import Warehouse, open_warehouse
+
+Config = Mapping[str, Any]
 
 
 @dataclass
 class StepResult:
     value: Any
+    record: StepRecord
+    run_id: str
     metrics: dict[str, float] = field(default_factory=dict)
     document: str = ""
 
 
-def _open(duckdb_path: str) -> tuple[Warehouse, ArtifactStore]:
-    settings = Settings()
-    wh = open_warehouse(settings, Path(duckdb_path) if duckdb_path else None)
-    return wh, open_store(settings.artifacts, settings.gcs_endpoint)
+class _Step:
+    """One step's configuration, store and clock; `done` records it in the run and returns its result."""
+
+    def __init__(self, config: Config, run_id: str, name: str) -> None:
+        if not run_id:
+            raise ValueError(f"step {name} needs the run id (the ingest step makes one)")
+        self.config = StepConfig.parse(config)
+        self.settings = self.config.settings()
+        self.store: ArtifactStore = open_store(self.config.artifact_root, self.settings.gcs_endpoint)
+        self.run_id, self.name, self.started = run_id, name, time.perf_counter()
+
+    @contextmanager
+    def warehouse(self) -> Iterator[Warehouse]:
+        with open_warehouse(self.settings) as wh:
+            yield wh
+
+    def done(
+        self, value: Any, figure: str, metrics: dict[str, float] | None = None, document: str = "",
+        parameters: dict[str, Any] | None = None, detail: dict[str, Any] | None = None,
+    ) -> StepResult:  # fmt: skip
+        record = StepRecord(
+            step=self.name, seconds=round(time.perf_counter() - self.started, 2), figure=figure,
+            parameters=parameters or {}, detail=detail or {},
+        )  # fmt: skip
+        write_step(self.store, self.run_id, record)
+        return StepResult(value, record, self.run_id, metrics or {}, document)
 
 
-def ingest(cohort: Cohort, as_of: str, duckdb_path: str = "", dataset_dir: str = "", run_id: str = "") -> StepResult:
-    """Load a dataset folder's cohort (when given) and validate it; raises on unusable data."""
+def ingest(
+    config: Config, cohort: Cohort, as_of: str, run_id: str = "", dataset_dir: str = "",
+    mapping: TableMapping | None = None,
+) -> StepResult:  # fmt: skip
+    """Load a dataset folder's cohort into the raw tables (when given) and validate it into the clean and
+    quarantine tables. The first step of either pipeline: it makes the run id when none is given. Its value is
+    the clean customers table; raises on unusable data after writing the validation report."""
     from riskops.ingest import ingest_cohort
-    from riskops.runinfo import new_run_id
     from riskops.sources import load_dataset
 
-    wh, store = _open(duckdb_path)
-    with wh:
+    run_id = run_id or new_run_id()
+    step = _Step(config, run_id, f"ingest-{cohort}")
+    with step.warehouse() as wh:
         if dataset_dir:
-            load_dataset(wh, Path(dataset_dir), cohorts=(cohort,))
-        r = ingest_cohort(wh, cohort, date.fromisoformat(as_of), store, f"{run_id or new_run_id()}/validation/{cohort}")
+            load_dataset(wh, Path(dataset_dir), mapping, cohorts=(cohort,))
+        r = ingest_cohort(wh, cohort, date.fromisoformat(as_of), step.store, f"{run_id}/validation/{cohort}", mapping)
     metrics = {
         "customers_clean": float(r.customers.rows_clean),
         "customers_quarantined": float(r.customers.rows_quarantined),
         "transactions_clean": float(r.transactions.rows_clean),
         "transactions_quarantined": float(r.transactions.rows_quarantined),
     }
-    return StepResult(f"{cohort}_customers", metrics, r.summary())
+    labels = ""
+    if r.labels:
+        total = sum(r.labels.values()) or 1
+        labels = f", {r.labels.get('SUSPENDED', 0):,} SUSPENDED ({r.labels.get('SUSPENDED', 0) / total:.1%})"
+    figure = (
+        f"{r.customers.rows_clean:,} customers{labels}, {r.transactions.rows_clean:,} transactions; quarantined "
+        f"{r.customers.rows_quarantined:,} customers, {r.transactions.rows_quarantined:,} transactions"
+    )
+    data = dataset_dir or f"raw tables in the warehouse ({step.config.warehouse})"
+    return step.done(
+        f"{cohort}_customers", figure, metrics, r.summary(), parameters={"as_of": as_of},
+        detail={"report": r.model_dump(mode="json"), "data": data},
+    )  # fmt: skip
 
 
-def features(cohort: Cohort, as_of: str, duckdb_path: str = "") -> StepResult:
+def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepResult:
+    """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
     from riskops.features import build_features, features_table
 
-    wh, _ = _open(duckdb_path)
-    with wh:
+    step = _Step(config, run_id, f"features-{cohort}")
+    with step.warehouse() as wh:
         fs = build_features(wh, cohort, as_of_cutoff(date.fromisoformat(as_of)))
         n = wh.count(features_table(cohort))
-    return StepResult(features_table(cohort), {"customers": float(n), "features": float(len(fs.names))})
+    metrics = {"customers": float(n), "features": float(len(fs.names))}
+    return step.done(features_table(cohort), f"{len(fs.names)} features for {n:,} customers", metrics)
 
 
 def train(
-    as_of: str, duckdb_path: str = "", trials: int = 8, tuning_timeout_s: float = 90.0, seed: int = 42,
-    missed_cost: float = 5_000.0, offboard_cost: float = 400.0,
+    config: Config, as_of: str, run_id: str, trials: int = 8, tuning_timeout_s: float = 90.0, seed: int = 42,
+    tick: Tick | None = None,
 ) -> StepResult:  # fmt: skip
-    """Train, evaluate and register a candidate (not promoted: the gate step decides)."""
-    from riskops.modeling import train_and_register
-    from riskops.train import TrainConfig
+    """Train a candidate on `labelled_features` (tuning, CV against baselines); its value is the version."""
+    from riskops.modeling import train_candidate
+    from riskops.runinfo import read_steps
 
-    wh, store = _open(duckdb_path)
-    with wh:
-        card, _ = train_and_register(
-            wh, store, date.fromisoformat(as_of),
-            TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout_s),
-            CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost), promote=False,
-        )  # fmt: skip
-    cv = card.cv["catboost"]
-    metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"], "threshold": card.threshold}
-    return StepResult(card.version, metrics, store.read_text(f"models/{card.version}/evaluation/report.md"))
-
-
-def model_file(version: str) -> bytes:
-    settings = Settings()
-    return open_store(settings.artifacts, settings.gcs_endpoint).read_bytes(f"models/{version}/model.cbm")
+    step = _Step(config, run_id, "train")
+    ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
+    snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
+    cfg = TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout_s)
+    with step.warehouse() as wh:
+        c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, snapshot=snapshot, tick=tick)
+    cv = c.cv["catboost"]
+    metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
+    figure = f"{c.version}: CV PR-AUC {cv['pr_auc_mean']:.3f}, {c.tuning.get('trials', 0)} tuning trials"
+    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed}
+    return step.done(c.version, figure, metrics, parameters=params, detail={"version": c.version})
 
 
-def evaluate(version: str, missed_cost: float = 5_000.0, offboard_cost: float = 400.0) -> StepResult:
-    """Evaluate a registered version on its holdout with this run's cost matrix; the HTML report."""
-    from riskops.modeling import reevaluate
+def model_file(config: Config, version: str) -> bytes:
+    """A version's model.cbm, for the pipeline's Model artifact."""
+    cfg = StepConfig.parse(config)
+    return open_store(cfg.artifact_root, cfg.gcs_endpoint or None).read_bytes(f"models/{version}/model.cbm")
 
-    settings = Settings()
-    store = open_store(settings.artifacts, settings.gcs_endpoint)
-    card, uri = reevaluate(store, version, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost))
-    key = uri[len(store.root) :].lstrip("/") if uri.startswith(store.root) else uri
+
+def evaluate(config: Config, version: str, run_id: str, missed_cost: float = 5_000.0,
+             offboard_cost: float = 400.0) -> StepResult:  # fmt: skip
+    """Evaluate the candidate once on its holdout with the run's cost matrix and register it; the report."""
+    from riskops.modeling import evaluate_candidate
+
+    step = _Step(config, run_id, "evaluate")
+    card = evaluate_candidate(
+        step.store, version, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost)
+    )
     m = card.metrics
-    metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"]}
-    return StepResult(uri, metrics, store.read_text(key))
+    metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"],
+               "threshold": card.threshold}  # fmt: skip
+    figure = f"holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}; threshold {card.threshold:.3f}"
+    document = step.store.read_text(f"models/{version}/evaluation/report.md")
+    return step.done(
+        card.report_uri, figure, metrics, document,
+        parameters={"missed_cost": missed_cost, "offboard_cost": offboard_cost}, detail={"version": version},
+    )  # fmt: skip
 
 
-def gate(version: str, margin: float = 0.0) -> StepResult:
+def gate(config: Config, version: str, run_id: str, margin: float = 0.0) -> StepResult:
     """Compare the candidate with the champion on the candidate's holdout: True means promote."""
     from riskops.registry import Registry
 
-    settings = Settings()
-    d = Registry(open_store(settings.artifacts, settings.gcs_endpoint)).gate(version, "pr_auc", margin)
+    step = _Step(config, run_id, "gate")
+    d = Registry(step.store).gate(version, "pr_auc", margin)
     metrics = {"challenger_pr_auc": d.challenger_score}
     if d.champion_score is not None:
         metrics["champion_pr_auc"] = d.champion_score
-    return StepResult(d.promote, metrics, d.reason)
+    figure = f"{'promote' if d.promote else 'keep the champion'}: {d.reason}"
+    return step.done(d.promote, figure, metrics, d.reason, parameters={"margin": margin}, detail=d.model_dump())
 
 
-def promote(version: str, reason: str) -> StepResult:
+def promote(config: Config, version: str, run_id: str, reason: str) -> StepResult:
     from riskops.registry import Registry
 
-    settings = Settings()
-    Registry(open_store(settings.artifacts, settings.gcs_endpoint)).set_champion(version, reason)
-    return StepResult(version)
+    step = _Step(config, run_id, "promote")
+    Registry(step.store).set_champion(version, reason)
+    return step.done(version, f"{version} is the champion")
 
 
-def _offboard_config(high_cutoff: float, medium_factor: float, min_rules: int) -> Any:
-    from riskops.offboard import OffboardConfig
-
-    return OffboardConfig(high_cutoff=high_cutoff or None, medium_factor=medium_factor, min_rules=min_rules)
-
-
-def score(
-    as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", high_cutoff: float = 0.0,
-    medium_factor: float = 0.5, min_rules: int = 1,
-) -> StepResult:  # fmt: skip
-    """Score a validated cohort with the champion: `<cohort>_scores` and `<cohort>_offboarding` tables."""
+def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled",
+          policy: Mapping[str, Any] | None = None) -> StepResult:  # fmt: skip
+    """Score a validated cohort with the champion under `policy` (empty: the model's default): the
+    `<cohort>_scores` and `<cohort>_offboarding` tables, the scores and list published in the run folder, and
+    the policy saved beside them."""
     from riskops.offboard import score_cohort
+    from riskops.run_report import publish_scores
 
-    wh, store = _open(duckdb_path)
-    with wh:
-        result = score_cohort(
-            wh, store, date.fromisoformat(as_of), cohort, _offboard_config(high_cutoff, medium_factor, min_rules)
-        )
+    step = _Step(config, run_id, "score")
+    cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
+    with step.warehouse() as wh:
+        result = score_cohort(wh, step.store, date.fromisoformat(as_of), cohort, cfg)
+    publish_scores(step.store, run_id, result)
     sizes = result.segment_sizes()
     metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
         "offboard": float(len(result.offboarding))
     }
-    return StepResult(f"{cohort}_offboarding", metrics)
+    figure = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; off-board {len(result.offboarding):,}"
+    return step.done(
+        f"{cohort}_offboarding", figure, metrics, parameters={"policy": result.policy.model_dump()},
+        detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
+                "seconds": result.seconds},
+    )  # fmt: skip
 
 
-def report(
-    as_of: str, duckdb_path: str = "", cohort: Cohort = "unlabelled", run_id: str = "", high_cutoff: float = 0.0,
-    medium_factor: float = 0.5, min_rules: int = 1,
-) -> StepResult:  # fmt: skip
-    """The run report and run.json from the scoring tables, the champion's card and the cohort's features."""
-    from riskops.features import read_features
-    from riskops.offboard import ScoringResult
-    from riskops.registry import Registry
-    from riskops.run_report import build_report, scoring_record, write_run_report
-    from riskops.runinfo import code_version, new_run_id
+def report(config: Config, run_id: str, flow: str, cohort: Cohort = "unlabelled") -> StepResult:
+    """The run report (model, segments, the list with reasons) and the run record `<run>/run.json`, from what
+    the run's steps recorded and published. Its value is the report's URI."""
+    from riskops.run_report import finish_run
 
-    run_id = run_id or new_run_id()
-    cfg = _offboard_config(high_cutoff, medium_factor, min_rules)
-    wh, store = _open(duckdb_path)
-    with wh:
-        scores = wh.read_table(f"{cohort}_scores").to_pandas()
-        listing = wh.read_table(f"{cohort}_offboarding").to_pandas().sort_values("score", ascending=False)
-        features_frame = read_features(wh, cohort)
-    registry = Registry(store)
-    card = registry.card(str(registry.champion()))
-    high = cfg.high_cutoff if cfg.high_cutoff is not None else card.threshold
-    skipped = [f"{r.name} (no feature {r.feature})" for r in cfg.rules if r.feature not in features_frame.columns]
-    result = ScoringResult(
-        scores=scores,
-        offboarding=listing.reset_index(drop=True),
-        cutoffs={"high": high, "medium": high * cfg.medium_factor},
-        model_version=card.version,
-        rules_skipped=skipped,
-        seconds={},
-    )
-    meta = {"run_id": run_id, "parameters": {"as_of": as_of}, "data_dir": duckdb_path or "warehouse",
-            "code_version": code_version()}  # fmt: skip
-    md, plots = build_report(meta, card, registry.gate(card.version, "pr_auc", 0.0), result, features_frame, cfg)
-    uri = write_run_report(store, run_id, md, plots, result)
-    record = meta | {
-        "created": datetime.now(UTC).isoformat(),
-        "source": "pipeline",
-        "model_version": card.version,
-        "model_metrics": {k: card.metrics[k] for k in ("roc_auc", "pr_auc", "brier")},
-        "scoring": scoring_record(result),
-        "report": uri,
-    }  # fmt: skip
-    store.write_text(f"{run_id}/run.json", json.dumps(record, indent=2))
-    return StepResult(uri, {"offboard": float(len(listing))}, md)
+    step = _Step(config, run_id, "report")
+    with step.warehouse() as wh:
+        record, md = finish_run(wh, step.store, run_id, flow, cohort)
+    return step.done(record.report, record.report, {"offboard": float((record.scoring or {}).get("offboard", 0))}, md)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -182,25 +183,30 @@ class CVResult:
         return out
 
 
-def _cv(ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], fit_predict: Any) -> CVResult:
+def _cv(
+    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], fit_predict: Any,
+    on_fold: Callable[[], None] | None = None,
+) -> CVResult:  # fmt: skip
     oof = np.full(len(ds.y), np.nan)
     scores = []
     for k, (tr, va) in enumerate(folds):
         p = fit_predict(dev[tr], dev[va], k)
         oof[dev[va]] = p
         scores.append(metrics(ds.y[dev[va]], p))
+        if on_fold:
+            on_fold()
     return CVResult(scores, oof)
 
 
 def _catboost_cv(
     ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], params: dict[str, Any],
-    imbalance: Imbalance, cfg: TrainConfig,
+    imbalance: Imbalance, cfg: TrainConfig, on_fold: Callable[[], None] | None = None,
 ) -> CVResult:  # fmt: skip
     def fit_predict(tr: np.ndarray, va: np.ndarray, k: int) -> np.ndarray:
         model = fit_catboost(ds, tr, params, imbalance, cfg, cfg.seed + k)
         return predict(model, ds.X.iloc[va], ds.categorical)
 
-    return _cv(ds, dev, folds, fit_predict)
+    return _cv(ds, dev, folds, fit_predict, on_fold)
 
 
 # -- baselines ----------------------------------------------------------------------------------------------------
@@ -268,7 +274,26 @@ class TrainResult:
     seconds: dict[str, float]
 
 
-def train(ds: Dataset, cfg: TrainConfig, progress: Any = None) -> TrainResult:
+class _Counter:
+    """Counts fits of one phase of training and reports each to a `Tick`."""
+
+    def __init__(self, tick: Callable[[str, int, int], None] | None, what: str, total: int) -> None:
+        self.tick, self.what, self.total, self.done = tick, what, total, 0
+        if tick:
+            tick(what, 0, total)
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.tick:
+            self.tick(self.what, min(self.done, self.total), self.total)
+
+
+def train(
+    ds: Dataset, cfg: TrainConfig, progress: Callable[[str], None] | None = None,
+    tick: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:  # fmt: skip
+    """Imbalance handling compared, Optuna tuning, CV against baselines, the final fit; `tick` counts folds and
+    trials for a progress bar."""
     say = progress or (lambda msg: log.info(msg))
     seconds: dict[str, float] = {}
     idx = np.arange(len(ds.y))
@@ -279,9 +304,10 @@ def train(ds: Dataset, cfg: TrainConfig, progress: Any = None) -> TrainResult:
     t = time.perf_counter()
     comparison: dict[str, dict[str, float]] = {}
     choices: list[Imbalance] = ["none", "class_weights", "oversample"] if cfg.imbalance == "auto" else [cfg.imbalance]
+    counted = _Counter(tick, "imbalance folds", len(choices) * len(folds))
     for choice in choices:
         say(f"imbalance: {choice} on {cfg.folds} folds")
-        comparison[choice] = _catboost_cv(ds, dev, folds, DEFAULT_PARAMS, choice, cfg).summary()
+        comparison[choice] = _catboost_cv(ds, dev, folds, DEFAULT_PARAMS, choice, cfg, counted).summary()
     imbalance: Imbalance = max(choices, key=lambda c: comparison[c]["pr_auc_mean"])
     seconds["imbalance"] = time.perf_counter() - t
 
@@ -306,7 +332,10 @@ def train(ds: Dataset, cfg: TrainConfig, progress: Any = None) -> TrainResult:
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
         study.enqueue_trial({**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0})
         say(f"tuning: up to {cfg.tuning_trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
-        study.optimize(objective, n_trials=cfg.tuning_trials, timeout=cfg.tuning_timeout_s)
+        trials = _Counter(tick, "tuning trials", cfg.tuning_trials)
+        study.optimize(
+            objective, n_trials=cfg.tuning_trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()]
+        )
         params = dict(study.best_params)
         tuning = {
             "trials": len(study.trials),
@@ -318,7 +347,7 @@ def train(ds: Dataset, cfg: TrainConfig, progress: Any = None) -> TrainResult:
 
     t = time.perf_counter()
     say(f"cross-validation: CatBoost{' and baselines' if cfg.baselines else ''} on {cfg.folds} folds")
-    cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg)
+    cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
     if params != DEFAULT_PARAMS and cb.summary()["pr_auc_mean"] < comparison[imbalance]["pr_auc_mean"]:
         # Tuning scored on fewer folds can chase noise: keep the defaults when they win on all folds.
         say("tuned parameters lost to the defaults on the full CV: keeping the defaults")

@@ -27,7 +27,6 @@ from riskops.config import Settings
 from riskops.errors import ConfigError, DataContractError
 from riskops.features import TX_COLUMNS
 from riskops.logs import configure_json_logging, request_id
-from riskops.offboard import OffboardConfig
 from riskops.online import LoadedModel, LookupTable, ModelHolder, arrow_columns, score_columns, score_payload
 from riskops.predlog import BigQuerySink, JsonlSink, PredictionLog, Sink, customer_key
 from riskops.registry import Registry
@@ -182,7 +181,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = open_store(settings.artifacts, settings.gcs_endpoint)
     holder = ModelHolder(Registry(store))
     lookup = LookupTable(store)
-    offboard = OffboardConfig()
     predlog: dict[str, PredictionLog] = {}
     configure_json_logging(settings.log_level)
 
@@ -264,7 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customer |= body.customer.attributes
         columns = {c: [t.get(c) for t in body.transactions] for c in TX_COLUMNS}
         cutoff = body.as_of or datetime.now(UTC)
-        d = score_payload(m, customer, columns, cutoff, offboard)
+        d = score_payload(m, customer, columns, cutoff, lookup.policy_for(m))
         metrics.SCORES.observe(d.score)
         metrics.DECISIONS.labels(d.segment, str(d.offboard).lower()).inc()
         rid = request_id.get() or str(uuid.uuid4())
@@ -287,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else:
                 body = await parse_body(request, BatchRequest)
                 ids, columns = body.customer_id, body.features
-            scores = score_columns(m, columns, ids, offboard)
+            scores = score_columns(m, columns, ids, lookup.policy_for(m))
         except DataContractError as e:
             error = {"loc": ("body", "features"), "msg": e.what, "type": "value_error"}
             raise RequestValidationError([error]) from None

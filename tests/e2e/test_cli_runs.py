@@ -24,16 +24,32 @@ def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     return subprocess.run([RISKOPS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
 
 
-def test_run_on_synthetic_defaults(tmp_path: Path) -> None:
-    r = riskops("run", "--customers", "1500", "--seed", "5", *QUICK, cwd=tmp_path)
+STEPS = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled", "score",
+         "report"]  # fmt: skip
+SAME_DATA = ("--customers", "1500", "--seed", "5", *QUICK)
+
+
+@pytest.fixture(scope="module")
+def job_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    folder = tmp_path_factory.mktemp("job")
+    return folder, riskops("run", *SAME_DATA, cwd=folder)
+
+
+def _step_lines(stderr: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"^\s+([a-z-]+)\s+[\d.]+s\s", stderr, re.M)]
+
+
+def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    tmp_path, r = job_run
     assert r.returncode == 0, r.stderr
-    assert "[3/5] ingest + validate: unlabelled cohort" in r.stderr  # progress per step
-    assert "[4/5] model" in r.stderr and "tuning: up to 1 trials" in r.stderr
-    assert "[5/5] score" in r.stderr and "off-board" in r.stdout
+    assert _step_lines(r.stderr) == STEPS  # one line per step as it finishes
+    assert "off-board" in r.stdout
     run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.name != "models"]
     assert len(run_dirs) == 1
     meta = json.loads((run_dirs[0] / "run.json").read_text())
-    assert meta["parameters"] == {"customers": 1500, "seed": 5, "as_of": "2026-09-30"}
+    assert meta["parameters"] == {"as_of": "2026-09-30", "trials": 1, "tuning_timeout_s": 20.0, "seed": 5,
+                                  "missed_cost": 5000.0, "offboard_cost": 400.0, "margin": 0.0}  # fmt: skip
+    assert meta["flow"] == "job" and list(meta["timings_s"]) == STEPS[:-1]
     report = json.loads((run_dirs[0] / "validation" / "labelled" / "report.json").read_text())
     generated = json.loads((tmp_path / "data" / "synthetic-1500-seed5" / "manifest.json").read_text())
     assert report["status"] == "ok"
@@ -136,19 +152,38 @@ def test_generate_command_writes_a_dataset(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "gen" / "labelled" / "customers").num_rows == 320
 
 
-def test_pipelines_run_locally_with_kfp_local(tmp_path: Path) -> None:
-    r = riskops("pipeline", "run", "--customers", "1200", "--seed", "3", *QUICK, cwd=tmp_path)
+def test_pipelines_run_locally_with_kfp_local(
+    tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    """`riskops pipeline run` on the data `riskops run` used: the same steps, record fields and reports."""
+    (tmp_path / "data").symlink_to(job_run[0] / "data")  # the cached dataset
+    r = riskops("pipeline", "run", *SAME_DATA, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    for task in ("ingest", "features", "train", "evaluate", "gate", "promote", "score", "report"):
-        assert re.search(rf"Task .*{task}.* finished with status .*SUCCESS", r.stderr + r.stdout), task
-    version = re.search(r"model (m[\d-]+) is the champion", r.stdout)
-    assert version is not None, r.stdout
-    assert "CV logistic_regression" in r.stdout and "off-board" in r.stdout and "report:" in r.stdout
-    champion = json.loads((tmp_path / "runs" / "models" / "champion.json").read_text())
-    assert champion["version"] == version.group(1)
+    assert _step_lines(r.stderr) == STEPS
+    assert "Executing task" not in r.stderr + r.stdout and len((r.stderr + r.stdout).splitlines()) < 45
+    assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
     report = next((tmp_path / "runs").glob("*/report.html"))
-    assert "Off-boarding list" in report.read_text()
+    log = report.with_name("pipeline.log").read_text()
+    assert "Executing task" in log and "riskops-progress" in log  # the executor output, in the run folder
     record = json.loads(report.with_name("run.json").read_text())
-    assert record["model_version"] == version.group(1) and record["scoring"]["offboard"] > 0
+    champion = json.loads((tmp_path / "runs" / "models" / "champion.json").read_text())
+    assert champion["version"] == record["model_version"] == record["trained"]
+    assert "Off-boarding list" in report.read_text() and "trained in this run and promoted" in report.read_text()
+    job_dir = sorted(p for p in (job_run[0] / "runs").iterdir() if p.name != "models")[0]  # its first run
+    job = json.loads((job_dir / "run.json").read_text())
+    assert set(record) == set(job) and record["flow"] == "pipeline"
+    for key in ("parameters", "as_of", "snapshots", "policy"):
+        assert record[key] == job[key], key
+    assert record["data"] == job["data"] == str((job_run[0] / "data" / "synthetic-1500-seed5").resolve())
+    assert list(record["timings_s"]) == list(job["timings_s"])
+    assert record["scoring"]["segments"] == job["scoring"]["segments"]
+    assert record["gate"]["reason"] == job["gate"]["reason"] == "no champion yet"
+    for metric in ("roc_auc", "pr_auc"):
+        assert record["model_metrics"][metric] == pytest.approx(job["model_metrics"][metric], abs=1e-6)
+
+    def sections(md: Path) -> list[str]:
+        return [line for line in md.read_text().splitlines()[1:] if line.startswith("#")]
+
+    assert sections(report.with_name("report.md")) == sections(job_dir / "report.md")
     listed = riskops("runs", "list", cwd=tmp_path)
     assert record["run_id"] in listed.stdout

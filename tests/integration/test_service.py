@@ -396,3 +396,55 @@ def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_pa
         assert run_id == "20991231-000000-000"
     finally:
         stop(proc)
+
+
+def test_a_scoring_runs_policy_is_what_online_decisions_use(
+    ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Every knob of the policy changed for one scoring run: /v1/score, /v1/score/batch and the lookup decide as
+    that run's list did, because the service reads the policy the run published."""
+    from riskops.features import read_features
+    from riskops.offboard import OffboardConfig, Rule
+
+    root = tmp_path_factory.mktemp("policy")
+    store = LocalStore(root / "store")
+    card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    policy = OffboardConfig(
+        high_cutoff=0.25, medium_factor=0.2, min_rules=2, reasons=1,
+        rules=[Rule(name="busy", feature="out_count_90d", value=20, meaning="many transactions lately"),
+               Rule(name="pass_through", feature="pass_through_2d_90d", op=">", value=0.3, meaning="money in and out"),
+               Rule(name="young", feature="tenure_days", op="<", value=400, meaning="a young account")],
+    )  # fmt: skip
+    assert policy.high_cutoff != card.threshold
+    batch = score_cohort(ingested, store, AS_OF, "unlabelled", policy)
+    publish_scores(store, "20990101-000000-000", batch)
+    scores = batch.scores.set_index("customer_id")
+    assert scores["segment"].nunique() == 3 and scores["rules"].str.contains(", ").any()
+    medium_listed = scores[(scores["segment"] == "Medium") & scores["offboard"]]
+    assert len(medium_listed) and (medium_listed["rules"].str.count(", ") >= 1).all()  # two rules at least
+    proc, url = _start_service({"RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")},
+                               root / "uvicorn.log")  # fmt: skip
+    try:
+        headers = {"X-API-Key": KEY}
+        picked = [*scores[scores["segment"] == "Medium"].index[:8], *scores[scores["segment"] == "High"].index[:6],
+                  *scores[scores["segment"] == "Low"].index[:4]]  # fmt: skip
+        for cid in picked:
+            body = httpx.post(f"{url}/v1/score", json=_payload(ingested, cid), headers=headers).json()
+            want = scores.loc[cid]
+            assert (body["segment"], body["offboard"]) == (want["segment"], bool(want["offboard"])), cid
+            assert sorted(body["rules"]) == sorted(x for x in want["rules"].split(", ") if x), cid
+            assert len(body["reasons"]) <= 1
+            looked_up = httpx.get(f"{url}/v1/customers/{cid}/risk", headers=headers).json()
+            assert (looked_up["segment"], looked_up["offboard"]) == (body["segment"], body["offboard"])
+        frame = read_features(ingested, "unlabelled")
+        cols = {c: [None if isinstance(v, float) and v != v else v for v in (
+            frame[c] if c in card.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)).tolist()]
+            for c in card.features}  # fmt: skip
+        r = httpx.post(f"{url}/v1/score/batch", json={"customer_id": frame["customer_id"].tolist(), "features": cols},
+                       headers=headers)  # fmt: skip
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["segment"] == scores.loc[out["customer_id"], "segment"].tolist()
+        assert out["offboard"] == scores.loc[out["customer_id"], "offboard"].astype(bool).tolist()
+    finally:
+        stop(proc)

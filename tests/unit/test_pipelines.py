@@ -13,10 +13,13 @@ from riskops.artifacts import LocalStore
 from riskops.evaluate import CostMatrix
 from riskops.modeling import train_and_register
 from riskops.registry import Registry
+from riskops.runinfo import read_steps
 from riskops.train import TrainConfig
 from riskops.warehouse.duckdb import DuckDBWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIG = {"warehouse": "bigquery", "artifact_root": "gs://acme-risk/riskops", "bq_project": "acme",
+          "bq_dataset": "risk", "bq_location": "europe-west4"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:  # type:
         for name in [m for m in sys.modules if m == "components" or m.startswith(("components.", "pipelines"))]:
             del sys.modules[name]
         runner = importlib.import_module("pipelines.runner")
-        paths = runner.compile_all(tmp_path_factory.mktemp("specs"))
+        paths = runner.compile_all(tmp_path_factory.mktemp("specs"), CONFIG)
     finally:
         del os.environ["RISKOPS_IMAGE"]
     return {name: yaml.safe_load(path.read_text()) for name, path in paths.items()}
@@ -48,6 +51,12 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert {"as_of", "trials", "tuning_timeout_s", "missed_cost", "offboard_cost", "margin", "seed"} <= set(params)
     assert params["trials"]["defaultValue"] == 8 and params["margin"]["defaultValue"] == 0.0
+    # Where every step finds the warehouse and the store travels in the spec, and every task is given it.
+    assert params["config"]["defaultValue"] == CONFIG
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        if name.startswith("condition"):
+            continue
+        assert task["inputs"]["parameters"]["config"]["componentInputParameter"] == "config", name
     tasks = spec["root"]["dag"]["tasks"]
     condition = tasks["condition-1"]["triggerPolicy"]["condition"]
     assert "gate-Output" in condition and "== true" in condition
@@ -66,8 +75,8 @@ def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     spec = specs["scoring"]
     assert {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]} == {"ingest", "score", "report"}
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert set(params) == {"as_of", "duckdb_path", "dataset_dir", "high_cutoff", "medium_factor", "min_rules"}
-    assert params["medium_factor"]["defaultValue"] == 0.5
+    assert set(params) == {"as_of", "config", "run_id", "dataset_dir", "policy"}
+    assert params["config"]["defaultValue"] == CONFIG and params["policy"]["defaultValue"] == {}
 
 
 def test_gate_and_promote_components_call_the_library(
@@ -77,7 +86,7 @@ def test_gate_and_promote_components_call_the_library(
     from components.promote import promote
 
     store_root = tmp_path / "store"
-    monkeypatch.setenv("RISKOPS_ARTIFACT_ROOT", str(store_root))
+    config = {"warehouse": "duckdb", "artifact_root": str(store_root), "duckdb_path": str(tmp_path / "w.duckdb")}
     card, _ = train_and_register(
         ingested, LocalStore(store_root), date(2026, 9, 30),
         TrainConfig(folds=3, tuning_trials=0, max_iterations=50, baselines=False, imbalance="none"), CostMatrix(),
@@ -92,10 +101,12 @@ def test_gate_and_promote_components_call_the_library(
             self.logged[k] = v
 
     m = FakeMetrics()
-    assert gate.python_func(version=card.version, margin=0.0, metrics=m) is True  # no champion yet
-    assert "challenger_pr_auc" in m.logged
-    assert promote.python_func(version=card.version) == card.version
+    assert gate.python_func(config=config, version=card.version, run_id="r1", margin=0.0, metrics=m) is True
+    assert "challenger_pr_auc" in m.logged  # no champion yet
+    assert promote.python_func(config=config, version=card.version, run_id="r1") == card.version
     assert Registry(LocalStore(store_root)).champion() == card.version
+    steps = read_steps(LocalStore(store_root), "r1")
+    assert [s.step for s in steps] == ["gate", "promote"] and steps[0].detail["reason"] == "no champion yet"
 
 
 def test_the_library_imports_neither_kfp_nor_fastapi() -> None:
@@ -111,7 +122,8 @@ def test_a_failing_ingest_leaves_its_report_and_stops(tmp_path: Path, monkeypatc
     from components.ingest import ingest
     from riskops.errors import DataContractError
 
-    monkeypatch.setenv("RISKOPS_ARTIFACT_ROOT", str(tmp_path / "store"))
+    config = {"warehouse": "duckdb", "artifact_root": str(tmp_path / "store"),
+              "duckdb_path": str(tmp_path / "empty.duckdb")}  # fmt: skip
 
     class Out:
         def __init__(self, path: Path) -> None:
@@ -123,8 +135,39 @@ def test_a_failing_ingest_leaves_its_report_and_stops(tmp_path: Path, monkeypatc
     report = Out(tmp_path / "report.md")
     with pytest.raises(DataContractError):
         ingest.python_func(
-            cohort="labelled", as_of="2026-09-30", duckdb_path=str(tmp_path / "empty.duckdb"), dataset_dir="",
-            report=report, metrics=Out(tmp_path / "m"),
+            config=config, cohort="labelled", as_of="2026-09-30", run_id="", dataset_dir="", report=report,
+            metrics=Out(tmp_path / "m"),
         )  # fmt: skip
     text = Path(report.path).read_text()
     assert "Ingest stopped the run" in text and "raw_labelled_customers for customers does not exist" in text
+
+
+@pytest.mark.parametrize(
+    ("config", "missing"),
+    [
+        ({}, "no step configuration"),
+        ({"warehouse": "bigquery", "artifact_root": "gs://b/p"}, "lacks bq_project"),
+        ({"warehouse": "duckdb", "artifact_root": "gs://b/p"}, "lacks duckdb_path"),
+        ({"warehouse": "duckdb", "artifact_root": "", "duckdb_path": "/w.duckdb"}, "lacks artifact_root"),
+        ({"warehouse": "duckdb", "artifact_root": "runs", "duckdb_path": "/w.duckdb"}, "is relative"),
+        ({"warehouse": "oracle", "artifact_root": "gs://b/p"}, "warehouse: Input should be"),
+        ({"warehouse": "duckdb", "artifact_root": "/a", "duckdb_path": "/w", "bq_projekt": "x"}, "bq_projekt"),
+    ],
+)
+def test_an_incomplete_step_configuration_is_refused_by_name(config: dict, missing: str) -> None:  # type: ignore[type-arg]
+    from riskops.config import StepConfig
+    from riskops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=missing):
+        StepConfig.parse(config)
+
+
+def test_the_steps_environment_does_not_configure_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from riskops.config import StepConfig
+
+    monkeypatch.setenv("RISKOPS_WAREHOUSE", "bigquery")
+    monkeypatch.setenv("RISKOPS_ARTIFACT_ROOT", "gs://elsewhere/x")
+    monkeypatch.setenv("RISKOPS_BQ_ENDPOINT", "http://127.0.0.1:1")
+    cfg = StepConfig.parse({"warehouse": "duckdb", "artifact_root": str(tmp_path), "duckdb_path": "/w.duckdb"})
+    settings = cfg.settings()
+    assert (settings.warehouse, settings.artifacts, settings.bq_endpoint) == ("duckdb", str(tmp_path), None)

@@ -1,0 +1,182 @@
+"""The chain in production shape: both pipelines compiled with a BigQuery + GCS configuration and run from
+the compiled specs with kfp.local, every task its own process in its own empty folder with its own HOME and
+no inherited environment (no shared disk, no DuckDB file), against the BigQuery and GCS emulators. Then the
+service, a real uvicorn, starts on the same gs:// root in an empty folder, serves the champion the pipeline
+promoted and answers from the run the pipeline published. The result is compared with the in-process run on
+DuckDB and a local folder over the same data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from pipelines.runner import compile_all, run_specs, spec_config
+from riskops.artifacts import open_store
+from riskops.config import Settings, StepConfig
+from riskops.errors import RiskOpsError
+from riskops.job import RunParameters, run_steps
+from riskops.registry import Registry
+from riskops.runinfo import RunRecord, StepRecord, read_record
+from riskops.sources import dataset_as_of, load_dataset
+from riskops.synth import generate
+from riskops.warehouse import open_warehouse
+from tests.integration.conftest import free_port, stop, wait_for_port
+
+pytestmark = pytest.mark.e2e
+PARAMS = RunParameters(trials=2, tuning_timeout_s=600, seed=3)  # a trial budget, not a clock: deterministic
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "book"
+    generate(out, customers=1200, seed=3, chunk_size=600)
+    return out
+
+
+@pytest.fixture(scope="module")
+def production(
+    dataset: Path, bigquery_settings: Settings, gcs_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The bank's raw tables loaded into BigQuery beforehand (as `riskops load` does), then both pipelines."""
+    settings = bigquery_settings.model_copy(update={"bq_dataset": "riskops_prod", "gcs_endpoint": gcs_endpoint,
+                                                    "artifact_root": "gs://riskops-it/prod"})  # fmt: skip
+    with open_warehouse(settings) as wh:
+        load_dataset(wh, dataset)
+    config = StepConfig.from_settings(settings)
+    work = tmp_path_factory.mktemp("production")
+    specs = compile_all(work / "specs", config.model_dump())
+    assert spec_config(specs["training"]) == spec_config(specs["scoring"]) == config.model_dump()
+    steps: list[StepRecord] = []
+    as_of = dataset_as_of(dataset)
+    started = time.perf_counter()
+    out = run_specs(
+        specs, work / "run",
+        {"training": {"as_of": as_of, **PARAMS.training()}, "scoring": {"as_of": as_of, **PARAMS.scoring()}},
+        steps.append,
+    )  # fmt: skip
+    store = open_store(config.artifact_root, gcs_endpoint)
+    record = read_record(store, out["run_id"])
+    print("production-shape run:", f"{time.perf_counter() - started:.1f}s;",
+          ", ".join(f"{s.step} {s.seconds:.1f}s" for s in steps))  # fmt: skip
+    return {"record": record, "store": store, "steps": steps, "config": config, "out": out, "work": work}
+
+
+@pytest.fixture(scope="module")
+def local(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same run in process (`riskops run`'s flow) on DuckDB and a local folder."""
+    work = tmp_path_factory.mktemp("local")
+    settings = Settings(warehouse="duckdb", artifact_root=str(work / "store"), home=work)
+    config = StepConfig.from_settings(settings, work / "w.duckdb").model_dump()
+    run_steps(config, "local-run", dataset, date.fromisoformat(dataset_as_of(dataset)), PARAMS)
+    store = open_store(str(work / "store"))
+    return {"record": read_record(store, "local-run"), "store": store}
+
+
+def test_every_step_ran_isolated_and_recorded_one_run(production: dict[str, Any]) -> None:
+    record: RunRecord = production["record"]
+    order = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled",
+             "score", "report"]  # fmt: skip
+    assert [s.step for s in production["steps"]] == order  # one line per finished step, in order
+    assert list(record.timings_s) == order[:-1] and all(t > 0 for t in record.timings_s.values())
+    assert record.flow == "pipeline" and record.data == "raw tables in the warehouse (bigquery)"
+    assert record.trained == record.model_version and record.gate and record.gate["promote"]
+    assert production["out"]["report"] == f"gs://riskops-it/prod/{record.run_id}/report.html"
+    store = production["store"]
+    assert Registry(store).champion() == record.model_version
+    for name in ("run.json", "report.html", "scores.parquet", "offboarding.csv", "policy.json",
+                 "validation/labelled/report.json", "validation/unlabelled/report.json"):  # fmt: skip
+        assert store.exists(f"{record.run_id}/{name}"), name
+    assert "trained in this run and promoted: no champion yet" in store.read_text(f"{record.run_id}/report.md")
+    assert not list((production["work"] / "run").glob("**/*.duckdb"))  # no warehouse on local disk
+    assert "riskops-step" in (production["work"] / "run" / "pipeline.log").read_text()
+
+
+def test_the_same_result_as_the_local_run(production: dict[str, Any], local: dict[str, Any]) -> None:
+    prod, loc = production["record"], local["record"]
+    assert prod.parameters == loc.parameters
+    assert prod.snapshots["labelled"]["fingerprint"] == loc.snapshots["labelled"]["fingerprint"]
+    assert set(prod.model_fields_set) == set(loc.model_fields_set)
+    for metric in ("roc_auc", "pr_auc", "brier"):
+        assert prod.model_metrics[metric] == pytest.approx(loc.model_metrics[metric], abs=0.01), metric
+    assert prod.scoring and loc.scoring
+    assert prod.scoring["segments"] == loc.scoring["segments"]
+    lists = [
+        pd.read_csv(pd.io.common.StringIO(r["store"].read_text(f"{r['record'].run_id}/offboarding.csv")))
+        for r in (production, local)
+    ]
+    assert set(lists[0]["customer_id"]) == set(lists[1]["customer_id"]) and len(lists[0]) > 0
+
+
+@pytest.fixture(scope="module")
+def service(production: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """uvicorn on the pipeline's gs:// root, from an empty folder: nothing local to fall back on."""
+    cfg: StepConfig = production["config"]
+    home = tmp_path_factory.mktemp("svc-home")
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "RISKOPS_HOME": str(home / "runs"),
+           "RISKOPS_ARTIFACT_ROOT": cfg.artifact_root, "RISKOPS_GCS_ENDPOINT": cfg.gcs_endpoint,
+           "RISKOPS_ACCESS_LOG": "false"}  # fmt: skip
+    port, log = free_port(), home / "uvicorn.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=home,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, proc, log)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                break
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop(proc)
+
+
+def test_the_service_serves_what_the_pipeline_published(
+    production: dict[str, Any], service: str, bigquery_settings: Settings
+) -> None:
+    record: RunRecord = production["record"]
+    model = httpx.get(f"{service}/v1/model").json()
+    assert model["version"] == record.model_version
+    listing = pd.read_csv(pd.io.common.StringIO(production["store"].read_text(f"{record.run_id}/offboarding.csv")))
+    top = listing.iloc[0]
+    got = httpx.get(f"{service}/v1/customers/{top['customer_id']}/risk").json()
+    assert got["run_id"] == record.run_id and got["offboard"] is True
+    assert got["score"] == pytest.approx(top["score"]) and got["segment"] == top["segment"]
+    # The batch route on the run's own features decides as the list did.
+    settings = bigquery_settings.model_copy(update={"bq_dataset": "riskops_prod"})
+    with open_warehouse(settings) as wh:
+        features = wh.read_table("unlabelled_features").to_pandas().sort_values("customer_id").head(300)
+    names = Registry(production["store"]).card(record.model_version).features
+    columns = {n: [None if pd.isna(v) else (v if isinstance(v, str) else float(v)) for v in features[n]]
+               for n in names}  # fmt: skip
+    body = {"customer_id": features["customer_id"].tolist(), "features": columns}
+    r = httpx.post(f"{service}/v1/score/batch", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    served = dict(zip(features["customer_id"], r.json()["offboard"], strict=True))
+    listed = set(listing["customer_id"])
+    assert {c for c, off in served.items() if off} == {c for c in served if c in listed}
+
+
+def test_a_step_without_its_configuration_stops_the_run(dataset: Path, tmp_path: Path, gcs_endpoint: str) -> None:
+    """Compiled without the artifact root, the first task stops and names what is missing: it does not fall
+    back to a local folder."""
+    config = {"warehouse": "bigquery", "bq_project": "local", "bq_dataset": "riskops_prod", "artifact_root": "",
+              "gcs_endpoint": gcs_endpoint}  # fmt: skip
+    specs = compile_all(tmp_path / "specs", config)
+    with pytest.raises(RiskOpsError) as e:
+        run_specs(specs, tmp_path / "run", {"training": {"as_of": dataset_as_of(dataset)}, "scoring": {}},
+                  lambda r: None)  # fmt: skip
+    assert "step configuration lacks artifact_root" in str(e.value)
+    assert not list(tmp_path.glob("**/models"))
