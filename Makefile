@@ -14,7 +14,7 @@ SEED ?= 42
 .DEFAULT_GOAL := help
 
 .PHONY: serve bench-service ops ops-tools monitoring images
-.PHONY: help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
+.PHONY: production-shape help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -78,8 +78,11 @@ unit: setup ## Fast, pure unit tests
 integration: emulators ops-tools ## Tests against real servers on 127.0.0.1 (BigQuery + GCS emulators, the service, Prometheus)
 	$(BIN)/pytest -q tests/integration
 
-e2e: setup ## Whole runs of the CLI
+e2e: emulators ## Whole runs of the CLI and the production-shape run
 	$(BIN)/pytest -q tests/e2e
+
+production-shape: emulators ## Both pipelines from their compiled specs, each task isolated, on the BigQuery + GCS emulators, then the service
+	$(BIN)/pytest -q -s tests/e2e/test_production_shape.py
 
 test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
 	$(BIN)/pytest -q tests

@@ -17,8 +17,6 @@ def ingest(
     metrics: Output[Metrics],
 ) -> NamedTuple("Ingested", table=str, run_id=str):  # type: ignore[valid-type]
     """Load (optional) and validate a cohort: the clean customers table, and the run id (made when empty)."""
-    from collections import namedtuple
-
     from riskops import steps
     from riskops.runinfo import print_step
 
@@ -33,4 +31,8 @@ def ingest(
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
     print_step(r.record)
-    return namedtuple("Ingested", ["table", "run_id"])(str(r.value), r.run_id)
+    class Ingested(NamedTuple):  # the outputs by name, as the signature declares them
+        table: str
+        run_id: str
+
+    return Ingested(str(r.value), r.run_id)

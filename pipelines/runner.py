@@ -138,7 +138,7 @@ def run_specs(
     scoring = components.load_component_from_file(str(specs["scoring"]))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(run_dir / "pipeline-root"),
                raise_on_error=True)  # fmt: skip
-    with log_path.open("w") as log:
+    with log_path.open("w", buffering=1) as log:  # line-buffered: tail -f shows a running task
         out = TaskOutput(log, finished, tick)
         try:
             with _local_run(out):

@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -329,8 +329,8 @@ def train_cmd(
     """Train CatBoost on the labelled cohort, evaluate it, register it, and promote it if it beats the champion."""
     from riskops.artifacts import open_store
     from riskops.evaluate import CostMatrix
-    from riskops.job import describe_model
     from riskops.modeling import train_and_register
+    from riskops.run_report import describe_model
     from riskops.train import TrainConfig
     from riskops.warehouse import open_warehouse
 
@@ -347,7 +347,6 @@ def train_cmd(
                 CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost),
                 margin=margin,
                 promote=promote,
-                progress=lambda msg: console.print(f"[cyan]{datetime.now():%H:%M:%S}[/] {msg}"),
             )
     except RiskOpsError as e:
         _fail(e)
@@ -541,8 +540,8 @@ def pipeline_compile_cmd(
         os.environ["RISKOPS_IMAGE"] = image  # read when the components are defined, i.e. on import below
     from pipelines.runner import compile_all
 
-    given = {"warehouse": warehouse, "bq_project": bq_project, "bq_dataset": bq_dataset, "bq_location": bq_location,
-             "artifact_root": artifact_root}  # fmt: skip
+    given: dict[str, Any] = {"warehouse": warehouse, "bq_project": bq_project, "bq_dataset": bq_dataset,
+                             "bq_location": bq_location, "artifact_root": artifact_root}  # fmt: skip
     try:
         settings = Settings(**{k: v for k, v in given.items() if v})
         config = StepConfig.parse(StepConfig.from_settings(settings).model_dump())

@@ -52,3 +52,8 @@ def test_deploy_tests_first_and_rolls_back_a_failed_rollout() -> None:
     release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
     assert "rollout status" in release and "rollout undo" in release and "id-token: write" in release
     assert "credentials_json" not in release  # Workload Identity Federation only
+    # The compiled specs carry the warehouse and the artifact root the service polls (the overlays' bucket).
+    compile_step = release[release.index("riskops pipeline compile") : release.index("gcloud storage cp")]
+    for option in ("--warehouse bigquery", "--bq-project", "--bq-dataset", "--bq-location", "--artifact-root"):
+        assert option in compile_step, option
+    assert "-riskops-artifacts" in compile_step
