@@ -78,7 +78,7 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     ids = [line.split()[0] for line in runs.stdout.splitlines()]
     assert len(ids) == 2
     diff = riskops("runs", "compare", *ids, cwd=tmp_path)
-    assert diff.returncode == 0 and "model_version" in diff.stdout
+    assert diff.returncode == 0 and "trained" in diff.stdout and "gate.promote" in diff.stdout
 
 
 @pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")
