@@ -5,6 +5,7 @@ Types are BigQuery's (the SQL is written once, in BigQuery's dialect). See docs/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from riskops.errors import ConfigError
+from riskops.errors import ConfigError, DataContractError
+from riskops.warehouse.names import check_column, check_table
 
 LABEL_ACTIVE = "ACTIVE"
 LABEL_SUSPENDED = "SUSPENDED"
@@ -88,12 +90,32 @@ class TableMapping(BaseModel):
         default_factory=dict, description="contract name -> constant used when the source has no such column"
     )
 
+    @field_validator("columns")
+    @classmethod
+    def _names_reach_sql_safely(cls, v: dict[str, str]) -> dict[str, str]:
+        for source in v.values():
+            _checked(check_column, source)
+        return v
+
 
 class CohortTables(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customers: str
     transactions: str
+
+    @field_validator("customers", "transactions")
+    @classmethod
+    def _names_reach_sql_safely(cls, v: str) -> str:
+        return _checked(check_table, v)
+
+
+def _checked(check: Callable[[str], str], name: str) -> str:
+    """A name check inside a mapping: its refusal becomes the field's validation error (loaded as a ConfigError)."""
+    try:
+        return check(name)
+    except DataContractError as e:
+        raise ValueError(f"{e.what}; {e.fix}") from None
 
 
 class Mapping(BaseModel):

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from riskops.contract import HIGH_RISK_COUNTRIES, LABEL_SUSPENDED
 from riskops.errors import DataContractError
+from riskops.warehouse.names import ident
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -408,7 +409,7 @@ def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutof
     flags = ", ".join(f"{sql} AS {name}" for name, sql in fs.flags.items())
     tx_aggs = ",\n    ".join(f"{f.sql} AS {f.feature.name}" for f in fs.tx)
     attrs = "".join(
-        f",\n  CAST(c.`{n}` AS FLOAT64) AS `{n}`" if k == "numeric" else f",\n  CAST(c.`{n}` AS STRING) AS `{n}`"
+        f",\n  CAST(c.{ident(n)} AS {'FLOAT64' if k == 'numeric' else 'STRING'}) AS {ident(n)}"
         for n, k in fs.attributes.items()
     )
     zero = {f.feature.name for f in fs.tx if f.sql.startswith(("COUNTIF", "COALESCE"))}
@@ -491,7 +492,7 @@ f AS (
     plain = [
         f.name for f in fs.features() if f.group != "attribute" and f.name not in {d.feature.name for d in fs.derived}
     ]
-    cols = ", ".join(["customer_id", *plain, *(f"`{n}`" for n in fs.attributes)])
+    cols = ", ".join(["customer_id", *plain, *(ident(n) for n in fs.attributes)])
     return f"{base}\nSELECT {cols}{derived}{label}\nFROM f"
 
 

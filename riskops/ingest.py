@@ -32,6 +32,7 @@ from riskops.contract import (
 from riskops.errors import DataContractError, RiskOpsError, UnusableDataError
 from riskops.runinfo import code_version
 from riskops.warehouse.base import TYPE_FAMILIES, Warehouse
+from riskops.warehouse.names import check_column, ident
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +133,6 @@ class ValidationReport(BaseModel):
         return "\n".join(lines) + "\n"
 
 
-def _q(name: str) -> str:
-    return f"`{name}`"
-
-
 def _ts_literal(ts: datetime) -> str:
     return f"TIMESTAMP '{ts.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
 
@@ -168,6 +165,8 @@ def _resolve(
             "load the data first (riskops load ...) or fix the table name in the mapping file",
         )
     source = wh.columns(table)
+    for name in source:  # every source name is checked before any SQL is built from it
+        check_column(name, f"table {table} ({kind}): a column of the source")
     spec = mapping.customers if kind == "customers" else mapping.transactions
     exprs: dict[str, str] = {}
     missing_required, missing_optional, wrong_types = [], [], []
@@ -178,7 +177,7 @@ def _resolve(
             family = TYPE_FAMILIES.get(source[src], "other")
             if family not in _ACCEPTS[col.type]:
                 wrong_types.append(f"{src} is {source[src]} but {col.name} must be {col.type}")
-            exprs[col.name] = _q(src)
+            exprs[col.name] = ident(src)
         elif col.name in spec.defaults:
             exprs[col.name] = "'" + spec.defaults[col.name].replace("'", "\\'") + "'"
         elif required:
@@ -327,7 +326,7 @@ def customer_sql(
         narrow += f", {_key(_col(e['account_state']))} IS NULL AS _no_label, {label_expr} AS _label"
         checks += [("_no_label", "missing_label"), ("_label IS NULL", "unknown_label")]
         label = f", {label_expr} AS account_state"
-    extras = "".join(f", s.{_q(c)}" for c in r.extras)
+    extras = "".join(f", s.{ident(c)}" for c in r.extras)
     projection = f"{_key(_col(e['customer_id']))} AS customer_id, {signup} AS signup_ts{label}{extras}"
     return _split(
         wh, src, _key(_col(e["customer_id"], "{t}")), "missing_customer_id", narrow, "", "", checks,
@@ -379,7 +378,7 @@ quarantined AS (
         ("_dir IS NULL", "unknown_direction"),
         (f"_cur IS NOT NULL AND _cur NOT IN ({currencies})", "unknown_currency"),
     ]
-    extras = "".join(f", s.{_q(c)}" for c in r.extras)
+    extras = "".join(f", s.{ident(c)}" for c in r.extras)
     projection = f"""{_key(_col(e["transaction_id"]))} AS transaction_id, {_key(_col(e["customer_id"]))} AS customer_id,
   {ts} AS ts, {amount} AS amount, {direction} AS direction, {currency} AS currency,
   LOWER(TRIM(CAST({_col(e["type"])} AS STRING))) AS type, {_key(_col(e["counterparty_id"]))} AS counterparty_id,
@@ -447,7 +446,7 @@ def ingest_cohort(
     _split_tables(wh, sql_c, tables.quarantine_customers, tables.customers)
 
     log.debug("validating %s transactions from %s", cohort, src.transactions)
-    key = _key(_col(_q(mapping.source_column("customers", "customer_id")), "{t}"))
+    key = _key(_col(ident(mapping.source_column("customers", "customer_id")), "{t}"))
     sql_t = transaction_sql(wh, src.transactions, rt, mapping, tables, key, cutoff, now)
     _split_tables(wh, sql_t, tables.quarantine_transactions, tables.transactions)
 

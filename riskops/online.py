@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -96,6 +97,7 @@ class ModelHolder:
         self._lock = threading.Lock()
         self.load_failures = 0
         self.loads = 0
+        self.last_failure = ""  # "champion X failed to load: ..." while the champion cannot be served
 
     def refresh(self) -> bool:
         """Load the champion if it changed; keep the old model on any failure. True when swapped."""
@@ -105,11 +107,12 @@ class ModelHolder:
                 return False
             try:
                 loaded = load(self.registry, champion)
-            except Exception:  # any failure to load keeps the serving model; the caller counts it
+            except Exception as e:  # any failure to load keeps the serving model; the caller counts it
                 self.load_failures += 1
+                self.last_failure = f"champion {champion} failed to load: {type(e).__name__}: {str(e)[:300]}"
                 log.exception("model %s refused; keeping %s", champion, self.current and self.current.version)
                 return False
-            self.current = loaded
+            self.current, self.last_failure = loaded, ""
             self.loads += 1
             log.info("serving model %s", champion)
             return True
@@ -179,11 +182,92 @@ def score_columns(
     return score_frame(pd.DataFrame(frame), m.model, m.card, cfg, m.definitions, with_reasons=False).scores
 
 
-def arrow_columns(data: bytes, max_rows: int) -> tuple[list[str], dict[str, Any]]:
+def _flatbuffer_table(buf: bytes, pos: int) -> Callable[[int], int | None]:
+    """Field `i` of the flatbuffer table at `pos`: its absolute position, or None when absent."""
+    vtable = pos - struct.unpack_from("<i", buf, pos)[0]
+    size = struct.unpack_from("<H", buf, vtable)[0]
+
+    def field(i: int) -> int | None:
+        if 4 + 2 * i >= size:
+            return None
+        offset = struct.unpack_from("<H", buf, vtable + 4 + 2 * i)[0]
+        return pos + offset if offset else None
+
+    return field
+
+
+def _record_batch_header(meta: bytes) -> tuple[int, bool] | None:
+    """(rows, compressed) of an IPC message that carries a record batch (or a dictionary batch), read from its
+    flatbuffer metadata (Message.fbs) before the body is touched; None for other messages."""
+
+    def deref(pos: int) -> int:
+        return pos + int(struct.unpack_from("<I", meta, pos)[0])
+
+    message = _flatbuffer_table(meta, deref(0))
+    kind_at, header_at = message(1), message(2)  # the MessageHeader union: type, then value
+    kind = meta[kind_at] if kind_at is not None else 0
+    if kind not in (2, 3) or header_at is None:  # 2 DictionaryBatch, 3 RecordBatch
+        return None
+    batch_at = deref(header_at)
+    if kind == 2:
+        data_at = _flatbuffer_table(meta, batch_at)(1)
+        if data_at is None:
+            return None
+        batch_at = deref(data_at)
+    batch = _flatbuffer_table(meta, batch_at)
+    length_at = batch(0)
+    rows = int(struct.unpack_from("<q", meta, length_at)[0]) if length_at is not None else 0
+    return rows, batch(3) is not None  # field 3: BodyCompression
+
+
+def check_arrow_stream(data: bytes, max_rows: int, max_columns: int) -> None:
+    """Bound an Arrow IPC stream before any of it is decoded: compressed bodies are refused (a few KB can
+    decompress to GBs), and the rows of all batches and the schema's columns are counted from the metadata.
+    Uncompressed, what is decoded is then no larger than the body, which the service bounds."""
+    where = "request body (Arrow IPC stream)"
+    try:
+        reader = pa.ipc.MessageReader.open_stream(data)
+        rows, first = 0, True
+        while True:
+            try:
+                message = reader.read_next_message()
+            except StopIteration:
+                break
+            if message is None:
+                break
+            meta = message.metadata.to_pybytes()
+            if first and message.type == "schema":
+                n = len(pa.ipc.read_schema(message))
+                if n > max_columns:
+                    raise DataContractError(f"{n} columns; at most {max_columns} are accepted", where,
+                                            "send customer_id and the model's features only")  # fmt: skip
+            first = False
+            header = _record_batch_header(meta)
+            if header is None:
+                continue
+            batch_rows, compressed = header
+            if compressed:
+                raise DataContractError(
+                    "compressed Arrow IPC bodies are refused", where,
+                    "write the stream without compression (IpcWriteOptions(compression=None)); compress the HTTP "
+                    "body instead if you must",
+                )  # fmt: skip
+            rows += max(batch_rows, 0)
+            if rows > max_rows:
+                raise DataContractError(f"more than {max_rows} rows", where, "split the customers into requests")
+    except (pa.ArrowException, OSError, ValueError, struct.error, IndexError) as e:
+        raise DataContractError(
+            f"the body is not a readable Arrow IPC stream ({e})", where, "send pyarrow.ipc stream bytes"
+        ) from None
+
+
+def arrow_columns(data: bytes, max_rows: int, max_columns: int = 10_000) -> tuple[list[str], dict[str, Any]]:
     """An Arrow IPC stream (a `customer_id` string column and one column per feature) -> ids and columns for
-    `score_columns`, without a per-value parse: the fast way to send many customers."""
+    `score_columns`, without a per-value parse: the fast way to send many customers. Bounded before decoding
+    (`check_arrow_stream`)."""
     import pyarrow.compute as pc
 
+    check_arrow_stream(data, max_rows, max_columns)
     try:
         table = pa.ipc.open_stream(data).read_all()
     except (pa.ArrowException, OSError, ValueError) as e:

@@ -94,9 +94,33 @@ class Registry:
         self.store.write_bytes(f"{base}/oof.parquet", oof)
 
     def register(self, card: ModelCard) -> str:
-        """Make a stored candidate a version: its card, written last."""
+        """Make a stored candidate a version: its card, written last, and only if its model loads and scores
+        its own holdout rows."""
+        self.check_loads(card.version, card)
         self.store.write_text(f"{PREFIX}/{card.version}/card.json", card.model_dump_json(indent=2))
         return card.version
+
+    def check_loads(self, version: str, card: ModelCard | None = None) -> None:
+        """Refuse a version whose model.cbm does not load or does not give a finite score for each of its own
+        holdout rows: such a model must never be registered, promoted or rolled back to."""
+        card = card or self.card(version)
+        where = self.store.uri(f"{PREFIX}/{version}/model.cbm")
+        try:
+            model = self.load_model(version)
+            holdout = self.holdout(version)
+            cols = [c for c in holdout.columns if c in {*card.features, *card.dropped}]
+            scores = predict(model, align(holdout[cols], card.features, card.categorical, list(card.dropped)),
+                             card.categorical)  # fmt: skip
+        except RiskOpsError as e:
+            raise ArtifactError(f"model version {version} does not load: {e.what}", where, e.fix) from e
+        except Exception as e:  # CatBoost and Arrow raise their own types for a damaged file
+            raise ArtifactError(
+                f"model version {version} does not load: {type(e).__name__}: {str(e)[:200]}",
+                where,
+                "retrain it; a damaged version cannot become the champion",
+            ) from e
+        if len(scores) != len(holdout) or len(scores) == 0 or not np.isfinite(scores).all():
+            raise ArtifactError(f"model version {version} does not score its own holdout rows", where, "retrain it")
 
     def versions(self) -> list[str]:
         return sorted(
@@ -144,24 +168,31 @@ class Registry:
         return list(self._pointer()["history"])
 
     def set_champion(self, version: str, reason: str) -> None:
-        self.card(version)  # refuses unknown or incomplete versions
+        self.check_loads(version)  # refuses unknown, incomplete and damaged versions
         pointer = self._pointer()
         entry = {"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason}
         pointer = {"version": version, "history": [*pointer["history"], entry]}
         self.store.write_text(CHAMPION, json.dumps(pointer, indent=2))  # atomic replace
 
     def rollback(self) -> str:
-        """Make the previous champion the champion again (recorded as a new history entry)."""
+        """Make the latest earlier champion that still loads the champion again (a new history entry)."""
         pointer = self._pointer()
         current = pointer["version"]
-        earlier = [h["version"] for h in pointer["history"] if h["version"] != current]
+        earlier = [str(h["version"]) for h in pointer["history"] if h["version"] != current]
         if not current or not earlier:
             raise RiskOpsError(
                 "there is no earlier champion to roll back to", self.store.uri(CHAMPION), "promote a version"
             )
-        target = str(earlier[-1])
-        self.set_champion(target, f"rollback from {current}")
-        return target
+        refused = []
+        for target in dict.fromkeys(reversed(earlier)):  # latest first, each version once
+            try:
+                self.set_champion(target, f"rollback from {current}")
+                return target
+            except ArtifactError as e:
+                refused.append(f"{target} ({e.what})")
+        raise RiskOpsError(
+            "no earlier champion still loads: " + "; ".join(refused), self.store.uri(CHAMPION), "promote a version"
+        )
 
     # -- the gate ---------------------------------------------------------------------------------------------
     def score(self, version: str, frame: pd.DataFrame) -> np.ndarray:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from riskops.contract import COHORTS, Cohort, Mapping
 from riskops.errors import DataContractError
 from riskops.warehouse.base import Warehouse
+from riskops.warehouse.names import check_column, check_table
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,14 @@ def _files(path: Path) -> list[Path]:
 def load_source(wh: Warehouse, table: str, path: Path) -> int:
     """Load Parquet files as they are, or a CSV file (types inferred by Arrow) into `table`."""
     files = _files(path)
+    check_table(table, f"the mapping's table for {path}")
     if all(f.suffix == ".parquet" for f in files):
         for f in files:
             try:
-                pq.read_schema(f)
+                schema = pq.read_schema(f)
             except (pa.ArrowInvalid, OSError) as e:
                 raise DataContractError(f"{f.name} is not a readable Parquet file: {e}", str(f), "re-export it") from e
+            _check_names(schema.names, f)
         return wh.load(table, files)
     if len(files) != 1:
         raise DataContractError(f"expected one CSV file, found {len(files)}", str(path), "pass a single CSV file")
@@ -45,7 +48,14 @@ def load_source(wh: Warehouse, table: str, path: Path) -> int:
         table_data = pcsv.read_csv(files[0])
     except pa.ArrowInvalid as e:
         raise DataContractError(f"{files[0].name} is not a readable CSV: {e}", str(files[0]), "fix the file") from e
+    _check_names(table_data.column_names, files[0])
     return wh.load(table, table_data)
+
+
+def _check_names(names: list[str], path: Path) -> None:
+    """Every column name of a source file is checked before it is loaded: it will reach SQL later."""
+    for name in names:
+        check_column(name, f"{path}: header of a column")
 
 
 def load_dataset(

@@ -281,7 +281,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def score_batch(request: Request, m: Model) -> Response:
         try:
             if request.headers.get("content-type", "").startswith(ARROW_STREAM):
-                ids, columns = arrow_columns(await read_body(request), MAX_BATCH)
+                ids, columns = arrow_columns(
+                    await read_body(request), MAX_BATCH, len(m.card.features) + len(m.card.dropped) + 1
+                )
             else:
                 body = await parse_body(request, BatchRequest)
                 ids, columns = body.customer_id, body.features
@@ -322,7 +324,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(response: Response) -> dict[str, str]:
         if holder.current is None:
             response.status_code = 503
-            return {"status": "no model loaded"}
+            return {"status": holder.last_failure or "no model loaded"}
         return {"status": "ready", "model_version": holder.current.version}
 
     @app.get("/metrics")

@@ -10,10 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
+from sqlglot import exp
 
 from riskops.config import Settings
 from riskops.errors import ConfigError, WarehouseError
 from riskops.warehouse.base import Warehouse
+from riskops.warehouse.names import check_table
 
 
 def _bq_field(field: pa.Field) -> bigquery.SchemaField:
@@ -88,10 +90,10 @@ class BigQueryWarehouse(Warehouse):
         return cls(client, settings.bq_dataset, settings.bq_location, storage)
 
     def _id(self, name: str) -> str:
-        return f"{self.dataset}.{name}"
+        return f"{self.dataset}.{check_table(name)}"
 
     def ref(self, name: str) -> str:
-        return f"`{self._id(name)}`"
+        return str(exp.to_identifier(self._id(name), quoted=True).sql(dialect="bigquery"))
 
     def exists(self, name: str) -> bool:
         try:

@@ -12,6 +12,7 @@ import sqlglot
 
 from riskops.errors import WarehouseError
 from riskops.warehouse.base import Warehouse
+from riskops.warehouse.names import ident, table_ident
 
 _DUCK_TO_BQ = {
     "VARCHAR": "STRING",
@@ -71,7 +72,7 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(f"SET threads = {int(threads)}")
 
     def ref(self, name: str) -> str:
-        return f"main.{name}"
+        return f"main.{table_ident(name)}"
 
     def exists(self, name: str) -> bool:
         row = self.con.execute(
@@ -94,7 +95,8 @@ class DuckDBWarehouse(Warehouse):
         if isinstance(source, pa.Table):
             self.con.register("_riskops_src", source)
             try:
-                self.con.execute(f'CREATE OR REPLACE TABLE main."{name}" AS SELECT * FROM _riskops_src')
+                target = table_ident(name, "duckdb")
+                self.con.execute(f"CREATE OR REPLACE TABLE main.{target} AS SELECT * FROM _riskops_src")
             finally:
                 self.con.unregister("_riskops_src")
         else:
@@ -102,7 +104,8 @@ class DuckDBWarehouse(Warehouse):
             if not files:
                 raise WarehouseError(f"no Parquet files to load into {name}", "load()", "check the source folder")
             self.con.execute(
-                f'CREATE OR REPLACE TABLE main."{name}" AS SELECT * FROM read_parquet(?, union_by_name = true)',
+                f"CREATE OR REPLACE TABLE main.{table_ident(name, 'duckdb')} "
+                "AS SELECT * FROM read_parquet(?, union_by_name = true)",
                 [files],
             )
         return self.count(name)
@@ -124,8 +127,8 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseError(f"DuckDB refused a query: {e}", sql[:300], "see the SQL above") from e
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        return self.con.execute(f'SELECT {cols} FROM main."{name}"').to_arrow_table()
+        cols = ", ".join(ident(c, "duckdb") for c in columns) if columns else "*"
+        return self.con.execute(f"SELECT {cols} FROM main.{table_ident(name, 'duckdb')}").to_arrow_table()
 
     def drop(self, name: str) -> None:
         row = self.con.execute(
@@ -134,7 +137,7 @@ class DuckDBWarehouse(Warehouse):
         ).fetchone()
         if row:
             kind = "VIEW" if row[0] == "VIEW" else "TABLE"
-            self.con.execute(f'DROP {kind} main."{name}"')
+            self.con.execute(f"DROP {kind} main.{table_ident(name, 'duckdb')}")
 
     def close(self) -> None:
         self.con.close()

@@ -52,7 +52,7 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     log = root / "uvicorn.log"
     proc, url = _start_service(env, log)
     try:
-        yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home",
+        yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home", "pid": proc.pid,
                "published": published.scores.set_index("customer_id"), "result": published}  # fmt: skip
     finally:
         stop(proc)
@@ -448,3 +448,48 @@ def test_a_scoring_runs_policy_is_what_online_decisions_use(
         assert out["offboard"] == scores.loc[out["customer_id"], "offboard"].astype(bool).tolist()
     finally:
         stop(proc)
+
+
+def test_a_pod_that_cannot_load_the_champion_says_why(service: dict[str, Any], tmp_path: Path) -> None:
+    """A champion damaged after promotion (by hand, outside the registry): a new pod stays unready and says
+    which champion failed and why, instead of 'no model loaded yet'."""
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(service["store"].root, root)
+    (root / "models" / service["version"] / "model.cbm").write_bytes(b"damaged")
+    proc, url = _start_service({"RISKOPS_ARTIFACT_ROOT": str(root), "RISKOPS_HOME": str(tmp_path / "home")},
+                               tmp_path / "uvicorn.log")  # fmt: skip
+    try:
+        r = httpx.get(f"{url}/readyz")
+        assert r.status_code == 503
+        assert r.json()["status"].startswith(f"champion {service['version']} failed to load: ")
+    finally:
+        stop(proc)
+
+
+def test_an_arrow_decompression_bomb_is_refused_before_it_is_decoded(service: dict[str, Any]) -> None:
+    """A few KB of zstd-compressed Arrow that decodes to hundreds of MB (hostile-input finding 3): refused from
+    the stream's metadata, and the process does not grow."""
+    import io
+
+    import numpy as np
+    import psutil
+    import pyarrow as pa
+
+    info = Registry(service["store"]).card(service["version"])
+    rows = 10_000
+    table = pa.table({"customer_id": pa.array(["c"] * rows)} | {f: pa.array(np.zeros(rows)) for f in info.features})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as w:
+        for _ in range(40):  # ~110 MB decoded per request
+            w.write_table(table)
+    bomb = sink.getvalue()
+    assert len(bomb) < 200_000
+    process = psutil.Process(service["pid"])
+    before = process.memory_info().rss
+    for _ in range(3):
+        r = httpx.post(f"{service['url']}/v1/score/batch", content=bomb, timeout=30,
+                       headers={"X-API-Key": KEY, "Content-Type": "application/vnd.apache.arrow.stream"})  # fmt: skip
+        assert r.status_code == 422 and "compressed Arrow IPC bodies are refused" in r.text
+    assert process.memory_info().rss - before < 50 * 2**20

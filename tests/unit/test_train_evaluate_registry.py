@@ -119,13 +119,28 @@ def test_train_register_gate_promote_rollback(ingested: DuckDBWarehouse, tmp_pat
     assert gate2.champion_score is not None and reg.champion() == card1.version
     assert reg.versions() == sorted([card1.version, card2.version])
 
+    good_1 = store.read_bytes(f"models/{card1.version}/model.cbm")
     reg.set_champion(card2.version, "by hand")
     assert reg.champion() == card2.version
     assert reg.rollback() == card1.version and reg.champion() == card1.version
     assert [h["version"] for h in reg.history()] == [card1.version, card2.version, card1.version]
     assert not list(tmp_path.rglob("*.tmp"))
 
+    # A damaged model can neither become the champion nor be rolled back to (hostile-input finding 4).
+    good = store.read_bytes(f"models/{card2.version}/model.cbm")
+    store.write_bytes(f"models/{card2.version}/model.cbm", bytes(range(256)) * 40)
+    with pytest.raises(ArtifactError, match=f"model version {card2.version} does not load"):
+        reg.set_champion(card2.version, "by hand")
+    assert reg.champion() == card1.version and len(reg.history()) == 3
+    store.write_bytes(f"models/{card2.version}/model.cbm", good)
+    reg.set_champion(card2.version, "by hand again")
+    store.write_bytes(f"models/{card1.version}/model.cbm", b"not a model")
+    with pytest.raises(RiskOpsError, match=f"no earlier champion still loads: {card1.version}"):
+        reg.rollback()
+    assert reg.champion() == card2.version
+
     # Re-evaluation with another cost matrix moves the threshold's economics, not the model.
+    store.write_bytes(f"models/{card1.version}/model.cbm", good_1)
     _, uri = reevaluate(store, card1.version, CostMatrix(missed_risky=50_000, wrongly_offboarded=10))
     assert uri.endswith("report.html") and Path(uri).exists()
 
