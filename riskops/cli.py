@@ -544,7 +544,8 @@ def pipeline_compile_cmd(
                              "bq_location": bq_location, "artifact_root": artifact_root}  # fmt: skip
     try:
         settings = Settings(**{k: v for k, v in given.items() if v})
-        config = StepConfig.parse(StepConfig.from_settings(settings).model_dump())
+        duck = settings.duckdb_path or settings.home / "warehouse.duckdb"  # the local default, made absolute
+        config = StepConfig.parse(StepConfig.from_settings(settings, duck).model_dump())
     except (RiskOpsError, ValueError) as e:
         _fail(e if isinstance(e, RiskOpsError) else RiskOpsError(str(e), "pipeline compile", "fix the option"))
     for name, path in compile_all(out_dir, config.model_dump()).items():

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
 
 from riskops.artifacts import ArtifactStore
 from riskops.contract import as_of_cutoff
@@ -26,33 +25,12 @@ from riskops.errors import ArtifactError
 from riskops.evaluate import CostMatrix, evaluate, write_report
 from riskops.features import ID_COLUMN, LABEL_COLUMN, FeatureConfig, build_features, feature_set, read_features
 from riskops.offboard import POLICY, OffboardConfig
-from riskops.registry import PREFIX, GateDecision, ModelCard, Registry, new_version
+from riskops.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
 from riskops.runinfo import Tick, code_version
 from riskops.train import TrainConfig, align, prepare, train
 from riskops.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
-
-
-class Candidate(BaseModel):
-    """What training knows about a version before it is evaluated (`models/<version>/candidate.json`)."""
-
-    version: str
-    created: str
-    as_of: str
-    code_version: str
-    features: list[str]
-    categorical: list[str]
-    dropped: dict[str, str]
-    feature_config: dict[str, Any]
-    params: dict[str, Any]
-    imbalance: str
-    imbalance_comparison: dict[str, dict[str, float]]
-    tuning: dict[str, Any]
-    cv: dict[str, dict[str, float]]
-    rows: dict[str, int]
-    data_snapshot: dict[str, Any]
-    seconds: dict[str, float]
 
 
 def train_candidate(

@@ -253,8 +253,8 @@ def check_arrow_stream(data: bytes, max_rows: int, max_columns: int) -> None:
                     "body instead if you must",
                 )  # fmt: skip
             rows += max(batch_rows, 0)
-            if rows > max_rows:
-                raise DataContractError(f"more than {max_rows} rows", where, "split the customers into requests")
+        if rows > max_rows:
+            raise DataContractError(f"{rows} rows; 1 to {max_rows} are accepted", where, "split the customers")
     except (pa.ArrowException, OSError, ValueError, struct.error, IndexError) as e:
         raise DataContractError(
             f"the body is not a readable Arrow IPC stream ({e})", where, "send pyarrow.ipc stream bytes"

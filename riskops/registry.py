@@ -35,7 +35,9 @@ CHAMPION = f"{PREFIX}/champion.json"
 METRICS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
 
 
-class ModelCard(BaseModel):
+class Candidate(BaseModel):
+    """What training knows about a version before it is evaluated (`models/<version>/candidate.json`)."""
+
     version: str
     created: str
     as_of: str
@@ -44,19 +46,24 @@ class ModelCard(BaseModel):
     categorical: list[str]
     dropped: dict[str, str]
     feature_config: dict[str, Any]
-    threshold: float
-    thresholds: dict[str, float]
-    costs: dict[str, float]
     params: dict[str, Any]
     imbalance: str
     imbalance_comparison: dict[str, dict[str, float]]
     tuning: dict[str, Any]
     cv: dict[str, dict[str, float]]
-    metrics: dict[str, Any]
-    importance: list[dict[str, Any]]
     rows: dict[str, int]
     data_snapshot: dict[str, Any]
     seconds: dict[str, float]
+
+
+class ModelCard(Candidate):
+    """A registered version (`card.json`): the candidate and its evaluation."""
+
+    threshold: float
+    thresholds: dict[str, float]
+    costs: dict[str, float]
+    metrics: dict[str, Any]
+    importance: list[dict[str, Any]]
     report_uri: str = ""
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -35,7 +33,7 @@ from riskops.runinfo import RunRecord, StepRecord, read_record
 from riskops.sources import dataset_as_of, load_dataset
 from riskops.synth import generate
 from riskops.warehouse import open_warehouse
-from tests.integration.conftest import free_port, stop, wait_for_port
+from tests.integration.conftest import start_uvicorn, stop
 
 pytestmark = pytest.mark.e2e
 PARAMS = RunParameters(trials=2, tuning_timeout_s=600, seed=3)  # a trial budget, not a clock: deterministic
@@ -139,19 +137,8 @@ def service(production: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "RISKOPS_HOME": str(home / "runs"),
            "RISKOPS_ARTIFACT_ROOT": cfg.artifact_root, "RISKOPS_GCS_ENDPOINT": cfg.gcs_endpoint,
            "RISKOPS_ACCESS_LOG": "false"}  # fmt: skip
-    port, log = free_port(), home / "uvicorn.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=home,
-        )  # fmt: skip
+    proc, url = start_uvicorn(env, home / "uvicorn.log", cwd=home)
     try:
-        wait_for_port(port, proc, log)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-            time.sleep(0.2)
         yield url
     finally:
         stop(proc)

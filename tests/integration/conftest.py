@@ -45,6 +45,27 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def start_uvicorn(
+    env: dict[str, str], log: Path, cwd: Path | None = None, root_path: str = "", ready_s: float = 30
+) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn serving.app:app on a free loopback port with exactly `env`, once /readyz answers 200 (or after
+    `ready_s`, for the tests of a service that cannot become ready)."""
+    import httpx
+
+    port = free_port()
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+        )  # fmt: skip
+    wait_for_port(port, proc, log)
+    url = f"http://127.0.0.1:{port}{root_path}"
+    deadline = time.monotonic() + ready_s
+    while time.monotonic() < deadline and httpx.get(f"{url}/readyz").status_code != 200:
+        time.sleep(0.1)
+    return proc, url
+
+
 @pytest.fixture(scope="session")
 def bigquery_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The bqemulator BigQuery emulator (REST + Storage Read gRPC) in its own virtualenv."""
