@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -145,8 +146,9 @@ def run_specs(
                 run_id = str(training(**arguments["training"]).output)
                 report = str(scoring(**arguments["scoring"], run_id=run_id).output)
         except RuntimeError as e:
+            message = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # kfp.local colours its messages
             raise RiskOpsError(
-                f"a pipeline task failed: {e}\n" + "\n".join(f"    | {line}" for line in out.tail),
+                f"a pipeline task failed: {message}\n" + "\n".join(f"    | {line}" for line in out.tail),
                 f"task log {log_path}",
                 "read the step's error above; the full executor output is in the log",
             ) from None
