@@ -31,6 +31,7 @@ def ingest(
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
     print_step(r.record)
+
     class Ingested(NamedTuple):  # the outputs by name, as the signature declares them
         table: str
         run_id: str
