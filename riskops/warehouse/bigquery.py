@@ -10,12 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
-from sqlglot import exp
 
 from riskops.config import Settings
 from riskops.errors import ConfigError, WarehouseError
 from riskops.warehouse.base import Warehouse
-from riskops.warehouse.names import check_table
+from riskops.warehouse.names import check_table, table_path
 
 
 def _bq_field(field: pa.Field) -> bigquery.SchemaField:
@@ -93,7 +92,7 @@ class BigQueryWarehouse(Warehouse):
         return f"{self.dataset}.{check_table(name)}"
 
     def ref(self, name: str) -> str:
-        return str(exp.to_identifier(self._id(name), quoted=True).sql(dialect="bigquery"))
+        return table_path(self.dataset, name)
 
     def exists(self, name: str) -> bool:
         try:

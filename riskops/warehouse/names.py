@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from sqlglot import exp
-
 from riskops.errors import DataContractError
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -40,11 +38,23 @@ def check_column(name: str, where: str = "column name") -> str:
     return name
 
 
+def _quoted(checked: str, dialect: str) -> str:
+    # Imported here: the serving image has no sqlglot, and the service never builds SQL from names.
+    from sqlglot import exp
+
+    return str(exp.to_identifier(checked, quoted=True).sql(dialect=dialect))
+
+
 def ident(name: str, dialect: str = "bigquery", where: str = "column name") -> str:
     """A column name checked and quoted for `dialect` (BigQuery by default: the SQL is written in it)."""
-    return str(exp.to_identifier(check_column(name, where), quoted=True).sql(dialect=dialect))
+    return _quoted(check_column(name, where), dialect)
 
 
 def table_ident(name: str, dialect: str = "bigquery", where: str = "table name") -> str:
     """A table name checked and quoted for `dialect`."""
-    return str(exp.to_identifier(check_table(name, where), quoted=True).sql(dialect=dialect))
+    return _quoted(check_table(name, where), dialect)
+
+
+def table_path(dataset: str, name: str) -> str:
+    """`project.dataset.table` in BigQuery's quoting; the dataset comes from the settings, the name is checked."""
+    return _quoted(f"{dataset}.{check_table(name)}", "bigquery")

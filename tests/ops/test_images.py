@@ -66,8 +66,9 @@ def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tm
     assert out.returncode == 0, out.stderr
     command = _executor(specs / "training.yaml", "ingest")
     executor_input = {
-        "inputs": {"parameterValues": {"cohort": "labelled", "as_of": "2026-09-30",
-                                       "duckdb_path": "/tmp/run/warehouse.duckdb", "dataset_dir": "/tmp/data"}},
+        "inputs": {"parameterValues": {
+            "config": {"warehouse": "duckdb", "artifact_root": "/tmp/run", "duckdb_path": "/tmp/run/warehouse.duckdb"},
+            "cohort": "labelled", "as_of": "2026-09-30", "run_id": "", "dataset_dir": "/tmp/data"}},
         "outputs": {
             "artifacts": {
                 "report": {"artifacts": [{"name": "report", "type": {"schemaTitle": "system.Markdown"},
@@ -75,7 +76,7 @@ def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tm
                 "metrics": {"artifacts": [{"name": "metrics", "type": {"schemaTitle": "system.Metrics"},
                                            "uri": "/tmp/out/metrics", "metadata": {}}]},
             },
-            "parameters": {"Output": {"outputFile": "/tmp/out/Output"}},
+            "parameters": {"table": {"outputFile": "/tmp/out/table"}, "run_id": {"outputFile": "/tmp/out/run_id"}},
             "outputFile": "/tmp/out/executor_output.json",
         },
     }  # fmt: skip
@@ -91,7 +92,8 @@ def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tm
     lines = result.stdout.splitlines()
     assert lines[0] == "10001"  # the image's non-root user
     output = json.loads(next(x for x in lines if x.startswith("EXECUTOR_OUTPUT ")).split(" ", 1)[1])
-    assert output["parameterValues"]["Output"] == "labelled_customers", output
+    assert output["parameterValues"]["table"] == "labelled_customers", output
+    assert re.fullmatch(r"\d{8}-\d{6}-\d{3}", output["parameterValues"]["run_id"]), output  # the run id it made
     assert any("report" in x for x in lines), result.stdout[-2000:]  # the Markdown artifact was written
 
 
