@@ -238,7 +238,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def require_key(request: Request) -> None:
         if not hashes:
             return  # development without keys: open
-        key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        key = request.headers.get("x-api-key")
+        authorization = request.headers.get("authorization")
+        if not key and authorization is not None:
+            scheme, _, key = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not key.strip():  # a bare key is not a credential scheme
+                raise HTTPException(401, "Authorization must be 'Bearer <key>' (or send X-API-Key)")
         if not key:
             raise HTTPException(401, "missing API key: send it as X-API-Key or Authorization: Bearer")
         digest = hashlib.sha256(key.encode()).hexdigest()

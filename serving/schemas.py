@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, with_config
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, with_config
 from typing_extensions import TypedDict
 
 MAX_TRANSACTIONS = 2_000
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch (10k customers x ~140 features) is ~10 MB of JSON
-Attribute = str | float | int | bool | None
+Attribute = str | FiniteFloat | int | bool | None  # 1e400 parses to infinity: refused, not scored
 
 
 def _utc(v: datetime) -> datetime:

@@ -96,6 +96,8 @@ def test_auth(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
     assert httpx.post(f"{url}/v1/score", json=body, headers={"X-API-Key": "wrong"}).status_code == 403
     ok = httpx.post(f"{url}/v1/score", json=body, headers={"Authorization": f"Bearer {KEY}"})
     assert ok.status_code == 200
+    bare = httpx.post(f"{url}/v1/score", json=body, headers={"Authorization": KEY})  # no scheme (finding 8)
+    assert bare.status_code == 401 and "Bearer <key>" in bare.json()["detail"]
     assert httpx.get(f"{url}/metrics").status_code == 200  # probes and scrapers stay open
 
 
@@ -133,6 +135,18 @@ def test_every_validation_error_is_a_422_naming_the_field(
     r = httpx.post(f"{service['url']}/v1/score", json=body, headers={"X-API-Key": KEY})
     assert r.status_code == 422
     assert any(e["loc"][: len(where)] == where for e in r.json()["detail"]), r.json()
+
+
+def test_an_attribute_that_overflows_to_infinity_is_a_422(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    """`1e400` parses to infinity; it is refused naming the attribute instead of being scored (finding 8)."""
+    body = _payload(ingested, "U1")
+    body["customer"]["attributes"]["age"] = 1.5
+    raw = json.dumps(body).replace('"age": 1.5', '"age": 1e400')
+    assert "1e400" in raw
+    r = httpx.post(f"{service['url']}/v1/score", content=raw, timeout=10,
+                   headers={"X-API-Key": KEY, "Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 422
+    assert any(e["loc"][:4] == ["body", "customer", "attributes", "age"] for e in r.json()["detail"]), r.json()
 
 
 def test_malformed_json_is_a_422_and_an_oversized_body_a_413(service: dict[str, Any]) -> None:
