@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,9 @@ from kfp.local import subprocess_task_handler
 from pipelines.scoring import scoring_pipeline
 from pipelines.training import training_pipeline
 from riskops.errors import RiskOpsError
-from riskops.runinfo import PROGRESS_MARK, STEP_MARK, StepRecord, Tick
+from riskops.runinfo import PROGRESS_MARK, STEP_MARK, Finished, StepRecord, Tick
 
 PIPELINES = {"training": training_pipeline, "scoring": scoring_pipeline}
-Finished = Callable[[StepRecord], None]
 
 
 def compile_all(out: Path, config: dict[str, Any]) -> dict[str, Path]:

@@ -20,13 +20,12 @@ from riskops.config import Settings, StepConfig
 from riskops.contract import Mapping
 from riskops.offboard import OffboardConfig
 from riskops.run_report import run_summary
-from riskops.runinfo import RunRecord, StepRecord, Tick, new_run_id, read_record
+from riskops.runinfo import Finished, RunRecord, Tick, new_run_id, read_record
 from riskops.sources import dataset_as_of
 from riskops.synth import generate
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-Finished = Callable[[StepRecord], None]
 
 
 class RunParameters(BaseModel):
@@ -94,7 +93,7 @@ def run_steps(
         step(steps.promote(config, version, run_id, "passed the gate"))
     if (dataset / "unlabelled").exists():
         step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))
-        step(steps.score(config, day, run_id, "unlabelled", params.scoring()["policy"]))
+        step(steps.score(config, day, run_id, "unlabelled", params.policy.model_dump() if params.policy else None))
     return str(step(steps.report(config, run_id, "job")))
 
 

@@ -47,6 +47,9 @@ def code_version() -> str:
 Tick = Callable[[str, int, int], None]
 """Progress of a long step: (what, done, total), e.g. ("tuning", 3, 8)."""
 
+Finished = Callable[["StepRecord"], None]
+"""Told each step's record as the step finishes (one console line per step)."""
+
 PROGRESS_MARK = "riskops-progress "  # a line a step prints in a pipeline task; the local runner draws a bar from it
 
 
