@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT, peak_rss_mib, report
 
-from riskops.synth import generate
+from riskops.data.synth import generate
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from _common import OUT, ensure_dataset, peak_rss_mib, report, run_phase
 
 
 def _phase_load(data: Path, db: Path) -> None:
-    from riskops.sources import load_source
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.data.sources import load_source
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
 
     db.unlink(missing_ok=True)
     t = time.perf_counter()
@@ -34,9 +34,9 @@ def _phase_load(data: Path, db: Path) -> None:
 
 
 def _phase_ingest(db: Path, as_of: str) -> None:
-    from riskops.artifacts import LocalStore
-    from riskops.ingest import ingest_cohort
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.data.ingest import ingest_cohort
+    from riskops.io.artifacts import LocalStore
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
 
     with DuckDBWarehouse(db) as wh:
         t = time.perf_counter()

@@ -4,7 +4,7 @@
                hand-written GROUP BY (count/sum/mean/min/max/std per customer) over the same table
   training     CatBoost on 100k customers, fixed parameters (500 trees, depth 6): seconds
   prediction   batch scoring of 1M customers: rows/s
-  scoring      segments, rules and SHAP reasons for 1M customers (riskops.offboard.score_frame): rows/s, peak
+  scoring      segments, rules and SHAP reasons for 1M customers (riskops.scoring.offboard.score_frame): rows/s, peak
 
 Each phase runs in its own process so peak memory is its own.
 
@@ -30,10 +30,10 @@ FROM main.labelled_transactions GROUP BY customer_id"""
 
 
 def _prepare(data: Path, db: Path) -> None:
-    from riskops.artifacts import LocalStore
-    from riskops.ingest import ingest_cohort
-    from riskops.sources import dataset_as_of, load_source
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.data.ingest import ingest_cohort
+    from riskops.data.sources import dataset_as_of, load_source
+    from riskops.io.artifacts import LocalStore
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
 
     with DuckDBWarehouse(db) as wh:
         load_source(wh, "raw_labelled_customers", data / "labelled" / "customers")
@@ -43,9 +43,9 @@ def _prepare(data: Path, db: Path) -> None:
 
 
 def _features(db: Path, as_of: str) -> None:
-    from riskops.contract import as_of_cutoff
-    from riskops.features import build_features
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.data.contract import as_of_cutoff
+    from riskops.features.engineering import build_features
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
 
     with DuckDBWarehouse(db) as wh:
         n = wh.count("labelled_transactions")
@@ -70,9 +70,9 @@ def _model(db: Path) -> None:
     import pandas as pd
     from catboost import CatBoostClassifier, Pool
 
-    from riskops.features import FeatureConfig, FeatureSet, attribute_kinds, read_features
-    from riskops.train import prepare
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.features.engineering import FeatureConfig, FeatureSet, attribute_kinds, read_features
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.model.train import prepare
 
     with DuckDBWarehouse(db) as wh:
         fs = FeatureSet(FeatureConfig(), attribute_kinds(wh.columns("labelled_customers")))
@@ -105,11 +105,11 @@ def _score(db: Path) -> None:
     import pandas as pd
     from catboost import CatBoostClassifier, Pool
 
-    from riskops.features import FeatureConfig, FeatureSet, attribute_kinds, read_features
-    from riskops.offboard import OffboardConfig, score_frame
-    from riskops.registry import ModelCard
-    from riskops.train import prepare
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.features.engineering import FeatureConfig, FeatureSet, attribute_kinds, read_features
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.model.registry import ModelCard
+    from riskops.model.train import prepare
+    from riskops.scoring.offboard import OffboardConfig, score_frame
 
     with DuckDBWarehouse(db) as wh:
         fs = FeatureSet(FeatureConfig(), attribute_kinds(wh.columns("labelled_customers")))

@@ -33,18 +33,17 @@ AS_OF = date(2026, 9, 30)
 
 
 def _prepare(root: Path) -> dict[str, Any]:
-    from riskops.artifacts import LocalStore
-    from riskops.contract import as_of_cutoff
-    from riskops.evaluate import CostMatrix
-    from riskops.features import read_features
-    from riskops.ingest import ingest_cohort
-    from riskops.modeling import train_and_register
-    from riskops.offboard import score_cohort
-    from riskops.run_report import publish_scores
-    from riskops.sources import load_dataset
-    from riskops.synth import generate
-    from riskops.train import TrainConfig
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.data.contract import as_of_cutoff
+    from riskops.data.ingest import ingest_cohort
+    from riskops.data.sources import load_dataset
+    from riskops.data.synth import generate
+    from riskops.features.engineering import read_features
+    from riskops.io.artifacts import LocalStore
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.model.evaluate import CostMatrix
+    from riskops.model.train import TrainConfig
+    from riskops.runs.candidate import train_and_register
+    from riskops.scoring.offboard import publish_scores, score_cohort
 
     generate(root / "data", customers=3000, seed=5)
     store = LocalStore(root / "store")

@@ -1,4 +1,4 @@
-"""KFP v2 components, one per file, each a thin shell over `riskops.steps`.
+"""KFP v2 components, one per file, each a thin shell over `riskops.runs.steps`.
 
 They run in the project's image (`RISKOPS_IMAGE`, read when the components are defined) and pass data as
 warehouse table references, model versions and artifacts, never as large parameters. Every component takes
@@ -6,6 +6,6 @@ warehouse table references, model versions and artifacts, never as large paramet
 that the first step makes; nothing else configures a step.
 """
 
-from riskops.config import Settings
+from riskops.core.config import Settings
 
 IMAGE = Settings().image

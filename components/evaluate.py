@@ -10,8 +10,8 @@ def evaluate(
     metrics: Output[Metrics],
 ) -> str:  # fmt: skip
     """Evaluate the candidate once on its holdout with this run's cost matrix and register it; its version."""
-    from riskops import steps
-    from riskops.runinfo import print_step
+    from riskops.runs import steps
+    from riskops.runs.record import print_step
 
     r = steps.evaluate(config, version, run_id, missed_cost, offboard_cost)
     with open(report.path, "w") as fh:

@@ -7,8 +7,8 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def gate(config: dict, version: str, run_id: str, margin: float, metrics: Output[Metrics]) -> bool:
     """Compare the registered candidate with the champion on the same holdout: promote or not."""
-    from riskops import steps
-    from riskops.runinfo import print_step
+    from riskops.runs import steps
+    from riskops.runs.record import print_step
 
     r = steps.gate(config, version, run_id, margin)
     for k, v in r.metrics.items():

@@ -17,8 +17,8 @@ def ingest(
     metrics: Output[Metrics],
 ) -> NamedTuple("Ingested", table=str, run_id=str):  # type: ignore[valid-type]
     """Load (optional) and validate a cohort: the clean customers table, and the run id (made when empty)."""
-    from riskops import steps
-    from riskops.runinfo import print_step
+    from riskops.runs import steps
+    from riskops.runs.record import print_step
 
     try:
         r = steps.ingest(config, cohort, as_of, run_id, dataset_dir)  # type: ignore[arg-type]

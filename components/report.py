@@ -7,8 +7,8 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def report(config: dict, run_id: str, offboarding_table: str, document: Output[Markdown]) -> str:
     """The run report (model, segments, the list with reasons) and the run record from the run's steps; its URI."""
-    from riskops import steps
-    from riskops.runinfo import print_step
+    from riskops.runs import steps
+    from riskops.runs.record import print_step
 
     r = steps.report(config, run_id, "pipeline")
     with open(document.path, "w") as fh:

@@ -8,8 +8,8 @@ from components import IMAGE
 def score(config: dict, as_of: str, run_id: str, clean_table: str, policy: dict, metrics: Output[Metrics]) -> str:
     """Score the unlabelled cohort with the champion under `policy` ({}: the model's default): segments, rules,
     the off-boarding list with reasons, published with the policy. Returns the list's warehouse table."""
-    from riskops import steps
-    from riskops.runinfo import print_step
+    from riskops.runs import steps
+    from riskops.runs.record import print_step
 
     r = steps.score(config, as_of, run_id, "unlabelled", policy)
     for k, v in r.metrics.items():

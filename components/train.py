@@ -10,8 +10,9 @@ def train(
     model: Output[Model], metrics: Output[Metrics],
 ) -> str:  # fmt: skip
     """Train a candidate on `features_table` (tuning, CV against baselines); its version."""
-    from riskops import steps
-    from riskops.runinfo import print_step, print_tick
+    from riskops.core.progress import print_tick
+    from riskops.runs import steps
+    from riskops.runs.record import print_step
 
     r = steps.train(config, as_of, run_id, trials, tuning_timeout_s, seed, tick=print_tick)
     with open(model.path, "wb") as fh:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from riskops.errors import RiskOpsError
+from riskops.core.errors import RiskOpsError
 
 
 def _client(host: str) -> Any:

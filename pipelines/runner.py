@@ -3,7 +3,7 @@ kfp.local in production shape: every task its own process, in its own empty work
 HOME and no inherited environment, so the spec is all that configures a step.
 
 The tasks' output (KFP's executor logs) goes to a log file in the run folder; the console gets one line per
-finished step and progress bars from the marked lines steps print (riskops.runinfo).
+finished step and progress bars from the marked lines steps print (riskops.runs.record).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from kfp.local import subprocess_task_handler
 
 from pipelines.scoring import scoring_pipeline
 from pipelines.training import training_pipeline
-from riskops.errors import RiskOpsError
-from riskops.runinfo import PROGRESS_MARK, STEP_MARK, Finished, StepRecord, Tick
+from riskops.core.errors import RiskOpsError
+from riskops.core.progress import PROGRESS_MARK, Tick
+from riskops.runs.record import STEP_MARK, Finished, StepRecord
 
 PIPELINES = {"training": training_pipeline, "scoring": scoring_pipeline}
 
@@ -159,10 +160,11 @@ def run_local(
 ) -> tuple[Any, str]:
     """`riskops pipeline run`: compile both pipelines with this machine's settings into a new run folder, run
     the compiled specs on `dataset_dir`, and return the run's record and closing summary."""
-    from riskops.artifacts import open_store
-    from riskops.config import StepConfig
-    from riskops.run_report import run_summary
-    from riskops.runinfo import new_run_id, read_record
+    from riskops.core.config import StepConfig
+    from riskops.core.identity import new_run_id
+    from riskops.io.artifacts import open_store
+    from riskops.runs.record import read_record
+    from riskops.runs.report import run_summary
 
     run_id = new_run_id()
     run_dir = settings.home / run_id

@@ -1,1 +1,1 @@
-"""The FastAPI scoring service: a thin HTTP shell over riskops.online."""
+"""The FastAPI scoring service: a thin HTTP shell over riskops.scoring.online."""

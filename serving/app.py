@@ -1,4 +1,4 @@
-"""The scoring service: `uvicorn serving.app:app`. Routes are thin; scoring lives in riskops.online."""
+"""The scoring service: `uvicorn serving.app:app`. Routes are thin; scoring lives in riskops.scoring.online."""
 # Annotations are evaluated eagerly here: FastAPI must resolve the dependency alias defined inside create_app.
 
 import asyncio
@@ -22,14 +22,14 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskops import __version__
-from riskops.artifacts import open_store
-from riskops.config import Settings
-from riskops.errors import ConfigError, DataContractError
-from riskops.features import TX_COLUMNS
-from riskops.logs import configure_json_logging, request_id
-from riskops.online import LoadedModel, LookupTable, ModelHolder, arrow_columns, score_columns, score_payload
-from riskops.predlog import BigQuerySink, JsonlSink, PredictionLog, Sink, customer_key
-from riskops.registry import Registry
+from riskops.core.config import Settings
+from riskops.core.errors import ConfigError, DataContractError
+from riskops.core.logs import configure_json_logging, request_id
+from riskops.features.engineering import TX_COLUMNS
+from riskops.io.artifacts import open_store
+from riskops.model.registry import Registry
+from riskops.scoring.online import LoadedModel, LookupTable, ModelHolder, arrow_columns, score_columns, score_payload
+from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Sink, customer_key
 from serving import metrics
 from serving.schemas import (
     ARROW_STREAM,
@@ -163,7 +163,7 @@ def publish_run_metrics(record: dict[str, Any]) -> None:
 
 def _sink(settings: Settings) -> Sink:
     if settings.prediction_log == "bigquery":
-        from riskops.warehouse.bigquery import BigQueryWarehouse
+        from riskops.io.warehouse.bigquery import BigQueryWarehouse
 
         return BigQuerySink(BigQueryWarehouse.from_settings(settings).client, settings.bq_dataset)
     return JsonlSink(settings.home / "predictions")

@@ -8,9 +8,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from riskops.artifacts import LocalStore
-from riskops.synth import generate
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.data.synth import generate
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
 
 AS_OF = date(2026, 6, 30)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -73,8 +73,8 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ingested(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
     """The small synthetic dataset loaded and ingested (both cohorts) into one DuckDB file."""
-    from riskops.ingest import ingest_cohort
-    from riskops.sources import dataset_as_of, load_dataset
+    from riskops.data.ingest import ingest_cohort
+    from riskops.data.sources import dataset_as_of, load_dataset
 
     folder = tmp_path_factory.mktemp("ingested")
     wh = DuckDBWarehouse(folder / "w.duckdb")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from riskops.amlsim import default_dir
+from riskops.data.amlsim import default_dir
 
 pytestmark = pytest.mark.e2e
 RISKOPS = str(Path(sys.executable).parent / "riskops")

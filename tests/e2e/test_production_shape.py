@@ -23,16 +23,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.runner import compile_all, run_specs, spec_config
-from riskops.artifacts import open_store
-from riskops.config import Settings, StepConfig
-from riskops.contract import as_of_cutoff
-from riskops.errors import RiskOpsError
-from riskops.job import RunParameters, run_steps
-from riskops.registry import Registry
-from riskops.runinfo import RunRecord, StepRecord, read_record
-from riskops.sources import dataset_as_of, load_dataset
-from riskops.synth import generate
-from riskops.warehouse import open_warehouse
+from riskops.core.config import Settings, StepConfig
+from riskops.core.errors import RiskOpsError
+from riskops.data.contract import as_of_cutoff
+from riskops.data.sources import dataset_as_of, load_dataset
+from riskops.data.synth import generate
+from riskops.io.artifacts import open_store
+from riskops.io.warehouse import open_warehouse
+from riskops.model.registry import Registry
+from riskops.runs.job import RunParameters, run_steps
+from riskops.runs.record import RunRecord, StepRecord, read_record
 from tests.integration.conftest import start_uvicorn, stop
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from riskops.config import Settings
+from riskops.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BQEMU = ROOT / ".venv-bqemu" / "bin"

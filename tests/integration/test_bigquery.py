@@ -11,16 +11,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from riskops.artifacts import LocalStore
-from riskops.config import Settings
-from riskops.contract import Mapping
-from riskops.ingest import ingest_cohort
-from riskops.sources import dataset_as_of
-from riskops.synth import generate
-from riskops.warehouse import open_warehouse
-from riskops.warehouse.base import Warehouse
-from riskops.warehouse.bigquery import BigQueryWarehouse
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.core.config import Settings
+from riskops.data.contract import Mapping
+from riskops.data.ingest import ingest_cohort
+from riskops.data.sources import dataset_as_of
+from riskops.data.synth import generate
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse import open_warehouse
+from riskops.io.warehouse.base import Warehouse
+from riskops.io.warehouse.bigquery import BigQueryWarehouse
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from tests.conftest import NOW
 
 pytestmark = pytest.mark.integration
@@ -119,7 +119,7 @@ def test_storage_read_api_returns_large_tables(bigquery_settings: Settings, raw:
 
 
 def test_bigquery_errors_are_named(bigquery_settings: Settings) -> None:
-    from riskops.errors import DataContractError, WarehouseError
+    from riskops.core.errors import DataContractError, WarehouseError
 
     with open_warehouse(bigquery_settings) as bq:
         with pytest.raises(WarehouseError, match="BigQuery refused a query"):
@@ -129,7 +129,7 @@ def test_bigquery_errors_are_named(bigquery_settings: Settings) -> None:
 
 
 def test_prediction_log_streams_into_a_partitioned_bigquery_table(bigquery_settings: Settings) -> None:
-    from riskops.predlog import FIELDS, BigQuerySink, PredictionLog, customer_key
+    from riskops.scoring.predlog import FIELDS, BigQuerySink, PredictionLog, customer_key
 
     sink = BigQuerySink(BigQueryWarehouse.from_settings(bigquery_settings).client, bigquery_settings.bq_dataset)
     log = PredictionLog(sink, flush_s=0.05)  # closing the log closes the sink's own client

@@ -8,11 +8,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from riskops.artifacts import GCSStore, open_store
-from riskops.contract import Mapping
-from riskops.errors import ArtifactError
-from riskops.ingest import ingest_cohort
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.core.errors import ArtifactError
+from riskops.data.contract import Mapping
+from riskops.data.ingest import ingest_cohort
+from riskops.io.artifacts import GCSStore, open_store
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from tests.conftest import AS_OF, GOOD_CUSTOMERS, GOOD_TX, NOW
 
 pytestmark = pytest.mark.integration

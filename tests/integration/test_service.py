@@ -21,16 +21,15 @@ import httpx
 import pandas as pd
 import pytest
 
-from riskops.artifacts import LocalStore
-from riskops.contract import as_of_cutoff
-from riskops.errors import ArtifactError
-from riskops.evaluate import CostMatrix
-from riskops.modeling import train_and_register
-from riskops.offboard import score_cohort
-from riskops.registry import CHAMPION, Registry
-from riskops.run_report import publish_scores
-from riskops.train import TrainConfig
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.core.errors import ArtifactError
+from riskops.data.contract import as_of_cutoff
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+from riskops.model.evaluate import CostMatrix
+from riskops.model.registry import CHAMPION, Registry
+from riskops.model.train import TrainConfig
+from riskops.runs.candidate import train_and_register
+from riskops.scoring.offboard import publish_scores, score_cohort
 from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -182,7 +181,7 @@ def test_customer_lookup_from_the_last_scoring_run(service: dict[str, Any]) -> N
 
 
 def test_batch_scores_precomputed_features(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
-    from riskops.features import read_features
+    from riskops.features.engineering import read_features
 
     frame = read_features(ingested, "unlabelled").head(200)
     info = Registry(service["store"]).card(service["version"])
@@ -411,8 +410,8 @@ def test_a_scoring_runs_policy_is_what_online_decisions_use(
 ) -> None:
     """Every knob of the policy changed for one scoring run: /v1/score, /v1/score/batch and the lookup decide as
     that run's list did, because the service reads the policy the run published."""
-    from riskops.features import read_features
-    from riskops.offboard import OffboardConfig, Rule
+    from riskops.features.engineering import read_features
+    from riskops.scoring.offboard import OffboardConfig, Rule
 
     root = tmp_path_factory.mktemp("policy")
     store = LocalStore(root / "store")

@@ -101,14 +101,14 @@ def _trained_store(root: Path) -> tuple[Path, str, dict[str, Any]]:
     """A small registry with a champion, and one customer's scoring request, made on the host."""
     from datetime import date, datetime
 
-    from riskops.artifacts import LocalStore
-    from riskops.evaluate import CostMatrix
-    from riskops.ingest import ingest_cohort
-    from riskops.modeling import train_and_register
-    from riskops.sources import load_dataset
-    from riskops.synth import generate
-    from riskops.train import TrainConfig
-    from riskops.warehouse.duckdb import DuckDBWarehouse
+    from riskops.data.ingest import ingest_cohort
+    from riskops.data.sources import load_dataset
+    from riskops.data.synth import generate
+    from riskops.io.artifacts import LocalStore
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.model.evaluate import CostMatrix
+    from riskops.model.train import TrainConfig
+    from riskops.runs.candidate import train_and_register
 
     as_of = date(2026, 9, 30)
     generate(root / "data", customers=1500, seed=4)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from riskops.amlsim import default_dir, load_amlsim
-from riskops.errors import DataContractError
+from riskops.core.errors import DataContractError
+from riskops.data.amlsim import default_dir, load_amlsim
 
 SOURCE = default_dir()
 pytestmark = pytest.mark.skipif(not (SOURCE / "nodes.csv").exists(), reason="../shared/data/amlsim not present")

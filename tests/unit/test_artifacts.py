@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from riskops.artifacts import LocalStore, open_store
-from riskops.errors import ArtifactError
+from riskops.core.errors import ArtifactError
+from riskops.io.artifacts import LocalStore, open_store
 
 
 def test_round_trip_and_listing(tmp_path: Path) -> None:

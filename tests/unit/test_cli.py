@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperGroup, TyperOption
 from typer.testing import CliRunner
 
-from riskops.cli import app
+from riskops.cli.main import app
 
 runner = CliRunner()
 

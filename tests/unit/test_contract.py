@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from riskops.contract import Mapping, as_of_cutoff, load_mapping
-from riskops.errors import ConfigError
+from riskops.core.errors import ConfigError
+from riskops.data.contract import Mapping, as_of_cutoff, load_mapping
 
 
 def test_as_of_date_includes_the_whole_day() -> None:

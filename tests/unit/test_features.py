@@ -11,8 +11,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from riskops.contract import as_of_cutoff
-from riskops.features import (
+from riskops.data.contract import as_of_cutoff
+from riskops.data.synth import synthetic_attribute_kinds
+from riskops.features.engineering import (
     DAY_US,
     FeatureConfig,
     FeatureSet,
@@ -23,8 +24,7 @@ from riskops.features import (
     online_features,
     read_features,
 )
-from riskops.synth import synthetic_attribute_kinds
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
 
 CUTOFF = as_of_cutoff(date(2026, 9, 30))
 
@@ -136,14 +136,14 @@ def test_only_one_row_per_customer_leaves_the_warehouse(ingested: DuckDBWarehous
 
 
 def test_features_need_ingested_tables() -> None:
-    from riskops.errors import DataContractError
+    from riskops.core.errors import DataContractError
 
     with DuckDBWarehouse(":memory:") as wh, pytest.raises(DataContractError, match="run `riskops ingest`"):
         build_features(wh, "labelled", datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_signup_is_required_online() -> None:
-    from riskops.errors import DataContractError
+    from riskops.core.errors import DataContractError
 
     with pytest.raises(DataContractError, match="signup_ts"):
         online_features(_fs(), {"customer_id": "x"}, [], CUTOFF)

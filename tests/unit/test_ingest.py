@@ -8,11 +8,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from riskops.artifacts import LocalStore
-from riskops.contract import Mapping
-from riskops.errors import DataContractError, RiskOpsError, UnusableDataError
-from riskops.ingest import ValidationReport, ingest_cohort
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.core.errors import DataContractError, RiskOpsError, UnusableDataError
+from riskops.data.contract import Mapping
+from riskops.data.ingest import ValidationReport, ingest_cohort
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from tests.conftest import AS_OF, GOOD_CUSTOMERS, GOOD_TX, NOW, ts, tx
 
 LENIENT = Mapping(max_quarantine_share=1.0)

@@ -13,16 +13,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from riskops.artifacts import LocalStore
-from riskops.errors import DataContractError, RiskOpsError
-from riskops.evaluate import CostMatrix
-from riskops.features import read_features
-from riskops.modeling import train_and_register
-from riskops.offboard import OffboardConfig, Rule, _fmt, score_cohort
-from riskops.online import LoadedModel, ModelHolder, arrow_columns, score_columns
-from riskops.run_report import compare_runs, list_runs
-from riskops.train import TrainConfig
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.core.errors import DataContractError, RiskOpsError
+from riskops.features.engineering import read_features
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+from riskops.model.evaluate import CostMatrix
+from riskops.model.train import TrainConfig
+from riskops.runs.candidate import train_and_register
+from riskops.runs.report import compare_runs, list_runs
+from riskops.scoring.offboard import OffboardConfig, Rule, _fmt, score_cohort
+from riskops.scoring.online import LoadedModel, ModelHolder, arrow_columns, score_columns
 
 FAST = TrainConfig(folds=3, tuning_trials=0, max_iterations=60, seed=1, baselines=False, imbalance="none")
 AS_OF = date(2026, 9, 30)
@@ -108,7 +108,7 @@ def test_runs_are_listed_and_compared(tmp_path: Path) -> None:
 
 
 def _served(store: LocalStore) -> LoadedModel:
-    from riskops.registry import Registry
+    from riskops.model.registry import Registry
 
     holder = ModelHolder(Registry(store))
     assert holder.refresh() and holder.current is not None

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from riskops.predlog import FIELDS, JsonlSink, PredictionLog, customer_key
+from riskops.scoring.predlog import FIELDS, JsonlSink, PredictionLog, customer_key
 
 
 def _record(i: int) -> dict[str, Any]:

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskops.artifacts import LocalStore
-from riskops.contract import load_mapping
-from riskops.errors import ConfigError, DataContractError
-from riskops.ingest import ingest_cohort
-from riskops.sources import load_source
-from riskops.warehouse.duckdb import DuckDBWarehouse
-from riskops.warehouse.names import ident, table_ident
+from riskops.core.errors import ConfigError, DataContractError
+from riskops.core.names import ident, table_ident
+from riskops.data.contract import load_mapping
+from riskops.data.ingest import ingest_cohort
+from riskops.data.sources import load_source
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from tests.conftest import GOOD_CUSTOMERS, GOOD_TX
 
 AS_OF = date(2026, 6, 30)

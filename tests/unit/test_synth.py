@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from riskops.synth import generate
+from riskops.data.synth import generate
 
 
 def _digest(folder: Path) -> str:

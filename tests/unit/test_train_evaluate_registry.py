@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskops.artifacts import LocalStore
-from riskops.errors import ArtifactError, DataContractError, RiskOpsError, UnusableDataError
-from riskops.evaluate import CostMatrix, at_threshold, choose_thresholds, expected_cost
-from riskops.features import LABEL_COLUMN, build_features, read_features
-from riskops.modeling import reevaluate, train_and_register
-from riskops.registry import Registry
-from riskops.train import TrainConfig, align, prepare, train
-from riskops.warehouse.duckdb import DuckDBWarehouse
+from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError, UnusableDataError
+from riskops.features.engineering import LABEL_COLUMN, build_features, read_features
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+from riskops.model.evaluate import CostMatrix, at_threshold, choose_thresholds, expected_cost
+from riskops.model.inputs import align
+from riskops.model.registry import Registry
+from riskops.model.train import TrainConfig, prepare, train
+from riskops.runs.candidate import reevaluate, train_and_register
 
 FAST = TrainConfig(folds=3, tuning_trials=2, tuning_timeout_s=30, tuning_folds=2, max_iterations=60, seed=1)
 AS_OF = date(2026, 9, 30)
@@ -24,7 +25,7 @@ AS_OF = date(2026, 9, 30)
 
 @pytest.fixture(scope="module")
 def frame(ingested: DuckDBWarehouse) -> tuple[pd.DataFrame, list[str], list[str]]:
-    from riskops.contract import as_of_cutoff
+    from riskops.data.contract import as_of_cutoff
 
     fs = build_features(ingested, "labelled", as_of_cutoff(AS_OF))
     return read_features(ingested, "labelled"), fs.names, fs.categorical

@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from riskops.config import Settings
-from riskops.errors import ConfigError, WarehouseError
-from riskops.warehouse import open_warehouse
-from riskops.warehouse.duckdb import DuckDBWarehouse, to_duckdb
+from riskops.core.config import Settings
+from riskops.core.errors import ConfigError, WarehouseError
+from riskops.io.warehouse import open_warehouse
+from riskops.io.warehouse.duckdb import DuckDBWarehouse, to_duckdb
 
 
 def test_bigquery_sql_is_transpiled() -> None:

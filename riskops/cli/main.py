@@ -1,0 +1,657 @@
+"""The `riskops` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, cast
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from riskops.core.config import Settings
+from riskops.core.errors import RiskOpsError
+from riskops.data.contract import COHORTS, Cohort, load_mapping
+
+if TYPE_CHECKING:
+    from riskops.model.registry import Registry
+    from riskops.runs.job import RunParameters
+    from riskops.scoring.offboard import OffboardConfig
+
+app = typer.Typer(
+    help="Customer-risk platform: generate or load data, validate it, and (later) train, score and explain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="YAML mapping of your tables/columns/labels onto the contract."),
+]
+CostMissed = Annotated[float, typer.Option("--missed-cost", help="Cost of keeping a customer who gets SUSPENDED.")]
+CostOffboard = Annotated[float, typer.Option("--offboard-cost", help="Cost of off-boarding a good customer.")]
+DuckOpt = Annotated[
+    Path | None,
+    typer.Option("--duckdb", help="DuckDB file (default: RISKOPS_DUCKDB_PATH or <home>/warehouse.duckdb)."),
+]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+
+
+def _fail(e: RiskOpsError) -> NoReturn:
+    console.print(f"[bold red]error:[/] {e}")
+    raise typer.Exit(2)
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+@app.command("generate")
+def generate_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into (replaced when done).")],
+    customers: Annotated[int, typer.Option(help="Customers in all, labelled + unlabelled.", min=2)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    as_of: Annotated[str | None, typer.Option(help="Cut-off date YYYY-MM-DD (default 2026-09-30).")] = None,
+    unlabelled_share: Annotated[
+        float, typer.Option(help="Share of customers in the unlabelled cohort.", min=0, max=0.9)
+    ] = 0.2,
+    chunk_size: Annotated[int, typer.Option(help="Customers generated per chunk (bounds memory).", min=100)] = 5_000,
+) -> None:
+    """Generate a synthetic fintech book: customers, transactions and suspension labels."""
+    from rich.progress import Progress
+
+    from riskops.data.synth import DEFAULT_AS_OF, generate
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("generating", total=customers)
+        summary = generate(
+            out_dir,
+            customers=customers,
+            seed=seed,
+            as_of=_parse_date(as_of) or DEFAULT_AS_OF,
+            unlabelled_share=unlabelled_share,
+            chunk_size=chunk_size,
+            progress=lambda cohort, done, total: progress.update(task, completed=done, description=cohort),
+        )
+    out.print(
+        f"wrote {out_dir}: customers {summary.customers}, transactions {summary.transactions}, "
+        f"SUSPENDED {summary.suspended_share:.1%} of labelled; {summary.seconds}s "
+        f"({summary.transactions_per_second:,.0f} transactions/s)"
+    )
+
+
+@app.command("amlsim")
+def amlsim_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the contract-shaped dataset into.")],
+    source: Annotated[Path | None, typer.Option(help="AMLSim folder with nodes.csv and transactions.csv.")] = None,
+    unlabelled_share: Annotated[float, typer.Option(help="Share of accounts held out as the unlabelled cohort.")] = 0.2,
+) -> None:
+    """Convert the AMLSim sample into the contract's layout (fraudStep is never read)."""
+    from riskops.data.amlsim import default_dir, load_amlsim
+
+    try:
+        s = load_amlsim(source or default_dir(), out_dir, unlabelled_share)
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"wrote {out_dir}: as of {s.as_of}, customers {s.customers}, transactions {s.transactions}")
+
+
+@app.command("load")
+def load_cmd(
+    dataset: Annotated[Path | None, typer.Option(help="Dataset folder (from generate/amlsim) to load whole.")] = None,
+    cohort: Annotated[
+        str, typer.Option(help="Cohort for --customers/--transactions: labelled or unlabelled.")
+    ] = "labelled",
+    customers: Annotated[Path | None, typer.Option(help="Customers file or folder (Parquet or CSV).")] = None,
+    transactions: Annotated[Path | None, typer.Option(help="Transactions file or folder (Parquet or CSV).")] = None,
+    mapping: MappingOpt = None,
+    duckdb: DuckOpt = None,
+) -> None:
+    """Load source data into the warehouse's raw tables (as named in the mapping)."""
+    from riskops.data.sources import load_dataset, load_source
+    from riskops.io.warehouse import open_warehouse
+
+    if cohort not in COHORTS:
+        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
+    if dataset is None and (customers is None or transactions is None):
+        raise typer.BadParameter("pass --dataset, or both --customers and --transactions")
+    try:
+        m = load_mapping(mapping)
+        with open_warehouse(Settings(), duckdb) as wh:
+            if dataset is not None:
+                counts = load_dataset(wh, dataset, m)
+            else:
+                assert customers is not None and transactions is not None
+                t = m.cohorts[cohort]
+                counts = {
+                    t.customers: load_source(wh, t.customers, customers),
+                    t.transactions: load_source(wh, t.transactions, transactions),
+                }
+    except RiskOpsError as e:
+        _fail(e)
+    out.print("loaded " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
+
+
+@app.command("ingest")
+def ingest_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date YYYY-MM-DD: nothing on a later day is used.")],
+    cohort: Annotated[str, typer.Option(help="labelled (needs account_state) or unlabelled.")] = "labelled",
+    mapping: MappingOpt = None,
+    duckdb: DuckOpt = None,
+    report_prefix: Annotated[str | None, typer.Option(help="Where in the artifact store to write the report.")] = None,
+) -> None:
+    """Validate a cohort into clean + quarantine tables and write the validation report."""
+    from riskops.core.identity import new_run_id
+    from riskops.data.ingest import ingest_cohort
+    from riskops.io.artifacts import open_store
+    from riskops.io.warehouse import open_warehouse
+
+    if cohort not in COHORTS:
+        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
+    settings = Settings()
+    day = _parse_date(as_of)
+    assert day is not None
+    prefix = report_prefix or f"{new_run_id()}/validation/{cohort}"
+    try:
+        with open_warehouse(settings, duckdb) as wh:
+            c: Cohort = cohort
+            report = ingest_cohort(
+                wh,
+                c,
+                day,
+                open_store(settings.artifacts, settings.gcs_endpoint),
+                prefix,
+                load_mapping(mapping),
+            )
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(report.summary())
+    out.print(f"report: {report.report_uri}")
+
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy", help="YAML/JSON off-boarding policy (cut-offs, Medium factor, rules); default: the model's."
+    ),
+]
+
+
+def _load_policy(path: Path | None) -> OffboardConfig | None:
+    """An off-boarding policy file (YAML or JSON), checked."""
+    from riskops.scoring.offboard import OffboardConfig
+
+    if path is None:
+        return None
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        return OffboardConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (OSError, yaml.YAMLError, ValidationError) as e:
+        raise typer.BadParameter(f"policy {path}: {e}") from None
+
+
+def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
+                    margin: float, policy: Path | None) -> RunParameters:  # fmt: skip
+    from riskops.runs.job import RunParameters
+
+    return RunParameters(trials=trials, tuning_timeout_s=tuning_timeout, seed=seed, missed_cost=missed_cost,
+                         offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy))  # fmt: skip
+
+
+DataOpt = Annotated[str, typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim).")]
+CustomersOpt = Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)]
+SeedOpt = Annotated[int, typer.Option(help="Data, split and model seed.")]
+DataRootOpt = Annotated[Path, typer.Option(help="Where prepared datasets are cached.")]
+TrialsOpt = Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)]
+TuningOpt = Annotated[float, typer.Option(help="Stop tuning after this many seconds.")]
+MarginOpt = Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")]
+
+
+def _source(data: str) -> Literal["synthetic", "amlsim"]:
+    if data not in ("synthetic", "amlsim"):
+        raise typer.BadParameter("--data must be synthetic or amlsim")
+    return cast(Literal["synthetic", "amlsim"], data)
+
+
+@app.command("run")
+def run_cmd(
+    data: DataOpt = "synthetic",
+    customers: CustomersOpt = 20_000,
+    seed: SeedOpt = 42,
+    data_root: DataRootOpt = Path("data"),
+    amlsim_dir: Annotated[Path | None, typer.Option(help="AMLSim folder (default ../shared/data/amlsim).")] = None,
+    mapping: MappingOpt = None,
+    as_of: Annotated[str | None, typer.Option(help="Cut-off date (default: the dataset's own).")] = None,
+    trials: TrialsOpt = 8,
+    tuning_timeout: TuningOpt = 90.0,
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+    margin: MarginOpt = 0.0,
+    policy: PolicyOpt = None,
+) -> None:
+    """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
+    train, evaluate, gate, promote, score, report), on embedded defaults."""
+    from riskops.cli.console import StepConsole
+    from riskops.runs.job import run_job
+
+    started = datetime.now()
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
+    try:
+        with StepConsole(console) as steps:
+            _, summary = run_job(
+                Settings(), source=_source(data), customers=customers, seed=seed, data_root=data_root,
+                amlsim_dir=amlsim_dir, mapping=load_mapping(mapping), as_of=_parse_date(as_of), params=params,
+                progress=steps.say, finished=steps.finished, tick=steps.tick,
+            )  # fmt: skip
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(summary)
+    out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
+
+
+features_app = typer.Typer(help="Feature tables and the feature catalogue.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: versions, champion, promotion, rollback.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
+
+
+@features_app.command("build")
+def features_build_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date YYYY-MM-DD (the one the cohort was ingested with).")],
+    cohort: Annotated[str, typer.Option(help="labelled or unlabelled.")] = "labelled",
+    duckdb: DuckOpt = None,
+) -> None:
+    """Compute `<cohort>_features` in the warehouse: one row per customer."""
+    from riskops.data.contract import as_of_cutoff
+    from riskops.features.engineering import build_features, features_table
+    from riskops.io.warehouse import open_warehouse
+
+    if cohort not in COHORTS:
+        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
+    day = _parse_date(as_of)
+    assert day is not None
+    try:
+        with open_warehouse(Settings(), duckdb) as wh:
+            fs = build_features(wh, cohort, as_of_cutoff(day))
+            n = wh.count(features_table(cohort))
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"{features_table(cohort)}: {n:,} customers x {len(fs.names)} features")
+
+
+@features_app.command("catalogue")
+def features_catalogue_cmd(
+    out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path("docs/features.md"),
+) -> None:
+    """Write the feature catalogue (name, group, window, definition) generated from the code."""
+    from riskops.data.synth import synthetic_attribute_kinds
+    from riskops.features.engineering import FeatureConfig, FeatureSet, catalogue_markdown
+
+    out_file.write_text(catalogue_markdown(FeatureSet(FeatureConfig(), synthetic_attribute_kinds())))
+    out.print(f"wrote {out_file}")
+
+
+@app.command("train")
+def train_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date the labelled cohort was ingested with.")],
+    duckdb: DuckOpt = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)] = 8,
+    tuning_timeout: Annotated[float, typer.Option(help="Stop tuning after this many seconds.")] = 90.0,
+    folds: Annotated[int, typer.Option(help="Stratified CV folds.", min=2, max=10)] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for splits, folds, tuning and models.")] = 42,
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
+    promote: Annotated[bool, typer.Option(help="Promote the model when it passes the gate.")] = True,
+) -> None:
+    """Train CatBoost on the labelled cohort, evaluate it, register it, and promote it if it beats the champion."""
+    from riskops.io.artifacts import open_store
+    from riskops.io.warehouse import open_warehouse
+    from riskops.model.evaluate import CostMatrix
+    from riskops.model.train import TrainConfig
+    from riskops.runs.candidate import train_and_register
+    from riskops.runs.report import describe_model
+
+    day = _parse_date(as_of)
+    assert day is not None
+    settings = Settings()
+    try:
+        with open_warehouse(settings, duckdb) as wh:
+            card, decision = train_and_register(
+                wh,
+                open_store(settings.artifacts, settings.gcs_endpoint),
+                day,
+                TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout, folds=folds),
+                CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost),
+                margin=margin,
+                promote=promote,
+            )
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(describe_model(card, decision))
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+) -> None:
+    """Evaluate a stored model again on its holdout, e.g. with another cost matrix; writes a new report."""
+    from riskops.io.artifacts import open_store
+    from riskops.model.evaluate import CostMatrix
+    from riskops.model.registry import Registry
+    from riskops.runs.candidate import reevaluate
+
+    settings = Settings()
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    try:
+        target = version or Registry(store).champion()
+        if not target:
+            raise RiskOpsError("no champion and no --version given", "registry", "train a model first")
+        _, uri = reevaluate(store, target, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost))
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"report: {uri}")
+
+
+def _registry() -> Registry:
+    from riskops.io.artifacts import open_store
+    from riskops.model.registry import Registry
+
+    settings = Settings()
+    return Registry(open_store(settings.artifacts, settings.gcs_endpoint))
+
+
+@models_app.command("list")
+def models_list_cmd() -> None:
+    """Every registered version with its holdout metrics; * marks the champion."""
+    reg = _registry()
+    champ = reg.champion()
+    for v in reg.versions():
+        c = reg.card(v)
+        mark = "*" if v == champ else " "
+        out.print(
+            f"{mark} {v}  as_of {c.as_of}  PR-AUC {c.metrics['pr_auc']:.3f}  ROC-AUC {c.metrics['roc_auc']:.3f}  "
+            f"threshold {c.threshold:.3f}  rows {c.rows['customers']:,}"
+        )
+
+
+@models_app.command("show")
+def models_show_cmd(
+    version: Annotated[str, typer.Argument(help="Model version (default: the champion).")] = "",
+) -> None:
+    """The full model card of a version as JSON."""
+    reg = _registry()
+    try:
+        target = version or reg.champion() or ""
+        out.print_json(reg.card(target).model_dump_json())
+    except RiskOpsError as e:
+        _fail(e)
+
+
+@models_app.command("promote")
+def models_promote_cmd(
+    version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
+    reason: Annotated[str, typer.Option(help="Why, for the history.")] = "promoted by hand",
+) -> None:
+    """Make a version the champion (the pointer changes atomically; history is kept)."""
+    reg = _registry()
+    try:
+        reg.set_champion(version, reason)
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"champion: {version}")
+
+
+@models_app.command("rollback")
+def models_rollback_cmd() -> None:
+    """Make the previous champion the champion again."""
+    reg = _registry()
+    try:
+        v = reg.rollback()
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"champion: {v}")
+
+
+runs_app = typer.Typer(help="Recorded runs: list them and compare two.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@app.command("score")
+def score_cmd(
+    as_of: Annotated[str, typer.Option(help="Cut-off date the cohort was ingested with.")],
+    cohort: Annotated[str, typer.Option(help="Cohort to score (usually unlabelled).")] = "unlabelled",
+    duckdb: DuckOpt = None,
+    version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the off-boarding list as CSV here.")] = None,
+) -> None:
+    """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables)."""
+    from riskops.io.artifacts import open_store
+    from riskops.io.warehouse import open_warehouse
+    from riskops.scoring.offboard import score_cohort
+
+    if cohort not in COHORTS:
+        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
+    day = _parse_date(as_of)
+    assert day is not None
+    settings = Settings()
+    try:
+        with open_warehouse(settings, duckdb) as wh:
+            result = score_cohort(
+                wh, open_store(settings.artifacts, settings.gcs_endpoint), day, cohort, version=version or None
+            )
+    except RiskOpsError as e:
+        _fail(e)
+    if out_csv:
+        result.offboarding.to_csv(out_csv, index=False)
+    sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
+    out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
+    out.print(f"off-board {len(result.offboarding):,}: tables {cohort}_scores, {cohort}_offboarding")
+
+
+@runs_app.command("list")
+def runs_list_cmd() -> None:
+    """Every recorded run: when, data, model, segments, off-boarded."""
+    from riskops.io.artifacts import open_store
+    from riskops.runs.report import list_runs
+
+    settings = Settings()
+    for r in list_runs(open_store(settings.artifacts, settings.gcs_endpoint)):
+        scoring = r.get("scoring") or {}
+        metrics = r.get("model_metrics") or {}
+        pr = f"PR-AUC {metrics['pr_auc']:.3f}" if "pr_auc" in metrics else "no model"
+        out.print(
+            f"{r['run_id']}  {r.get('flow', '-'):<8} as_of {r.get('as_of', '-')}  model {r.get('model_version')} "
+            f"({pr})  off-board {scoring.get('offboard', '-')}"
+        )
+
+
+@runs_app.command("compare")
+def runs_compare_cmd(
+    first: Annotated[str, typer.Argument(help="Run id.")],
+    second: Annotated[str, typer.Argument(help="Run id to compare with.")],
+) -> None:
+    """What differs between two runs: parameters, data snapshots, model, metrics, segments."""
+    import json
+
+    from riskops.io.artifacts import open_store
+    from riskops.runs.report import compare_runs
+
+    settings = Settings()
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    try:
+        a, b = (json.loads(store.read_text(f"{run}/run.json")) for run in (first, second))
+    except RiskOpsError as e:
+        _fail(e)
+    rows = compare_runs(a, b)
+    if not rows:
+        out.print("the two runs record the same parameters, data, model and results")
+    for key, x, y in rows:
+        out.print(f"{key:<45} {x!s:<30} {y!s}")
+
+
+pipeline_app = typer.Typer(help="KFP pipelines: compile the specs, run them locally.", no_args_is_help=True)
+app.add_typer(pipeline_app, name="pipeline")
+
+
+@pipeline_app.command("compile")
+def pipeline_compile_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for training.yaml and scoring.yaml.")] = Path(
+        "build/pipelines"
+    ),
+    image: Annotated[str, typer.Option(help="Container image the components run in.")] = "",
+    warehouse: Annotated[str, typer.Option(help="duckdb or bigquery (default: RISKOPS_WAREHOUSE).")] = "",
+    bq_project: Annotated[str, typer.Option(help="BigQuery project (default: RISKOPS_BQ_PROJECT).")] = "",
+    bq_dataset: Annotated[str, typer.Option(help="BigQuery dataset (default: RISKOPS_BQ_DATASET).")] = "",
+    bq_location: Annotated[str, typer.Option(help="BigQuery location (default: RISKOPS_BQ_LOCATION).")] = "",
+    artifact_root: Annotated[str, typer.Option(help="gs://bucket/prefix (default: RISKOPS_ARTIFACT_ROOT).")] = "",
+) -> None:
+    """Compile the training and scoring pipelines to KFP v2 YAML specs that carry where every step finds the
+    warehouse and the artifact store (the `config` parameter's default)."""
+    import os
+
+    from riskops.core.config import StepConfig
+
+    if image:
+        os.environ["RISKOPS_IMAGE"] = image  # read when the components are defined, i.e. on import below
+    from pipelines.runner import compile_all
+
+    given: dict[str, Any] = {"warehouse": warehouse, "bq_project": bq_project, "bq_dataset": bq_dataset,
+                             "bq_location": bq_location, "artifact_root": artifact_root}  # fmt: skip
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v})
+        duck = settings.duckdb_path or settings.home / "warehouse.duckdb"  # the local default, made absolute
+        config = StepConfig.parse(StepConfig.from_settings(settings, duck).model_dump())
+    except (RiskOpsError, ValueError) as e:
+        _fail(e if isinstance(e, RiskOpsError) else RiskOpsError(str(e), "pipeline compile", "fix the option"))
+    for name, path in compile_all(out_dir, config.model_dump()).items():
+        out.print(f"{name}: {path}")
+    where = config.bq_project + "." + config.bq_dataset if config.warehouse == "bigquery" else config.duckdb_path
+    out.print(f"steps use {config.warehouse} ({where}) and artifacts at {config.artifact_root}")
+
+
+@pipeline_app.command("run")
+def pipeline_run_cmd(
+    data: DataOpt = "synthetic",
+    customers: CustomersOpt = 20_000,
+    seed: SeedOpt = 42,
+    data_root: DataRootOpt = Path("data"),
+    trials: TrialsOpt = 8,
+    tuning_timeout: TuningOpt = 90.0,
+    missed_cost: CostMissed = 5_000.0,
+    offboard_cost: CostOffboard = 400.0,
+    margin: MarginOpt = 0.0,
+    policy: PolicyOpt = None,
+) -> None:
+    """Compile both pipelines with these settings and run the specs locally with kfp.local, each task in its
+    own process and empty folder; the executor output goes to <run>/pipeline.log."""
+    from pipelines.runner import run_local
+    from riskops.cli.console import StepConsole
+    from riskops.data.sources import dataset_as_of
+    from riskops.runs.job import prepare_data
+
+    started = datetime.now()
+    settings = Settings()
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
+    try:
+        with StepConsole(console) as steps:
+            steps.say(f"data: preparing {data}")
+            folder = prepare_data(_source(data), data_root, customers, seed, None)
+            _, summary = run_local(settings, folder, dataset_as_of(folder), params, steps.finished, steps.tick)
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(summary)
+    out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
+
+
+SpecOpt = Annotated[Path, typer.Option("--spec", help="Compiled pipeline YAML (riskops pipeline compile).")]
+ArgsOpt = Annotated[list[str] | None, typer.Option("--arg", help="Pipeline argument KEY=VALUE; repeat it.")]
+HostOpt = Annotated[str, typer.Option("--host", help="KFP API URL, e.g. http://127.0.0.1:8080.")]
+
+
+@pipeline_app.command("submit")
+def pipeline_submit_cmd(
+    host: Annotated[str, typer.Option("--host", help="KFP API URL, e.g. http://127.0.0.1:8080.")] = "",
+    vertex: Annotated[bool, typer.Option("--vertex", help="Submit to Vertex AI Pipelines instead.")] = False,
+    project: Annotated[str, typer.Option(help="GCP project (with --vertex).")] = "",
+    region: Annotated[str, typer.Option(help="GCP region, e.g. europe-west4 (with --vertex).")] = "",
+    pipeline_root: Annotated[str, typer.Option(help="gs:// folder for pipeline outputs (with --vertex).")] = "",
+    label: Annotated[list[str] | None, typer.Option("--label", help="KEY=VALUE run label (Vertex); repeat it.")] = None,
+    service_account: Annotated[str, typer.Option(help="Service account the Vertex run acts as.")] = "",
+    spec: SpecOpt = Path("build/pipelines/training.yaml"),
+    arg: ArgsOpt = None,
+    experiment: Annotated[str, typer.Option(help="Experiment the run belongs to.")] = "riskops",
+    run_name: Annotated[str, typer.Option(help="Run name (default: spec name + time).")] = "",
+    caching: Annotated[bool, typer.Option(help="Reuse cached step results.")] = True,
+) -> None:
+    """Submit a compiled pipeline as one run: to a KFP API (--host) or to Vertex AI Pipelines (--vertex)."""
+    from pipelines.remote import VertexTarget, parse_arguments, submit_to
+    from riskops.core.identity import new_run_id
+
+    try:
+        target = (
+            VertexTarget(
+                project,
+                region,
+                pipeline_root,
+                {k: str(v) for k, v in parse_arguments(label or []).items()},
+                service_account,
+            )
+            if vertex
+            else None
+        )
+        run_id, where = submit_to(
+            spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching,
+            host=host, vertex=target,
+        )  # fmt: skip
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"run {run_id} submitted to {where} (experiment {experiment})")
+
+
+@pipeline_app.command("schedule")
+def pipeline_schedule_cmd(
+    host: HostOpt,
+    cron: Annotated[str, typer.Option(help="Cron with seconds: '0 0 2 * * *' nightly, '0 0 3 * * 1' weekly.")],
+    spec: SpecOpt = Path("build/pipelines/scoring.yaml"),
+    arg: ArgsOpt = None,
+    experiment: Annotated[str, typer.Option(help="Experiment the runs belong to.")] = "riskops",
+    name: Annotated[str, typer.Option(help="Recurring run name.")] = "riskops-nightly-scoring",
+    caching: Annotated[bool, typer.Option(help="Reuse cached step results.")] = False,
+) -> None:
+    """Create a recurring run of a compiled pipeline on a KFP API (nightly scoring, weekly retraining)."""
+    from pipelines.remote import parse_arguments, schedule
+
+    try:
+        rid = schedule(host, spec, parse_arguments(arg or []), experiment, name, cron, caching)
+    except RiskOpsError as e:
+        _fail(e)
+    out.print(f"recurring run {rid} ({cron}) created on {host}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Behaviour features: one declaration rendered to the catalogue, BigQuery SQL and the online vector."""

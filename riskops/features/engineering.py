@@ -1,0 +1,686 @@
+"""Per-customer behaviour features, defined once and run in two places.
+
+The feature list is generated from a small spec (`FeatureConfig`): amount statistics by direction and
+window, activity by type, ratios, velocity, recency, diversity, risk shares, pass-through and the
+customer's own attributes. `feature_sql` turns it into one BigQuery-dialect query that runs in the
+warehouse (only one row per customer leaves it); `online_features` computes the same vector from a raw
+payload in numpy for the scoring service. `tests/unit/test_features.py` proves they agree column by column.
+
+Time is handled in integer microseconds before the cut-off (`age_us`), so both executors bucket
+transactions identically: a transaction is in the w-day window when `age_us < w days`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+from riskops.core.errors import DataContractError
+from riskops.core.names import ident
+from riskops.data.contract import HIGH_RISK_COUNTRIES, LABEL_SUSPENDED
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+STATS = ("count", "sum", "mean", "min", "max", "std")
+CONTRACT_CUSTOMER_COLUMNS = {"customer_id", "signup_ts", "account_state"}
+ID_COLUMN = "customer_id"
+LABEL_COLUMN = "label"
+
+
+class FeatureConfig(BaseModel):
+    """What the feature generator produces; the defaults suit a retail fintech book."""
+
+    windows: tuple[int, ...] = (7, 30, 90, 365)
+    types: tuple[str, ...] = ("card", "transfer", "withdrawal", "cash_deposit", "crypto", "topup", "salary", "bill")
+    type_windows: tuple[int, ...] = (30, 365)
+    high_risk_countries: tuple[str, ...] = HIGH_RISK_COUNTRIES
+    reporting_threshold: float = Field(default=10_000.0, gt=0, description="amounts in [0.85, 1) x this are near it")
+    small_amount: float = Field(default=10.0, gt=0, description="amounts below this are micro-transfers (probing)")
+    night_end_hour: int = Field(default=6, ge=1, le=12, description="00:00 until this hour (UTC) is night")
+    income_attribute: str = "declared_income"
+    long_window: int = 365
+    recent_window: int = 30
+    pass_through_window: int = 90
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    group: str
+    definition: str
+    window: int | None = None
+    kind: Literal["numeric", "categorical"] = "numeric"
+
+
+# -- per-transaction filters: (SQL over the CTE `t`, numpy over the Tx arrays) -----------------------------
+
+
+@dataclass
+class Tx:
+    """One customer's (or many customers') transactions as arrays, the online executor's input."""
+
+    age_us: np.ndarray  # int64 microseconds before the cut-off, > 0
+    amount: np.ndarray
+    out: np.ndarray  # bool: direction == 'out'
+    type: np.ndarray  # object (str | None)
+    counterparty: np.ndarray  # object
+    country: np.ndarray  # object
+    status: np.ndarray  # object
+    ts_us: np.ndarray  # absolute micros, for the hour of day
+    memo: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def day(self) -> np.ndarray:
+        return self.age_us // DAY_US
+
+    def once(self, key: Any, compute: Callable[[Tx], np.ndarray]) -> np.ndarray:
+        """`compute(self)`, evaluated once per key: the numpy twin of the SQL flags (one flag, e.g. the 30-day
+        window, is part of many filters)."""
+        value = self.memo.get(key)
+        if value is None:
+            value = self.memo[key] = compute(self)
+        return value
+
+
+@dataclass(frozen=True)
+class Cond:
+    sql: str
+    np: Callable[[Tx], np.ndarray]
+
+
+def _win(w: int) -> Cond:
+    return Cond(f"age_us < {w * DAY_US}", lambda t: t.age_us < w * DAY_US)
+
+
+def _dir(d: str) -> Cond:
+    return Cond(f"direction = '{d}'", (lambda t: t.out) if d == "out" else (lambda t: ~t.out))
+
+
+def _type(name: str) -> Cond:
+    return Cond(f"type = '{name}'", lambda t: t.type == name)
+
+
+def _in(column: str, values: Sequence[str]) -> Cond:
+    sql_values = ", ".join(f"'{v}'" for v in values)
+    return Cond(f"{column} IN ({sql_values})", lambda t: np.isin(getattr(t, column), list(values)))
+
+
+def _and(*conds: Cond) -> Cond:
+    return Cond(" AND ".join(c.sql for c in conds), lambda t: np.logical_and.reduce([c.np(t) for c in conds]))
+
+
+# -- aggregate helpers: SQL text and numpy result with the same NULL rules ------------------------------------
+
+
+def _agg_sql(stat: str, cond: Cond) -> str:
+    c = cond.sql
+    return {
+        "count": f"COUNTIF({c})",
+        "sum": f"COALESCE(SUM(IF({c}, amount, NULL)), 0)",
+        "mean": f"AVG(IF({c}, amount, NULL))",
+        "min": f"MIN(IF({c}, amount, NULL))",
+        "max": f"MAX(IF({c}, amount, NULL))",
+        "std": f"STDDEV_SAMP(IF({c}, amount, NULL))",
+    }[stat]
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+# -- the spec ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TxFeature:
+    """A feature aggregated straight from transactions: a statistic of the amounts that pass a filter."""
+
+    feature: Feature
+    sql: str
+    cond: Cond
+    stat: str
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """A feature computed from other features (ratios, shares)."""
+
+    feature: Feature
+    sql: str  # over the joined per-customer columns
+    np: Callable[[dict[str, Any]], float | None]
+
+
+class FeatureSet:
+    """The generated feature list for a config and a set of customer attributes."""
+
+    def __init__(self, config: FeatureConfig, attributes: dict[str, str]) -> None:
+        self.config = config
+        self.attributes = attributes  # name -> "numeric" | "categorical"
+        self.tx: list[_TxFeature] = []
+        self.derived: list[_Derived] = []
+        self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns
+        self._build()
+        # The distinct filters of the transaction aggregates (each evaluated once per call of tx_values).
+        self._tx_conds = list({f.cond.sql: f.cond for f in self.tx}.values())
+        self._tx_row = {c.sql: i for i, c in enumerate(self._tx_conds)}
+
+    def _flag(self, name: str, cond: Cond) -> Cond:
+        """Evaluate `cond` once per transaction as a boolean column; aggregates then combine flags (measured:
+        re-evaluating string comparisons inside ~110 aggregates was most of the feature query's time)."""
+        name = re.sub(r"\W", "_", name)
+        self.flags[name] = cond.sql
+        return Cond(name, lambda t: t.once(name, cond.np))
+
+    def _add(self, name: str, group: str, definition: str, cond: Cond, stat: str, window: int | None) -> None:
+        self.tx.append(_TxFeature(Feature(name, group, definition, window), _agg_sql(stat, cond), cond, stat))
+
+    def tx_values(self, t: Tx) -> dict[str, float | None]:
+        """Every transaction aggregate with the SQL's NULL rules, in a few array operations: one row per distinct
+        filter in a (filters x transactions) mask, then counts, sums, extremes and spreads per row (a Python
+        call per feature cost ~4x more)."""
+        conds, row = self._tx_conds, self._tx_row
+        a = t.amount
+        mask = np.array([c.np(t) for c in conds], dtype=bool).reshape(len(conds), len(a))
+        count = mask.sum(axis=1)
+        total = mask @ a if len(a) else np.zeros(len(conds))
+        stats: dict[str, np.ndarray] = {"count": count.astype(float), "sum": total}
+        if len(a):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = total / count
+                dev = np.where(mask, a - mean[:, None], 0.0)
+                stats |= {
+                    "mean": mean,
+                    "min": np.where(mask, a, np.inf).min(axis=1),
+                    "max": np.where(mask, a, -np.inf).max(axis=1),
+                    "std": np.sqrt((dev * dev).sum(axis=1) / (count - 1)),
+                }
+        out: dict[str, float | None] = {}
+        for f in self.tx:
+            i = row[f.cond.sql]
+            if f.stat in ("count", "sum"):
+                out[f.feature.name] = float(stats[f.stat][i])
+            else:  # NULL over no rows; the sample deviation also over one
+                out[f.feature.name] = None if count[i] < (2 if f.stat == "std" else 1) else float(stats[f.stat][i])
+        return out
+
+    def _ratio(self, name: str, group: str, definition: str, num: str, den: str, scale: float = 1.0) -> None:
+        sql = f"SAFE_DIVIDE({num} * {scale!r}, {den})" if scale != 1.0 else f"SAFE_DIVIDE({num}, {den})"
+
+        def compute(v: dict[str, Any], num: str = num, den: str = den, scale: float = scale) -> float | None:
+            a = v[num]
+            return _div(None if a is None else a * scale, v[den])
+
+        self.derived.append(_Derived(Feature(name, group, definition), sql, compute))
+
+    def _build(self) -> None:
+        c = self.config
+        L, R, P = c.long_window, c.recent_window, c.pass_through_window
+        flag = self._flag
+        win = {w: flag(f"w{w}", _win(w)) for w in sorted({*c.windows, *c.type_windows, L, R, P})}
+        direction = {d: flag(f"is_{d}", _dir(d)) for d in ("in", "out")}
+        for d in ("in", "out"):
+            for w in c.windows:
+                for stat in STATS:
+                    self._add(
+                        f"{d}_{stat}_{w}d", "amount", f"{stat} of `{d}` amounts in the last {w} days",
+                        _and(direction[d], win[w]), stat, w,
+                    )  # fmt: skip
+        for typ in c.types:
+            is_type = flag(f"t_{typ}", _type(typ))
+            for w in c.type_windows:
+                for stat in ("count", "sum"):
+                    self._add(
+                        f"type_{typ}_{stat}_{w}d", "activity", f"{stat} of `{typ}` transactions in the last {w} days",
+                        _and(is_type, win[w]), stat, w,
+                    )  # fmt: skip
+        hr = flag("high_risk", _in("country", c.high_risk_countries))
+        night = flag(
+            "night",
+            Cond(
+                f"MOD(DIV(UNIX_MICROS(ts), {HOUR_US}), 24) < {c.night_end_hour}",
+                lambda t: (t.ts_us // HOUR_US) % 24 < c.night_end_hour,
+            ),
+        )
+        round_amt = flag(
+            "round",
+            Cond(
+                "amount >= 100 AND amount = TRUNC(amount / 100) * 100",
+                lambda t: (t.amount >= 100) & (t.amount == np.trunc(t.amount / 100) * 100),
+            ),
+        )
+        low = c.reporting_threshold * 0.85
+        near = flag(
+            "near",
+            Cond(
+                f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
+                lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
+            ),
+        )
+        small = flag("small", Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount))
+        failed = flag("failed", _in("status", ("failed",)))
+        disputed = flag("disputed", _in("status", ("chargeback", "reversed")))
+        shares = [
+            ("high_risk_out", _and(direction["out"], hr), "outgoing to high-risk countries", True),
+            ("night", night, f"between 00:00 and {c.night_end_hour:02d}:00 UTC", False),
+            ("round_amount", round_amt, "in round hundreds", False),
+            ("small_amount", small, f"below {c.small_amount:g} (micro-transfers)", False),
+            ("failed", failed, "failed", False),
+            ("chargeback_reversed", disputed, "charged back or reversed", False),
+            ("near_threshold", near, f"in [85%, 100%) of the {c.reporting_threshold:,.0f} reporting threshold", False),
+        ]
+        for key, cond, words, by_amount in shares:
+            self._add(
+                f"{key}_count_{L}d", "risk", f"transactions {words}, last {L} days", _and(cond, win[L]), "count", L
+            )
+            if by_amount:
+                self._add(f"{key}_sum_{L}d", "risk", f"amount {words}, last {L} days", _and(cond, win[L]), "sum", L)
+        self._add(f"all_count_{L}d", "activity", f"transactions in the last {L} days", win[L], "count", L)
+        self._add(
+            f"near_threshold_count_{c.pass_through_window}d", "risk",
+            f"transactions near the reporting threshold, last {P} days", _and(near, win[P]), "count", P,
+        )  # fmt: skip
+
+        # Ratios and shares of the features above.
+        for w in c.windows:
+            self._ratio(
+                f"out_in_ratio_{w}d", "ratio", f"out sum / in sum, last {w} days", f"out_sum_{w}d", f"in_sum_{w}d"
+            )
+        for d in ("in", "out"):
+            self._ratio(
+                f"{d}_mean_{R}d_vs_{L}d", "ratio", f"average `{d}` amount in the last {R} days vs the last {L} days",
+                f"{d}_mean_{R}d", f"{d}_mean_{L}d",
+            )  # fmt: skip
+            for stat in ("count", "sum"):
+                self._ratio(
+                    f"{d}_{stat}_{R}d_vs_{L}d", "ratio",
+                    f"{d} {stat} in the last {R} days vs the {L}-day pace", f"{d}_{stat}_{R}d", f"{d}_{stat}_{L}d",
+                    scale=L / R,
+                )  # fmt: skip
+        for key, _, words, by_amount in shares:
+            if by_amount:
+                self._ratio(
+                    f"{key}_share_{L}d", "risk", f"share of out amount {words}", f"{key}_sum_{L}d", f"out_sum_{L}d"
+                )
+            elif key != "near_threshold":
+                self._ratio(
+                    f"{key}_share_{L}d",
+                    "risk",
+                    f"share of transactions {words}",
+                    f"{key}_count_{L}d",
+                    f"all_count_{L}d",
+                )
+        self._ratio(
+            f"tx_per_counterparty_{L}d", "diversity", f"transactions per distinct counterparty, last {L} days "
+            "(repeated relationships: cycles, recurring fan-in)", f"all_count_{L}d", f"counterparties_{L}d",
+        )  # fmt: skip
+        for d, who in (("in", "senders"), ("out", "receivers")):
+            self._ratio(
+                f"{d}_tx_per_{who[:-1]}_{L}d", "diversity",
+                f"`{d}` transactions per distinct {who[:-1]}, last {L} days", f"{d}_count_{L}d", f"{who}_{L}d",
+            )  # fmt: skip
+        self._ratio(
+            f"new_counterparty_share_{R}d", "diversity", f"new counterparties / counterparties, last {R} days",
+            f"new_counterparties_{R}d", f"counterparties_{R}d",
+        )  # fmt: skip
+        if self.attributes.get(c.income_attribute) == "numeric":
+            inc = c.income_attribute
+            self._ratio(f"in_sum_{L}d_to_income", "income", f"money in over {L} days / {inc}", f"in_sum_{L}d", inc)
+            self._ratio(
+                f"out_sum_{R}d_annualized_to_income", "income", f"money out in {R} days, annualized / {inc}",
+                f"out_sum_{R}d", inc, scale=365 / R,
+            )  # fmt: skip
+
+    # -- the catalogue ----------------------------------------------------------------------------------------
+    def special_features(self) -> list[Feature]:
+        c = self.config
+        L, R, P = c.long_window, c.recent_window, c.pass_through_window
+        return [
+            Feature(f"active_days_{P}d", "velocity", f"days with at least one transaction, last {P} days", P),
+            Feature(f"tx_per_active_day_{P}d", "velocity", "transactions per active day", P),
+            Feature(f"max_tx_per_day_{P}d", "velocity", "most transactions on one day", P),
+            Feature(f"max_in_per_day_{P}d", "velocity", "most money in on one day", P),
+            Feature(f"max_out_per_day_{P}d", "velocity", "most money out on one day", P),
+            Feature(
+                f"pass_through_2d_{P}d",
+                "pass_through",
+                "share of money in that leaves the same or the next day: sum over days of "
+                "min(in that day, out that day + out the next day) / money in",
+                P,
+            ),
+            Feature(f"counterparties_{R}d", "diversity", f"distinct counterparties, last {R} days", R),
+            Feature(f"counterparties_{L}d", "diversity", f"distinct counterparties, last {L} days", L),
+            Feature(f"new_counterparties_{R}d", "diversity", f"counterparties first seen in the last {R} days", R),
+            Feature(
+                f"senders_{L}d", "diversity", f"distinct counterparties sending money in (fan-in), last {L} days", L
+            ),
+            Feature(
+                f"receivers_{L}d", "diversity", f"distinct counterparties receiving money (fan-out), last {L} days", L
+            ),
+            Feature(f"countries_{L}d", "diversity", f"distinct counterparty countries, last {L} days", L),
+            Feature("days_since_first_tx", "recency", "days from the first transaction to the cut-off"),
+            Feature("days_since_last_tx", "recency", "days from the last transaction to the cut-off"),
+            Feature("days_since_last_in", "recency", "days from the last money in to the cut-off"),
+            Feature("days_since_last_out", "recency", "days from the last money out to the cut-off"),
+            Feature("tenure_days", "recency", "days from signup to the cut-off"),
+        ]
+
+    def features(self) -> list[Feature]:
+        attrs = [
+            Feature(name, "attribute", f"customer attribute `{name}`", kind=kind)  # type: ignore[arg-type]
+            for name, kind in self.attributes.items()
+        ]
+        return [f.feature for f in self.tx] + self.special_features() + [d.feature for d in self.derived] + attrs
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features()]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features() if f.kind == "categorical"]
+
+
+def attribute_kinds(columns: dict[str, str]) -> dict[str, str]:
+    """Customer attribute columns (warehouse types) -> numeric | categorical; contract columns excluded."""
+    kinds = {}
+    for name, typ in columns.items():
+        if name in CONTRACT_CUSTOMER_COLUMNS:
+            continue
+        kinds[name] = "numeric" if typ in ("INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC") else "categorical"
+    return kinds
+
+
+# -- batch: one BigQuery-dialect query --------------------------------------------------------------------------
+
+
+def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutoff: datetime, labelled: bool) -> str:
+    """One query: a row per customer of `customers_ref` with every feature (and `label` when labelled)."""
+    c = fs.config
+    L, R, P = c.long_window, c.recent_window, c.pass_through_window
+    cut = _micros(cutoff)
+    flags = ", ".join(f"{sql} AS {name}" for name, sql in fs.flags.items())
+    tx_aggs = ",\n    ".join(f"{f.sql} AS {f.feature.name}" for f in fs.tx)
+    attrs = "".join(
+        f",\n  CAST(c.{ident(n)} AS {'FLOAT64' if k == 'numeric' else 'STRING'}) AS {ident(n)}"
+        for n, k in fs.attributes.items()
+    )
+    zero = {f.feature.name for f in fs.tx if f.sql.startswith(("COUNTIF", "COALESCE"))}
+    tx_cols = ",\n  ".join(
+        f"COALESCE(a.{f.feature.name}, 0) AS {f.feature.name}" if f.feature.name in zero else f"a.{f.feature.name}"
+        for f in fs.tx
+    )
+
+    def src(cols: str, where: str = "") -> str:
+        # Each reader scans the source for its own columns: sharing one wide CTE cost more than rescanning
+        # a columnar table (docs/decisions/0003-feature-sql-layout.md).
+        extra = f" AND {where}" if where else ""
+        return (
+            f"(SELECT customer_id, {cols}, {cut} - UNIX_MICROS(ts) AS age_us FROM {transactions_ref} "
+            f"WHERE ts < TIMESTAMP_MICROS({cut}){extra})"
+        )
+
+    t_all = src("amount, direction, type, country, status, ts")
+    base = f"""
+WITH a AS (
+  SELECT customer_id,
+    {tx_aggs},
+    MIN(age_us) AS _last_age, MAX(age_us) AS _first_age,
+    MIN(IF(direction = 'in', age_us, NULL)) AS _last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS _last_out_age,
+    COUNT(DISTINCT IF(age_us < {L * DAY_US}, country, NULL)) AS _countries
+  FROM (SELECT t.*, {flags} FROM {t_all} AS t) GROUP BY customer_id
+),
+daily AS (
+  SELECT customer_id, DIV(age_us, {DAY_US}) AS day, COUNT(*) AS n,
+    COALESCE(SUM(IF(direction = 'in', amount, NULL)), 0) AS in_sum,
+    COALESCE(SUM(IF(direction = 'out', amount, NULL)), 0) AS out_sum
+  FROM {src("amount, direction", f"ts >= TIMESTAMP_MICROS({cut - P * DAY_US + 1})")} GROUP BY customer_id, day
+),
+d AS (
+  SELECT d0.customer_id,
+    COUNT(*) AS active_days, SUM(d0.n) AS n_tx, MAX(d0.n) AS max_n,
+    MAX(d0.in_sum) AS max_in, MAX(d0.out_sum) AS max_out,
+    SUM(LEAST(d0.in_sum, d0.out_sum + COALESCE(d1.out_sum, 0))) AS passed, SUM(d0.in_sum) AS received
+  FROM daily AS d0 LEFT JOIN daily AS d1 ON d1.customer_id = d0.customer_id AND d1.day = d0.day - 1
+  GROUP BY d0.customer_id
+),
+cp AS (
+  SELECT customer_id, MIN(age_us) AS last_age, MAX(age_us) AS first_age,
+    MIN(IF(direction = 'in', age_us, NULL)) AS last_in_age, MIN(IF(direction = 'out', age_us, NULL)) AS last_out_age
+  FROM {src("counterparty_id, direction", "counterparty_id IS NOT NULL")} GROUP BY customer_id, counterparty_id
+),
+cpa AS (
+  SELECT customer_id, COUNTIF(last_age < {R * DAY_US}) AS cp_recent, COUNTIF(last_age < {L * DAY_US}) AS cp_long,
+    COUNTIF(first_age < {R * DAY_US}) AS cp_new, COUNTIF(last_in_age < {L * DAY_US}) AS senders,
+    COUNTIF(last_out_age < {L * DAY_US}) AS receivers
+  FROM cp GROUP BY customer_id
+),
+f AS (
+  SELECT c.customer_id,
+  {tx_cols},
+  COALESCE(d.active_days, 0) AS active_days_{P}d,
+  SAFE_DIVIDE(d.n_tx, d.active_days) AS tx_per_active_day_{P}d,
+  COALESCE(d.max_n, 0) AS max_tx_per_day_{P}d,
+  COALESCE(d.max_in, 0) AS max_in_per_day_{P}d,
+  COALESCE(d.max_out, 0) AS max_out_per_day_{P}d,
+  SAFE_DIVIDE(d.passed, d.received) AS pass_through_2d_{P}d,
+  COALESCE(cpa.cp_recent, 0) AS counterparties_{R}d,
+  COALESCE(cpa.cp_long, 0) AS counterparties_{L}d,
+  COALESCE(cpa.cp_new, 0) AS new_counterparties_{R}d,
+  COALESCE(cpa.senders, 0) AS senders_{L}d,
+  COALESCE(cpa.receivers, 0) AS receivers_{L}d,
+  COALESCE(a._countries, 0) AS countries_{L}d,
+  a._first_age / {DAY_US}.0 AS days_since_first_tx,
+  a._last_age / {DAY_US}.0 AS days_since_last_tx,
+  a._last_in_age / {DAY_US}.0 AS days_since_last_in,
+  a._last_out_age / {DAY_US}.0 AS days_since_last_out,
+  ({cut} - UNIX_MICROS(c.signup_ts)) / {DAY_US}.0 AS tenure_days{attrs}{", c.account_state" if labelled else ""}
+  FROM {customers_ref} AS c
+  LEFT JOIN a ON a.customer_id = c.customer_id
+  LEFT JOIN d ON d.customer_id = c.customer_id
+  LEFT JOIN cpa ON cpa.customer_id = c.customer_id
+)"""
+    derived = "".join(f",\n  {d.sql} AS {d.feature.name}" for d in fs.derived)
+    label = f",\n  IF(account_state = '{LABEL_SUSPENDED}', 1, 0) AS {LABEL_COLUMN}" if labelled else ""
+    plain = [
+        f.name for f in fs.features() if f.group != "attribute" and f.name not in {d.feature.name for d in fs.derived}
+    ]
+    cols = ", ".join(["customer_id", *plain, *(ident(n) for n in fs.attributes)])
+    return f"{base}\nSELECT {cols}{derived}{label}\nFROM f"
+
+
+# -- online: the same vector from a payload ----------------------------------------------------------------------
+
+
+TX_COLUMNS = ("ts", "amount", "direction", "type", "counterparty_id", "country", "status")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _micros(ts: datetime) -> int:
+    """Exact integer microseconds since the epoch (float `timestamp()` can be a microsecond off)."""
+    return ((ts if ts.tzinfo else ts.replace(tzinfo=UTC)) - _EPOCH) // _US
+
+
+def _tx_arrays(transactions: pa.Table | Mapping[str, Sequence[Any]] | Sequence[dict[str, Any]], cutoff_us: int) -> Tx:
+    """Arrays from an Arrow table (warehouse rows), columns (the service), or a list of row dicts."""
+    if isinstance(transactions, pa.Table):
+        n = transactions.num_rows
+        ts = (
+            transactions.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            if n
+            else np.zeros(0, np.int64)
+        )
+        cols = {c: transactions.column(c).to_pylist() for c in TX_COLUMNS[1:] if c in transactions.column_names}
+    else:
+        if isinstance(transactions, Mapping):
+            cols = dict(transactions)
+        else:
+            cols = {c: [r.get(c) for r in transactions] for c in TX_COLUMNS if any(c in r for r in transactions)}
+        n = len(cols.get("ts", ()))
+        # Arrow converts aware datetimes to exact UTC microseconds in C (naive ones are taken as UTC).
+        ts = pa.array(cols.get("ts", ()), pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+    keep = ts < cutoff_us
+
+    def col(name: str) -> np.ndarray:
+        values = cols.get(name)
+        return np.asarray(values, dtype=object)[keep] if values is not None else np.full(int(keep.sum()), None, object)
+
+    return Tx(
+        age_us=(cutoff_us - ts)[keep],
+        amount=np.asarray(cols.get("amount", ()), dtype=float)[keep] if n else np.zeros(0),
+        out=col("direction") == "out",
+        type=col("type"),
+        counterparty=col("counterparty_id"),
+        country=col("country"),
+        status=col("status"),
+        ts_us=ts[keep],
+    )
+
+
+def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str, Any]:
+    c = fs.config
+    L, R, P = c.long_window, c.recent_window, c.pass_through_window
+    out: dict[str, Any] = {}
+    long = t.age_us < L * DAY_US
+    vel = t.age_us < P * DAY_US
+    days = t.day[vel]
+    if len(days):
+        uniq, inv = np.unique(days, return_inverse=True)
+        n = np.bincount(inv)
+        in_sum = np.bincount(inv, weights=np.where(~t.out[vel], t.amount[vel], 0.0))
+        out_sum = np.bincount(inv, weights=np.where(t.out[vel], t.amount[vel], 0.0))
+        nxt = {int(d): o for d, o in zip(uniq, out_sum, strict=True)}
+        next_out = np.array([nxt.get(int(d) - 1, 0.0) for d in uniq])
+        passed = float(np.minimum(in_sum, out_sum + next_out).sum())
+        received = float(in_sum.sum())
+        out |= {
+            f"active_days_{P}d": float(len(uniq)),
+            f"tx_per_active_day_{P}d": float(n.sum()) / len(uniq),
+            f"max_tx_per_day_{P}d": float(n.max()),
+            f"max_in_per_day_{P}d": float(in_sum.max()),
+            f"max_out_per_day_{P}d": float(out_sum.max()),
+            f"pass_through_2d_{P}d": _div(passed, received),
+        }
+    else:
+        out |= {
+            f"active_days_{P}d": 0.0, f"tx_per_active_day_{P}d": None, f"max_tx_per_day_{P}d": 0.0,
+            f"max_in_per_day_{P}d": 0.0, f"max_out_per_day_{P}d": 0.0, f"pass_through_2d_{P}d": None,
+        }  # fmt: skip
+    has_cp = pd.notna(t.counterparty)
+    codes, uniq = pd.factorize(t.counterparty[has_cp])  # hash-based: no per-transaction Python loop
+    age, is_out = t.age_us[has_cp], t.out[has_cp]
+    never = np.iinfo(np.int64).max
+
+    def youngest(mask: np.ndarray) -> np.ndarray:  # per counterparty: the age of its latest transaction
+        v = np.full(len(uniq), never, dtype=np.int64)
+        np.minimum.at(v, codes[mask], age[mask])
+        return v
+
+    last, last_in, last_out = youngest(np.ones(len(age), bool)), youngest(~is_out), youngest(is_out)
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    np.maximum.at(first, codes, age)
+    out[f"counterparties_{R}d"] = float((last < R * DAY_US).sum())
+    out[f"counterparties_{L}d"] = float((last < L * DAY_US).sum())
+    out[f"new_counterparties_{R}d"] = float(((first >= 0) & (first < R * DAY_US)).sum())
+    out[f"senders_{L}d"] = float((last_in < L * DAY_US).sum())
+    out[f"receivers_{L}d"] = float((last_out < L * DAY_US).sum())
+    out[f"countries_{L}d"] = float(len({x for x in t.country[long] if x is not None}))
+    out["days_since_first_tx"] = float(t.age_us.max()) / DAY_US if len(t.age_us) else None
+    out["days_since_last_tx"] = float(t.age_us.min()) / DAY_US if len(t.age_us) else None
+    ins, outs = t.age_us[~t.out], t.age_us[t.out]
+    out["days_since_last_in"] = float(ins.min()) / DAY_US if len(ins) else None
+    out["days_since_last_out"] = float(outs.min()) / DAY_US if len(outs) else None
+    out["tenure_days"] = (cutoff_us - signup_us) / DAY_US
+    return out
+
+
+def online_features(
+    fs: FeatureSet,
+    customer: dict[str, Any],
+    transactions: pa.Table | Mapping[str, Sequence[Any]] | Sequence[dict[str, Any]],
+    cutoff: datetime,
+) -> dict[str, Any]:
+    """The feature vector of one customer from its raw record and transactions (an Arrow table, columns, or
+    row dicts), as batch computes it."""
+    cutoff_us = _micros(cutoff)
+    signup = customer.get("signup_ts")
+    if signup is None:
+        raise DataContractError("signup_ts is missing", "customer record", "send the customer's signup_ts")
+    signup_us = _micros(signup) if isinstance(signup, datetime) else int(signup)
+    t = _tx_arrays(transactions, cutoff_us)
+    values: dict[str, Any] = dict(fs.tx_values(t))
+    values |= _special(fs, t, cutoff_us, signup_us)
+    for name, kind in fs.attributes.items():
+        v = customer.get(name)
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            values[name] = None
+        elif kind == "numeric":
+            values[name] = float(v)
+        else:
+            values[name] = str(v).lower() if isinstance(v, bool) else str(v)
+    for d in fs.derived:
+        values[d.feature.name] = d.np(values)
+    return {name: values[name] for name in fs.names}
+
+
+# -- materialize and document -----------------------------------------------------------------------------------
+
+
+def features_table(cohort: str) -> str:
+    return f"{cohort}_features"
+
+
+def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig | None = None) -> FeatureSet:
+    """Compute `<cohort>_features` in the warehouse (one row per clean customer) and return the feature set."""
+    customers, transactions = f"{cohort}_customers", f"{cohort}_transactions"
+    for name in (customers, transactions):
+        if not wh.exists(name):
+            raise DataContractError(
+                f"table {name} does not exist",
+                f"warehouse ({wh.backend})",
+                "run `riskops ingest` for this cohort first",
+            )
+    fs = feature_set(wh, cohort, config)
+    sql = feature_sql(fs, wh.ref(customers), wh.ref(transactions), cutoff, labelled=cohort == "labelled")
+    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(features_table(cohort))} AS {sql}")
+    return fs
+
+
+def feature_set(wh: Any, cohort: str, config: FeatureConfig | None = None) -> FeatureSet:
+    """The feature set of a cohort's clean customers table (what `build_features` computes), without computing."""
+    return FeatureSet(config or FeatureConfig(), attribute_kinds(wh.columns(f"{cohort}_customers")))
+
+
+def read_features(wh: Any, cohort: str) -> Any:
+    """The features table as a DataFrame in customer_id order: warehouses return groups in any order, and
+    splits, folds and seeds must see the same rows in the same order on every run."""
+    frame = wh.read_table(features_table(cohort)).to_pandas()
+    return frame.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
+
+
+def catalogue_markdown(fs: FeatureSet) -> str:
+    """The feature catalogue, generated from the code (docs/features.md)."""
+    lines = [
+        "# Feature catalogue",
+        "",
+        "Generated from `riskops/features/engineering.py` by `riskops features catalogue`; do not edit by hand.",
+        "Windows end at the cut-off (`as_of`); a transaction is in a w-day window when it happened less than",
+        "w x 24 hours before the cut-off. Customer attributes depend on the data; those below are the",
+        "synthetic book's.",
+        "",
+        f"{len(fs.names)} features.",
+        "",
+        "| name | group | window (days) | definition |",
+        "|---|---|---|---|",
+    ]
+    for f in fs.features():
+        lines.append(f"| `{f.name}` | {f.group} | {f.window or ''} | {f.definition} |")
+    return "\n".join(lines) + "\n"

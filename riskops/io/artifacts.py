@@ -1,0 +1,176 @@
+"""Artifact store: a local folder by default, a GCS bucket (gs://bucket/prefix) in production.
+
+Writes are atomic: locally a temp file in the same folder is renamed over the target; on GCS an object only
+becomes visible when its upload completes. A reader never sees half an artifact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from riskops.core.errors import ArtifactError
+
+
+class ArtifactStore(ABC):
+    root: str
+
+    @abstractmethod
+    def uri(self, key: str) -> str: ...
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> str:
+        """Atomically write `data` at `key`; returns its URI."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys under `prefix`, sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    def write_text(self, key: str, text: str) -> str:
+        return self.write_bytes(key, text.encode("utf-8"))
+
+    def read_text(self, key: str) -> str:
+        return self.read_bytes(key).decode("utf-8")
+
+    def write_file(self, key: str, path: Path) -> str:
+        return self.write_bytes(key, path.read_bytes())
+
+
+def _clean_key(key: str) -> str:
+    key = key.strip("/")
+    if not key or any(part in ("", ".", "..") for part in key.split("/")):
+        raise ArtifactError(f"artifact key {key!r} is not a plain relative path", "ArtifactStore", "use a/b/c.ext")
+    return key
+
+
+class LocalStore(ArtifactStore):
+    def __init__(self, root: Path | str) -> None:
+        self.root = str(root)
+        self._root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self._root / _clean_key(key)
+
+    def uri(self, key: str) -> str:
+        return str(self._path(key))
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    def read_bytes(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as e:
+            raise ArtifactError(f"artifact {key} not found", str(path), "check the run id or path") from e
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = self._root / prefix.strip("/") if prefix.strip("/") else self._root
+        if not base.exists():
+            return []
+        return sorted(
+            str(p.relative_to(self._root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class GCSStore(ArtifactStore):
+    def __init__(self, root: str, client: Any = None, endpoint: str | None = None) -> None:
+        if not root.startswith("gs://"):
+            raise ArtifactError(f"{root} is not a gs:// URI", "GCSStore", "use gs://bucket/prefix")
+        # Imported by name: whether mypy sees google.cloud's namespace package differs between installs.
+        storage = importlib.import_module("google.cloud.storage")
+
+        self.root = root.rstrip("/")
+        bucket, _, prefix = root[len("gs://") :].partition("/")
+        self.prefix = prefix.strip("/")
+        if client is None:
+            if endpoint:
+                from google.auth.credentials import AnonymousCredentials
+
+                client = storage.Client(
+                    project="local",
+                    credentials=AnonymousCredentials(),
+                    client_options={"api_endpoint": endpoint},
+                )
+            else:
+                client = storage.Client()
+        self.client = client
+        self.bucket = client.bucket(bucket)
+
+    def _name(self, key: str) -> str:
+        key = _clean_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def uri(self, key: str) -> str:
+        return f"gs://{self.bucket.name}/{self._name(key)}"
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        from google.api_core import exceptions as gexc
+
+        try:
+            self.bucket.blob(self._name(key)).upload_from_string(data)
+        except gexc.GoogleAPICallError as e:
+            raise ArtifactError(f"upload failed: {e}", self.uri(key), "check the bucket and permissions") from e
+        return self.uri(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        from google.api_core import exceptions as gexc
+
+        try:
+            return bytes(self.bucket.blob(self._name(key)).download_as_bytes())
+        except gexc.NotFound as e:
+            raise ArtifactError(f"artifact {key} not found", self.uri(key), "check the run id or path") from e
+
+    def exists(self, key: str) -> bool:
+        return bool(self.bucket.blob(self._name(key)).exists())
+
+    def list(self, prefix: str = "") -> list[str]:
+        full = self._name(prefix) if prefix.strip("/") else self.prefix
+        start = len(self.prefix) + 1 if self.prefix else 0
+        names = (b.name for b in self.client.list_blobs(self.bucket, prefix=full + "/" if full else None))
+        return sorted(n[start:] for n in names)
+
+    def delete(self, key: str) -> None:
+        from google.api_core import exceptions as gexc
+
+        with contextlib.suppress(gexc.NotFound):
+            self.bucket.blob(self._name(key)).delete()
+
+
+def open_store(root: str, gcs_endpoint: str | None = None) -> ArtifactStore:
+    """A store for `root`: a local folder, or gs://bucket/prefix."""
+    if root.startswith("gs://"):
+        return GCSStore(root, endpoint=gcs_endpoint)
+    return LocalStore(root)

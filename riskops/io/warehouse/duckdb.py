@@ -1,0 +1,143 @@
+"""DuckDB backend: a single file, BigQuery SQL transpiled by sqlglot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+
+from riskops.core.errors import WarehouseError
+from riskops.core.names import ident, table_ident
+from riskops.io.warehouse.base import Warehouse
+
+_DUCK_TO_BQ = {
+    "VARCHAR": "STRING",
+    "BLOB": "BYTES",
+    "BOOLEAN": "BOOL",
+    "TINYINT": "INT64",
+    "SMALLINT": "INT64",
+    "INTEGER": "INT64",
+    "BIGINT": "INT64",
+    "HUGEINT": "INT64",
+    "UTINYINT": "INT64",
+    "USMALLINT": "INT64",
+    "UINTEGER": "INT64",
+    "UBIGINT": "INT64",
+    "FLOAT": "FLOAT64",
+    "DOUBLE": "FLOAT64",
+    "DATE": "DATE",
+    "TIMESTAMP": "DATETIME",
+    "TIMESTAMP_NS": "DATETIME",
+    "TIMESTAMP_MS": "DATETIME",
+    "TIMESTAMP_S": "DATETIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+}
+
+
+@lru_cache(maxsize=512)
+def to_duckdb(sql: str) -> str:
+    """Transpile one BigQuery-dialect statement to DuckDB."""
+    try:
+        out = sqlglot.transpile(sql, read="bigquery", write="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise WarehouseError(f"SQL does not parse as BigQuery SQL: {e}", sql[:200], "fix the statement") from e
+    if len(out) != 1:
+        raise WarehouseError(f"expected one statement, got {len(out)}", sql[:200], "send statements one by one")
+    return out[0]
+
+
+def _bq_type(duck_type: str) -> str:
+    if duck_type.startswith("DECIMAL"):
+        return "NUMERIC"
+    return _DUCK_TO_BQ.get(duck_type, duck_type)
+
+
+class DuckDBWarehouse(Warehouse):
+    backend = "duckdb"
+
+    def __init__(self, path: Path | str, memory_limit: str = "3GB", threads: int | None = None) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(path))
+        # UTC so TIMESTAMP casts never depend on the machine's zone; no insertion order keeps memory flat.
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def ref(self, name: str) -> str:
+        return f"main.{table_ident(name)}"
+
+    def exists(self, name: str) -> bool:
+        row = self.con.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [name],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def columns(self, name: str) -> dict[str, str]:
+        if not self.exists(name):
+            raise WarehouseError(f"table {name} does not exist", f"DuckDB file {self.path}", "load it first")
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            [name],
+        ).fetchall()
+        return {r[0]: _bq_type(r[1]) for r in rows}
+
+    def load(self, name: str, source: pa.Table | Sequence[Path]) -> int:
+        if isinstance(source, pa.Table):
+            self.con.register("_riskops_src", source)
+            try:
+                target = table_ident(name, "duckdb")
+                self.con.execute(f"CREATE OR REPLACE TABLE main.{target} AS SELECT * FROM _riskops_src")
+            finally:
+                self.con.unregister("_riskops_src")
+        else:
+            files = [str(p) for p in source]
+            if not files:
+                raise WarehouseError(f"no Parquet files to load into {name}", "load()", "check the source folder")
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE main.{table_ident(name, 'duckdb')} "
+                "AS SELECT * FROM read_parquet(?, union_by_name = true)",
+                [files],
+            )
+        return self.count(name)
+
+    def execute(self, sql: str) -> None:
+        try:
+            self.con.execute(to_duckdb(sql))
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB refused a statement: {e}", sql[:300], "see the SQL above") from e
+
+    def derive(self, name: str, select_sql: str) -> None:
+        self.drop(name)
+        self.execute(f"CREATE VIEW {self.ref(name)} AS {select_sql}")
+
+    def query(self, sql: str) -> pa.Table:
+        try:
+            return self.con.execute(to_duckdb(sql)).to_arrow_table()
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB refused a query: {e}", sql[:300], "see the SQL above") from e
+
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        cols = ", ".join(ident(c, "duckdb") for c in columns) if columns else "*"
+        return self.con.execute(f"SELECT {cols} FROM main.{table_ident(name, 'duckdb')}").to_arrow_table()
+
+    def drop(self, name: str) -> None:
+        row = self.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [name],
+        ).fetchone()
+        if row:
+            kind = "VIEW" if row[0] == "VIEW" else "TABLE"
+            self.con.execute(f"DROP {kind} main.{table_ident(name, 'duckdb')}")
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,1 @@
+"""Training, evaluation, the registry and the candidate lifecycle (train, evaluate, register)."""

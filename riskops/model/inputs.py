@@ -1,0 +1,54 @@
+"""What a trained model is fed and what it returns: the columns in its order, probabilities, SHAP contributions.
+Scoring (batch and online) needs only this, not the training machinery (Optuna, the baselines)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostClassifier, Pool
+
+from riskops.core.errors import DataContractError
+from riskops.features.engineering import ID_COLUMN, LABEL_COLUMN
+
+MISSING_CATEGORY = "__missing__"
+
+
+def predict(model: CatBoostClassifier, X: pd.DataFrame, categorical: list[str]) -> np.ndarray:
+    return np.asarray(model.predict_proba(Pool(X, cat_features=categorical))[:, 1])
+
+
+def check_columns(columns: list[str], features: list[str], dropped: list[str] | None = None) -> None:
+    """Refuse scoring data whose columns differ from the model's feature list (besides the id, the label and
+    features the model dropped as constant), naming both sides."""
+    known = {*features, *(dropped or []), ID_COLUMN, LABEL_COLUMN, "account_state"}
+    present = set(columns)
+    missing = [f for f in features if f not in present]
+    unexpected = [c for c in columns if c not in known]
+    if missing or unexpected:
+        raise DataContractError(
+            f"scoring columns do not match the model: missing {missing}, unexpected {unexpected}",
+            "scoring features",
+            "build the features with the feature config and attributes the model was trained with",
+        )
+
+
+def align(
+    frame: pd.DataFrame, features: list[str], categorical: list[str], dropped: list[str] | None = None
+) -> pd.DataFrame:
+    """Scoring data in the model's column order (see `check_columns`)."""
+    check_columns(list(frame.columns), features, dropped)
+    cats = set(categorical)
+    X = frame[features]  # one take; only columns not already float64 are converted (each assignment ~40 us)
+    dtypes = X.dtypes
+    for c in features:
+        if c in cats:
+            s = X[c]
+            X[c] = s.astype("object").where(s.notna(), MISSING_CATEGORY).astype(str)
+        elif dtypes[c] != np.float64:
+            X[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
+    return X
+
+
+def shap_values(model: CatBoostClassifier, X: pd.DataFrame, categorical: list[str]) -> np.ndarray:
+    """Per-row SHAP values (log-odds), CatBoost's exact TreeSHAP; the last column is the expected value."""
+    return np.asarray(model.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues"))

@@ -1,0 +1,239 @@
+"""Model registry in the artifact store (local folder or gs://).
+
+    models/<version>/model.cbm        the CatBoost model
+    models/<version>/holdout.parquet  the holdout rows (features + label) the gate compares models on
+    models/<version>/card.json        everything else; written last, so a version without it is incomplete
+    models/<version>/evaluation/      report.md, report.html, PNGs
+    models/champion.json              the champion pointer and its history, replaced atomically
+
+A challenger replaces the champion only if it beats it on the primary metric by `margin` on the
+challenger's holdout rows, both models scored on the same rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostClassifier
+from pydantic import BaseModel
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError
+from riskops.features.engineering import LABEL_COLUMN
+from riskops.io.artifacts import ArtifactStore
+from riskops.model.inputs import align, predict
+
+PREFIX = "models"
+CHAMPION = f"{PREFIX}/champion.json"
+METRICS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
+
+
+class Candidate(BaseModel):
+    """What training knows about a version before it is evaluated (`models/<version>/candidate.json`)."""
+
+    version: str
+    created: str
+    as_of: str
+    code_version: str
+    features: list[str]
+    categorical: list[str]
+    dropped: dict[str, str]
+    feature_config: dict[str, Any]
+    params: dict[str, Any]
+    imbalance: str
+    imbalance_comparison: dict[str, dict[str, float]]
+    tuning: dict[str, Any]
+    cv: dict[str, dict[str, float]]
+    rows: dict[str, int]
+    data_snapshot: dict[str, Any]
+    seconds: dict[str, float]
+
+
+class ModelCard(Candidate):
+    """A registered version (`card.json`): the candidate and its evaluation."""
+
+    threshold: float
+    thresholds: dict[str, float]
+    costs: dict[str, float]
+    metrics: dict[str, Any]
+    importance: list[dict[str, Any]]
+    report_uri: str = ""
+
+
+class GateDecision(BaseModel):
+    challenger: str
+    champion: str | None
+    metric: str
+    margin: float
+    challenger_score: float
+    champion_score: float | None
+    promote: bool
+    reason: str
+
+
+def new_version(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return "m" + now.strftime("%Y%m%d-%H%M%S-%f")
+
+
+class Registry:
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+
+    # -- versions ---------------------------------------------------------------------------------------------
+    def store_candidate(self, model: CatBoostClassifier, version: str, holdout: pd.DataFrame, oof: bytes) -> None:
+        """A trained model's files; not a version until `register` writes its card."""
+        base = f"{PREFIX}/{version}"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.cbm"
+            model.save_model(str(path))
+            self.store.write_file(f"{base}/model.cbm", path)
+        buf = io.BytesIO()
+        holdout.to_parquet(buf, index=False)
+        self.store.write_bytes(f"{base}/holdout.parquet", buf.getvalue())
+        self.store.write_bytes(f"{base}/oof.parquet", oof)
+
+    def register(self, card: ModelCard) -> str:
+        """Make a stored candidate a version: its card, written last, and only if its model loads and scores
+        its own holdout rows."""
+        self.check_loads(card.version, card)
+        self.store.write_text(f"{PREFIX}/{card.version}/card.json", card.model_dump_json(indent=2))
+        return card.version
+
+    def check_loads(self, version: str, card: ModelCard | None = None) -> None:
+        """Refuse a version whose model.cbm does not load or does not give a finite score for each of its own
+        holdout rows: such a model must never be registered, promoted or rolled back to."""
+        card = card or self.card(version)
+        where = self.store.uri(f"{PREFIX}/{version}/model.cbm")
+        try:
+            model = self.load_model(version)
+            holdout = self.holdout(version)
+            cols = [c for c in holdout.columns if c in {*card.features, *card.dropped}]
+            scores = predict(model, align(holdout[cols], card.features, card.categorical, list(card.dropped)),
+                             card.categorical)  # fmt: skip
+        except RiskOpsError as e:
+            raise ArtifactError(f"model version {version} does not load: {e.what}", where, e.fix) from e
+        except Exception as e:  # CatBoost and Arrow raise their own types for a damaged file
+            raise ArtifactError(
+                f"model version {version} does not load: {type(e).__name__}: {str(e)[:200]}",
+                where,
+                "retrain it; a damaged version cannot become the champion",
+            ) from e
+        if len(scores) != len(holdout) or len(scores) == 0 or not np.isfinite(scores).all():
+            raise ArtifactError(f"model version {version} does not score its own holdout rows", where, "retrain it")
+
+    def versions(self) -> list[str]:
+        return sorted(
+            {k.split("/")[1] for k in self.store.list(PREFIX) if k.endswith("/card.json") and k.count("/") == 2}
+        )
+
+    def exists(self, version: str) -> bool:
+        """A registered version (its card written), not just a trained candidate."""
+        return self.store.exists(f"{PREFIX}/{version}/card.json")
+
+    def card(self, version: str) -> ModelCard:
+        key = f"{PREFIX}/{version}/card.json"
+        if not self.store.exists(key):
+            raise ArtifactError(
+                f"model version {version} not found", self.store.uri(key), "list versions with `riskops models list`"
+            )
+        return ModelCard.model_validate_json(self.store.read_text(key))
+
+    def load_model(self, version: str) -> CatBoostClassifier:
+        model = CatBoostClassifier()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.cbm"
+            path.write_bytes(self.store.read_bytes(f"{PREFIX}/{version}/model.cbm"))
+            model.load_model(str(path))
+        return model
+
+    def load(self, version: str) -> tuple[CatBoostClassifier, ModelCard]:
+        card = self.card(version)
+        return self.load_model(version), card
+
+    def holdout(self, version: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.store.read_bytes(f"{PREFIX}/{version}/holdout.parquet")))
+
+    # -- champion ---------------------------------------------------------------------------------------------
+    def _pointer(self) -> dict[str, Any]:
+        if not self.store.exists(CHAMPION):
+            return {"version": None, "history": []}
+        return dict(json.loads(self.store.read_text(CHAMPION)))
+
+    def champion(self) -> str | None:
+        v = self._pointer()["version"]
+        return str(v) if v else None
+
+    def history(self) -> list[dict[str, Any]]:
+        return list(self._pointer()["history"])
+
+    def set_champion(self, version: str, reason: str) -> None:
+        self.check_loads(version)  # refuses unknown, incomplete and damaged versions
+        pointer = self._pointer()
+        entry = {"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason}
+        pointer = {"version": version, "history": [*pointer["history"], entry]}
+        self.store.write_text(CHAMPION, json.dumps(pointer, indent=2))  # atomic replace
+
+    def rollback(self) -> str:
+        """Make the latest earlier champion that still loads the champion again (a new history entry)."""
+        pointer = self._pointer()
+        current = pointer["version"]
+        earlier = [str(h["version"]) for h in pointer["history"] if h["version"] != current]
+        if not current or not earlier:
+            raise RiskOpsError(
+                "there is no earlier champion to roll back to", self.store.uri(CHAMPION), "promote a version"
+            )
+        refused = []
+        for target in dict.fromkeys(reversed(earlier)):  # latest first, each version once
+            try:
+                self.set_champion(target, f"rollback from {current}")
+                return target
+            except ArtifactError as e:
+                refused.append(f"{target} ({e.what})")
+        raise RiskOpsError(
+            "no earlier champion still loads: " + "; ".join(refused), self.store.uri(CHAMPION), "promote a version"
+        )
+
+    # -- the gate ---------------------------------------------------------------------------------------------
+    def score(self, version: str, frame: pd.DataFrame) -> np.ndarray:
+        model, card = self.load(version)
+        cols = [c for c in frame.columns if c in {*card.features, *card.dropped}] + [
+            c for c in ("customer_id", LABEL_COLUMN) if c in frame.columns
+        ]
+        return predict(model, align(frame[cols], card.features, card.categorical, list(card.dropped)), card.categorical)
+
+    def gate(self, challenger: str, metric: str = "pr_auc", margin: float = 0.0) -> GateDecision:
+        """Compare the challenger with the champion on the challenger's holdout rows."""
+        if metric not in METRICS:
+            raise RiskOpsError(f"unknown metric {metric}", "gate", f"use one of {sorted(METRICS)}")
+        frame = self.holdout(challenger)
+        y = frame[LABEL_COLUMN].to_numpy()
+        score = float(METRICS[metric](y, self.score(challenger, frame)))
+        champ = self.champion()
+
+        def decide(promote: bool, champ_score: float | None, reason: str) -> GateDecision:
+            return GateDecision(
+                challenger=challenger, champion=champ, metric=metric, margin=margin, challenger_score=score,
+                champion_score=champ_score, promote=promote, reason=reason,
+            )  # fmt: skip
+
+        if champ is None:
+            return decide(True, None, "no champion yet")
+        if champ == challenger:
+            return decide(False, score, "already champion")
+        try:
+            champ_score = float(METRICS[metric](y, self.score(champ, frame)))
+        except DataContractError as e:
+            return decide(False, None, f"the champion cannot be scored on this holdout ({e.what}); promote by hand")
+        promote = score >= champ_score + margin
+        verdict = "beats" if promote else "does not beat"
+        return decide(
+            promote, champ_score, f"{metric} {score:.4f} {verdict} champion {champ_score:.4f} + margin {margin}"
+        )

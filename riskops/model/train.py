@@ -1,0 +1,381 @@
+"""Training: CatBoost with native categoricals, imbalance handling chosen on the same folds, Optuna tuning
+under a budget, stratified k-fold CV against scikit-learn baselines, and a holdout that tuning never sees.
+
+Scheme (docs/methodology.md):
+    labelled customers --stratified--> development (1 - holdout_share) | holdout (holdout_share)
+    development --StratifiedKFold(k)--> folds, shared by every model compared
+      - imbalance: none / class weights / oversampling, default parameters, on all k folds
+      - tuning: Optuna TPE on the first `tuning_folds` folds, within trials and seconds budgets
+      - reported CV: tuned CatBoost, logistic regression and random forest on all k folds
+      - out-of-fold predictions of the tuned CatBoost feed the cost-optimal threshold
+    final model: development set, early stopping on an inner stratified split
+Every fit early-stops on a split carved out of its own training part, never on the rows it is scored on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+import pandas as pd
+from catboost import CatBoostClassifier, Pool
+from pydantic import BaseModel, Field
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from riskops.core.errors import DataContractError, UnusableDataError
+from riskops.features.engineering import ID_COLUMN, LABEL_COLUMN
+from riskops.model.inputs import MISSING_CATEGORY, predict
+
+log = logging.getLogger(__name__)
+Imbalance = Literal["none", "class_weights", "oversample"]
+
+
+class TrainConfig(BaseModel):
+    seed: int = 42
+    holdout_share: float = Field(default=0.2, gt=0, lt=0.5)
+    folds: int = Field(default=5, ge=2, le=10)
+    tuning_trials: int = Field(default=8, ge=0, description="Optuna trials (0 = keep the default parameters)")
+    tuning_timeout_s: float = Field(default=90.0, gt=0, description="stop tuning after this many seconds")
+    tuning_folds: int = Field(default=3, ge=2)
+    max_iterations: int = Field(default=1500, ge=10)
+    early_stopping_rounds: int = Field(default=100, ge=5)
+    early_stopping_metric: str = Field(default="Logloss", description="smooth; PR-AUC on a small split is noisy")
+    imbalance: Literal["auto", "none", "class_weights", "oversample"] = "auto"
+    oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
+    baselines: bool = True
+    thread_count: int = -1
+
+
+DEFAULT_PARAMS: dict[str, Any] = {"depth": 5, "learning_rate": 0.05, "l2_leaf_reg": 5.0}
+
+
+@dataclass
+class Dataset:
+    X: pd.DataFrame
+    y: np.ndarray
+    ids: np.ndarray
+    categorical: list[str]
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.X.columns if c not in self.categorical]
+
+
+def prepare(frame: pd.DataFrame, features: list[str], categorical: list[str], min_positives: int = 10) -> Dataset:
+    """Check a labelled feature frame and drop features that cannot help (constant or all null)."""
+    where = "labelled features"
+    if frame.empty:
+        raise UnusableDataError("no labelled customers to train on", where, "check the ingest report of the cohort")
+    if LABEL_COLUMN not in frame:
+        raise DataContractError(f"no `{LABEL_COLUMN}` column", where, "build features for the labelled cohort")
+    y = frame[LABEL_COLUMN].to_numpy(dtype=int)
+    classes = set(np.unique(y).tolist())
+    if classes != {0, 1}:
+        only = "SUSPENDED" if classes == {1} else "ACTIVE"
+        raise UnusableDataError(
+            f"training needs both classes; all {len(y):,} customers are {only}", where,
+            "add customers of the other class or fix the label mapping",
+        )  # fmt: skip
+    positives = int(y.sum())
+    if positives < min_positives or len(y) - positives < min_positives:
+        raise UnusableDataError(
+            f"too few customers of one class to cross-validate: {positives} SUSPENDED, {len(y) - positives} ACTIVE "
+            f"(need at least {min_positives} of each)", where, "label more customers",
+        )  # fmt: skip
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise DataContractError(f"features missing from the frame: {missing}", where, "rebuild the features")
+    X = frame[features].copy()
+    dropped: dict[str, str] = {}
+    for col in features:
+        s = X[col]
+        if s.isna().all():
+            dropped[col] = "all null"
+        elif s.nunique(dropna=False) <= 1:
+            dropped[col] = "constant"
+    if len(dropped) == len(features):
+        raise UnusableDataError(
+            "every feature is null or constant: nothing to learn from", where,
+            "check that the transactions reached the features (ingest report, as_of)",
+        )  # fmt: skip
+    X = X.drop(columns=list(dropped))
+    cats = [c for c in categorical if c in X.columns]
+    for c in cats:
+        X[c] = X[c].astype("object").where(X[c].notna(), MISSING_CATEGORY).astype(str)
+    for c in X.columns:
+        if c not in cats:
+            X[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
+    return Dataset(X=X, y=y, ids=frame[ID_COLUMN].to_numpy(), categorical=cats, dropped=dropped)
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p))}
+
+
+# -- CatBoost -----------------------------------------------------------------------------------------------------
+
+
+def _oversample(X: pd.DataFrame, y: np.ndarray, share: float, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    pos = np.flatnonzero(y == 1)
+    neg = len(y) - len(pos)
+    need = int(share * neg / (1 - share)) - len(pos)
+    if need <= 0:
+        return X, y
+    extra = np.random.default_rng(seed).choice(pos, need, replace=True)
+    idx = np.concatenate([np.arange(len(y)), extra])
+    return X.iloc[idx].reset_index(drop=True), y[idx]
+
+
+def fit_catboost(
+    ds: Dataset, idx: np.ndarray, params: dict[str, Any], imbalance: Imbalance, cfg: TrainConfig, seed: int
+) -> CatBoostClassifier:
+    """Fit on rows `idx`, early-stopping on a stratified 15% carved out of them."""
+    fit_idx, es_idx = train_test_split(idx, test_size=0.15, stratify=ds.y[idx], random_state=seed)
+    X_fit, y_fit = ds.X.iloc[fit_idx].reset_index(drop=True), ds.y[fit_idx]
+    if imbalance == "oversample":
+        X_fit, y_fit = _oversample(X_fit, y_fit, cfg.oversample_to, seed)
+    model = CatBoostClassifier(
+        iterations=cfg.max_iterations,
+        eval_metric=cfg.early_stopping_metric,
+        random_seed=seed,
+        auto_class_weights="Balanced" if imbalance == "class_weights" else None,
+        early_stopping_rounds=cfg.early_stopping_rounds,
+        thread_count=cfg.thread_count,
+        allow_writing_files=False,
+        verbose=False,
+        **params,
+    )
+    model.fit(
+        Pool(X_fit, y_fit, cat_features=ds.categorical),
+        eval_set=Pool(ds.X.iloc[es_idx], ds.y[es_idx], cat_features=ds.categorical),
+        use_best_model=True,
+    )
+    return model
+
+
+@dataclass
+class CVResult:
+    folds: list[dict[str, float]]
+    oof: np.ndarray
+
+    def summary(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key in ("roc_auc", "pr_auc"):
+            vals = np.array([f[key] for f in self.folds])
+            out[f"{key}_mean"], out[f"{key}_std"] = float(vals.mean()), float(vals.std(ddof=1))
+        return out
+
+
+def _cv(
+    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], fit_predict: Any,
+    on_fold: Callable[[], None] | None = None,
+) -> CVResult:  # fmt: skip
+    oof = np.full(len(ds.y), np.nan)
+    scores = []
+    for k, (tr, va) in enumerate(folds):
+        p = fit_predict(dev[tr], dev[va], k)
+        oof[dev[va]] = p
+        scores.append(metrics(ds.y[dev[va]], p))
+        if on_fold:
+            on_fold()
+    return CVResult(scores, oof)
+
+
+def _catboost_cv(
+    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], params: dict[str, Any],
+    imbalance: Imbalance, cfg: TrainConfig, on_fold: Callable[[], None] | None = None,
+) -> CVResult:  # fmt: skip
+    def fit_predict(tr: np.ndarray, va: np.ndarray, k: int) -> np.ndarray:
+        model = fit_catboost(ds, tr, params, imbalance, cfg, cfg.seed + k)
+        return predict(model, ds.X.iloc[va], ds.categorical)
+
+    return _cv(ds, dev, folds, fit_predict, on_fold)
+
+
+# -- baselines ----------------------------------------------------------------------------------------------------
+
+
+def _signed_log(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def baseline(kind: Literal["logistic_regression", "random_forest"], ds: Dataset, seed: int) -> Pipeline:
+    """scikit-learn baselines with the preprocessing each needs to be a fair comparison."""
+    if kind == "logistic_regression":
+        num = make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True),
+            FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
+            StandardScaler(),
+        )
+        cat = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
+        )
+        clf: Any = LogisticRegression(max_iter=3000, class_weight="balanced", C=0.5, random_state=seed)
+    else:
+        num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True))
+        cat = make_pipeline(OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+        clf = RandomForestClassifier(
+            n_estimators=300, min_samples_leaf=3, class_weight="balanced_subsample", n_jobs=-1, random_state=seed
+        )
+    pre = ColumnTransformer([("num", num, ds.numeric), ("cat", cat, ds.categorical)])
+    return Pipeline([("pre", pre), ("clf", clf)])
+
+
+def _baseline_cv(
+    kind: Literal["logistic_regression", "random_forest"], ds: Dataset, dev: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]], seed: int,
+) -> CVResult:  # fmt: skip
+    def fit_predict(tr: np.ndarray, va: np.ndarray, k: int) -> np.ndarray:
+        model = baseline(kind, ds, seed + k).fit(ds.X.iloc[tr], ds.y[tr])
+        return np.asarray(model.predict_proba(ds.X.iloc[va])[:, 1])
+
+    return _cv(ds, dev, folds, fit_predict)
+
+
+# -- the whole scheme ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    model: CatBoostClassifier
+    params: dict[str, Any]
+    imbalance: Imbalance
+    imbalance_comparison: dict[str, dict[str, float]]
+    tuning: dict[str, Any]
+    cv: dict[str, dict[str, float]]
+    oof_ids: np.ndarray
+    oof_y: np.ndarray
+    oof_p: np.ndarray
+    holdout_ids: np.ndarray
+    holdout_X: pd.DataFrame
+    holdout_y: np.ndarray
+    features: list[str]
+    categorical: list[str]
+    dropped: dict[str, str]
+    rows: dict[str, int]
+    seconds: dict[str, float]
+
+
+class _Counter:
+    """Counts fits of one phase of training and reports each to a `Tick`."""
+
+    def __init__(self, tick: Callable[[str, int, int], None] | None, what: str, total: int) -> None:
+        self.tick, self.what, self.total, self.done = tick, what, total, 0
+        if tick:
+            tick(what, 0, total)
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.tick:
+            self.tick(self.what, min(self.done, self.total), self.total)
+
+
+def train(
+    ds: Dataset, cfg: TrainConfig, progress: Callable[[str], None] | None = None,
+    tick: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:  # fmt: skip
+    """Imbalance handling compared, Optuna tuning, CV against baselines, the final fit; `tick` counts folds and
+    trials for a progress bar."""
+    say = progress or (lambda msg: log.info(msg))
+    seconds: dict[str, float] = {}
+    idx = np.arange(len(ds.y))
+    dev, hold = train_test_split(idx, test_size=cfg.holdout_share, stratify=ds.y, random_state=cfg.seed)
+    skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
+    folds = list(skf.split(np.zeros(len(dev)), ds.y[dev]))
+
+    t = time.perf_counter()
+    comparison: dict[str, dict[str, float]] = {}
+    choices: list[Imbalance] = ["none", "class_weights", "oversample"] if cfg.imbalance == "auto" else [cfg.imbalance]
+    counted = _Counter(tick, "imbalance folds", len(choices) * len(folds))
+    for choice in choices:
+        say(f"imbalance: {choice} on {cfg.folds} folds")
+        comparison[choice] = _catboost_cv(ds, dev, folds, DEFAULT_PARAMS, choice, cfg, counted).summary()
+    imbalance: Imbalance = max(choices, key=lambda c: comparison[c]["pr_auc_mean"])
+    seconds["imbalance"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    params = dict(DEFAULT_PARAMS)
+    tuning: dict[str, Any] = {"trials": 0, "best_pr_auc": None, "budget_s": cfg.tuning_timeout_s}
+    if cfg.tuning_trials > 0:
+        tune_folds = folds[: cfg.tuning_folds]
+
+        def objective(trial: optuna.Trial) -> float:
+            p = {
+                "depth": trial.suggest_int("depth", 3, 8),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.15, log=True),
+                "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
+                "rsm": trial.suggest_float("rsm", 0.3, 1.0),
+                "random_strength": trial.suggest_float("random_strength", 0.0, 2.0),
+            }
+            res = _catboost_cv(ds, dev, tune_folds, p, imbalance, cfg)
+            return float(np.mean([f["pr_auc"] for f in res.folds]))
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+        study.enqueue_trial({**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0})
+        say(f"tuning: up to {cfg.tuning_trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
+        trials = _Counter(tick, "tuning trials", cfg.tuning_trials)
+        study.optimize(
+            objective, n_trials=cfg.tuning_trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()]
+        )
+        params = dict(study.best_params)
+        tuning = {
+            "trials": len(study.trials),
+            "best_pr_auc": float(study.best_value),
+            "budget_s": cfg.tuning_timeout_s,
+            "best_params": params,
+        }
+    seconds["tuning"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say(f"cross-validation: CatBoost{' and baselines' if cfg.baselines else ''} on {cfg.folds} folds")
+    cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
+    if params != DEFAULT_PARAMS and cb.summary()["pr_auc_mean"] < comparison[imbalance]["pr_auc_mean"]:
+        # Tuning scored on fewer folds can chase noise: keep the defaults when they win on all folds.
+        say("tuned parameters lost to the defaults on the full CV: keeping the defaults")
+        tuning["kept_defaults"] = True
+        params = dict(DEFAULT_PARAMS)
+        cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg)
+    cv = {"catboost": cb.summary()}
+    if cfg.baselines:
+        for kind in ("logistic_regression", "random_forest"):
+            cv[kind] = _baseline_cv(kind, ds, dev, folds, cfg.seed).summary()
+    seconds["cv"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("final model on the development set")
+    model = fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed)
+    seconds["final_fit"] = time.perf_counter() - t
+    return TrainResult(
+        model=model,
+        params=params,
+        imbalance=imbalance,
+        imbalance_comparison=comparison,
+        tuning=tuning,
+        cv=cv,
+        oof_ids=ds.ids[dev],
+        oof_y=ds.y[dev],
+        oof_p=cb.oof[dev],
+        holdout_ids=ds.ids[hold],
+        holdout_X=ds.X.iloc[hold].reset_index(drop=True),
+        holdout_y=ds.y[hold],
+        features=list(ds.X.columns),
+        categorical=ds.categorical,
+        dropped=ds.dropped,
+        rows={"customers": len(ds.y), "development": len(dev), "holdout": len(hold), "suspended": int(ds.y.sum())},
+        seconds={k: round(v, 2) for k, v in seconds.items()},
+    )

@@ -1,0 +1,163 @@
+"""The model half of a run, in two steps that hand on a model version:
+
+- `train_candidate`: the labelled features (already in the warehouse) -> CatBoost with imbalance handling,
+  tuning and CV -> `models/<version>/` model.cbm, holdout.parquet, oof.parquet and candidate.json.
+- `evaluate_candidate`: the candidate on its untouched holdout with the run's cost matrix -> threshold, metrics,
+  SHAP, the model report, and card.json (written last: only then is the version registered) with the default
+  off-boarding policy beside it.
+
+The gate and the promotion are separate steps over the registry.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from riskops.core.errors import ArtifactError
+from riskops.core.identity import code_version
+from riskops.core.progress import Tick
+from riskops.data.contract import as_of_cutoff
+from riskops.features.engineering import (
+    ID_COLUMN,
+    LABEL_COLUMN,
+    FeatureConfig,
+    build_features,
+    feature_set,
+    read_features,
+)
+from riskops.io.artifacts import ArtifactStore
+from riskops.io.warehouse.base import Warehouse
+from riskops.model.evaluate import CostMatrix, evaluate, write_report
+from riskops.model.inputs import align
+from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
+from riskops.model.train import TrainConfig, prepare, train
+from riskops.scoring.offboard import POLICY, OffboardConfig
+
+log = logging.getLogger(__name__)
+
+
+def train_candidate(
+    wh: Warehouse,
+    store: ArtifactStore,
+    as_of: date,
+    train_cfg: TrainConfig | None = None,
+    feature_cfg: FeatureConfig | None = None,
+    snapshot: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    tick: Tick | None = None,
+) -> Candidate:
+    """Train on `labelled_features` (built by the features step) and store the candidate's files."""
+    say = progress or (lambda msg: log.info(msg))
+    train_cfg, feature_cfg = train_cfg or TrainConfig(), feature_cfg or FeatureConfig()
+    fs = feature_set(wh, "labelled", feature_cfg)
+    frame = read_features(wh, "labelled")
+    ds = prepare(frame, fs.names, fs.categorical)
+    if ds.dropped:
+        say(f"dropped {len(ds.dropped)} features: " + ", ".join(f"{k} ({v})" for k, v in ds.dropped.items()))
+    result = train(ds, train_cfg, progress=say, tick=tick)
+    version = new_version()
+    candidate = Candidate(
+        version=version,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        as_of=as_of.isoformat(),
+        code_version=code_version(),
+        features=result.features,
+        categorical=result.categorical,
+        dropped=result.dropped,
+        feature_config=feature_cfg.model_dump(),
+        params=result.params,
+        imbalance=result.imbalance,
+        imbalance_comparison=result.imbalance_comparison,
+        tuning=result.tuning,
+        cv=result.cv,
+        rows=result.rows,
+        data_snapshot=snapshot or {},
+        seconds=result.seconds,
+    )
+    holdout = frame[frame[ID_COLUMN].isin(set(result.holdout_ids))].reset_index(drop=True)
+    oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": result.oof_p})
+    registry = Registry(store)
+    registry.store_candidate(result.model, version, holdout, _parquet(oof))
+    store.write_text(f"{PREFIX}/{version}/candidate.json", candidate.model_dump_json(indent=2))
+    return candidate
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _evaluate_stored(store: ArtifactStore, version: str, features: list[str], categorical: list[str],
+                     dropped: list[str], costs: CostMatrix) -> Any:  # fmt: skip
+    registry = Registry(store)
+    model = registry.load_model(version)
+    holdout = registry.holdout(version)
+    oof = pd.read_parquet(io.BytesIO(store.read_bytes(f"{PREFIX}/{version}/oof.parquet")))
+    X = align(holdout, features, categorical, dropped)
+    return evaluate(
+        model, X, holdout[LABEL_COLUMN].to_numpy(), categorical, oof[LABEL_COLUMN].to_numpy(), oof["p"].to_numpy(),
+        costs,
+    )  # fmt: skip
+
+
+def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | None = None) -> ModelCard:
+    """Evaluate a trained candidate once and register it: report, then card.json (last)."""
+    costs = costs or CostMatrix()
+    key = f"{PREFIX}/{version}/candidate.json"
+    if not store.exists(key):
+        raise ArtifactError(
+            f"model version {version} has no training record", store.uri(key), "train it first (the train step)"
+        )
+    c = Candidate.model_validate_json(store.read_text(key))
+    ev = _evaluate_stored(store, version, c.features, c.categorical, list(c.dropped), costs)
+    card = ModelCard(
+        **c.model_dump(),
+        threshold=ev.threshold,
+        thresholds=ev.thresholds,
+        costs=costs.model_dump(),
+        metrics=ev.metrics,
+        importance=ev.importance[:30],
+    )
+    card.report_uri = write_report(store, f"{PREFIX}/{version}/evaluation", card.model_dump(), ev)
+    default = OffboardConfig().resolved(card)
+    store.write_text(f"{PREFIX}/{version}/{POLICY}", default.model_dump_json(indent=2))
+    Registry(store).register(card)
+    return card
+
+
+def reevaluate(store: ArtifactStore, version: str, costs: CostMatrix) -> tuple[ModelCard, str]:
+    """Evaluate a registered version again (e.g. with another cost matrix) on its own holdout; a new report."""
+    card = Registry(store).card(version)
+    ev = _evaluate_stored(store, version, card.features, card.categorical, list(card.dropped), costs)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    meta = card.model_dump() | {"threshold": ev.threshold, "costs": costs.model_dump()}
+    uri = write_report(store, f"{PREFIX}/{version}/evaluation-{stamp}", meta, ev)
+    return card, uri
+
+
+def train_and_register(
+    wh: Warehouse,
+    store: ArtifactStore,
+    as_of: date,
+    train_cfg: TrainConfig | None = None,
+    costs: CostMatrix | None = None,
+    margin: float = 0.0,
+    promote: bool = True,
+) -> tuple[ModelCard, GateDecision]:
+    """The model half of a run in one call (features, train, evaluate, gate, promote when it passes), for tests,
+    benchmarks and notebooks; runs go through riskops.runs.steps, which call the same functions one by one."""
+    build_features(wh, "labelled", as_of_cutoff(as_of))
+    candidate = train_candidate(wh, store, as_of, train_cfg)
+    card = evaluate_candidate(store, candidate.version, costs)
+    registry = Registry(store)
+    decision = registry.gate(card.version, "pr_auc", margin)
+    if promote and decision.promote:
+        registry.set_champion(card.version, decision.reason)
+    return card, decision

@@ -1,0 +1,130 @@
+"""The run without KFP (`riskops run`): prepare the data, then the same steps as the two pipelines, in the
+same order with the same inputs (riskops.runs.steps), in this process. The run folder, the record and the reports
+are the ones the pipelines write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from riskops.core.config import Settings, StepConfig
+from riskops.core.identity import new_run_id
+from riskops.core.progress import Tick
+from riskops.data.amlsim import default_dir, load_amlsim
+from riskops.data.contract import Mapping
+from riskops.data.sources import dataset_as_of
+from riskops.data.synth import generate
+from riskops.io.artifacts import open_store
+from riskops.runs import steps
+from riskops.runs.record import Finished, RunRecord, read_record
+from riskops.runs.report import run_summary
+from riskops.scoring.offboard import OffboardConfig
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+class RunParameters(BaseModel):
+    """What a run is asked to do, beside its data: the training pipeline's and the scoring pipeline's knobs."""
+
+    trials: int = 8
+    tuning_timeout_s: float = 90.0
+    seed: int = 42
+    missed_cost: float = 5_000.0
+    offboard_cost: float = 400.0
+    margin: float = 0.0
+    policy: OffboardConfig | None = None  # None: the model's default
+
+    def training(self) -> dict[str, Any]:
+        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin")
+        return {n: getattr(self, n) for n in names}
+
+    def scoring(self) -> dict[str, Any]:
+        return {"policy": self.policy.model_dump() if self.policy else {}}
+
+
+def prepare_data(
+    source: Literal["synthetic", "amlsim"],
+    data_root: Path,
+    customers: int,
+    seed: int,
+    amlsim_dir: Path | None,
+) -> Path:
+    """Make (or reuse) the dataset folder for `source`; generation is cached by its parameters."""
+    if source == "amlsim":
+        out = data_root / "amlsim"
+        if not (out / "manifest.json").exists():
+            load_amlsim(amlsim_dir or default_dir(), out)
+        return out.resolve()
+    out = data_root / f"synthetic-{customers}-seed{seed}"
+    if not (out / "manifest.json").exists():
+        log.info("generating %s customers (seed %s) into %s", f"{customers:,}", seed, out)
+        generate(out, customers=customers, seed=seed)
+    return out.resolve()
+
+
+def run_steps(
+    config: dict[str, Any],
+    run_id: str,
+    dataset: Path,
+    as_of: date,
+    params: RunParameters,
+    mapping: Mapping | None = None,
+    finished: Finished | None = None,
+    tick: Tick | None = None,
+) -> str:
+    """The training then the scoring steps of one run, in process, as the two pipelines chain them."""
+    done = finished or (lambda r: log.info("%s %.1fs %s", r.step, r.seconds, r.figure))
+    day, folder = as_of.isoformat(), str(dataset)
+
+    def step(result: steps.StepResult) -> Any:
+        done(result.record)
+        return result.value
+
+    step(steps.ingest(config, "labelled", day, run_id, folder, mapping))
+    step(steps.features(config, "labelled", day, run_id))
+    version = step(steps.train(config, day, run_id, params.trials, params.tuning_timeout_s, params.seed, tick))
+    step(steps.evaluate(config, version, run_id, params.missed_cost, params.offboard_cost))
+    if step(steps.gate(config, version, run_id, params.margin)):
+        step(steps.promote(config, version, run_id, "passed the gate"))
+    if (dataset / "unlabelled").exists():
+        step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))
+        step(steps.score(config, day, run_id, "unlabelled", params.policy.model_dump() if params.policy else None))
+    return str(step(steps.report(config, run_id, "job")))
+
+
+def run_job(
+    settings: Settings,
+    source: Literal["synthetic", "amlsim"] = "synthetic",
+    customers: int = 20_000,
+    seed: int = 42,
+    data_root: Path = Path("data"),
+    amlsim_dir: Path | None = None,
+    mapping: Mapping | None = None,
+    as_of: date | None = None,
+    params: RunParameters | None = None,
+    progress: Progress | None = None,
+    finished: Finished | None = None,
+    tick: Tick | None = None,
+) -> tuple[RunRecord, str]:
+    """The whole run in this process, in a new folder under settings.home (its DuckDB file locally); raises on
+    unusable data after writing the validation report. Returns the record and the closing summary."""
+    say = progress or (lambda msg: log.info(msg))
+    params = params or RunParameters(seed=seed)
+    run_id = new_run_id()
+    run_dir = settings.home / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    say(f"data: preparing {source}")
+    folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
+    as_of = as_of or date.fromisoformat(dataset_as_of(folder))
+    config = StepConfig.from_settings(settings, settings.duckdb_path or run_dir / "warehouse.duckdb").model_dump()
+    run_steps(config, run_id, folder, as_of, params, mapping, finished, tick)
+    store = open_store(config["artifact_root"], settings.gcs_endpoint)
+    record = read_record(store, run_id)
+    return record, run_summary(store, record)

@@ -1,0 +1,327 @@
+"""The run report: model performance, the segments of the scored cohort, the off-boarding list with its
+reasons, assumptions and limitations, as Markdown + HTML with PNG plots; and comparing runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from riskops.core.errors import RiskOpsError
+from riskops.core.identity import code_version
+from riskops.features.engineering import read_features
+from riskops.io.artifacts import ArtifactStore
+from riskops.io.warehouse.base import Warehouse
+from riskops.model.evaluate import cv_table
+from riskops.model.plots import plt, png
+from riskops.model.registry import GateDecision, ModelCard, Registry
+from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
+from riskops.scoring.offboard import POLICY, SEGMENTS, ScoringResult, _fmt, read_policy
+
+
+def _plots(result: ScoringResult) -> dict[str, bytes]:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(result.scores["score"], bins=50, color="tab:blue")
+    ax.set_yscale("log")
+    for name, x, color in (
+        ("Medium", result.cutoffs["medium"], "tab:orange"),
+        ("High", result.cutoffs["high"], "tab:red"),
+    ):
+        ax.axvline(x, color=color, ls="--", label=f"{name} from {x:.3f}")
+    ax.set(xlabel="risk score", ylabel="customers (log)", title="Scores of the unlabelled cohort")
+    ax.legend()
+    sizes = result.segment_sizes()
+    fig2, ax2 = plt.subplots(figsize=(4, 3))
+    ax2.bar(list(sizes), list(sizes.values()), color=["tab:green", "tab:orange", "tab:red"])
+    ax2.set(title="Segments", ylabel="customers")
+    return {"scores.png": png(fig), "segments.png": png(fig2)}
+
+
+def segment_profile(features: pd.DataFrame, result: ScoringResult, card: ModelCard, top: int = 8) -> pd.DataFrame:
+    """Median of the model's most important features per segment, beside the population's."""
+    names = [i["feature"] for i in card.importance if i["feature"] not in card.categorical][:top]
+    frame = features[["customer_id", *names]].merge(result.scores[["customer_id", "segment"]], on="customer_id")
+    rows = {"population": frame[names].median(numeric_only=True)}
+    for seg in SEGMENTS:
+        part = frame[frame["segment"] == seg]
+        if len(part):
+            rows[seg] = part[names].median(numeric_only=True)
+    return pd.DataFrame(rows).T
+
+
+def _gate_sentence(record: RunRecord, card: ModelCard) -> str:
+    """What this run's gate decided about the model that scored it, in words."""
+    gate = record.gate
+    if gate is None:
+        return "the champion; this run trained no model"
+    if gate["promote"] and gate["challenger"] == card.version:
+        return f"trained in this run and promoted: {gate['reason']}"
+    return f"the champion; this run's candidate {gate['challenger']} was kept out: {gate['reason']}"
+
+
+def build_report(
+    record: RunRecord,
+    card: ModelCard,
+    result: ScoringResult,
+    features: pd.DataFrame,
+    list_rows: int = 25,
+) -> tuple[str, dict[str, bytes]]:
+    sizes = result.segment_sizes()
+    total = max(sum(sizes.values()), 1)
+    m = card.metrics
+    cfg = result.policy
+    lines = [
+        f"# Run {record.run_id}",
+        "",
+        f"As of **{record.as_of}**, data `{record.data}`, code {record.code_version}, "
+        f"model **{card.version}** ({_gate_sentence(record, card)}).",
+        "",
+        f"**{len(result.offboarding):,} customers to off-board** out of {total:,} scored: "
+        + ", ".join(f"{s} {sizes[s]:,} ({sizes[s] / total:.1%})" for s in SEGMENTS)
+        + ".",
+        "",
+        "## Model performance (labelled cohort, cross-validated)",
+        "",
+        *cv_table(card.cv),
+    ]
+    c = m["at_cost_optimal"]
+    lines += [
+        "",
+        f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%}). At the "
+        f"cost-optimal threshold {card.threshold:.3f}: precision {c['precision']:.1%}, recall {c['recall']:.1%}. "
+        f"Full model report: `{card.report_uri}`.",
+        "",
+        "## Segments of the scored cohort",
+        "",
+        f"High: score >= {result.cutoffs['high']:.3f} "
+        f"({'the cost-optimal threshold' if cfg.high == card.threshold else 'set by the policy'}); Medium: >= "
+        f"{result.cutoffs['medium']:.3f} ({cfg.medium_factor:g} x High); Low: below. Off-boarded: every High "
+        f"customer and Medium customers that trigger at least {cfg.min_rules} rule(s).",
+        "",
+        "![scores](scores.png) ![segments](segments.png)",
+        "",
+        "| segment | customers | share | off-boarded | mean score |",
+        "|---|---|---|---|---|",
+    ]
+    for seg in SEGMENTS:
+        part = result.scores[result.scores["segment"] == seg]
+        mean = f"{part['score'].mean():.3f}" if len(part) else "-"
+        lines.append(f"| {seg} | {len(part):,} | {len(part) / total:.1%} | {int(part['offboard'].sum()):,} | {mean} |")
+    profile = segment_profile(features, result, card)
+    if not profile.empty:
+        lines += ["", "Feature profile (medians) of the model's most important features:", ""]
+        lines.append("| | " + " | ".join(f"`{c}`" for c in profile.columns) + " |")
+        lines.append("|---" * (len(profile.columns) + 1) + "|")
+        for idx, row in profile.iterrows():
+            lines.append(f"| {idx} | " + " | ".join(_fmt(str(c), row[c]) for c in profile.columns) + " |")
+    lines += ["", "## Rules", "", "| rule | condition | meaning | customers |", "|---|---|---|---|"]
+    for rule in cfg.rules:
+        hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())
+        lines.append(f"| {rule.name} | `{rule.feature} {rule.op} {rule.value:g}` | {rule.meaning} | {hits:,} |")
+    for skipped in result.rules_skipped:
+        lines.append(f"\nRule skipped: {skipped}.")
+    lines += [
+        "",
+        f"## Off-boarding list (top {min(list_rows, len(result.offboarding))} of {len(result.offboarding):,}; "
+        "all in `offboarding.csv`)",
+        "",
+        "| customer | score | segment | rules | reasons |",
+        "|---|---|---|---|---|",
+    ]
+    for _, r in result.offboarding.head(list_rows).iterrows():
+        lines.append(
+            f"| {r['customer_id']} | {r['score']:.3f} | {r['segment']} | {r['rules'] or '-'} | {r['reasons']} |"
+        )
+    lines += [
+        "",
+        "## Assumptions and limitations",
+        "",
+        "- The label is the final account state; the model learns past off-boarding decisions, including their "
+        "biases, not ground truth about crime.",
+        "- Reasons are SHAP contributions of this model: they explain the score, not causes; correlated features "
+        "share credit. 'Typical customer' is the median of the scored cohort.",
+        "- Scores rank customers; after class weights or oversampling they are not calibrated probabilities.",
+        "- Amounts across currencies are added without conversion.",
+        "- An off-boarding decision needs a human review of the listed reasons before action.",
+    ]
+    return "\n".join(lines) + "\n", _plots(result)
+
+
+def scoring_record(result: ScoringResult) -> dict[str, Any]:
+    """The scoring part of a run's record (run.json)."""
+    return {
+        "model_version": result.model_version,
+        "cutoffs": result.cutoffs,
+        "segments": result.segment_sizes(),
+        "offboard": len(result.offboarding),
+    }
+
+
+def write_run_report(store: ArtifactStore, run_id: str, md: str, plots: dict[str, bytes]) -> str:
+    import markdown
+
+    for name, data in plots.items():
+        store.write_bytes(f"{run_id}/{name}", data)
+    store.write_text(f"{run_id}/report.md", md)
+    html = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>riskops run</title><style>"
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}</style></head><body>"
+        + markdown.markdown(md, extensions=["tables"])
+        + "</body></html>"
+    )
+    return store.write_text(f"{run_id}/report.html", html)
+
+
+# -- the run record -----------------------------------------------------------------------------------------------
+
+
+def assemble_record(
+    run_id: str, flow: str, steps: list[StepRecord], card: ModelCard | None, result: ScoringResult | None
+) -> RunRecord:
+    """A run's record from what its steps recorded (the same for `riskops run` and the pipelines)."""
+    by = {s.step: s for s in steps}
+    ingests = {s.step.removeprefix("ingest-"): s for s in steps if s.step.startswith("ingest-")}
+    if not ingests:
+        raise RiskOpsError(f"run {run_id} recorded no ingest step", f"{run_id}/steps/", "run the pipeline from ingest")
+    parameters: dict[str, Any] = {}
+    for s in steps:
+        parameters |= {k: v for k, v in s.parameters.items() if k != "policy"}
+    first = next(iter(ingests.values()))
+    return RunRecord(
+        run_id=run_id,
+        created=datetime.now(UTC).isoformat(),
+        flow=flow,
+        code_version=code_version(),
+        as_of=str(first.parameters["as_of"]),
+        data=str(first.detail.get("data", "")),
+        parameters=parameters,
+        snapshots={c: s.detail["report"].get("snapshot", {}) for c, s in ingests.items()},
+        validation={c: s.detail["report"].get("report_uri", "") for c, s in ingests.items()},
+        timings_s={s.step: s.seconds for s in steps},
+        steps=steps,
+        model_version=card.version if card else None,
+        model_metrics={k: float(card.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")} if card else {},
+        trained=by["train"].detail["version"] if "train" in by else None,
+        gate=by["gate"].detail if "gate" in by else None,
+        scoring=scoring_record(result) if result else None,
+        policy=result.policy.model_dump() if result else None,
+    )
+
+
+def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, cohort: str = "unlabelled") -> tuple[
+    RunRecord, str
+]:  # fmt: skip
+    """The run's report (when it scored) and its record `<run>/run.json`, from its steps and the scoring tables."""
+    steps = read_steps(store, run_id)
+    scored = next((s for s in steps if s.step == "score"), None)
+    registry = Registry(store)
+    if scored is None:  # a run that only trained: the record, no scoring report
+        trained = next((s.detail["version"] for s in steps if s.step == "train"), None)
+        card = registry.card(trained) if trained and registry.exists(trained) else None
+        record = assemble_record(run_id, flow, steps, card, None)
+        record.report = write_record(store, record)
+        return record, ""
+    card = registry.card(scored.detail["model_version"])
+    policy = read_policy(store, run_id)
+    if policy is None:
+        raise RiskOpsError(f"run {run_id} scored but saved no policy", store.uri(f"{run_id}/{POLICY}"), "score again")
+    scores = wh.read_table(f"{cohort}_scores").to_pandas()
+    listing = wh.read_table(f"{cohort}_offboarding").to_pandas().sort_values("score", ascending=False)
+    result = ScoringResult(
+        scores=scores, offboarding=listing.reset_index(drop=True),
+        cutoffs={"high": policy.high, "medium": policy.medium}, model_version=card.version,
+        rules_skipped=list(scored.detail.get("rules_skipped", [])), seconds=dict(scored.detail.get("seconds", {})),
+        policy=policy,
+    )  # fmt: skip
+    record = assemble_record(run_id, flow, steps, card, result)
+    md, plots = build_report(record, card, result, read_features(wh, cohort))
+    record.report = write_run_report(store, run_id, md, plots)
+    write_record(store, record)
+    return record, md
+
+
+def run_summary(store: ArtifactStore, record: RunRecord) -> str:
+    """The closing lines of a run: each cohort, the model trained and what the gate decided, the scoring."""
+    registry = Registry(store)
+    lines = [f"run {record.run_id} (as of {record.as_of}, data {record.data})"]
+    for s in record.steps:
+        if s.step.startswith("ingest-"):
+            lines.append(f"  {s.step.removeprefix('ingest-'):<10} {s.figure}")
+    if record.trained:
+        gate = GateDecision.model_validate(record.gate) if record.gate else None
+        lines.append(describe_model(registry.card(record.trained), gate, indent="  "))
+    if record.scoring:
+        sc = record.scoring
+        lines.append(
+            f"  scored {sum(sc['segments'].values()):,} {record.steps[-1].detail.get('cohort', 'unlabelled')} "
+            f"customers with {sc['model_version']}: " + ", ".join(f"{k} {v:,}" for k, v in sc["segments"].items())
+            + f"; off-board {sc['offboard']:,}"
+        )  # fmt: skip
+    lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in record.timings_s.items()))
+    lines.append(f"  report: {record.report}")
+    return "\n".join(lines)
+
+
+def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "") -> str:
+    """A few lines on a trained model: CV against the baselines, holdout, threshold, gate, report."""
+    m, c = card.metrics, card.metrics["at_cost_optimal"]
+    lines = [f"model {card.version} ({card.rows['customers']:,} customers, imbalance: {card.imbalance})"]
+    for name, s in card.cv.items():
+        lines.append(
+            f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
+            f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
+        )
+    lines += [
+        f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}",
+        f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}; "
+        + _saving(m["cost_saving_vs_f1"]),
+        f"  model report: {card.report_uri}",
+    ]
+    if gate is not None:
+        lines.insert(-1, f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}")
+    return "\n".join(indent + line for line in lines)
+
+
+def _saving(amount: float) -> str:
+    if amount >= 0:
+        return f"on the holdout it costs {amount:,.0f} less than the F1-optimal threshold"
+    return f"on the holdout it costs {-amount:,.0f} more than the F1-optimal one (both chosen out-of-fold)"
+
+
+# -- comparing runs -----------------------------------------------------------------------------------------------
+
+
+def list_runs(store: ArtifactStore) -> list[dict[str, Any]]:
+    runs = []
+    for key in store.list():
+        parts = key.split("/")
+        if len(parts) == 2 and parts[1] == "run.json" and parts[0] != "models":
+            runs.append(json.loads(store.read_text(key)))
+    return sorted(runs, key=lambda r: str(r["run_id"]))
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= _flat(v, key + ".")
+        elif not isinstance(v, list):
+            out[key] = v
+    return out
+
+
+def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The fields that differ between two runs' records (parameters, snapshots, model, segments...)."""
+    fa, fb = _flat(a), _flat(b)
+    skip = ("created", "timings_s", "validation", "run_id", "report", "steps")
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        if key.startswith(skip) or key.endswith("report_uri"):
+            continue
+        if fa.get(key) != fb.get(key):
+            rows.append((key, fa.get(key), fb.get(key)))
+    return rows

@@ -1,0 +1,224 @@
+"""The steps of a run, in one place for both flows: `riskops run` calls them in-process (riskops.runs.job) and
+each KFP component calls one of them in its own pod. Same order, same inputs, same outputs:
+
+    training: ingest(labelled) -> features(labelled) -> train -> evaluate -> gate -> promote (if the gate says so)
+    scoring:  ingest(unlabelled) -> score -> report
+
+A step is configured only by its arguments: `config` (a StepConfig as a dict: warehouse, artifact root; it
+travels in the compiled spec) and plain values handed on by earlier steps (run id, table names, the model
+version). It never reads a local path it was not given. Each step records what it did in
+`<run>/steps/<step>.json`; the report step assembles the run's record from those.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from riskops.core.config import StepConfig
+from riskops.core.identity import new_run_id
+from riskops.core.progress import Tick
+from riskops.data.contract import Cohort, as_of_cutoff
+from riskops.data.contract import Mapping as TableMapping
+from riskops.io.artifacts import ArtifactStore, open_store
+from riskops.io.warehouse import Warehouse, open_warehouse
+from riskops.model.evaluate import CostMatrix
+from riskops.model.train import TrainConfig
+from riskops.runs.record import StepRecord, write_step
+from riskops.scoring.offboard import OffboardConfig
+
+Config = Mapping[str, Any]
+
+
+@dataclass
+class StepResult:
+    value: Any
+    record: StepRecord
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    document: str = ""
+
+
+class _Step:
+    """One step's configuration, store and clock; `done` records it in the run and returns its result."""
+
+    def __init__(self, config: Config, run_id: str, name: str) -> None:
+        if not run_id:
+            raise ValueError(f"step {name} needs the run id (the ingest step makes one)")
+        self.config = StepConfig.parse(config)
+        self.settings = self.config.settings()
+        self.store: ArtifactStore = open_store(self.config.artifact_root, self.settings.gcs_endpoint)
+        self.run_id, self.name, self.started = run_id, name, time.perf_counter()
+
+    @contextmanager
+    def warehouse(self) -> Iterator[Warehouse]:
+        with open_warehouse(self.settings) as wh:
+            yield wh
+
+    def done(
+        self, value: Any, figure: str, metrics: dict[str, float] | None = None, document: str = "",
+        parameters: dict[str, Any] | None = None, detail: dict[str, Any] | None = None,
+    ) -> StepResult:  # fmt: skip
+        record = StepRecord(
+            step=self.name, seconds=round(time.perf_counter() - self.started, 2), figure=figure,
+            parameters=parameters or {}, detail=detail or {},
+        )  # fmt: skip
+        write_step(self.store, self.run_id, record)
+        return StepResult(value, record, self.run_id, metrics or {}, document)
+
+
+def ingest(
+    config: Config, cohort: Cohort, as_of: str, run_id: str = "", dataset_dir: str = "",
+    mapping: TableMapping | None = None,
+) -> StepResult:  # fmt: skip
+    """Load a dataset folder's cohort into the raw tables (when given) and validate it into the clean and
+    quarantine tables. The first step of either pipeline: it makes the run id when none is given. Its value is
+    the clean customers table; raises on unusable data after writing the validation report."""
+    from riskops.data.ingest import ingest_cohort
+    from riskops.data.sources import load_dataset
+
+    run_id = run_id or new_run_id()
+    step = _Step(config, run_id, f"ingest-{cohort}")
+    with step.warehouse() as wh:
+        if dataset_dir:
+            load_dataset(wh, Path(dataset_dir), mapping, cohorts=(cohort,))
+        r = ingest_cohort(wh, cohort, date.fromisoformat(as_of), step.store, f"{run_id}/validation/{cohort}", mapping)
+    metrics = {
+        "customers_clean": float(r.customers.rows_clean),
+        "customers_quarantined": float(r.customers.rows_quarantined),
+        "transactions_clean": float(r.transactions.rows_clean),
+        "transactions_quarantined": float(r.transactions.rows_quarantined),
+    }
+    labels = ""
+    if r.labels:
+        total = sum(r.labels.values()) or 1
+        labels = f", {r.labels.get('SUSPENDED', 0):,} SUSPENDED ({r.labels.get('SUSPENDED', 0) / total:.1%})"
+    figure = (
+        f"{r.customers.rows_clean:,} customers{labels}, {r.transactions.rows_clean:,} transactions; quarantined "
+        f"{r.customers.rows_quarantined:,} customers, {r.transactions.rows_quarantined:,} transactions"
+    )
+    data = dataset_dir or f"raw tables in the warehouse ({step.config.warehouse})"
+    return step.done(
+        f"{cohort}_customers", figure, metrics, r.summary(), parameters={"as_of": as_of},
+        detail={"report": r.model_dump(mode="json"), "data": data},
+    )  # fmt: skip
+
+
+def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepResult:
+    """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
+    from riskops.features.engineering import build_features, features_table
+
+    step = _Step(config, run_id, f"features-{cohort}")
+    with step.warehouse() as wh:
+        fs = build_features(wh, cohort, as_of_cutoff(date.fromisoformat(as_of)))
+        n = wh.count(features_table(cohort))
+    metrics = {"customers": float(n), "features": float(len(fs.names))}
+    return step.done(features_table(cohort), f"{len(fs.names)} features for {n:,} customers", metrics)
+
+
+def train(
+    config: Config, as_of: str, run_id: str, trials: int = 8, tuning_timeout_s: float = 90.0, seed: int = 42,
+    tick: Tick | None = None,
+) -> StepResult:  # fmt: skip
+    """Train a candidate on `labelled_features` (tuning, CV against baselines); its value is the version."""
+    from riskops.runs.candidate import train_candidate
+    from riskops.runs.record import read_steps
+
+    step = _Step(config, run_id, "train")
+    ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
+    snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
+    cfg = TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout_s)
+    with step.warehouse() as wh:
+        c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, snapshot=snapshot, tick=tick)
+    cv = c.cv["catboost"]
+    metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
+    figure = f"{c.version}: CV PR-AUC {cv['pr_auc_mean']:.3f}, {c.tuning.get('trials', 0)} tuning trials"
+    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed}
+    return step.done(c.version, figure, metrics, parameters=params, detail={"version": c.version})
+
+
+def model_file(config: Config, version: str) -> bytes:
+    """A version's model.cbm, for the pipeline's Model artifact."""
+    cfg = StepConfig.parse(config)
+    return open_store(cfg.artifact_root, cfg.gcs_endpoint or None).read_bytes(f"models/{version}/model.cbm")
+
+
+def evaluate(config: Config, version: str, run_id: str, missed_cost: float = 5_000.0,
+             offboard_cost: float = 400.0) -> StepResult:  # fmt: skip
+    """Evaluate the candidate once on its holdout with the run's cost matrix and register it; the report."""
+    from riskops.runs.candidate import evaluate_candidate
+
+    step = _Step(config, run_id, "evaluate")
+    card = evaluate_candidate(
+        step.store, version, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost)
+    )
+    m = card.metrics
+    metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"],
+               "threshold": card.threshold}  # fmt: skip
+    figure = f"holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}; threshold {card.threshold:.3f}"
+    document = step.store.read_text(f"models/{version}/evaluation/report.md")
+    return step.done(
+        card.report_uri, figure, metrics, document,
+        parameters={"missed_cost": missed_cost, "offboard_cost": offboard_cost}, detail={"version": version},
+    )  # fmt: skip
+
+
+def gate(config: Config, version: str, run_id: str, margin: float = 0.0) -> StepResult:
+    """Compare the candidate with the champion on the candidate's holdout: True means promote."""
+    from riskops.model.registry import Registry
+
+    step = _Step(config, run_id, "gate")
+    d = Registry(step.store).gate(version, "pr_auc", margin)
+    metrics = {"challenger_pr_auc": d.challenger_score}
+    if d.champion_score is not None:
+        metrics["champion_pr_auc"] = d.champion_score
+    figure = f"{'promote' if d.promote else 'keep the champion'}: {d.reason}"
+    return step.done(d.promote, figure, metrics, d.reason, parameters={"margin": margin}, detail=d.model_dump())
+
+
+def promote(config: Config, version: str, run_id: str, reason: str) -> StepResult:
+    from riskops.model.registry import Registry
+
+    step = _Step(config, run_id, "promote")
+    Registry(step.store).set_champion(version, reason)
+    return step.done(version, f"{version} is the champion")
+
+
+def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled",
+          policy: Mapping[str, Any] | None = None) -> StepResult:  # fmt: skip
+    """Score a validated cohort with the champion under `policy` (empty: the model's default): the
+    `<cohort>_scores` and `<cohort>_offboarding` tables, the scores and list published in the run folder, and
+    the policy saved beside them."""
+    from riskops.scoring.offboard import publish_scores, score_cohort
+
+    step = _Step(config, run_id, "score")
+    cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
+    with step.warehouse() as wh:
+        result = score_cohort(wh, step.store, date.fromisoformat(as_of), cohort, cfg)
+    publish_scores(step.store, run_id, result)
+    sizes = result.segment_sizes()
+    metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
+        "offboard": float(len(result.offboarding))
+    }
+    figure = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; off-board {len(result.offboarding):,}"
+    return step.done(
+        f"{cohort}_offboarding", figure, metrics, parameters={"policy": result.policy.model_dump()},
+        detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
+                "seconds": result.seconds},
+    )  # fmt: skip
+
+
+def report(config: Config, run_id: str, flow: str, cohort: Cohort = "unlabelled") -> StepResult:
+    """The run report (model, segments, the list with reasons) and the run record `<run>/run.json`, from what
+    the run's steps recorded and published. Its value is the report's URI."""
+    from riskops.runs.report import finish_run
+
+    step = _Step(config, run_id, "report")
+    with step.warehouse() as wh:
+        record, md = finish_run(wh, step.store, run_id, flow, cohort)
+    return step.done(record.report, record.report, {"offboard": float((record.scoring or {}).get("offboard", 0))}, md)

@@ -1,0 +1,280 @@
+"""Scoring and the off-boarding list: segments, explainable rules, and reasons in plain words.
+
+- Segments: High at or above the model's cost-optimal threshold, Medium at or above `medium_factor` x that
+  threshold, Low below (both cut-offs configurable).
+- Rules: simple, explainable conditions on one feature each (pass-through, high-risk corridors,
+  chargebacks, structuring), configurable in YAML or code.
+- Policy: off-board every High customer, and Medium customers that trigger at least `min_rules` rules.
+- Reasons: the customer's largest positive SHAP contributions, each in words with the customer's own value
+  and the typical (median) customer's, plus the rules it triggered, its score and its segment.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import operator
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+
+from riskops.core.errors import RiskOpsError
+from riskops.data.contract import as_of_cutoff
+from riskops.features.engineering import ID_COLUMN, FeatureConfig, build_features, read_features
+from riskops.io.artifacts import ArtifactStore
+from riskops.io.warehouse.base import Warehouse
+from riskops.model.inputs import align, predict, shap_values
+from riskops.model.registry import ModelCard, Registry
+
+log = logging.getLogger(__name__)
+Segment = Literal["Low", "Medium", "High"]
+SEGMENTS: tuple[Segment, ...] = get_args(Segment)  # lowest first
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+class Rule(BaseModel):
+    name: str
+    feature: str
+    op: Literal[">=", ">", "<=", "<"] = ">="
+    value: float
+    meaning: str = Field(description="what it means for the business, shown on the list")
+
+    def check(self, values: pd.Series) -> pd.Series:
+        hit = _OPS[self.op](pd.to_numeric(values, errors="coerce"), self.value)
+        return hit.fillna(False).astype(bool)
+
+    def fires(self, value: Any) -> bool:
+        """`check` for one value (the service's path: no Series per request)."""
+        try:
+            return bool(_OPS[self.op](float(value), self.value))  # NaN compares False, as in `check`
+        except (TypeError, ValueError):
+            return False
+
+
+DEFAULT_RULES = [
+    Rule(name="pass_through", feature="pass_through_2d_90d", value=0.8,
+         meaning="moves most incoming money straight out again (mule / layering pattern)"),
+    Rule(name="high_risk_corridors", feature="high_risk_out_sum_365d", value=10_000,
+         meaning="sends large sums to high-risk jurisdictions"),
+    Rule(name="chargebacks", feature="chargeback_reversed_count_365d", value=3,
+         meaning="repeated chargebacks or reversals (first-party fraud)"),
+    Rule(name="structuring", feature="near_threshold_count_90d", value=3,
+         meaning="several amounts just under the reporting threshold (structuring)"),
+]  # fmt: skip
+
+
+class OffboardConfig(BaseModel):
+    """The off-boarding policy: one object, saved with the model (its default) and with every scoring run that
+    used it (`<run>/policy.json`), and read back by the service, so batch and online decide alike."""
+
+    medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
+    high_cutoff: float | None = Field(default=None, description="default: the model's cost-optimal threshold")
+    rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
+    reasons: int = Field(default=3, ge=1, le=10)
+
+    def resolved(self, card: ModelCard) -> OffboardConfig:
+        """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""
+        return self if self.high_cutoff is not None else self.model_copy(update={"high_cutoff": card.threshold})
+
+    @property
+    def high(self) -> float:
+        if self.high_cutoff is None:
+            raise ValueError("the policy's High cut-off is not resolved against a model yet")
+        return self.high_cutoff
+
+    @property
+    def medium(self) -> float:
+        return self.high * self.medium_factor
+
+
+POLICY = "policy.json"  # beside a model version (its default) and in each scoring run's folder
+
+
+def read_policy(store: ArtifactStore, folder: str) -> OffboardConfig | None:
+    """The policy saved in `folder` (a run id, or models/<version>), or None when there is none."""
+    key = f"{folder}/{POLICY}"
+    return OffboardConfig.model_validate_json(store.read_text(key)) if store.exists(key) else None
+
+
+def model_policy(store: ArtifactStore, card: ModelCard) -> OffboardConfig:
+    """A model's default policy, resolved against it."""
+    return (read_policy(store, f"models/{card.version}") or OffboardConfig()).resolved(card)
+
+
+@dataclass
+class ScoringResult:
+    scores: pd.DataFrame  # every customer: id, score, segment, rules, offboard
+    offboarding: pd.DataFrame  # the list, with reasons
+    cutoffs: dict[str, float]
+    model_version: str
+    rules_skipped: list[str]
+    seconds: dict[str, float]
+    policy: OffboardConfig  # resolved: the cut-offs it scored with
+
+    def segment_sizes(self) -> dict[str, int]:
+        counts = self.scores["segment"].value_counts()
+        return {s: int(counts.get(s, 0)) for s in ("Low", "Medium", "High")}
+
+
+def _fmt(name: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "none"
+    if isinstance(value, str):
+        return value
+    v = float(value)
+    if "share" in name or name.startswith("pass_through"):
+        return f"{v:.0%}"
+    if "count" in name or name.startswith(("active_days", "counterparties", "new_counterparties", "senders",
+                                           "receivers", "countries", "max_tx")):  # fmt: skip
+        return f"{v:,.0f}"
+    if name.startswith("days_since") or name == "tenure_days":
+        return f"{v:,.0f} days"
+    if "ratio" in name or "_vs_" in name or "_to_" in name or "per_" in name:
+        return f"{v:,.2f}"
+    return f"{v:,.0f}"
+
+
+def explain(
+    model: Any, X: pd.DataFrame, categorical: list[str], definitions: dict[str, str], typical: dict[str, Any], k: int
+) -> list[list[str]]:
+    """Top-k positive SHAP contributions per row, in words with the customer's value and the typical one."""
+    if X.empty:
+        return []
+    sv = shap_values(model, X, categorical)[:, :-1]
+    cols = list(X.columns)
+    out = []
+    for i in range(len(X)):
+        order = np.argsort(-sv[i])[:k]
+        reasons = []
+        for j in order:
+            if sv[i, j] <= 0:
+                break
+            name = cols[j]
+            what = definitions.get(name, name)
+            reasons.append(f"{what}: {_fmt(name, X.iat[i, j])} (typical customer: {_fmt(name, typical.get(name))})")
+        out.append(reasons)
+    return out
+
+
+def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
+    """The median customer (most common category) of the scored population."""
+    typical: dict[str, Any] = {}
+    for c in X.columns:
+        if c in categorical:
+            mode = X[c].mode(dropna=True)
+            typical[c] = mode.iloc[0] if len(mode) else None
+        else:
+            typical[c] = float(X[c].median()) if X[c].notna().any() else None
+    return typical
+
+
+def score_frame(
+    frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, definitions: dict[str, str],
+    with_reasons: bool = True,
+) -> ScoringResult:  # fmt: skip
+    """Score a feature frame (one row per customer) with a registered model; build the off-boarding list."""
+    seconds: dict[str, float] = {}
+    cfg = cfg.resolved(card)
+    t = time.perf_counter()
+    X = align(frame, card.features, card.categorical, list(card.dropped))
+    p = predict(model, X, card.categorical)
+    seconds["predict"] = time.perf_counter() - t
+    high, medium = cfg.high, cfg.medium
+    segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
+    fired: dict[str, np.ndarray] = {}
+    skipped = []
+    for rule in cfg.rules:
+        if rule.feature not in frame.columns:
+            skipped.append(f"{rule.name} (no feature {rule.feature})")
+            continue
+        fired[rule.name] = rule.check(frame[rule.feature]).to_numpy()
+    n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
+    offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
+    rules_text = np.full(len(frame), "", dtype=object)
+    for name, hit in fired.items():  # one vectorized pass per rule, not a Python call per customer
+        rules_text[hit] = np.where(rules_text[hit] == "", name, rules_text[hit] + ", " + name)
+    scores = pd.DataFrame(
+        {
+            ID_COLUMN: frame[ID_COLUMN].to_numpy(),
+            "score": p,
+            "segment": segment,
+            "rules": rules_text,
+            "offboard": offboard,
+        }
+    )
+    t = time.perf_counter()
+    chosen = np.flatnonzero(offboard)
+    reasons: list[list[str]] = [[] for _ in chosen]
+    if with_reasons:
+        typical = typical_values(X, card.categorical)
+        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
+    meanings = {r.name: r.meaning for r in cfg.rules}
+    listing = scores.iloc[chosen].copy()
+    listing["reasons"] = ["; ".join(r) for r in reasons]
+    listing["rules_explained"] = [
+        "; ".join(f"{name}: {meanings[name]}" for name in text.split(", ") if name) for text in listing["rules"]
+    ]
+    listing = listing.sort_values("score", ascending=False).reset_index(drop=True)
+    seconds["reasons"] = time.perf_counter() - t
+    return ScoringResult(
+        scores=scores,
+        offboarding=listing,
+        cutoffs={"high": float(high), "medium": float(medium)},
+        model_version=card.version,
+        rules_skipped=skipped,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        policy=cfg,
+    )
+
+
+def score_cohort(
+    wh: Warehouse,
+    store: ArtifactStore,
+    as_of: Any,
+    cohort: str = "unlabelled",
+    cfg: OffboardConfig | None = None,
+    version: str | None = None,
+) -> ScoringResult:
+    """Score a validated cohort with the champion (or `version`); write `<cohort>_scores` and
+    `<cohort>_offboarding` to the warehouse. Without `cfg`, the model's default policy."""
+    registry = Registry(store)
+    target = version or registry.champion()
+    if not target:
+        raise RiskOpsError(
+            "there is no champion model to score with",
+            f"model registry at {store.uri('models')}",
+            "train one first: `riskops train --as-of ...` or `make run`",
+        )
+    model, card = registry.load(target)
+    cfg = cfg.resolved(card) if cfg else model_policy(store, card)
+    fs = build_features(wh, cohort, as_of_cutoff(as_of), FeatureConfig(**card.feature_config))
+    frame = read_features(wh, cohort)
+    definitions = {f.name: f.definition for f in fs.features()}
+    result = score_frame(frame, model, card, cfg, definitions)
+    wh.load(f"{cohort}_scores", pa.Table.from_pandas(result.scores, preserve_index=False))
+    wh.load(f"{cohort}_offboarding", pa.Table.from_pandas(result.offboarding, preserve_index=False))
+    return result
+
+
+MODEL_VERSION_KEY = b"riskops.model_version"  # in scores.parquet's metadata: which model produced the scores
+
+
+def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
+    """Every score (Parquet), the off-boarding list (CSV) and the policy of a run; the service's lookup table
+    reads them. scores.parquet is written last: its appearance tells the service the run is complete."""
+    import pyarrow as pa
+
+    store.write_text(f"{run_id}/{POLICY}", result.policy.model_dump_json(indent=2))
+    store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
+    table = pa.Table.from_pandas(result.scores, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buf)
+    store.write_bytes(f"{run_id}/scores.parquet", buf.getvalue())

@@ -1,0 +1,374 @@
+"""Online scoring for the service: the champion loaded and warmed, swapped atomically, and one customer's
+raw payload turned into a score, a segment, a decision and reasons - with the same features as batch.
+
+No web framework here: `serving/` is the HTTP shell over this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskops.core.errors import DataContractError
+from riskops.features.engineering import ID_COLUMN, FeatureConfig, FeatureSet, online_features
+from riskops.model.inputs import MISSING_CATEGORY, align, check_columns
+from riskops.model.registry import ModelCard, Registry
+from riskops.scoring.offboard import (
+    MODEL_VERSION_KEY,
+    OffboardConfig,
+    explain,
+    model_policy,
+    read_policy,
+    score_frame,
+    typical_values,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    version: str
+    card: ModelCard
+    model: Any
+    features: FeatureSet
+    definitions: dict[str, str]
+    typical: dict[str, Any]
+    loaded_at: datetime
+    reference_shares: dict[str, float]  # segment mix of its holdout customers: the baseline for drift alerts
+    policy: OffboardConfig  # the model's default policy, resolved; a published scoring run's policy overrides it
+
+    def row(self, values: dict[str, Any]) -> list[Any]:
+        """A feature vector in the model's order; CatBoost scores a plain row ~10x faster than a DataFrame."""
+        cats = set(self.card.categorical)
+        out: list[Any] = []
+        for name in self.card.features:
+            v = values.get(name)
+            if name in cats:
+                out.append(MISSING_CATEGORY if v is None else str(v))
+            else:
+                out.append(np.nan if v is None else float(v))
+        return out
+
+
+def load(registry: Registry, version: str) -> LoadedModel:
+    """Load a registered version, build its feature set, and smoke-test it on its own holdout rows."""
+    model, card = registry.load(version)
+    generated = set(FeatureSet(FeatureConfig(**card.feature_config), {}).names)
+    attributes = {
+        n: ("categorical" if n in card.categorical else "numeric")
+        for n in [*card.features, *card.dropped]
+        if n not in generated
+    }
+    fs = FeatureSet(FeatureConfig(**card.feature_config), attributes)
+    holdout = registry.holdout(version)
+    X = align(holdout, card.features, card.categorical, list(card.dropped))
+    scores = model.predict_proba(X)[:, 1]
+    if len(scores) == 0 or not np.isfinite(scores).all():
+        raise ValueError(f"model {version} failed its smoke prediction")
+    policy = model_policy(registry.store, card)
+    high, medium = policy.high, policy.medium
+    shares = {"High": float(np.mean(scores >= high)), "Medium": float(np.mean((scores >= medium) & (scores < high)))}
+    shares["Low"] = 1.0 - shares["High"] - shares["Medium"]
+    return LoadedModel(
+        version=version,
+        card=card,
+        model=model,
+        features=fs,
+        definitions={f.name: f.definition for f in fs.features()},
+        typical=typical_values(X, card.categorical),
+        loaded_at=datetime.now(UTC),
+        reference_shares=shares,
+        policy=policy,
+    )
+
+
+class ModelHolder:
+    """Holds the serving model. `current` is one reference read per request, so a request finishes on the
+    model it started with while a new champion is loaded and warmed beside it."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.current: LoadedModel | None = None
+        self._lock = threading.Lock()
+        self.load_failures = 0
+        self.loads = 0
+        self.last_failure = ""  # "champion X failed to load: ..." while the champion cannot be served
+
+    def refresh(self) -> bool:
+        """Load the champion if it changed; keep the old model on any failure. True when swapped."""
+        with self._lock:
+            champion = self.registry.champion()
+            if champion is None or (self.current is not None and self.current.version == champion):
+                return False
+            try:
+                loaded = load(self.registry, champion)
+            except Exception as e:  # any failure to load keeps the serving model; the caller counts it
+                self.load_failures += 1
+                self.last_failure = f"champion {champion} failed to load: {type(e).__name__}: {str(e)[:300]}"
+                log.exception("model %s refused; keeping %s", champion, self.current and self.current.version)
+                return False
+            self.current, self.last_failure = loaded, ""
+            self.loads += 1
+            log.info("serving model %s", champion)
+            return True
+
+
+@dataclass
+class Decision:
+    score: float
+    segment: Literal["Low", "Medium", "High"]
+    offboard: bool
+    rules: list[str]
+    reasons: list[str]
+    version: str
+
+
+def decide(m: LoadedModel, values: dict[str, Any], cfg: OffboardConfig, with_reasons: bool = True) -> Decision:
+    """Score one feature vector with the off-boarding policy of the batch list."""
+    p = float(m.model.predict_proba([m.row(values)], thread_count=1)[0][1])  # one row: no worker threads
+    cfg = cfg.resolved(m.card)
+    segment: Literal["Low", "Medium", "High"] = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
+    rules = [r.name for r in cfg.rules if r.fires(values.get(r.feature))]
+    offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
+    reasons: list[str] = []
+    if with_reasons and segment != "Low":
+        X = pd.DataFrame([m.row(values)], columns=m.card.features)
+        reasons = explain(m.model, X, m.card.categorical, m.definitions, m.typical, cfg.reasons)[0]
+    return Decision(p, segment, offboard, rules, reasons, m.version)
+
+
+def score_payload(
+    m: LoadedModel,
+    customer: dict[str, Any],
+    transactions: Mapping[str, Sequence[Any]] | Sequence[dict[str, Any]],
+    cutoff: datetime,
+    cfg: OffboardConfig,
+) -> Decision:
+    """One customer's raw record and transactions (columns or row dicts) -> features (as batch computes them)
+    -> decision."""
+    return decide(m, online_features(m.features, customer, transactions, cutoff), cfg)
+
+
+def score_columns(
+    m: LoadedModel, columns: Mapping[str, Sequence[Any]], ids: Sequence[str], cfg: OffboardConfig
+) -> pd.DataFrame:
+    """Many customers' precomputed features (column-oriented) -> scores, segments, decisions; no reasons.
+    Each column is checked against the model's type for it: numbers or null for numeric features, strings or
+    null for categorical ones; anything else is refused naming the column and the row."""
+    check_columns(list(columns), m.card.features, list(m.card.dropped))
+    cats = set(m.card.categorical)
+    frame: dict[str, Any] = {ID_COLUMN: np.asarray(ids, dtype=object)}
+    for name in m.card.features:
+        values = columns[name]
+        if name in cats:
+            bad = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, str)), None)
+            if bad is not None:
+                raise _bad_value(name, bad, values[bad], "a string or null (the feature is categorical)")
+            frame[name] = np.asarray(values, dtype=object)
+            continue
+        try:
+            arr = np.asarray(values, dtype=float)  # None -> NaN, as a missing value
+        except (TypeError, ValueError, OverflowError):
+            arr = np.zeros((0, 0))
+        if arr.ndim != 1 or not np.isfinite(arr[~np.isnan(arr)]).all():
+            bad = next((i for i, v in enumerate(values) if not _finite_number(v)), 0)
+            raise _bad_value(name, bad, values[bad], "a finite number or null (the feature is numeric)")
+        frame[name] = arr
+    return score_frame(pd.DataFrame(frame), m.model, m.card, cfg, m.definitions, with_reasons=False).scores
+
+
+def _flatbuffer_table(buf: bytes, pos: int) -> Callable[[int], int | None]:
+    """Field `i` of the flatbuffer table at `pos`: its absolute position, or None when absent."""
+    vtable = pos - struct.unpack_from("<i", buf, pos)[0]
+    size = struct.unpack_from("<H", buf, vtable)[0]
+
+    def field(i: int) -> int | None:
+        if 4 + 2 * i >= size:
+            return None
+        offset = struct.unpack_from("<H", buf, vtable + 4 + 2 * i)[0]
+        return pos + offset if offset else None
+
+    return field
+
+
+def _record_batch_header(meta: bytes) -> tuple[int, bool] | None:
+    """(rows, compressed) of an IPC message that carries a record batch (or a dictionary batch), read from its
+    flatbuffer metadata (Message.fbs) before the body is touched; None for other messages."""
+
+    def deref(pos: int) -> int:
+        return pos + int(struct.unpack_from("<I", meta, pos)[0])
+
+    message = _flatbuffer_table(meta, deref(0))
+    kind_at, header_at = message(1), message(2)  # the MessageHeader union: type, then value
+    kind = meta[kind_at] if kind_at is not None else 0
+    if kind not in (2, 3) or header_at is None:  # 2 DictionaryBatch, 3 RecordBatch
+        return None
+    batch_at = deref(header_at)
+    if kind == 2:
+        data_at = _flatbuffer_table(meta, batch_at)(1)
+        if data_at is None:
+            return None
+        batch_at = deref(data_at)
+    batch = _flatbuffer_table(meta, batch_at)
+    length_at = batch(0)
+    rows = int(struct.unpack_from("<q", meta, length_at)[0]) if length_at is not None else 0
+    return rows, batch(3) is not None  # field 3: BodyCompression
+
+
+def check_arrow_stream(data: bytes, max_rows: int, max_columns: int) -> None:
+    """Bound an Arrow IPC stream before any of it is decoded: compressed bodies are refused (a few KB can
+    decompress to GBs), and the rows of all batches and the schema's columns are counted from the metadata.
+    Uncompressed, what is decoded is then no larger than the body, which the service bounds."""
+    where = "request body (Arrow IPC stream)"
+    try:
+        reader = pa.ipc.MessageReader.open_stream(data)
+        rows, first = 0, True
+        while True:
+            try:
+                message = reader.read_next_message()
+            except StopIteration:
+                break
+            if message is None:
+                break
+            meta = message.metadata.to_pybytes()
+            if first and message.type == "schema":
+                n = len(pa.ipc.read_schema(message))
+                if n > max_columns:
+                    raise DataContractError(f"{n} columns; at most {max_columns} are accepted", where,
+                                            "send customer_id and the model's features only")  # fmt: skip
+            first = False
+            header = _record_batch_header(meta)
+            if header is None:
+                continue
+            batch_rows, compressed = header
+            if compressed:
+                raise DataContractError(
+                    "compressed Arrow IPC bodies are refused", where,
+                    "write the stream without compression (IpcWriteOptions(compression=None)); compress the HTTP "
+                    "body instead if you must",
+                )  # fmt: skip
+            rows += max(batch_rows, 0)
+        if rows > max_rows:
+            raise DataContractError(f"{rows} rows; 1 to {max_rows} are accepted", where, "split the customers")
+    except (pa.ArrowException, OSError, ValueError, struct.error, IndexError) as e:
+        raise DataContractError(
+            f"the body is not a readable Arrow IPC stream ({e})", where, "send pyarrow.ipc stream bytes"
+        ) from None
+
+
+def arrow_columns(data: bytes, max_rows: int, max_columns: int = 10_000) -> tuple[list[str], dict[str, Any]]:
+    """An Arrow IPC stream (a `customer_id` string column and one column per feature) -> ids and columns for
+    `score_columns`, without a per-value parse: the fast way to send many customers. Bounded before decoding
+    (`check_arrow_stream`)."""
+    import pyarrow.compute as pc
+
+    check_arrow_stream(data, max_rows, max_columns)
+    try:
+        table = pa.ipc.open_stream(data).read_all()
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise DataContractError(
+            f"the body is not a readable Arrow IPC stream ({e})", "request body", "send pyarrow.ipc stream bytes"
+        ) from None
+    if len(set(table.column_names)) != len(table.column_names):
+        raise DataContractError("column names repeat", "request body", "send each feature once")
+    if ID_COLUMN not in table.column_names or not pa.types.is_string(table.schema.field(ID_COLUMN).type):
+        raise DataContractError(f"no string column {ID_COLUMN}", "request body", f"add {ID_COLUMN} as strings")
+    ids = table.column(ID_COLUMN)
+    if not 0 < table.num_rows <= max_rows or ids.null_count:
+        raise DataContractError(
+            f"{table.num_rows} rows ({ids.null_count} without {ID_COLUMN}); 1 to {max_rows} with ids are accepted",
+            "request body",
+            "split the customers into several requests",
+        )
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        if name == ID_COLUMN:
+            continue
+        col = table.column(name)
+        numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)
+        columns[name] = (pc.cast(col, pa.float64()) if numeric else col).to_numpy(zero_copy_only=False)
+    return ids.to_pylist(), columns
+
+
+def _finite_number(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _bad_value(name: str, row: int, value: Any, expected: str) -> DataContractError:
+    return DataContractError(
+        f"feature {name}, row {row}: {str(value)[:80]!r} is not {expected}",
+        f"features.{name}[{row}]",
+        "send the features as the model's card lists them (GET /v1/model)",
+    )
+
+
+class LookupTable:
+    """The latest scoring run's results by customer id, for GET /v1/customers/{id}/risk. Refreshed when a newer
+    run publishes `scores.parquet` (the poll that looks for a new champion looks for it too)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.run_id: str | None = None
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
+        # (model version, policy) the run scored with: one reference, so a reader never pairs one run's policy
+        # with another run's model.
+        self.scored_with: tuple[str | None, OffboardConfig | None] = (None, None)
+
+    def policy_for(self, m: LoadedModel) -> OffboardConfig:
+        """The policy online decisions use: the latest published run's when that run scored with the serving
+        model (so /v1/score, the batch route and the lookup agree with the list), else the model's default."""
+        version, policy = self.scored_with
+        return policy if policy is not None and version == m.version else m.policy
+
+    def latest_run(self) -> str | None:
+        runs = sorted(k.split("/")[0] for k in self.store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
+        return runs[-1] if runs else None
+
+    def refresh(self) -> bool:
+        import io
+
+        run = self.latest_run()
+        if run is None or run == self.run_id:
+            return False
+        table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
+        scores = table.to_pandas()
+        reasons: dict[str, str] = {}
+        if self.store.exists(f"{run}/offboarding.csv"):
+            listing = pd.read_csv(io.StringIO(self.store.read_text(f"{run}/offboarding.csv")), keep_default_na=False)
+            reasons = dict(zip(listing["customer_id"].astype(str), listing["reasons"], strict=True))
+        rows = {}
+        for r in scores.to_dict("records"):
+            cid = str(r["customer_id"])
+            rows[cid] = {
+                "customer_id": cid,
+                "score": float(r["score"]),
+                "segment": r["segment"],
+                "offboard": bool(r["offboard"]),
+                "rules": [x for x in str(r["rules"]).split(", ") if x],
+                "reasons": [x for x in reasons.get(cid, "").split("; ") if x],
+                "run_id": run,
+                "model_version": version,
+            }
+        record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
+        self.scored_with = (version, read_policy(self.store, run))
+        self.rows, self.record, self.run_id = rows, record, run  # readers see the old table or the new one
+        return True
