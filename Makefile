@@ -62,8 +62,8 @@ ops: setup ops-tools ## Check the deploy code: manifests, alert rules, dashboard
 run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
 	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
 
-serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.app:app)
-	$(BIN)/uvicorn serving.app:app --host 127.0.0.1 --port 8000 --no-access-log
+serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.main:create_app --factory)
+	$(BIN)/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log
 
 lint: setup ## ruff lint + format check
 	$(BIN)/ruff check riskops components pipelines serving monitoring tests bench

@@ -139,8 +139,9 @@ def main() -> None:
            "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()}  # fmt: skip
     service_log = (root / "service.log").open("wb")  # the JSON access log: one line per request
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"], env=env, stderr=service_log,
+        [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        env=env, stderr=service_log,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -48,14 +48,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def start_uvicorn(
     env: dict[str, str], log: Path, cwd: Path | None = None, root_path: str = "", ready_s: float = 30
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """uvicorn serving.app:app on a free loopback port with exactly `env`, once /readyz answers 200 (or after
-    `ready_s`, for the tests of a service that cannot become ready)."""
+    """`uvicorn serving.main:create_app --factory` on a free loopback port with exactly `env`, once /readyz
+    answers 200 (or after `ready_s`, for the tests of a service that cannot become ready)."""
     import httpx
 
     port = free_port()
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.app:app", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port)],
             stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd,
         )  # fmt: skip
     wait_for_port(port, proc, log)

@@ -144,8 +144,8 @@ def test_the_service_scores_in_its_image(images: None, container: str, tmp_path:
         "print('SCORED', u.urlopen(req).read().decode())\n"
     )
     script = (
-        "id -u; RISKOPS_ARTIFACT_ROOT=/var/lib/riskops/store uvicorn serving.app:app --host 127.0.0.1 "
-        "--port 18765 --no-access-log 2>/tmp/log & pid=$!; "
+        "id -u; RISKOPS_ARTIFACT_ROOT=/var/lib/riskops/store uvicorn serving.main:create_app --factory "
+        "--host 127.0.0.1 --port 18765 --no-access-log 2>/tmp/log & pid=$!; "
         'for i in $(seq 240); do python3 -c "import urllib.request as u; '
         "print(u.urlopen('http://127.0.0.1:18765/readyz').read().decode())\" 2>/dev/null && break; sleep 0.5; done; "
         f"python3 -c {shlex.quote(probe)}; kill $pid; wait $pid; grep -c '\"level\"' /tmp/log"

@@ -1,0 +1,40 @@
+"""Domain errors of the service and the handlers that map them to HTTP answers; routes raise, never format."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from riskops.core.errors import DataContractError
+
+
+class NotReady(Exception):
+    """What the request needs is not loaded yet (no champion, no published scoring run): 503."""
+
+
+class NotFound(Exception):
+    """The named thing is not there: 404."""
+
+
+async def _not_ready(request: Request, e: Exception) -> Response:
+    return await http_exception_handler(request, HTTPException(503, str(e)))
+
+
+async def _not_found(request: Request, e: Exception) -> Response:
+    return await http_exception_handler(request, HTTPException(404, str(e)))
+
+
+async def _bad_features(request: Request, e: Exception) -> Response:
+    """Features that break the model's contract are a 422 like any invalid body, at `body.features`."""
+    assert isinstance(e, DataContractError)
+    error = {"loc": ("body", "features"), "msg": e.what, "type": "value_error"}
+    return await request_validation_exception_handler(request, RequestValidationError([error]))
+
+
+def add_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NotReady, _not_ready)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(DataContractError, _bad_features)

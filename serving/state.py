@@ -1,0 +1,107 @@
+"""What the service holds between requests, on `app.state.service`: the serving model, the latest scoring run
+(lookups and its policy), the accepted API keys and the prediction log; and how it refreshes them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from riskops.core.config import Settings
+from riskops.core.errors import ConfigError
+from riskops.io.artifacts import open_store
+from riskops.model.registry import Registry
+from riskops.scoring.online import LookupTable, ModelHolder
+from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Sink
+from serving import metrics
+
+log = logging.getLogger("riskops.service")
+
+
+def api_key_hashes(settings: Settings) -> frozenset[str]:
+    """The SHA-256 digests of the accepted keys; production refuses to start without any."""
+    hashes = frozenset(h.strip().lower() for h in settings.api_key_hashes.split(",") if h.strip())
+    if settings.environment == "production" and not hashes:
+        raise ConfigError(
+            "refusing to start in production without API keys",
+            "RISKOPS_API_KEY_HASHES",
+            "set it to comma-separated SHA-256 hex digests of the accepted keys",
+        )
+    return hashes
+
+
+def prediction_sink(settings: Settings) -> Sink:
+    if settings.prediction_log == "bigquery":
+        from riskops.io.warehouse.bigquery import BigQueryWarehouse
+
+        return BigQuerySink(BigQueryWarehouse.from_settings(settings).client, settings.bq_dataset)
+    return JsonlSink(settings.home / "predictions")
+
+
+def publish_run_metrics(record: dict[str, Any]) -> None:
+    """The latest published scoring run as gauges, for the pipeline dashboard and its staleness alert."""
+    if "created" in record:
+        metrics.RUN_TIME.set(datetime.fromisoformat(record["created"]).timestamp())
+    if record.get("timings_s"):
+        metrics.RUN_DURATION.set(sum(record["timings_s"].values()))
+    scoring = record.get("scoring") or {}
+    for segment, n in (scoring.get("segments") or {}).items():
+        metrics.RUN_CUSTOMERS.labels(segment).set(n)
+    if "offboard" in scoring:
+        metrics.RUN_OFFBOARDED.set(scoring["offboard"])
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.api_key_hashes = api_key_hashes(settings)
+        store = open_store(settings.artifacts, settings.gcs_endpoint)
+        self.holder = ModelHolder(Registry(store))
+        self.lookup = LookupTable(store)
+        self._predictions: PredictionLog | None = None
+
+    @property
+    def predictions(self) -> PredictionLog:
+        if self._predictions is None:
+            raise RuntimeError("the prediction log opens with the service's lifespan")
+        return self._predictions
+
+    def open(self) -> None:
+        self._predictions = PredictionLog(prediction_sink(self.settings))
+        self._predictions.on_drop = metrics.PREDICTION_LOG_DROPS.inc
+
+    def close(self) -> None:
+        if self._predictions is not None:
+            self._predictions.close()
+
+    def refresh(self) -> None:
+        """Look for a new champion and a newer scoring run; either failing (a store outage, a bad write) is
+        logged and leaves what is served as it is, so the service starts and keeps polling regardless."""
+        self._refresh_model()
+        try:
+            if self.lookup.refresh():
+                publish_run_metrics(self.lookup.record)
+        except Exception:
+            log.exception("latest scoring run not loaded from %s; lookups stay on run %s", self.settings.artifacts,
+                          self.lookup.run_id)  # fmt: skip
+
+    def _refresh_model(self) -> None:
+        holder = self.holder
+        before = holder.load_failures
+        try:
+            swapped = holder.refresh()
+        except Exception:
+            log.exception("champion not read from %s; still serving %s", self.settings.artifacts,
+                          holder.current and holder.current.version)  # fmt: skip
+            swapped = False
+        if swapped:
+            assert holder.current is not None
+            metrics.MODEL_LOADS.labels("success").inc()
+            metrics.MODEL.clear()
+            metrics.MODEL.labels(holder.current.version).set(1)
+            for name in ("roc_auc", "pr_auc", "brier"):
+                metrics.MODEL_METRIC.labels(name).set(float(holder.current.card.metrics[name]))
+            for segment, share in holder.current.reference_shares.items():
+                metrics.REFERENCE_SHARE.labels(segment).set(share)
+        elif holder.load_failures > before:
+            metrics.MODEL_LOADS.labels("failure").inc()
