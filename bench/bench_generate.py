@@ -32,7 +32,7 @@ def main() -> None:
             last[0] = time.perf_counter()
             print(f"  {done:,}/{total:,} customers", flush=True)
 
-    s = generate(out, customers=args.customers, seed=args.seed, progress=progress)
+    s = generate(out, customers=args.customers, seed=args.seed, tick=progress)
     seconds = time.perf_counter() - t
     total = sum(s.transactions.values())
     size = sum(p.stat().st_size for p in out.rglob("*.parquet"))

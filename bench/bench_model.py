@@ -109,7 +109,8 @@ def _score(db: Path) -> None:
     from riskops.io.warehouse.duckdb import DuckDBWarehouse
     from riskops.model.registry import ModelCard
     from riskops.model.train import prepare
-    from riskops.scoring.offboard import OffboardConfig, score_frame
+    from riskops.scoring.offboard import score_frame
+    from riskops.scoring.policy import OffboardConfig
 
     with DuckDBWarehouse(db) as wh:
         fs = FeatureSet(FeatureConfig(), attribute_kinds(wh.columns("labelled_customers")))

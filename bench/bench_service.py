@@ -40,8 +40,7 @@ def _prepare(root: Path) -> dict[str, Any]:
     from riskops.features.engineering import read_features
     from riskops.io.artifacts import LocalStore
     from riskops.io.warehouse.duckdb import DuckDBWarehouse
-    from riskops.model.evaluate import CostMatrix
-    from riskops.model.train import TrainConfig
+    from riskops.model.config import CostMatrix, TrainConfig
     from riskops.runs.candidate import train_and_register
     from riskops.scoring.offboard import publish_scores, score_cohort
 
@@ -51,7 +50,7 @@ def _prepare(root: Path) -> dict[str, Any]:
         load_dataset(wh, root / "data")
         for cohort in ("labelled", "unlabelled"):
             ingest_cohort(wh, cohort, AS_OF, store, f"v/{cohort}")  # type: ignore[arg-type]
-        cfg = TrainConfig(folds=3, tuning_trials=0, baselines=False, imbalance="none", max_iterations=300)
+        cfg = TrainConfig(folds=3, trials=0, baselines=False, imbalance="none", max_iterations=300)
         card, _ = train_and_register(wh, store, AS_OF, cfg, CostMatrix())
         scored = score_cohort(wh, store, AS_OF, "unlabelled")
         publish_scores(store, "20990101-000000-000", scored)

@@ -6,6 +6,7 @@ from components.gate import gate
 from components.ingest import ingest
 from components.promote import promote
 from components.train import train
+from riskops.runs.parameters import DEFAULTS
 
 
 @dsl.pipeline(name="riskops-training", description="Labelled cohort -> model -> evaluation -> gated promotion.")
@@ -14,12 +15,12 @@ def training_pipeline(
     config: dict = {},  # noqa: B006 - KFP reads the default; `riskops pipeline compile` writes the real one
     run_id: str = "",
     dataset_dir: str = "",
-    trials: int = 8,
-    tuning_timeout_s: float = 90.0,
-    seed: int = 42,
-    missed_cost: float = 5000.0,
-    offboard_cost: float = 400.0,
-    margin: float = 0.0,
+    trials: int = DEFAULTS.trials,
+    tuning_timeout_s: float = DEFAULTS.tuning_timeout_s,
+    seed: int = DEFAULTS.seed,
+    missed_cost: float = DEFAULTS.missed_cost,
+    offboard_cost: float = DEFAULTS.offboard_cost,
+    margin: float = DEFAULTS.margin,
 ) -> str:
     clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir)
     run = clean.outputs["run_id"]

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, with_config
 from typing_extensions import TypedDict
 
+from riskops.scoring.policy import Segment
+
 MAX_TRANSACTIONS = 2_000
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch (10k customers x ~140 features) is ~10 MB of JSON
 Attribute = str | FiniteFloat | int | bool | None  # 1e400 parses to infinity: refused, not scored
@@ -58,7 +60,7 @@ class ScoreResponse(BaseModel):
     customer_id: str
     model_version: str
     score: float
-    segment: Literal["Low", "Medium", "High"]
+    segment: Segment
     offboard: bool
     rules: list[str]
     reasons: list[str]
@@ -114,7 +116,7 @@ class BatchResponse(BaseModel):
 class CustomerRisk(BaseModel):
     customer_id: str
     score: float
-    segment: Literal["Low", "Medium", "High"]
+    segment: Segment
     offboard: bool
     rules: list[str]
     reasons: list[str]

@@ -2,27 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from typer.models import CommandFunctionType
 
 from riskops.core.config import Settings
 from riskops.core.errors import RiskOpsError
-from riskops.data.contract import COHORTS, Cohort, load_mapping
+from riskops.data.contract import Cohort, load_mapping, table_name
+from riskops.data.synth import DEFAULT_CUSTOMERS
+from riskops.model.config import TrainConfig
+from riskops.runs.parameters import DEFAULTS
 
 if TYPE_CHECKING:
     from riskops.model.registry import Registry
-    from riskops.runs.job import RunParameters
-    from riskops.scoring.offboard import OffboardConfig
+    from riskops.runs.parameters import RunParameters
+    from riskops.scoring.policy import OffboardConfig
 
-app = typer.Typer(
-    help="Customer-risk platform: generate or load data, validate it, and (later) train, score and explain.",
+
+class Cli(typer.Typer):
+    """A Typer whose every command reports a RiskOpsError as one message (what, where, what to do) and exits
+    with status 2, instead of a traceback; commands themselves never catch it."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn: CommandFunctionType) -> CommandFunctionType:
+            @functools.wraps(fn)
+            def reporting(*a: Any, **k: Any) -> Any:
+                try:
+                    return fn(*a, **k)
+                except RiskOpsError as e:
+                    _fail(e)
+
+            register(reporting)
+            return fn
+
+        return decorator
+
+
+app = Cli(
+    help="Customer-risk platform: load or generate data, validate it, train, score and explain, and run the pipelines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -57,21 +85,24 @@ def _fail(e: RiskOpsError) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
+def _parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def _date_option(help: str) -> Any:
+    """A date option: YYYY-MM-DD, anything else a usage error naming the format."""
+    return typer.Option(parser=_parse_date, help=help)
+
+
 @app.command("generate")
 def generate_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into (replaced when done).")],
-    customers: Annotated[int, typer.Option(help="Customers in all, labelled + unlabelled.", min=2)] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
-    as_of: Annotated[str | None, typer.Option(help="Cut-off date YYYY-MM-DD (default 2026-09-30).")] = None,
+    customers: Annotated[int, typer.Option(help="Customers in all, labelled + unlabelled.", min=2)] = DEFAULT_CUSTOMERS,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = DEFAULTS.seed,
+    as_of: Annotated[date | None, _date_option("Cut-off date YYYY-MM-DD (default 2026-09-30).")] = None,
     unlabelled_share: Annotated[
         float, typer.Option(help="Share of customers in the unlabelled cohort.", min=0, max=0.9)
     ] = 0.2,
@@ -88,10 +119,10 @@ def generate_cmd(
             out_dir,
             customers=customers,
             seed=seed,
-            as_of=_parse_date(as_of) or DEFAULT_AS_OF,
+            as_of=as_of or DEFAULT_AS_OF,
             unlabelled_share=unlabelled_share,
             chunk_size=chunk_size,
-            progress=lambda cohort, done, total: progress.update(task, completed=done, description=cohort),
+            tick=lambda cohort, done, total: progress.update(task, completed=done, description=cohort),
         )
     out.print(
         f"wrote {out_dir}: customers {summary.customers}, transactions {summary.transactions}, "
@@ -109,10 +140,7 @@ def amlsim_cmd(
     """Convert the AMLSim sample into the contract's layout (fraudStep is never read)."""
     from riskops.data.amlsim import default_dir, load_amlsim
 
-    try:
-        s = load_amlsim(source or default_dir(), out_dir, unlabelled_share)
-    except RiskOpsError as e:
-        _fail(e)
+    s = load_amlsim(source or default_dir(), out_dir, unlabelled_share)
     out.print(f"wrote {out_dir}: as of {s.as_of}, customers {s.customers}, transactions {s.transactions}")
 
 
@@ -120,7 +148,7 @@ def amlsim_cmd(
 def load_cmd(
     dataset: Annotated[Path | None, typer.Option(help="Dataset folder (from generate/amlsim) to load whole.")] = None,
     cohort: Annotated[
-        str, typer.Option(help="Cohort for --customers/--transactions: labelled or unlabelled.")
+        Cohort, typer.Option(help="Cohort for --customers/--transactions: labelled or unlabelled.")
     ] = "labelled",
     customers: Annotated[Path | None, typer.Option(help="Customers file or folder (Parquet or CSV).")] = None,
     transactions: Annotated[Path | None, typer.Option(help="Transactions file or folder (Parquet or CSV).")] = None,
@@ -131,31 +159,26 @@ def load_cmd(
     from riskops.data.sources import load_dataset, load_source
     from riskops.io.warehouse import open_warehouse
 
-    if cohort not in COHORTS:
-        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
     if dataset is None and (customers is None or transactions is None):
         raise typer.BadParameter("pass --dataset, or both --customers and --transactions")
-    try:
-        m = load_mapping(mapping)
-        with open_warehouse(Settings(), duckdb) as wh:
-            if dataset is not None:
-                counts = load_dataset(wh, dataset, m)
-            else:
-                assert customers is not None and transactions is not None
-                t = m.cohorts[cohort]
-                counts = {
-                    t.customers: load_source(wh, t.customers, customers),
-                    t.transactions: load_source(wh, t.transactions, transactions),
-                }
-    except RiskOpsError as e:
-        _fail(e)
+    m = load_mapping(mapping)
+    with open_warehouse(Settings(), duckdb) as wh:
+        if dataset is not None:
+            counts = load_dataset(wh, dataset, m)
+        else:
+            assert customers is not None and transactions is not None
+            t = m.cohorts[cohort]
+            counts = {
+                t.customers: load_source(wh, t.customers, customers),
+                t.transactions: load_source(wh, t.transactions, transactions),
+            }
     out.print("loaded " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 
 @app.command("ingest")
 def ingest_cmd(
-    as_of: Annotated[str, typer.Option(help="Cut-off date YYYY-MM-DD: nothing on a later day is used.")],
-    cohort: Annotated[str, typer.Option(help="labelled (needs account_state) or unlabelled.")] = "labelled",
+    as_of: Annotated[date, _date_option("Cut-off date YYYY-MM-DD: nothing on a later day is used.")],
+    cohort: Annotated[Cohort, typer.Option(help="labelled (needs account_state) or unlabelled.")] = "labelled",
     mapping: MappingOpt = None,
     duckdb: DuckOpt = None,
     report_prefix: Annotated[str | None, typer.Option(help="Where in the artifact store to write the report.")] = None,
@@ -166,25 +189,18 @@ def ingest_cmd(
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
 
-    if cohort not in COHORTS:
-        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
     settings = Settings()
-    day = _parse_date(as_of)
-    assert day is not None
     prefix = report_prefix or f"{new_run_id()}/validation/{cohort}"
-    try:
-        with open_warehouse(settings, duckdb) as wh:
-            c: Cohort = cohort
-            report = ingest_cohort(
-                wh,
-                c,
-                day,
-                open_store(settings.artifacts, settings.gcs_endpoint),
-                prefix,
-                load_mapping(mapping),
-            )
-    except RiskOpsError as e:
-        _fail(e)
+    with open_warehouse(settings, duckdb) as wh:
+        c: Cohort = cohort
+        report = ingest_cohort(
+            wh,
+            c,
+            as_of,
+            open_store(settings.artifacts, settings.gcs_endpoint),
+            prefix,
+            load_mapping(mapping),
+        )
     out.print(report.summary())
     out.print(f"report: {report.report_uri}")
 
@@ -199,7 +215,7 @@ PolicyOpt = Annotated[
 
 def _load_policy(path: Path | None) -> OffboardConfig | None:
     """An off-boarding policy file (YAML or JSON), checked."""
-    from riskops.scoring.offboard import OffboardConfig
+    from riskops.scoring.policy import OffboardConfig
 
     if path is None:
         return None
@@ -214,13 +230,16 @@ def _load_policy(path: Path | None) -> OffboardConfig | None:
 
 def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
                     margin: float, policy: Path | None) -> RunParameters:  # fmt: skip
-    from riskops.runs.job import RunParameters
+    from riskops.runs.parameters import RunParameters
 
     return RunParameters(trials=trials, tuning_timeout_s=tuning_timeout, seed=seed, missed_cost=missed_cost,
                          offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy))  # fmt: skip
 
 
-DataOpt = Annotated[str, typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim).")]
+DataOpt = Annotated[
+    Literal["synthetic", "amlsim"],
+    typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim)."),
+]
 CustomersOpt = Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)]
 SeedOpt = Annotated[int, typer.Option(help="Data, split and model seed.")]
 DataRootOpt = Annotated[Path, typer.Option(help="Where prepared datasets are cached.")]
@@ -229,26 +248,20 @@ TuningOpt = Annotated[float, typer.Option(help="Stop tuning after this many seco
 MarginOpt = Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")]
 
 
-def _source(data: str) -> Literal["synthetic", "amlsim"]:
-    if data not in ("synthetic", "amlsim"):
-        raise typer.BadParameter("--data must be synthetic or amlsim")
-    return cast(Literal["synthetic", "amlsim"], data)
-
-
 @app.command("run")
 def run_cmd(
     data: DataOpt = "synthetic",
-    customers: CustomersOpt = 20_000,
-    seed: SeedOpt = 42,
+    customers: CustomersOpt = DEFAULT_CUSTOMERS,
+    seed: SeedOpt = DEFAULTS.seed,
     data_root: DataRootOpt = Path("data"),
     amlsim_dir: Annotated[Path | None, typer.Option(help="AMLSim folder (default ../shared/data/amlsim).")] = None,
     mapping: MappingOpt = None,
-    as_of: Annotated[str | None, typer.Option(help="Cut-off date (default: the dataset's own).")] = None,
-    trials: TrialsOpt = 8,
-    tuning_timeout: TuningOpt = 90.0,
-    missed_cost: CostMissed = 5_000.0,
-    offboard_cost: CostOffboard = 400.0,
-    margin: MarginOpt = 0.0,
+    as_of: Annotated[date | None, _date_option("Cut-off date (default: the dataset's own).")] = None,
+    trials: TrialsOpt = DEFAULTS.trials,
+    tuning_timeout: TuningOpt = DEFAULTS.tuning_timeout_s,
+    missed_cost: CostMissed = DEFAULTS.missed_cost,
+    offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
+    margin: MarginOpt = DEFAULTS.margin,
     policy: PolicyOpt = None,
 ) -> None:
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
@@ -258,47 +271,37 @@ def run_cmd(
 
     started = datetime.now()
     params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
-    try:
-        with StepConsole(console) as steps:
-            _, summary = run_job(
-                Settings(), source=_source(data), customers=customers, seed=seed, data_root=data_root,
-                amlsim_dir=amlsim_dir, mapping=load_mapping(mapping), as_of=_parse_date(as_of), params=params,
-                progress=steps.say, finished=steps.finished, tick=steps.tick,
-            )  # fmt: skip
-    except RiskOpsError as e:
-        _fail(e)
+    with StepConsole(console) as steps:
+        _, summary = run_job(
+            Settings(), source=data, customers=customers, seed=seed, data_root=data_root,
+            amlsim_dir=amlsim_dir, mapping=load_mapping(mapping), as_of=as_of, params=params,
+            say=steps.say, finished=steps.finished, tick=steps.tick,
+        )  # fmt: skip
     out.print(summary)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
 
-features_app = typer.Typer(help="Feature tables and the feature catalogue.", no_args_is_help=True)
-models_app = typer.Typer(help="The model registry: versions, champion, promotion, rollback.", no_args_is_help=True)
+features_app = Cli(help="Feature tables and the feature catalogue.", no_args_is_help=True)
+models_app = Cli(help="The model registry: versions, champion, promotion, rollback.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 
 
 @features_app.command("build")
 def features_build_cmd(
-    as_of: Annotated[str, typer.Option(help="Cut-off date YYYY-MM-DD (the one the cohort was ingested with).")],
-    cohort: Annotated[str, typer.Option(help="labelled or unlabelled.")] = "labelled",
+    as_of: Annotated[date, _date_option("Cut-off date YYYY-MM-DD (the one the cohort was ingested with).")],
+    cohort: Annotated[Cohort, typer.Option(help="labelled or unlabelled.")] = "labelled",
     duckdb: DuckOpt = None,
 ) -> None:
     """Compute `<cohort>_features` in the warehouse: one row per customer."""
     from riskops.data.contract import as_of_cutoff
-    from riskops.features.engineering import build_features, features_table
+    from riskops.features.engineering import build_features
     from riskops.io.warehouse import open_warehouse
 
-    if cohort not in COHORTS:
-        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
-    day = _parse_date(as_of)
-    assert day is not None
-    try:
-        with open_warehouse(Settings(), duckdb) as wh:
-            fs = build_features(wh, cohort, as_of_cutoff(day))
-            n = wh.count(features_table(cohort))
-    except RiskOpsError as e:
-        _fail(e)
-    out.print(f"{features_table(cohort)}: {n:,} customers x {len(fs.names)} features")
+    with open_warehouse(Settings(), duckdb) as wh:
+        fs = build_features(wh, cohort, as_of_cutoff(as_of))
+        n = wh.count(table_name(cohort, "features"))
+    out.print(f"{table_name(cohort, 'features')}: {n:,} customers x {len(fs.names)} features")
 
 
 @features_app.command("catalogue")
@@ -315,65 +318,58 @@ def features_catalogue_cmd(
 
 @app.command("train")
 def train_cmd(
-    as_of: Annotated[str, typer.Option(help="Cut-off date the labelled cohort was ingested with.")],
+    as_of: Annotated[date, _date_option("Cut-off date the labelled cohort was ingested with.")],
     duckdb: DuckOpt = None,
-    trials: Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)] = 8,
-    tuning_timeout: Annotated[float, typer.Option(help="Stop tuning after this many seconds.")] = 90.0,
-    folds: Annotated[int, typer.Option(help="Stratified CV folds.", min=2, max=10)] = 5,
-    seed: Annotated[int, typer.Option(help="Seed for splits, folds, tuning and models.")] = 42,
-    missed_cost: CostMissed = 5_000.0,
-    offboard_cost: CostOffboard = 400.0,
-    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = 0.0,
+    trials: Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)] = DEFAULTS.trials,
+    tuning_timeout: Annotated[
+        float, typer.Option(help="Stop tuning after this many seconds.")
+    ] = DEFAULTS.tuning_timeout_s,
+    folds: Annotated[int, typer.Option(help="Stratified CV folds.", min=2, max=10)] = TrainConfig().folds,
+    seed: Annotated[int, typer.Option(help="Seed for splits, folds, tuning and models.")] = DEFAULTS.seed,
+    missed_cost: CostMissed = DEFAULTS.missed_cost,
+    offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
+    margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = DEFAULTS.margin,
     promote: Annotated[bool, typer.Option(help="Promote the model when it passes the gate.")] = True,
 ) -> None:
     """Train CatBoost on the labelled cohort, evaluate it, register it, and promote it if it beats the champion."""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
-    from riskops.model.evaluate import CostMatrix
-    from riskops.model.train import TrainConfig
+    from riskops.model.config import CostMatrix, TrainConfig
     from riskops.runs.candidate import train_and_register
     from riskops.runs.report import describe_model
 
-    day = _parse_date(as_of)
-    assert day is not None
     settings = Settings()
-    try:
-        with open_warehouse(settings, duckdb) as wh:
-            card, decision = train_and_register(
-                wh,
-                open_store(settings.artifacts, settings.gcs_endpoint),
-                day,
-                TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout, folds=folds),
-                CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost),
-                margin=margin,
-                promote=promote,
-            )
-    except RiskOpsError as e:
-        _fail(e)
+    with open_warehouse(settings, duckdb) as wh:
+        card, decision = train_and_register(
+            wh,
+            open_store(settings.artifacts, settings.gcs_endpoint),
+            as_of,
+            TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout, folds=folds),
+            CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost),
+            margin=margin,
+            promote=promote,
+        )
     out.print(describe_model(card, decision))
 
 
 @app.command("evaluate")
 def evaluate_cmd(
     version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
-    missed_cost: CostMissed = 5_000.0,
-    offboard_cost: CostOffboard = 400.0,
+    missed_cost: CostMissed = DEFAULTS.missed_cost,
+    offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
 ) -> None:
     """Evaluate a stored model again on its holdout, e.g. with another cost matrix; writes a new report."""
     from riskops.io.artifacts import open_store
-    from riskops.model.evaluate import CostMatrix
+    from riskops.model.config import CostMatrix
     from riskops.model.registry import Registry
     from riskops.runs.candidate import reevaluate
 
     settings = Settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
-    try:
-        target = version or Registry(store).champion()
-        if not target:
-            raise RiskOpsError("no champion and no --version given", "registry", "train a model first")
-        _, uri = reevaluate(store, target, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost))
-    except RiskOpsError as e:
-        _fail(e)
+    target = version or Registry(store).champion()
+    if not target:
+        raise RiskOpsError("no champion and no --version given", "registry", "train a model first")
+    _, uri = reevaluate(store, target, CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost))
     out.print(f"report: {uri}")
 
 
@@ -405,11 +401,8 @@ def models_show_cmd(
 ) -> None:
     """The full model card of a version as JSON."""
     reg = _registry()
-    try:
-        target = version or reg.champion() or ""
-        out.print_json(reg.card(target).model_dump_json())
-    except RiskOpsError as e:
-        _fail(e)
+    target = version or reg.champion() or ""
+    out.print_json(reg.card(target).model_dump_json())
 
 
 @models_app.command("promote")
@@ -419,10 +412,7 @@ def models_promote_cmd(
 ) -> None:
     """Make a version the champion (the pointer changes atomically; history is kept)."""
     reg = _registry()
-    try:
-        reg.set_champion(version, reason)
-    except RiskOpsError as e:
-        _fail(e)
+    reg.set_champion(version, reason)
     out.print(f"champion: {version}")
 
 
@@ -430,21 +420,18 @@ def models_promote_cmd(
 def models_rollback_cmd() -> None:
     """Make the previous champion the champion again."""
     reg = _registry()
-    try:
-        v = reg.rollback()
-    except RiskOpsError as e:
-        _fail(e)
+    v = reg.rollback()
     out.print(f"champion: {v}")
 
 
-runs_app = typer.Typer(help="Recorded runs: list them and compare two.", no_args_is_help=True)
+runs_app = Cli(help="Recorded runs: list them and compare two.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 
 @app.command("score")
 def score_cmd(
-    as_of: Annotated[str, typer.Option(help="Cut-off date the cohort was ingested with.")],
-    cohort: Annotated[str, typer.Option(help="Cohort to score (usually unlabelled).")] = "unlabelled",
+    as_of: Annotated[date, _date_option("Cut-off date the cohort was ingested with.")],
+    cohort: Annotated[Cohort, typer.Option(help="Cohort to score (usually unlabelled).")] = "unlabelled",
     duckdb: DuckOpt = None,
     version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
     out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the off-boarding list as CSV here.")] = None,
@@ -454,23 +441,17 @@ def score_cmd(
     from riskops.io.warehouse import open_warehouse
     from riskops.scoring.offboard import score_cohort
 
-    if cohort not in COHORTS:
-        raise typer.BadParameter(f"cohort must be one of {COHORTS}")
-    day = _parse_date(as_of)
-    assert day is not None
     settings = Settings()
-    try:
-        with open_warehouse(settings, duckdb) as wh:
-            result = score_cohort(
-                wh, open_store(settings.artifacts, settings.gcs_endpoint), day, cohort, version=version or None
-            )
-    except RiskOpsError as e:
-        _fail(e)
+    with open_warehouse(settings, duckdb) as wh:
+        result = score_cohort(
+            wh, open_store(settings.artifacts, settings.gcs_endpoint), as_of, cohort, version=version or None
+        )
     if out_csv:
         result.offboarding.to_csv(out_csv, index=False)
     sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
     out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
-    out.print(f"off-board {len(result.offboarding):,}: tables {cohort}_scores, {cohort}_offboarding")
+    tables = f"{table_name(cohort, 'scores')}, {table_name(cohort, 'offboarding')}"
+    out.print(f"off-board {len(result.offboarding):,}: tables {tables}")
 
 
 @runs_app.command("list")
@@ -503,10 +484,7 @@ def runs_compare_cmd(
 
     settings = Settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
-    try:
-        a, b = (json.loads(store.read_text(f"{run}/run.json")) for run in (first, second))
-    except RiskOpsError as e:
-        _fail(e)
+    a, b = (json.loads(store.read_text(f"{run}/run.json")) for run in (first, second))
     rows = compare_runs(a, b)
     if not rows:
         out.print("the two runs record the same parameters, data, model and results")
@@ -514,7 +492,7 @@ def runs_compare_cmd(
         out.print(f"{key:<45} {x!s:<30} {y!s}")
 
 
-pipeline_app = typer.Typer(help="KFP pipelines: compile the specs, run them locally.", no_args_is_help=True)
+pipeline_app = Cli(help="KFP pipelines: compile the specs, run them locally.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 
 
@@ -557,14 +535,14 @@ def pipeline_compile_cmd(
 @pipeline_app.command("run")
 def pipeline_run_cmd(
     data: DataOpt = "synthetic",
-    customers: CustomersOpt = 20_000,
-    seed: SeedOpt = 42,
+    customers: CustomersOpt = DEFAULT_CUSTOMERS,
+    seed: SeedOpt = DEFAULTS.seed,
     data_root: DataRootOpt = Path("data"),
-    trials: TrialsOpt = 8,
-    tuning_timeout: TuningOpt = 90.0,
-    missed_cost: CostMissed = 5_000.0,
-    offboard_cost: CostOffboard = 400.0,
-    margin: MarginOpt = 0.0,
+    trials: TrialsOpt = DEFAULTS.trials,
+    tuning_timeout: TuningOpt = DEFAULTS.tuning_timeout_s,
+    missed_cost: CostMissed = DEFAULTS.missed_cost,
+    offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
+    margin: MarginOpt = DEFAULTS.margin,
     policy: PolicyOpt = None,
 ) -> None:
     """Compile both pipelines with these settings and run the specs locally with kfp.local, each task in its
@@ -577,13 +555,10 @@ def pipeline_run_cmd(
     started = datetime.now()
     settings = Settings()
     params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
-    try:
-        with StepConsole(console) as steps:
-            steps.say(f"data: preparing {data}")
-            folder = prepare_data(_source(data), data_root, customers, seed, None)
-            _, summary = run_local(settings, folder, dataset_as_of(folder), params, steps.finished, steps.tick)
-    except RiskOpsError as e:
-        _fail(e)
+    with StepConsole(console) as steps:
+        steps.say(f"data: preparing {data}")
+        folder = prepare_data(data, data_root, customers, seed, None)
+        _, summary = run_local(settings, folder, dataset_as_of(folder), params, steps.finished, steps.tick)
     out.print(summary)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
@@ -612,24 +587,21 @@ def pipeline_submit_cmd(
     from pipelines.remote import VertexTarget, parse_arguments, submit_to
     from riskops.core.identity import new_run_id
 
-    try:
-        target = (
-            VertexTarget(
-                project,
-                region,
-                pipeline_root,
-                {k: str(v) for k, v in parse_arguments(label or []).items()},
-                service_account,
-            )
-            if vertex
-            else None
+    target = (
+        VertexTarget(
+            project,
+            region,
+            pipeline_root,
+            {k: str(v) for k, v in parse_arguments(label or []).items()},
+            service_account,
         )
-        run_id, where = submit_to(
-            spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching,
-            host=host, vertex=target,
-        )  # fmt: skip
-    except RiskOpsError as e:
-        _fail(e)
+        if vertex
+        else None
+    )
+    run_id, where = submit_to(
+        spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching,
+        host=host, vertex=target,
+    )  # fmt: skip
     out.print(f"run {run_id} submitted to {where} (experiment {experiment})")
 
 
@@ -646,10 +618,7 @@ def pipeline_schedule_cmd(
     """Create a recurring run of a compiled pipeline on a KFP API (nightly scoring, weekly retraining)."""
     from pipelines.remote import parse_arguments, schedule
 
-    try:
-        rid = schedule(host, spec, parse_arguments(arg or []), experiment, name, cron, caching)
-    except RiskOpsError as e:
-        _fail(e)
+    rid = schedule(host, spec, parse_arguments(arg or []), experiment, name, cron, caching)
     out.print(f"recurring run {rid} ({cron}) created on {host}")
 
 

@@ -1,9 +1,13 @@
-"""Progress of long work: the one callback type every step reports through, and its pipeline-task form."""
+"""Progress of long work: the two callback types every step reports through (a line, a count), and the
+count's pipeline-task form."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+
+Say = Callable[[str], None]
+"""A line of progress: what a long step is doing now, e.g. "tuning: up to 8 trials"."""
 
 Tick = Callable[[str, int, int], None]
 """Progress of a long step: (what, done, total), e.g. ("tuning", 3, 8)."""

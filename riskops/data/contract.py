@@ -23,6 +23,18 @@ LABELS = (LABEL_ACTIVE, LABEL_SUSPENDED)
 DIRECTIONS = ("in", "out")
 Cohort = Literal["labelled", "unlabelled"]
 COHORTS: tuple[Cohort, ...] = ("labelled", "unlabelled")
+Table = Literal[
+    "raw_customers", "raw_transactions", "customers", "transactions", "quarantine_customers",
+    "quarantine_transactions", "features", "scores", "offboarding",
+]  # fmt: skip
+
+
+def table_name(cohort: Cohort | str, table: Table) -> str:
+    """The one place a cohort's warehouse table is named: `<cohort>_<table>`; what was loaded before ingest is
+    `raw_<cohort>_<customers|transactions>`."""
+    if table.startswith("raw_"):
+        return f"raw_{cohort}_{table.removeprefix('raw_')}"
+    return f"{cohort}_{table}"
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,8 @@ class Mapping(BaseModel):
 
     cohorts: dict[Cohort, CohortTables] = Field(
         default_factory=lambda: {
-            c: CohortTables(customers=f"raw_{c}_customers", transactions=f"raw_{c}_transactions") for c in COHORTS
+            c: CohortTables(customers=table_name(c, "raw_customers"), transactions=table_name(c, "raw_transactions"))
+            for c in COHORTS
         }
     )
     customers: TableMapping = Field(default_factory=TableMapping)

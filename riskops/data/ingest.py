@@ -30,6 +30,7 @@ from riskops.data.contract import (
     Column,
     Mapping,
     as_of_cutoff,
+    table_name,
 )
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import TYPE_FAMILIES, Warehouse
@@ -230,19 +231,19 @@ class CleanTables:
 
     @property
     def customers(self) -> str:
-        return f"{self.cohort}_customers"
+        return table_name(self.cohort, "customers")
 
     @property
     def transactions(self) -> str:
-        return f"{self.cohort}_transactions"
+        return table_name(self.cohort, "transactions")
 
     @property
     def quarantine_customers(self) -> str:
-        return f"{self.cohort}_quarantine_customers"
+        return table_name(self.cohort, "quarantine_customers")
 
     @property
     def quarantine_transactions(self) -> str:
-        return f"{self.cohort}_quarantine_transactions"
+        return table_name(self.cohort, "quarantine_transactions")
 
 
 @dataclass

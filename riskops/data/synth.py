@@ -12,7 +12,6 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,12 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from riskops.core.progress import Tick
 from riskops.data.contract import HIGH_RISK_COUNTRIES, LABEL_ACTIVE, LABEL_SUSPENDED, as_of_cutoff
 
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1
 DEFAULT_AS_OF = date(2026, 9, 30)
+DEFAULT_CUSTOMERS = 20_000  # the book `riskops run` and `riskops generate` make when no size is asked for
 DAY = 86_400_000_000  # microseconds
 REPORTING_THRESHOLD = 10_000.0
 
@@ -591,12 +592,12 @@ def _transactions_table(ch: _Chunk, tx: dict[str, np.ndarray], prefix: str, firs
 
 def generate(
     out: Path,
-    customers: int = 20_000,
+    customers: int = DEFAULT_CUSTOMERS,
     seed: int = 42,
     as_of: date = DEFAULT_AS_OF,
     unlabelled_share: float = 0.2,
     chunk_size: int = 5_000,
-    progress: Callable[[str, int, int], None] | None = None,
+    tick: Tick | None = None,
 ) -> GenerateSummary:
     """Write `labelled/` and `unlabelled/` cohorts (customers + transactions Parquet) and manifest.json."""
     if customers < 2:
@@ -650,8 +651,8 @@ def generate(
                 )
             )
             done += n
-            if progress:
-                progress(cohort, done, customers)
+            if tick:
+                tick(cohort, done, customers)
     # Hidden truth (typologies per customer) for analysis only; loaders never read it.
     pq.write_table(pa.concat_tables(truth), tmp / "truth.parquet")
     seconds = time.perf_counter() - started

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from riskops.core.errors import DataContractError
 from riskops.core.names import ident
-from riskops.data.contract import HIGH_RISK_COUNTRIES, LABEL_SUSPENDED
+from riskops.data.contract import HIGH_RISK_COUNTRIES, LABEL_SUSPENDED, table_name
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -634,13 +634,9 @@ def online_features(
 # -- materialize and document -----------------------------------------------------------------------------------
 
 
-def features_table(cohort: str) -> str:
-    return f"{cohort}_features"
-
-
 def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig | None = None) -> FeatureSet:
     """Compute `<cohort>_features` in the warehouse (one row per clean customer) and return the feature set."""
-    customers, transactions = f"{cohort}_customers", f"{cohort}_transactions"
+    customers, transactions = table_name(cohort, "customers"), table_name(cohort, "transactions")
     for name in (customers, transactions):
         if not wh.exists(name):
             raise DataContractError(
@@ -650,19 +646,19 @@ def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig
             )
     fs = feature_set(wh, cohort, config)
     sql = feature_sql(fs, wh.ref(customers), wh.ref(transactions), cutoff, labelled=cohort == "labelled")
-    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(features_table(cohort))} AS {sql}")
+    wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(table_name(cohort, 'features'))} AS {sql}")
     return fs
 
 
 def feature_set(wh: Any, cohort: str, config: FeatureConfig | None = None) -> FeatureSet:
     """The feature set of a cohort's clean customers table (what `build_features` computes), without computing."""
-    return FeatureSet(config or FeatureConfig(), attribute_kinds(wh.columns(f"{cohort}_customers")))
+    return FeatureSet(config or FeatureConfig(), attribute_kinds(wh.columns(table_name(cohort, "customers"))))
 
 
 def read_features(wh: Any, cohort: str) -> Any:
     """The features table as a DataFrame in customer_id order: warehouses return groups in any order, and
     splits, folds and seeds must see the same rows in the same order on every run."""
-    frame = wh.read_table(features_table(cohort)).to_pandas()
+    frame = wh.read_table(table_name(cohort, "features")).to_pandas()
     return frame.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
 
 

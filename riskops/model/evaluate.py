@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier, Pool
-from pydantic import BaseModel, Field
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
     accuracy_score,
@@ -27,15 +26,9 @@ from sklearn.metrics import (
 )
 
 from riskops.io.artifacts import ArtifactStore
+from riskops.model.config import CostMatrix
 from riskops.model.inputs import shap_values
 from riskops.model.plots import evaluation_plots
-
-
-class CostMatrix(BaseModel):
-    """What each kind of error costs the business, in one currency."""
-
-    missed_risky: float = Field(default=5_000.0, gt=0, description="a SUSPENDED-to-be customer kept (false negative)")
-    wrongly_offboarded: float = Field(default=400.0, gt=0, description="a good customer off-boarded (false positive)")
 
 
 @dataclass
@@ -51,7 +44,7 @@ def expected_cost(y: np.ndarray, p: np.ndarray, t: float, costs: CostMatrix) -> 
     pred = p >= t
     fn = int(((y == 1) & ~pred).sum())
     fp = int(((y == 0) & pred).sum())
-    return fn * costs.missed_risky + fp * costs.wrongly_offboarded
+    return fn * costs.missed_cost + fp * costs.offboard_cost
 
 
 def choose_thresholds(y: np.ndarray, p: np.ndarray, costs: CostMatrix) -> Thresholds:
@@ -65,11 +58,11 @@ def choose_thresholds(y: np.ndarray, p: np.ndarray, costs: CostMatrix) -> Thresh
     tp, fp, grid = tp[last], fp[last], ps[last]
     pos = ys.sum()
     fn = pos - tp
-    cost = fn * costs.missed_risky + fp * costs.wrongly_offboarded
+    cost = fn * costs.missed_cost + fp * costs.offboard_cost
     f1 = np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
     # Flagging nobody is an option too.
     grid = np.r_[1.0 + 1e-9, grid]
-    cost = np.r_[pos * costs.missed_risky, cost]
+    cost = np.r_[pos * costs.missed_cost, cost]
     f1 = np.r_[0.0, f1]
     return Thresholds(float(grid[np.argmin(cost)]), float(grid[np.argmax(f1)]), grid, cost, f1)
 
@@ -85,7 +78,7 @@ def at_threshold(y: np.ndarray, p: np.ndarray, t: float, costs: CostMatrix) -> d
         "f1": float(f1_score(y, pred, zero_division=0)),
         "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
         "flagged": int(pred.sum()),
-        "cost": float(fn * costs.missed_risky + fp * costs.wrongly_offboarded),
+        "cost": float(fn * costs.missed_cost + fp * costs.offboard_cost),
     }
 
 
@@ -126,7 +119,7 @@ def evaluate(
         "at_cost_optimal": cost_t,
         "at_f1_optimal": f1_t,
         "cost_saving_vs_f1": float(f1_t["cost"] - cost_t["cost"]),
-        "cost_if_nobody_offboarded": float(y.sum() * costs.missed_risky),
+        "cost_if_nobody_offboarded": float(y.sum() * costs.missed_cost),
         "calibration": {"predicted": prob_pred.tolist(), "observed": prob_true.tolist()},
         "costs": costs.model_dump(),
     }
@@ -200,8 +193,8 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "",
         "## Decision threshold",
         "",
-        f"A missed risky customer costs {costs['missed_risky']:,.0f}; wrongly off-boarding a good one costs "
-        f"{costs['wrongly_offboarded']:,.0f}. Thresholds are chosen on out-of-fold predictions and applied to the "
+        f"A missed risky customer costs {costs['missed_cost']:,.0f}; wrongly off-boarding a good one costs "
+        f"{costs['offboard_cost']:,.0f}. Thresholds are chosen on out-of-fold predictions and applied to the "
         "holdout unchanged.",
         "",
         "| threshold | value | flagged | precision | recall | F1 | missed | wrongly flagged | cost |",

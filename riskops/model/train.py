@@ -24,7 +24,6 @@ import numpy as np
 import optuna
 import pandas as pd
 from catboost import CatBoostClassifier, Pool
-from pydantic import BaseModel, Field
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -35,27 +34,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from riskops.core.errors import DataContractError, UnusableDataError
+from riskops.core.progress import Say, Tick
 from riskops.features.engineering import ID_COLUMN, LABEL_COLUMN
+from riskops.model.config import Imbalance, TrainConfig
 from riskops.model.inputs import MISSING_CATEGORY, predict
 
 log = logging.getLogger(__name__)
-Imbalance = Literal["none", "class_weights", "oversample"]
-
-
-class TrainConfig(BaseModel):
-    seed: int = 42
-    holdout_share: float = Field(default=0.2, gt=0, lt=0.5)
-    folds: int = Field(default=5, ge=2, le=10)
-    tuning_trials: int = Field(default=8, ge=0, description="Optuna trials (0 = keep the default parameters)")
-    tuning_timeout_s: float = Field(default=90.0, gt=0, description="stop tuning after this many seconds")
-    tuning_folds: int = Field(default=3, ge=2)
-    max_iterations: int = Field(default=1500, ge=10)
-    early_stopping_rounds: int = Field(default=100, ge=5)
-    early_stopping_metric: str = Field(default="Logloss", description="smooth; PR-AUC on a small split is noisy")
-    imbalance: Literal["auto", "none", "class_weights", "oversample"] = "auto"
-    oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
-    baselines: bool = True
-    thread_count: int = -1
 
 
 DEFAULT_PARAMS: dict[str, Any] = {"depth": 5, "learning_rate": 0.05, "l2_leaf_reg": 5.0}
@@ -273,7 +257,7 @@ class TrainResult:
 class _Counter:
     """Counts fits of one phase of training and reports each to a `Tick`."""
 
-    def __init__(self, tick: Callable[[str, int, int], None] | None, what: str, total: int) -> None:
+    def __init__(self, tick: Tick | None, what: str, total: int) -> None:
         self.tick, self.what, self.total, self.done = tick, what, total, 0
         if tick:
             tick(what, 0, total)
@@ -285,12 +269,11 @@ class _Counter:
 
 
 def train(
-    ds: Dataset, cfg: TrainConfig, progress: Callable[[str], None] | None = None,
-    tick: Callable[[str, int, int], None] | None = None,
+    ds: Dataset, cfg: TrainConfig, say: Say | None = None, tick: Tick | None = None,
 ) -> TrainResult:  # fmt: skip
     """Imbalance handling compared, Optuna tuning, CV against baselines, the final fit; `tick` counts folds and
     trials for a progress bar."""
-    say = progress or (lambda msg: log.info(msg))
+    say = say or log.info
     seconds: dict[str, float] = {}
     idx = np.arange(len(ds.y))
     dev, hold = train_test_split(idx, test_size=cfg.holdout_share, stratify=ds.y, random_state=cfg.seed)
@@ -310,7 +293,7 @@ def train(
     t = time.perf_counter()
     params = dict(DEFAULT_PARAMS)
     tuning: dict[str, Any] = {"trials": 0, "best_pr_auc": None, "budget_s": cfg.tuning_timeout_s}
-    if cfg.tuning_trials > 0:
+    if cfg.trials > 0:
         tune_folds = folds[: cfg.tuning_folds]
 
         def objective(trial: optuna.Trial) -> float:
@@ -327,11 +310,9 @@ def train(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
         study.enqueue_trial({**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0})
-        say(f"tuning: up to {cfg.tuning_trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
-        trials = _Counter(tick, "tuning trials", cfg.tuning_trials)
-        study.optimize(
-            objective, n_trials=cfg.tuning_trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()]
-        )
+        say(f"tuning: up to {cfg.trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
+        trials = _Counter(tick, "tuning trials", cfg.trials)
+        study.optimize(objective, n_trials=cfg.trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()])
         params = dict(study.best_params)
         tuning = {
             "trials": len(study.trials),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ import pandas as pd
 
 from riskops.core.errors import ArtifactError
 from riskops.core.identity import code_version
-from riskops.core.progress import Tick
+from riskops.core.progress import Say, Tick
 from riskops.data.contract import as_of_cutoff
 from riskops.features.engineering import (
     ID_COLUMN,
@@ -33,11 +32,12 @@ from riskops.features.engineering import (
 )
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
-from riskops.model.evaluate import CostMatrix, evaluate, write_report
+from riskops.model.config import CostMatrix, TrainConfig
+from riskops.model.evaluate import evaluate, write_report
 from riskops.model.inputs import align
 from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
-from riskops.model.train import TrainConfig, prepare, train
-from riskops.scoring.offboard import POLICY, OffboardConfig
+from riskops.model.train import prepare, train
+from riskops.scoring.policy import POLICY, OffboardConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,18 @@ def train_candidate(
     train_cfg: TrainConfig | None = None,
     feature_cfg: FeatureConfig | None = None,
     snapshot: dict[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
+    say: Say | None = None,
     tick: Tick | None = None,
 ) -> Candidate:
     """Train on `labelled_features` (built by the features step) and store the candidate's files."""
-    say = progress or (lambda msg: log.info(msg))
+    say = say or log.info
     train_cfg, feature_cfg = train_cfg or TrainConfig(), feature_cfg or FeatureConfig()
     fs = feature_set(wh, "labelled", feature_cfg)
     frame = read_features(wh, "labelled")
     ds = prepare(frame, fs.names, fs.categorical)
     if ds.dropped:
         say(f"dropped {len(ds.dropped)} features: " + ", ".join(f"{k} ({v})" for k, v in ds.dropped.items()))
-    result = train(ds, train_cfg, progress=say, tick=tick)
+    result = train(ds, train_cfg, say=say, tick=tick)
     version = new_version()
     candidate = Candidate(
         version=version,

@@ -6,47 +6,24 @@ are the ones the pipelines write.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from riskops.core.config import Settings, StepConfig
 from riskops.core.identity import new_run_id
-from riskops.core.progress import Tick
+from riskops.core.progress import Say, Tick
 from riskops.data.amlsim import default_dir, load_amlsim
 from riskops.data.contract import Mapping
 from riskops.data.sources import dataset_as_of
-from riskops.data.synth import generate
+from riskops.data.synth import DEFAULT_CUSTOMERS, generate
 from riskops.io.artifacts import open_store
 from riskops.runs import steps
+from riskops.runs.parameters import DEFAULTS, RunParameters
 from riskops.runs.record import Finished, RunRecord, read_record
 from riskops.runs.report import run_summary
-from riskops.scoring.offboard import OffboardConfig
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
-
-
-class RunParameters(BaseModel):
-    """What a run is asked to do, beside its data: the training pipeline's and the scoring pipeline's knobs."""
-
-    trials: int = 8
-    tuning_timeout_s: float = 90.0
-    seed: int = 42
-    missed_cost: float = 5_000.0
-    offboard_cost: float = 400.0
-    margin: float = 0.0
-    policy: OffboardConfig | None = None  # None: the model's default
-
-    def training(self) -> dict[str, Any]:
-        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin")
-        return {n: getattr(self, n) for n in names}
-
-    def scoring(self) -> dict[str, Any]:
-        return {"policy": self.policy.model_dump() if self.policy else {}}
 
 
 def prepare_data(
@@ -102,20 +79,20 @@ def run_steps(
 def run_job(
     settings: Settings,
     source: Literal["synthetic", "amlsim"] = "synthetic",
-    customers: int = 20_000,
-    seed: int = 42,
+    customers: int = DEFAULT_CUSTOMERS,
+    seed: int = DEFAULTS.seed,
     data_root: Path = Path("data"),
     amlsim_dir: Path | None = None,
     mapping: Mapping | None = None,
     as_of: date | None = None,
     params: RunParameters | None = None,
-    progress: Progress | None = None,
+    say: Say | None = None,
     finished: Finished | None = None,
     tick: Tick | None = None,
 ) -> tuple[RunRecord, str]:
     """The whole run in this process, in a new folder under settings.home (its DuckDB file locally); raises on
     unusable data after writing the validation report. Returns the record and the closing summary."""
-    say = progress or (lambda msg: log.info(msg))
+    say = say or log.info
     params = params or RunParameters(seed=seed)
     run_id = new_run_id()
     run_dir = settings.home / run_id

@@ -11,6 +11,7 @@ import pandas as pd
 
 from riskops.core.errors import RiskOpsError
 from riskops.core.identity import code_version
+from riskops.data.contract import table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
@@ -18,7 +19,8 @@ from riskops.model.evaluate import cv_table
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
-from riskops.scoring.offboard import POLICY, SEGMENTS, ScoringResult, _fmt, read_policy
+from riskops.scoring.offboard import ScoringResult, _fmt
+from riskops.scoring.policy import POLICY, SEGMENTS, read_policy
 
 
 def _plots(result: ScoringResult) -> dict[str, bytes]:
@@ -228,8 +230,8 @@ def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, coho
     policy = read_policy(store, run_id)
     if policy is None:
         raise RiskOpsError(f"run {run_id} scored but saved no policy", store.uri(f"{run_id}/{POLICY}"), "score again")
-    scores = wh.read_table(f"{cohort}_scores").to_pandas()
-    listing = wh.read_table(f"{cohort}_offboarding").to_pandas().sort_values("score", ascending=False)
+    scores = wh.read_table(table_name(cohort, "scores")).to_pandas()
+    listing = wh.read_table(table_name(cohort, "offboarding")).to_pandas().sort_values("score", ascending=False)
     result = ScoringResult(
         scores=scores, offboarding=listing.reset_index(drop=True),
         cutoffs={"high": policy.high, "medium": policy.medium}, model_version=card.version,

@@ -23,14 +23,14 @@ from typing import Any
 from riskops.core.config import StepConfig
 from riskops.core.identity import new_run_id
 from riskops.core.progress import Tick
-from riskops.data.contract import Cohort, as_of_cutoff
+from riskops.data.contract import Cohort, as_of_cutoff, table_name
 from riskops.data.contract import Mapping as TableMapping
 from riskops.io.artifacts import ArtifactStore, open_store
 from riskops.io.warehouse import Warehouse, open_warehouse
-from riskops.model.evaluate import CostMatrix
-from riskops.model.train import TrainConfig
+from riskops.model.config import CostMatrix, TrainConfig
+from riskops.runs.parameters import DEFAULTS
 from riskops.runs.record import StepRecord, write_step
-from riskops.scoring.offboard import OffboardConfig
+from riskops.scoring.policy import OffboardConfig
 
 Config = Mapping[str, Any]
 
@@ -104,25 +104,26 @@ def ingest(
     )
     data = dataset_dir or f"raw tables in the warehouse ({step.config.warehouse})"
     return step.done(
-        f"{cohort}_customers", figure, metrics, r.summary(), parameters={"as_of": as_of},
+        table_name(cohort, "customers"), figure, metrics, r.summary(), parameters={"as_of": as_of},
         detail={"report": r.model_dump(mode="json"), "data": data},
     )  # fmt: skip
 
 
 def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepResult:
     """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
-    from riskops.features.engineering import build_features, features_table
+    from riskops.features.engineering import build_features
 
     step = _Step(config, run_id, f"features-{cohort}")
     with step.warehouse() as wh:
         fs = build_features(wh, cohort, as_of_cutoff(date.fromisoformat(as_of)))
-        n = wh.count(features_table(cohort))
+        n = wh.count(table_name(cohort, "features"))
     metrics = {"customers": float(n), "features": float(len(fs.names))}
-    return step.done(features_table(cohort), f"{len(fs.names)} features for {n:,} customers", metrics)
+    return step.done(table_name(cohort, "features"), f"{len(fs.names)} features for {n:,} customers", metrics)
 
 
 def train(
-    config: Config, as_of: str, run_id: str, trials: int = 8, tuning_timeout_s: float = 90.0, seed: int = 42,
+    config: Config, as_of: str, run_id: str, trials: int = DEFAULTS.trials,
+    tuning_timeout_s: float = DEFAULTS.tuning_timeout_s, seed: int = DEFAULTS.seed,
     tick: Tick | None = None,
 ) -> StepResult:  # fmt: skip
     """Train a candidate on `labelled_features` (tuning, CV against baselines); its value is the version."""
@@ -132,7 +133,7 @@ def train(
     step = _Step(config, run_id, "train")
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
     snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
-    cfg = TrainConfig(seed=seed, tuning_trials=trials, tuning_timeout_s=tuning_timeout_s)
+    cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s)
     with step.warehouse() as wh:
         c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, snapshot=snapshot, tick=tick)
     cv = c.cv["catboost"]
@@ -148,15 +149,13 @@ def model_file(config: Config, version: str) -> bytes:
     return open_store(cfg.artifact_root, cfg.gcs_endpoint or None).read_bytes(f"models/{version}/model.cbm")
 
 
-def evaluate(config: Config, version: str, run_id: str, missed_cost: float = 5_000.0,
-             offboard_cost: float = 400.0) -> StepResult:  # fmt: skip
+def evaluate(config: Config, version: str, run_id: str, missed_cost: float = DEFAULTS.missed_cost,
+             offboard_cost: float = DEFAULTS.offboard_cost) -> StepResult:  # fmt: skip
     """Evaluate the candidate once on its holdout with the run's cost matrix and register it; the report."""
     from riskops.runs.candidate import evaluate_candidate
 
     step = _Step(config, run_id, "evaluate")
-    card = evaluate_candidate(
-        step.store, version, CostMatrix(missed_risky=missed_cost, wrongly_offboarded=offboard_cost)
-    )
+    card = evaluate_candidate(step.store, version, CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost))
     m = card.metrics
     metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"],
                "threshold": card.threshold}  # fmt: skip
@@ -168,7 +167,7 @@ def evaluate(config: Config, version: str, run_id: str, missed_cost: float = 5_0
     )  # fmt: skip
 
 
-def gate(config: Config, version: str, run_id: str, margin: float = 0.0) -> StepResult:
+def gate(config: Config, version: str, run_id: str, margin: float = DEFAULTS.margin) -> StepResult:
     """Compare the candidate with the champion on the candidate's holdout: True means promote."""
     from riskops.model.registry import Registry
 
@@ -207,7 +206,7 @@ def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled"
     }
     figure = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; off-board {len(result.offboarding):,}"
     return step.done(
-        f"{cohort}_offboarding", figure, metrics, parameters={"policy": result.policy.model_dump()},
+        table_name(cohort, "offboarding"), figure, metrics, parameters={"policy": result.policy.model_dump()},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
                 "seconds": result.seconds},
     )  # fmt: skip

@@ -13,99 +13,25 @@ from __future__ import annotations
 
 import io
 import logging
-import operator
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field
 
 from riskops.core.errors import RiskOpsError
-from riskops.data.contract import as_of_cutoff
+from riskops.data.contract import as_of_cutoff, table_name
 from riskops.features.engineering import ID_COLUMN, FeatureConfig, build_features, read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import align, predict, shap_values
 from riskops.model.registry import ModelCard, Registry
+from riskops.scoring.policy import POLICY, SEGMENTS, OffboardConfig, model_policy
 
 log = logging.getLogger(__name__)
-Segment = Literal["Low", "Medium", "High"]
-SEGMENTS: tuple[Segment, ...] = get_args(Segment)  # lowest first
-_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-
-
-class Rule(BaseModel):
-    name: str
-    feature: str
-    op: Literal[">=", ">", "<=", "<"] = ">="
-    value: float
-    meaning: str = Field(description="what it means for the business, shown on the list")
-
-    def check(self, values: pd.Series) -> pd.Series:
-        hit = _OPS[self.op](pd.to_numeric(values, errors="coerce"), self.value)
-        return hit.fillna(False).astype(bool)
-
-    def fires(self, value: Any) -> bool:
-        """`check` for one value (the service's path: no Series per request)."""
-        try:
-            return bool(_OPS[self.op](float(value), self.value))  # NaN compares False, as in `check`
-        except (TypeError, ValueError):
-            return False
-
-
-DEFAULT_RULES = [
-    Rule(name="pass_through", feature="pass_through_2d_90d", value=0.8,
-         meaning="moves most incoming money straight out again (mule / layering pattern)"),
-    Rule(name="high_risk_corridors", feature="high_risk_out_sum_365d", value=10_000,
-         meaning="sends large sums to high-risk jurisdictions"),
-    Rule(name="chargebacks", feature="chargeback_reversed_count_365d", value=3,
-         meaning="repeated chargebacks or reversals (first-party fraud)"),
-    Rule(name="structuring", feature="near_threshold_count_90d", value=3,
-         meaning="several amounts just under the reporting threshold (structuring)"),
-]  # fmt: skip
-
-
-class OffboardConfig(BaseModel):
-    """The off-boarding policy: one object, saved with the model (its default) and with every scoring run that
-    used it (`<run>/policy.json`), and read back by the service, so batch and online decide alike."""
-
-    medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
-    high_cutoff: float | None = Field(default=None, description="default: the model's cost-optimal threshold")
-    rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
-    min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
-    reasons: int = Field(default=3, ge=1, le=10)
-
-    def resolved(self, card: ModelCard) -> OffboardConfig:
-        """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""
-        return self if self.high_cutoff is not None else self.model_copy(update={"high_cutoff": card.threshold})
-
-    @property
-    def high(self) -> float:
-        if self.high_cutoff is None:
-            raise ValueError("the policy's High cut-off is not resolved against a model yet")
-        return self.high_cutoff
-
-    @property
-    def medium(self) -> float:
-        return self.high * self.medium_factor
-
-
-POLICY = "policy.json"  # beside a model version (its default) and in each scoring run's folder
-
-
-def read_policy(store: ArtifactStore, folder: str) -> OffboardConfig | None:
-    """The policy saved in `folder` (a run id, or models/<version>), or None when there is none."""
-    key = f"{folder}/{POLICY}"
-    return OffboardConfig.model_validate_json(store.read_text(key)) if store.exists(key) else None
-
-
-def model_policy(store: ArtifactStore, card: ModelCard) -> OffboardConfig:
-    """A model's default policy, resolved against it."""
-    return (read_policy(store, f"models/{card.version}") or OffboardConfig()).resolved(card)
 
 
 @dataclass
@@ -120,7 +46,7 @@ class ScoringResult:
 
     def segment_sizes(self) -> dict[str, int]:
         counts = self.scores["segment"].value_counts()
-        return {s: int(counts.get(s, 0)) for s in ("Low", "Medium", "High")}
+        return {s: int(counts.get(s, 0)) for s in SEGMENTS}
 
 
 def _fmt(name: str, value: Any) -> str:
@@ -258,8 +184,8 @@ def score_cohort(
     frame = read_features(wh, cohort)
     definitions = {f.name: f.definition for f in fs.features()}
     result = score_frame(frame, model, card, cfg, definitions)
-    wh.load(f"{cohort}_scores", pa.Table.from_pandas(result.scores, preserve_index=False))
-    wh.load(f"{cohort}_offboarding", pa.Table.from_pandas(result.offboarding, preserve_index=False))
+    wh.load(table_name(cohort, "scores"), pa.Table.from_pandas(result.scores, preserve_index=False))
+    wh.load(table_name(cohort, "offboarding"), pa.Table.from_pandas(result.offboarding, preserve_index=False))
     return result
 
 
@@ -269,8 +195,6 @@ MODEL_VERSION_KEY = b"riskops.model_version"  # in scores.parquet's metadata: wh
 def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
     """Every score (Parquet), the off-boarding list (CSV) and the policy of a run; the service's lookup table
     reads them. scores.parquet is written last: its appearance tells the service the run is complete."""
-    import pyarrow as pa
-
     store.write_text(f"{run_id}/{POLICY}", result.policy.model_dump_json(indent=2))
     store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
     table = pa.Table.from_pandas(result.scores, preserve_index=False)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,15 +24,8 @@ from riskops.core.errors import DataContractError
 from riskops.features.engineering import ID_COLUMN, FeatureConfig, FeatureSet, online_features
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns
 from riskops.model.registry import ModelCard, Registry
-from riskops.scoring.offboard import (
-    MODEL_VERSION_KEY,
-    OffboardConfig,
-    explain,
-    model_policy,
-    read_policy,
-    score_frame,
-    typical_values,
-)
+from riskops.scoring.offboard import MODEL_VERSION_KEY, explain, score_frame, typical_values
+from riskops.scoring.policy import OffboardConfig, Segment, model_policy, read_policy
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +121,7 @@ class ModelHolder:
 @dataclass
 class Decision:
     score: float
-    segment: Literal["Low", "Medium", "High"]
+    segment: Segment
     offboard: bool
     rules: list[str]
     reasons: list[str]
@@ -139,7 +132,7 @@ def decide(m: LoadedModel, values: dict[str, Any], cfg: OffboardConfig, with_rea
     """Score one feature vector with the off-boarding policy of the batch list."""
     p = float(m.model.predict_proba([m.row(values)], thread_count=1)[0][1])  # one row: no worker threads
     cfg = cfg.resolved(m.card)
-    segment: Literal["Low", "Medium", "High"] = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
+    segment: Segment = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
     rules = [r.name for r in cfg.rules if r.fires(values.get(r.feature))]
     offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
     reasons: list[str] = []

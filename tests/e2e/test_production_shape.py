@@ -31,7 +31,8 @@ from riskops.data.synth import generate
 from riskops.io.artifacts import open_store
 from riskops.io.warehouse import open_warehouse
 from riskops.model.registry import Registry
-from riskops.runs.job import RunParameters, run_steps
+from riskops.runs.job import run_steps
+from riskops.runs.parameters import RunParameters
 from riskops.runs.record import RunRecord, StepRecord, read_record
 from tests.integration.conftest import start_uvicorn, stop
 

@@ -25,9 +25,8 @@ from riskops.core.errors import ArtifactError
 from riskops.data.contract import as_of_cutoff
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
-from riskops.model.evaluate import CostMatrix
+from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import CHAMPION, Registry
-from riskops.model.train import TrainConfig
 from riskops.runs.candidate import train_and_register
 from riskops.scoring.offboard import publish_scores, score_cohort
 from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
@@ -35,7 +34,7 @@ from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_
 pytestmark = pytest.mark.integration
 KEY = "s3cret-key"
 AS_OF = date(2026, 9, 30)
-FAST = TrainConfig(folds=3, tuning_trials=0, max_iterations=60, baselines=False, imbalance="none", seed=1)
+FAST = TrainConfig(folds=3, trials=0, max_iterations=60, baselines=False, imbalance="none", seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -411,7 +410,7 @@ def test_a_scoring_runs_policy_is_what_online_decisions_use(
     """Every knob of the policy changed for one scoring run: /v1/score, /v1/score/batch and the lookup decide as
     that run's list did, because the service reads the policy the run published."""
     from riskops.features.engineering import read_features
-    from riskops.scoring.offboard import OffboardConfig, Rule
+    from riskops.scoring.policy import OffboardConfig, Rule
 
     root = tmp_path_factory.mktemp("policy")
     store = LocalStore(root / "store")

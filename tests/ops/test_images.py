@@ -106,8 +106,7 @@ def _trained_store(root: Path) -> tuple[Path, str, dict[str, Any]]:
     from riskops.data.synth import generate
     from riskops.io.artifacts import LocalStore
     from riskops.io.warehouse.duckdb import DuckDBWarehouse
-    from riskops.model.evaluate import CostMatrix
-    from riskops.model.train import TrainConfig
+    from riskops.model.config import CostMatrix, TrainConfig
     from riskops.runs.candidate import train_and_register
 
     as_of = date(2026, 9, 30)
@@ -116,7 +115,7 @@ def _trained_store(root: Path) -> tuple[Path, str, dict[str, Any]]:
     with DuckDBWarehouse(root / "w.duckdb") as wh:
         load_dataset(wh, root / "data")
         ingest_cohort(wh, "labelled", as_of, store, "v/labelled")
-        fast = TrainConfig(folds=3, tuning_trials=0, max_iterations=60, baselines=False, imbalance="none")
+        fast = TrainConfig(folds=3, trials=0, max_iterations=60, baselines=False, imbalance="none")
         card, _ = train_and_register(wh, store, as_of, fast, CostMatrix())
         cust = wh.read_table("labelled_customers").to_pylist()[0]
         txs = wh.query(f"SELECT * FROM main.labelled_transactions WHERE customer_id = '{cust['customer_id']}'")

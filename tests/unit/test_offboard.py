@@ -17,14 +17,14 @@ from riskops.core.errors import DataContractError, RiskOpsError
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
-from riskops.model.evaluate import CostMatrix
-from riskops.model.train import TrainConfig
+from riskops.model.config import CostMatrix, TrainConfig
 from riskops.runs.candidate import train_and_register
 from riskops.runs.report import compare_runs, list_runs
-from riskops.scoring.offboard import OffboardConfig, Rule, _fmt, score_cohort
+from riskops.scoring.offboard import _fmt, score_cohort
 from riskops.scoring.online import LoadedModel, ModelHolder, arrow_columns, score_columns
+from riskops.scoring.policy import OffboardConfig, Rule
 
-FAST = TrainConfig(folds=3, tuning_trials=0, max_iterations=60, seed=1, baselines=False, imbalance="none")
+FAST = TrainConfig(folds=3, trials=0, max_iterations=60, seed=1, baselines=False, imbalance="none")
 AS_OF = date(2026, 9, 30)
 
 

@@ -10,9 +10,8 @@ import yaml
 
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
-from riskops.model.evaluate import CostMatrix
+from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import Registry
-from riskops.model.train import TrainConfig
 from riskops.runs.candidate import train_and_register
 from riskops.runs.record import read_steps
 
@@ -88,7 +87,7 @@ def test_gate_and_promote_components_call_the_library(
     config = {"warehouse": "duckdb", "artifact_root": str(store_root), "duckdb_path": str(tmp_path / "w.duckdb")}
     card, _ = train_and_register(
         ingested, LocalStore(store_root), date(2026, 9, 30),
-        TrainConfig(folds=3, tuning_trials=0, max_iterations=50, baselines=False, imbalance="none"), CostMatrix(),
+        TrainConfig(folds=3, trials=0, max_iterations=50, baselines=False, imbalance="none"), CostMatrix(),
         promote=False,
     )  # fmt: skip
 

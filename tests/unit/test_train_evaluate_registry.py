@@ -13,13 +13,14 @@ from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError, 
 from riskops.features.engineering import LABEL_COLUMN, build_features, read_features
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
-from riskops.model.evaluate import CostMatrix, at_threshold, choose_thresholds, expected_cost
+from riskops.model.config import CostMatrix, TrainConfig
+from riskops.model.evaluate import at_threshold, choose_thresholds, expected_cost
 from riskops.model.inputs import align
 from riskops.model.registry import Registry
-from riskops.model.train import TrainConfig, prepare, train
+from riskops.model.train import prepare, train
 from riskops.runs.candidate import reevaluate, train_and_register
 
-FAST = TrainConfig(folds=3, tuning_trials=2, tuning_timeout_s=30, tuning_folds=2, max_iterations=60, seed=1)
+FAST = TrainConfig(folds=3, trials=2, tuning_timeout_s=30, tuning_folds=2, max_iterations=60, seed=1)
 AS_OF = date(2026, 9, 30)
 
 
@@ -76,7 +77,7 @@ def test_thresholds_match_brute_force() -> None:
     rng = np.random.default_rng(3)
     y = (rng.random(500) < 0.1).astype(int)
     p = np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1).round(3)
-    costs = CostMatrix(missed_risky=1000, wrongly_offboarded=100)
+    costs = CostMatrix(missed_cost=1000, offboard_cost=100)
     th = choose_thresholds(y, p, costs)
     candidates = np.r_[np.unique(p), 1.01]
     best = min(expected_cost(y, p, t, costs) for t in candidates)
@@ -142,7 +143,7 @@ def test_train_register_gate_promote_rollback(ingested: DuckDBWarehouse, tmp_pat
 
     # Re-evaluation with another cost matrix moves the threshold's economics, not the model.
     store.write_bytes(f"models/{card1.version}/model.cbm", good_1)
-    _, uri = reevaluate(store, card1.version, CostMatrix(missed_risky=50_000, wrongly_offboarded=10))
+    _, uri = reevaluate(store, card1.version, CostMatrix(missed_cost=50_000, offboard_cost=10))
     assert uri.endswith("report.html") and Path(uri).exists()
 
 

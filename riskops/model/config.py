@@ -1,0 +1,33 @@
+"""How a model is trained and what its errors cost: the configuration models, light enough for the CLI and the
+run parameters to read their defaults from (no Optuna, CatBoost or scikit-learn here)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Imbalance = Literal["none", "class_weights", "oversample"]
+
+
+class TrainConfig(BaseModel):
+    seed: int = 42
+    holdout_share: float = Field(default=0.2, gt=0, lt=0.5)
+    folds: int = Field(default=5, ge=2, le=10)
+    trials: int = Field(default=8, ge=0, description="Optuna trials (0 = keep the default parameters)")
+    tuning_timeout_s: float = Field(default=90.0, gt=0, description="stop tuning after this many seconds")
+    tuning_folds: int = Field(default=3, ge=2)
+    max_iterations: int = Field(default=1500, ge=10)
+    early_stopping_rounds: int = Field(default=100, ge=5)
+    early_stopping_metric: str = Field(default="Logloss", description="smooth; PR-AUC on a small split is noisy")
+    imbalance: Literal["auto", "none", "class_weights", "oversample"] = "auto"
+    oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
+    baselines: bool = True
+    thread_count: int = -1
+
+
+class CostMatrix(BaseModel):
+    """What each kind of error costs the business, in one currency."""
+
+    missed_cost: float = Field(default=5_000.0, gt=0, description="a SUSPENDED-to-be customer kept (false negative)")
+    offboard_cost: float = Field(default=400.0, gt=0, description="a good customer off-boarded (false positive)")

@@ -1,0 +1,35 @@
+"""What a run is asked to do beside its data. Every default is read from the configuration model that owns it
+(training from TrainConfig, costs from CostMatrix); the CLI, the steps and the pipelines read them from here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from riskops.model.config import CostMatrix, TrainConfig
+from riskops.scoring.policy import OffboardConfig
+
+_TRAIN, _COSTS = TrainConfig(), CostMatrix()
+
+
+class RunParameters(BaseModel):
+    """The training pipeline's and the scoring pipeline's knobs."""
+
+    trials: int = _TRAIN.trials
+    tuning_timeout_s: float = _TRAIN.tuning_timeout_s
+    seed: int = _TRAIN.seed
+    missed_cost: float = _COSTS.missed_cost
+    offboard_cost: float = _COSTS.offboard_cost
+    margin: float = 0.0  # PR-AUC a challenger must gain over the champion
+    policy: OffboardConfig | None = None  # None: the model's default
+
+    def training(self) -> dict[str, Any]:
+        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin")
+        return {n: getattr(self, n) for n in names}
+
+    def scoring(self) -> dict[str, Any]:
+        return {"policy": self.policy.model_dump() if self.policy else {}}
+
+
+DEFAULTS = RunParameters()
