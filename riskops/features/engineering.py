@@ -158,6 +158,65 @@ class _Derived:
     np: Callable[[dict[str, Any]], float | None]
 
 
+@dataclass(frozen=True)
+class _Special:
+    """A feature from the per-day and per-counterparty summaries (velocity, pass-through, diversity, recency),
+    declared once: `sql` reads the summary CTEs of `feature_sql` (`{cut}` is the cut-off in micros), `np` reads
+    the same summaries computed online (`_summaries`), keyed by the same column names."""
+
+    feature: Feature
+    sql: str
+    np: Callable[[dict[str, Any]], float | None]
+
+
+def _zero_if_null(column: str) -> tuple[str, Callable[[dict[str, Any]], float | None]]:
+    return f"COALESCE({column}, 0)", lambda s: float(s[column] or 0)
+
+
+def _ratio_of(num: str, den: str) -> tuple[str, Callable[[dict[str, Any]], float | None]]:
+    return f"SAFE_DIVIDE({num}, {den})", lambda s: _div(s[num], s[den])
+
+
+def _days(column: str) -> tuple[str, Callable[[dict[str, Any]], float | None]]:
+    return f"{column} / {DAY_US}.0", lambda s: None if s[column] is None else s[column] / DAY_US
+
+
+def _specials(c: FeatureConfig) -> list[_Special]:
+    L, R, P = c.long_window, c.recent_window, c.pass_through_window
+    spec = [
+        (f"active_days_{P}d", "velocity", f"days with at least one transaction, last {P} days", P,
+         _zero_if_null("d.active_days")),
+        (f"tx_per_active_day_{P}d", "velocity", "transactions per active day", P, _ratio_of("d.n_tx", "d.active_days")),
+        (f"max_tx_per_day_{P}d", "velocity", "most transactions on one day", P, _zero_if_null("d.max_n")),
+        (f"max_in_per_day_{P}d", "velocity", "most money in on one day", P, _zero_if_null("d.max_in")),
+        (f"max_out_per_day_{P}d", "velocity", "most money out on one day", P, _zero_if_null("d.max_out")),
+        (f"pass_through_2d_{P}d", "pass_through", "share of money in that leaves the same or the next day: sum over "
+         "days of min(in that day, out that day + out the next day) / money in", P,
+         _ratio_of("d.passed", "d.received")),
+        (f"counterparties_{R}d", "diversity", f"distinct counterparties, last {R} days", R,
+         _zero_if_null("cpa.cp_recent")),
+        (f"counterparties_{L}d", "diversity", f"distinct counterparties, last {L} days", L,
+         _zero_if_null("cpa.cp_long")),
+        (f"new_counterparties_{R}d", "diversity", f"counterparties first seen in the last {R} days", R,
+         _zero_if_null("cpa.cp_new")),
+        (f"senders_{L}d", "diversity", f"distinct counterparties sending money in (fan-in), last {L} days", L,
+         _zero_if_null("cpa.senders")),
+        (f"receivers_{L}d", "diversity", f"distinct counterparties receiving money (fan-out), last {L} days", L,
+         _zero_if_null("cpa.receivers")),
+        (f"countries_{L}d", "diversity", f"distinct counterparty countries, last {L} days", L,
+         _zero_if_null("a._countries")),
+        ("days_since_first_tx", "recency", "days from the first transaction to the cut-off", None,
+         _days("a._first_age")),
+        ("days_since_last_tx", "recency", "days from the last transaction to the cut-off", None, _days("a._last_age")),
+        ("days_since_last_in", "recency", "days from the last money in to the cut-off", None, _days("a._last_in_age")),
+        ("days_since_last_out", "recency", "days from the last money out to the cut-off", None,
+         _days("a._last_out_age")),
+        ("tenure_days", "recency", "days from signup to the cut-off", None,
+         ("({cut} - UNIX_MICROS(c.signup_ts)) / " + f"{DAY_US}.0", lambda s: s["tenure_us"] / DAY_US)),
+    ]  # fmt: skip
+    return [_Special(Feature(name, group, words, window), sql, np) for name, group, words, window, (sql, np) in spec]
+
+
 class FeatureSet:
     """The generated feature list for a config and a set of customer attributes."""
 
@@ -167,6 +226,7 @@ class FeatureSet:
         self.tx: list[_TxFeature] = []
         self.derived: list[_Derived] = []
         self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns
+        self.specials = _specials(config)
         self._build()
         # The distinct filters of the transaction aggregates (each evaluated once per call of tx_values).
         self._tx_conds = list({f.cond.sql: f.cond for f in self.tx}.values())
@@ -338,46 +398,13 @@ class FeatureSet:
                 f"out_sum_{R}d", inc, scale=365 / R,
             )  # fmt: skip
 
-    # -- the catalogue ----------------------------------------------------------------------------------------
-    def special_features(self) -> list[Feature]:
-        c = self.config
-        L, R, P = c.long_window, c.recent_window, c.pass_through_window
-        return [
-            Feature(f"active_days_{P}d", "velocity", f"days with at least one transaction, last {P} days", P),
-            Feature(f"tx_per_active_day_{P}d", "velocity", "transactions per active day", P),
-            Feature(f"max_tx_per_day_{P}d", "velocity", "most transactions on one day", P),
-            Feature(f"max_in_per_day_{P}d", "velocity", "most money in on one day", P),
-            Feature(f"max_out_per_day_{P}d", "velocity", "most money out on one day", P),
-            Feature(
-                f"pass_through_2d_{P}d",
-                "pass_through",
-                "share of money in that leaves the same or the next day: sum over days of "
-                "min(in that day, out that day + out the next day) / money in",
-                P,
-            ),
-            Feature(f"counterparties_{R}d", "diversity", f"distinct counterparties, last {R} days", R),
-            Feature(f"counterparties_{L}d", "diversity", f"distinct counterparties, last {L} days", L),
-            Feature(f"new_counterparties_{R}d", "diversity", f"counterparties first seen in the last {R} days", R),
-            Feature(
-                f"senders_{L}d", "diversity", f"distinct counterparties sending money in (fan-in), last {L} days", L
-            ),
-            Feature(
-                f"receivers_{L}d", "diversity", f"distinct counterparties receiving money (fan-out), last {L} days", L
-            ),
-            Feature(f"countries_{L}d", "diversity", f"distinct counterparty countries, last {L} days", L),
-            Feature("days_since_first_tx", "recency", "days from the first transaction to the cut-off"),
-            Feature("days_since_last_tx", "recency", "days from the last transaction to the cut-off"),
-            Feature("days_since_last_in", "recency", "days from the last money in to the cut-off"),
-            Feature("days_since_last_out", "recency", "days from the last money out to the cut-off"),
-            Feature("tenure_days", "recency", "days from signup to the cut-off"),
-        ]
-
     def features(self) -> list[Feature]:
         attrs = [
             Feature(name, "attribute", f"customer attribute `{name}`", kind=kind)  # type: ignore[arg-type]
             for name, kind in self.attributes.items()
         ]
-        return [f.feature for f in self.tx] + self.special_features() + [d.feature for d in self.derived] + attrs
+        specials = [s.feature for s in self.specials]
+        return [f.feature for f in self.tx] + specials + [d.feature for d in self.derived] + attrs
 
     @property
     def names(self) -> list[str]:
@@ -412,6 +439,7 @@ def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutof
         f",\n  CAST(c.{ident(n)} AS {'FLOAT64' if k == 'numeric' else 'STRING'}) AS {ident(n)}"
         for n, k in fs.attributes.items()
     )
+    specials = ",\n  ".join(f"{s.sql.format(cut=cut)} AS {s.feature.name}" for s in fs.specials)
     zero = {f.feature.name for f in fs.tx if f.sql.startswith(("COUNTIF", "COALESCE"))}
     tx_cols = ",\n  ".join(
         f"COALESCE(a.{f.feature.name}, 0) AS {f.feature.name}" if f.feature.name in zero else f"a.{f.feature.name}"
@@ -465,23 +493,7 @@ cpa AS (
 f AS (
   SELECT c.customer_id,
   {tx_cols},
-  COALESCE(d.active_days, 0) AS active_days_{P}d,
-  SAFE_DIVIDE(d.n_tx, d.active_days) AS tx_per_active_day_{P}d,
-  COALESCE(d.max_n, 0) AS max_tx_per_day_{P}d,
-  COALESCE(d.max_in, 0) AS max_in_per_day_{P}d,
-  COALESCE(d.max_out, 0) AS max_out_per_day_{P}d,
-  SAFE_DIVIDE(d.passed, d.received) AS pass_through_2d_{P}d,
-  COALESCE(cpa.cp_recent, 0) AS counterparties_{R}d,
-  COALESCE(cpa.cp_long, 0) AS counterparties_{L}d,
-  COALESCE(cpa.cp_new, 0) AS new_counterparties_{R}d,
-  COALESCE(cpa.senders, 0) AS senders_{L}d,
-  COALESCE(cpa.receivers, 0) AS receivers_{L}d,
-  COALESCE(a._countries, 0) AS countries_{L}d,
-  a._first_age / {DAY_US}.0 AS days_since_first_tx,
-  a._last_age / {DAY_US}.0 AS days_since_last_tx,
-  a._last_in_age / {DAY_US}.0 AS days_since_last_in,
-  a._last_out_age / {DAY_US}.0 AS days_since_last_out,
-  ({cut} - UNIX_MICROS(c.signup_ts)) / {DAY_US}.0 AS tenure_days{attrs}{", c.account_state" if labelled else ""}
+  {specials}{attrs}{", c.account_state" if labelled else ""}
   FROM {customers_ref} AS c
   LEFT JOIN a ON a.customer_id = c.customer_id
   LEFT JOIN d ON d.customer_id = c.customer_id
@@ -545,13 +557,15 @@ def _tx_arrays(transactions: pa.Table | Mapping[str, Sequence[Any]] | Sequence[d
     )
 
 
-def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str, Any]:
+def _summaries(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str, Any]:
+    """The per-day and per-counterparty summaries of `feature_sql`'s CTEs for one customer, keyed by the same
+    column names (None where the SQL's LEFT JOIN finds no row); the specials read them."""
     c = fs.config
     L, R, P = c.long_window, c.recent_window, c.pass_through_window
-    out: dict[str, Any] = {}
-    long = t.age_us < L * DAY_US
+    s: dict[str, Any] = {"tenure_us": cutoff_us - signup_us}
     vel = t.age_us < P * DAY_US
     days = t.day[vel]
+    s |= dict.fromkeys(("d.active_days", "d.n_tx", "d.max_n", "d.max_in", "d.max_out", "d.passed", "d.received"))
     if len(days):
         uniq, inv = np.unique(days, return_inverse=True)
         n = np.bincount(inv)
@@ -559,20 +573,10 @@ def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str,
         out_sum = np.bincount(inv, weights=np.where(t.out[vel], t.amount[vel], 0.0))
         nxt = {int(d): o for d, o in zip(uniq, out_sum, strict=True)}
         next_out = np.array([nxt.get(int(d) - 1, 0.0) for d in uniq])
-        passed = float(np.minimum(in_sum, out_sum + next_out).sum())
-        received = float(in_sum.sum())
-        out |= {
-            f"active_days_{P}d": float(len(uniq)),
-            f"tx_per_active_day_{P}d": float(n.sum()) / len(uniq),
-            f"max_tx_per_day_{P}d": float(n.max()),
-            f"max_in_per_day_{P}d": float(in_sum.max()),
-            f"max_out_per_day_{P}d": float(out_sum.max()),
-            f"pass_through_2d_{P}d": _div(passed, received),
-        }
-    else:
-        out |= {
-            f"active_days_{P}d": 0.0, f"tx_per_active_day_{P}d": None, f"max_tx_per_day_{P}d": 0.0,
-            f"max_in_per_day_{P}d": 0.0, f"max_out_per_day_{P}d": 0.0, f"pass_through_2d_{P}d": None,
+        s |= {
+            "d.active_days": len(uniq), "d.n_tx": float(n.sum()), "d.max_n": n.max(), "d.max_in": in_sum.max(),
+            "d.max_out": out_sum.max(), "d.passed": float(np.minimum(in_sum, out_sum + next_out).sum()),
+            "d.received": float(in_sum.sum()),
         }  # fmt: skip
     has_cp = pd.notna(t.counterparty)
     codes, uniq = pd.factorize(t.counterparty[has_cp])  # hash-based: no per-transaction Python loop
@@ -587,19 +591,18 @@ def _special(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str,
     last, last_in, last_out = youngest(np.ones(len(age), bool)), youngest(~is_out), youngest(is_out)
     first = np.full(len(uniq), -1, dtype=np.int64)
     np.maximum.at(first, codes, age)
-    out[f"counterparties_{R}d"] = float((last < R * DAY_US).sum())
-    out[f"counterparties_{L}d"] = float((last < L * DAY_US).sum())
-    out[f"new_counterparties_{R}d"] = float(((first >= 0) & (first < R * DAY_US)).sum())
-    out[f"senders_{L}d"] = float((last_in < L * DAY_US).sum())
-    out[f"receivers_{L}d"] = float((last_out < L * DAY_US).sum())
-    out[f"countries_{L}d"] = float(len({x for x in t.country[long] if x is not None}))
-    out["days_since_first_tx"] = float(t.age_us.max()) / DAY_US if len(t.age_us) else None
-    out["days_since_last_tx"] = float(t.age_us.min()) / DAY_US if len(t.age_us) else None
+    s |= {
+        "cpa.cp_recent": (last < R * DAY_US).sum(), "cpa.cp_long": (last < L * DAY_US).sum(),
+        "cpa.cp_new": ((first >= 0) & (first < R * DAY_US)).sum(), "cpa.senders": (last_in < L * DAY_US).sum(),
+        "cpa.receivers": (last_out < L * DAY_US).sum(),
+        "a._countries": len({x for x in t.country[t.age_us < L * DAY_US] if x is not None}),
+    }  # fmt: skip
     ins, outs = t.age_us[~t.out], t.age_us[t.out]
-    out["days_since_last_in"] = float(ins.min()) / DAY_US if len(ins) else None
-    out["days_since_last_out"] = float(outs.min()) / DAY_US if len(outs) else None
-    out["tenure_days"] = (cutoff_us - signup_us) / DAY_US
-    return out
+    s["a._first_age"] = float(t.age_us.max()) if len(t.age_us) else None
+    s["a._last_age"] = float(t.age_us.min()) if len(t.age_us) else None
+    s["a._last_in_age"] = float(ins.min()) if len(ins) else None
+    s["a._last_out_age"] = float(outs.min()) if len(outs) else None
+    return s
 
 
 def online_features(
@@ -617,7 +620,8 @@ def online_features(
     signup_us = _micros(signup) if isinstance(signup, datetime) else int(signup)
     t = _tx_arrays(transactions, cutoff_us)
     values: dict[str, Any] = dict(fs.tx_values(t))
-    values |= _special(fs, t, cutoff_us, signup_us)
+    summaries = _summaries(fs, t, cutoff_us, signup_us)
+    values |= {s.feature.name: s.np(summaries) for s in fs.specials}
     for name, kind in fs.attributes.items():
         v = customer.get(name)
         if v is None or (isinstance(v, float) and np.isnan(v)):
