@@ -228,7 +228,7 @@ class FeatureSet:
         self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns
         self.specials = _specials(config)
         self._build()
-        # The distinct filters of the transaction aggregates (each evaluated once per call of tx_values).
+        # The distinct filters of the transaction aggregates (each evaluated once per call of _tx_aggregates).
         self._tx_conds = list({f.cond.sql: f.cond for f in self.tx}.values())
         self._tx_row = {c.sql: i for i, c in enumerate(self._tx_conds)}
 
@@ -242,35 +242,6 @@ class FeatureSet:
     def _add(self, name: str, group: str, definition: str, cond: Cond, stat: str, window: int | None) -> None:
         self.tx.append(_TxFeature(Feature(name, group, definition, window), _agg_sql(stat, cond), cond, stat))
 
-    def tx_values(self, t: Tx) -> dict[str, float | None]:
-        """Every transaction aggregate with the SQL's NULL rules, in a few array operations: one row per distinct
-        filter in a (filters x transactions) mask, then counts, sums, extremes and spreads per row (a Python
-        call per feature cost ~4x more)."""
-        conds, row = self._tx_conds, self._tx_row
-        a = t.amount
-        mask = np.array([c.np(t) for c in conds], dtype=bool).reshape(len(conds), len(a))
-        count = mask.sum(axis=1)
-        total = mask @ a if len(a) else np.zeros(len(conds))
-        stats: dict[str, np.ndarray] = {"count": count.astype(float), "sum": total}
-        if len(a):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = total / count
-                dev = np.where(mask, a - mean[:, None], 0.0)
-                stats |= {
-                    "mean": mean,
-                    "min": np.where(mask, a, np.inf).min(axis=1),
-                    "max": np.where(mask, a, -np.inf).max(axis=1),
-                    "std": np.sqrt((dev * dev).sum(axis=1) / (count - 1)),
-                }
-        out: dict[str, float | None] = {}
-        for f in self.tx:
-            i = row[f.cond.sql]
-            if f.stat in ("count", "sum"):
-                out[f.feature.name] = float(stats[f.stat][i])
-            else:  # NULL over no rows; the sample deviation also over one
-                out[f.feature.name] = None if count[i] < (2 if f.stat == "std" else 1) else float(stats[f.stat][i])
-        return out
-
     def _ratio(self, name: str, group: str, definition: str, num: str, den: str, scale: float = 1.0) -> None:
         sql = f"SAFE_DIVIDE({num} * {scale!r}, {den})" if scale != 1.0 else f"SAFE_DIVIDE({num}, {den})"
 
@@ -282,10 +253,19 @@ class FeatureSet:
 
     def _build(self) -> None:
         c = self.config
-        L, R, P = c.long_window, c.recent_window, c.pass_through_window
-        flag = self._flag
-        win = {w: flag(f"w{w}", _win(w)) for w in sorted({*c.windows, *c.type_windows, L, R, P})}
-        direction = {d: flag(f"is_{d}", _dir(d)) for d in ("in", "out")}
+        win = {w: self._flag(f"w{w}", _win(w)) for w in sorted({*c.windows, *c.type_windows, *self._lrp})}
+        direction = {d: self._flag(f"is_{d}", _dir(d)) for d in ("in", "out")}
+        self._amounts_and_types(win, direction)
+        shares = self._risk_aggregates(win, direction)
+        self._ratios(shares)
+
+    @property
+    def _lrp(self) -> tuple[int, int, int]:
+        c = self.config
+        return c.long_window, c.recent_window, c.pass_through_window
+
+    def _amounts_and_types(self, win: dict[int, Cond], direction: dict[str, Cond]) -> None:
+        c, flag = self.config, self._flag
         for d in ("in", "out"):
             for w in c.windows:
                 for stat in STATS:
@@ -301,6 +281,11 @@ class FeatureSet:
                         f"type_{typ}_{stat}_{w}d", "activity", f"{stat} of `{typ}` transactions in the last {w} days",
                         _and(is_type, win[w]), stat, w,
                     )  # fmt: skip
+
+    def _risk_aggregates(self, win: dict[int, Cond], direction: dict[str, Cond]) -> list[tuple[str, Cond, str, bool]]:
+        """Counts (and amounts) of risky kinds of transactions; returns the kinds, for their shares."""
+        c, flag = self.config, self._flag
+        L, _, P = self._lrp
         hr = flag("high_risk", _in("country", c.high_risk_countries))
         night = flag(
             "night",
@@ -347,8 +332,12 @@ class FeatureSet:
             f"near_threshold_count_{c.pass_through_window}d", "risk",
             f"transactions near the reporting threshold, last {P} days", _and(near, win[P]), "count", P,
         )  # fmt: skip
+        return shares
 
-        # Ratios and shares of the features above.
+    def _ratios(self, shares: list[tuple[str, Cond, str, bool]]) -> None:
+        """Ratios and shares of the aggregates above and of the specials."""
+        c = self.config
+        L, R, _ = self._lrp
         for w in c.windows:
             self._ratio(
                 f"out_in_ratio_{w}d", "ratio", f"out sum / in sum, last {w} days", f"out_sum_{w}d", f"in_sum_{w}d"
@@ -557,6 +546,36 @@ def _tx_arrays(transactions: pa.Table | Mapping[str, Sequence[Any]] | Sequence[d
     )
 
 
+def _tx_aggregates(fs: FeatureSet, t: Tx) -> dict[str, float | None]:
+    """Every transaction aggregate with the SQL's NULL rules, in a few array operations: one row per distinct
+    filter in a (filters x transactions) mask, then counts, sums, extremes and spreads per row (a Python
+    call per feature cost ~4x more)."""
+    conds, row = fs._tx_conds, fs._tx_row
+    a = t.amount
+    mask = np.array([c.np(t) for c in conds], dtype=bool).reshape(len(conds), len(a))
+    count = mask.sum(axis=1)
+    total = mask @ a if len(a) else np.zeros(len(conds))
+    stats: dict[str, np.ndarray] = {"count": count.astype(float), "sum": total}
+    if len(a):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            dev = np.where(mask, a - mean[:, None], 0.0)
+            stats |= {
+                "mean": mean,
+                "min": np.where(mask, a, np.inf).min(axis=1),
+                "max": np.where(mask, a, -np.inf).max(axis=1),
+                "std": np.sqrt((dev * dev).sum(axis=1) / (count - 1)),
+            }
+    out: dict[str, float | None] = {}
+    for f in fs.tx:
+        i = row[f.cond.sql]
+        if f.stat in ("count", "sum"):
+            out[f.feature.name] = float(stats[f.stat][i])
+        else:  # NULL over no rows; the sample deviation also over one
+            out[f.feature.name] = None if count[i] < (2 if f.stat == "std" else 1) else float(stats[f.stat][i])
+    return out
+
+
 def _summaries(fs: FeatureSet, t: Tx, cutoff_us: int, signup_us: int) -> dict[str, Any]:
     """The per-day and per-counterparty summaries of `feature_sql`'s CTEs for one customer, keyed by the same
     column names (None where the SQL's LEFT JOIN finds no row); the specials read them."""
@@ -619,7 +638,7 @@ def online_features(
         raise DataContractError("signup_ts is missing", "customer record", "send the customer's signup_ts")
     signup_us = _micros(signup) if isinstance(signup, datetime) else int(signup)
     t = _tx_arrays(transactions, cutoff_us)
-    values: dict[str, Any] = dict(fs.tx_values(t))
+    values: dict[str, Any] = dict(_tx_aggregates(fs, t))
     summaries = _summaries(fs, t, cutoff_us, signup_us)
     values |= {s.feature.name: s.np(summaries) for s in fs.specials}
     for name, kind in fs.attributes.items():
