@@ -159,8 +159,6 @@ def cv_table(cv: dict[str, dict[str, float]]) -> list[str]:
 def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     """A report for a risk analyst: what the model achieves, what its threshold costs, what drives it."""
     m, cv = ev.metrics, meta["cv"]
-    c, f = m["at_cost_optimal"], m["at_f1_optimal"]
-    costs = m["costs"]
     lines = [
         f"# Model {meta['version']}",
         "",
@@ -191,6 +189,32 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         f"Brier {m['brier']:.4f}",
         f"- {m['holdout_rows']:,} customers, {m['holdout_suspended']:,} SUSPENDED",
         "",
+        *_threshold_section(m),
+        "## What drives the score (SHAP, holdout sample)",
+        "",
+        "| feature | mean abs SHAP (log-odds) |",
+        "|---|---|",
+    ]
+    lines += [f"| `{i['feature']}` | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
+    lines += ["", "![SHAP summary](shap_summary.png)", ""]
+    if meta["dropped"]:
+        lines += ["## Features dropped", ""]
+        lines += [f"- `{k}`: {v}" for k, v in meta["dropped"].items()]
+        lines.append("")
+    lines += [
+        "## Limits",
+        "",
+        "- Probabilities are shaped by the imbalance handling; read them as a ranking and use the threshold.",
+        "- SHAP values explain this model's score, not causes; correlated features share credit.",
+        "- See docs/methodology.md for the scheme and known limitations.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _threshold_section(m: dict[str, Any]) -> list[str]:
+    """The cost-optimal threshold beside the F1-optimal one, on the holdout."""
+    c, f, costs = m["at_cost_optimal"], m["at_f1_optimal"], m["costs"]
+    lines = [
         "## Decision threshold",
         "",
         f"A missed risky customer costs {costs['missed_cost']:,.0f}; wrongly off-boarding a good one costs "
@@ -218,25 +242,8 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "",
         "![cost vs threshold](cost.png) ![ROC](roc.png) ![PR](pr.png) ![calibration](calibration.png)",
         "",
-        "## What drives the score (SHAP, holdout sample)",
-        "",
-        "| feature | mean abs SHAP (log-odds) |",
-        "|---|---|",
     ]
-    lines += [f"| `{i['feature']}` | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
-    lines += ["", "![SHAP summary](shap_summary.png)", ""]
-    if meta["dropped"]:
-        lines += ["## Features dropped", ""]
-        lines += [f"- `{k}`: {v}" for k, v in meta["dropped"].items()]
-        lines.append("")
-    lines += [
-        "## Limits",
-        "",
-        "- Probabilities are shaped by the imbalance handling; read them as a ranking and use the threshold.",
-        "- SHAP values explain this model's score, not causes; correlated features share credit.",
-        "- See docs/methodology.md for the scheme and known limitations.",
-    ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write_report(store: ArtifactStore, prefix: str, meta: dict[str, Any], ev: Evaluation) -> str:

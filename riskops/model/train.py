@@ -268,6 +268,38 @@ class _Counter:
             self.tick(self.what, min(self.done, self.total), self.total)
 
 
+def _tune(
+    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], imbalance: Imbalance, cfg: TrainConfig,
+    say: Say, tick: Tick | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Optuna's TPE over CatBoost's main parameters on `folds`, within a trial count and a time budget; the
+    defaults are the first trial. Returns the best parameters and what the tuning did."""
+    if cfg.trials == 0:
+        return dict(DEFAULT_PARAMS), {"trials": 0, "best_pr_auc": None, "budget_s": cfg.tuning_timeout_s}
+
+    def objective(trial: optuna.Trial) -> float:
+        p = {
+            "depth": trial.suggest_int("depth", 3, 8),
+            "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.15, log=True),
+            "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
+            "rsm": trial.suggest_float("rsm", 0.3, 1.0),
+            "random_strength": trial.suggest_float("random_strength", 0.0, 2.0),
+        }
+        res = _catboost_cv(ds, dev, folds, p, imbalance, cfg)
+        return float(np.mean([f["pr_auc"] for f in res.folds]))
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+    study.enqueue_trial({**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0})
+    say(f"tuning: up to {cfg.trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
+    trials = _Counter(tick, "tuning trials", cfg.trials)
+    study.optimize(objective, n_trials=cfg.trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()])
+    params = dict(study.best_params)
+    tuning = {"trials": len(study.trials), "best_pr_auc": float(study.best_value), "budget_s": cfg.tuning_timeout_s,
+              "best_params": params}  # fmt: skip
+    return params, tuning
+
+
 def train(
     ds: Dataset, cfg: TrainConfig, say: Say | None = None, tick: Tick | None = None,
 ) -> TrainResult:  # fmt: skip
@@ -291,35 +323,7 @@ def train(
     seconds["imbalance"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    params = dict(DEFAULT_PARAMS)
-    tuning: dict[str, Any] = {"trials": 0, "best_pr_auc": None, "budget_s": cfg.tuning_timeout_s}
-    if cfg.trials > 0:
-        tune_folds = folds[: cfg.tuning_folds]
-
-        def objective(trial: optuna.Trial) -> float:
-            p = {
-                "depth": trial.suggest_int("depth", 3, 8),
-                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.15, log=True),
-                "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 30.0, log=True),
-                "rsm": trial.suggest_float("rsm", 0.3, 1.0),
-                "random_strength": trial.suggest_float("random_strength", 0.0, 2.0),
-            }
-            res = _catboost_cv(ds, dev, tune_folds, p, imbalance, cfg)
-            return float(np.mean([f["pr_auc"] for f in res.folds]))
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
-        study.enqueue_trial({**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0})
-        say(f"tuning: up to {cfg.trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
-        trials = _Counter(tick, "tuning trials", cfg.trials)
-        study.optimize(objective, n_trials=cfg.trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()])
-        params = dict(study.best_params)
-        tuning = {
-            "trials": len(study.trials),
-            "best_pr_auc": float(study.best_value),
-            "budget_s": cfg.tuning_timeout_s,
-            "best_params": params,
-        }
+    params, tuning = _tune(ds, dev, folds[: cfg.tuning_folds], imbalance, cfg, say, tick)
     seconds["tuning"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -19,7 +19,7 @@ from riskops.model.evaluate import cv_table
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
-from riskops.scoring.offboard import ScoringResult, _fmt
+from riskops.scoring.offboard import ScoringResult, format_value
 from riskops.scoring.policy import POLICY, SEGMENTS, read_policy
 
 
@@ -61,6 +61,26 @@ def _gate_sentence(record: RunRecord, card: ModelCard) -> str:
     if gate["promote"] and gate["challenger"] == card.version:
         return f"trained in this run and promoted: {gate['reason']}"
     return f"the champion; this run's candidate {gate['challenger']} was kept out: {gate['reason']}"
+
+
+def _segment_rows(result: ScoringResult, total: int) -> list[str]:
+    rows = []
+    for seg in SEGMENTS:
+        part = result.scores[result.scores["segment"] == seg]
+        mean = f"{part['score'].mean():.3f}" if len(part) else "-"
+        rows.append(f"| {seg} | {len(part):,} | {len(part) / total:.1%} | {int(part['offboard'].sum()):,} | {mean} |")
+    return rows
+
+
+def _profile_rows(profile: pd.DataFrame) -> list[str]:
+    if profile.empty:
+        return []
+    rows = ["", "Feature profile (medians) of the model's most important features:", ""]
+    rows.append("| | " + " | ".join(f"`{c}`" for c in profile.columns) + " |")
+    rows.append("|---" * (len(profile.columns) + 1) + "|")
+    for idx, row in profile.iterrows():
+        rows.append(f"| {idx} | " + " | ".join(format_value(str(c), row[c]) for c in profile.columns) + " |")
+    return rows
 
 
 def build_report(
@@ -107,17 +127,7 @@ def build_report(
         "| segment | customers | share | off-boarded | mean score |",
         "|---|---|---|---|---|",
     ]
-    for seg in SEGMENTS:
-        part = result.scores[result.scores["segment"] == seg]
-        mean = f"{part['score'].mean():.3f}" if len(part) else "-"
-        lines.append(f"| {seg} | {len(part):,} | {len(part) / total:.1%} | {int(part['offboard'].sum()):,} | {mean} |")
-    profile = segment_profile(features, result, card)
-    if not profile.empty:
-        lines += ["", "Feature profile (medians) of the model's most important features:", ""]
-        lines.append("| | " + " | ".join(f"`{c}`" for c in profile.columns) + " |")
-        lines.append("|---" * (len(profile.columns) + 1) + "|")
-        for idx, row in profile.iterrows():
-            lines.append(f"| {idx} | " + " | ".join(_fmt(str(c), row[c]) for c in profile.columns) + " |")
+    lines += _segment_rows(result, total) + _profile_rows(segment_profile(features, result, card))
     lines += ["", "## Rules", "", "| rule | condition | meaning | customers |", "|---|---|---|---|"]
     for rule in cfg.rules:
         hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())

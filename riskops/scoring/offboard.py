@@ -49,7 +49,7 @@ class ScoringResult:
         return {s: int(counts.get(s, 0)) for s in SEGMENTS}
 
 
-def _fmt(name: str, value: Any) -> str:
+def format_value(name: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "none"
     if isinstance(value, str):
@@ -84,7 +84,8 @@ def explain(
                 break
             name = cols[j]
             what = definitions.get(name, name)
-            reasons.append(f"{what}: {_fmt(name, X.iat[i, j])} (typical customer: {_fmt(name, typical.get(name))})")
+            own, usual = format_value(name, X.iat[i, j]), format_value(name, typical.get(name))
+            reasons.append(f"{what}: {own} (typical customer: {usual})")
         out.append(reasons)
     return out
 
