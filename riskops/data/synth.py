@@ -89,6 +89,13 @@ class GenerateSummary:
     files: list[str] = field(default_factory=list)
 
 
+HOUR = 3_600_000_000  # microseconds
+IN, OUT = 0, 1  # direction codes, as written: ["in", "out"]
+OCC = {o: i for i, o in enumerate(OCCUPATIONS)}
+ST = {s: i for i, s in enumerate(STATUSES)}
+Codes = int | np.ndarray
+
+
 class _Tx:
     """Columnar buffer of one chunk's transactions (codes, not strings, until written)."""
 
@@ -97,34 +104,16 @@ class _Tx:
             k: [] for k in ("cust", "ts", "amount", "dir", "type", "cpk", "cpn", "country", "status", "ccy")
         }
 
-    def add(
-        self,
-        cust: np.ndarray,
-        ts: np.ndarray,
-        amount: np.ndarray,
-        direction: int | np.ndarray,
-        ttype: int | np.ndarray,
-        cpk: int | np.ndarray,
-        cpn: np.ndarray,
-        country: int | np.ndarray,
-        ccy: int | np.ndarray,
-        status: int | np.ndarray = 0,
-    ) -> None:
+    def add(self, cust: np.ndarray, *, ts: np.ndarray, amount: np.ndarray, direction: Codes, ttype: Codes,
+            cp_kind: Codes, cp: np.ndarray, country: Codes, ccy: Codes, status: Codes = 0) -> None:  # fmt: skip
         n = len(cust)
         if n == 0:
             return
         for key, value, dtype in (
-            ("cust", cust, np.int32),
-            ("ts", ts, np.int64),
-            ("amount", amount, np.float64),
-            ("dir", direction, np.int8),
-            ("type", ttype, np.int8),
-            ("cpk", cpk, np.int8),
-            ("cpn", cpn, np.int64),
-            ("country", country, np.int8),
-            ("status", status, np.int8),
-            ("ccy", ccy, np.int8),
-        ):
+            ("cust", cust, np.int32), ("ts", ts, np.int64), ("amount", amount, np.float64), ("dir", direction, np.int8),
+            ("type", ttype, np.int8), ("cpk", cp_kind, np.int8), ("cpn", cp, np.int64), ("country", country, np.int8),
+            ("status", status, np.int8), ("ccy", ccy, np.int8),
+        ):  # fmt: skip
             arr = np.asarray(value)
             self.cols[key].append(np.broadcast_to(arr, (n,)).astype(dtype, copy=False))
 
@@ -133,7 +122,8 @@ class _Tx:
 
 
 class _Chunk:
-    """Customers [offset, offset+n) of one cohort and everything generated for them."""
+    """Customers [offset, offset+n) of one cohort, their hidden traits, and the helpers the behaviours below use
+    to add their transactions."""
 
     def __init__(self, rng: np.random.Generator, n: int, offset: int, cutoff_us: int) -> None:
         self.rng, self.n, self.offset, self.end = rng, n, offset, cutoff_us
@@ -152,17 +142,17 @@ class _Chunk:
         self.start = cutoff_us - history * DAY
         self.activity = r.lognormal(0, 0.45, n)
         self.night = np.clip(r.beta(1.2, 18, n), 0, 0.5)  # chance a transaction happens 00-06h
+        self._hide_traits(tenure_days)
+        self.tx = _Tx()
 
-        # Hidden propensity: attributes tilt it, never decide it.
+    def _hide_traits(self, tenure_days: np.ndarray) -> None:
+        """Who is a bad actor (attributes tilt it, never decide it), their typologies, benign look-alikes, and
+        who ends SUSPENDED: not every bad actor is caught, and a few good customers are off-boarded too."""
+        r, n = self.rng, self.n
         logit = (
-            -2.8
-            + 1.1 * self.mismatch
-            + 0.5 * (self.kyc == 0)
-            - 0.4 * (self.kyc == 2)
-            + 0.8 * (self.channel == 3)
-            + 0.5 * (self.age < 26)
-            - 0.5 * (tenure_days > 3 * 365)
-        )
+            -2.8 + 1.1 * self.mismatch + 0.5 * (self.kyc == 0) - 0.4 * (self.kyc == 2) + 0.8 * (self.channel == 3)
+            + 0.5 * (self.age < 26) - 0.5 * (tenure_days > 3 * 365)
+        )  # fmt: skip
         self.bad = r.random(n) < 1 / (1 + np.exp(-logit))
         self.intensity = np.where(self.bad, r.uniform(0.15, 1.0, n), 0.0)
         self.typo = np.full((n, len(TYPOLOGIES)), False)
@@ -174,46 +164,40 @@ class _Chunk:
         self.look = r.random((n, len(LOOKALIKES))) < np.array([0.07, 0.05, 0.06, 0.05, 0.05, 0.05])
         self.look &= ~self.bad[:, None] | (r.random((n, 1)) < 0.5)
         self.night = np.where(self.bad, self.night + 0.12 * self.intensity, self.night)
-
-        # Not every bad actor gets caught; a few good customers are off-boarded for other reasons.
         p_susp = np.where(
-            self.bad,
-            0.2 + 0.6 * self.intensity,
-            0.004 + 0.01 * self.mismatch + 0.012 * self.look.any(axis=1),
+            self.bad, 0.2 + 0.6 * self.intensity, 0.004 + 0.01 * self.mismatch + 0.012 * self.look.any(axis=1)
         )
         self.suspended = r.random(n) < p_susp
-        self.tx = _Tx()
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def has(self, typology: str) -> np.ndarray:
+        return self.typo[:, TYPOLOGIES.index(typology)]
+
+    def looks_like(self, lookalike: str) -> np.ndarray:
+        return self.look[:, LOOKALIKES.index(lookalike)]
+
     def times(self, cust: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         r, m = self.rng, len(cust)
         t = lo + (r.random(m) * np.maximum(hi - lo, DAY)).astype(np.int64)
         day = t - t % DAY
         night = r.random(m) < self.night[cust]
         hour = np.where(night, r.uniform(0, 6, m), r.uniform(6.5, 23.5, m))
-        ts = day + (hour * 3_600_000_000).astype(np.int64)
+        ts = day + (hour * HOUR).astype(np.int64)
         return np.clip(ts, self.start[cust], self.end - 1)
 
     def anytime(self, cust: np.ndarray) -> np.ndarray:
         """Times anywhere in each customer's history."""
         return self.times(cust, self.start[cust], np.full(len(cust), self.end))
 
-    def add(
-        self,
-        cust: np.ndarray,
-        ts: np.ndarray,
-        amount: np.ndarray,
-        direction: int | np.ndarray,
-        ttype: int | np.ndarray,
-        cpk: int | np.ndarray,
-        cpn: np.ndarray,
-        country: int | np.ndarray | None = None,
-        ccy: int | np.ndarray | None = None,
-        status: int | np.ndarray = 0,
-    ) -> None:
+    def add(self, cust: np.ndarray, *, ts: np.ndarray, amount: np.ndarray, direction: Codes, ttype: Codes,
+            cp_kind: Codes, cp: np.ndarray, country: Codes | None = None, ccy: Codes | None = None,
+            status: Codes = 0) -> None:  # fmt: skip
         """Add transactions; country and currency default to the customer's home."""
-        home = self.home[cust] if country is None else country
-        self.tx.add(cust, ts, amount, direction, ttype, cpk, cpn, home, self.ccy[cust] if ccy is None else ccy, status)
+        self.tx.add(
+            cust, ts=ts, amount=amount, direction=direction, ttype=ttype, cp_kind=cp_kind, cp=cp,
+            country=self.home[cust] if country is None else country, ccy=self.ccy[cust] if ccy is None else ccy,
+            status=status,
+        )  # fmt: skip
 
     def per_customer(self, mask: np.ndarray, counts: np.ndarray) -> np.ndarray:
         counts = np.where(mask, np.maximum(counts, 0), 0).astype(np.int64)
@@ -228,312 +212,234 @@ class _Chunk:
     def contacts(self, cust: np.ndarray, pool: int = 8) -> np.ndarray:
         return (self.offset + cust) * 16 + self.rng.integers(0, pool, len(cust))
 
+    def own_account(self, cust: np.ndarray) -> np.ndarray:
+        return self.offset + cust
+
     def recent(self, cust: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo = np.maximum(self.end - days * DAY, self.start[cust])
         return lo, np.full(len(cust), self.end)
 
-    # -- everyday life ---------------------------------------------------------------------------------
-    def baseline(self) -> None:
-        r, n = self.rng, self.n
-        months = self.months()
-        occ = self.occ
-        # Monthly income: salary, pension, benefits, allowance (as a transfer from a family contact).
-        monthly = np.isin(occ, [0, 2, 3, 5])
-        cust = self.per_customer(monthly, months)
-        k = _rank_within(cust, n)
-        ts = (
-            self.start[cust]
-            + (k * 30 + r.integers(25, 29, len(cust))) * DAY
-            + r.integers(6, 10, len(cust)) * 3_600_000_000
-        )
-        ts = np.minimum(ts, self.end - 1)
-        o = occ[cust]
-        typ = np.select([o == 0, o == 3, o == 5], [T["salary"], T["pension"], T["benefit"]], T["transfer"])
-        amt = np.round(self.income[cust] / 12 * r.normal(1, 0.03, len(cust)), 2)
-        cpk = np.where(occ[cust] == 2, CP["P"], CP["E"])
-        cpn = np.where(occ[cust] == 2, (self.offset + cust) * 16, (self.offset + cust) // 40)
-        self.add(cust, ts, amt, 0, typ, cpk, cpn, self.home[cust], self.ccy[cust])
-        # Irregular invoices for the self-employed and business owners.
-        inv = np.isin(occ, [1, 4])
-        cust = self.per_customer(inv, r.poisson(months * 4 * self.activity))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(self.income[cust] / 48 * r.lognormal(0, 0.6, len(cust)), 2),
-            0,
-            T["transfer"],
-            CP["P"],
-            self.strangers(len(cust)) % 5_000_000,
-        )
-        # Card spend: the bulk of activity, mostly at home, sometimes abroad.
-        cust = self.per_customer(np.ones(n, bool), r.poisson(months * 4 * self.activity))
-        m = len(cust)
-        abroad = r.random(m) < 0.06
-        country = np.where(abroad, r.choice([C_IDX[c] for c in TRAVEL], m), self.home[cust])
-        status = r.choice(4, m, p=[0.985, 0.011, 0.004, 0.0])
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(3.1, 0.9, m) * np.sqrt(self.income[cust] / 38_000), 2),
-            1,
-            T["card"],
-            CP["M"],
-            r.zipf(1.3, m) % 50_000,
-            country,
-            np.where(abroad, CCY_IDX["USD"], self.ccy[cust]),
-            status,
-        )
-        # Bills, ATM withdrawals (round amounts), person-to-person transfers, top-ups.
-        cust = self.per_customer(np.ones(n, bool), r.poisson(months * 1.5))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(4.0, 0.7, len(cust)), 2),
-            1,
-            T["bill"],
-            CP["U"],
-            r.integers(0, 400, len(cust)),
-        )
-        cust = self.per_customer(np.ones(n, bool), r.poisson(months * 0.7 * self.activity))
-        self.add(
-            cust,
-            self.anytime(cust),
-            r.integers(1, 10, len(cust)) * 20.0,
-            1,
-            T["withdrawal"],
-            CP["A"],
-            self.offset + cust,
-        )
-        for direction in (0, 1):
-            cust = self.per_customer(np.ones(n, bool), r.poisson(months * 0.8))
-            self.add(
-                cust,
-                self.anytime(cust),
-                np.round(r.lognormal(3.8, 1.0, len(cust)), 2),
-                direction,
-                T["transfer"],
-                CP["P"],
-                self.contacts(cust),
-            )
-        low = np.isin(occ, [2, 5]) | (self.income < 15_000)
-        cust = self.per_customer(low, r.poisson(months * 2))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(4.2, 0.6, len(cust)), -1),
-            0,
-            T["topup"],
-            CP["A"],
-            self.offset + cust,
-        )
-
-    # -- benign look-alikes ------------------------------------------------------------------------------
-    def lookalikes(self) -> None:
-        r, months = self.rng, self.months()
-        lk = {name: self.look[:, i] for i, name in enumerate(LOOKALIKES)}
-        # Remitters: a monthly transfer home, often to a corridor flagged as high-risk.
-        cust = self.per_customer(lk["remitter"], months)
-        dest = r.choice([C_IDX[c] for c in REMITTANCE], len(cust))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(5.5, 0.5, len(cust)), 2),
-            1,
-            T["transfer"],
-            CP["P"],
-            self.contacts(cust, 2),
-            dest,
-            self.ccy[cust],
-        )
-        # Marketplace sellers: many small payments in from many buyers.
-        cust = self.per_customer(lk["marketplace_seller"], r.poisson(months * 12))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(3.5, 0.7, len(cust)), 2),
-            0,
-            T["transfer"],
-            CP["P"],
-            self.strangers(len(cust)),
-        )
-        # Savings sweepers: most of the salary leaves for their own savings account within a day.
-        cust = self.per_customer(lk["savings_sweeper"], months)
-        ts = (
-            self.start[cust]
-            + (r.integers(0, max(int(months.max()), 1), len(cust)) % np.maximum(months[cust], 1) * 30 + 28) * DAY
-        )
-        self.add(
-            cust,
-            np.minimum(ts, self.end - 1),
-            np.round(self.income[cust] / 12 * r.uniform(0.4, 0.8, len(cust)), 2),
-            1,
-            T["transfer"],
-            CP["A"],
-            self.offset + cust,
-        )
-        # Crypto investors: regular buys on an exchange.
-        cust = self.per_customer(lk["crypto_investor"], r.poisson(months * 2))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(5.0, 0.8, len(cust)), 2),
-            1,
-            T["crypto"],
-            CP["X"],
-            r.integers(0, 20, len(cust)),
-        )
-        # Card trouble: failed payments when the balance runs low.
-        cust = self.per_customer(lk["card_trouble"], r.poisson(months * 0.8))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(3.5, 0.8, len(cust)), 2),
-            1,
-            T["card"],
-            CP["M"],
-            r.integers(0, 50_000, len(cust)),
-            status=1,
-        )
-
-    # -- behaviours that get accounts suspended ----------------------------------------------------------
-    def typologies(self) -> None:
-        r = self.rng
-        ty = {name: self.typo[:, i] for i, name in enumerate(TYPOLOGIES)}
-        inten = self.intensity
-
-        # Structuring: cash deposits just under the reporting threshold.
-        cust = self.per_customer(ty["structuring"], r.poisson(4 + 22 * inten))
-        lo, hi = self.recent(cust, r.integers(60, 180, len(cust)))
-        self.add(
-            cust,
-            self.times(cust, lo, hi),
-            np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2),
-            0,
-            T["cash_deposit"],
-            CP["A"],
-            self.offset + cust,
-        )
-
-        # Pass-through: money arrives and leaves again within hours, mostly abroad.
-        cust = self.per_customer(ty["pass_through"] | ty["mule"], r.poisson(3 + 25 * inten))
-        lo, hi = self.recent(cust, r.integers(45, 240, len(cust)))
-        t_in = self.times(cust, lo, hi)
-        amt = np.round(r.lognormal(7.3, 0.8, len(cust)), 2)
-        delay = (r.exponential(6 + 30 * (1 - inten[cust])) * 3_600_000_000).astype(np.int64)
-        dest = np.where(r.random(len(cust)) < 0.5, r.choice(HIGH_RISK_IDX, len(cust)), self.home[cust])
-        self.add(
-            cust,
-            t_in,
-            amt,
-            0,
-            T["transfer"],
-            CP["P"],
-            self.strangers(len(cust)),
-        )
-        self.add(
-            cust,
-            np.minimum(t_in + delay, self.end - 1),
-            np.round(amt * r.uniform(0.88, 0.99, len(cust)), 2),
-            1,
-            np.where(r.random(len(cust)) < 0.25, T["crypto"], T["transfer"]),
-            CP["P"],
-            self.strangers(len(cust)),
-            dest,
-            self.ccy[cust],
-        )
-
-        # Fan-in: many new counterparties pay in over a few weeks, then the money is moved on.
-        cust = self.per_customer(ty["fan_in"] | ty["mule"], r.poisson(10 + 70 * inten))
-        lo, hi = self.recent(cust, r.integers(20, 70, len(cust)))
-        t_in = self.times(cust, lo, hi)
-        amt = np.round(r.lognormal(5.3, 0.6, len(cust)), 2)
-        self.add(
-            cust,
-            t_in,
-            amt,
-            0,
-            T["transfer"],
-            CP["P"],
-            self.strangers(len(cust)),
-        )
-        out = r.random(len(cust)) < 0.3
-        self.add(
-            cust[out],
-            np.minimum(t_in[out] + r.integers(1, 48, out.sum()) * 3_600_000_000, self.end - 1),
-            np.round(amt[out] * r.uniform(2.5, 3.2, out.sum()), -1),
-            1,
-            np.where(r.random(out.sum()) < 0.5, T["withdrawal"], T["crypto"]),
-            CP["X"],
-            r.integers(0, 20, out.sum()),
-            self.home[cust[out]],
-            self.ccy[cust[out]],
-        )
-
-        # High-risk corridors: sizeable transfers out to high-risk jurisdictions.
-        cust = self.per_customer(ty["corridor"], r.poisson(3 + 18 * inten))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(7.0, 0.7, len(cust)), 2),
-            1,
-            T["transfer"],
-            CP["P"],
-            self.strangers(len(cust)),
-            r.choice(HIGH_RISK_IDX, len(cust)),
-            np.where(r.random(len(cust)) < 0.4, CCY_IDX["USD"], self.ccy[cust]),
-        )
-
-        # Chargebacks and failed payments.
-        cust = self.per_customer(ty["chargeback"], r.poisson(4 + 20 * inten))
-        self.add(
-            cust,
-            self.anytime(cust),
-            np.round(r.lognormal(5.0, 0.9, len(cust)), 2),
-            1,
-            T["card"],
-            CP["M"],
-            r.integers(0, 50_000, len(cust)),
-            self.home[cust],
-            self.ccy[cust],
-            r.choice([1, 2, 3], len(cust), p=[0.45, 0.2, 0.35]),
-        )
-
-        # Dormant then burst: quiet for months, then a burst of large movements in and out.
-        cust = self.per_customer(ty["dormant_burst"], r.poisson(15 + 50 * inten))
-        lo, hi = self.recent(cust, r.integers(10, 40, len(cust)))
-        self.add(
-            cust,
-            self.times(cust, lo, hi),
-            np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
-            r.integers(0, 2, len(cust)),
-            T["transfer"],
-            CP["P"],
-            self.strangers(len(cust)),
-        )
-
-        # Mules also cash out fast at ATMs.
-        cust = self.per_customer(ty["mule"], r.poisson(5 + 15 * inten))
-        lo, hi = self.recent(cust, r.integers(20, 60, len(cust)))
-        self.add(
-            cust,
-            self.times(cust, lo, hi),
-            r.integers(10, 50, len(cust)) * 20.0,
-            1,
-            T["withdrawal"],
-            CP["A"],
-            self.offset + cust,
-        )
-
     def quiet_periods(self, tx: dict[str, np.ndarray]) -> np.ndarray:
         """Mask out everyday activity during dormancy (dormant_burst typology and 'returning' look-alikes)."""
         r = self.rng
-        dormant = self.typo[:, TYPOLOGIES.index("dormant_burst")] | self.look[:, LOOKALIKES.index("returning")]
+        dormant = self.has("dormant_burst") | self.looks_like("returning")
         gap = np.where(dormant, r.integers(90, 200, self.n), 0) * DAY
-        resume = (
-            self.end - np.where(self.typo[:, TYPOLOGIES.index("dormant_burst")], 45, r.integers(20, 60, self.n)) * DAY
-        )
+        resume = self.end - np.where(self.has("dormant_burst"), 45, r.integers(20, 60, self.n)) * DAY
         c = tx["cust"]
         return ~(dormant[c] & (tx["ts"] >= resume[c] - gap[c]) & (tx["ts"] < resume[c]))
+
+
+# -- everyday life -------------------------------------------------------------------------------------------
+
+
+def monthly_income(ch: _Chunk) -> None:
+    """Salary, pension, benefits, or a student's allowance (a transfer from a family contact), once a month."""
+    r, occ = ch.rng, ch.occ
+    paid = np.isin(occ, [OCC["employee"], OCC["student"], OCC["retired"], OCC["unemployed"]])
+    cust = ch.per_customer(paid, ch.months())
+    k = _rank_within(cust, ch.n)
+    ts = ch.start[cust] + (k * 30 + r.integers(25, 29, len(cust))) * DAY + r.integers(6, 10, len(cust)) * HOUR
+    o = occ[cust]
+    kind = np.select(
+        [o == OCC["employee"], o == OCC["retired"], o == OCC["unemployed"]],
+        [T["salary"], T["pension"], T["benefit"]], T["transfer"],
+    )  # fmt: skip
+    amount = np.round(ch.income[cust] / 12 * r.normal(1, 0.03, len(cust)), 2)
+    student = o == OCC["student"]
+    ch.add(
+        cust, ts=np.minimum(ts, ch.end - 1), amount=amount, direction=IN, ttype=kind,
+        cp_kind=np.where(student, CP["P"], CP["E"]),
+        cp=np.where(student, (ch.offset + cust) * 16, (ch.offset + cust) // 40),  # family contact, or employer
+    )  # fmt: skip
+
+
+def invoices(ch: _Chunk) -> None:
+    """Irregular payments in for the self-employed and business owners."""
+    r = ch.rng
+    invoicing = np.isin(ch.occ, [OCC["self_employed"], OCC["business_owner"]])
+    cust = ch.per_customer(invoicing, r.poisson(ch.months() * 4 * ch.activity))
+    ch.add(
+        cust, ts=ch.anytime(cust), amount=np.round(ch.income[cust] / 48 * r.lognormal(0, 0.6, len(cust)), 2),
+        direction=IN, ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(len(cust)) % 5_000_000,
+    )  # fmt: skip
+
+
+def card_spend(ch: _Chunk) -> None:
+    """The bulk of activity: card payments, mostly at home, sometimes abroad in dollars."""
+    r = ch.rng
+    cust = ch.per_customer(np.ones(ch.n, bool), r.poisson(ch.months() * 4 * ch.activity))
+    m = len(cust)
+    abroad = r.random(m) < 0.06
+    country = np.where(abroad, r.choice([C_IDX[c] for c in TRAVEL], m), ch.home[cust])
+    status = r.choice(len(STATUSES), m, p=[0.985, 0.011, 0.004, 0.0])
+    ch.add(
+        cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.1, 0.9, m) * np.sqrt(ch.income[cust] / 38_000), 2),
+        direction=OUT, ttype=T["card"], cp_kind=CP["M"], cp=r.zipf(1.3, m) % 50_000, country=country,
+        ccy=np.where(abroad, CCY_IDX["USD"], ch.ccy[cust]), status=status,
+    )  # fmt: skip
+
+
+def bills_cash_and_transfers(ch: _Chunk) -> None:
+    """Bills, ATM withdrawals (round amounts), person-to-person transfers both ways, and top-ups for those on
+    low incomes."""
+    r, n, months = ch.rng, ch.n, ch.months()
+    everyone = np.ones(n, bool)
+    cust = ch.per_customer(everyone, r.poisson(months * 1.5))
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(4.0, 0.7, len(cust)), 2), direction=OUT,
+           ttype=T["bill"], cp_kind=CP["U"], cp=r.integers(0, 400, len(cust)))  # fmt: skip
+    cust = ch.per_customer(everyone, r.poisson(months * 0.7 * ch.activity))
+    ch.add(cust, ts=ch.anytime(cust), amount=r.integers(1, 10, len(cust)) * 20.0, direction=OUT,
+           ttype=T["withdrawal"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+    for direction in (IN, OUT):
+        cust = ch.per_customer(everyone, r.poisson(months * 0.8))
+        ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.8, 1.0, len(cust)), 2), direction=direction,
+               ttype=T["transfer"], cp_kind=CP["P"], cp=ch.contacts(cust))  # fmt: skip
+    low = np.isin(ch.occ, [OCC["student"], OCC["unemployed"]]) | (ch.income < 15_000)
+    cust = ch.per_customer(low, r.poisson(months * 2))
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(4.2, 0.6, len(cust)), -1), direction=IN,
+           ttype=T["topup"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+
+
+EVERYDAY = (monthly_income, invoices, card_spend, bills_cash_and_transfers)
+
+
+# -- benign look-alikes: behaviour that resembles a typology but is not one ----------------------------------
+
+
+def remitters(ch: _Chunk) -> None:
+    """A monthly transfer home, often to a corridor flagged as high-risk."""
+    r = ch.rng
+    cust = ch.per_customer(ch.looks_like("remitter"), ch.months())
+    dest = r.choice([C_IDX[c] for c in REMITTANCE], len(cust))
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(5.5, 0.5, len(cust)), 2), direction=OUT,
+           ttype=T["transfer"], cp_kind=CP["P"], cp=ch.contacts(cust, 2), country=dest, ccy=ch.ccy[cust])  # fmt: skip
+
+
+def marketplace_sellers(ch: _Chunk) -> None:
+    """Many small payments in from many buyers (looks like fan-in)."""
+    r = ch.rng
+    cust = ch.per_customer(ch.looks_like("marketplace_seller"), r.poisson(ch.months() * 12))
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.5, 0.7, len(cust)), 2), direction=IN,
+           ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(len(cust)))  # fmt: skip
+
+
+def savings_sweepers(ch: _Chunk) -> None:
+    """Most of the salary leaves for their own savings account within a day (looks like pass-through)."""
+    r, months = ch.rng, ch.months()
+    cust = ch.per_customer(ch.looks_like("savings_sweeper"), months)
+    month = r.integers(0, max(int(months.max()), 1), len(cust)) % np.maximum(months[cust], 1)
+    ts = ch.start[cust] + (month * 30 + 28) * DAY
+    amount = np.round(ch.income[cust] / 12 * r.uniform(0.4, 0.8, len(cust)), 2)
+    ch.add(cust, ts=np.minimum(ts, ch.end - 1), amount=amount, direction=OUT, ttype=T["transfer"], cp_kind=CP["A"],
+           cp=ch.own_account(cust))  # fmt: skip
+
+
+def crypto_investors(ch: _Chunk) -> None:
+    """Regular buys on an exchange."""
+    r = ch.rng
+    cust = ch.per_customer(ch.looks_like("crypto_investor"), r.poisson(ch.months() * 2))
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(5.0, 0.8, len(cust)), 2), direction=OUT,
+           ttype=T["crypto"], cp_kind=CP["X"], cp=r.integers(0, 20, len(cust)))  # fmt: skip
+
+
+def card_trouble(ch: _Chunk) -> None:
+    """Failed card payments when the balance runs low (looks like chargeback fraud)."""
+    r = ch.rng
+    cust = ch.per_customer(ch.looks_like("card_trouble"), r.poisson(ch.months() * 0.8))
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.5, 0.8, len(cust)), 2), direction=OUT,
+           ttype=T["card"], cp_kind=CP["M"], cp=r.integers(0, 50_000, len(cust)), status=ST["failed"])  # fmt: skip
+
+
+# 'returning' customers (dormant, then back) are made by _Chunk.quiet_periods.
+LOOKALIKE_BEHAVIOURS = (remitters, marketplace_sellers, savings_sweepers, crypto_investors, card_trouble)
+
+
+# -- behaviours that get accounts suspended; `intensity` scales how much of it a bad actor does -------------
+
+
+def structuring(ch: _Chunk) -> None:
+    """Cash deposits just under the reporting threshold."""
+    r = ch.rng
+    cust = ch.per_customer(ch.has("structuring"), r.poisson(4 + 22 * ch.intensity))
+    lo, hi = ch.recent(cust, r.integers(60, 180, len(cust)))
+    ch.add(cust, ts=ch.times(cust, lo, hi),
+           amount=np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2), direction=IN,
+           ttype=T["cash_deposit"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+
+
+def pass_through(ch: _Chunk) -> None:
+    """Money arrives and leaves again within hours, half of it abroad (mules do it too)."""
+    r, inten = ch.rng, ch.intensity
+    cust = ch.per_customer(ch.has("pass_through") | ch.has("mule"), r.poisson(3 + 25 * inten))
+    m = len(cust)
+    lo, hi = ch.recent(cust, r.integers(45, 240, m))
+    t_in = ch.times(cust, lo, hi)
+    amount = np.round(r.lognormal(7.3, 0.8, m), 2)
+    delay = (r.exponential(6 + 30 * (1 - inten[cust])) * HOUR).astype(np.int64)
+    dest = np.where(r.random(m) < 0.5, r.choice(HIGH_RISK_IDX, m), ch.home[cust])
+    ch.add(cust, ts=t_in, amount=amount, direction=IN, ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(m))
+    ch.add(cust, ts=np.minimum(t_in + delay, ch.end - 1), amount=np.round(amount * r.uniform(0.88, 0.99, m), 2),
+           direction=OUT, ttype=np.where(r.random(m) < 0.25, T["crypto"], T["transfer"]), cp_kind=CP["P"],
+           cp=ch.strangers(m), country=dest, ccy=ch.ccy[cust])  # fmt: skip
+
+
+def fan_in(ch: _Chunk) -> None:
+    """Many new counterparties pay in over a few weeks, then the money is moved on (mules do it too)."""
+    r = ch.rng
+    cust = ch.per_customer(ch.has("fan_in") | ch.has("mule"), r.poisson(10 + 70 * ch.intensity))
+    lo, hi = ch.recent(cust, r.integers(20, 70, len(cust)))
+    t_in = ch.times(cust, lo, hi)
+    amount = np.round(r.lognormal(5.3, 0.6, len(cust)), 2)
+    ch.add(cust, ts=t_in, amount=amount, direction=IN, ttype=T["transfer"], cp_kind=CP["P"],
+           cp=ch.strangers(len(cust)))  # fmt: skip
+    moved = r.random(len(cust)) < 0.3
+    k = int(moved.sum())
+    ch.add(cust[moved], ts=np.minimum(t_in[moved] + r.integers(1, 48, k) * HOUR, ch.end - 1),
+           amount=np.round(amount[moved] * r.uniform(2.5, 3.2, k), -1), direction=OUT,
+           ttype=np.where(r.random(k) < 0.5, T["withdrawal"], T["crypto"]), cp_kind=CP["X"], cp=r.integers(0, 20, k),
+           country=ch.home[cust[moved]], ccy=ch.ccy[cust[moved]])  # fmt: skip
+
+
+def corridor(ch: _Chunk) -> None:
+    """Sizeable transfers out to high-risk jurisdictions."""
+    r = ch.rng
+    cust = ch.per_customer(ch.has("corridor"), r.poisson(3 + 18 * ch.intensity))
+    m = len(cust)
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(7.0, 0.7, m), 2), direction=OUT,
+           ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(m), country=r.choice(HIGH_RISK_IDX, m),
+           ccy=np.where(r.random(m) < 0.4, CCY_IDX["USD"], ch.ccy[cust]))  # fmt: skip
+
+
+def chargeback(ch: _Chunk) -> None:
+    """Card payments that fail, are reversed or charged back."""
+    r = ch.rng
+    cust = ch.per_customer(ch.has("chargeback"), r.poisson(4 + 20 * ch.intensity))
+    m = len(cust)
+    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(5.0, 0.9, m), 2), direction=OUT, ttype=T["card"],
+           cp_kind=CP["M"], cp=r.integers(0, 50_000, m), country=ch.home[cust], ccy=ch.ccy[cust],
+           status=r.choice([ST["failed"], ST["reversed"], ST["chargeback"]], m, p=[0.45, 0.2, 0.35]))  # fmt: skip
+
+
+def dormant_burst(ch: _Chunk) -> None:
+    """Quiet for months (see quiet_periods), then a burst of large movements in and out."""
+    r = ch.rng
+    cust = ch.per_customer(ch.has("dormant_burst"), r.poisson(15 + 50 * ch.intensity))
+    lo, hi = ch.recent(cust, r.integers(10, 40, len(cust)))
+    ch.add(cust, ts=ch.times(cust, lo, hi), amount=np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
+           direction=r.integers(IN, OUT + 1, len(cust)), ttype=T["transfer"], cp_kind=CP["P"],
+           cp=ch.strangers(len(cust)))  # fmt: skip
+
+
+def mule_cash_out(ch: _Chunk) -> None:
+    """Mules also cash out fast at ATMs."""
+    r = ch.rng
+    cust = ch.per_customer(ch.has("mule"), r.poisson(5 + 15 * ch.intensity))
+    lo, hi = ch.recent(cust, r.integers(20, 60, len(cust)))
+    ch.add(cust, ts=ch.times(cust, lo, hi), amount=r.integers(10, 50, len(cust)) * 20.0, direction=OUT,
+           ttype=T["withdrawal"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+
+
+TYPOLOGY_BEHAVIOURS = (structuring, pass_through, fan_in, corridor, chargeback, dormant_burst, mule_cash_out)
 
 
 def _rank_within(cust: np.ndarray, n: int) -> np.ndarray:
@@ -590,6 +496,28 @@ def _transactions_table(ch: _Chunk, tx: dict[str, np.ndarray], prefix: str, firs
     )
 
 
+def _make_chunk(rng: np.random.Generator, n: int, offset: int, cutoff_us: int, prefix: str, labelled: bool,
+                first_id: int) -> tuple[_Chunk, pa.Table, pa.Table]:  # fmt: skip
+    """One chunk's customers and transactions: every behaviour, in a fixed order (the RNG stream depends on it)."""
+    ch = _Chunk(rng, n, offset, cutoff_us)
+    for behaviour in (*EVERYDAY, *LOOKALIKE_BEHAVIOURS, *TYPOLOGY_BEHAVIOURS):
+        behaviour(ch)
+    tx = ch.tx.arrays()
+    keep = ch.quiet_periods(tx)
+    tx = {k: v[keep] for k, v in tx.items()}
+    return ch, _customers_table(ch, prefix, labelled), _transactions_table(ch, tx, prefix, first_id)
+
+
+def _truth_table(ch: _Chunk, customers: pa.Table) -> pa.Table:
+    """Who is a bad actor, with which typologies: for analysis only, never read by a loader."""
+    return pa.table({
+        "customer_id": customers.column("customer_id"),
+        "bad_actor": pa.array(ch.bad),
+        "typologies": pa.array(["+".join(TYPOLOGIES[j] for j in np.flatnonzero(row)) for row in ch.typo]),
+        "suspended": pa.array(ch.suspended),
+    })  # fmt: skip
+
+
 def generate(
     out: Path,
     customers: int = DEFAULT_CUSTOMERS,
@@ -621,15 +549,7 @@ def generate(
         for part, offset in enumerate(range(0, total, chunk_size)):
             n = min(chunk_size, total - offset)
             rng = np.random.default_rng([seed, 0 if cohort == "labelled" else 1, part])
-            ch = _Chunk(rng, n, offset, cutoff_us)
-            ch.baseline()
-            ch.lookalikes()
-            ch.typologies()
-            tx = ch.tx.arrays()
-            keep = ch.quiet_periods(tx)
-            tx = {k: v[keep] for k, v in tx.items()}
-            ct = _customers_table(ch, prefix, cohort == "labelled")
-            tt = _transactions_table(ch, tx, prefix, next_id)
+            ch, ct, tt = _make_chunk(rng, n, offset, cutoff_us, prefix, cohort == "labelled", next_id)
             next_id += tt.num_rows
             counts[cohort] += tt.num_rows
             if cohort == "labelled":
@@ -638,18 +558,7 @@ def generate(
                 path = tmp / cohort / sub / f"part-{part:05d}.parquet"
                 pq.write_table(table, path, compression="zstd")
                 files.append(str(path.relative_to(tmp)))
-            truth.append(
-                pa.table(
-                    {
-                        "customer_id": ct.column("customer_id"),
-                        "bad_actor": pa.array(ch.bad),
-                        "typologies": pa.array(
-                            ["+".join(TYPOLOGIES[j] for j in np.flatnonzero(row)) for row in ch.typo]
-                        ),
-                        "suspended": pa.array(ch.suspended),
-                    }
-                )
-            )
+            truth.append(_truth_table(ch, ct))
             done += n
             if tick:
                 tick(cohort, done, customers)
