@@ -44,36 +44,6 @@ _ACCEPTS = {
     "TIMESTAMP": {"time", "string"},
 }
 
-# Every reason a row can be quarantined for, in the order they are checked.
-CUSTOMER_REASONS = (
-    "missing_customer_id",
-    "duplicate_customer_id",
-    "missing_signup_ts",
-    "bad_type:signup_ts",
-    "signup_in_future",
-    "signup_after_as_of",
-    "missing_label",
-    "unknown_label",
-)
-TRANSACTION_REASONS = (
-    "missing_transaction_id",
-    "duplicate_transaction_id",
-    "missing_customer_id",
-    "customer_quarantined",
-    "unknown_customer",
-    "missing_ts",
-    "bad_type:ts",
-    "ts_in_future",
-    "ts_after_as_of",
-    "missing_amount",
-    "bad_type:amount",
-    "amount_nan",
-    "negative_amount",
-    "absurd_amount",
-    "unknown_direction",
-    "unknown_currency",
-)
-
 
 class TableReport(BaseModel):
     source: str

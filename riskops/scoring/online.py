@@ -96,7 +96,6 @@ class ModelHolder:
         self.current: LoadedModel | None = None
         self._lock = threading.Lock()
         self.load_failures = 0
-        self.loads = 0
         self.last_failure = ""  # "champion X failed to load: ..." while the champion cannot be served
 
     def refresh(self) -> bool:
@@ -113,7 +112,6 @@ class ModelHolder:
                 log.exception("model %s refused; keeping %s", champion, self.current and self.current.version)
                 return False
             self.current, self.last_failure = loaded, ""
-            self.loads += 1
             log.info("serving model %s", champion)
             return True
 
