@@ -156,7 +156,7 @@ def load_cmd(
     duckdb: DuckOpt = None,
 ) -> None:
     """Load source data into the warehouse's raw tables (as named in the mapping)."""
-    from riskops.data.sources import load_dataset, load_source
+    from riskops.data.sources import load_dataset, load_sources
     from riskops.io.warehouse import open_warehouse
 
     if dataset is None and (customers is None or transactions is None):
@@ -168,10 +168,7 @@ def load_cmd(
         else:
             assert customers is not None and transactions is not None
             t = m.cohorts[cohort]
-            counts = {
-                t.customers: load_source(wh, t.customers, customers),
-                t.transactions: load_source(wh, t.transactions, transactions),
-            }
+            counts = load_sources(wh, {t.customers: customers, t.transactions: transactions})
     out.print("loaded " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from sqlglot import exp
+
 from riskops.core.errors import DataContractError
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -39,9 +41,6 @@ def check_column(name: str, where: str = "column name") -> str:
 
 
 def _quoted(checked: str, dialect: str) -> str:
-    # Imported here: the serving image has no sqlglot, and the service never builds SQL from names.
-    from sqlglot import exp
-
     return str(exp.to_identifier(checked, quoted=True).sql(dialect=dialect))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -30,8 +31,12 @@ def _files(path: Path) -> list[Path]:
     return files
 
 
-def load_source(wh: Warehouse, table: str, path: Path) -> int:
-    """Load Parquet files as they are, or a CSV file (types inferred by Arrow) into `table`."""
+Source: TypeAlias = pa.Table | list[Path]
+
+
+def read_source(table: str, path: Path) -> Source:
+    """Check a source before anything is loaded: Parquet files (their schemas read, not their rows) or one
+    CSV file (read, types inferred by Arrow); every column name checked; the target table name checked."""
     files = _files(path)
     check_table(table, f"the mapping's table for {path}")
     if all(f.suffix == ".parquet" for f in files):
@@ -41,15 +46,26 @@ def load_source(wh: Warehouse, table: str, path: Path) -> int:
             except (pa.ArrowInvalid, OSError) as e:
                 raise DataContractError(f"{f.name} is not a readable Parquet file: {e}", str(f), "re-export it") from e
             _check_names(schema.names, f)
-        return wh.load(table, files)
+        return files
     if len(files) != 1:
         raise DataContractError(f"expected one CSV file, found {len(files)}", str(path), "pass a single CSV file")
     try:
-        table_data = pcsv.read_csv(files[0])
+        data = pcsv.read_csv(files[0])
     except pa.ArrowInvalid as e:
         raise DataContractError(f"{files[0].name} is not a readable CSV: {e}", str(files[0]), "fix the file") from e
-    _check_names(table_data.column_names, files[0])
-    return wh.load(table, table_data)
+    _check_names(data.column_names, files[0])
+    return data
+
+
+def load_sources(wh: Warehouse, sources: dict[str, Path]) -> dict[str, int]:
+    """Load several sources into their tables all together or not at all: every source is checked first, and
+    the warehouse replaces the tables only when every one has loaded. Returns row counts per table."""
+    return wh.load_all({table: read_source(table, path) for table, path in sources.items()})
+
+
+def load_source(wh: Warehouse, table: str, path: Path) -> int:
+    """Load one source into `table` (see `load_sources`)."""
+    return load_sources(wh, {table: path})[table]
 
 
 def _check_names(names: list[str], path: Path) -> None:
@@ -69,13 +85,13 @@ def load_dataset(
             str(folder),
             "make one with `riskops generate` or `riskops amlsim`, or load files with `riskops load`",
         )
-    counts: dict[str, int] = {}
+    sources: dict[str, Path] = {}
     for cohort in (c for c in cohorts if (folder / c).exists()):
         tables = mapping.cohorts[cohort]
-        for kind, table in (("customers", tables.customers), ("transactions", tables.transactions)):
-            log.debug("loading %s %s into %s", cohort, kind, table)
-            counts[table] = load_source(wh, table, folder / cohort / kind)
-    return counts
+        sources[tables.customers] = folder / cohort / "customers"
+        sources[tables.transactions] = folder / cohort / "transactions"
+    log.debug("loading %s", sources)
+    return load_sources(wh, sources)
 
 
 def dataset_as_of(folder: Path) -> str:

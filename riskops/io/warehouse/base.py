@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -43,6 +43,27 @@ class Warehouse(ABC):
     @abstractmethod
     def load(self, name: str, source: pa.Table | Sequence[Path]) -> int:
         """Replace table `name` with an Arrow table or Parquet files; returns the row count."""
+
+    def load_all(self, sources: Mapping[str, pa.Table | Sequence[Path]]) -> dict[str, int]:
+        """Replace several tables all together or not at all: each source is loaded into a staging table
+        first, and only when every one has loaded are the targets replaced (`_swap`); a failure leaves every
+        target as it was. Returns the row counts."""
+        staged: dict[str, str] = {}
+        try:
+            counts = {}
+            for name, source in sources.items():
+                staged[name] = f"_staging_{name}"[:128]
+                counts[name] = self.load(staged[name], source)
+            self._swap(staged)
+        finally:
+            for stage in staged.values():
+                self.drop(stage)
+        return counts
+
+    def _swap(self, staged: Mapping[str, str]) -> None:
+        """Make each target a copy of its staging table (BigQuery copies server-side)."""
+        for name, stage in staged.items():
+            self.execute(f"CREATE OR REPLACE TABLE {self.ref(name)} AS SELECT * FROM {self.ref(stage)}")
 
     @abstractmethod
     def execute(self, sql: str) -> None:

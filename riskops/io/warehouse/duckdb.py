@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,12 +103,31 @@ class DuckDBWarehouse(Warehouse):
             files = [str(p) for p in source]
             if not files:
                 raise WarehouseError(f"no Parquet files to load into {name}", "load()", "check the source folder")
-            self.con.execute(
-                f"CREATE OR REPLACE TABLE main.{table_ident(name, 'duckdb')} "
-                "AS SELECT * FROM read_parquet(?, union_by_name = true)",
-                [files],
-            )
+            try:
+                self.con.execute(
+                    f"CREATE OR REPLACE TABLE main.{table_ident(name, 'duckdb')} "
+                    "AS SELECT * FROM read_parquet(?, union_by_name = true)",
+                    [files],
+                )
+            except duckdb.Error as e:
+                where = files[0] if len(files) == 1 else f"{len(files)} files from {files[0]}"
+                raise WarehouseError(f"DuckDB could not read the Parquet data for {name}: {e}", where,
+                                     "re-export the file(s); nothing was replaced") from e  # fmt: skip
         return self.count(name)
+
+    def _swap(self, staged: Mapping[str, str]) -> None:
+        """Rename the staging tables onto their targets in one transaction: no copy, and all or nothing."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for name, stage in staged.items():
+                self.drop(name)
+                self.con.execute(
+                    f"ALTER TABLE main.{table_ident(stage, 'duckdb')} RENAME TO {table_ident(name, 'duckdb')}"
+                )
+            self.con.execute("COMMIT")
+        except duckdb.Error as e:
+            self.con.execute("ROLLBACK")
+            raise WarehouseError(f"DuckDB could not replace {list(staged)}: {e}", "load", "nothing was changed") from e
 
     def execute(self, sql: str) -> None:
         try:
