@@ -18,7 +18,7 @@ resource "google_bigquery_table" "predictions" {
   dataset_id          = google_bigquery_dataset.riskops.dataset_id
   table_id            = "predictions"
   deletion_protection = true
-  description         = "One row per scored API request (riskops/predlog.py): no raw personal data"
+  description         = "One row per scored customer of an API request (riskops/scoring/predlog.py): no raw personal data"
   time_partitioning {
     type  = "DAY"
     field = "time"
@@ -30,7 +30,8 @@ resource "google_bigquery_table" "predictions" {
     { name = "request_id", type = "STRING", mode = "NULLABLE" },
     { name = "time", type = "TIMESTAMP", mode = "NULLABLE" },
     { name = "model_version", type = "STRING", mode = "NULLABLE" },
-    { name = "customer_key", type = "STRING", mode = "NULLABLE", description = "SHA-256 pseudonym of the id" },
+    { name = "customer_key", type = "STRING", mode = "NULLABLE", description = "HMAC-SHA256 pseudonym of the id" },
+    { name = "key_id", type = "STRING", mode = "NULLABLE", description = "the pseudonym key it was made with" },
     { name = "score", type = "FLOAT64", mode = "NULLABLE" },
     { name = "segment", type = "STRING", mode = "NULLABLE" },
     { name = "offboard", type = "BOOL", mode = "NULLABLE" },

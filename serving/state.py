@@ -12,7 +12,7 @@ from riskops.core.errors import ConfigError
 from riskops.io.artifacts import open_store
 from riskops.model.registry import Registry
 from riskops.scoring.online import LookupTable, ModelHolder
-from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Sink
+from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Sink
 from serving import metrics
 
 log = logging.getLogger("riskops.service")
@@ -55,6 +55,8 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.api_key_hashes = api_key_hashes(settings)
+        production = settings.environment == "production"
+        self.pseudonyms = Pseudonyms.from_setting(settings.pseudonym_keys.get_secret_value(), production)
         store = open_store(settings.artifacts, settings.gcs_endpoint)
         self.holder = ModelHolder(Registry(store))
         self.lookup = LookupTable(store)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskops.core.errors import ConfigError
@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     model_poll_s: float = Field(default=30.0, gt=0, description="how often the service looks for a new champion")
     prediction_log: Literal["jsonl", "bigquery"] = Field(
         default="jsonl", description="where scored requests are logged: <home>/predictions or <bq_dataset>.predictions"
+    )
+    pseudonym_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="KEY_ID:SECRET[,OLD_ID:OLD_SECRET...]: HMAC keys for customer pseudonyms in the prediction log; "
+        "the first signs, the others stay for joins across a rotation (required in production)",
     )
     log_level: str = Field(default="INFO", description="service log level; logs are JSON lines on stderr")
     access_log: bool = Field(default=True, description="one log line per API request (probes and /metrics excluded)")

@@ -2,11 +2,17 @@
 
 Writes are atomic: locally a temp file in the same folder is renamed over the target; on GCS an object only
 becomes visible when its upload completes. A reader never sees half an artifact.
+
+A key that several writers update (the champion pointer) is changed by compare-and-swap: `read_versioned` gives
+its content and a version token, `write_if` writes only if the token is still current (GCS: the object's
+generation as a precondition; locally: the content's digest, compared under an exclusive lock on a side file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import importlib
 import os
 import tempfile
@@ -39,6 +45,15 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def read_versioned(self, key: str) -> tuple[bytes | None, str]:
+        """The content at `key` (None when absent) and a token that changes whenever it is written."""
+
+    @abstractmethod
+    def write_if(self, key: str, data: bytes, token: str) -> bool:
+        """Write `data` at `key` only if its token is still `token` (nobody wrote since it was read); False
+        otherwise, writing nothing."""
 
     def write_text(self, key: str, text: str) -> str:
         return self.write_bytes(key, text.encode("utf-8"))
@@ -83,6 +98,22 @@ class LocalStore(ArtifactStore):
             raise
         return str(target)
 
+    def read_versioned(self, key: str) -> tuple[bytes | None, str]:
+        path = self._path(key)
+        data = path.read_bytes() if path.is_file() else None
+        return data, _digest(data)
+
+    def write_if(self, key: str, data: bytes, token: str) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / f".{path.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # writers of this key queue here; readers never wait
+            current = path.read_bytes() if path.is_file() else None
+            if _digest(current) != token:
+                return False
+            self.write_bytes(key, data)
+            return True
+
     def read_bytes(self, key: str) -> bytes:
         path = self._path(key)
         try:
@@ -103,6 +134,10 @@ class LocalStore(ArtifactStore):
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+
+def _digest(data: bytes | None) -> str:
+    return "absent" if data is None else hashlib.sha256(data).hexdigest()
 
 
 class GCSStore(ArtifactStore):
@@ -155,6 +190,24 @@ class GCSStore(ArtifactStore):
 
     def exists(self, key: str) -> bool:
         return bool(self.bucket.blob(self._name(key)).exists())
+
+    def read_versioned(self, key: str) -> tuple[bytes | None, str]:
+        blob = self.bucket.get_blob(self._name(key))
+        if blob is None:
+            return None, "0"  # generation 0: "the object must not exist" as a precondition
+        generation = blob.generation or 0  # (the GCS emulator may leave it out)
+        return bytes(blob.download_as_bytes(if_generation_match=generation or None)), str(generation)
+
+    def write_if(self, key: str, data: bytes, token: str) -> bool:
+        from google.api_core import exceptions as gexc
+
+        try:
+            self.bucket.blob(self._name(key)).upload_from_string(data, if_generation_match=int(token))
+        except gexc.PreconditionFailed:
+            return False
+        except gexc.GoogleAPICallError as e:
+            raise ArtifactError(f"upload failed: {e}", self.uri(key), "check the bucket and permissions") from e
+        return True
 
     def list(self, prefix: str = "") -> list[str]:
         full = self._name(prefix) if prefix.strip("/") else self.prefix

@@ -174,12 +174,21 @@ class Registry:
     def history(self) -> list[dict[str, Any]]:
         return list(self._pointer()["history"])
 
-    def set_champion(self, version: str, reason: str) -> None:
+    def set_champion(self, version: str, reason: str, attempts: int = 20) -> None:
+        """Point the champion at `version` and append it to the history, as one compare-and-swap of the
+        pointer: two promotes at once both land, in some order, and neither loses the other's entry."""
         self.check_loads(version)  # refuses unknown, incomplete and damaged versions
-        pointer = self._pointer()
-        entry = {"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason}
-        pointer = {"version": version, "history": [*pointer["history"], entry]}
-        self.store.write_text(CHAMPION, json.dumps(pointer, indent=2))  # atomic replace
+        for _ in range(attempts):
+            data, token = self.store.read_versioned(CHAMPION)
+            history = json.loads(data)["history"] if data else []
+            entry = {"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason}
+            pointer = {"version": version, "history": [*history, entry]}
+            if self.store.write_if(CHAMPION, json.dumps(pointer, indent=2).encode(), token):
+                return
+        raise RiskOpsError(
+            f"the champion pointer changed {attempts} times while promoting {version}", self.store.uri(CHAMPION),
+            "another promotion is running; try again when it is done",
+        )  # fmt: skip
 
     def rollback(self) -> str:
         """Make the latest earlier champion that still loads the champion again (a new history entry)."""

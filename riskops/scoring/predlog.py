@@ -1,14 +1,22 @@
-"""The prediction log: one record per scored request (no raw personal data), written off the request path.
+"""The prediction log: one record per scored customer on every route (no raw personal data), written off the
+request path.
 
 Requests put records on a bounded queue; a background thread drains it in batches into a sink: JSON lines
 under `<home>/predictions/date=YYYY-MM-DD/` locally, or the BigQuery table `<dataset>.predictions` (streaming
 inserts, partitioned by day) in production. When the queue is full the record is dropped and counted, and a
-sink that fails loses only that batch (counted too), so a slow or broken sink never slows scoring.
+sink that fails loses only that batch (counted too), so a slow or broken sink never slows scoring. Closing
+the log (the service's shutdown) writes everything queued; a process killed outright loses what was queued
+and not yet written: at most `flush_s` (0.5 s) of records (docs/security.md).
+
+Customers are pseudonymised with a keyed hash (HMAC-SHA256 under a secret from the settings), so an id cannot
+be recovered by hashing candidate ids; each record names the key it was made with (`key_id`), and keys are
+rotated by putting the new one first and keeping the old one for as long as joins need it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -20,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from riskops.core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 # The record's fields, in order: the BigQuery table's schema and the JSON lines' keys.
@@ -28,6 +38,7 @@ FIELDS = {
     "time": "TIMESTAMP",
     "model_version": "STRING",
     "customer_key": "STRING",
+    "key_id": "STRING",
     "score": "FLOAT64",
     "segment": "STRING",
     "offboard": "BOOL",
@@ -35,9 +46,49 @@ FIELDS = {
 }
 
 
-def customer_key(customer_id: str) -> str:
-    """A stable pseudonym: joins predictions to later outcomes without logging the id itself."""
-    return hashlib.sha256(customer_id.encode()).hexdigest()[:20]
+DEVELOPMENT_KEY = ("dev", b"riskops-development-key-not-secret")
+
+
+class Pseudonyms:
+    """Keyed customer pseudonyms: `HMAC-SHA256(key, customer_id)`, 20 hex characters. The first key makes new
+    records; the others stay to join records made before a rotation (`every_key`)."""
+
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise ConfigError("no pseudonym key", "RISKOPS_PSEUDONYM_KEYS", "set KEY_ID:SECRET[,OLD_ID:OLD_SECRET]")
+        self.keys = dict(keys)
+        self.current = keys[0][0]
+
+    @classmethod
+    def from_setting(cls, value: str, production: bool) -> Pseudonyms:
+        """`KEY_ID:SECRET,OLD_ID:OLD_SECRET,...` (the first signs). Development without one uses a fixed,
+        public key; production refuses to start without one."""
+        if not value.strip():
+            if production:
+                raise ConfigError(
+                    "refusing to start in production without a pseudonym key", "RISKOPS_PSEUDONYM_KEYS",
+                    "set it to KEY_ID:SECRET (a random secret of 32+ bytes, from Secret Manager)",
+                )  # fmt: skip
+            log.warning("RISKOPS_PSEUDONYM_KEYS is not set: pseudonyms use the public development key")
+            return cls([(DEVELOPMENT_KEY[0], DEVELOPMENT_KEY[1])])
+        keys = []
+        for part in value.split(","):
+            key_id, sep, secret = part.strip().partition(":")
+            if not sep or not key_id or len(secret) < 16:
+                raise ConfigError(
+                    f"pseudonym key {key_id or part.strip()[:8]!r} is not KEY_ID:SECRET (a secret of 16+ characters)",
+                    "RISKOPS_PSEUDONYM_KEYS", "write each key as KEY_ID:SECRET, comma-separated, the current one first",
+                )  # fmt: skip
+            keys.append((key_id, secret.encode()))
+        return cls(keys)
+
+    def key(self, customer_id: str, key_id: str | None = None) -> str:
+        secret = self.keys[key_id or self.current]
+        return hmac.new(secret, customer_id.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def every_key(self, customer_id: str) -> dict[str, str]:
+        """The customer's pseudonym under each configured key: joins outcomes to records made before a rotation."""
+        return {key_id: self.key(customer_id, key_id) for key_id in self.keys}
 
 
 class Sink(Protocol):
@@ -81,10 +132,15 @@ class BigQuerySink:
         self.table = f"{client.project}.{dataset}.{table}"
         t = bigquery.Table(self.table, schema=[bigquery.SchemaField(n, k) for n, k in FIELDS.items()])
         t.time_partitioning = bigquery.TimePartitioning(field="time")
-        self.client.create_table(t, exists_ok=True)
+        existing = self.client.create_table(t, exists_ok=True)
+        missing = [f for f in t.schema if f.name not in {e.name for e in existing.schema}]
+        if missing:  # a table made by an earlier version: new columns are added (nullable), none removed
+            existing.schema = [*existing.schema, *missing]
+            self.client.update_table(existing, ["schema"])
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        errors = self.client.insert_rows_json(self.table, rows, row_ids=[r["request_id"] for r in rows])
+        row_ids = [f"{r['request_id']}/{r['customer_key']}" for r in rows]  # a batch request has many rows
+        errors = self.client.insert_rows_json(self.table, rows, row_ids=row_ids)
         if errors:
             raise RuntimeError(f"BigQuery refused {len(errors)} of {len(rows)} prediction rows: {errors[:3]}")
 
@@ -92,12 +148,17 @@ class BigQuerySink:
         self.client.close()
 
 
+Item = dict[str, Any] | tuple[int, Callable[[], list[dict[str, Any]]]]
+
+
 class PredictionLog:
     def __init__(self, sink: Sink, capacity: int = 10_000, batch: int = 500, flush_s: float = 0.5) -> None:
         self.sink = sink
         self.batch = batch
         self.flush_s = flush_s
-        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=capacity)
+        # An item is one record, or (n, make) for n records a batch request scored: `make` builds them here, in
+        # the drain thread, so a 10,000-customer request costs the request path one queue put.
+        self.queue: queue.Queue[Item | None] = queue.Queue(maxsize=capacity)
         self.dropped = 0
         self.written = 0
         self.on_drop: Callable[[int], None] = lambda n: None  # the service counts drops in a metric
@@ -113,6 +174,15 @@ class PredictionLog:
             self._drop(1)
             return False
 
+    def record_many(self, n: int, make: Callable[[], list[dict[str, Any]]]) -> bool:
+        """Queue the `n` records `make()` builds (in the drain thread); False (and counted) when full."""
+        try:
+            self.queue.put_nowait((n, make))
+            return True
+        except queue.Full:
+            self._drop(n)
+            return False
+
     def _drop(self, n: int) -> None:
         self.dropped += n
         self.on_drop(n)
@@ -121,8 +191,10 @@ class PredictionLog:
         closing = False
         while not closing:
             first = self.queue.get()
-            rows = [] if first is None else [first]
+            rows: list[dict[str, Any]] = []
             closing = first is None
+            if first is not None:
+                self._add(rows, first)
             # Gather for up to flush_s: one write per interval, not per request (each wake costs the GIL).
             deadline = time.monotonic() + self.flush_s
             while not closing and len(rows) < self.batch:
@@ -133,7 +205,7 @@ class PredictionLog:
                 if nxt is None:
                     closing = True
                 else:
-                    rows.append(nxt)
+                    self._add(rows, nxt)
             if not rows:
                 continue
             try:
@@ -143,6 +215,19 @@ class PredictionLog:
                 log.exception("prediction log: %d records lost", len(rows))
                 self._drop(len(rows))
         self.sink.close()
+
+    def _add(
+        self, rows: list[dict[str, Any]], item: dict[str, Any] | tuple[int, Callable[[], list[dict[str, Any]]]]
+    ) -> None:
+        if isinstance(item, dict):
+            rows.append(item)
+            return
+        n, make = item
+        try:
+            rows.extend(make())
+        except Exception:  # a record that cannot be built is lost, counted, like a failed write
+            log.exception("prediction log: %d records could not be built", n)
+            self._drop(n)
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued, then stop."""

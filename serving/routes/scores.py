@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
+import pandas as pd
 from fastapi import APIRouter, Request, Response
 
 from riskops.core.logs import request_id
 from riskops.features.engineering import TX_COLUMNS
 from riskops.scoring.online import arrow_columns, score_columns, score_payload
-from riskops.scoring.predlog import customer_key
 from serving import metrics
 from serving.bodies import ERRORS, batch_body, json_body, parse_body, read_body
 from serving.deps import ModelDep, ServiceDep
 from serving.schemas import ARROW_STREAM, MAX_BATCH, BatchRequest, BatchResponse, ScoreRequest, ScoreResponse
+from serving.state import Service
 
 router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the route by its full path
 
@@ -34,7 +36,8 @@ async def score(request: Request, m: ModelDep, service: ServiceDep) -> Response:
     rid = request_id.get() or str(uuid.uuid4())
     service.predictions.record({
         "request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": d.version,
-        "customer_key": customer_key(body.customer.customer_id), "score": d.score, "segment": d.segment,
+        "customer_key": service.pseudonyms.key(body.customer.customer_id), "key_id": service.pseudonyms.current,
+        "score": d.score, "segment": d.segment,
         "offboard": d.offboard, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
     })  # fmt: skip
     out = ScoreResponse(
@@ -46,6 +49,7 @@ async def score(request: Request, m: ModelDep, service: ServiceDep) -> Response:
 
 @router.post("/score/batch", response_model=BatchResponse, openapi_extra=batch_body(), responses=ERRORS)
 async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Response:
+    started = time.perf_counter()
     if request.headers.get("content-type", "").startswith(ARROW_STREAM):
         max_columns = len(m.card.features) + len(m.card.dropped) + 1
         ids, columns = arrow_columns(await read_body(request), MAX_BATCH, max_columns)
@@ -53,8 +57,26 @@ async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Res
         body = await parse_body(request, BatchRequest)
         ids, columns = body.customer_id, body.features
     scores = score_columns(m, columns, ids, service.lookup.policy_for(m))
+    _log_batch(service, m.version, ids, scores, started)
     out = BatchResponse(
         model_version=m.version, customer_id=ids, score=scores["score"].tolist(),
         segment=scores["segment"].tolist(), offboard=scores["offboard"].tolist(),
     )  # fmt: skip
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+def _log_batch(service: Service, version: str, ids: list[str], scores: pd.DataFrame, started: float) -> None:
+    """One prediction record per customer of a batch, built off the request path (PredictionLog.record_many)."""
+    common = {"request_id": request_id.get() or str(uuid.uuid4()), "time": datetime.now(UTC).isoformat(),
+              "model_version": version, "key_id": service.pseudonyms.current,
+              "latency_ms": round((time.perf_counter() - started) * 1000, 3)}  # fmt: skip
+    pseudonyms = service.pseudonyms
+    score, segment, offboard = scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist()
+
+    def make() -> list[dict[str, Any]]:
+        return [
+            {**common, "customer_key": pseudonyms.key(cid), "score": s, "segment": g, "offboard": o}
+            for cid, s, g, o in zip(ids, score, segment, offboard, strict=True)
+        ]
+
+    service.predictions.record_many(len(ids), make)

@@ -129,14 +129,16 @@ def test_bigquery_errors_are_named(bigquery_settings: Settings) -> None:
 
 
 def test_prediction_log_streams_into_a_partitioned_bigquery_table(bigquery_settings: Settings) -> None:
-    from riskops.scoring.predlog import FIELDS, BigQuerySink, PredictionLog, customer_key
+    from riskops.scoring.predlog import FIELDS, BigQuerySink, PredictionLog, Pseudonyms
+
+    keys = Pseudonyms.from_setting("k1:a-secret-of-sixteen-plus", production=True)
 
     sink = BigQuerySink(BigQueryWarehouse.from_settings(bigquery_settings).client, bigquery_settings.bq_dataset)
     log = PredictionLog(sink, flush_s=0.05)  # closing the log closes the sink's own client
     for i in range(30):
         log.record({
             "request_id": f"req-{i}", "time": f"2026-11-23T10:00:{i:02d}+00:00", "model_version": "m1",
-            "customer_key": customer_key(f"C{i}"), "score": i / 100, "segment": "High" if i > 25 else "Low",
+            "customer_key": keys.key(f"C{i}"), "key_id": "k1", "score": i / 100, "segment": "High" if i > 25 else "Low",
             "offboard": i > 25, "latency_ms": 1.5,
         })  # fmt: skip
     log.close()

@@ -500,3 +500,42 @@ def test_an_arrow_decompression_bomb_is_refused_before_it_is_decoded(service: di
                        headers={"X-API-Key": KEY, "Content-Type": "application/vnd.apache.arrow.stream"})  # fmt: skip
         assert r.status_code == 422 and "compressed Arrow IPC bodies are refused" in r.text
     assert process.memory_info().rss - before < 50 * 2**20
+
+
+def test_every_scored_customer_is_logged_keyed_and_flushed_at_shutdown(
+    service: dict[str, Any], ingested: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """Finding 7: the batch route logged nothing, and the pseudonym was an unsalted hash. Every customer of
+    every route gets a record with an HMAC pseudonym under the configured key, and a service stopped right
+    after answering writes them all (SIGTERM: uvicorn's shutdown closes the log)."""
+    import hmac
+    import json
+
+    from riskops.features.engineering import read_features
+
+    secret = "0123456789abcdef-rotating-secret"
+    env = {"RISKOPS_ARTIFACT_ROOT": str(service["store"].root), "RISKOPS_HOME": str(tmp_path / "home"),
+           "RISKOPS_PSEUDONYM_KEYS": f"k2:{secret},k1:an-older-secret-kept-for-joins"}  # fmt: skip
+    proc, url = _start_service(env, tmp_path / "uvicorn.log")
+    try:
+        one = httpx.post(f"{url}/v1/score", json=_payload(ingested, "U5"), headers={"X-API-Key": KEY})
+        assert one.status_code == 200, one.text
+        frame = read_features(ingested, "unlabelled").head(300)
+        info = Registry(service["store"]).card(service["version"])
+        cols = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in info.features}
+        body = {"customer_id": frame["customer_id"].tolist(), "features": cols}
+        batch = httpx.post(f"{url}/v1/score/batch", json=body, headers={"X-API-Key": KEY, "X-Request-ID": "batch-1"})
+        assert batch.status_code == 200, batch.text
+    finally:
+        stop(proc)  # at once: the records are still queued when the shutdown begins
+    lines = [
+        json.loads(x) for p in (tmp_path / "home").glob("predictions/*/*.jsonl") for x in p.read_text().splitlines()
+    ]
+    batch_rows = [x for x in lines if x["request_id"] == "batch-1"]
+    assert len(batch_rows) == 300 and len(lines) == 301
+    expected = {hmac.new(secret.encode(), c.encode(), hashlib.sha256).hexdigest()[:20] for c in body["customer_id"]}
+    assert {x["customer_key"] for x in batch_rows} == expected and {x["key_id"] for x in lines} == {"k2"}
+    assert {x["customer_key"] for x in batch_rows}.isdisjoint(
+        hashlib.sha256(c.encode()).hexdigest()[:20] for c in body["customer_id"]
+    )  # not the unkeyed hash an attacker can enumerate
+    assert not any(c in json.dumps(lines) for c in body["customer_id"])

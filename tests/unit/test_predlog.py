@@ -3,18 +3,24 @@ close."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
 from typing import Any
 
-from riskops.scoring.predlog import FIELDS, JsonlSink, PredictionLog, customer_key
+import pytest
+
+from riskops.core.errors import ConfigError
+from riskops.scoring.predlog import FIELDS, JsonlSink, PredictionLog, Pseudonyms
+
+KEYS = Pseudonyms.from_setting("2026q4:a-long-enough-secret-4242,2026q3:the-previous-secret-0000", production=True)
 
 
 def _record(i: int) -> dict[str, Any]:
     return {"request_id": f"r{i}", "time": "2026-11-23T00:00:00+00:00", "model_version": "m1",
-            "customer_key": customer_key(f"c{i}"), "score": 0.1, "segment": "Low", "offboard": False,
-            "latency_ms": 1.0}  # fmt: skip
+            "customer_key": KEYS.key(f"c{i}"), "key_id": KEYS.current, "score": 0.1, "segment": "Low",
+            "offboard": False, "latency_ms": 1.0}  # fmt: skip
 
 
 def test_records_reach_the_jsonl_file_in_batches_and_close_flushes(tmp_path: Path) -> None:
@@ -57,6 +63,35 @@ def test_a_full_queue_and_a_failing_sink_are_counted_not_raised() -> None:
     assert log.written == accepted.count(True) - 1
 
 
-def test_customer_key_is_stable_and_not_the_id() -> None:
-    assert customer_key("C-1") == customer_key("C-1") != customer_key("C-2")
-    assert "C-1" not in customer_key("C-1") and len(customer_key("C-1")) == 20
+def test_pseudonyms_are_keyed_stable_and_survive_a_rotation() -> None:
+    """Finding 7: `sha256(id)[:20]` gave `U4242` back to anyone hashing candidate ids; the keyed one does not."""
+    target = KEYS.key("U4242")
+    assert target == KEYS.key("U4242") != KEYS.key("U4243") and len(target) == 20 and "U4242" not in target
+    assert target not in {hashlib.sha256(f"U{i}".encode()).hexdigest()[:20] for i in range(100_000)}
+    rotated = Pseudonyms.from_setting("2027q1:the-next-secret-000000000,2026q4:a-long-enough-secret-4242", True)
+    assert rotated.current == "2027q1" and rotated.key("U4242") != target
+    assert rotated.every_key("U4242")["2026q4"] == target  # records made before the rotation still join
+
+
+def test_a_missing_or_malformed_pseudonym_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match="production without a pseudonym key"):
+        Pseudonyms.from_setting("", production=True)
+    with pytest.raises(ConfigError, match="KEY_ID:SECRET"):
+        Pseudonyms.from_setting("no-colon-here", production=False)
+    with pytest.raises(ConfigError, match="16\\+ characters"):
+        Pseudonyms.from_setting("k1:short", production=False)
+    assert Pseudonyms.from_setting("", production=False).current == "dev"
+
+
+def _fails() -> list[dict[str, Any]]:
+    raise ValueError("a record that cannot be built")
+
+
+def test_batch_records_are_built_off_the_request_path_and_flushed_on_close(tmp_path: Path) -> None:
+    log = PredictionLog(JsonlSink(tmp_path), flush_s=10)
+    for b in range(3):
+        assert log.record_many(400, lambda b=b: [_record(b * 1000 + i) for i in range(400)])
+    assert log.record_many(7, _fails)
+    log.close()
+    lines = [json.loads(x) for p in tmp_path.glob("date=*/part-*.jsonl") for x in p.read_text().splitlines()]
+    assert len(lines) == log.written == 1200 and log.dropped == 7
