@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from riskops.core.errors import DataContractError, RiskOpsError, UnusableDataErr
 from riskops.core.identity import code_version
 from riskops.core.names import check_column, ident
 from riskops.data.contract import (
+    BAD_ENCODING,
     CUSTOMER_COLUMNS,
     LABEL_ACTIVE,
     LABEL_SUSPENDED,
@@ -119,6 +120,13 @@ class _Resolved:
     exprs: dict[str, str]
     missing_optional: list[str]
     extras: list[str]
+    bad_encoding: bool = False  # the load marked rows whose bytes were not UTF-8
+    text: set[str] = field(default_factory=set)  # contract columns whose source column is a STRING
+
+    def missing(self, name: str) -> str:
+        """SQL that is true when the row has no value for contract column `name`: NULL, or (for text) blank."""
+        col = _col(self.exprs[name])
+        return f"{_key(col)} IS NULL" if name in self.text else f"{col} IS NULL"
 
 
 def _resolve(
@@ -141,6 +149,7 @@ def _resolve(
     spec = mapping.customers if kind == "customers" else mapping.transactions
     exprs: dict[str, str] = {}
     missing_required, missing_optional, wrong_types = [], [], []
+    text: set[str] = set()
     for col in contract:
         src = mapping.source_column(kind, col.name)
         required = col.required or (labelled and col.name == "account_state")
@@ -149,6 +158,8 @@ def _resolve(
             if family not in _ACCEPTS[col.type]:
                 wrong_types.append(f"{src} is {source[src]} but {col.name} must be {col.type}")
             exprs[col.name] = ident(src)
+            if source[src] == "STRING":
+                text.add(col.name)
         elif col.name in spec.defaults:
             exprs[col.name] = "'" + spec.defaults[col.name].replace("'", "\\'") + "'"
         elif required:
@@ -170,7 +181,7 @@ def _resolve(
             "cast them in the source (e.g. epoch seconds -> TIMESTAMP) or map the right column",
         )
     mapped = {mapping.source_column(kind, c.name) for c in contract}
-    extras = [c for c in source if c not in mapped]
+    extras = [c for c in source if c not in mapped and c != BAD_ENCODING]
     clash = [c for c in extras if c in {col.name for col in contract}]
     if clash:
         raise DataContractError(
@@ -178,7 +189,16 @@ def _resolve(
             where,
             "rename or drop them in the source, or map them instead",
         )
-    return _Resolved(exprs, missing_optional, extras)
+    return _Resolved(exprs, missing_optional, extras, BAD_ENCODING in source, text)
+
+
+def _encoding_flag(r: _Resolved) -> str:
+    return f", s.{ident(BAD_ENCODING)} IS NOT NULL AS _bad_enc" if r.bad_encoding else ""
+
+
+def _encoding_check(r: _Resolved) -> list[tuple[str, str]]:
+    """Rows whose bytes were not UTF-8 (named by the load in `_bad_encoding`, kept in the quarantine row)."""
+    return [("_bad_enc", "bad_encoding")] if r.bad_encoding else []
 
 
 def _key(expr: str) -> str:
@@ -283,9 +303,10 @@ def customer_sql(
 ) -> TableSQL:
     e = r.exprs
     signup = f"SAFE_CAST({_col(e['signup_ts'])} AS TIMESTAMP)"
-    narrow = f"{_col(e['signup_ts'])} IS NULL AS _no_signup, {signup} AS _signup"
+    narrow = f"{r.missing('signup_ts')} AS _no_signup, {signup} AS _signup" + _encoding_flag(r)
     checks = [
         ("dups._dk IS NOT NULL", "duplicate_customer_id"),
+        *_encoding_check(r),
         ("_no_signup", "missing_signup_ts"),
         ("_signup IS NULL", "bad_type:signup_ts"),
         (f"_signup > {_ts_literal(now)}", "signup_in_future"),
@@ -322,9 +343,9 @@ def transaction_sql(
     direction = _values_case(_col(e["direction"]), mapping.directions, upper=False)
     currency = f"UPPER(TRIM(CAST({_col(e['currency'])} AS STRING)))"
     narrow = (
-        f"{_key(_col(e['customer_id']))} AS _cid, {_col(e['ts'])} IS NULL AS _no_ts, {ts} AS _ts, "
-        f"{_col(e['amount'])} IS NULL AS _no_amt, {amount} AS _amt, {direction} AS _dir, {currency} AS _cur"
-    )
+        f"{_key(_col(e['customer_id']))} AS _cid, {r.missing('ts')} AS _no_ts, {ts} AS _ts, "
+        f"{r.missing('amount')} AS _no_amt, {amount} AS _amt, {direction} AS _dir, {currency} AS _cur"
+    ) + _encoding_flag(r)
     ctes = f""",
 known AS (SELECT customer_id AS _ck FROM {wh.ref(tables.customers)}),
 quarantined AS (
@@ -334,6 +355,7 @@ quarantined AS (
     joins = "LEFT JOIN known ON k._cid = known._ck LEFT JOIN quarantined ON k._cid = quarantined._qk"
     checks = [
         ("dups._dk IS NOT NULL", "duplicate_transaction_id"),
+        *_encoding_check(r),
         ("_cid IS NULL", "missing_customer_id"),
         ("_qk IS NOT NULL", "customer_quarantined"),
         ("_ck IS NULL", "unknown_customer"),

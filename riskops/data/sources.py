@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from riskops.core.errors import DataContractError
 from riskops.core.names import check_column, check_table
-from riskops.data.contract import COHORTS, Cohort, Mapping
+from riskops.data.contract import BAD_ENCODING, COHORTS, Cohort, Mapping
 from riskops.io.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,11 @@ def read_source(table: str, path: Path) -> Source:
     except pa.ArrowInvalid as e:
         raise DataContractError(f"{files[0].name} is not a readable CSV: {e}", str(files[0]), "fix the file") from e
     _check_names(data.column_names, files[0])
+    data = _decode_binary_columns(data)
+    if data.num_rows == 0:
+        raise DataContractError(
+            f"{files[0].name} has a header but no rows", str(files[0]), "export the rows, or leave the file out"
+        )
     return data
 
 
@@ -68,10 +73,39 @@ def load_source(wh: Warehouse, table: str, path: Path) -> int:
     return load_sources(wh, {table: path})[table]
 
 
+def _decode_binary_columns(data: pa.Table) -> pa.Table:
+    """A CSV column holding a byte that is not UTF-8 comes back from Arrow as binary. Decode it: a value that
+    does not decode becomes NULL and its row names the column in `_bad_encoding`, for ingest to quarantine
+    with the reason `bad_encoding`; one bad row never turns a whole column into the wrong type."""
+    bad: list[list[str]] = [[] for _ in range(data.num_rows)]
+    for i, field in enumerate(data.schema):
+        if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)):
+            continue
+        values: list[str | None] = []
+        for row, value in enumerate(data.column(i).to_pylist()):
+            try:
+                values.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append(None)
+                bad[row].append(field.name)
+        data = data.set_column(i, field.name, pa.array(values, pa.string()))
+    if any(bad):
+        data = data.append_column(BAD_ENCODING, pa.array([", ".join(b) or None for b in bad], pa.string()))
+    return data
+
+
 def _check_names(names: list[str], path: Path) -> None:
-    """Every column name of a source file is checked before it is loaded: it will reach SQL later."""
+    """Every column name of a source file is checked before it is loaded: it will reach SQL later. A name
+    must appear once (SQL compares names without case)."""
+    seen: dict[str, str] = {}
     for name in names:
         check_column(name, f"{path}: header of a column")
+        if name.lower() in seen:
+            raise DataContractError(
+                f"column {name!r} appears twice (as {seen[name.lower()]!r} too)", f"{path}: header",
+                "rename or drop one of them in the source",
+            )  # fmt: skip
+        seen[name.lower()] = name
 
 
 def load_dataset(

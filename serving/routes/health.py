@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.deps import ServiceDep
+from serving.errors import NotFound
 
 router = APIRouter()
 
@@ -25,5 +26,10 @@ async def readyz(response: Response, service: ServiceDep) -> dict[str, str]:
 
 
 @router.get("/metrics")
-async def prometheus() -> Response:
+async def prometheus(request: Request) -> Response:
+    """For Prometheus, which scrapes the pod directly; not through the public path prefix (`/ai/metrics`), where
+    it would tell anyone the model version, its holdout metrics and the decision counts."""
+    root = request.scope.get("root_path", "")
+    if root and request.scope["path"].startswith(f"{root}/"):
+        raise NotFound("metrics are scraped from the pod, not served under the public path")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
