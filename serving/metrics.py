@@ -11,6 +11,9 @@ IN_FLIGHT = Gauge("riskops_requests_in_flight", "Requests being served")
 SCORES = Histogram("riskops_score", "Risk scores served", buckets=tuple(i / 20 for i in range(1, 21)))
 DECISIONS = Counter("riskops_decisions_total", "Decisions by segment", ["segment", "offboard"])
 MODEL = Gauge("riskops_model_info", "The serving model (value 1)", ["version"])
+CHAMPION_POINTER = Gauge(
+    "riskops_champion_pointer_ok", "1 when the registry's champion pointer reads and names a version"
+)
 MODEL_LOADS = Counter("riskops_model_loads_total", "Champion load attempts", ["result"])
 PREDICTION_LOG_DROPS = Counter("riskops_prediction_log_dropped_total", "Prediction log records dropped (queue full)")
 MODEL_METRIC = Gauge("riskops_model_metric", "The serving model's holdout metrics", ["metric"])

@@ -92,9 +92,11 @@ class Service:
         before = holder.load_failures
         try:
             swapped = holder.refresh()
+            metrics.CHAMPION_POINTER.set(1 if holder.champion_named else 0)
         except Exception:
             log.exception("champion not read from %s; still serving %s", self.settings.artifacts,
                           holder.current and holder.current.version)  # fmt: skip
+            metrics.CHAMPION_POINTER.set(0)
             swapped = False
         if swapped:
             assert holder.current is not None

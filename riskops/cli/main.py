@@ -421,6 +421,23 @@ def models_rollback_cmd() -> None:
     out.print(f"champion: {v}")
 
 
+@models_app.command("gc")
+def models_gc_cmd(
+    older_than_hours: Annotated[
+        float, typer.Option(help="Only what is older: younger files may be a run in progress.", min=0)
+    ] = 24.0,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete them (default: only list them).")] = False,
+) -> None:
+    """What killed runs left in the registry: candidate folders without a card, temporary files."""
+    reg = _registry()
+    garbage = reg.garbage(older_than_hours * 3600)
+    for key in garbage:
+        out.print(("deleted " if delete else "") + reg.store.uri(key))
+        if delete:
+            reg.store.delete(key)
+    out.print(f"{len(garbage)} leftover file(s)" + ("" if delete or not garbage else "; --delete removes them"))
+
+
 runs_app = Cli(help="Recorded runs: list them and compare two.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 

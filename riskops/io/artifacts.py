@@ -16,11 +16,15 @@ import hashlib
 import importlib
 import os
 import tempfile
+import time
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from riskops.core.errors import ArtifactError
+
+Keys = list[str]  # (inside the stores, `list` names their own method)
 
 
 class ArtifactStore(ABC):
@@ -45,6 +49,14 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def age_s(self, key: str) -> float:
+        """Seconds since `key` was last written."""
+
+    def leftovers(self, prefix: str = "") -> Keys:
+        """Temporary files a killed writer left under `prefix` (none on GCS: an upload is one atomic object)."""
+        return []
 
     @abstractmethod
     def read_versioned(self, key: str) -> tuple[bytes | None, str]:
@@ -135,6 +147,13 @@ class LocalStore(ArtifactStore):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def age_s(self, key: str) -> float:
+        return time.time() - self._path(key).stat().st_mtime
+
+    def leftovers(self, prefix: str = "") -> Keys:
+        base = self._root / prefix.strip("/") if prefix.strip("/") else self._root
+        return sorted(str(p.relative_to(self._root)) for p in base.rglob(".*.tmp") if p.is_file())
+
 
 def _digest(data: bytes | None) -> str:
     return "absent" if data is None else hashlib.sha256(data).hexdigest()
@@ -220,6 +239,12 @@ class GCSStore(ArtifactStore):
 
         with contextlib.suppress(gexc.NotFound):
             self.bucket.blob(self._name(key)).delete()
+
+    def age_s(self, key: str) -> float:
+        blob = self.bucket.get_blob(self._name(key))
+        if blob is None or blob.updated is None:
+            raise ArtifactError(f"artifact {key} not found", self.uri(key), "check the path")
+        return (datetime.now(UTC) - blob.updated).total_seconds()
 
 
 def open_store(root: str, gcs_endpoint: str | None = None) -> ArtifactStore:

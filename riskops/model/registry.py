@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from riskops.features.engineering import LABEL_COLUMN
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.inputs import align, predict
 
+log = logging.getLogger(__name__)
 PREFIX = "models"
 CHAMPION = f"{PREFIX}/champion.json"
 METRICS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
@@ -81,6 +83,18 @@ class GateDecision(BaseModel):
 def new_version(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return "m" + now.strftime("%Y%m%d-%H%M%S-%f")
+
+
+def _history(pointer: bytes | None, where: str) -> list[dict[str, Any]]:
+    """The history in a pointer's bytes; an unreadable pointer (truncated, edited by hand) is replaced by the
+    next promotion with a new history, said in the log: promoting is how an operator restores it."""
+    if pointer is None:
+        return []
+    try:
+        return list(json.loads(pointer)["history"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("champion pointer %s is unreadable; the promotion starts a new history", where)
+        return []
 
 
 class Registry:
@@ -161,6 +175,23 @@ class Registry:
     def holdout(self, version: str) -> pd.DataFrame:
         return pd.read_parquet(io.BytesIO(self.store.read_bytes(f"{PREFIX}/{version}/holdout.parquet")))
 
+    def garbage(self, older_than_s: float) -> list[str]:
+        """What killed runs left behind, older than `older_than_s` (younger ones may belong to a run in
+        progress): files of candidate folders that never got a card and are not the champion, and temporary
+        files of interrupted writes. `riskops models gc` lists them and, asked to, deletes them."""
+        keys = self.store.list(PREFIX)
+        registered = {k.split("/")[1] for k in keys if k.endswith("/card.json") and k.count("/") == 2}
+        champion = self.champion() if self.store.exists(CHAMPION) else None
+        folders: dict[str, list[str]] = {}
+        for k in keys:
+            parts = k.split("/")
+            if len(parts) > 2 and parts[1] not in registered and parts[1] != champion:
+                folders.setdefault(parts[1], []).append(k)
+        orphans = [k for files in folders.values() if min(self.store.age_s(f) for f in files) > older_than_s
+                   for k in files]  # fmt: skip
+        temps = [k for k in self.store.leftovers(PREFIX) if self.store.age_s(k) > older_than_s]
+        return sorted(orphans + temps)
+
     # -- champion ---------------------------------------------------------------------------------------------
     def _pointer(self) -> dict[str, Any]:
         if not self.store.exists(CHAMPION):
@@ -180,7 +211,7 @@ class Registry:
         self.check_loads(version)  # refuses unknown, incomplete and damaged versions
         for _ in range(attempts):
             data, token = self.store.read_versioned(CHAMPION)
-            history = json.loads(data)["history"] if data else []
+            history = _history(data, self.store.uri(CHAMPION))
             entry = {"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason}
             pointer = {"version": version, "history": [*history, entry]}
             if self.store.write_if(CHAMPION, json.dumps(pointer, indent=2).encode(), token):

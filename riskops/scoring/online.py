@@ -97,11 +97,13 @@ class ModelHolder:
         self._lock = threading.Lock()
         self.load_failures = 0
         self.last_failure = ""  # "champion X failed to load: ..." while the champion cannot be served
+        self.champion_named = False  # the last read of the pointer named a version
 
     def refresh(self) -> bool:
         """Load the champion if it changed; keep the old model on any failure. True when swapped."""
         with self._lock:
             champion = self.registry.champion()
+            self.champion_named = champion is not None
             if champion is None or (self.current is not None and self.current.version == champion):
                 return False
             try:

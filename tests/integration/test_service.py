@@ -541,3 +541,41 @@ def test_every_scored_customer_is_logged_keyed_and_flushed_at_shutdown(
         hashlib.sha256(c.encode()).hexdigest()[:20] for c in body["customer_id"]
     )  # not the unkeyed hash an attacker can enumerate
     assert not any(c in json.dumps(lines) for c in body["customer_id"])
+
+
+def test_a_truncated_or_deleted_champion_pointer_shows_in_a_metric(service: dict[str, Any], tmp_path: Path) -> None:
+    """Finding 8: a damaged pointer changed no metric. The pod keeps serving its model and says the pointer is
+    unreadable (riskops_champion_pointer_ok 0, which RiskopsChampionPointerUnreadable pages on)."""
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(service["store"].root, root)
+    Registry(LocalStore(root)).set_champion(service["version"], "pointer test")
+    env = {"RISKOPS_ARTIFACT_ROOT": str(root), "RISKOPS_HOME": str(tmp_path / "home"), "RISKOPS_MODEL_POLL_S": "0.2"}
+    proc, url = _start_service(env, tmp_path / "uvicorn.log")
+
+    def pointer_ok() -> float:
+        deadline = time.monotonic() + 5
+        text = ""
+        while time.monotonic() < deadline:
+            text = httpx.get(f"{url}/metrics").text
+            line = next(x for x in text.splitlines() if x.startswith("riskops_champion_pointer_ok "))
+            if float(line.split()[1]) == expected:
+                break
+            time.sleep(0.1)
+        return float(line.split()[1])
+
+    try:
+        expected = 1.0
+        assert pointer_ok() == 1.0
+        pointer = root / "models" / "champion.json"
+        pointer.write_text(pointer.read_text()[:20])  # truncated
+        expected = 0.0
+        assert pointer_ok() == 0.0 and httpx.get(f"{url}/readyz").status_code == 200  # still serving
+        Registry(LocalStore(root)).store.delete("models/champion.json")
+        assert pointer_ok() == 0.0
+        Registry(LocalStore(root)).set_champion(service["version"], "restored")
+        expected = 1.0
+        assert pointer_ok() == 1.0
+    finally:
+        stop(proc)

@@ -53,3 +53,45 @@ def test_concurrent_promotes_keep_every_history_entry(tmp_path: Path, monkeypatc
         mine = [v for v in history if v.startswith(f"m-{w}-")]
         assert mine == [f"m-{w}-{r}" for r in range(rounds)]
     assert store.exists(CHAMPION) and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_models_gc_lists_then_deletes_what_killed_runs_left(tmp_path: Path) -> None:
+    """Finding 8: `kill -9` during training left version folders without a card and `*.tmp` files that nothing
+    cleaned. Older than the threshold they are listed, and deleted with --delete; young ones may be a run in
+    progress and stay; registered versions and the champion are never touched."""
+    import os
+    import time
+
+    from typer.testing import CliRunner
+
+    from riskops.cli.main import app
+
+    root = tmp_path / "store"
+    files = {
+        "models/m-registered/card.json": 3, "models/m-registered/model.cbm": 3,
+        "models/m-killed/model.cbm": 3, "models/m-killed/holdout.parquet": 3,
+        "models/m-registered/.card.json.x1y2.tmp": 3, "models/m-training-now/model.cbm": 0,
+    }  # fmt: skip
+    for key, days in files.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        old = time.time() - days * 86_400
+        os.utime(path, (old, old))
+    runner = CliRunner()
+    env = {"RISKOPS_ARTIFACT_ROOT": str(root)}
+    listed = runner.invoke(app, ["models", "gc"], env=env)
+    assert listed.exit_code == 0, listed.output
+    leftovers = [
+        "models/m-killed/holdout.parquet",
+        "models/m-killed/model.cbm",
+        "models/m-registered/.card.json.x1y2.tmp",
+    ]
+    assert [line.removeprefix(str(root) + "/") for line in listed.output.splitlines()[:-1]] == leftovers
+    assert "3 leftover file(s); --delete removes them" in listed.output
+    assert all((root / k).exists() for k in files)
+    deleted = runner.invoke(app, ["models", "gc", "--delete"], env=env)
+    assert deleted.exit_code == 0 and deleted.output.count("deleted ") == 3
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "models/m-registered/card.json", "models/m-registered/model.cbm", "models/m-training-now/model.cbm",
+    ]  # fmt: skip
