@@ -34,6 +34,20 @@ def test_round_trip_list_delete(gcs_endpoint: str) -> None:
     assert open_store("gs://riskops-it/dev", gcs_endpoint).list() == []
 
 
+def test_versioned_read_and_conditional_write_on_the_bucket(gcs_endpoint: str) -> None:
+    """The calls the champion pointer's compare-and-swap makes, on the real client (the emulator does not
+    enforce generation preconditions, so the refusal itself is proven on the local store)."""
+    store = open_store("gs://riskops-it/cas", gcs_endpoint)
+    data, token = store.read_versioned("models/champion.json")
+    assert data is None and token == "0"
+    assert store.write_if("models/champion.json", b'{"version": "m1", "history": []}', token)
+    data, token = store.read_versioned("models/champion.json")
+    assert data == b'{"version": "m1", "history": []}'
+    assert store.write_if("models/champion.json", b'{"version": "m2", "history": []}', token)
+    assert store.read_text("models/champion.json") == '{"version": "m2", "history": []}'
+    assert 0 <= store.age_s("models/champion.json") < 300 and store.leftovers() == []
+
+
 def test_overwrite_replaces_the_whole_object(gcs_endpoint: str) -> None:
     store = open_store("gs://riskops-it/ow", gcs_endpoint)
     store.write_text("champion.json", "x" * 10_000)
