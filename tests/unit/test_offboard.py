@@ -20,7 +20,7 @@ from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.runs.candidate import train_and_register
 from riskops.runs.report import compare_runs, list_runs
-from riskops.scoring.offboard import _fmt, score_cohort
+from riskops.scoring.offboard import format_value, score_cohort
 from riskops.scoring.online import LoadedModel, ModelHolder, arrow_columns, score_columns
 from riskops.scoring.policy import OffboardConfig, Rule
 
@@ -87,12 +87,12 @@ def test_rule_semantics_and_formatting() -> None:
     for op in (">=", "<=", "<"):
         r = Rule(name="x", feature="f", op=op, value=2.0, meaning="m")  # type: ignore[arg-type]
         assert [r.fires(v) for v in values] == r.check(pd.Series(values)).tolist(), op
-    assert _fmt("pass_through_2d_90d", 0.94) == "94%"
-    assert _fmt("out_sum_30d", 12345.6) == "12,346"
-    assert _fmt("days_since_last_tx", 3.2) == "3 days"
-    assert _fmt("out_in_ratio_30d", 1.234) == "1.23"
-    assert _fmt("country", "NG") == "NG"
-    assert _fmt("out_mean_30d", None) == "none"
+    assert format_value("pass_through_2d_90d", 0.94) == "94%"
+    assert format_value("out_sum_30d", 12345.6) == "12,346"
+    assert format_value("days_since_last_tx", 3.2) == "3 days"
+    assert format_value("out_in_ratio_30d", 1.234) == "1.23"
+    assert format_value("country", "NG") == "NG"
+    assert format_value("out_mean_30d", None) == "none"
 
 
 def test_runs_are_listed_and_compared(tmp_path: Path) -> None:
