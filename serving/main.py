@@ -23,8 +23,8 @@ from serving.state import Service
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_json_logging(settings.log_level)  # first: building the state may already log
     service = Service(settings)
-    configure_json_logging(settings.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

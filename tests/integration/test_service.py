@@ -365,7 +365,7 @@ def test_prometheus_scrapes_the_service_with_the_projects_config(service: dict[s
         assert [t["health"] for t in targets] == ["up"]
         groups = httpx.get(f"{api}/rules").json()["data"]["groups"]
         rules = [r for g in groups for r in g["rules"]]
-        assert len(rules) == 9 and all(r["health"] != "err" for r in rules)
+        assert len(rules) == 10 and all(r["health"] != "err" for r in rules)
         up = httpx.get(f"{api}/query", params={"query": "riskops_model_reference_share"}).json()["data"]["result"]
         assert {r["metric"]["segment"] for r in up} == {"Low", "Medium", "High"}
     finally:
@@ -524,7 +524,10 @@ def test_every_scored_customer_is_logged_keyed_and_flushed_at_shutdown(
         assert one.status_code == 200, one.text
         frame = read_features(ingested, "unlabelled").head(300)
         info = Registry(service["store"]).card(service["version"])
-        cols = {c: frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in info.features}
+        cols: dict[str, list[Any]] = {}
+        for c in info.features:
+            values = frame[c] if c in info.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)
+            cols[c] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
         body = {"customer_id": frame["customer_id"].tolist(), "features": cols}
         batch = httpx.post(f"{url}/v1/score/batch", json=body, headers={"X-API-Key": KEY, "X-Request-ID": "batch-1"})
         assert batch.status_code == 200, batch.text
