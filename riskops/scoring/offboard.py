@@ -15,6 +15,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -164,7 +165,7 @@ def score_frame(
 def score_cohort(
     wh: Warehouse,
     store: ArtifactStore,
-    as_of: Any,
+    as_of: date | datetime,
     cohort: str = "unlabelled",
     cfg: OffboardConfig | None = None,
     version: str | None = None,
