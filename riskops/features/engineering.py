@@ -123,7 +123,7 @@ def _and(*conds: Cond) -> Cond:
 def _agg_sql(stat: str, cond: Cond) -> str:
     c = cond.sql
     return {
-        "count": f"COUNTIF({c})",
+        "count": f"CAST(COUNTIF({c}) AS INT64)",  # DuckDB's COUNTIF is a 128-bit integer: Decimals in pandas
         "sum": f"COALESCE(SUM(IF({c}, amount, NULL)), 0)",
         "mean": f"AVG(IF({c}, amount, NULL))",
         "min": f"MIN(IF({c}, amount, NULL))",
@@ -429,7 +429,7 @@ def feature_sql(fs: FeatureSet, customers_ref: str, transactions_ref: str, cutof
         for n, k in fs.attributes.items()
     )
     specials = ",\n  ".join(f"{s.sql.format(cut=cut)} AS {s.feature.name}" for s in fs.specials)
-    zero = {f.feature.name for f in fs.tx if f.sql.startswith(("COUNTIF", "COALESCE"))}
+    zero = {f.feature.name for f in fs.tx if f.stat in ("count", "sum")}
     tx_cols = ",\n  ".join(
         f"COALESCE(a.{f.feature.name}, 0) AS {f.feature.name}" if f.feature.name in zero else f"a.{f.feature.name}"
         for f in fs.tx
@@ -474,9 +474,11 @@ cp AS (
   FROM {src("counterparty_id, direction", "counterparty_id IS NOT NULL")} GROUP BY customer_id, counterparty_id
 ),
 cpa AS (
-  SELECT customer_id, COUNTIF(last_age < {R * DAY_US}) AS cp_recent, COUNTIF(last_age < {L * DAY_US}) AS cp_long,
-    COUNTIF(first_age < {R * DAY_US}) AS cp_new, COUNTIF(last_in_age < {L * DAY_US}) AS senders,
-    COUNTIF(last_out_age < {L * DAY_US}) AS receivers
+  SELECT customer_id, CAST(COUNTIF(last_age < {R * DAY_US}) AS INT64) AS cp_recent,
+    CAST(COUNTIF(last_age < {L * DAY_US}) AS INT64) AS cp_long,
+    CAST(COUNTIF(first_age < {R * DAY_US}) AS INT64) AS cp_new,
+    CAST(COUNTIF(last_in_age < {L * DAY_US}) AS INT64) AS senders,
+    CAST(COUNTIF(last_out_age < {L * DAY_US}) AS INT64) AS receivers
   FROM cp GROUP BY customer_id
 ),
 f AS (
