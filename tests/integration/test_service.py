@@ -512,11 +512,15 @@ def test_every_scored_customer_is_logged_keyed_and_flushed_at_shutdown(
     after answering writes them all (SIGTERM: uvicorn's shutdown closes the log)."""
     import hmac
     import json
+    import shutil
 
     from riskops.features.engineering import read_features
 
+    # Its own copy of the registry: another test leaves a broken champion behind in the shared one.
+    shutil.copytree(service["store"].root, tmp_path / "store")
+    Registry(LocalStore(tmp_path / "store")).set_champion(service["version"], "prediction log test")
     secret = "0123456789abcdef-rotating-secret"
-    env = {"RISKOPS_ARTIFACT_ROOT": str(service["store"].root), "RISKOPS_HOME": str(tmp_path / "home"),
+    env = {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_HOME": str(tmp_path / "home"),
            "RISKOPS_PSEUDONYM_KEYS": f"k2:{secret},k1:an-older-secret-kept-for-joins"}  # fmt: skip
     proc, url = _start_service(env, tmp_path / "uvicorn.log")
     try:
