@@ -87,7 +87,11 @@ production-shape: emulators ## Both pipelines from their compiled specs, each ta
 test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
 	$(BIN)/pytest -q tests
 
-bench: bench-generate bench-ingest bench-model bench-service ## All benchmarks (prints figures; writes bench/out/*.json)
+bench: bench-generate bench-ingest bench-model bench-service ## All benchmarks (prints figures; writes bench/out/runs/<run>/*.json)
+
+# One id for every benchmark of one `make bench`, so its JSON files land together.
+BENCH_RUN := $(or $(BENCH_RUN),$(shell date -u +%Y%m%dT%H%M%SZ))
+export BENCH_RUN
 
 bench-generate: setup ## Generator: transactions/s and peak memory for 200k customers
 	$(BIN)/python bench/bench_generate.py --customers 200000

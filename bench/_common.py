@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 OUT = Path(__file__).resolve().parent / "out"
+_STARTED = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def peak_rss_mib() -> float:
@@ -28,14 +31,24 @@ def machine() -> dict[str, Any]:
     }
 
 
+def run_id() -> str:
+    """One id for all benchmarks of one `make bench` (BENCH_RUN, set by the Makefile), else this process's start."""
+    return os.environ.get("BENCH_RUN") or _STARTED
+
+
 def report(name: str, figures: dict[str, Any]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    figures = {"benchmark": name, "machine": machine(), **figures}
-    (OUT / f"{name}.json").write_text(json.dumps(figures, indent=2))
+    """Print the figures; write them to bench/out/<name>.json (the latest) and bench/out/runs/<run>/<name>.json,
+    so runs can be compared side by side."""
+    figures = {"benchmark": name, "run": run_id(), "machine": machine(), **figures}
+    text = json.dumps(figures, indent=2)
+    kept = OUT / "runs" / run_id()
+    kept.mkdir(parents=True, exist_ok=True)
+    (kept / f"{name}.json").write_text(text)
+    (OUT / f"{name}.json").write_text(text)
     width = max(len(k) for k in figures)
     print(f"== {name}")
     for k, v in figures.items():
-        if k not in ("benchmark",):
+        if k not in ("benchmark", "run"):
             print(f"  {k:<{width}}  {v:,}" if isinstance(v, int | float) else f"  {k:<{width}}  {v}")
 
 

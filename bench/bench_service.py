@@ -5,6 +5,9 @@ lookup    GET /v1/customers/{id}/risk, 16 connections (target: >= half the trivi
 score     POST /v1/score with 200 raw transactions, 8 connections (target: p99 < 20 ms)
 batch     POST /v1/score/batch, 1,000 customers per request as JSON, 5,000 as an Arrow IPC stream, 2 connections
           (target: >= 100k customers/s)
+library   the same /v1/score and JSON batch in this process without HTTP, and CatBoost's own predict on the
+          batch's rows; ratios: /v1/score's service time (p50 at one connection) against the library time,
+          each batch's customers/s against raw predict
 
   make bench-service  (installs wrk from Debian when missing)
 """
@@ -94,10 +97,66 @@ def _prepare(root: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _library(store: Path, score_body: bytes, batch_body: dict[str, Any]) -> dict[str, float]:
+    """The same requests in this process, without HTTP: the library time of /v1/score and of a JSON batch, and
+    CatBoost's own predict on the batch's rows (the engine under both)."""
+    import statistics
+
+    import pandas as pd
+    from catboost import Pool
+
+    from riskops.features.engineering import TX_COLUMNS
+    from riskops.io.artifacts import LocalStore
+    from riskops.model.inputs import align
+    from riskops.model.registry import Registry
+    from riskops.scoring.online import load, score_columns, score_payload
+    from serving.schemas import ScoreRequest
+
+    registry = Registry(LocalStore(store))
+    m = load(registry, registry.champion() or "")
+    body = ScoreRequest.model_validate_json(score_body)
+    customer = {"customer_id": body.customer.customer_id, "signup_ts": body.customer.signup_ts}
+    customer |= body.customer.attributes
+    columns = {c: [t.get(c) for t in body.transactions] for c in TX_COLUMNS}
+    as_of = body.as_of
+    assert as_of is not None
+
+    def median_ms(f: Any, n: int) -> float:
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1000
+
+    score_ms = median_ms(lambda: score_payload(m, customer, columns, as_of, m.policy), 300)
+    ids, cols = batch_body["customer_id"], batch_body["features"]
+    batch_ms = median_ms(lambda: score_columns(m, cols, ids, m.policy), 30)
+    frame = pd.DataFrame({"customer_id": ids, **cols})
+    X = align(frame, m.card.features, m.card.categorical, list(m.card.dropped))
+    raw_ms = median_ms(lambda: m.model.predict_proba(Pool(X, cat_features=m.card.categorical)), 30)
+    return {
+        "library_score_ms": round(score_ms, 3),
+        "library_batch_customers_per_s": round(len(ids) / batch_ms * 1000),
+        "raw_predict_rows_per_s": round(len(ids) / raw_ms * 1000),
+    }
+
+
 def _wrk(
     url: str, connections: int, seconds: int, body: bytes | None, root: Path, content_type: str = "application/json"
 ) -> dict[str, float]:
-    args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-H", f"X-API-Key: {KEY}"]
+    args = [
+        "wrk",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-H",
+        f"X-API-Key: {KEY}",
+    ]
     if body is not None:
         name = hashlib.sha256(body).hexdigest()[:12]
         payload = root / f"body-{name}"
@@ -153,6 +212,8 @@ def main() -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        print("the same requests in process ...", flush=True)
+        library = _library(prep["store"], prep["score"], prep["batch"])
         figures: dict[str, Any] = {}
         print("wrk: trivial, lookup, score, batch ...", flush=True)
         figures["trivial_healthz_c16"] = _wrk(f"{base}/healthz", 16, 10, None, root)
@@ -164,7 +225,17 @@ def main() -> None:
         arrow = _wrk(f"{base}/v1/score/batch", 2, 10, prep["arrow"], root, "application/vnd.apache.arrow.stream")
         arrow["customers_per_s"] = arrow["rps"] * prep["arrow_rows"]
         figures["batch_arrow_5000_c2"] = arrow
-        figures["lookup_vs_trivial"] = round(figures["lookup_c16"]["rps"] / figures["trivial_healthz_c16"]["rps"], 2)
+        # One connection: the latency is the service time of one request, to set against the library's.
+        figures["score_200tx_c1"] = _wrk(f"{base}/v1/score", 1, 5, prep["score"], root)
+        figures |= library
+        raw = library["raw_predict_rows_per_s"]
+        figures["ratios"] = {
+            "lookup_vs_trivial": round(figures["lookup_c16"]["rps"] / figures["trivial_healthz_c16"]["rps"], 2),
+            "score_service_p50_vs_library": round(figures["score_200tx_c1"]["p50_ms"] / library["library_score_ms"], 2),
+            "batch_json_vs_raw_predict": round(batch["customers_per_s"] / raw, 3),
+            "batch_arrow_vs_raw_predict": round(arrow["customers_per_s"] / raw, 3),
+            "batch_library_vs_raw_predict": round(library["library_batch_customers_per_s"] / raw, 3),
+        }
         report("service", figures)
     finally:
         proc.terminate()

@@ -43,7 +43,10 @@ def align(
     for c in features:
         if c in cats:
             s = X[c]
-            X[c] = s.astype("object").where(s.notna(), MISSING_CATEGORY).astype(str)
+            if isinstance(s.dtype, pd.StringDtype):  # text already (the warehouse's strings): only fill the gaps
+                X[c] = s.fillna(MISSING_CATEGORY)
+            else:
+                X[c] = s.astype("object").where(s.notna(), MISSING_CATEGORY).astype(str)
         elif dtypes[c] != np.float64:
             X[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
     return X

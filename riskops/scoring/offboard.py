@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -69,26 +70,35 @@ def format_value(name: str, value: Any) -> str:
 
 
 def explain(
-    model: Any, X: pd.DataFrame, categorical: list[str], definitions: dict[str, str], typical: dict[str, Any], k: int
+    model: Any,
+    X: pd.DataFrame,
+    categorical: list[str],
+    definitions: dict[str, str],
+    typical: Mapping[str, Any] | Callable[[list[str]], Mapping[str, Any]],
+    k: int,
 ) -> list[list[str]]:
-    """Top-k positive SHAP contributions per row, in words with the customer's value and the typical one."""
+    """Top-k positive SHAP contributions per row, in words with the customer's value and the typical one.
+    `typical` is the typical values or a function giving them for the features named (computed only for the
+    features some reason uses)."""
     if X.empty:
         return []
     sv = shap_values(model, X, categorical)[:, :-1]
+    top = np.argsort(-sv, axis=1)[:, :k]
+    positive = np.take_along_axis(sv, top, axis=1) > 0  # sorted descending: the positive ones come first
     cols = list(X.columns)
-    out = []
-    for i in range(len(X)):
-        order = np.argsort(-sv[i])[:k]
-        reasons = []
-        for j in order:
-            if sv[i, j] <= 0:
-                break
-            name = cols[j]
-            what = definitions.get(name, name)
-            own, usual = format_value(name, X.iat[i, j]), format_value(name, typical.get(name))
-            reasons.append(f"{what}: {own} (typical customer: {usual})")
-        out.append(reasons)
-    return out
+    used = sorted({int(j) for j in top[positive]})
+    usual = typical([cols[j] for j in used]) if callable(typical) else typical
+    # One array per used column and one phrase per feature, not a DataFrame lookup per reason.
+    values = {j: X.iloc[:, j].to_numpy() for j in used}
+    phrase = {j: (definitions.get(cols[j], cols[j]), format_value(cols[j], usual.get(cols[j]))) for j in used}
+    return [
+        [
+            f"{phrase[j][0]}: {format_value(cols[j], values[j][i])} (typical customer: {phrase[j][1]})"
+            for j, ok in zip(row, keep, strict=True)
+            if ok
+        ]
+        for i, (row, keep) in enumerate(zip(top.tolist(), positive.tolist(), strict=True))
+    ]
 
 
 def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
@@ -141,7 +151,10 @@ def score_frame(
     chosen = np.flatnonzero(offboard)
     reasons: list[list[str]] = [[] for _ in chosen]
     if with_reasons:
-        typical = typical_values(X, card.categorical)
+
+        def typical(names: list[str]) -> dict[str, Any]:
+            return typical_values(X[names], card.categorical)
+
         reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
     meanings = {r.name: r.meaning for r in cfg.rules}
     listing = scores.iloc[chosen].copy()
