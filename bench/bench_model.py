@@ -4,6 +4,8 @@
                hand-written GROUP BY (count/sum/mean/min/max/std per customer) over the same table
   training     CatBoost on 100k customers, fixed parameters (500 trees, depth 6): seconds
   prediction   batch scoring of 1M customers: rows/s
+  platform     training as the platform does it (CV folds + final fit, early stopping) on 30k customers against
+               raw CatBoost fits growing the same trees on as many rows (ratio)
   scoring      segments, rules and SHAP reasons for 1M customers (riskops.scoring.offboard.score_frame): rows/s, peak;
                its predict part against CatBoost's own predict on the same rows in the same run (ratio)
 
@@ -20,6 +22,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT, ensure_dataset, peak_rss_mib, report, run_phase
@@ -102,6 +105,58 @@ def _model(db: Path) -> None:
     print(json.dumps(figures))
 
 
+def _train(db: Path) -> None:
+    """The platform's training (CV folds and the final fit, early stopping; no tuning, no baselines) against raw
+    CatBoost fits growing as many trees (early stopping grows its patience past the best tree), on as many rows,
+    with the same parameters, in the same run."""
+    import math
+
+    from catboost import CatBoostClassifier, Pool
+
+    import riskops.model.train as training
+    from riskops.features.engineering import FeatureConfig, FeatureSet, attribute_kinds, read_features
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.model.config import TrainConfig
+
+    with DuckDBWarehouse(db) as wh:
+        fs = FeatureSet(FeatureConfig(), attribute_kinds(wh.columns("labelled_customers")))
+        frame = read_features(wh, "labelled").head(30_000)
+    t = time.perf_counter()
+    ds = training.prepare(frame, fs.names, fs.categorical)
+    prepare_s = time.perf_counter() - t
+    cfg = TrainConfig(folds=3, trials=0, baselines=False, imbalance="none", max_iterations=400)
+    fits: list[tuple[int, dict[str, Any], int, int, int]] = []
+    fit_catboost = training.fit_catboost
+
+    def observed(*args: Any) -> Any:  # every fit still runs; this only notes its rows and trees
+        model = fit_catboost(*args)
+        idx, params, seed = args[1], args[2], args[5]
+        grown = len(model.evals_result_["validation"][cfg.early_stopping_metric])  # kept + the patience trees
+        fits.append((len(idx) - math.ceil(0.15 * len(idx)), params, seed, grown, model.tree_count_))
+        return model
+
+    training.fit_catboost = observed  # type: ignore[assignment]
+    t = time.perf_counter()
+    training.train(ds, cfg, say=lambda _: None)
+    platform_s = time.perf_counter() - t + prepare_s
+    training.fit_catboost = fit_catboost  # type: ignore[assignment]
+    t = time.perf_counter()
+    for rows, params, seed, trees, _ in fits:
+        raw = CatBoostClassifier(iterations=trees, random_seed=seed, thread_count=cfg.thread_count, verbose=False,
+                                 allow_writing_files=False, **params)  # fmt: skip
+        raw.fit(Pool(ds.X.iloc[:rows], ds.y[:rows], cat_features=ds.categorical))
+    raw_s = time.perf_counter() - t
+    figures = {
+        "platform_train_seconds": round(platform_s, 2),
+        "platform_fits": len(fits),
+        "platform_trees_grown": sum(f[3] for f in fits),
+        "platform_trees_kept": sum(f[4] for f in fits),
+        "raw_fits_seconds_same_trees": round(raw_s, 2),
+        "platform_vs_raw_fits": round(platform_s / raw_s, 2),
+    }
+    print(json.dumps(figures))
+
+
 def _score(db: Path) -> None:
     import pandas as pd
     from catboost import CatBoostClassifier, Pool
@@ -153,7 +208,7 @@ def _score(db: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--customers", type=int, default=200_000)
-    ap.add_argument("--phase", choices=["prepare", "features", "model", "score"], help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=["prepare", "features", "model", "train", "score"], help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--as-of", help=argparse.SUPPRESS)
@@ -164,6 +219,8 @@ def main() -> None:
         return _features(args.db, args.as_of)
     if args.phase == "model":
         return _model(args.db)
+    if args.phase == "train":
+        return _train(args.db)
     if args.phase == "score":
         return _score(args.db)
 
@@ -177,6 +234,8 @@ def main() -> None:
     f = run_phase(__file__, "--phase", "features", "--db", str(db), "--as-of", as_of)
     print("training + prediction ...", flush=True)
     m = run_phase(__file__, "--phase", "model", "--db", str(db))
+    print("the platform's training against raw fits ...", flush=True)
+    tr = run_phase(__file__, "--phase", "train", "--db", str(db))
     print("scoring with reasons ...", flush=True)
     sc = run_phase(__file__, "--phase", "score", "--db", str(db))
     n = int(f["transactions"])
@@ -195,6 +254,10 @@ def main() -> None:
             "predict_rows": m["predict_rows"],
             "predict_rows_per_second": m["predict_rows_per_second"],
             "model_peak_rss_mib": m["peak_rss_mib"],
+            "platform_train_seconds_30k_customers": tr["platform_train_seconds"],
+            "platform_trees_grown_kept": [tr["platform_trees_grown"], tr["platform_trees_kept"]],
+            "raw_fits_seconds_same_trees": tr["raw_fits_seconds_same_trees"],
+            "platform_train_vs_raw_fits": tr["platform_vs_raw_fits"],
             "score_rows": sc["score_rows"],
             "score_with_reasons_rows_per_second": sc["score_rows_per_second"],
             "offboarded_with_reasons": sc["offboarded_with_reasons"],

@@ -313,12 +313,13 @@ def train(
     folds = list(skf.split(np.zeros(len(dev)), ds.y[dev]))
 
     t = time.perf_counter()
-    comparison: dict[str, dict[str, float]] = {}
     choices: list[Imbalance] = ["none", "class_weights", "oversample"] if cfg.imbalance == "auto" else [cfg.imbalance]
     counted = _Counter(tick, "imbalance folds", len(choices) * len(folds))
+    with_defaults: dict[Imbalance, CVResult] = {}  # the default parameters' CV, reused below instead of refitted
     for choice in choices:
         say(f"imbalance: {choice} on {cfg.folds} folds")
-        comparison[choice] = _catboost_cv(ds, dev, folds, DEFAULT_PARAMS, choice, cfg, counted).summary()
+        with_defaults[choice] = _catboost_cv(ds, dev, folds, DEFAULT_PARAMS, choice, cfg, counted)
+    comparison: dict[str, dict[str, float]] = {c: r.summary() for c, r in with_defaults.items()}
     imbalance: Imbalance = max(choices, key=lambda c: comparison[c]["pr_auc_mean"])
     seconds["imbalance"] = time.perf_counter() - t
 
@@ -328,13 +329,16 @@ def train(
 
     t = time.perf_counter()
     say(f"cross-validation: CatBoost{' and baselines' if cfg.baselines else ''} on {cfg.folds} folds")
-    cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
+    if params == DEFAULT_PARAMS:  # the same folds, seeds and parameters as the imbalance comparison
+        cb = with_defaults[imbalance]
+    else:
+        cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
     if params != DEFAULT_PARAMS and cb.summary()["pr_auc_mean"] < comparison[imbalance]["pr_auc_mean"]:
         # Tuning scored on fewer folds can chase noise: keep the defaults when they win on all folds.
         say("tuned parameters lost to the defaults on the full CV: keeping the defaults")
         tuning["kept_defaults"] = True
         params = dict(DEFAULT_PARAMS)
-        cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg)
+        cb = with_defaults[imbalance]
     cv = {"catboost": cb.summary()}
     if cfg.baselines:
         for kind in ("logistic_regression", "random_forest"):
