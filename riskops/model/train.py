@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_PARAMS: dict[str, Any] = {"depth": 5, "learning_rate": 0.05, "l2_leaf_reg": 5.0}
+# The defaults as tuning's first trial: rsm and random_strength at CatBoost's own defaults, so the same model.
+_DEFAULTS_AS_TRIAL = {**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0}
 
 
 @dataclass
@@ -290,14 +292,15 @@ def _tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
-    study.enqueue_trial({**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0})
+    study.enqueue_trial(_DEFAULTS_AS_TRIAL)
     say(f"tuning: up to {cfg.trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
     trials = _Counter(tick, "tuning trials", cfg.trials)
     study.optimize(objective, n_trials=cfg.trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()])
     params = dict(study.best_params)
     tuning = {"trials": len(study.trials), "best_pr_auc": float(study.best_value), "budget_s": cfg.tuning_timeout_s,
               "best_params": params}  # fmt: skip
-    return params, tuning
+    # The defaults won: name them as DEFAULT_PARAMS (the same model), so the CV reuses their folds.
+    return (dict(DEFAULT_PARAMS) if params == _DEFAULTS_AS_TRIAL else params), tuning
 
 
 def train(

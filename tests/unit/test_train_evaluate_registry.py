@@ -103,6 +103,29 @@ def test_training_scheme_is_honest_and_deterministic(frame: tuple[pd.DataFrame, 
     assert 0.6 < r1.cv["catboost"]["roc_auc_mean"] < 0.999  # learns something, does not see the label
 
 
+def test_default_parameters_are_cross_validated_once(
+    frame: tuple[pd.DataFrame, list[str], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The imbalance comparison already cross-validates the default parameters: when they stay (no tuning), the
+    CV reuses those folds: the fits are the comparison's folds and the final model."""
+    import riskops.model.train as training
+
+    df, names, cats = frame
+    ds = prepare(df, names, cats)
+    fits: list[int] = []
+    fit = training.fit_catboost
+
+    def counted(*args: object) -> object:  # every fit still runs; this only counts them
+        fits.append(1)
+        return fit(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training, "fit_catboost", counted)
+    cfg = FAST.model_copy(update={"trials": 0, "imbalance": "none", "baselines": False})
+    result = train(ds, cfg)
+    assert len(fits) == cfg.folds + 1
+    assert result.cv["catboost"] == result.imbalance_comparison["none"]
+
+
 def test_train_register_gate_promote_rollback(ingested: DuckDBWarehouse, tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     card1, gate1 = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
