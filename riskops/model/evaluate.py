@@ -181,7 +181,11 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     tuning = meta["tuning"]
     lines += [
         "",
-        f"Tuning: {tuning['trials']} Optuna trials (budget {tuning['budget_s']:.0f}s); parameters {meta['params']}.",
+        (
+            f"Tuning: {tuning['trials']} Optuna trials (budget {tuning['budget_s']:.0f}s); parameters {meta['params']}."
+            if tuning["trials"]
+            else f"Tuning: off (`--trials N` to tune); default parameters {meta['params']}."
+        ),
         "",
         "## Holdout (never seen by tuning or threshold choice)",
         "",

@@ -138,7 +138,8 @@ def train(
         c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, snapshot=snapshot, tick=tick)
     cv = c.cv["catboost"]
     metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
-    figure = f"{c.version}: CV PR-AUC {cv['pr_auc_mean']:.3f}, {c.tuning.get('trials', 0)} tuning trials"
+    tuned = c.tuning.get("trials", 0)
+    figure = f"{c.version}: CV PR-AUC {cv['pr_auc_mean']:.3f}, " + (f"{tuned} tuning trials" if tuned else "no tuning")
     params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed}
     return step.done(c.version, figure, metrics, parameters=params, detail={"version": c.version})
 

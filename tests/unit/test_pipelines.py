@@ -13,6 +13,7 @@ from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import Registry
 from riskops.runs.candidate import train_and_register
+from riskops.runs.parameters import DEFAULTS
 from riskops.runs.record import read_steps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
     assert {e["container"]["image"] for e in executors.values()} == {"europe-docker.pkg.dev/acme/riskops/riskops:1.2.3"}
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert {"as_of", "trials", "tuning_timeout_s", "missed_cost", "offboard_cost", "margin", "seed"} <= set(params)
-    assert params["trials"]["defaultValue"] == 8 and params["margin"]["defaultValue"] == 0.0
+    assert params["trials"]["defaultValue"] == DEFAULTS.trials and params["margin"]["defaultValue"] == DEFAULTS.margin
     # Where every step finds the warehouse and the store travels in the spec, and every task is given it.
     assert params["config"]["defaultValue"] == CONFIG
     for name, task in spec["root"]["dag"]["tasks"].items():
