@@ -42,9 +42,15 @@ from riskops.model.inputs import MISSING_CATEGORY, predict
 log = logging.getLogger(__name__)
 
 
-DEFAULT_PARAMS: dict[str, Any] = {"depth": 5, "learning_rate": 0.05, "l2_leaf_reg": 5.0}
-# The defaults as tuning's first trial: rsm and random_strength at CatBoost's own defaults, so the same model.
-_DEFAULTS_AS_TRIAL = {**DEFAULT_PARAMS, "rsm": 1.0, "random_strength": 1.0}
+# Every parameter tuning searches, so the defaults are tuning's first trial as they are (rsm and random_strength
+# at CatBoost's own values) and a tuning the defaults win returns them unchanged.
+DEFAULT_PARAMS: dict[str, Any] = {
+    "depth": 5,
+    "learning_rate": 0.05,
+    "l2_leaf_reg": 5.0,
+    "rsm": 1.0,
+    "random_strength": 1.0,
+}
 
 
 @dataclass
@@ -292,15 +298,14 @@ def _tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
-    study.enqueue_trial(_DEFAULTS_AS_TRIAL)
+    study.enqueue_trial(DEFAULT_PARAMS)
     say(f"tuning: up to {cfg.trials} trials or {cfg.tuning_timeout_s:.0f}s on {cfg.tuning_folds} folds")
     trials = _Counter(tick, "tuning trials", cfg.trials)
     study.optimize(objective, n_trials=cfg.trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()])
     params = dict(study.best_params)
     tuning = {"trials": len(study.trials), "best_pr_auc": float(study.best_value), "budget_s": cfg.tuning_timeout_s,
               "best_params": params}  # fmt: skip
-    # The defaults won: name them as DEFAULT_PARAMS (the same model), so the CV reuses their folds.
-    return (dict(DEFAULT_PARAMS) if params == _DEFAULTS_AS_TRIAL else params), tuning
+    return params, tuning
 
 
 def train(
@@ -332,10 +337,12 @@ def train(
 
     t = time.perf_counter()
     say(f"cross-validation: CatBoost{' and baselines' if cfg.baselines else ''} on {cfg.folds} folds")
-    if params == DEFAULT_PARAMS:  # the same folds, seeds and parameters as the imbalance comparison
-        cb = with_defaults[imbalance]
-    else:
-        cb = _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
+    # The defaults' CV is the imbalance comparison's: the same folds, seeds and parameters.
+    cb = (
+        with_defaults[imbalance]
+        if params == DEFAULT_PARAMS
+        else _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
+    )
     if params != DEFAULT_PARAMS and cb.summary()["pr_auc_mean"] < comparison[imbalance]["pr_auc_mean"]:
         # Tuning scored on fewer folds can chase noise: keep the defaults when they win on all folds.
         say("tuned parameters lost to the defaults on the full CV: keeping the defaults")
