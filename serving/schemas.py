@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NotRequired
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, with_config
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.policy import Segment
 
-MAX_TRANSACTIONS = 2_000
+__all__ = ["ScoreRequest"]  # defined in the library: the stream worker reads the same payload
+
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch (10k customers x ~140 features) is ~10 MB of JSON
-Attribute = str | FiniteFloat | int | bool | None  # 1e400 parses to infinity: refused, not scored
-
-
-def _utc(v: datetime) -> datetime:
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
-@with_config(ConfigDict(extra="forbid"))
-class Transaction(TypedDict):
-    """One raw transaction. A TypedDict, not a model: 200 of them validate ~40% faster as plain dicts.
-    A timestamp without an offset is UTC."""
-
-    transaction_id: NotRequired[Annotated[str | None, Field(max_length=128)]]
-    ts: datetime
-    amount: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
-    direction: Literal["in", "out"]
-    currency: NotRequired[Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")]]
-    type: NotRequired[Annotated[str | None, Field(max_length=32)]]
-    counterparty_id: NotRequired[Annotated[str | None, Field(max_length=128)]]
-    country: NotRequired[Annotated[str | None, Field(pattern=r"^[A-Z]{2}$")]]
-    status: NotRequired[Annotated[str | None, Field(max_length=32)]]
-
-
-class Customer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer_id: str = Field(min_length=1, max_length=128)
-    signup_ts: datetime
-    attributes: dict[str, Attribute] = Field(default_factory=dict, max_length=64)
-
-    _signup_utc = field_validator("signup_ts")(_utc)
-
-
-class ScoreRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer: Customer
-    transactions: list[Transaction] = Field(default_factory=list, max_length=MAX_TRANSACTIONS)
-    as_of: datetime | None = Field(default=None, description="cut-off; default: now")
-
-    _as_of_utc = field_validator("as_of")(lambda v: None if v is None else _utc(v))
 
 
 class ScoreResponse(BaseModel):

@@ -6,6 +6,7 @@ No web framework here: `serving/` is the HTTP shell over this module.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import struct
@@ -21,10 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskops.core.errors import DataContractError
-from riskops.features.engineering import ID_COLUMN, FeatureConfig, FeatureSet, online_features
+from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, FeatureSet, online_features
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns
 from riskops.model.registry import ModelCard, Registry
 from riskops.scoring.offboard import MODEL_VERSION_KEY, explain, score_frame, typical_values
+from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.policy import OffboardConfig, Segment, model_policy, read_policy
 
 log = logging.getLogger(__name__)
@@ -130,16 +132,45 @@ class Decision:
 
 def decide(m: LoadedModel, values: dict[str, Any], cfg: OffboardConfig, with_reasons: bool = True) -> Decision:
     """Score one feature vector with the off-boarding policy of the batch list."""
-    p = float(m.model.predict_proba([m.row(values)], thread_count=1)[0][1])  # one row: no worker threads
+    return decide_many(m, [values], cfg, with_reasons, thread_count=1)[0]  # one row: no worker threads
+
+
+def decide_many(
+    m: LoadedModel, vectors: Sequence[dict[str, Any]], cfg: OffboardConfig, with_reasons: bool = True,
+    thread_count: int = -1,
+) -> list[Decision]:  # fmt: skip
+    """Score feature vectors in one predict (and the non-Low ones' reasons in one explanation)."""
+    if not vectors:
+        return []
+    rows = [m.row(v) for v in vectors]
+    scores = m.model.predict_proba(rows, thread_count=thread_count)[:, 1]
     cfg = cfg.resolved(m.card)
-    segment: Segment = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
-    rules = [r.name for r in cfg.rules if r.fires(values.get(r.feature))]
-    offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
-    reasons: list[str] = []
-    if with_reasons and segment != "Low":
-        X = pd.DataFrame([m.row(values)], columns=m.card.features)
-        reasons = explain(m.model, X, m.card.categorical, m.definitions, m.typical, cfg.reasons)[0]
-    return Decision(p, segment, offboard, rules, reasons, m.version)
+    out: list[Decision] = []
+    for p, values in zip(scores.tolist(), vectors, strict=True):
+        segment: Segment = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
+        rules = [r.name for r in cfg.rules if r.fires(values.get(r.feature))]
+        offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
+        out.append(Decision(float(p), segment, offboard, rules, [], m.version))
+    explained = [i for i, d in enumerate(out) if d.segment != "Low"] if with_reasons else []
+    if explained:
+        X = pd.DataFrame([rows[i] for i in explained], columns=m.card.features)
+        for i, reasons in zip(explained, explain(m.model, X, m.card.categorical, m.definitions, m.typical,
+                                                 cfg.reasons), strict=True):  # fmt: skip
+            out[i].reasons = reasons
+    return out
+
+
+def request_features(m: LoadedModel, request: ScoreRequest, now: datetime | None = None) -> dict[str, Any]:
+    """One customer's raw record and transactions -> its feature vector, as batch computes it. The cut-off is
+    the request's `as_of`, else now."""
+    columns = {c: [t.get(c) for t in request.transactions] for c in TX_COLUMNS}
+    cutoff = request.as_of or now or datetime.now(UTC)
+    return online_features(m.features, request.customer.record(), columns, cutoff)
+
+
+def score_request(m: LoadedModel, request: ScoreRequest, cfg: OffboardConfig) -> Decision:
+    """A validated score request -> its decision with reasons (POST /v1/score)."""
+    return decide(m, request_features(m, request), cfg)
 
 
 def score_payload(
@@ -312,33 +343,51 @@ def _bad_value(name: str, row: int, value: Any, expected: str) -> DataContractEr
     )
 
 
-class LookupTable:
-    """The latest scoring run's results by customer id, for GET /v1/customers/{id}/risk. Refreshed when a newer
-    run publishes `scores.parquet` (the poll that looks for a new champion looks for it too)."""
+def latest_scoring_run(store: Any) -> str | None:
+    """The newest run that published `scores.parquet` (run ids sort by time)."""
+    runs = sorted(k.split("/")[0] for k in store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
+    return runs[-1] if runs else None
+
+
+class PublishedPolicy:
+    """The policy online decisions use when only the policy of the latest scoring run is needed (the stream
+    worker): that run's policy when it scored with the serving model, else the model's default, as
+    `LookupTable.policy_for` decides for the service."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
         self.run_id: str | None = None
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
         # (model version, policy) the run scored with: one reference, so a reader never pairs one run's policy
         # with another run's model.
         self.scored_with: tuple[str | None, OffboardConfig | None] = (None, None)
 
+    def refresh(self) -> bool:
+        run = latest_scoring_run(self.store)
+        if run is None or run == self.run_id:
+            return False
+        schema = pq.read_schema(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        version = (schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
+        self.scored_with, self.run_id = (version, read_policy(self.store, run)), run
+        return True
+
     def policy_for(self, m: LoadedModel) -> OffboardConfig:
-        """The policy online decisions use: the latest published run's when that run scored with the serving
-        model (so /v1/score, the batch route and the lookup agree with the list), else the model's default."""
+        """The latest published run's policy when that run scored with the serving model (so /v1/score, the
+        batch route, the lookup and the stream agree with the list), else the model's default."""
         version, policy = self.scored_with
         return policy if policy is not None and version == m.version else m.policy
 
-    def latest_run(self) -> str | None:
-        runs = sorted(k.split("/")[0] for k in self.store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
-        return runs[-1] if runs else None
+
+class LookupTable(PublishedPolicy):
+    """The latest scoring run's results by customer id, for GET /v1/customers/{id}/risk. Refreshed when a newer
+    run publishes `scores.parquet` (the poll that looks for a new champion looks for it too)."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
 
     def refresh(self) -> bool:
-        import io
-
-        run = self.latest_run()
+        run = latest_scoring_run(self.store)
         if run is None or run == self.run_id:
             return False
         table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))

@@ -11,8 +11,7 @@ import pandas as pd
 from fastapi import APIRouter, Request, Response
 
 from riskops.core.logs import request_id
-from riskops.features.engineering import TX_COLUMNS
-from riskops.scoring.online import arrow_columns, score_columns, score_payload
+from riskops.scoring.online import arrow_columns, score_columns, score_request
 from serving import metrics
 from serving.bodies import ERRORS, batch_body, json_body, parse_body, read_body
 from serving.deps import ModelDep, ServiceDep
@@ -26,11 +25,7 @@ router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the 
 async def score(request: Request, m: ModelDep, service: ServiceDep) -> Response:
     started = time.perf_counter()
     body = await parse_body(request, ScoreRequest)
-    customer = {"customer_id": body.customer.customer_id, "signup_ts": body.customer.signup_ts}
-    customer |= body.customer.attributes
-    columns = {c: [t.get(c) for t in body.transactions] for c in TX_COLUMNS}
-    cutoff = body.as_of or datetime.now(UTC)
-    d = score_payload(m, customer, columns, cutoff, service.lookup.policy_for(m))
+    d = score_request(m, body, service.lookup.policy_for(m))
     metrics.SCORES.observe(d.score)
     metrics.DECISIONS.labels(d.segment, str(d.offboard).lower()).inc()
     rid = request_id.get() or str(uuid.uuid4())

@@ -70,6 +70,12 @@ class Warehouse(ABC):
         """Run one BigQuery-dialect statement (DDL, DML, CREATE TABLE AS SELECT)."""
 
     @abstractmethod
+    def append_new(self, name: str, rows: pa.Table, key: str) -> int:
+        """Append the rows whose `key` is not in table `name` yet (creating it from the rows' schema when it does
+        not exist), in one statement: appending the same rows again changes nothing, so a retried or redelivered
+        write is harmless. Returns how many rows were new. The rows' keys must be unique among themselves."""
+
+    @abstractmethod
     def derive(self, name: str, select_sql: str) -> None:
         """Make `name` hold the result of a BigQuery-dialect SELECT over this warehouse's tables.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
+from sqlglot import exp
 
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError, WarehouseError
-from riskops.core.names import check_table, table_path
+from riskops.core.names import check_table, ident, table_path
 from riskops.io.warehouse.base import Warehouse
 
 
@@ -42,6 +44,13 @@ def _bq_field(field: pa.Field) -> bigquery.SchemaField:
             "cast it to a string, number, bool or timestamp first",
         )
     return bigquery.SchemaField(field.name, kind, mode="NULLABLE")
+
+
+def _literal(value: Any) -> Any:
+    """A Python value as a SQL literal (timestamps as ISO strings the CAST reads)."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return exp.convert(value)
 
 
 class BigQueryWarehouse(Warehouse):
@@ -138,6 +147,33 @@ class BigQueryWarehouse(Warehouse):
             self.client.query(sql).result()
         except gexc.GoogleAPICallError as e:
             raise WarehouseError(f"BigQuery refused a statement: {e}", sql[:300], "see the SQL above") from e
+
+    def append_new(self, name: str, rows: pa.Table, key: str) -> int:
+        """One DML statement with the rows as literals (no load job per call: load jobs have a daily quota a
+        stream would exhaust); sqlglot writes the literals, so a value can never end the statement."""
+        table_id = self._id(name)
+        self.client.create_table(bigquery.Table(table_id, schema=[_bq_field(f) for f in rows.schema]), exists_ok=True)
+        if rows.num_rows == 0:
+            return 0
+        columns = [_bq_field(f) for f in rows.schema]
+        selects = []
+        for record in rows.to_pylist():
+            values = [exp.alias_(exp.cast(_literal(record[c.name]), c.field_type), ident(c.name)) for c in columns]
+            selects.append(exp.select(*values))
+        union = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
+        k = ident(key)
+        names = ", ".join(ident(c.name) for c in columns)
+        sql = (
+            f"INSERT INTO {self.ref(name)} ({names}) SELECT {names} FROM ({union.sql(dialect='bigquery')}) AS s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.ref(name)} AS t WHERE t.{k} = s.{k})"
+        )
+        try:
+            job = self.client.query(sql)
+            job.result()
+        except gexc.GoogleAPICallError as e:
+            raise WarehouseError(f"BigQuery could not append to {name}: {e}", table_id,
+                                 "check the table's columns against the rows'") from e  # fmt: skip
+        return int(job.num_dml_affected_rows or 0)
 
     def derive(self, name: str, select_sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TABLE {self.ref(name)} AS {select_sql}")

@@ -135,6 +135,22 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as e:
             raise WarehouseError(f"DuckDB refused a statement: {e}", sql[:300], "see the SQL above") from e
 
+    def append_new(self, name: str, rows: pa.Table, key: str) -> int:
+        target, k = f"main.{table_ident(name, 'duckdb')}", ident(key, "duckdb")
+        self.con.register("_riskops_rows", rows)
+        try:
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM _riskops_rows LIMIT 0")
+            row = self.con.execute(
+                f"INSERT INTO {target} BY NAME SELECT * FROM _riskops_rows AS s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})"
+            ).fetchone()
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB could not append to {name}: {e}", f"DuckDB file {self.path}",
+                                 "check the table's columns against the rows'") from e  # fmt: skip
+        finally:
+            self.con.unregister("_riskops_rows")
+        return int(row[0]) if row else 0
+
     def derive(self, name: str, select_sql: str) -> None:
         self.drop(name)
         self.execute(f"CREATE VIEW {self.ref(name)} AS {select_sql}")
