@@ -32,9 +32,9 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return request.param, docs, path
 
 
-def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = [d for d in docs if d["kind"] == kind]
-    assert len(found) == 1, f"{len(found)} {kind}"
+def one(docs: list[dict[str, Any]], kind: str, name: str = "riskops-serving") -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and (kind in ("Namespace", "Rules") or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"{len(found)} {kind} {name}"
     return found[0]
 
 
@@ -54,7 +54,7 @@ def test_custom_resources_match_their_schemas(rendered: tuple[str, list[Any], Pa
             schema = json.loads((ROOT / "k8s" / "schemas" / f"{doc['kind'].lower()}.json").read_text())
             jsonschema.validate(doc, schema)
             checked += 1
-    assert checked == 2
+    assert checked == 3  # the service's and the stream worker's PodMonitoring, the rules
     broken = dict(one(docs, "Rules"), spec={"groups": [{"name": "x", "rules": []}]})  # no interval
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads((ROOT / "k8s" / "schemas" / "rules.json").read_text()))
@@ -89,3 +89,29 @@ def test_the_deployment_is_production_shaped(rendered: tuple[str, list[Any], Pat
     assert kinds == (["Resource", "Pods"] if name == "prod" else ["Resource"])
     assert hpa["spec"]["minReplicas"] >= (3 if name == "prod" else 1)
     assert one(docs, "Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_stream_worker_scales_on_its_backlog_and_runs_locked_down(rendered: tuple[str, list[Any], Path]) -> None:
+    name, docs, _ = rendered
+    dep = one(docs, "Deployment", "riskops-stream")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["args"][:3] == ["riskops", "stream", "work"] and c["image"].endswith(("pipeline:latest", "pipeline:dev"))
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["RISKOPS_WAREHOUSE"] == "bigquery" and env["RISKOPS_PUBSUB_PROJECT"] == f"riskops-{name}"
+    assert pod["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["serviceAccountName"] == "riskops-stream"
+    sa = one(docs, "ServiceAccount", "riskops-stream")
+    assert (
+        sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        == f"riskops-stream@riskops-{name}.iam.gserviceaccount.com"
+    )
+    (metric,) = one(docs, "HorizontalPodAutoscaler", "riskops-stream")["spec"]["metrics"]
+    assert metric["type"] == "External"
+    assert metric["external"]["metric"]["name"] == "pubsub.googleapis.com|subscription|num_undelivered_messages"
+    assert (
+        metric["external"]["metric"]["selector"]["matchLabels"]["resource.labels.subscription_id"]
+        == env["RISKOPS_STREAM_SUBSCRIPTION"]
+    )
+    service = one(docs, "Service")
+    assert service["spec"]["selector"]["app.kubernetes.io/name"] == "riskops-serving"  # never the worker's pods
