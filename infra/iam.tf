@@ -2,7 +2,7 @@
 # Workload Identity (no keys anywhere).
 
 resource "google_service_account" "riskops" {
-  for_each     = toset(["serving", "pipeline", "deployer"])
+  for_each     = toset(["serving", "pipeline", "deployer", "stream"])
   account_id   = "riskops-${each.value}"
   display_name = "riskops ${each.value}"
 }

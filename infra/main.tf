@@ -3,7 +3,8 @@ locals {
   apis = [
     "aiplatform.googleapis.com", "artifactregistry.googleapis.com", "bigquery.googleapis.com",
     "bigquerystorage.googleapis.com", "cloudkms.googleapis.com", "container.googleapis.com",
-    "iamcredentials.googleapis.com", "monitoring.googleapis.com", "storage.googleapis.com", "sts.googleapis.com",
+    "iamcredentials.googleapis.com", "monitoring.googleapis.com", "pubsub.googleapis.com", "storage.googleapis.com",
+    "sts.googleapis.com",
   ]
 }
 
@@ -22,7 +23,7 @@ resource "google_kms_key_ring" "riskops" {
 }
 
 resource "google_kms_crypto_key" "data" {
-  for_each        = toset(["storage", "bigquery", "registry"])
+  for_each        = toset(["storage", "bigquery", "registry", "pubsub"])
   name            = "${local.name}-${each.value}"
   key_ring        = google_kms_key_ring.riskops.id
   rotation_period = "7776000s"
@@ -42,6 +43,7 @@ locals {
     storage  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
     bigquery = "serviceAccount:${data.google_bigquery_default_service_account.bq.email}"
     registry = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-artifactregistry.iam.gserviceaccount.com"
+    pubsub   = local.pubsub_agent
   }
 }
 

@@ -208,10 +208,56 @@ def pipeline_dashboard() -> Dashboard:
     )
 
 
+def _quantile(q: float, metric: str) -> str:
+    return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{RATE})))"
+
+
+def stream_dashboard() -> Dashboard:
+    latency = "riskops_stream_latency_seconds"
+    return (
+        _dashboard("riskops-stream", "riskops / stream")
+        .with_row(Row("Events"))
+        .with_panel(
+            _series(
+                "Events per second, by what became of them",
+                "short",
+                _query(f"sum by (kind, result) (rate(riskops_stream_events_total{RATE}))", "{{kind}} {{result}}"),
+            )
+        )
+        .with_panel(
+            _series(
+                "Publication to written result",
+                "s",
+                _query(_quantile(0.5, latency), "p50"),
+                _query(_quantile(0.99, latency), "p99"),
+            )
+        )
+        .with_row(Row("Worker"))
+        .with_panel(_stat("Oldest event in a batch", "s", _query("max(riskops_stream_oldest_event_age_seconds)")))
+        .with_panel(
+            _stat("Failed batches (1h)", "none", _query("sum(increase(riskops_stream_failed_batches_total[1h]))"))
+        )
+        .with_panel(
+            _stat(
+                "Dead letters (1h)",
+                "none",
+                _query('sum(increase(riskops_stream_events_total{result="dead_letter"}[1h]))'),
+            )
+        )
+        .with_panel(_stat("Labelled samples appended", "none", _query("sum(riskops_stream_labels_appended)")))
+        .with_panel(
+            _series("Micro-batch time p99", "s", _query(_quantile(0.99, "riskops_stream_batch_seconds"), "p99"))
+        )
+        .with_panel(
+            _series("Model version scoring the stream", "none", _query("riskops_stream_model_info", "{{version}}"))
+        )
+    )
+
+
 def dashboards() -> dict[str, str]:
     """File name -> the dashboard's JSON, as Grafana imports it."""
     out = {}
-    for build in (service_dashboard, model_dashboard, pipeline_dashboard):
+    for build in (service_dashboard, model_dashboard, pipeline_dashboard, stream_dashboard):
         board = build().build()
         out[f"{board.uid}.json"] = json.dumps(board, cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
     return out

@@ -150,3 +150,33 @@ def test_prediction_log_streams_into_a_partitioned_bigquery_table(bigquery_setti
     assert [r["request_id"] for r in rows] == [f"req-{i}" for i in range(30)]
     assert rows[29]["segment"] == "High" and rows[29]["offboard"] is True and "C29" not in str(rows[29])
     wh.close()
+
+
+HOSTILE = ["plain", "it's", 'a "quote"', "back\\slash", "`tick`; DROP TABLE x; --", "new\nline", "ünï €", "'); --"]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "bigquery"])
+def test_append_new_keeps_hostile_values_and_appends_each_key_once(
+    backend: str, bigquery_settings: Settings, tmp_path: Path
+) -> None:
+    """The stream's idempotent write: values that could end a literal arrive intact, and appending the same
+    keys again (a redelivery) adds nothing, on both backends."""
+    from datetime import UTC, datetime
+
+    rows = pa.table({
+        "event_id": [f"e{i}" for i in range(len(HOSTILE))], "customer_id": HOSTILE,
+        "score": [i / 10 for i in range(len(HOSTILE))], "offboard": [i % 2 == 0 for i in range(len(HOSTILE))],
+        "scored_at": pa.array([datetime(2026, 10, 1, 12, i, tzinfo=UTC) for i in range(len(HOSTILE))],
+                              pa.timestamp("us", "UTC")),
+    })  # fmt: skip
+    wh: Warehouse = DuckDBWarehouse(tmp_path / "w.duckdb") if backend == "duckdb" else open_warehouse(bigquery_settings)
+    with wh:
+        wh.drop("it_append_new")
+        assert wh.append_new("it_append_new", rows.slice(0, 5), "event_id") == 5
+        assert wh.append_new("it_append_new", rows, "event_id") == len(HOSTILE) - 5
+        assert wh.append_new("it_append_new", rows, "event_id") == 0
+        got = sorted(wh.read_table("it_append_new").to_pylist(), key=lambda r: r["event_id"])
+        wh.drop("it_append_new")
+    assert [r["customer_id"] for r in got] == HOSTILE
+    assert [r["score"] for r in got] == rows.column("score").to_pylist()
+    assert [r["scored_at"] for r in got] == rows.column("scored_at").to_pylist()

@@ -1,0 +1,62 @@
+"""The stream's pure parts: events parsed and bounded with errors that name the field, the CSV sink's own
+idempotency across a torn line, and the DuckDB idempotent append."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from riskops.core.errors import DataContractError
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+from riskops.scoring.payloads import CustomerEvent, OutcomeEvent, event_id_of, parse_event
+from riskops.scoring.stream import CSV_HEADER, CsvSink
+
+CUSTOMER = {"customer_id": "C1", "signup_ts": "2024-01-01T00:00:00", "attributes": {"age": 40}}
+
+
+def _event(**kw: object) -> bytes:
+    return json.dumps({"kind": "customer", "event_id": "e1", "customer": CUSTOMER} | kw).encode()
+
+
+def test_events_parse_by_kind_and_refuse_what_the_service_refuses() -> None:
+    tx = {"ts": "2026-01-01", "amount": 5, "direction": "in"}
+    e = parse_event(_event(transactions=[tx]))
+    assert isinstance(e, CustomerEvent) and e.customer.signup_ts.tzinfo is not None
+    o = parse_event(_event(kind="outcome", event_id="o1", account_state="SUSPENDED", decided_at="2026-10-01"))
+    assert isinstance(o, OutcomeEvent) and o.account_state == "SUSPENDED"
+    bad = _event(kind="outcome", event_id="o2", account_state="CLOSED", decided_at="2026-10-01")
+    with pytest.raises(DataContractError, match="account_state"):
+        parse_event(bad)
+    with pytest.raises(DataContractError, match=r"transactions\.0\.amount"):
+        parse_event(_event(transactions=[{**tx, "amount": -1}]))
+    with pytest.raises(DataContractError, match="at most 100 are accepted"):
+        parse_event(b"x" * 101, max_bytes=100)
+    assert event_id_of(bad) == "o2" and event_id_of(b"\xff{") is None
+
+
+def test_the_csv_sink_writes_each_event_once_and_cuts_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    row = {"event_id": "e1", "customer_id": "C1", "score": 0.5, "segment": "High", "offboard": True,
+           "model_version": "m1"}  # fmt: skip
+    sink = CsvSink(path)
+    sink.write([row, {**row, "event_id": "e2"}])
+    with path.open("a") as fh:
+        fh.write("e3,C3,0.1")  # a crash mid-line
+    sink = CsvSink(path)  # the restart
+    sink.write([row, {**row, "event_id": "e3"}])
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(CSV_HEADER)
+    assert [x.split(",")[0] for x in lines[1:]] == ["e1", "e2", "e3"]
+    assert lines[3] == "e3,C1,0.500000,High,offboard,m1"
+
+
+def test_duckdb_append_new_appends_each_key_once(tmp_path: Path) -> None:
+    rows = pa.table({"event_id": ["a", "b"], "score": [0.1, 0.2]})
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        assert wh.append_new("t", rows, "event_id") == 2
+        assert wh.append_new("t", pa.table({"event_id": ["b", "c"], "score": [9.0, 0.3]}), "event_id") == 1
+        got = sorted(wh.read_table("t").to_pylist(), key=lambda r: r["event_id"])
+        assert [(r["event_id"], r["score"]) for r in got] == [("a", 0.1), ("b", 0.2), ("c", 0.3)]
