@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlglot import exp
 
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError, WarehouseError
-from riskops.core.names import check_table, ident, table_path
+from riskops.core.names import check_column, check_table, ident, table_path
 from riskops.io.warehouse.base import Warehouse
 
 
@@ -46,10 +48,19 @@ def _bq_field(field: pa.Field) -> bigquery.SchemaField:
     return bigquery.SchemaField(field.name, kind, mode="NULLABLE")
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9 _@:+,./-]*")
+
+
 def _literal(value: Any) -> Any:
-    """A Python value as a SQL literal (timestamps as ISO strings the CAST reads)."""
+    """A Python value as a SQL literal (timestamps as ISO strings the CAST reads). A string with anything but
+    plain characters travels base64-encoded: no quote or backslash of it ever reaches the statement, and no
+    dialect's escaping rules (the emulator's differ from BigQuery's) are relied on."""
     if isinstance(value, datetime):
         value = value.isoformat()
+    if isinstance(value, str) and not _PLAIN.fullmatch(value):
+        encoded = base64.b64encode(value.encode()).decode()
+        return exp.cast(exp.func("FROM_BASE64", exp.Literal.string(encoded), dialect="bigquery"), "BYTES",
+                        dialect="bigquery")  # fmt: skip
     return exp.convert(value)
 
 
@@ -156,9 +167,13 @@ class BigQueryWarehouse(Warehouse):
         if rows.num_rows == 0:
             return 0
         columns = [_bq_field(f) for f in rows.schema]
+        names = {c.name: exp.to_identifier(check_column(c.name), quoted=True) for c in columns}
         selects = []
         for record in rows.to_pylist():
-            values = [exp.alias_(exp.cast(_literal(record[c.name]), c.field_type), ident(c.name)) for c in columns]
+            values = [
+                exp.alias_(exp.cast(_literal(record[c.name]), c.field_type, dialect="bigquery"), names[c.name])
+                for c in columns
+            ]
             selects.append(exp.select(*values))
         union = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
         k = ident(key)
