@@ -167,19 +167,19 @@ class BigQueryWarehouse(Warehouse):
         if rows.num_rows == 0:
             return 0
         columns = [_bq_field(f) for f in rows.schema]
-        names = {c.name: exp.to_identifier(check_column(c.name), quoted=True) for c in columns}
+        aliases = {c.name: exp.to_identifier(check_column(c.name), quoted=True) for c in columns}
         selects = []
         for record in rows.to_pylist():
             values = [
-                exp.alias_(exp.cast(_literal(record[c.name]), c.field_type, dialect="bigquery"), names[c.name])
+                exp.alias_(exp.cast(_literal(record[c.name]), c.field_type, dialect="bigquery"), aliases[c.name])
                 for c in columns
             ]
             selects.append(exp.select(*values))
         union = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
         k = ident(key)
-        names = ", ".join(ident(c.name) for c in columns)
+        listed = ", ".join(ident(c.name) for c in columns)
         sql = (
-            f"INSERT INTO {self.ref(name)} ({names}) SELECT {names} FROM ({union.sql(dialect='bigquery')}) AS s "
+            f"INSERT INTO {self.ref(name)} ({listed}) SELECT {listed} FROM ({union.sql(dialect='bigquery')}) AS s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.ref(name)} AS t WHERE t.{k} = s.{k})"
         )
         try:
