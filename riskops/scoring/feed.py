@@ -98,18 +98,22 @@ def run_feed(
     tick: Callable[[FeedSummary], None] | None = None,
 ) -> FeedSummary:  # fmt: skip
     """Publish the events at `rate` per second (in bursts of a tenth of a second) and, every `outcomes_every_s`,
-    outcome events for up to `outcomes_per_tick` customers already sent whose truth is known."""
+    outcome events for up to `outcomes_per_tick` customers already sent whose truth is known; after the last
+    customer, the outcomes go on until every sent customer's is published (or `stop`)."""
     summary, started = FeedSummary(), time.monotonic()
     sent: list[dict[str, Any]] = []
     next_outcomes = started + outcomes_every_s
     burst = max(1, round(rate / 10))
+    exhausted = False
     while not stop.is_set():
-        chunk = [e for _, e in zip(range(burst), events, strict=False)]
-        if not chunk:
-            break
-        pubsub.publish_all(topic, [(json.dumps(e).encode(), {"kind": "customer"}) for e in chunk])
-        summary.customers += len(chunk)
-        sent += [e for e in chunk if truth and e["customer"]["customer_id"] in truth]
+        chunk = [] if exhausted else [e for _, e in zip(range(burst), events, strict=False)]
+        exhausted = not chunk
+        if exhausted and not sent:
+            break  # every customer sent and every known outcome too
+        if chunk:
+            pubsub.publish_all(topic, [(json.dumps(e).encode(), {"kind": "customer"}) for e in chunk])
+            summary.customers += len(chunk)
+            sent += [e for e in chunk if truth and e["customer"]["customer_id"] in truth]
         now = time.monotonic()
         if truth and now >= next_outcomes and sent:
             due, sent = sent[:outcomes_per_tick], sent[outcomes_per_tick:]
@@ -120,7 +124,8 @@ def run_feed(
             next_outcomes = now + outcomes_every_s
         if tick:
             tick(summary)
-        wait = started + summary.customers / rate - time.monotonic()
+        # Customers at `rate`; once they are all sent, wake for the next outcomes.
+        wait = (next_outcomes if exhausted else started + summary.customers / rate) - time.monotonic()
         if wait > 0:
             stop.wait(wait)
     summary.seconds = round(time.monotonic() - started, 2)

@@ -217,3 +217,24 @@ def test_every_event_has_exactly_one_result_through_a_kill_and_a_new_champion(
         assert words.lower() in letter.attributes["reason"].lower(), letter.attributes
     published = _drain(pubsub, "results-consumer")
     assert {m.attributes["event_id"] for m in published} == expected  # at least once on the topic
+
+
+def test_the_feed_publishes_customers_at_its_rate_then_their_outcomes(pubsub: PubSub, small_dataset: Path) -> None:
+    import threading
+
+    from riskops.scoring.feed import run_feed
+
+    pubsub.ensure("feed", ["feed-sub"])
+    truth = hidden_truth(small_dataset)
+    events = customer_events(small_dataset, limit=30)
+    started = time.monotonic()
+    summary = run_feed(pubsub, "feed", events, 60.0, threading.Event(), truth, outcomes_every_s=0.3,
+                       outcomes_per_tick=10)  # fmt: skip
+    assert time.monotonic() - started >= 0.4  # 30 customers at 60/s take half a second
+    got = _drain(pubsub, "feed-sub", quiet_s=2.0)
+    kinds = [json.loads(m.data)["kind"] for m in got]
+    assert summary.customers == kinds.count("customer") == 30
+    assert summary.outcomes == kinds.count("outcome") == 30
+    states = {json.loads(m.data)["customer"]["customer_id"]: json.loads(m.data)["account_state"]
+              for m in got if json.loads(m.data)["kind"] == "outcome"}  # fmt: skip
+    assert states == {c: ("SUSPENDED" if truth[c] else "ACTIVE") for c in states}

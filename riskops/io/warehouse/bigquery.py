@@ -59,8 +59,11 @@ def _literal(value: Any) -> Any:
         value = value.isoformat()
     if isinstance(value, str) and not _PLAIN.fullmatch(value):
         encoded = base64.b64encode(value.encode()).decode()
-        return exp.cast(exp.func("FROM_BASE64", exp.Literal.string(encoded), dialect="bigquery"), "BYTES",
-                        dialect="bigquery")  # fmt: skip
+        return exp.func(
+            "SAFE_CONVERT_BYTES_TO_STRING",
+            exp.func("FROM_BASE64", exp.Literal.string(encoded), dialect="bigquery"),
+            dialect="bigquery",
+        )
     return exp.convert(value)
 
 
