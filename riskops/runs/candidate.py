@@ -37,6 +37,7 @@ from riskops.model.evaluate import evaluate, write_report
 from riskops.model.inputs import align
 from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
 from riskops.model.train import prepare, train
+from riskops.scoring.drift import reference
 from riskops.scoring.policy import POLICY, OffboardConfig
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
     default = OffboardConfig().resolved(card)
     store.write_text(f"{PREFIX}/{version}/{POLICY}", default.model_dump_json(indent=2))
     Registry(store).register(card)
+    reference(store, card)  # its frozen profile, the baseline for drift (scoring.drift)
     return card
 
 

@@ -19,6 +19,7 @@ from riskops.model.evaluate import cv_table
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
+from riskops.scoring.drift import DRIFT, DriftResult
 from riskops.scoring.offboard import ScoringResult, format_value
 from riskops.scoring.policy import POLICY, SEGMENTS, read_policy
 
@@ -39,6 +40,45 @@ def _plots(result: ScoringResult) -> dict[str, bytes]:
     ax2.bar(list(sizes), list(sizes.values()), color=["tab:green", "tab:orange", "tab:red"])
     ax2.set(title="Segments", ylabel="customers")
     return {"scores.png": png(fig), "segments.png": png(fig2)}
+
+
+def _drift_plot(drift: DriftResult, top: int = 3) -> bytes:
+    """Reference vs this cohort, bin by bin, for the score and the most drifted features."""
+    shown = [drift.score, *drift.features[:top]]
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4))
+    for ax, d in zip(axes, shown, strict=True):
+        x = list(range(len(d.labels)))
+        ax.bar([i - 0.2 for i in x], d.reference, width=0.4, label="reference (holdout)", color="tab:gray")
+        ax.bar([i + 0.2 for i in x], d.current, width=0.4, label="this cohort",
+               color="tab:red" if d.drifted else "tab:blue")  # fmt: skip
+        ax.set_xticks(x, d.labels, rotation=60, ha="right", fontsize=7)
+        ax.set_title(f"{d.name}: PSI {d.psi:.3f}" + (" (drift)" if d.drifted else ""), fontsize=9)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return png(fig)
+
+
+def _drift_lines(drift: DriftResult, top: int = 10) -> list[str]:
+    s = drift.summary()
+    named = ", ".join(s["drifted"]) or "none"
+    lines = [
+        "",
+        "## Input drift (against the model's holdout)",
+        "",
+        f"{drift.rows:,} customers against {drift.reference_rows:,} holdout customers, on the model's frozen bins. "
+        f"Drifted features: **{named}**; the score's PSI {drift.score.psi:.3f} "
+        f"({'drift' if drift.score.drifted else 'no drift'}). A variable drifts when its PSI is above the "
+        "policy's threshold and above what sampling alone gives at these sizes (the threshold column).",
+        "",
+        "![drift](drift.png)",
+        "",
+        "| variable | kind | PSI | JS | threshold | drift |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in [drift.score, *drift.features[:top]]:
+        js = "-" if d.js is None else f"{d.js:.3f}"
+        lines.append(f"| {d.name} | {d.kind} | {d.psi:.3f} | {js} | {d.threshold:.3f} | {'yes' if d.drifted else ''} |")
+    return lines
 
 
 def segment_profile(features: pd.DataFrame, result: ScoringResult, card: ModelCard, top: int = 8) -> pd.DataFrame:
@@ -88,6 +128,7 @@ def build_report(
     card: ModelCard,
     result: ScoringResult,
     features: pd.DataFrame,
+    drift: DriftResult | None = None,
     list_rows: int = 25,
 ) -> tuple[str, dict[str, bytes]]:
     sizes = result.segment_sizes()
@@ -134,6 +175,8 @@ def build_report(
         lines.append(f"| {rule.name} | `{rule.feature} {rule.op} {rule.value:g}` | {rule.meaning} | {hits:,} |")
     for skipped in result.rules_skipped:
         lines.append(f"\nRule skipped: {skipped}.")
+    if drift is not None:
+        lines += _drift_lines(drift)
     lines += [
         "",
         f"## Off-boarding list (top {min(list_rows, len(result.offboarding))} of {len(result.offboarding):,}; "
@@ -158,7 +201,8 @@ def build_report(
         "- Amounts across currencies are added without conversion.",
         "- An off-boarding decision needs a human review of the listed reasons before action.",
     ]
-    return "\n".join(lines) + "\n", _plots(result)
+    plots = _plots(result) | ({"drift.png": _drift_plot(drift)} if drift is not None else {})
+    return "\n".join(lines) + "\n", plots
 
 
 def scoring_record(result: ScoringResult) -> dict[str, Any]:
@@ -249,7 +293,11 @@ def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, coho
         policy=policy,
     )  # fmt: skip
     record = assemble_record(run_id, flow, steps, card, result)
-    md, plots = build_report(record, card, result, read_features(wh, cohort))
+    drift = DriftResult.model_validate_json(store.read_text(f"{run_id}/{DRIFT}")) if store.exists(
+        f"{run_id}/{DRIFT}") else None  # fmt: skip
+    if drift is not None and record.scoring is not None:
+        record.scoring["drift"] = drift.summary()
+    md, plots = build_report(record, card, result, read_features(wh, cohort), drift)
     record.report = write_run_report(store, run_id, md, plots)
     write_record(store, record)
     return record, md
@@ -272,6 +320,10 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
             f"customers with {sc['model_version']}: " + ", ".join(f"{k} {v:,}" for k, v in sc["segments"].items())
             + f"; off-board {sc['offboard']:,}"
         )  # fmt: skip
+        if "drift" in sc:
+            d = sc["drift"]
+            lines.append(f"  drift against the model's holdout: {', '.join(d['drifted']) or 'none'} (largest PSI "
+                         f"{d['max_psi']:.3f}, {d['max_psi_feature']}; score PSI {d['score_psi']:.3f})")  # fmt: skip
     lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in record.timings_s.items()))
     lines.append(f"  report: {record.report}")
     return "\n".join(lines)

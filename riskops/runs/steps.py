@@ -194,22 +194,30 @@ def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled"
     """Score a validated cohort with the champion under `policy` (empty: the model's default): the
     `<cohort>_scores` and `<cohort>_offboarding` tables, the scores and list published in the run folder, and
     the policy saved beside them."""
+    from riskops.model.registry import Registry
+    from riskops.scoring.drift import DRIFT, measure_drift
     from riskops.scoring.offboard import publish_scores, score_cohort
 
     step = _Step(config, run_id, "score")
     cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
     with step.warehouse() as wh:
         result = score_cohort(wh, step.store, date.fromisoformat(as_of), cohort, cfg)
+        card = Registry(step.store).card(result.model_version)
+        drift = measure_drift(wh, step.store, card, cohort, result.policy.drift)
+    step.store.write_text(f"{run_id}/{DRIFT}", drift.model_dump_json())
     publish_scores(step.store, run_id, result)
     sizes = result.segment_sizes()
     metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
         "offboard": float(len(result.offboarding))
     }
     figure = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; off-board {len(result.offboarding):,}"
+    drifted = drift.drifted() + (["score"] if drift.score.drifted else [])
+    figure += f"; drift: {', '.join(drifted) if drifted else 'none'}"
+    metrics |= {"drifted_features": float(len(drift.drifted())), "score_psi": drift.score.psi}
     return step.done(
         table_name(cohort, "offboarding"), figure, metrics, parameters={"policy": result.policy.model_dump()},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
-                "seconds": result.seconds},
+                "seconds": result.seconds, "drift": drift.summary()},
     )  # fmt: skip
 
 

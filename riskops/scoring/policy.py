@@ -54,6 +54,16 @@ DEFAULT_RULES = [
 ]  # fmt: skip
 
 
+class DriftPolicy(BaseModel):
+    """When a scored cohort's inputs or scores count as drifted from the model's reference (scoring.drift)."""
+
+    psi: float = Field(default=0.2, gt=0, description="PSI above this is drift (0.1-0.2 moderate, > 0.2 major)")
+    js: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon divergence (base 2) for categoricals")
+    confidence: float = Field(default=0.99, gt=0.5, lt=1, description="a PSI sampling alone reaches this seldom "
+                              "at the cohort's size is never drift")  # fmt: skip
+    min_rows: int = Field(default=100, ge=1, description="cohorts smaller than this are not judged")
+
+
 class OffboardConfig(BaseModel):
     """The off-boarding policy: one object, saved with the model (its default) and with every scoring run that
     used it (`<run>/policy.json`), and read back by the service, so batch and online decide alike."""
@@ -63,6 +73,7 @@ class OffboardConfig(BaseModel):
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
+    drift: DriftPolicy = Field(default_factory=DriftPolicy)
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
         """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""

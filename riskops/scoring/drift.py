@@ -1,0 +1,190 @@
+"""Input and score drift of a scored cohort against the champion's reference profile, counted in the warehouse.
+
+The bins are the reference's frozen ones (model.reference). One BigQuery-dialect query counts every numeric
+feature's bins in a single pass over `<cohort>_features` (COUNTIF per bin, the same half-open comparisons as
+the reference), one GROUP BY per categorical feature counts its values, and one query bins the scores of
+`<cohort>_scores`; only those counts leave the warehouse. From them: the PSI of every feature and of the score,
+and for categoricals the Jensen-Shannon divergence. A variable drifts when its PSI is above the policy's
+threshold and above what sampling alone would give at that cohort size (PSI x n x m / (n + m) is about
+chi-square with bins - 1 degrees of freedom when nothing moved; its 1 - 1%/variables quantile): a small cohort
+and many features do not raise false alarms.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel
+from scipy.stats import chi2
+
+from riskops.core.names import ident
+from riskops.data.contract import table_name
+from riskops.io.artifacts import ArtifactStore
+from riskops.io.warehouse.base import Warehouse
+from riskops.model.inputs import MISSING_CATEGORY
+from riskops.model.reference import REFERENCE, Profile, ReferenceProfile, build_reference
+from riskops.model.registry import PREFIX, ModelCard, Registry
+from riskops.scoring.policy import DriftPolicy, model_policy
+
+DRIFT = "drift.json"  # in a scoring run's folder: every variable's drift, for the report
+EPS = 1e-4  # a share of 0 would make the PSI infinite: both sides are floored here
+
+
+class Drift(BaseModel):
+    """One variable's drift: its PSI (and JS for categoricals), the threshold it was held to, and both sides'
+    shares per bin (the last is missing) for the report's before/after plots."""
+
+    name: str
+    kind: str
+    psi: float
+    js: float | None = None
+    threshold: float
+    drifted: bool
+    labels: list[str]
+    reference: list[float]
+    current: list[float]
+
+
+class DriftResult(BaseModel):
+    model_version: str
+    rows: int
+    reference_rows: int
+    features: list[Drift]
+    score: Drift
+
+    def drifted(self) -> list[str]:
+        return [d.name for d in self.features if d.drifted]
+
+    def summary(self) -> dict[str, Any]:
+        top = max(self.features, key=lambda d: d.psi, default=None)
+        return {
+            "drifted": self.drifted(),
+            "max_psi": round(top.psi, 4) if top else 0.0,
+            "max_psi_feature": top.name if top else "",
+            "score_psi": round(self.score.psi, 4),
+            "score_drifted": self.score.drifted,
+            "rows": self.rows,
+        }
+
+    def table(self) -> pa.Table:
+        rows = [*self.features, self.score]
+        return pa.table({
+            "variable": [d.name for d in rows], "kind": [d.kind for d in rows], "psi": [d.psi for d in rows],
+            "js": [d.js for d in rows], "threshold": [d.threshold for d in rows],
+            "drifted": [d.drifted for d in rows], "rows": [self.rows] * len(rows),
+            "reference_rows": [self.reference_rows] * len(rows), "model_version": [self.model_version] * len(rows),
+        })  # fmt: skip
+
+
+def reference(store: ArtifactStore, card: ModelCard) -> ReferenceProfile:
+    """The version's reference profile: read, or built from its holdout and written once (a version registered
+    before profiles existed gets the same profile it would have had: its holdout never changes)."""
+    key = f"{PREFIX}/{card.version}/{REFERENCE}"
+    if store.exists(key):
+        return ReferenceProfile.model_validate_json(store.read_text(key))
+    registry = Registry(store)
+    holdout = registry.holdout(card.version)
+    scores = registry.score(card.version, holdout)
+    policy = model_policy(store, card)
+    profile = build_reference(card.version, holdout, card.features, card.categorical, scores, policy.high,
+                              policy.medium)  # fmt: skip
+    store.write_text(key, profile.model_dump_json())
+    return profile
+
+
+def _bin_conditions(column: str, edges: list[float]) -> list[str]:
+    """SQL conditions of a numeric variable's bins, then missing; edges are floats, written by repr."""
+    e = [repr(float(x)) for x in edges]
+    if not e:
+        return [f"{column} IS NOT NULL", f"{column} IS NULL"]
+    conds = [f"{column} < {e[0]}"]
+    conds += [f"{column} >= {lo} AND {column} < {hi}" for lo, hi in itertools.pairwise(e)]
+    return [*conds, f"{column} >= {e[-1]}", f"{column} IS NULL"]
+
+
+def count_numeric_sql(wh: Warehouse, table: str, profiles: list[Profile]) -> str:
+    """One pass: COUNT(*) and, per numeric profile, one COUNTIF per bin (aliases c<i>_<bin>)."""
+    parts = ["COUNT(*) AS n"]
+    for i, p in enumerate(profiles):
+        col = f"CAST({ident(p.name)} AS FLOAT64)"
+        parts += [f"COUNTIF({c}) AS c{i}_{b}" for b, c in enumerate(_bin_conditions(col, p.edges))]
+    return f"SELECT {', '.join(parts)} FROM {wh.ref(table)}"
+
+
+def _numeric_counts(wh: Warehouse, table: str, profiles: list[Profile]) -> tuple[int, list[list[int]]]:
+    row = wh.query(count_numeric_sql(wh, table, profiles)).to_pylist()[0]
+    return int(row["n"]), [[int(row[f"c{i}_{b}"]) for b in range(p.bins)] for i, p in enumerate(profiles)]
+
+
+def _categorical_counts(wh: Warehouse, table: str, p: Profile) -> list[int]:
+    col = ident(p.name)
+    rows = wh.query(f"SELECT CAST({col} AS STRING) AS v, COUNT(*) AS n FROM {wh.ref(table)} GROUP BY v").to_pylist()
+    counts = [0] * p.bins
+    index = {c: i for i, c in enumerate(p.categories)}
+    for r in rows:
+        v = r["v"]
+        slot = p.bins - 1 if v is None or v == MISSING_CATEGORY else index.get(v, len(p.categories))
+        counts[slot] += int(r["n"])
+    return counts
+
+
+def _js(p: np.ndarray, q: np.ndarray) -> float:
+    m = (p + q) / 2
+
+    def kl(a: np.ndarray) -> float:
+        used = a > 0  # where a > 0, m > 0 too
+        return float(np.sum(a[used] * np.log2(a[used] / m[used])))
+
+    return (kl(p) + kl(q)) / 2
+
+
+def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, variables: int = 1) -> Drift:
+    """One variable's drift from its counts in the cohort and its reference shares. `variables` compared at
+    once share the policy's false-alarm rate (Bonferroni), so 140 features do not give one alarm a run."""
+    ref = np.array([*p.shares, p.missing])
+    cur = np.array(counts, dtype=float) / max(rows, 1)
+    a, e = np.maximum(cur, EPS), np.maximum(ref, EPS)
+    psi = float(np.sum((a - e) * np.log(a / e)))
+    used = int(np.sum((ref > 0) | (cur > 0)))
+    quantile = 1 - (1 - policy.confidence) / max(variables, 1)
+    noise = float(chi2.ppf(quantile, max(used - 1, 1))) * (1 / max(rows, 1) + 1 / max(p.rows, 1))
+    threshold = max(policy.psi, noise)
+    js = _js(cur, ref) if p.kind == "categorical" else None
+    drifted = rows >= policy.min_rows and (psi > threshold or (js is not None and js > max(policy.js, noise / 2)))
+    if p.kind == "numeric":
+        e_ = [f"{x:.4g}" for x in p.edges]
+        inner = [f"{lo}..{hi}" for lo, hi in itertools.pairwise(e_)]
+        labels = [f"< {e_[0]}", *inner, f">= {e_[-1]}"] if e_ else ["any"]
+    else:
+        labels = [*p.categories, "(other)"]
+    return Drift(name=p.name, kind=p.kind, psi=round(psi, 6), js=None if js is None else round(js, 6),
+                 threshold=round(threshold, 6), drifted=drifted, labels=[*labels, "(missing)"],
+                 reference=ref.round(6).tolist(), current=cur.round(6).tolist())  # fmt: skip
+
+
+def measure_drift(
+    wh: Warehouse, store: ArtifactStore, card: ModelCard, cohort: str, policy: DriftPolicy
+) -> DriftResult:
+    """Drift of `<cohort>_features` and `<cohort>_scores` against the version's reference; the result is also
+    written to the warehouse table `<cohort>_drift`."""
+    ref = reference(store, card)
+    features = table_name(cohort, "features")
+    numeric = [p for p in ref.features if p.kind == "numeric"]
+    rows, counts = _numeric_counts(wh, features, numeric)
+    n = len(ref.features)
+    drifts = {p.name: compare(p, c, rows, policy, n) for p, c in zip(numeric, counts, strict=True)}
+    for p in ref.features:
+        if p.kind == "categorical":
+            drifts[p.name] = compare(p, _categorical_counts(wh, features, p), rows, policy, n)
+    score_rows, (score_counts,) = _numeric_counts(wh, table_name(cohort, "scores"), [ref.score.model_copy(
+        update={"name": "score"})])  # fmt: skip
+    result = DriftResult(
+        model_version=card.version, rows=rows, reference_rows=ref.rows,
+        features=sorted(drifts.values(), key=lambda d: -d.psi),
+        score=compare(ref.score, score_counts, score_rows, policy),
+    )  # fmt: skip
+    wh.load(table_name(cohort, "drift"), result.table())
+    return result
