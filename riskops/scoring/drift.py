@@ -5,9 +5,9 @@ feature's bins in a single pass over `<cohort>_features` (COUNTIF per bin, the s
 the reference), one GROUP BY per categorical feature counts its values, and one query bins the scores of
 `<cohort>_scores`; only those counts leave the warehouse. From them: the PSI of every feature and of the score,
 and for categoricals the Jensen-Shannon divergence. A variable drifts when its PSI is above the policy's
-threshold and above what sampling alone would give at that cohort size (PSI x n x m / (n + m) is about
-chi-square with bins - 1 degrees of freedom when nothing moved; its 1 - 1%/variables quantile): a small cohort
-and many features do not raise false alarms.
+threshold and above what sampling alone gives at that cohort's and the reference's sizes (simulated draws from
+the reference shares, empty bins included; the 1 - 1%/variables quantile): a small cohort and many features do
+not raise false alarms.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel
-from scipy.stats import chi2
 
 from riskops.core.names import ident
 from riskops.data.contract import table_name
@@ -141,19 +140,38 @@ def _js(p: np.ndarray, q: np.ndarray) -> float:
     return (kl(p) + kl(q)) / 2
 
 
+def _psi(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """PSI over the last axis, shares floored at EPS on both sides."""
+    a, e = np.maximum(a, EPS), np.maximum(e, EPS)
+    return np.sum((a - e) * np.log(a / e), axis=-1)
+
+
+def _null_quantiles(shares: np.ndarray, rows: int, ref_rows: int, q: float, draws: int = 20_000) -> tuple[float, float]:
+    """The q-quantiles of PSI and JS between two samples of `rows` and `ref_rows` drawn from the same
+    population (the reference's shares): what chance alone gives at these sizes, empty bins included."""
+    rng = np.random.default_rng(0)  # deterministic: the same cohort always gets the same verdict
+    shares = shares / shares.sum()
+    cur = rng.multinomial(max(rows, 1), shares, size=draws) / max(rows, 1)
+    ref = rng.multinomial(max(ref_rows, 1), shares, size=draws) / max(ref_rows, 1)
+    m = (cur + ref) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 x log 0 is 0: masked by the where
+        js = sum(np.nansum(np.where(a > 0, a * np.log2(a / m), 0.0), axis=1) for a in (cur, ref)) / 2
+    return float(np.quantile(_psi(cur, ref), q)), float(np.quantile(js, q))
+
+
 def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, variables: int = 1) -> Drift:
-    """One variable's drift from its counts in the cohort and its reference shares. `variables` compared at
-    once share the policy's false-alarm rate (Bonferroni), so 140 features do not give one alarm a run."""
+    """One variable's drift from its counts in the cohort and its reference shares. The threshold is the
+    policy's, or what chance alone reaches at these sample sizes if that is higher (simulated); `variables`
+    compared at once share the policy's false-alarm rate (Bonferroni), so 140 features do not give one alarm a
+    run."""
     ref = np.array([*p.shares, p.missing])
     cur = np.array(counts, dtype=float) / max(rows, 1)
-    a, e = np.maximum(cur, EPS), np.maximum(ref, EPS)
-    psi = float(np.sum((a - e) * np.log(a / e)))
-    used = int(np.sum((ref > 0) | (cur > 0)))
+    psi = float(_psi(cur, ref))
     quantile = 1 - (1 - policy.confidence) / max(variables, 1)
-    noise = float(chi2.ppf(quantile, max(used - 1, 1))) * (1 / max(rows, 1) + 1 / max(p.rows, 1))
-    threshold = max(policy.psi, noise)
+    noise_psi, noise_js = _null_quantiles(ref, rows, p.rows, quantile)
+    threshold = max(policy.psi, noise_psi)
     js = _js(cur, ref) if p.kind == "categorical" else None
-    drifted = rows >= policy.min_rows and (psi > threshold or (js is not None and js > max(policy.js, noise / 2)))
+    drifted = rows >= policy.min_rows and (psi > threshold or (js is not None and js > max(policy.js, noise_js)))
     if p.kind == "numeric":
         e_ = [f"{x:.4g}" for x in p.edges]
         inner = [f"{lo}..{hi}" for lo, hi in itertools.pairwise(e_)]
