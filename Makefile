@@ -13,7 +13,7 @@ SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: serve bench-service bench-stream stream ops ops-tools monitoring images
+.PHONY: serve bench-service bench-stream bench-drift stream ops ops-tools monitoring images
 .PHONY: production-shape help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -87,7 +87,7 @@ production-shape: emulators ## Both pipelines from their compiled specs, each ta
 test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
 	$(BIN)/pytest -q tests
 
-bench: bench-generate bench-ingest bench-model bench-service bench-stream ## All benchmarks (prints figures; writes bench/out/runs/<run>/*.json)
+bench: bench-generate bench-ingest bench-model bench-drift bench-service bench-stream ## All benchmarks (prints figures; writes bench/out/runs/<run>/*.json)
 
 # One id for every benchmark of one `make bench`, so its JSON files land together.
 BENCH_RUN := $(or $(BENCH_RUN),$(shell date -u +%Y%m%dT%H%M%SZ))
@@ -105,6 +105,9 @@ bench-model: setup ## Features for 20M transactions vs a GROUP BY floor, trainin
 bench-service: setup ## Load the service with wrk (installed from Debian if missing): trivial, lookup, score, batch
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python bench/bench_service.py
+
+bench-drift: setup ## Drift of 1M customers x all features in the warehouse, beside building the features
+	$(BIN)/python bench/bench_drift.py --customers 200000
 
 bench-stream: setup ## The stream worker on the Pub/Sub emulator: events/s from a backlog, p50/p99 latency at half that rate
 	$(BIN)/python bench/bench_stream.py

@@ -188,8 +188,14 @@ def measure_drift(
 ) -> DriftResult:
     """Drift of `<cohort>_features` and `<cohort>_scores` against the version's reference; the result is also
     written to the warehouse table `<cohort>_drift`."""
-    ref = reference(store, card)
-    features = table_name(cohort, "features")
+    result = drift_of(wh, reference(store, card), table_name(cohort, "features"), table_name(cohort, "scores"),
+                      policy)  # fmt: skip
+    wh.load(table_name(cohort, "drift"), result.table())
+    return result
+
+
+def drift_of(wh: Warehouse, ref: ReferenceProfile, features: str, scores: str, policy: DriftPolicy) -> DriftResult:
+    """Drift of a features table and a scores table (`score` column) against a reference profile."""
     numeric = [p for p in ref.features if p.kind == "numeric"]
     rows, counts = _numeric_counts(wh, features, numeric)
     n = len(ref.features)
@@ -197,12 +203,9 @@ def measure_drift(
     for p in ref.features:
         if p.kind == "categorical":
             drifts[p.name] = compare(p, _categorical_counts(wh, features, p), rows, policy, n)
-    score_rows, (score_counts,) = _numeric_counts(wh, table_name(cohort, "scores"), [ref.score.model_copy(
-        update={"name": "score"})])  # fmt: skip
-    result = DriftResult(
-        model_version=card.version, rows=rows, reference_rows=ref.rows,
+    score_rows, (score_counts,) = _numeric_counts(wh, scores, [ref.score.model_copy(update={"name": "score"})])
+    return DriftResult(
+        model_version=ref.version, rows=rows, reference_rows=ref.rows,
         features=sorted(drifts.values(), key=lambda d: -d.psi),
         score=compare(ref.score, score_counts, score_rows, policy),
     )  # fmt: skip
-    wh.load(table_name(cohort, "drift"), result.table())
-    return result
