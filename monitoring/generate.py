@@ -183,6 +183,18 @@ def model_dashboard() -> Dashboard:
                 _query('sum(rate(riskops_decisions_total{offboard="true"}[$__rate_interval]))', "off-board"),
             )
         )
+        .with_row(Row("Online drift (each pod's last 5,000 scores)"))
+        .with_panel(
+            _series("Score PSI against the model's holdout", "none", _query("riskops_score_window_psi", "{{pod}}"))
+        )
+        .with_panel(
+            _series(
+                "Segment mix of the window",
+                "percentunit",
+                _query("avg by (segment) (riskops_score_window_share)", "{{segment}}"),
+                _query('max(riskops_model_reference_share{segment="High"})', "holdout High share"),
+            )
+        )
     )
 
 

@@ -24,3 +24,6 @@ RUN_TIME = Gauge("riskops_scoring_run_timestamp_seconds", "When the latest publi
 RUN_DURATION = Gauge("riskops_scoring_run_duration_seconds", "How long the latest published run took (when recorded)")
 RUN_CUSTOMERS = Gauge("riskops_scoring_run_customers", "Customers of the latest published run by segment", ["segment"])
 RUN_OFFBOARDED = Gauge("riskops_scoring_run_offboarded", "Customers on the latest published off-boarding list")
+WINDOW_PSI = Gauge("riskops_score_window_psi", "PSI of the last scores served against the model's holdout scores")
+WINDOW_SCORES = Gauge("riskops_score_window_scores", "Scores in the online drift window")
+WINDOW_SHARE = Gauge("riskops_score_window_share", "Segment mix of the last scores served", ["segment"])

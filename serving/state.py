@@ -11,7 +11,7 @@ from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
 from riskops.io.artifacts import open_store
 from riskops.model.registry import Registry
-from riskops.scoring.online import LookupTable, ModelHolder
+from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow
 from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Sink
 from serving import metrics
 
@@ -60,6 +60,7 @@ class Service:
         store = open_store(settings.artifacts, settings.gcs_endpoint)
         self.holder = ModelHolder(Registry(store))
         self.lookup = LookupTable(store)
+        self.window = ScoreWindow()
         self._predictions: PredictionLog | None = None
 
     @property
@@ -86,6 +87,19 @@ class Service:
         except Exception:
             log.exception("latest scoring run not loaded from %s; lookups stay on run %s", self.settings.artifacts,
                           self.lookup.run_id)  # fmt: skip
+        self._publish_window()
+
+    def _publish_window(self) -> None:
+        """Online drift of the scores served lately, as gauges (the poll's pace)."""
+        m = self.holder.current
+        if m is None:
+            return
+        d = self.window.drift(m, self.lookup.policy_for(m))
+        metrics.WINDOW_SCORES.set(d.scores)
+        if d.psi is not None:
+            metrics.WINDOW_PSI.set(d.psi)
+        for segment, share in d.shares.items():
+            metrics.WINDOW_SHARE.labels(segment).set(share)
 
     def _refresh_model(self) -> None:
         holder = self.holder
@@ -100,6 +114,7 @@ class Service:
             swapped = False
         if swapped:
             assert holder.current is not None
+            self.window.clear()
             metrics.MODEL_LOADS.labels("success").inc()
             metrics.MODEL.clear()
             metrics.MODEL.labels(holder.current.version).set(1)

@@ -140,7 +140,7 @@ def _js(p: np.ndarray, q: np.ndarray) -> float:
     return (kl(p) + kl(q)) / 2
 
 
-def _psi(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+def psi(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     """PSI over the last axis, shares floored at EPS on both sides."""
     a, e = np.maximum(a, EPS), np.maximum(e, EPS)
     return np.sum((a - e) * np.log(a / e), axis=-1)
@@ -156,7 +156,7 @@ def _null_quantiles(shares: np.ndarray, rows: int, ref_rows: int, q: float, draw
     m = (cur + ref) / 2
     with np.errstate(divide="ignore", invalid="ignore"):  # 0 x log 0 is 0: masked by the where
         js = sum(np.nansum(np.where(a > 0, a * np.log2(a / m), 0.0), axis=1) for a in (cur, ref)) / 2
-    return float(np.quantile(_psi(cur, ref), q)), float(np.quantile(js, q))
+    return float(np.quantile(psi(cur, ref), q)), float(np.quantile(js, q))
 
 
 def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, variables: int = 1) -> Drift:
@@ -166,19 +166,19 @@ def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, varia
     run."""
     ref = np.array([*p.shares, p.missing])
     cur = np.array(counts, dtype=float) / max(rows, 1)
-    psi = float(_psi(cur, ref))
+    value = float(psi(cur, ref))
     quantile = 1 - (1 - policy.confidence) / max(variables, 1)
     noise_psi, noise_js = _null_quantiles(ref, rows, p.rows, quantile)
     threshold = max(policy.psi, noise_psi)
     js = _js(cur, ref) if p.kind == "categorical" else None
-    drifted = rows >= policy.min_rows and (psi > threshold or (js is not None and js > max(policy.js, noise_js)))
+    drifted = rows >= policy.min_rows and (value > threshold or (js is not None and js > max(policy.js, noise_js)))
     if p.kind == "numeric":
         e_ = [f"{x:.4g}" for x in p.edges]
         inner = [f"{lo}..{hi}" for lo, hi in itertools.pairwise(e_)]
         labels = [f"< {e_[0]}", *inner, f">= {e_[-1]}"] if e_ else ["any"]
     else:
         labels = [*p.categories, "(other)"]
-    return Drift(name=p.name, kind=p.kind, psi=round(psi, 6), js=None if js is None else round(js, 6),
+    return Drift(name=p.name, kind=p.kind, psi=round(value, 6), js=None if js is None else round(js, 6),
                  threshold=round(threshold, 6), drifted=drifted, labels=[*labels, "(missing)"],
                  reference=ref.round(6).tolist(), current=cur.round(6).tolist())  # fmt: skip
 

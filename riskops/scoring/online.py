@@ -11,7 +11,8 @@ import json
 import logging
 import struct
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,9 @@ import pyarrow.parquet as pq
 from riskops.core.errors import DataContractError
 from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, FeatureSet, online_features
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns
+from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
 from riskops.model.registry import ModelCard, Registry
+from riskops.scoring.drift import psi
 from riskops.scoring.offboard import MODEL_VERSION_KEY, explain, score_frame, typical_values
 from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.policy import OffboardConfig, Segment, model_policy, read_policy
@@ -43,6 +46,7 @@ class LoadedModel:
     loaded_at: datetime
     reference_shares: dict[str, float]  # segment mix of its holdout customers: the baseline for drift alerts
     policy: OffboardConfig  # the model's default policy, resolved; a published scoring run's policy overrides it
+    score_profile: Profile | None = None  # its holdout's score bins (reference.json), for online drift
 
     def row(self, values: dict[str, Any]) -> list[Any]:
         """A feature vector in the model's order; CatBoost scores a plain row ~10x faster than a DataFrame."""
@@ -86,7 +90,58 @@ def load(registry: Registry, version: str) -> LoadedModel:
         loaded_at=datetime.now(UTC),
         reference_shares=shares,
         policy=policy,
+        score_profile=_score_profile(registry, version),
     )
+
+
+def _score_profile(registry: Registry, version: str) -> Profile | None:
+    """The version's frozen score bins, when its reference profile was written (the service never writes one)."""
+    key = f"models/{version}/{REFERENCE}"
+    if not registry.store.exists(key):
+        return None
+    return ReferenceProfile.model_validate_json(registry.store.read_text(key)).score
+
+
+@dataclass
+class WindowDrift:
+    scores: int
+    psi: float | None  # None when the model has no reference profile
+    shares: dict[str, float]
+
+
+class ScoreWindow:
+    """The last `size` scores served (every route), for online drift: their PSI against the serving model's
+    holdout score bins and their segment mix. Cleared when the model changes: another model's scores are not
+    comparable."""
+
+    def __init__(self, size: int = 5_000) -> None:
+        self._scores: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, scores: Iterable[float]) -> None:
+        with self._lock:
+            self._scores.extend(scores)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scores.clear()
+
+    def drift(self, m: LoadedModel, cfg: OffboardConfig) -> WindowDrift:
+        with self._lock:
+            s = np.fromiter(self._scores, dtype=float)
+        n = len(s)
+        high, medium = cfg.high, cfg.medium
+        shares = {
+            "Low": float(np.mean(s < medium)) if n else 0.0,
+            "Medium": float(np.mean((s >= medium) & (s < high))) if n else 0.0,
+            "High": float(np.mean(s >= high)) if n else 0.0,
+        }
+        p = m.score_profile
+        if p is None or not n:
+            return WindowDrift(n, None, shares)
+        counts = np.bincount(np.searchsorted(p.edges, s, side="right"), minlength=len(p.edges) + 1)
+        value = float(psi(np.append(counts / n, 0.0), np.array([*p.shares, p.missing])))
+        return WindowDrift(n, value, shares)
 
 
 class ModelHolder:

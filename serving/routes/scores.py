@@ -27,6 +27,7 @@ async def score(request: Request, m: ModelDep, service: ServiceDep) -> Response:
     body = await parse_body(request, ScoreRequest)
     d = score_request(m, body, service.lookup.policy_for(m))
     metrics.SCORES.observe(d.score)
+    service.window.add((d.score,))
     metrics.DECISIONS.labels(d.segment, str(d.offboard).lower()).inc()
     rid = request_id.get() or str(uuid.uuid4())
     service.predictions.record({
@@ -52,6 +53,7 @@ async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Res
         body = await parse_body(request, BatchRequest)
         ids, columns = body.customer_id, body.features
     scores = score_columns(m, columns, ids, service.lookup.policy_for(m))
+    service.window.add(scores["score"].tolist())
     _log_batch(service, m.version, ids, scores, started)
     out = BatchResponse(
         model_version=m.version, customer_id=ids, score=scores["score"].tolist(),

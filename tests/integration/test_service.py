@@ -365,11 +365,53 @@ def test_prometheus_scrapes_the_service_with_the_projects_config(service: dict[s
         assert [t["health"] for t in targets] == ["up"]
         groups = httpx.get(f"{api}/rules").json()["data"]["groups"]
         rules = [r for g in groups for r in g["rules"]]
-        assert len(rules) == 10 and all(r["health"] != "err" for r in rules)
+        declared = [r for g in yaml.safe_load((monitoring / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+        assert len(rules) == len(declared) and all(r["health"] != "err" for r in rules)
         up = httpx.get(f"{api}/query", params={"query": "riskops_model_reference_share"}).json()["data"]["result"]
         assert {r["metric"]["segment"] for r in up} == {"Low", "Medium", "High"}
     finally:
         stop(proc)
+
+
+def _batch_body(ingested: DuckDBWarehouse, card: Any, repeat: int, only: str | None = None) -> dict[str, Any]:
+    """The unlabelled cohort's features (or one customer's), repeated, as a JSON batch body."""
+    from riskops.features.engineering import read_features
+
+    frame = read_features(ingested, "unlabelled")
+    if only is not None:
+        frame = frame[frame["customer_id"] == only]
+    frame = pd.concat([frame] * repeat, ignore_index=True)
+    cols: dict[str, list[Any]] = {}
+    for c in card.features:
+        values = frame[c] if c in card.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)
+        cols[c] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
+    return {"customer_id": [f"{c}-{i}" for i, c in enumerate(frame["customer_id"])], "features": cols}
+
+
+def _window_gauges(url: str) -> dict[str, float]:
+    text = httpx.get(f"{url}/metrics").text
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(riskops_score_window_\w+(?:\{[^}]*\})?) (\S+)$",
+                                                               text, re.M)}  # fmt: skip
+
+
+def test_online_drift_of_the_scores_served(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    """The last 5,000 scores served against the model's holdout scores: the scoring cohort's own population is
+    quiet, 5,000 scores of one high-risk customer are drift, both in the gauges the alert reads."""
+    card = Registry(service["store"]).card(service["version"])
+    url, headers = service["url"], {"X-API-Key": KEY}
+
+    def serve_and_read(body: dict[str, Any]) -> dict[str, float]:
+        assert httpx.post(f"{url}/v1/score/batch", json=body, headers=headers, timeout=60).status_code == 200
+        time.sleep(1.0)  # the poll (0.3 s here) publishes the window
+        return _window_gauges(url)
+
+    population = serve_and_read(_batch_body(ingested, card, 17))  # 5,100 rows: the window holds only these
+    assert population["riskops_score_window_scores"] == 5000
+    assert population["riskops_score_window_psi"] < 0.25, population
+    riskiest = service["published"]["score"].idxmax()
+    one = serve_and_read(_batch_body(ingested, card, 5000, only=riskiest))
+    assert one["riskops_score_window_psi"] > 1.0, one
+    assert one['riskops_score_window_share{segment="High"}'] == 1.0
 
 
 def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_path: Path) -> None:
