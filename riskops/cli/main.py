@@ -636,6 +636,36 @@ def pipeline_schedule_cmd(
     out.print(f"recurring run {rid} ({cron}) created on {host}")
 
 
+@app.command("monitor")
+def monitor_cmd(duckdb: DuckOpt = None) -> None:
+    """How each published scoring run's list performed against the outcomes known now (tables `outcomes` and
+    `stream_outcomes`), matured or not, beside what its scores expected; the latest run's drift."""
+    from riskops.io.artifacts import open_store
+    from riskops.io.warehouse import open_warehouse
+    from riskops.runs.monitor import monitor
+
+    settings = Settings()
+    with open_warehouse(settings, duckdb) as wh:
+        report = monitor(wh, open_store(settings.artifacts, settings.gcs_endpoint))
+    out.print(f"{report['outcomes']:,} outcomes known")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    for r in report["runs"]:
+        state = "matured" if r["matured"] else f"partial until {r['mature_on']}"
+        realized = f"precision {pct(r['precision'])} (expected {pct(r['expected_precision'])})"
+        realized += f", recall {pct(r['recall'])} (expected {pct(r['expected_recall'])})"
+        out.print(f"  run {r['run_id']} ({r['model_version']}, as of {r['as_of']}, {state}): {r['listed']:,} listed, "
+                  f"{r['suspended']:,} suspended since; {realized}")  # fmt: skip
+    drift = report["latest_drift"]
+    if drift:
+        out.print(f"  latest run's drift: {', '.join(drift.get('drifted', [])) or 'none'} (score PSI "
+                  f"{drift.get('score_psi', 0):.3f})")  # fmt: skip
+    for line in report["attention"]:
+        out.print(f"[bold red]attention[/]: {line}")
+
+
 stream_app = Cli(
     help="Streaming: score customers as they arrive on Pub/Sub, take labelled samples.", no_args_is_help=True
 )

@@ -74,6 +74,7 @@ class OffboardConfig(BaseModel):
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    maturity_days: int = Field(default=90, ge=1, description="days after a run's as-of date its outcomes count")
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
         """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""

@@ -1,0 +1,150 @@
+"""The outcome loop: how each scoring run's list performed once its customers' outcomes are known.
+
+Outcomes are rows `customer_id, account_state (ACTIVE | SUSPENDED), decided_at, source`, from the warehouse
+table `outcomes` (loaded like any source) and `stream_outcomes` (the stream worker's ledger); the latest per
+customer counts. For a scoring run as of day D with the policy's maturity window W:
+
+- an outcome decided on or before D is history, not a result: that customer is left out;
+- an outcome decided after D + W is too late to be this run's result; the customer counts as not suspended;
+- the run is *matured* from D + W on; before that its figures are partial and say so.
+
+Realized: precision and recall of the off-boarding list, ROC-AUC and PR-AUC of the scores, Brier score and
+mean score against the observed suspension rate. Expected (available at once): the list's precision and recall
+if the scores were the probabilities of suspension, `mean(score | listed)` and `sum(score x listed) /
+sum(score)`; shown beside the realized figures, their gap is the calibration error the list carries.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from riskops.core.names import ident
+from riskops.data.contract import LABEL_SUSPENDED
+from riskops.io.artifacts import ArtifactStore
+from riskops.io.warehouse.base import Warehouse
+from riskops.scoring.offboard import MODEL_VERSION_KEY
+from riskops.scoring.policy import read_policy
+
+OUTCOME_TABLES = ("outcomes", "stream_outcomes")
+OUTCOME_COLUMNS = ("customer_id", "account_state", "decided_at")
+
+
+class Performance(BaseModel):
+    run_id: str
+    model_version: str
+    as_of: str
+    mature_on: str
+    matured: bool
+    customers: int
+    excluded_decided_before: int
+    suspended: int
+    listed: int
+    precision: float | None
+    recall: float | None
+    roc_auc: float | None
+    pr_auc: float | None
+    brier: float | None
+    observed_rate: float | None
+    mean_score: float
+    expected_precision: float | None
+    expected_recall: float | None
+
+
+def read_outcomes(wh: Warehouse, tables: tuple[str, ...] = OUTCOME_TABLES) -> pd.DataFrame:
+    """The latest outcome per customer from whichever outcome tables exist."""
+    frames = []
+    for t in tables:
+        if wh.exists(t):
+            cols = ", ".join(ident(c) for c in OUTCOME_COLUMNS)
+            frames.append(wh.query(f"SELECT {cols} FROM {wh.ref(t)}").to_pandas())
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTCOME_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    out["decided_at"] = pd.to_datetime(out["decided_at"], utc=True)
+    out["customer_id"] = out["customer_id"].astype(str)
+    return out.sort_values("decided_at").drop_duplicates("customer_id", keep="last")
+
+
+def _rate(num: float, den: float) -> float | None:
+    return round(float(num / den), 4) if den else None
+
+
+def performance(
+    run_id: str, as_of: date, scores: pd.DataFrame, version: str, outcomes: pd.DataFrame, maturity_days: int,
+    now: datetime,
+) -> Performance:  # fmt: skip
+    """One run's realized and expected performance from its scores (`customer_id, score, offboard`)."""
+    start = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), UTC)  # the exclusive cut-off
+    mature_on = start + timedelta(days=maturity_days)
+    o = outcomes.set_index("customer_id")
+    frame = scores[["customer_id", "score", "offboard"]].copy()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    decided = frame["customer_id"].map(o["decided_at"]) if len(o) else pd.Series(pd.NaT, index=frame.index)
+    state = frame["customer_id"].map(o["account_state"]) if len(o) else pd.Series(None, index=frame.index)
+    before = decided.notna() & (decided < start)
+    frame = frame[~before]
+    in_window = decided[~before].notna() & (decided[~before] < mature_on) & (decided[~before] <= now)
+    y = (in_window & state[~before].eq(LABEL_SUSPENDED)).to_numpy()
+    s, listed = frame["score"].to_numpy(dtype=float), frame["offboard"].to_numpy(dtype=bool)
+    both = len(np.unique(y)) == 2
+    return Performance(
+        run_id=run_id, model_version=version, as_of=as_of.isoformat(), mature_on=mature_on.date().isoformat(),
+        matured=now >= mature_on, customers=len(frame), excluded_decided_before=int(before.sum()),
+        suspended=int(y.sum()), listed=int(listed.sum()),
+        precision=_rate(y[listed].sum(), listed.sum()), recall=_rate(y[listed].sum(), y.sum()),
+        roc_auc=round(float(roc_auc_score(y, s)), 4) if both else None,
+        pr_auc=round(float(average_precision_score(y, s)), 4) if both else None,
+        brier=round(float(np.mean((s - y) ** 2)), 4) if len(y) else None,
+        observed_rate=_rate(y.sum(), len(y)), mean_score=round(float(s.mean()), 4) if len(s) else 0.0,
+        expected_precision=_rate(s[listed].sum(), listed.sum()), expected_recall=_rate(s[listed].sum(), s.sum()),
+    )  # fmt: skip
+
+
+def scoring_runs(store: ArtifactStore) -> list[str]:
+    return sorted(k.split("/")[0] for k in store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
+
+
+def run_performance(store: ArtifactStore, run_id: str, outcomes: pd.DataFrame, now: datetime) -> Performance:
+    """A published scoring run's performance: its scores, its as-of date and its policy's maturity window."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(store.read_bytes(f"{run_id}/scores.parquet")))
+    version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode()
+    record = json.loads(store.read_text(f"{run_id}/run.json")) if store.exists(f"{run_id}/run.json") else {}
+    as_of = date.fromisoformat(record.get("as_of") or run_id[:8])
+    policy = read_policy(store, run_id)
+    maturity = policy.maturity_days if policy else 90
+    return performance(run_id, as_of, table.to_pandas(), version, outcomes, maturity, now)
+
+
+def monitor(wh: Warehouse, store: ArtifactStore, now: datetime | None = None) -> dict[str, Any]:
+    """Every published scoring run's performance against the outcomes known now, the latest run's drift, and
+    what needs attention; written to `monitoring/<stamp>.json`."""
+    now = now or datetime.now(UTC)
+    outcomes = read_outcomes(wh)
+    runs = [run_performance(store, r, outcomes, now) for r in scoring_runs(store)]
+    latest = runs[-1].run_id if runs else None
+    drift = {}
+    if latest and store.exists(f"{latest}/run.json"):
+        drift = (json.loads(store.read_text(f"{latest}/run.json")).get("scoring") or {}).get("drift", {})
+    attention = []
+    if drift.get("drifted") or drift.get("score_drifted"):
+        attention.append(f"run {latest}: inputs drifted ({', '.join(drift.get('drifted', [])) or 'score'})")
+    for p in runs:
+        if p.matured and p.precision is not None and p.expected_precision and p.precision < p.expected_precision / 2:
+            attention.append(f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
+                             f"{p.expected_precision:.1%}")  # fmt: skip
+    out = {
+        "created": now.isoformat(), "outcomes": len(outcomes), "runs": [p.model_dump() for p in runs],
+        "latest_drift": drift, "attention": attention,
+    }  # fmt: skip
+    store.write_text(f"monitoring/{now.strftime('%Y%m%d-%H%M%S')}.json", json.dumps(out, indent=2))
+    return out
