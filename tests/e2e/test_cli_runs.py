@@ -81,6 +81,39 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     assert diff.returncode == 0 and "trained" in diff.stdout and "gate.promote" in diff.stdout
 
 
+def test_monitor_counts_the_lists_precision_from_outcomes(
+    job_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Outcomes for the scored customers (the generator's hidden truth, decided ten days after the cut-off):
+    `riskops monitor` reports each run's precision as a hand count over its list, partial before maturity."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+
+    tmp_path, r = job_run
+    assert r.returncode == 0, r.stderr
+    truth = pq.read_table(tmp_path / "data" / "synthetic-1500-seed5" / "truth.parquet").to_pandas()
+    truth = truth[truth["customer_id"].str.startswith("U")]
+    states = truth["suspended"].map({True: "SUSPENDED", False: "ACTIVE"})
+    outcomes = pa.table({
+        "customer_id": truth["customer_id"], "account_state": states,
+        "decided_at": pd.to_datetime(["2026-10-10"] * len(truth), utc=True), "source": ["account_state"] * len(truth),
+    })  # fmt: skip
+    with DuckDBWarehouse(tmp_path / "outcomes.duckdb") as wh:
+        wh.load("outcomes", outcomes)
+    out = riskops("monitor", "--duckdb", str(tmp_path / "outcomes.duckdb"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"{len(truth):,} outcomes known" in out.stdout
+    suspended = set(truth.loc[truth["suspended"], "customer_id"])
+    for run in sorted(p for p in (tmp_path / "runs").iterdir() if (p / "offboarding.csv").exists()):
+        listed = pd.read_csv(run / "offboarding.csv")["customer_id"]
+        precision = listed.isin(suspended).mean()
+        line = next(x for x in out.stdout.splitlines() if f"run {run.name} " in x)
+        assert "partial until 2026-12-30" in line and f"precision {precision:.1%}" in line, line
+    assert list((tmp_path / "runs" / "monitoring").glob("*.json"))
+
+
 @pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")
 def test_run_on_amlsim(tmp_path: Path) -> None:
     r = riskops("run", "--data", "amlsim", "--amlsim-dir", str(default_dir()), *QUICK, cwd=tmp_path)
