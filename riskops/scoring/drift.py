@@ -161,17 +161,19 @@ def _null_quantiles(shares: np.ndarray, rows: int, ref_rows: int, q: float, draw
 
 def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, variables: int = 1) -> Drift:
     """One variable's drift from its counts in the cohort and its reference shares. The threshold is the
-    policy's, or what chance alone reaches at these sample sizes if that is higher (simulated); `variables`
-    compared at once share the policy's false-alarm rate (Bonferroni), so 140 features do not give one alarm a
-    run."""
+    policy's, raised to what chance alone reaches at these sample sizes (simulated) when the PSI or JS passes
+    the policy's; `variables` compared at once share the policy's false-alarm rate (Bonferroni), so 140
+    features do not give one alarm a run."""
     ref = np.array([*p.shares, p.missing])
     cur = np.array(counts, dtype=float) / max(rows, 1)
     value = float(psi(cur, ref))
-    quantile = 1 - (1 - policy.confidence) / max(variables, 1)
-    noise_psi, noise_js = _null_quantiles(ref, rows, p.rows, quantile)
-    threshold = max(policy.psi, noise_psi)
     js = _js(cur, ref) if p.kind == "categorical" else None
-    drifted = rows >= policy.min_rows and (value > threshold or (js is not None and js > max(policy.js, noise_js)))
+    threshold, js_threshold = policy.psi, policy.js
+    if value > threshold or (js is not None and js > js_threshold):  # only then can chance make a difference
+        quantile = 1 - (1 - policy.confidence) / max(variables, 1)
+        noise_psi, noise_js = _null_quantiles(ref, rows, p.rows, quantile)
+        threshold, js_threshold = max(threshold, noise_psi), max(js_threshold, noise_js)
+    drifted = rows >= policy.min_rows and (value > threshold or (js is not None and js > js_threshold))
     if p.kind == "numeric":
         e_ = [f"{x:.4g}" for x in p.edges]
         inner = [f"{lo}..{hi}" for lo, hi in itertools.pairwise(e_)]
