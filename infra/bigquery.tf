@@ -36,5 +36,6 @@ resource "google_bigquery_table" "predictions" {
     { name = "segment", type = "STRING", mode = "NULLABLE" },
     { name = "offboard", type = "BOOL", mode = "NULLABLE" },
     { name = "latency_ms", type = "FLOAT64", mode = "NULLABLE" },
+    { name = "shadow", type = "BOOL", mode = "NULLABLE", description = "a challenger's score of the same request" },
   ])
 }

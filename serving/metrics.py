@@ -27,3 +27,5 @@ RUN_OFFBOARDED = Gauge("riskops_scoring_run_offboarded", "Customers on the lates
 WINDOW_PSI = Gauge("riskops_score_window_psi", "PSI of the last scores served against the model's holdout scores")
 WINDOW_SCORES = Gauge("riskops_score_window_scores", "Scores in the online drift window")
 WINDOW_SHARE = Gauge("riskops_score_window_share", "Segment mix of the last scores served", ["segment"])
+SHADOW = Counter("riskops_shadow_scores_total", "Challenger scores beside the champion's", ["result"])
+SHADOW_MODEL = Gauge("riskops_shadow_model_info", "The challenger scored in shadow (value 1)", ["version"])

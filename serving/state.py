@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
 from riskops.io.artifacts import open_store
 from riskops.model.registry import Registry
-from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow
+from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow, ShadowQueue, score_columns, score_request
+from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Sink
 from serving import metrics
 
@@ -61,6 +63,8 @@ class Service:
         self.holder = ModelHolder(Registry(store))
         self.lookup = LookupTable(store)
         self.window = ScoreWindow()
+        self.shadow_queue = ShadowQueue(on_skip=metrics.SHADOW.labels("skipped").inc,
+                                        on_error=metrics.SHADOW.labels("failed").inc)  # fmt: skip
         self._predictions: PredictionLog | None = None
 
     @property
@@ -74,6 +78,7 @@ class Service:
         self._predictions.on_drop = metrics.PREDICTION_LOG_DROPS.inc
 
     def close(self) -> None:
+        self.shadow_queue.close()  # its records go to the prediction log, closed next
         if self._predictions is not None:
             self._predictions.close()
 
@@ -87,7 +92,59 @@ class Service:
         except Exception:
             log.exception("latest scoring run not loaded from %s; lookups stay on run %s", self.settings.artifacts,
                           self.lookup.run_id)  # fmt: skip
+        try:
+            self.holder.refresh_shadow()
+            metrics.SHADOW_MODEL.clear()
+            if self.holder.shadow is not None:
+                metrics.SHADOW_MODEL.labels(self.holder.shadow.version).set(1)
+        except Exception:
+            log.exception("challenger pointer not read from %s; shadow scoring unchanged", self.settings.artifacts)
         self._publish_window()
+
+    def shadow_score(self, request: ScoreRequest, rid: str) -> None:
+        """Score the challenger on the same request off the response path, logged with `shadow: true` and the
+        same request id; its own default policy, no reasons."""
+        shadow = self.holder.shadow
+        if shadow is None:
+            return
+
+        def work() -> None:
+            started = time.perf_counter()
+            d = score_request(shadow, request, shadow.policy, with_reasons=False)
+            self.predictions.record(self.record_for(rid, shadow.version, request.customer.customer_id, d.score,
+                                                 d.segment, d.offboard, started, shadow=True))  # fmt: skip
+            metrics.SHADOW.labels("scored").inc()
+
+        self.shadow_queue.submit(work)
+
+    def shadow_batch(self, columns: Any, ids: list[str], rid: str) -> None:
+        """The challenger on the same batch (the champion's feature columns; a challenger needing others fails,
+        counted)."""
+        shadow = self.holder.shadow
+        if shadow is None:
+            return
+
+        def work() -> None:
+            started = time.perf_counter()
+            scores = score_columns(shadow, columns, ids, shadow.policy)
+            rows = zip(ids, scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist(),
+                       strict=True)  # fmt: skip
+            self.predictions.record_many(len(ids), lambda: [
+                self.record_for(rid, shadow.version, cid, s, g, o, started, shadow=True) for cid, s, g, o in rows
+            ])  # fmt: skip
+            metrics.SHADOW.labels("scored").inc(len(ids))
+
+        self.shadow_queue.submit(work)
+
+    def record_for(self, rid: str, version: str, customer_id: str, score: float, segment: str, offboard: bool,
+                started: float, shadow: bool = False) -> dict[str, Any]:  # fmt: skip
+        """One prediction-log record (pseudonymised customer)."""
+        return {
+            "request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": version,
+            "customer_key": self.pseudonyms.key(customer_id), "key_id": self.pseudonyms.current, "score": score,
+            "segment": segment, "offboard": offboard, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "shadow": shadow,
+        }  # fmt: skip
 
     def _publish_window(self) -> None:
         """Online drift of the scores served lately, as gauges (the poll's pace)."""

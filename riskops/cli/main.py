@@ -413,6 +413,19 @@ def models_promote_cmd(
     out.print(f"champion: {version}")
 
 
+@models_app.command("challenger")
+def models_challenger_cmd(
+    version: Annotated[str | None, typer.Argument(help="Model version to score in shadow; omit with --clear.")] = None,
+    clear: Annotated[bool, typer.Option(help="Stop shadow scoring.")] = False,
+    reason: Annotated[str, typer.Option(help="Why, kept in the pointer.")] = "named by hand",
+) -> None:
+    """Name the challenger the service scores beside the champion on every request (logged, never served)."""
+    if (version is None) != clear:
+        raise typer.BadParameter("give a VERSION, or --clear")
+    _registry().set_challenger(version, reason)
+    out.print(f"challenger: {version or 'none'}")
+
+
 @models_app.command("rollback")
 def models_rollback_cmd() -> None:
     """Make the previous champion the champion again."""
@@ -642,11 +655,12 @@ def monitor_cmd(duckdb: DuckOpt = None) -> None:
     `stream_outcomes`), matured or not, beside what its scores expected; the latest run's drift."""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
-    from riskops.runs.monitor import monitor
+    from riskops.runs.monitor import monitor, read_predictions
 
     settings = Settings()
     with open_warehouse(settings, duckdb) as wh:
-        report = monitor(wh, open_store(settings.artifacts, settings.gcs_endpoint))
+        log = read_predictions(wh, settings.home, settings.prediction_log)
+        report = monitor(wh, open_store(settings.artifacts, settings.gcs_endpoint), log)
     out.print(f"{report['outcomes']:,} outcomes known")
 
     def pct(v: float | None) -> str:
@@ -662,6 +676,10 @@ def monitor_cmd(duckdb: DuckOpt = None) -> None:
     if drift:
         out.print(f"  latest run's drift: {', '.join(drift.get('drifted', [])) or 'none'} (score PSI "
                   f"{drift.get('score_psi', 0):.3f})")  # fmt: skip
+    for c in report["shadow"]:
+        out.print(f"  shadow: {c['challenger']} beside {c['champion']} on {c['pairs']:,} scored customers: segments "
+                  f"agree {c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}, High "
+                  f"{c['high_share']:.1%} vs {c['high_share_challenger']:.1%}")  # fmt: skip
     for line in report["attention"]:
         out.print(f"[bold red]attention[/]: {line}")
 

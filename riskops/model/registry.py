@@ -34,6 +34,7 @@ from riskops.model.inputs import align, predict
 log = logging.getLogger(__name__)
 PREFIX = "models"
 CHAMPION = f"{PREFIX}/champion.json"
+CHALLENGER = f"{PREFIX}/challenger.json"  # the shadow challenger: scored beside the champion, never served
 METRICS = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}
 
 
@@ -220,6 +221,20 @@ class Registry:
             f"the champion pointer changed {attempts} times while promoting {version}", self.store.uri(CHAMPION),
             "another promotion is running; try again when it is done",
         )  # fmt: skip
+
+    def challenger(self) -> str | None:
+        """The version the service scores in shadow beside the champion, if one is named."""
+        if not self.store.exists(CHALLENGER):
+            return None
+        v = json.loads(self.store.read_text(CHALLENGER)).get("version")
+        return str(v) if v else None
+
+    def set_challenger(self, version: str | None, reason: str) -> None:
+        """Name the shadow challenger (None: none). It must load and score its holdout, like a champion."""
+        if version is not None:
+            self.check_loads(version)
+        entry = {"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason}
+        self.store.write_text(CHALLENGER, json.dumps(entry, indent=2))
 
     def rollback(self) -> str:
         """Make the latest earlier champion that still loads the champion again (a new history entry)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,45 @@ def performance(
     )  # fmt: skip
 
 
+def read_predictions(wh: Warehouse, home: Path, source: str, days: int = 7) -> pd.DataFrame:
+    """The prediction log of the last `days`: JSON lines under `<home>/predictions/` or the warehouse table
+    `predictions` (BigQuery in production)."""
+    cols = ["request_id", "customer_key", "model_version", "score", "segment", "offboard", "shadow", "time"]
+    if source == "bigquery":
+        if not wh.exists("predictions"):
+            return pd.DataFrame(columns=cols)
+        listed = ", ".join(ident(c) for c in cols)
+        recent = f"time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(days)} DAY)"
+        return wh.query(f"SELECT {listed} FROM {wh.ref('predictions')} WHERE {recent}").to_pandas()
+    since = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
+    rows = [json.loads(line) for f in sorted((home / "predictions").glob("date=*/*.jsonl"))
+            if f.parent.name.removeprefix("date=") >= since for line in f.read_text().splitlines() if line]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def compare_shadow(log: pd.DataFrame) -> list[dict[str, Any]]:
+    """Champion and challenger on the same traffic: each request's two records paired by request id and
+    customer, per (champion, challenger) pair of versions."""
+    if log.empty or not log["shadow"].fillna(False).astype(bool).any():
+        return []
+    shadow = log["shadow"].fillna(False).astype(bool)
+    key = ["request_id", "customer_key"]
+    pairs = log[~shadow].merge(log[shadow], on=key, suffixes=("", "_challenger"))
+    out = []
+    for (champ, chall), g in pairs.groupby(["model_version", "model_version_challenger"]):
+        out.append({
+            "champion": champ, "challenger": chall, "pairs": len(g),
+            "segment_agreement": round(float((g["segment"] == g["segment_challenger"]).mean()), 4),
+            "rank_correlation": round(float(g["score"].corr(g["score_challenger"], method="spearman")), 4)
+            if len(g) > 2 else None,
+            "high_share": round(float((g["segment"] == "High").mean()), 4),
+            "high_share_challenger": round(float((g["segment_challenger"] == "High").mean()), 4),
+            "offboard_share": round(float(g["offboard"].astype(bool).mean()), 4),
+            "offboard_share_challenger": round(float(g["offboard_challenger"].astype(bool).mean()), 4),
+        })  # fmt: skip
+    return out
+
+
 def scoring_runs(store: ArtifactStore) -> list[str]:
     return sorted(k.split("/")[0] for k in store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
 
@@ -125,8 +165,11 @@ def run_performance(store: ArtifactStore, run_id: str, outcomes: pd.DataFrame, n
     return performance(run_id, as_of, table.to_pandas(), version, outcomes, maturity, now)
 
 
-def monitor(wh: Warehouse, store: ArtifactStore, now: datetime | None = None) -> dict[str, Any]:
-    """Every published scoring run's performance against the outcomes known now, the latest run's drift, and
+def monitor(
+    wh: Warehouse, store: ArtifactStore, predictions: pd.DataFrame | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Every published scoring run's performance against the outcomes known now, the latest run's drift, the
+    champion against the shadow challenger on the same traffic (from `predictions`, the prediction log), and
     what needs attention; written to `monitoring/<stamp>.json`."""
     now = now or datetime.now(UTC)
     outcomes = read_outcomes(wh)
@@ -142,9 +185,10 @@ def monitor(wh: Warehouse, store: ArtifactStore, now: datetime | None = None) ->
         if p.matured and p.precision is not None and p.expected_precision and p.precision < p.expected_precision / 2:
             attention.append(f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
                              f"{p.expected_precision:.1%}")  # fmt: skip
+    shadow = compare_shadow(predictions) if predictions is not None else []
     out = {
         "created": now.isoformat(), "outcomes": len(outcomes), "runs": [p.model_dump() for p in runs],
-        "latest_drift": drift, "attention": attention,
+        "latest_drift": drift, "shadow": shadow, "attention": attention,
     }  # fmt: skip
     store.write_text(f"monitoring/{now.strftime('%Y%m%d-%H%M%S')}.json", json.dumps(out, indent=2))
     return out

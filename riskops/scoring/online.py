@@ -109,6 +109,48 @@ class WindowDrift:
     shares: dict[str, float]
 
 
+class ShadowQueue:
+    """Work done off the response path, one thread, bounded: scoring the challenger beside the champion. When
+    the queue is full the shadow score is skipped and counted (`skipped`): the response never waits for it."""
+
+    def __init__(self, capacity: int = 1_000, on_skip: Callable[[], None] | None = None,
+                 on_error: Callable[[], None] | None = None) -> None:  # fmt: skip
+        import queue
+
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(capacity)
+        self.skipped = self.failed = self.done = 0
+        self.on_skip, self.on_error = on_skip, on_error
+        self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[], None]) -> bool:
+        import queue
+
+        try:
+            self._queue.put_nowait(work)
+            return True
+        except queue.Full:
+            self.skipped += 1
+            if self.on_skip:
+                self.on_skip()
+            return False
+
+    def _run(self) -> None:
+        while (work := self._queue.get()) is not None:
+            try:
+                work()
+                self.done += 1
+            except Exception:  # a challenger that cannot score this request: counted, serving goes on
+                self.failed += 1
+                log.exception("shadow scoring failed")
+                if self.on_error:
+                    self.on_error()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+
 class ScoreWindow:
     """The last `size` scores served (every route), for online drift: their PSI against the serving model's
     holdout score bins and their segment mix. Cleared when the model changes: another model's scores are not
@@ -155,6 +197,21 @@ class ModelHolder:
         self.load_failures = 0
         self.last_failure = ""  # "champion X failed to load: ..." while the champion cannot be served
         self.champion_named = False  # the last read of the pointer named a version
+        self.shadow: LoadedModel | None = None  # the named challenger, scored beside the champion, never served
+
+    def refresh_shadow(self) -> None:
+        """Load the named challenger if it changed (none, or the champion itself: no shadow). A challenger that
+        fails to load is logged and not shadowed; the champion is never affected."""
+        name = self.registry.challenger()
+        if name is None or (self.current is not None and name == self.current.version):
+            self.shadow = None
+        elif self.shadow is None or self.shadow.version != name:
+            try:
+                self.shadow = load(self.registry, name)
+                log.info("shadow-scoring challenger %s", name)
+            except Exception:  # a broken challenger must never touch serving
+                log.exception("challenger %s refused; no shadow scoring", name)
+                self.shadow = None
 
     def refresh(self) -> bool:
         """Load the champion if it changed; keep the old model on any failure. True when swapped."""
@@ -223,9 +280,9 @@ def request_features(m: LoadedModel, request: ScoreRequest, now: datetime | None
     return online_features(m.features, request.customer.record(), columns, cutoff)
 
 
-def score_request(m: LoadedModel, request: ScoreRequest, cfg: OffboardConfig) -> Decision:
-    """A validated score request -> its decision with reasons (POST /v1/score)."""
-    return decide(m, request_features(m, request), cfg)
+def score_request(m: LoadedModel, request: ScoreRequest, cfg: OffboardConfig, with_reasons: bool = True) -> Decision:
+    """A validated score request -> its decision, with reasons unless told (POST /v1/score)."""
+    return decide(m, request_features(m, request), cfg, with_reasons)
 
 
 def score_payload(

@@ -43,6 +43,7 @@ FIELDS = {
     "segment": "STRING",
     "offboard": "BOOL",
     "latency_ms": "FLOAT64",
+    "shadow": "BOOL",  # a challenger's score of the same request (same request_id), never served
 }
 
 

@@ -30,12 +30,9 @@ async def score(request: Request, m: ModelDep, service: ServiceDep) -> Response:
     service.window.add((d.score,))
     metrics.DECISIONS.labels(d.segment, str(d.offboard).lower()).inc()
     rid = request_id.get() or str(uuid.uuid4())
-    service.predictions.record({
-        "request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": d.version,
-        "customer_key": service.pseudonyms.key(body.customer.customer_id), "key_id": service.pseudonyms.current,
-        "score": d.score, "segment": d.segment,
-        "offboard": d.offboard, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-    })  # fmt: skip
+    customer_id = body.customer.customer_id
+    service.predictions.record(service.record_for(rid, d.version, customer_id, d.score, d.segment, d.offboard, started))
+    service.shadow_score(body, rid)
     out = ScoreResponse(
         request_id=rid, customer_id=body.customer.customer_id, model_version=d.version,
         score=d.score, segment=d.segment, offboard=d.offboard, rules=d.rules, reasons=d.reasons,
@@ -54,7 +51,9 @@ async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Res
         ids, columns = body.customer_id, body.features
     scores = score_columns(m, columns, ids, service.lookup.policy_for(m))
     service.window.add(scores["score"].tolist())
-    _log_batch(service, m.version, ids, scores, started)
+    rid = request_id.get() or str(uuid.uuid4())
+    service.shadow_batch(columns, ids, rid)
+    _log_batch(service, rid, m.version, ids, scores, started)
     out = BatchResponse(
         model_version=m.version, customer_id=ids, score=scores["score"].tolist(),
         segment=scores["segment"].tolist(), offboard=scores["offboard"].tolist(),
@@ -62,11 +61,11 @@ async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Res
     return Response(out.model_dump_json(), media_type="application/json")
 
 
-def _log_batch(service: Service, version: str, ids: list[str], scores: pd.DataFrame, started: float) -> None:
+def _log_batch(service: Service, rid: str, version: str, ids: list[str], scores: pd.DataFrame, started: float) -> None:
     """One prediction record per customer of a batch, built off the request path (PredictionLog.record_many)."""
-    common = {"request_id": request_id.get() or str(uuid.uuid4()), "time": datetime.now(UTC).isoformat(),
-              "model_version": version, "key_id": service.pseudonyms.current,
-              "latency_ms": round((time.perf_counter() - started) * 1000, 3)}  # fmt: skip
+    common = {"request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": version,
+              "key_id": service.pseudonyms.current, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+              "shadow": False}  # fmt: skip
     pseudonyms = service.pseudonyms
     score, segment, offboard = scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist()
 

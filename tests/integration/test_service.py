@@ -414,6 +414,65 @@ def test_online_drift_of_the_scores_served(service: dict[str, Any], ingested: Du
     assert one['riskops_score_window_share{segment="High"}'] == 1.0
 
 
+def _logged(home: Path, request_ids: set[str], want: int, timeout: float = 10) -> list[dict[str, Any]]:
+    """Prediction-log records of these requests, once `want` of them are written."""
+    import json
+
+    deadline, lines = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        lines = [json.loads(x) for p in home.glob("predictions/*/*.jsonl") for x in p.read_text().splitlines()]
+        lines = [x for x in lines if x["request_id"] in request_ids]
+        if len(lines) >= want:
+            break
+        time.sleep(0.2)
+    return lines
+
+
+def test_a_challenger_is_scored_in_shadow_and_never_served(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
+    """Under a bounded load with a challenger named: every request answered by the champion, and every request
+    logged twice, the champion's record and the challenger's (`shadow: true`, same request id, the score the
+    challenger gives in process)."""
+    from riskops.scoring.online import load, score_request
+    from riskops.scoring.payloads import ScoreRequest
+
+    url, store = service["url"], service["store"]
+    registry = Registry(store)
+    champion = registry.champion()
+    challenger, _ = train_and_register(ingested, store, AS_OF, FAST.model_copy(update={"seed": 3}), promote=False)
+    registry.set_challenger(challenger.version, "shadow test")
+    try:
+        deadline = time.monotonic() + 10
+        while 'riskops_shadow_model_info{version="' + challenger.version not in httpx.get(f"{url}/metrics").text:
+            assert time.monotonic() < deadline, "the service did not pick up the challenger"
+            time.sleep(0.2)
+        bodies = [_payload(ingested, c) for c in ("U3", "U7", "U11", "U13")]
+        answers: list[httpx.Response] = []
+
+        def load_loop(body: dict[str, Any]) -> None:
+            with httpx.Client(headers={"X-API-Key": KEY}) as client:
+                answers.extend(client.post(f"{url}/v1/score", json=body) for _ in range(25))
+
+        threads = [threading.Thread(target=load_loop, args=(b,)) for b in bodies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert [r.status_code for r in answers] == [200] * 100
+        assert {r.json()["model_version"] for r in answers} == {champion}
+        ids = {r.json()["request_id"] for r in answers}
+        logged = _logged(service["home"], ids, 200)
+        served = {x["request_id"]: x for x in logged if not x["shadow"]}
+        shadowed = {x["request_id"]: x for x in logged if x["shadow"]}
+        assert set(served) == set(shadowed) == ids
+        assert {x["model_version"] for x in shadowed.values()} == {challenger.version}
+        m = load(registry, challenger.version)
+        expected = score_request(m, ScoreRequest.model_validate(bodies[0]), m.policy, with_reasons=False).score
+        first = next(r.json() for r in answers if r.json()["customer_id"] == "U3")
+        assert shadowed[first["request_id"]]["score"] == pytest.approx(expected, abs=1e-12)
+    finally:
+        registry.set_challenger(None, "end of the shadow test")
+
+
 def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_path: Path) -> None:
     """A champion pointer that cannot be read (a store outage, a bad write) is logged; the serving model stays,
     and polling goes on: a scoring run published afterwards is picked up. A corrupt scoring run is skipped."""

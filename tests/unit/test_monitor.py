@@ -37,3 +37,26 @@ def test_before_maturity_only_outcomes_known_now_count_and_the_run_says_it_is_pa
     p = performance("r1", date(2026, 9, 30), SCORES, "m1", OUTCOMES, 90, datetime(2026, 11, 1, tzinfo=UTC))
     assert not p.matured
     assert p.suspended == 1 and p.precision == pytest.approx(1 / 3, abs=1e-4) and p.recall == 1.0
+
+
+def test_champion_and_challenger_are_compared_on_the_same_requests() -> None:
+    from riskops.runs.monitor import compare_shadow
+
+    log = pd.DataFrame({
+        "request_id": ["r1", "r1", "r2", "r2", "r3", "r3", "r4"],
+        "customer_key": ["a", "a", "b", "b", "c", "c", "d"],
+        "model_version": ["m1", "m2", "m1", "m2", "m1", "m2", "m1"],
+        "score": [0.9, 0.8, 0.1, 0.3, 0.5, 0.2, 0.4],
+        "segment": ["High", "High", "Low", "Medium", "Medium", "Low", "Low"],
+        "offboard": [True, True, False, False, True, False, False],
+        "shadow": [False, True, False, True, False, True, None],  # r4: before the challenger was named
+    })  # fmt: skip
+    (c,) = compare_shadow(log)
+    assert c["champion"] == "m1" and c["challenger"] == "m2" and c["pairs"] == 3
+    assert c["segment_agreement"] == pytest.approx(1 / 3, abs=1e-4)
+    assert c["high_share"] == c["high_share_challenger"] == pytest.approx(1 / 3, abs=1e-4)
+    assert c["offboard_share"] == pytest.approx(2 / 3, abs=1e-4) and c["offboard_share_challenger"] == pytest.approx(
+        1 / 3, abs=1e-4
+    )
+    assert c["rank_correlation"] == pytest.approx(0.5)
+    assert compare_shadow(log[log["shadow"].ne(True)]) == []

@@ -20,7 +20,7 @@ KEYS = Pseudonyms.from_setting("2026q4:a-long-enough-secret-4242,2026q3:the-prev
 def _record(i: int) -> dict[str, Any]:
     return {"request_id": f"r{i}", "time": "2026-11-23T00:00:00+00:00", "model_version": "m1",
             "customer_key": KEYS.key(f"c{i}"), "key_id": KEYS.current, "score": 0.1, "segment": "Low",
-            "offboard": False, "latency_ms": 1.0}  # fmt: skip
+            "offboard": False, "latency_ms": 1.0, "shadow": False}  # fmt: skip
 
 
 def test_records_reach_the_jsonl_file_in_batches_and_close_flushes(tmp_path: Path) -> None:
