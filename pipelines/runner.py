@@ -26,13 +26,14 @@ from typing import Any
 from kfp import compiler, components, local
 from kfp.local import subprocess_task_handler
 
+from pipelines.monitoring import monitoring_pipeline
 from pipelines.scoring import scoring_pipeline
 from pipelines.training import training_pipeline
 from riskops.core.errors import RiskOpsError
 from riskops.core.progress import PROGRESS_MARK, Tick
 from riskops.runs.record import STEP_MARK, Finished, StepRecord
 
-PIPELINES = {"training": training_pipeline, "scoring": scoring_pipeline}
+PIPELINES = {"training": training_pipeline, "scoring": scoring_pipeline, "monitoring": monitoring_pipeline}
 
 
 def compile_all(out: Path, config: dict[str, Any]) -> dict[str, Path]:

@@ -88,7 +88,8 @@ def performance(
     o = outcomes.set_index("customer_id")
     frame = scores[["customer_id", "score", "offboard"]].copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
-    decided = frame["customer_id"].map(o["decided_at"]) if len(o) else pd.Series(pd.NaT, index=frame.index)
+    decided = (frame["customer_id"].map(o["decided_at"]) if len(o) else
+               pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]"))  # fmt: skip
     state = frame["customer_id"].map(o["account_state"]) if len(o) else pd.Series(None, index=frame.index)
     before = decided.notna() & (decided < start)
     frame = frame[~before]
@@ -179,16 +180,55 @@ def monitor(
     if latest and store.exists(f"{latest}/run.json"):
         drift = (json.loads(store.read_text(f"{latest}/run.json")).get("scoring") or {}).get("drift", {})
     attention = []
-    if drift.get("drifted") or drift.get("score_drifted"):
+    drifted = bool(drift.get("drifted") or drift.get("score_drifted"))
+    if drifted:
         attention.append(f"run {latest}: inputs drifted ({', '.join(drift.get('drifted', [])) or 'score'})")
+    underperformed = False
     for p in runs:
         if p.matured and p.precision is not None and p.expected_precision and p.precision < p.expected_precision / 2:
+            underperformed = True
             attention.append(f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
                              f"{p.expected_precision:.1%}")  # fmt: skip
+    policy = read_policy(store, latest) if latest else None
+    allowed = policy.retrain_on if policy else "never"
+    retrain = (allowed in ("drift", "either") and drifted) or (allowed in ("performance", "either") and underperformed)
     shadow = compare_shadow(predictions) if predictions is not None else []
     out = {
         "created": now.isoformat(), "outcomes": len(outcomes), "runs": [p.model_dump() for p in runs],
-        "latest_drift": drift, "shadow": shadow, "attention": attention,
+        "latest_drift": drift, "shadow": shadow, "attention": attention, "retrain": retrain,
+        "retrain_on": allowed,
     }  # fmt: skip
-    store.write_text(f"monitoring/{now.strftime('%Y%m%d-%H%M%S')}.json", json.dumps(out, indent=2))
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    store.write_text(f"monitoring/{stamp}.json", json.dumps(out, indent=2))
+    out["report"] = store.write_text(f"monitoring/{stamp}.md", monitoring_report(out))
     return out
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def monitoring_report(m: dict[str, Any]) -> str:
+    """The monitoring run as Markdown: each run's realized vs expected figures, drift, shadow, what to do."""
+    lines = [f"# Monitoring {m['created'][:19]}", "", f"{m['outcomes']:,} outcomes known.", "",
+             "| run | model | as of | matured | listed | suspended | precision (expected) | recall (expected) | "
+             "ROC-AUC | Brier |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in m["runs"]:
+        matured = "yes" if r["matured"] else f"on {r['mature_on']}"
+        lines.append(
+            f"| {r['run_id']} | {r['model_version']} | {r['as_of']} | {matured} "
+            f"| {r['listed']:,} | {r['suspended']:,} | {_pct(r['precision'])} ({_pct(r['expected_precision'])}) | "
+            f"{_pct(r['recall'])} ({_pct(r['expected_recall'])}) | {r['roc_auc'] or '-'} | {r['brier'] or '-'} |"
+        )
+    d = m["latest_drift"]
+    lines += [
+        "",
+        f"Latest run's drift: {', '.join(d.get('drifted', [])) or 'none'}; score PSI {d.get('score_psi', '-')}.",
+    ]
+    for c in m["shadow"]:
+        lines.append(f"\nShadow {c['challenger']} beside {c['champion']}: {c['pairs']:,} customers, segments agree "
+                     f"{c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}.")  # fmt: skip
+    started = "started" if m["retrain"] else "not started"
+    lines += ["", "## Attention", "", *(f"- {a}" for a in m["attention"] or ["nothing"]), "",
+              f"Retraining: {started} (the policy allows it on: {m['retrain_on']})."]  # fmt: skip
+    return "\n".join(lines) + "\n"

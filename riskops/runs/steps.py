@@ -230,3 +230,24 @@ def report(config: Config, run_id: str, flow: str, cohort: Cohort = "unlabelled"
     with step.warehouse() as wh:
         record, md = finish_run(wh, step.store, run_id, flow, cohort)
     return step.done(record.report, record.report, {"offboard": float((record.scoring or {}).get("offboard", 0))}, md)
+
+
+def monitor(config: Config, run_id: str = "") -> StepResult:
+    """Every published scoring run against the outcomes known, the latest drift, the shadow challenger; its
+    value says whether the policy lets the training pipeline start (retrain_on) and something calls for it."""
+    from riskops.runs.monitor import monitor as check
+    from riskops.runs.monitor import read_predictions
+
+    run_id = run_id or new_run_id()
+    step = _Step(config, run_id, "monitor")
+    with step.warehouse() as wh:
+        log = read_predictions(wh, step.settings.home, "bigquery" if step.config.warehouse == "bigquery" else "jsonl")
+        m = check(wh, step.store, log)
+    drifted = m["latest_drift"].get("drifted", [])
+    metrics = {"attention": float(len(m["attention"])), "runs": float(len(m["runs"])),
+               "drifted_features": float(len(drifted)), "retrain": float(m["retrain"])}  # fmt: skip
+    figure = (
+        f"{len(m['runs'])} runs, {m['outcomes']:,} outcomes; attention {len(m['attention'])}; retrain {m['retrain']}"
+    )
+    return step.done(bool(m["retrain"]), figure, metrics, m["report"], detail={"report": m["report"],
+                     "attention": m["attention"]})  # fmt: skip

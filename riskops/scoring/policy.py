@@ -75,6 +75,9 @@ class OffboardConfig(BaseModel):
     reasons: int = Field(default=3, ge=1, le=10)
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
     maturity_days: int = Field(default=90, ge=1, description="days after a run's as-of date its outcomes count")
+    retrain_on: Literal["never", "drift", "performance", "either"] = Field(
+        default="never", description="what lets the monitoring pipeline start the training pipeline (its gate decides)"
+    )
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
         """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""

@@ -114,6 +114,39 @@ def test_monitor_counts_the_lists_precision_from_outcomes(
     assert list((tmp_path / "runs" / "monitoring").glob("*.json"))
 
 
+def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
+    job_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """The compiled monitoring spec with kfp.local: the latest run's drift section names a feature; under the
+    default policy (retrain_on: never) only the monitor runs; with retrain_on: drift the nested training
+    pipeline runs and registers a new version (its gate decides the rest)."""
+    from kfp import components, local
+
+    from pipelines.runner import TaskOutput, _local_run, compile_all
+
+    tmp_path, r = job_run
+    assert r.returncode == 0, r.stderr
+    home = tmp_path / "runs"
+    latest = sorted(p for p in home.iterdir() if (p / "scores.parquet").exists())[-1]
+    record = json.loads((latest / "run.json").read_text())
+    record["scoring"]["drift"]["drifted"] = ["age"]
+    (latest / "run.json").write_text(json.dumps(record))
+    config = {"warehouse": "duckdb", "artifact_root": str(home), "duckdb_path": str(latest / "warehouse.duckdb")}
+    spec = compile_all(tmp_path / "specs", config)["monitoring"]
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"),
+               raise_on_error=True)  # fmt: skip
+    versions = lambda: {p.name for p in (home / "models").iterdir() if (p / "card.json").exists()}  # noqa: E731
+    for allowed, trains in (("never", False), ("drift", True)):
+        policy = json.loads((latest / "policy.json").read_text())
+        (latest / "policy.json").write_text(json.dumps({**policy, "retrain_on": allowed}))
+        before, steps = versions(), []
+        with (tmp_path / f"monitor-{allowed}.log").open("w") as log, _local_run(TaskOutput(log, steps.append, None)):
+            components.load_component_from_file(str(spec))(as_of="2026-09-30")
+        assert [s.step for s in steps][:1] == ["monitor"] and steps[0].detail["attention"]
+        assert ("train" in [s.step for s in steps]) is trains
+        assert len(versions() - before) == (1 if trains else 0)
+
+
 @pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")
 def test_run_on_amlsim(tmp_path: Path) -> None:
     r = riskops("run", "--data", "amlsim", "--amlsim-dir", str(default_dir()), *QUICK, cwd=tmp_path)

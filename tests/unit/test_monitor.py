@@ -60,3 +60,10 @@ def test_champion_and_challenger_are_compared_on_the_same_requests() -> None:
     )
     assert c["rank_correlation"] == pytest.approx(0.5)
     assert compare_shadow(log[log["shadow"].ne(True)]) == []
+
+
+def test_a_run_without_any_outcome_yet_has_no_realized_figures() -> None:
+    none = OUTCOMES.iloc[0:0]
+    p = performance("r1", date(2026, 9, 30), SCORES, "m1", none, 90, datetime(2026, 10, 5, tzinfo=UTC))
+    assert p.suspended == 0 and p.precision == 0.0 and p.recall is None and p.roc_auc is None
+    assert p.expected_precision == pytest.approx(0.8, abs=1e-4)

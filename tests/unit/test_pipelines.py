@@ -78,6 +78,17 @@ def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     assert params["config"]["defaultValue"] == CONFIG and params["policy"]["defaultValue"] == {}
 
 
+def test_monitoring_spec_nests_training_under_the_monitors_verdict(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
+    spec = specs["monitoring"]
+    executors = {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]}
+    assert executors == {"monitor", "ingest", "features", "train", "evaluate", "gate", "promote"}
+    tasks = spec["root"]["dag"]["tasks"]
+    (condition,) = [t for t in tasks.values() if "triggerPolicy" in t]
+    assert "pipelinechannel--monitor-Output" in condition["triggerPolicy"]["condition"]
+    assert spec["root"]["inputDefinitions"]["parameters"]["config"]["defaultValue"] == CONFIG
+    assert spec["deploymentSpec"]["executors"]["exec-monitor"]["container"]["image"].endswith("riskops:1.2.3")
+
+
 def test_gate_and_promote_components_call_the_library(
     ingested: DuckDBWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

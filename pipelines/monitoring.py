@@ -1,0 +1,27 @@
+from kfp import dsl
+
+from components.monitor import monitor
+from pipelines.training import training_pipeline
+from riskops.runs.parameters import DEFAULTS
+
+
+@dsl.pipeline(
+    name="riskops-monitoring",
+    description="Outcomes, drift and the shadow challenger -> a report; the training pipeline when the policy allows.",
+)
+def monitoring_pipeline(
+    as_of: str,
+    config: dict = {},  # noqa: B006 - KFP reads the default; `riskops pipeline compile` writes the real one
+    trials: int = DEFAULTS.trials,
+    seed: int = DEFAULTS.seed,
+    missed_cost: float = DEFAULTS.missed_cost,
+    offboard_cost: float = DEFAULTS.offboard_cost,
+    margin: float = DEFAULTS.margin,
+) -> None:
+    checked = monitor(config=config)
+    # Retraining on the warehouse's labelled tables as of `as_of`; its gate still decides what is served.
+    with dsl.If(checked.outputs["Output"] == True, name="retrain"):  # noqa: E712 - a KFP condition
+        training_pipeline(
+            as_of=as_of, config=config, trials=trials, seed=seed, missed_cost=missed_cost,
+            offboard_cost=offboard_cost, margin=margin,
+        )  # fmt: skip
