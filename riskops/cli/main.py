@@ -152,15 +152,25 @@ def load_cmd(
     ] = "labelled",
     customers: Annotated[Path | None, typer.Option(help="Customers file or folder (Parquet or CSV).")] = None,
     transactions: Annotated[Path | None, typer.Option(help="Transactions file or folder (Parquet or CSV).")] = None,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Outcomes file (customer_id, account_state, decided_at, source) for monitoring.")
+    ] = None,
     mapping: MappingOpt = None,
     duckdb: DuckOpt = None,
 ) -> None:
-    """Load source data into the warehouse's raw tables (as named in the mapping)."""
+    """Load source data into the warehouse's raw tables (as named in the mapping), or outcomes into `outcomes`."""
     from riskops.data.sources import load_dataset, load_sources
     from riskops.io.warehouse import open_warehouse
 
+    if outcomes is not None:
+        from riskops.runs.monitor import load_outcomes
+
+        with open_warehouse(Settings(), duckdb) as wh:
+            n = load_outcomes(wh, outcomes)
+        out.print(f"loaded outcomes: {n:,} rows")
+        return
     if dataset is None and (customers is None or transactions is None):
-        raise typer.BadParameter("pass --dataset, or both --customers and --transactions")
+        raise typer.BadParameter("pass --dataset, --outcomes, or both --customers and --transactions")
     m = load_mapping(mapping)
     with open_warehouse(Settings(), duckdb) as wh:
         if dataset is not None:

@@ -24,11 +24,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from riskops.core.errors import DataContractError
 from riskops.core.names import ident
-from riskops.data.contract import LABEL_SUSPENDED
+from riskops.data.contract import LABEL_SUSPENDED, LABELS
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.scoring.offboard import MODEL_VERSION_KEY
@@ -57,6 +60,35 @@ class Performance(BaseModel):
     mean_score: float
     expected_precision: float | None
     expected_recall: float | None
+
+
+def load_outcomes(wh: Warehouse, path: Path) -> int:
+    """An outcomes file into the table `outcomes`, all rows or none: every row needs a customer id, a state in
+    ACTIVE/SUSPENDED and a decision time; the first bad row is named."""
+    from riskops.data.sources import read_source
+
+    source = read_source("outcomes", path)  # checked names; Parquet files, or one CSV already read
+    data = (
+        source if isinstance(source, pa.Table) else pa.concat_tables([pq.read_table(f) for f in source])
+    ).to_pandas()
+    missing = [c for c in OUTCOME_COLUMNS if c not in data.columns]
+    if missing:
+        raise DataContractError(f"columns {missing} are missing", str(path),
+                                f"give {', '.join(OUTCOME_COLUMNS)} (and optionally source)")  # fmt: skip
+    decided = pd.to_datetime(data["decided_at"], utc=True, errors="coerce", format="ISO8601")
+    bad = data["customer_id"].isna() | ~data["account_state"].isin(LABELS) | decided.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataContractError(
+            f"{int(bad.sum()):,} rows are not outcomes, the first is row {row + 1}: {data.iloc[row].to_dict()}",
+            str(path), f"each row needs a customer_id, account_state in {list(LABELS)} and a decided_at time",
+        )  # fmt: skip
+    frame = pa.table({
+        "customer_id": data["customer_id"].astype(str), "account_state": data["account_state"].astype(str),
+        "decided_at": decided, "source": (data["source"] if "source" in data else pd.Series("file", index=data.index))
+        .astype(str),
+    })  # fmt: skip
+    return wh.load("outcomes", frame)
 
 
 def read_outcomes(wh: Warehouse, tables: tuple[str, ...] = OUTCOME_TABLES) -> pd.DataFrame:
@@ -155,8 +187,6 @@ def scoring_runs(store: ArtifactStore) -> list[str]:
 
 def run_performance(store: ArtifactStore, run_id: str, outcomes: pd.DataFrame, now: datetime) -> Performance:
     """A published scoring run's performance: its scores, its as-of date and its policy's maturity window."""
-    import pyarrow.parquet as pq
-
     table = pq.read_table(io.BytesIO(store.read_bytes(f"{run_id}/scores.parquet")))
     version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode()
     record = json.loads(store.read_text(f"{run_id}/run.json")) if store.exists(f"{run_id}/run.json") else {}
