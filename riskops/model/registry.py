@@ -287,7 +287,7 @@ class Registry:
             champ_score = float(METRICS[metric](y, self.score(champ, frame)))
         except DataContractError as e:
             return decide(False, None, f"the champion cannot be scored on this holdout ({e.what}); promote by hand")
-        promote = score >= champ_score + margin
+        promote = score > champ_score + margin  # a tie keeps the champion: a new model must earn the switch
         verdict = "beats" if promote else "does not beat"
         return decide(
             promote, champ_score, f"{metric} {score:.4f} {verdict} champion {champ_score:.4f} + margin {margin}"

@@ -142,7 +142,12 @@ def test_train_register_gate_promote_rollback(ingested: DuckDBWarehouse, tmp_pat
     card2, gate2 = train_and_register(ingested, store, AS_OF, FAST.model_copy(update={"seed": 2}), margin=1.0)
     assert not gate2.promote and "does not beat champion" in gate2.reason
     assert gate2.champion_score is not None and reg.champion() == card1.version
-    assert reg.versions() == sorted([card1.version, card2.version])
+    assert reg.versions() == sorted([card1.version, card2.version])  # before the tie below
+
+    # The same training again makes the same model: a tie keeps the champion.
+    card3, gate3 = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    assert gate3.challenger_score == gate3.champion_score and not gate3.promote, gate3.reason
+    assert reg.champion() == card1.version
 
     good_1 = store.read_bytes(f"models/{card1.version}/model.cbm")
     reg.set_champion(card2.version, "by hand")
