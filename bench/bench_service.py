@@ -55,6 +55,8 @@ def _prepare(root: Path) -> dict[str, Any]:
             ingest_cohort(wh, cohort, AS_OF, store, f"v/{cohort}")  # type: ignore[arg-type]
         cfg = TrainConfig(folds=3, trials=0, baselines=False, imbalance="none", max_iterations=300)
         card, _ = train_and_register(wh, store, AS_OF, cfg, CostMatrix())
+        challenger, _ = train_and_register(wh, store, AS_OF, cfg.model_copy(update={"seed": 2}), CostMatrix(),
+                                           promote=False)  # fmt: skip
         scored = score_cohort(wh, store, AS_OF, "unlabelled")
         publish_scores(store, "20990101-000000-000", scored)
         frame = read_features(wh, "unlabelled").head(1000)
@@ -94,6 +96,7 @@ def _prepare(root: Path) -> dict[str, Any]:
     return {
         "store": root / "store", "score": json.dumps(score_body).encode(), "batch": batch_body,
         "arrow": sink.getvalue().to_pybytes(), "arrow_rows": table.num_rows, "customer": cust["customer_id"],
+        "challenger": challenger.version,
     }  # fmt: skip
 
 
@@ -189,6 +192,25 @@ def _wrk(
     }
 
 
+def _with_shadow(base: str, prep: dict[str, Any], root: Path) -> dict[str, Any]:
+    """/v1/score again with a challenger named: it is scored off the response path, beside the champion."""
+    import httpx
+
+    from riskops.io.artifacts import LocalStore
+    from riskops.model.registry import Registry
+
+    Registry(LocalStore(prep["store"])).set_challenger(prep["challenger"], "benchmark")
+    for _ in range(100):
+        if "riskops_shadow_model_info{" in httpx.get(f"{base}/metrics").text:
+            break
+        time.sleep(0.2)
+    c1 = _wrk(f"{base}/v1/score", 1, 5, prep["score"], root)
+    c8 = _wrk(f"{base}/v1/score", 8, 10, prep["score"], root)
+    shadow = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r'^riskops_shadow_scores_total\{result="(\w+)"\} (\S+)$', httpx.get(f"{base}/metrics").text, re.M)}  # fmt: skip
+    return {"score_200tx_c1_shadow": c1, "score_200tx_c8_shadow": c8, "shadow_scores": shadow}
+
+
 def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -199,6 +221,7 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(prep["store"]), "RISKOPS_HOME": str(root / "home"),
+           "RISKOPS_MODEL_POLL_S": "1",
            "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()}  # fmt: skip
     service_log = (root / "service.log").open("wb")  # the JSON access log: one line per request
     proc = subprocess.Popen(
@@ -233,11 +256,18 @@ def main() -> None:
         # One connection: the latency is the service time of one request, to set against the library's.
         figures["trivial_healthz_c1"] = _wrk(f"{base}/healthz", 1, 5, None, root)
         figures["score_200tx_c1"] = _wrk(f"{base}/v1/score", 1, 5, prep["score"], root)
+        figures |= _with_shadow(base, prep, root)
         figures |= library
         raw = library["raw_predict_rows_per_s"]
         figures["ratios"] = {
             "lookup_vs_trivial": round(figures["lookup_c16"]["rps"] / figures["trivial_healthz_c16"]["rps"], 2),
             "score_service_p50_vs_library": round(figures["score_200tx_c1"]["p50_ms"] / library["library_score_ms"], 2),
+            "shadow_p50_c1_vs_without": round(
+                figures["score_200tx_c1_shadow"]["p50_ms"] / figures["score_200tx_c1"]["p50_ms"], 2
+            ),
+            "shadow_rps_c8_vs_without": round(
+                figures["score_200tx_c8_shadow"]["rps"] / figures["score_200tx_c8"]["rps"], 2
+            ),
             "batch_json_vs_raw_predict": round(batch["customers_per_s"] / raw, 3),
             "batch_arrow_vs_raw_predict": round(arrow["customers_per_s"] / library["raw_predict_5000_rows_per_s"], 3),
             "batch_library_vs_raw_predict": round(library["library_batch_customers_per_s"] / raw, 3),
