@@ -166,7 +166,7 @@ def load_cmd(
         from riskops.runs.monitor import load_outcomes
 
         with open_warehouse(Settings(), duckdb) as wh:
-            n = load_outcomes(wh, outcomes)
+            n = load_outcomes(wh, outcomes, load_mapping(mapping))
         out.print(f"loaded outcomes: {n:,} rows")
         return
     if dataset is None and (customers is None or transactions is None):

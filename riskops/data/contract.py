@@ -144,6 +144,9 @@ class Mapping(BaseModel):
     )
     customers: TableMapping = Field(default_factory=TableMapping)
     transactions: TableMapping = Field(default_factory=TableMapping)
+    outcomes: TableMapping = Field(
+        default_factory=TableMapping, description="an outcomes file: customer_id, account_state, decided_at, source"
+    )
     labels: dict[str, list[str]] = Field(
         default_factory=lambda: {LABEL_ACTIVE: [LABEL_ACTIVE], LABEL_SUSPENDED: [LABEL_SUSPENDED]},
         description="contract label -> source values (compared as trimmed strings, case-insensitive)",

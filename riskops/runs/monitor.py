@@ -31,7 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from riskops.core.errors import DataContractError
 from riskops.core.names import ident
-from riskops.data.contract import LABEL_SUSPENDED, LABELS
+from riskops.data.contract import LABEL_SUSPENDED, LABELS, Mapping
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.scoring.offboard import MODEL_VERSION_KEY
@@ -62,15 +62,19 @@ class Performance(BaseModel):
     expected_recall: float | None
 
 
-def load_outcomes(wh: Warehouse, path: Path) -> int:
-    """An outcomes file into the table `outcomes`, all rows or none: every row needs a customer id, a state in
-    ACTIVE/SUSPENDED and a decision time; the first bad row is named."""
+def load_outcomes(wh: Warehouse, path: Path, mapping: Mapping | None = None) -> int:
+    """An outcomes file into the table `outcomes`, all rows or none, through the mapping (its `outcomes` column
+    names and its label values): every row needs a customer id, a state that maps to ACTIVE/SUSPENDED and a
+    decision time; the first bad row is named."""
     from riskops.data.sources import read_source
 
+    m = mapping or Mapping()
     source = read_source("outcomes", path)  # checked names; Parquet files, or one CSV already read
-    data = (
-        source if isinstance(source, pa.Table) else pa.concat_tables([pq.read_table(f) for f in source])
-    ).to_pandas()
+    table = source if isinstance(source, pa.Table) else pa.concat_tables([pq.read_table(f) for f in source])
+    data = table.to_pandas().rename(columns={src: name for name, src in m.outcomes.columns.items()})
+    labels = {v.strip().lower(): label for label, values in m.labels.items() for v in values}
+    if "account_state" in data:
+        data["account_state"] = data["account_state"].astype(str).str.strip().str.lower().map(labels)
     missing = [c for c in OUTCOME_COLUMNS if c not in data.columns]
     if missing:
         raise DataContractError(f"columns {missing} are missing", str(path),

@@ -87,3 +87,20 @@ def test_an_outcomes_file_loads_whole_or_not_at_all(tmp_path: Path) -> None:
         with pytest.raises(DataContractError, match="row 1"):
             load_outcomes(wh, bad)
         assert wh.count("outcomes") == 3  # the bad file changed nothing
+
+
+def test_an_outcomes_file_is_read_through_the_mapping(tmp_path: Path) -> None:
+    from riskops.data.contract import Mapping, TableMapping
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.runs.monitor import load_outcomes, read_outcomes
+
+    path = tmp_path / "bank.csv"
+    path.write_text("client,status,closed on\nK1,Closed-Risk,2026-10-15\nK2, open ,2026-10-20\n")
+    mapping = Mapping(
+        outcomes=TableMapping(columns={"customer_id": "client", "account_state": "status", "decided_at": "closed on"}),
+        labels={"SUSPENDED": ["closed-risk"], "ACTIVE": ["open"]},
+    )
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        assert load_outcomes(wh, path, mapping) == 2
+        got = read_outcomes(wh).set_index("customer_id")["account_state"].to_dict()
+    assert got == {"K1": "SUSPENDED", "K2": "ACTIVE"}

@@ -145,7 +145,7 @@ def test_train_register_gate_promote_rollback(ingested: DuckDBWarehouse, tmp_pat
     assert reg.versions() == sorted([card1.version, card2.version])  # before the tie below
 
     # The same training again makes the same model: a tie keeps the champion.
-    card3, gate3 = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    _, gate3 = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
     assert gate3.challenger_score == gate3.champion_score and not gate3.promote, gate3.reason
     assert reg.champion() == card1.version
 
