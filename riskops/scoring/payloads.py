@@ -26,7 +26,8 @@ from riskops.data.contract import LABELS
 MAX_TRANSACTIONS = 2_000
 MAX_EVENT_BYTES = 1024 * 1024  # 2,000 transactions are ~400 KB of JSON
 Attribute = str | FiniteFloat | int | bool | None  # 1e400 parses to infinity: refused, not scored
-EventId = Annotated[str, Field(min_length=1, max_length=128)]
+# Event ids are keys in the warehouse and attributes on topics: plain characters only, so no id needs escaping.
+EventId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:@/+=-]{1,128}$")]
 
 
 def _utc(v: datetime) -> datetime:

@@ -35,6 +35,8 @@ def test_events_parse_by_kind_and_refuse_what_the_service_refuses() -> None:
     with pytest.raises(DataContractError, match="at most 100 are accepted"):
         parse_event(b"x" * 101, max_bytes=100)
     assert event_id_of(bad) == "o2" and event_id_of(b"\xff{") is None
+    with pytest.raises(DataContractError, match="event_id"):
+        parse_event(_event(event_id="x'; DROP TABLE stream_results; --"))
 
 
 def test_the_csv_sink_writes_each_event_once_and_cuts_a_torn_line(tmp_path: Path) -> None:
