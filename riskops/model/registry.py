@@ -133,6 +133,8 @@ class Registry:
             cols = [c for c in holdout.columns if c in {*card.features, *card.dropped}]
             scores = predict(model, align(holdout[cols], card.features, card.categorical, list(card.dropped)),
                              card.categorical)  # fmt: skip
+        except ArtifactError:
+            raise
         except RiskOpsError as e:
             raise ArtifactError(f"model version {version} does not load: {e.what}", where, e.fix) from e
         except Exception as e:  # CatBoost and Arrow raise their own types for a damaged file
@@ -162,12 +164,8 @@ class Registry:
         return ModelCard.model_validate_json(self.store.read_text(key))
 
     def load_model(self, version: str) -> CatBoostClassifier:
-        model = CatBoostClassifier()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.cbm"
-            path.write_bytes(self.store.read_bytes(f"{PREFIX}/{version}/model.cbm"))
-            model.load_model(str(path))
-        return model
+        key = f"{PREFIX}/{version}/model.cbm"
+        return _catboost_from(self.store.read_bytes(key), version, self.store.uri(key))
 
     def load(self, version: str) -> tuple[CatBoostClassifier, ModelCard]:
         card = self.card(version)
@@ -287,8 +285,26 @@ class Registry:
             champ_score = float(METRICS[metric](y, self.score(champ, frame)))
         except DataContractError as e:
             return decide(False, None, f"the champion cannot be scored on this holdout ({e.what}); promote by hand")
+        except ArtifactError as e:  # a damaged champion is an operator's call, not the gate's
+            return decide(False, None, f"the champion cannot be loaded ({e.what}); promote by hand")
         promote = score > champ_score + margin  # a tie keeps the champion: a new model must earn the switch
         verdict = "beats" if promote else "does not beat"
         return decide(
             promote, champ_score, f"{metric} {score:.4f} {verdict} champion {champ_score:.4f} + margin {margin}"
         )
+
+
+def _catboost_from(data: bytes, version: str, where: str) -> CatBoostClassifier:
+    model = CatBoostClassifier()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.cbm"
+        path.write_bytes(data)
+        try:
+            model.load_model(str(path))
+        except Exception as e:  # CatBoost raises its own type for a damaged file
+            raise ArtifactError(
+                f"model version {version} does not load: {type(e).__name__}: {str(e)[:200]}",
+                where,
+                "retrain it, or set a loadable champion with `riskops models promote VERSION`",
+            ) from e
+    return model
