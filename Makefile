@@ -59,8 +59,8 @@ monitoring: setup ## Regenerate k8s/base/rules.yaml and the Grafana dashboards f
 ops: setup ops-tools ## Check the deploy code: manifests, alert rules, dashboards, Prometheus scrape, workflows, Terraform, Dockerfiles
 	$(BIN)/pytest -q tests/ops
 
-run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim CUSTOMERS=20000 SEED=42)
-	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED)
+run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim|FOLDER MAPPING=FILE CUSTOMERS=20000 SEED=42)
+	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED) $(if $(MAPPING),--mapping $(MAPPING))
 
 serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.main:create_app --factory)
 	$(BIN)/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log

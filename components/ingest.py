@@ -13,15 +13,17 @@ def ingest(
     as_of: str,
     run_id: str,
     dataset_dir: str,
+    mapping: dict,
     report: Output[Markdown],
     metrics: Output[Metrics],
 ) -> NamedTuple("Ingested", table=str, run_id=str):  # type: ignore[valid-type]
-    """Load (optional) and validate a cohort: the clean customers table, and the run id (made when empty)."""
+    """Load (optional) and validate a cohort through `mapping` ({}: the contract's own names): the clean customers
+    table, and the run id (made when empty)."""
     from riskops.runs import steps
     from riskops.runs.record import print_step
 
     try:
-        r = steps.ingest(config, cohort, as_of, run_id, dataset_dir)  # type: ignore[arg-type]
+        r = steps.ingest(config, cohort, as_of, run_id, dataset_dir, mapping)  # type: ignore[arg-type]
     except Exception as e:  # the run stops here; its output is what went wrong and where the report is
         with open(report.path, "w") as fh:
             fh.write(f"# Ingest stopped the run\n\n{e}\n")

@@ -17,11 +17,12 @@ def monitoring_pipeline(
     missed_cost: float = DEFAULTS.missed_cost,
     offboard_cost: float = DEFAULTS.offboard_cost,
     margin: float = DEFAULTS.margin,
+    mapping: dict = {},  # noqa: B006 - the mapping the training pipeline reads the raw tables with
 ) -> None:
     checked = monitor(config=config)
     # Retraining on the warehouse's labelled tables as of `as_of`; its gate still decides what is served.
     with dsl.If(checked.outputs["Output"] == True, name="retrain"):  # noqa: E712 - a KFP condition
         training_pipeline(
             as_of=as_of, config=config, trials=trials, seed=seed, missed_cost=missed_cost,
-            offboard_cost=offboard_cost, margin=margin,
+            offboard_cost=offboard_cost, margin=margin, mapping=mapping,
         )  # fmt: skip

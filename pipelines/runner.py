@@ -157,7 +157,13 @@ def run_specs(
 
 
 def run_local(
-    settings: Any, dataset_dir: Path, as_of: str, params: Any, finished: Finished, tick: Tick | None = None
+    settings: Any,
+    dataset_dir: Path,
+    as_of: str,
+    params: Any,
+    finished: Finished,
+    tick: Tick | None = None,
+    mapping: Any = None,
 ) -> tuple[Any, str]:
     """`riskops pipeline run`: compile both pipelines with this machine's settings into a new run folder, run
     the compiled specs on `dataset_dir`, and return the run's record and closing summary."""
@@ -171,8 +177,13 @@ def run_local(
     run_dir = settings.home / run_id
     config = StepConfig.from_settings(settings, settings.duckdb_path or run_dir / "warehouse.duckdb")
     specs = compile_all(run_dir / "specs", config.model_dump())
-    training = {"as_of": as_of, "run_id": run_id, "dataset_dir": str(dataset_dir), **params.training()}
-    scoring = {"as_of": as_of, "dataset_dir": str(dataset_dir), **params.scoring()}
+    data = {
+        "as_of": as_of,
+        "dataset_dir": str(dataset_dir),
+        "mapping": mapping.parameter() if mapping else {},
+    }
+    training = {**data, "run_id": run_id, **params.training()}
+    scoring = {**data, **params.scoring()}
     run_specs(specs, run_dir, {"training": training, "scoring": scoring}, finished, tick)
     store = open_store(config.artifact_root, config.gcs_endpoint or None)
     record = read_record(store, run_id)

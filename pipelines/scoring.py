@@ -11,9 +11,17 @@ def scoring_pipeline(
     config: dict = {},  # noqa: B006 - KFP reads the default; `riskops pipeline compile` writes the real one
     run_id: str = "",
     dataset_dir: str = "",
+    mapping: dict = {},  # noqa: B006 - {} maps nothing: the contract's own names
     policy: dict = {},  # noqa: B006 - {} means the champion's default policy
 ) -> str:
-    clean = ingest(config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir)
+    clean = ingest(
+        config=config,
+        cohort="unlabelled",
+        as_of=as_of,
+        run_id=run_id,
+        dataset_dir=dataset_dir,
+        mapping=mapping,
+    )
     run = clean.outputs["run_id"]
     scored = score(config=config, as_of=as_of, run_id=run, clean_table=clean.outputs["table"], policy=policy)
     written = report(config=config, run_id=run, offboarding_table=scored.outputs["Output"])

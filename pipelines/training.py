@@ -15,6 +15,7 @@ def training_pipeline(
     config: dict = {},  # noqa: B006 - KFP reads the default; `riskops pipeline compile` writes the real one
     run_id: str = "",
     dataset_dir: str = "",
+    mapping: dict = {},  # noqa: B006 - {} maps nothing: the contract's own names
     trials: int = DEFAULTS.trials,
     tuning_timeout_s: float = DEFAULTS.tuning_timeout_s,
     seed: int = DEFAULTS.seed,
@@ -22,7 +23,14 @@ def training_pipeline(
     offboard_cost: float = DEFAULTS.offboard_cost,
     margin: float = DEFAULTS.margin,
 ) -> str:
-    clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir)
+    clean = ingest(
+        config=config,
+        cohort="labelled",
+        as_of=as_of,
+        run_id=run_id,
+        dataset_dir=dataset_dir,
+        mapping=mapping,
+    )
     run = clean.outputs["run_id"]
     feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"])
     model = train(

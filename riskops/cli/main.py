@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -221,18 +221,10 @@ PolicyOpt = Annotated[
 
 
 def _load_policy(path: Path | None) -> OffboardConfig | None:
-    """An off-boarding policy file (YAML or JSON), checked."""
-    from riskops.scoring.policy import OffboardConfig
+    """An off-boarding policy file, checked (None: the model's default)."""
+    from riskops.scoring.policy import load_policy
 
-    if path is None:
-        return None
-    import yaml
-    from pydantic import ValidationError
-
-    try:
-        return OffboardConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (OSError, yaml.YAMLError, ValidationError) as e:
-        raise typer.BadParameter(f"policy {path}: {e}") from None
+    return load_policy(path) if path else None
 
 
 def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
@@ -244,8 +236,11 @@ def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: 
 
 
 DataOpt = Annotated[
-    Literal["synthetic", "amlsim"],
-    typer.Option(help="synthetic (generated, cached) or amlsim (../shared/data/amlsim)."),
+    str,
+    typer.Option(
+        help="synthetic (generated, cached), amlsim (../shared/data/amlsim), or the path of your own folder: "
+        "labelled/customers.csv|parquet, labelled/transactions.csv|parquet and the same under unlabelled/."
+    ),
 ]
 CustomersOpt = Annotated[int, typer.Option(help="Synthetic customers in all.", min=2)]
 SeedOpt = Annotated[int, typer.Option(help="Data, split and model seed.")]
@@ -472,23 +467,51 @@ def score_cmd(
     duckdb: DuckOpt = None,
     version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
     out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the off-boarding list as CSV here.")] = None,
+    policy: PolicyOpt = None,
 ) -> None:
-    """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables)."""
+    """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables). With
+    --policy, under that policy instead of the model's default, without retraining."""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
     from riskops.scoring.offboard import score_cohort
 
     settings = Settings()
     with open_warehouse(settings, duckdb) as wh:
-        result = score_cohort(
-            wh, open_store(settings.artifacts, settings.gcs_endpoint), as_of, cohort, version=version or None
-        )
+        store = open_store(settings.artifacts, settings.gcs_endpoint)
+        result = score_cohort(wh, store, as_of, cohort, _load_policy(policy), version or None)
     if out_csv:
         result.offboarding.to_csv(out_csv, index=False)
     sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
     out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
     tables = f"{table_name(cohort, 'scores')}, {table_name(cohort, 'offboarding')}"
     out.print(f"off-board {len(result.offboarding):,}: tables {tables}")
+    p = result.policy
+    source = policy or "the model's default"
+    out.print(f"policy: High from {p.high:.3f}, Medium from {p.medium:.3f}, {len(p.rules)} rules ({source})")
+
+
+policy_app = Cli(help="The off-boarding policy file: check one, print the defaults.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check_cmd(file: Annotated[Path, typer.Argument(help="Policy file (YAML or JSON).")]) -> None:
+    """Validate a policy file and say what it decides; exits 2 naming each wrong setting."""
+    from riskops.scoring.policy import describe_policy, load_policy
+
+    policy = load_policy(file)
+    out.print(f"{file}: valid")
+    out.print(describe_policy(policy))
+
+
+@policy_app.command("default")
+def policy_default_cmd() -> None:
+    """Print the default policy as YAML, every setting named: a starting point for your own file."""
+    import yaml
+
+    from riskops.scoring.policy import OffboardConfig
+
+    out.print(yaml.safe_dump(OffboardConfig().model_dump(mode="json"), sort_keys=False), end="")
 
 
 @runs_app.command("list")
@@ -581,9 +604,12 @@ def pipeline_run_cmd(
     offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
     margin: MarginOpt = DEFAULTS.margin,
     policy: PolicyOpt = None,
+    mapping: MappingOpt = None,
+    as_of: Annotated[date | None, _date_option("Cut-off date (default: the dataset's own).")] = None,
 ) -> None:
     """Compile both pipelines with these settings and run the specs locally with kfp.local, each task in its
-    own process and empty folder; the executor output goes to <run>/pipeline.log."""
+    own process and empty folder; the executor output goes to <run>/pipeline.log. The mapping travels in the
+    specs' arguments, like the policy."""
     from pipelines.runner import run_local
     from riskops.cli.console import StepConsole
     from riskops.data.sources import dataset_as_of
@@ -595,7 +621,9 @@ def pipeline_run_cmd(
     with StepConsole(console) as steps:
         steps.say(f"data: preparing {data}")
         folder = prepare_data(data, data_root, customers, seed, None)
-        _, summary = run_local(settings, folder, dataset_as_of(folder), params, steps.finished, steps.tick)
+        m = load_mapping(mapping)
+        day = as_of.isoformat() if as_of else dataset_as_of(folder, m)
+        _, summary = run_local(settings, folder, day, params, steps.finished, steps.tick, m)
     out.print(summary)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -190,6 +190,11 @@ class Mapping(BaseModel):
     def source_column(self, table: Literal["customers", "transactions"], name: str) -> str:
         spec = self.customers if table == "customers" else self.transactions
         return spec.columns.get(name, name)
+
+    def parameter(self) -> dict[str, Any]:
+        """The mapping as a pipeline parameter: JSON values without nulls (KFP refuses a null in a struct); the
+        ingest step validates it back. The run records it in the same form."""
+        return self.model_dump(mode="json", exclude_none=True)
 
     def allowed_currencies(self) -> frozenset[str]:
         return frozenset(c.upper() for c in self.currencies) if self.currencies else ISO_CURRENCIES

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TypeAlias
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
@@ -108,25 +109,87 @@ def _check_names(names: list[str], path: Path) -> None:
         seen[name.lower()] = name
 
 
+TABLES = ("customers", "transactions")
+
+
+def cohort_source(folder: Path, cohort: Cohort, table: str) -> Path:
+    """Where a dataset folder holds one table of a cohort: `<cohort>/<table>/` (a folder of Parquet or CSV files,
+    the layout the generator writes) or one file `<cohort>/<table>.parquet` or `<cohort>/<table>.csv`."""
+    candidates = [folder / cohort / table, folder / cohort / f"{table}.parquet", folder / cohort / f"{table}.csv"]
+    found = [c for c in candidates if c.exists()]
+    if len(found) != 1:
+        names = ", ".join(str(c.relative_to(folder)) for c in (found or candidates))
+        raise DataContractError(
+            f"{'no' if not found else 'more than one'} {cohort} {table} source in {folder} ({names})",
+            str(folder / cohort),
+            f"put exactly one of {cohort}/{table}.csv, {cohort}/{table}.parquet or a folder {cohort}/{table}/ there",
+        )
+    return found[0]
+
+
+def dataset_cohorts(folder: Path) -> tuple[Cohort, ...]:
+    """The cohorts a dataset folder holds; refuses a folder with neither."""
+    cohorts = tuple(c for c in COHORTS if (folder / c).is_dir())
+    if not folder.is_dir() or "labelled" not in cohorts:
+        raise DataContractError(
+            f"{folder} is not a dataset folder (no labelled/ in it)",
+            str(folder),
+            "make one with `riskops generate` or `riskops amlsim`, or lay out your files as "
+            "labelled/customers.csv|parquet, labelled/transactions.csv|parquet and the same under unlabelled/",
+        )
+    return cohorts
+
+
 def load_dataset(
     wh: Warehouse, folder: Path, mapping: Mapping | None = None, cohorts: tuple[Cohort, ...] = COHORTS
 ) -> dict[str, int]:
-    """Load `<folder>/<cohort>/{customers,transactions}/` into the mapping's raw tables; returns row counts."""
+    """Load a dataset folder's cohorts (`cohort_source`) into the mapping's raw tables; returns row counts."""
     mapping = mapping or Mapping()
-    if not (folder / "manifest.json").exists():
-        raise DataContractError(
-            f"{folder} is not a dataset folder (no manifest.json)",
-            str(folder),
-            "make one with `riskops generate` or `riskops amlsim`, or load files with `riskops load`",
-        )
     sources: dict[str, Path] = {}
-    for cohort in (c for c in cohorts if (folder / c).exists()):
+    for cohort in (c for c in cohorts if c in dataset_cohorts(folder)):
         tables = mapping.cohorts[cohort]
-        sources[tables.customers] = folder / cohort / "customers"
-        sources[tables.transactions] = folder / cohort / "transactions"
+        sources[tables.customers] = cohort_source(folder, cohort, "customers")
+        sources[tables.transactions] = cohort_source(folder, cohort, "transactions")
     log.debug("loading %s", sources)
     return load_sources(wh, sources)
 
 
-def dataset_as_of(folder: Path) -> str:
-    return str(json.loads((folder / "manifest.json").read_text())["as_of"])
+def dataset_as_of(folder: Path, mapping: Mapping | None = None) -> str:
+    """The cut-off date of a dataset folder: its manifest's, or else the last day on which its transactions
+    (labelled and unlabelled, the mapping's `ts` column) have a timestamp that is not in the future."""
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        return str(json.loads(manifest.read_text())["as_of"])
+    ts = (mapping or Mapping()).source_column("transactions", "ts")
+    last: pd.Timestamp | None = None
+    for cohort in dataset_cohorts(folder):
+        path = cohort_source(folder, cohort, "transactions")
+        values = pd.to_datetime(pd.Series(_read_column(path, ts), dtype=object), utc=True, errors="coerce")
+        values = values[values <= pd.Timestamp.now(tz="UTC")]
+        if values.notna().any():
+            newest = values.max()
+            last = newest if last is None else max(last, newest)
+    if last is None:
+        raise DataContractError(
+            f"cannot tell the dataset's cut-off date: no transaction in {folder} has a usable {ts!r} timestamp",
+            str(folder), "pass --as-of YYYY-MM-DD, or map the transactions' time column (transactions.columns.ts)",
+        )  # fmt: skip
+    return str(last.date().isoformat())
+
+
+def _read_column(path: Path, column: str) -> list[object]:
+    """One column of a table source (a file or a folder of files), read as Python values."""
+    values: list[object] = []
+    for f in _files(path):
+        try:
+            if f.suffix == ".parquet":
+                values += pq.read_table(f, columns=[column]).column(0).to_pylist()
+            else:
+                opts = pcsv.ConvertOptions(include_columns=[column], column_types={column: pa.string()})
+                values += pcsv.read_csv(f, convert_options=opts).column(0).to_pylist()
+        except (pa.ArrowInvalid, KeyError, OSError) as e:
+            raise DataContractError(
+                f"cannot read column {column!r} of {f.name}: {e}", str(f),
+                "check the mapping's transactions.columns.ts, or pass --as-of YYYY-MM-DD",
+            ) from e  # fmt: skip
+    return values

@@ -8,14 +8,14 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from riskops.core.config import Settings, StepConfig
 from riskops.core.identity import new_run_id
 from riskops.core.progress import Say, Tick
 from riskops.data.amlsim import default_dir, load_amlsim
 from riskops.data.contract import Mapping
-from riskops.data.sources import dataset_as_of
+from riskops.data.sources import dataset_as_of, dataset_cohorts
 from riskops.data.synth import DEFAULT_CUSTOMERS, generate
 from riskops.io.artifacts import open_store
 from riskops.runs import steps
@@ -26,14 +26,22 @@ from riskops.runs.report import run_summary
 log = logging.getLogger(__name__)
 
 
+EMBEDDED = ("synthetic", "amlsim")  # the data a run can make itself; anything else names a dataset folder
+
+
 def prepare_data(
-    source: Literal["synthetic", "amlsim"],
+    source: str,
     data_root: Path,
     customers: int,
     seed: int,
     amlsim_dir: Path | None,
 ) -> Path:
-    """Make (or reuse) the dataset folder for `source`; generation is cached by its parameters."""
+    """The dataset folder for `source`: `synthetic` (generated, cached by its parameters), `amlsim` (converted
+    once), or the path of a user's folder (labelled/ and unlabelled/, see `riskops.data.sources.cohort_source`)."""
+    if source not in EMBEDDED:
+        folder = Path(source).expanduser()
+        dataset_cohorts(folder)  # refuses a folder that is not a dataset, before anything runs
+        return folder.resolve()
     if source == "amlsim":
         out = data_root / "amlsim"
         if not (out / "manifest.json").exists():
@@ -78,7 +86,7 @@ def run_steps(
 
 def run_job(
     settings: Settings,
-    source: Literal["synthetic", "amlsim"] = "synthetic",
+    source: str = "synthetic",
     customers: int = DEFAULT_CUSTOMERS,
     seed: int = DEFAULTS.seed,
     data_root: Path = Path("data"),
@@ -99,7 +107,7 @@ def run_job(
     run_dir.mkdir(parents=True, exist_ok=True)
     say(f"data: preparing {source}")
     folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
-    as_of = as_of or date.fromisoformat(dataset_as_of(folder))
+    as_of = as_of or date.fromisoformat(dataset_as_of(folder, mapping))
     config = StepConfig.from_settings(settings, settings.duckdb_path or run_dir / "warehouse.duckdb").model_dump()
     run_steps(config, run_id, folder, as_of, params, mapping, finished, tick)
     store = open_store(config["artifact_root"], settings.gcs_endpoint)

@@ -74,7 +74,7 @@ class _Step:
 
 def ingest(
     config: Config, cohort: Cohort, as_of: str, run_id: str = "", dataset_dir: str = "",
-    mapping: TableMapping | None = None,
+    mapping: TableMapping | Mapping[str, Any] | None = None,
 ) -> StepResult:  # fmt: skip
     """Load a dataset folder's cohort into the raw tables (when given) and validate it into the clean and
     quarantine tables. The first step of either pipeline: it makes the run id when none is given. Its value is
@@ -84,6 +84,8 @@ def ingest(
 
     run_id = run_id or new_run_id()
     step = _Step(config, run_id, f"ingest-{cohort}")
+    if mapping is not None and not isinstance(mapping, TableMapping):  # as a pipeline parameter carries it
+        mapping = TableMapping.model_validate(dict(mapping)) if mapping else None
     with step.warehouse() as wh:
         if dataset_dir:
             load_dataset(wh, Path(dataset_dir), mapping, cohorts=(cohort,))
@@ -104,7 +106,8 @@ def ingest(
     )
     data = dataset_dir or f"raw tables in the warehouse ({step.config.warehouse})"
     return step.done(
-        table_name(cohort, "customers"), figure, metrics, r.summary(), parameters={"as_of": as_of},
+        table_name(cohort, "customers"), figure, metrics, r.summary(),
+        parameters={"as_of": as_of, "mapping": mapping.parameter() if mapping else {}},
         detail={"report": r.model_dump(mode="json"), "data": data},
     )  # fmt: skip
 

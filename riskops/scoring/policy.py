@@ -4,10 +4,13 @@ run, and read back by the service so batch and online decide alike. Pydantic onl
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from riskops.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from riskops.io.artifacts import ArtifactStore
@@ -24,6 +27,8 @@ _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt
 
 
 class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
+
     name: str
     feature: str
     op: Literal[">=", ">", "<=", "<"] = ">="
@@ -57,6 +62,8 @@ DEFAULT_RULES = [
 class DriftPolicy(BaseModel):
     """When a scored cohort's inputs or scores count as drifted from the model's reference (scoring.drift)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     psi: float = Field(default=0.2, gt=0, description="PSI above this is drift (0.1-0.2 moderate, > 0.2 major)")
     js: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon divergence (base 2) for categoricals")
     confidence: float = Field(default=0.99, gt=0.5, lt=1, description="a PSI sampling alone reaches this seldom "
@@ -67,6 +74,8 @@ class DriftPolicy(BaseModel):
 class OffboardConfig(BaseModel):
     """The off-boarding policy: one object, saved with the model (its default) and with every scoring run that
     used it (`<run>/policy.json`), and read back by the service, so batch and online decide alike."""
+
+    model_config = ConfigDict(extra="forbid")
 
     medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
     high_cutoff: float | None = Field(default=None, description="default: the model's cost-optimal threshold")
@@ -95,6 +104,44 @@ class OffboardConfig(BaseModel):
 
 
 POLICY = "policy.json"  # beside a model version (its default) and in each scoring run's folder
+
+
+def describe_policy(p: OffboardConfig) -> str:
+    """What a policy decides, in a few lines for a person."""
+    high = f"{p.high_cutoff:.3f}" if p.high_cutoff is not None else "the model's cost-optimal threshold"
+    lines = [
+        f"High from a score of {high}; Medium from {p.medium_factor:g} x that",
+        f"off-boarded: every High customer, and a Medium one that triggers {p.min_rules}+ of these rules:",
+        *(f"  - {r.name}: {r.feature} {r.op} {r.value:g} ({r.meaning})" for r in p.rules),
+        f"reasons per customer: {p.reasons}",
+        f"drift: PSI > {p.drift.psi:g}, JS > {p.drift.js:g} at {p.drift.confidence:.0%} confidence, "
+        f"cohorts of {p.drift.min_rows}+",
+        f"outcomes count {p.maturity_days} days after a run; retraining starts on: {p.retrain_on}",
+    ]
+    return "\n".join(lines)
+
+
+def load_policy(path: Path) -> OffboardConfig:
+    """An off-boarding policy file (YAML, or JSON, which is YAML too), checked against the policy's schema."""
+    import yaml  # the service reads policies as JSON from the store; only a file a person wrote is YAML
+
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"policy file cannot be read: {e.strerror}", where, "pass an existing policy file") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"policy file is not valid YAML: {e}", where, "fix the YAML syntax") from e
+    if not isinstance(raw, dict | None):
+        raise ConfigError("policy file does not hold a mapping of settings", where, "see docs/offboarding.md")
+    try:
+        return OffboardConfig.model_validate(raw or {})
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'policy'}: {err['msg']}" for err in e.errors())
+        raise ConfigError(
+            f"policy file does not match the policy's schema: {problems}", where,
+            "fix the named settings; `riskops policy default` prints every setting with its default",
+        ) from e  # fmt: skip
 
 
 def read_policy(store: ArtifactStore, folder: str) -> OffboardConfig | None:

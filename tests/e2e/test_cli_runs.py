@@ -253,3 +253,78 @@ def test_pipelines_run_locally_with_kfp_local(
     assert sections(report.with_name("report.md")) == sections(job_dir / "report.md")
     listed = riskops("runs", "list", cwd=tmp_path)
     assert record["run_id"] in listed.stdout
+
+
+def _bank_layout(generated: Path, out: Path) -> Path:
+    """A generated book laid out as a bank exports it: one file per table (customers CSV, transactions Parquet),
+    its own column names (spaces, unicode, a slash) and label and direction values, no manifest."""
+    import pandas as pd
+
+    for cohort in ("labelled", "unlabelled"):
+        (out / cohort).mkdir(parents=True)
+        c = pd.read_parquet(generated / cohort / "customers").rename(
+            columns={
+                "customer_id": "Kunden Nr",
+                "signup_ts": "eröffnet",
+                "account_state": "Status",
+                "kyc_level": "KYC stufe",
+            }
+        )
+        if "Status" in c:
+            c["Status"] = c["Status"].map({"ACTIVE": "open", "SUSPENDED": "closed_risk"})
+        c.to_csv(out / cohort / "customers.csv", index=False)
+        t = pd.read_parquet(generated / cohort / "transactions")
+        t = t.rename(columns={"customer_id": "Kunden Nr", "ts": "gebucht am", "direction": "S/H"})
+        t["S/H"] = t["S/H"].map({"in": "H", "out": "S"})
+        t.to_parquet(out / cohort / "transactions.parquet", index=False)
+    return out
+
+
+BANK_MAPPING = """
+customers:
+  columns: {customer_id: Kunden Nr, signup_ts: eröffnet, account_state: Status}
+transactions:
+  columns: {customer_id: Kunden Nr, ts: gebucht am, direction: S/H}
+labels: {ACTIVE: [open], SUSPENDED: [closed_risk]}
+directions: {in: [H], out: [S]}
+"""
+
+
+def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_rescores_it(
+    tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    """`riskops pipeline run --data FOLDER --mapping M`: the mapping reaches every isolated step through the
+    specs' arguments; the cut-off comes from the data; then `riskops score --policy` changes the list without
+    retraining."""
+    book = _bank_layout(job_run[0] / "data" / "synthetic-1500-seed5", tmp_path / "book")
+    (tmp_path / "mapping.yaml").write_text(BANK_MAPPING)
+    r = riskops("pipeline", "run", "--data", "book", "--mapping", "mapping.yaml", *QUICK, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _step_lines(r.stderr) == STEPS
+    run_dir = next((tmp_path / "runs").glob("*/run.json")).parent
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["flow"] == "pipeline" and record["data"] == str(book.resolve())
+    assert record["as_of"] == "2026-09-30"  # the last transaction day of the generated book
+    ingest = json.loads((run_dir / "steps" / "ingest-labelled.json").read_text())
+    assert ingest["parameters"]["mapping"]["customers"]["columns"]["customer_id"] == "Kunden Nr"
+    validation = json.loads((run_dir / "validation" / "labelled" / "report.json").read_text())
+    generated = pq.read_table(job_run[0] / "data" / "synthetic-1500-seed5" / "labelled" / "customers")
+    truth = generated.column("account_state").to_pandas().value_counts().to_dict()
+    assert validation["labels"] == truth and validation["status"] != "failed"  # every label mapped back
+    assert "KYC stufe" in validation["customers"]["extra_columns"]
+    scored = record["scoring"]["segments"]
+    assert sum(scored.values()) == 300
+
+    db = str(run_dir / "warehouse.duckdb")
+    (tmp_path / "strict.yaml").write_text("high_cutoff: 0.01\nmedium_factor: 0.5\n")
+    check = riskops("policy", "check", "strict.yaml", cwd=tmp_path)
+    assert check.returncode == 0 and "High from a score of 0.010" in check.stdout
+    default = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, cwd=tmp_path)
+    strict = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "strict.yaml", cwd=tmp_path)
+    assert default.returncode == 0 and strict.returncode == 0, default.stderr + strict.stderr
+    listed = [int(re.search(r"off-board ([\d,]+)", x.stdout).group(1).replace(",", "")) for x in (default, strict)]  # type: ignore[union-attr]
+    assert listed[1] > listed[0]  # a lower High cut-off lists more customers, from the same model
+    assert "High from 0.010" in strict.stdout
+    (tmp_path / "typo.yaml").write_text("medium_facter: 0.3\n")
+    typo = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "typo.yaml", cwd=tmp_path)
+    assert typo.returncode == 2 and "medium_facter: Extra inputs are not permitted" in typo.stderr

@@ -136,7 +136,7 @@ def test_a_failing_ingest_leaves_its_report_and_stops(tmp_path: Path, monkeypatc
     report = Out(tmp_path / "report.md")
     with pytest.raises(DataContractError):
         ingest.python_func(
-            config=config, cohort="labelled", as_of="2026-09-30", run_id="", dataset_dir="", report=report,
+            config=config, cohort="labelled", as_of="2026-09-30", run_id="", dataset_dir="", mapping={}, report=report,
             metrics=Out(tmp_path / "m"),
         )  # fmt: skip
     text = Path(report.path).read_text()

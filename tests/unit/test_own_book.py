@@ -1,0 +1,120 @@
+"""A bank's own folder of files: where each cohort's tables are found, the cut-off date read from the data, the
+mapping as a pipeline parameter, and the policy file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskops.core.errors import ConfigError, DataContractError
+from riskops.data.contract import Mapping
+from riskops.data.sources import cohort_source, dataset_as_of, dataset_cohorts, load_dataset
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+from riskops.scoring.policy import OffboardConfig, describe_policy, load_policy
+
+
+def _book(root: Path, ts_column: str = "ts", transactions: str = "csv") -> Path:
+    (root / "labelled").mkdir(parents=True)
+    customers = {"customer_id": ["a", "b"], "signup_ts": ["2025-01-01", "2025-02-01"],
+                 "account_state": ["ACTIVE", "SUSPENDED"]}  # fmt: skip
+    pd.DataFrame(customers).to_csv(root / "labelled" / "customers.csv", index=False)
+    tx = pd.DataFrame({
+        "transaction_id": ["1", "2", "3"], "customer_id": ["a", "b", "b"],
+        ts_column: ["2026-03-01 10:00:00", "2026-04-15 23:59:00", "2099-01-01 00:00:00"],  # one in the future
+        "amount": [1.0, 2.0, 3.0], "direction": ["in", "out", "out"],
+    })  # fmt: skip
+    if transactions == "csv":
+        tx.to_csv(root / "labelled" / "transactions.csv", index=False)
+    else:
+        tx[ts_column] = pd.to_datetime(tx[ts_column], utc=True)
+        tx.to_parquet(root / "labelled" / "transactions.parquet", index=False)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_the_cut_off_date_is_the_last_day_with_a_transaction_not_in_the_future(tmp_path: Path, kind: str) -> None:
+    assert dataset_as_of(_book(tmp_path, transactions=kind)) == "2026-04-15"
+
+
+def test_the_cut_off_date_reads_the_mapped_time_column(tmp_path: Path) -> None:
+    book = _book(tmp_path, ts_column="gebucht am")
+    mapping = Mapping.model_validate({"transactions": {"columns": {"ts": "gebucht am"}}})
+    assert dataset_as_of(book, mapping) == "2026-04-15"
+    with pytest.raises(DataContractError, match="cannot read column 'ts'") as e:
+        dataset_as_of(book)  # without the mapping there is no `ts`
+    assert "--as-of" in e.value.fix
+
+
+def test_no_usable_timestamp_asks_for_the_date(tmp_path: Path) -> None:
+    book = _book(tmp_path)
+    pd.DataFrame({"ts": ["not a time", None]}).to_csv(book / "labelled" / "transactions.csv", index=False)
+    with pytest.raises(DataContractError, match=r"no transaction .* has a usable 'ts' timestamp"):
+        dataset_as_of(book)
+
+
+def test_a_cohort_table_is_a_file_or_a_folder_never_both(tmp_path: Path) -> None:
+    book = _book(tmp_path)
+    assert cohort_source(book, "labelled", "customers") == book / "labelled" / "customers.csv"
+    (book / "labelled" / "customers").mkdir()
+    with pytest.raises(DataContractError, match="more than one labelled customers source"):
+        cohort_source(book, "labelled", "customers")
+    with pytest.raises(DataContractError, match="no unlabelled customers source") as e:
+        cohort_source(book, "unlabelled", "customers")
+    assert "unlabelled/customers.csv" in e.value.fix
+
+
+def test_a_folder_without_labelled_data_is_refused_before_anything_loads(tmp_path: Path) -> None:
+    (tmp_path / "unlabelled").mkdir()
+    with pytest.raises(DataContractError, match="not a dataset folder") as e:
+        dataset_cohorts(tmp_path)
+    assert "labelled/customers.csv|parquet" in e.value.fix
+
+
+def test_a_book_loads_into_the_mappings_raw_tables(tmp_path: Path) -> None:
+    book = _book(tmp_path / "book", transactions="parquet")
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        counts = load_dataset(wh, book)
+    assert counts == {"raw_labelled_customers": 2, "raw_labelled_transactions": 3}
+
+
+def test_the_mapping_travels_as_a_pipeline_parameter_and_comes_back_the_same() -> None:
+    m = Mapping.model_validate({
+        "customers": {"columns": {"customer_id": "Kunden Nr", "account_state": "Status ä"}},
+        "labels": {"ACTIVE": ["open"], "SUSPENDED": ["closed_risk"]}, "currencies": ["EUR"],
+    })  # fmt: skip
+    param = m.parameter()
+    assert None not in _leaves(param)  # KFP refuses a null inside a struct parameter
+    assert Mapping.model_validate(param) == m
+    assert Mapping.model_validate(Mapping().parameter()) == Mapping()
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def test_a_policy_file_is_checked_setting_by_setting(tmp_path: Path) -> None:
+    good = tmp_path / "p.yaml"
+    good.write_text("high_cutoff: 0.3\nmedium_factor: 0.6\nmin_rules: 2\n")
+    policy = load_policy(good)
+    assert (policy.high, policy.medium, policy.min_rules) == (0.3, pytest.approx(0.18), 2)
+    assert policy.rules == OffboardConfig().rules  # what the file leaves out keeps its default
+    assert "High from a score of 0.300; Medium from 0.6 x that" in describe_policy(policy)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("medium_factor: 2\nrules: [{name: x, feature: f}]\nsurprise: 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_policy(bad)
+    assert "medium_factor: Input should be less than 1" in e.value.what
+    assert "rules.0.value: Field required" in e.value.what and e.value.where == str(bad)
+    assert "surprise: Extra inputs are not permitted" in e.value.what  # a misspelt setting is not ignored
+    for text, what in (("[1, 2]", "does not hold a mapping"), ("a: [", "not valid YAML")):
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=what):
+            load_policy(bad)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_policy(tmp_path / "missing.yaml")
