@@ -48,7 +48,9 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
     }  # fmt: skip
     assert {e["container"]["image"] for e in executors.values()} == {"europe-docker.pkg.dev/acme/riskops/riskops:1.2.3"}
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert {"as_of", "trials", "tuning_timeout_s", "missed_cost", "offboard_cost", "margin", "seed"} <= set(params)
+    assert {"as_of", "trials", "tuning_timeout_s", "missed_cost", "offboard_cost", "margin", "seed", "mapping"} <= set(
+        params
+    )
     assert params["trials"]["defaultValue"] == DEFAULTS.trials and params["margin"]["defaultValue"] == DEFAULTS.margin
     # Where every step finds the warehouse and the store travels in the spec, and every task is given it.
     assert params["config"]["defaultValue"] == CONFIG
@@ -74,8 +76,12 @@ def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     spec = specs["scoring"]
     assert {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]} == {"ingest", "score", "report"}
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert set(params) == {"as_of", "config", "run_id", "dataset_dir", "policy"}
+    assert set(params) == {"as_of", "config", "run_id", "dataset_dir", "mapping", "policy"}
     assert params["config"]["defaultValue"] == CONFIG and params["policy"]["defaultValue"] == {}
+    # The mapping travels as an argument of the run to the ingest step, the one step that reads source names.
+    assert params["mapping"]["defaultValue"] == {}
+    ingest_args = spec["root"]["dag"]["tasks"]["ingest"]["inputs"]["parameters"]
+    assert ingest_args["mapping"]["componentInputParameter"] == "mapping"
 
 
 def test_monitoring_spec_nests_training_under_the_monitors_verdict(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
