@@ -155,11 +155,21 @@ class Mapping(BaseModel):
         default_factory=lambda: {"in": ["in"], "out": ["out"]},
         description="contract direction -> source values (case-insensitive)",
     )
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="customer attributes that are categories though their values are numbers (codes such as "
+        "sex 1/2 or education 1-6): kept as text, so the model treats them as categories",
+    )
     currencies: list[str] | None = Field(default=None, description="allowed codes; default: ISO 4217")
     max_amount: float = Field(default=50_000_000.0, gt=0, description="larger amounts are quarantined as absurd")
     max_quarantine_share: float = Field(
         default=0.05, ge=0, le=1, description="stop the run if a larger share of rows is quarantined"
     )
+
+    @field_validator("categorical")
+    @classmethod
+    def _categorical_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
+        return [_checked(check_column, name) for name in v]
 
     @field_validator("labels")
     @classmethod

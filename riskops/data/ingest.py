@@ -182,6 +182,13 @@ def _resolve(
         )
     mapped = {mapping.source_column(kind, c.name) for c in contract}
     extras = [c for c in source if c not in mapped and c != BAD_ENCODING]
+    undeclared = sorted(set(mapping.categorical) - set(extras)) if kind == "customers" else []
+    if undeclared:
+        raise DataContractError(
+            f"the mapping declares {undeclared} categorical, but they are not attribute columns of the table "
+            f"(its attributes: {', '.join(extras) or 'none'})",
+            where, "fix the names under `categorical:` in the mapping file (they are source column names)",
+        )  # fmt: skip
     clash = [c for c in extras if c in {col.name for col in contract}]
     if clash:
         raise DataContractError(
@@ -318,7 +325,10 @@ def customer_sql(
         narrow += f", {_key(_col(e['account_state']))} IS NULL AS _no_label, {label_expr} AS _label"
         checks += [("_no_label", "missing_label"), ("_label IS NULL", "unknown_label")]
         label = f", {label_expr} AS account_state"
-    extras = "".join(f", s.{ident(c)}" for c in r.extras)
+    extras = "".join(
+        f", CAST(s.{ident(c)} AS STRING) AS {ident(c)}" if c in mapping.categorical else f", s.{ident(c)}"
+        for c in r.extras
+    )  # a declared category is text in the clean table, so the features and the model take it as one
     projection = f"{_key(_col(e['customer_id']))} AS customer_id, {signup} AS signup_ts{label}{extras}"
     return _split(
         wh, src, _key(_col(e["customer_id"], "{t}")), "missing_customer_id", narrow, "", "", checks,

@@ -261,3 +261,25 @@ def test_as_of_today_is_allowed(duck: DuckDBWarehouse, store: LocalStore) -> Non
         duck.load(name, pa.Table.from_pylist(rows))
     report = ingest_cohort(duck, "labelled", NOW.date(), store, "r", LENIENT, now=NOW)
     assert report.status == "ok"
+
+
+def test_attributes_the_mapping_declares_categorical_are_text_in_the_clean_table(
+    duck: DuckDBWarehouse, store: LocalStore
+) -> None:
+    from riskops.features.engineering import attribute_kinds
+
+    coded = [{**c, "sex": 1 + i % 2, "Bildung (Stufe)": 3} for i, c in enumerate(GOOD_CUSTOMERS)]
+    mapping = Mapping(max_quarantine_share=1.0, categorical=["sex", "Bildung (Stufe)"])
+    ingest(duck, store, coded, GOOD_TX, mapping)
+    cols = duck.columns("labelled_customers")
+    assert cols["sex"] == cols["Bildung (Stufe)"] == "STRING" and cols["age"] == "INT64"
+    kinds = attribute_kinds(cols)
+    assert kinds["sex"] == "categorical" and kinds["age"] == "numeric"
+    values = {r["customer_id"]: r["sex"] for r in duck.read_table("labelled_customers").to_pylist()}
+    assert values == {"c1": "1", "c2": "2", "c3": "1"}  # the code as written, not "1.0"
+
+
+def test_a_declared_categorical_the_table_lacks_is_an_error_naming_it(duck: DuckDBWarehouse, store: LocalStore) -> None:
+    with pytest.raises(DataContractError, match=r"declares \['gender'\] categorical") as e:
+        ingest(duck, store, GOOD_CUSTOMERS, GOOD_TX, Mapping(max_quarantine_share=1.0, categorical=["gender"]))
+    assert "its attributes: age" in e.value.what and "categorical:" in e.value.fix

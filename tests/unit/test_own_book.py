@@ -118,3 +118,10 @@ def test_a_policy_file_is_checked_setting_by_setting(tmp_path: Path) -> None:
             load_policy(bad)
     with pytest.raises(ConfigError, match="cannot be read"):
         load_policy(tmp_path / "missing.yaml")
+
+
+def test_the_example_mapping_is_a_valid_mapping() -> None:
+    from riskops.data.contract import load_mapping
+
+    m = load_mapping(Path(__file__).parents[2] / "configs" / "mapping.example.yaml")
+    assert m.categorical == ["kyc_level"] and m.source_column("customers", "customer_id") == "cust_no"
