@@ -510,9 +510,14 @@ def _judge(wh: Warehouse, report: ValidationReport, tables: CleanTables, mapping
     if c.rows_clean == 0:
         why = "the source table is empty" if c.rows_in == 0 else f"all {c.rows_in:,} rows were quarantined"
         report.errors.append(f"no usable customers in the {report.cohort} cohort: {why}")
-    if t.rows_clean == 0:
-        why = "the source table is empty" if t.rows_in == 0 else f"all {t.rows_in:,} rows were quarantined"
-        report.errors.append(f"no usable transactions in the {report.cohort} cohort: {why}")
+    if t.rows_in == 0:  # an attributes-only book: the model learns from the customers' attributes alone
+        report.warnings.append(
+            f"no transactions in the {report.cohort} cohort: the transaction features are absent, the model uses "
+            "the customers' attributes and tenure only"
+        )
+    elif t.rows_clean == 0:
+        report.errors.append(f"no usable transactions in the {report.cohort} cohort: all {t.rows_in:,} rows were "
+                             "quarantined")  # fmt: skip
     for name, table in (("customers", c), ("transactions", t)):
         share = table.rows_quarantined / table.rows_in if table.rows_in else 0.0
         if table.rows_clean and share > mapping.max_quarantine_share:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from riskops.core.errors import DataContractError
 from riskops.core.names import check_column, check_table
-from riskops.data.contract import BAD_ENCODING, COHORTS, Cohort, Mapping
+from riskops.data.contract import BAD_ENCODING, COHORTS, TRANSACTION_COLUMNS, Cohort, Mapping
 from riskops.io.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
@@ -143,15 +143,37 @@ def dataset_cohorts(folder: Path) -> tuple[Cohort, ...]:
 def load_dataset(
     wh: Warehouse, folder: Path, mapping: Mapping | None = None, cohorts: tuple[Cohort, ...] = COHORTS
 ) -> dict[str, int]:
-    """Load a dataset folder's cohorts (`cohort_source`) into the mapping's raw tables; returns row counts."""
+    """Load a dataset folder's cohorts (`cohort_source`) into the mapping's raw tables, all or none; returns
+    row counts. A cohort without transactions (an attributes-only book) gets an empty transactions table."""
     mapping = mapping or Mapping()
-    sources: dict[str, Path] = {}
+    sources: dict[str, Source] = {}
     for cohort in (c for c in cohorts if c in dataset_cohorts(folder)):
         tables = mapping.cohorts[cohort]
-        sources[tables.customers] = cohort_source(folder, cohort, "customers")
-        sources[tables.transactions] = cohort_source(folder, cohort, "transactions")
+        sources[tables.customers] = read_source(tables.customers, cohort_source(folder, cohort, "customers"))
+        if has_transactions(folder, cohort):
+            sources[tables.transactions] = read_source(
+                tables.transactions, cohort_source(folder, cohort, "transactions")
+            )
+        else:
+            log.info("%s: no transactions in %s, an attributes-only cohort", cohort, folder)
+            sources[tables.transactions] = no_transactions(mapping)
     log.debug("loading %s", sources)
-    return load_sources(wh, sources)
+    return wh.load_all(sources)
+
+
+def has_transactions(folder: Path, cohort: Cohort) -> bool:
+    return any((folder / cohort / f"transactions{suffix}").exists() for suffix in ("", ".parquet", ".csv"))
+
+
+def no_transactions(mapping: Mapping) -> pa.Table:
+    """An empty transactions table under the mapping's source names, typed as the contract says."""
+    types = {"STRING": pa.string(), "TIMESTAMP": pa.timestamp("us", tz="UTC"), "FLOAT64": pa.float64()}
+    fields = [
+        pa.field(mapping.source_column("transactions", c.name), types[c.type])
+        for c in TRANSACTION_COLUMNS
+        if c.required or c.name not in mapping.transactions.defaults
+    ]
+    return pa.schema(fields).empty_table()
 
 
 def dataset_as_of(folder: Path, mapping: Mapping | None = None) -> str:
@@ -162,7 +184,7 @@ def dataset_as_of(folder: Path, mapping: Mapping | None = None) -> str:
         return str(json.loads(manifest.read_text())["as_of"])
     ts = (mapping or Mapping()).source_column("transactions", "ts")
     last: pd.Timestamp | None = None
-    for cohort in dataset_cohorts(folder):
+    for cohort in (c for c in dataset_cohorts(folder) if has_transactions(folder, c)):
         path = cohort_source(folder, cohort, "transactions")
         values = pd.to_datetime(pd.Series(_read_column(path, ts), dtype=object), utc=True, errors="coerce")
         values = values[values <= pd.Timestamp.now(tz="UTC")]
@@ -171,7 +193,8 @@ def dataset_as_of(folder: Path, mapping: Mapping | None = None) -> str:
             last = newest if last is None else max(last, newest)
     if last is None:
         raise DataContractError(
-            f"cannot tell the dataset's cut-off date: no transaction in {folder} has a usable {ts!r} timestamp",
+            f"cannot tell the dataset's cut-off date: no transaction in {folder} has a usable {ts!r} timestamp "
+            "(or there are no transactions)",
             str(folder), "pass --as-of YYYY-MM-DD, or map the transactions' time column (transactions.columns.ts)",
         )  # fmt: skip
     return str(last.date().isoformat())

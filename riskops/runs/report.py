@@ -123,6 +123,16 @@ def _profile_rows(profile: pd.DataFrame) -> list[str]:
     return rows
 
 
+def data_warnings(record: RunRecord) -> list[str]:
+    """What validation warned of, per cohort (an attributes-only book, a dropped optional column...)."""
+    return [
+        f"{s.step.removeprefix('ingest-')}: {w}"
+        for s in record.steps
+        if s.step.startswith("ingest-")
+        for w in s.detail.get("report", {}).get("warnings", [])
+    ]
+
+
 def build_report(
     record: RunRecord,
     card: ModelCard,
@@ -145,6 +155,7 @@ def build_report(
         + ", ".join(f"{s} {sizes[s]:,} ({sizes[s] / total:.1%})" for s in SEGMENTS)
         + ".",
         "",
+        *(["## Data warnings", "", *(f"- {w}" for w in data_warnings(record)), ""] if data_warnings(record) else []),
         "## Model performance (labelled cohort, cross-validated)",
         "",
         *cv_table(card.cv),
@@ -310,6 +321,7 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
     for s in record.steps:
         if s.step.startswith("ingest-"):
             lines.append(f"  {s.step.removeprefix('ingest-'):<10} {s.figure}")
+    lines += [f"  warning: {w}" for w in data_warnings(record)]
     if record.trained:
         gate = GateDecision.model_validate(record.gate) if record.gate else None
         lines.append(describe_model(registry.card(record.trained), gate, indent="  "))

@@ -328,3 +328,23 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     (tmp_path / "typo.yaml").write_text("medium_facter: 0.3\n")
     typo = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "typo.yaml", cwd=tmp_path)
     assert typo.returncode == 2 and "medium_facter: Extra inputs are not permitted" in typo.stderr
+
+
+def test_an_attributes_only_book_runs_and_its_report_says_the_transactions_were_absent(
+    tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    book = _bank_layout(job_run[0] / "data" / "synthetic-1500-seed5", tmp_path / "book")
+    for cohort in ("labelled", "unlabelled"):
+        (book / cohort / "transactions.parquet").unlink()
+    (tmp_path / "mapping.yaml").write_text(BANK_MAPPING + "categorical: [KYC stufe]\n")
+    no_date = riskops("run", "--data", "book", "--mapping", "mapping.yaml", *QUICK, cwd=tmp_path)
+    assert no_date.returncode == 2 and "pass --as-of" in no_date.stderr
+    r = riskops("run", "--data", "book", "--mapping", "mapping.yaml", "--as-of", "2026-09-30", *QUICK, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "warning: labelled: no transactions in the labelled cohort" in r.stdout
+    report = next((tmp_path / "runs").glob("*/report.md")).read_text()
+    assert "## Data warnings" in report and "the transaction features are absent" in report
+    record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
+    assert sum(record["scoring"]["segments"].values()) == 300
+    card = json.loads(next((tmp_path / "runs" / "models").glob("*/card.json")).read_text())
+    assert "KYC stufe" in card["categorical"]  # declared in the mapping: a category, though its values are numbers

@@ -283,3 +283,14 @@ def test_a_declared_categorical_the_table_lacks_is_an_error_naming_it(duck: Duck
     with pytest.raises(DataContractError, match=r"declares \['gender'\] categorical") as e:
         ingest(duck, store, GOOD_CUSTOMERS, GOOD_TX, Mapping(max_quarantine_share=1.0, categorical=["gender"]))
     assert "its attributes: age" in e.value.what and "categorical:" in e.value.fix
+
+
+def test_an_attributes_only_cohort_is_usable_and_says_so(duck: DuckDBWarehouse, store: LocalStore) -> None:
+    report = ingest(duck, store, GOOD_CUSTOMERS, pa.Table.from_pylist(GOOD_TX).slice(0, 0))
+    assert report.status != "failed" and report.customers.rows_clean == 3
+    assert any("no transactions in the labelled cohort" in w for w in report.warnings)
+
+
+def test_transactions_all_quarantined_still_stop_the_run(duck: DuckDBWarehouse, store: LocalStore) -> None:
+    with pytest.raises(UnusableDataError, match=r"no usable transactions .* all 30 rows were quarantined"):
+        ingest(duck, store, GOOD_CUSTOMERS, [{**t, "amount": -1.0} for t in GOOD_TX])

@@ -125,3 +125,19 @@ def test_the_example_mapping_is_a_valid_mapping() -> None:
 
     m = load_mapping(Path(__file__).parents[2] / "configs" / "mapping.example.yaml")
     assert m.categorical == ["kyc_level"] and m.source_column("customers", "customer_id") == "cust_no"
+
+
+def test_a_book_without_transactions_loads_an_empty_typed_table_under_the_mapped_names(tmp_path: Path) -> None:
+    book = _book(tmp_path / "book")
+    (book / "labelled" / "transactions.csv").unlink()
+    mapping = Mapping.model_validate(
+        {"transactions": {"columns": {"ts": "gebucht am"}, "defaults": {"currency": "EUR"}}}
+    )
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        counts = load_dataset(wh, book, mapping)
+        cols = wh.columns("raw_labelled_transactions")
+    assert counts == {"raw_labelled_customers": 2, "raw_labelled_transactions": 0}
+    assert cols["gebucht am"] == "TIMESTAMP" and cols["amount"] == "FLOAT64" and "currency" not in cols
+    with pytest.raises(DataContractError, match="or there are no transactions") as e:
+        dataset_as_of(book, mapping)  # no transaction to read the date from: it must be given
+    assert "--as-of" in e.value.fix
