@@ -8,6 +8,7 @@ applied, unchanged, to the holdout: the holdout never picks its own threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn.metrics import (
 )
 
 from riskops.io.artifacts import ArtifactStore
+from riskops.model.calibration import logistic_fit
 from riskops.model.config import CostMatrix
 from riskops.model.inputs import shap_values
 from riskops.model.plots import evaluation_plots
@@ -94,6 +96,22 @@ class Evaluation:
         return self.thresholds["cost_optimal"]
 
 
+def segment_rates(y: np.ndarray, p: np.ndarray, high: float, medium_factor: float) -> dict[str, dict[str, float]]:
+    """Customers and observed suspension rate per segment (Low, Medium, High) at these cut-offs."""
+    segment = np.where(p >= high, 2, np.where(p >= high * medium_factor, 1, 0))
+    return {
+        name: {"customers": int((segment == i).sum()), "rate": float(y[segment == i].mean()) if (segment == i).any()
+               else float("nan")}
+        for i, name in enumerate(("Low", "Medium", "High"))
+    }  # fmt: skip
+
+
+def monotone(segments: dict[str, dict[str, float]]) -> bool:
+    """Whether the observed rate rises strictly from Low to Medium to High (empty segments left out)."""
+    rates = [s["rate"] for s in segments.values() if s["customers"]]
+    return all(a < b for a, b in pairwise(rates))
+
+
 def evaluate(
     model: CatBoostClassifier,
     X: pd.DataFrame,
@@ -102,11 +120,13 @@ def evaluate(
     oof_y: np.ndarray,
     oof_p: np.ndarray,
     costs: CostMatrix,
+    medium_factor: float,
     shap_rows: int = 2000,
     seed: int = 0,
 ) -> Evaluation:
     p = np.asarray(model.predict_proba(Pool(X, cat_features=categorical))[:, 1])
     th = choose_thresholds(oof_y, oof_p, costs)
+    slope, intercept = logistic_fit(y, p)
     cost_t, f1_t = at_threshold(y, p, th.cost_optimal, costs), at_threshold(y, p, th.f1_optimal, costs)
     prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy="quantile")
     m = {
@@ -121,6 +141,9 @@ def evaluate(
         "cost_saving_vs_f1": float(f1_t["cost"] - cost_t["cost"]),
         "cost_if_nobody_offboarded": float(y.sum() * costs.missed_cost),
         "calibration": {"predicted": prob_pred.tolist(), "observed": prob_true.tolist()},
+        "calibration_slope": slope,
+        "calibration_intercept": intercept,
+        "segments": segment_rates(y, p, th.cost_optimal, medium_factor),
         "costs": costs.model_dump(),
     }
     rows = np.random.default_rng(seed).permutation(len(y))[:shap_rows]
@@ -193,6 +216,7 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         f"Brier {m['brier']:.4f}",
         f"- {m['holdout_rows']:,} customers, {m['holdout_suspended']:,} SUSPENDED",
         "",
+        *_calibration_section(meta, m),
         *_threshold_section(m),
         "## What drives the score (SHAP, holdout sample)",
         "",
@@ -208,11 +232,48 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     lines += [
         "## Limits",
         "",
-        "- Probabilities are shaped by the imbalance handling; read them as a ranking and use the threshold.",
+        "- Scores are probabilities calibrated on out-of-fold predictions; the holdout's calibration slope and "
+        "intercept above say how well that held.",
         "- SHAP values explain this model's score, not causes; correlated features share credit.",
         "- See docs/methodology.md for the scheme and known limitations.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _calibration_section(meta: dict[str, Any], m: dict[str, Any]) -> list[str]:
+    """How far a score is a probability, and whether the segments order the risk."""
+    cal = meta.get("calibration") or {}
+    fitted = (
+        f"Scores are calibrated: {cal['method']}, slope {cal['slope']:.3f}, intercept {cal['intercept']:.3f}; "
+        f"out-of-fold Brier {cal['oof_brier_before']:.4f} before, {cal['oof_brier_after']:.4f} after."
+        if cal else "Scores are not calibrated (a version trained before calibration)."
+    )  # fmt: skip
+    segs = m["segments"]
+    lines = [
+        "## Calibration and segments",
+        "",
+        fitted,
+        f"On the holdout: calibration slope **{m['calibration_slope']:.2f}**, intercept "
+        f"**{m['calibration_intercept']:.2f}** (1 and 0 when a score is the probability of suspension; the "
+        "reliability curve is the calibration plot below).",
+        "",
+        "| segment (default policy) | holdout customers | observed suspension rate |",
+        "|---|---|---|",
+        *(f"| {k} | {v['customers']:,} | {_pct(v['rate']) if v['customers'] else '-'} |" for k, v in segs.items()),
+        "",
+    ]
+    if not monotone(segs):
+        lines += [f"**WARNING: {not_monotone(segs)}**", ""]
+    return lines
+
+
+def not_monotone(segs: dict[str, dict[str, float]]) -> str:
+    """The warning when the observed rate does not rise Low < Medium < High."""
+    rates = ", ".join(f"{k} {v['rate']:.1%}" for k, v in segs.items() if v["customers"])
+    return (
+        f"on the holdout the observed suspension rate does not rise from Low to Medium to High ({rates}): the "
+        "segments do not order the risk; review the policy's cut-offs (medium_factor, high_cutoff)"
+    )
 
 
 def _threshold_section(m: dict[str, Any]) -> list[str]:

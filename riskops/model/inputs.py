@@ -53,5 +53,22 @@ def align(
 
 
 def shap_values(model: CatBoostClassifier, X: pd.DataFrame, categorical: list[str]) -> np.ndarray:
-    """Per-row SHAP values (log-odds), CatBoost's exact TreeSHAP; the last column is the expected value."""
-    return np.asarray(model.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues"))
+    """Per-row SHAP values (log-odds), CatBoost's exact TreeSHAP; the last column is the expected value.
+
+    A calibrated model's log-odds are scale x raw + bias, and CatBoost computes SHAP only at scale 1: they come
+    from an unscaled twin of the model (made once per model) and are scaled back, so they still sum to the
+    calibrated log-odds."""
+    scale, bias = model.get_scale_and_bias()
+    if scale == 1.0:
+        return np.asarray(model.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues"))
+    twin = getattr(model, _TWIN, None)
+    if twin is None:
+        twin = model.copy()
+        twin.set_scale_and_bias(1.0, 0.0)
+        setattr(model, _TWIN, twin)  # never mutate the served model itself: other threads predict with it
+    sv = np.asarray(twin.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues")) * scale
+    sv[:, -1] += bias
+    return sv
+
+
+_TWIN = "_riskops_unscaled_twin"

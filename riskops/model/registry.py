@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError
@@ -57,6 +57,8 @@ class Candidate(BaseModel):
     rows: dict[str, int]
     data_snapshot: dict[str, Any]
     seconds: dict[str, float]
+    calibration: dict[str, Any] = Field(default_factory=dict, description="what model.calibration fitted; "
+                                        "empty for a version trained before scores were calibrated")  # fmt: skip
 
 
 class ModelCard(Candidate):

@@ -32,6 +32,7 @@ from riskops.features.engineering import (
 )
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
+from riskops.model.calibration import calibrate
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.evaluate import evaluate, write_report
 from riskops.model.inputs import align
@@ -62,6 +63,8 @@ def train_candidate(
     if ds.dropped:
         say(f"dropped {len(ds.dropped)} features: " + ", ".join(f"{k} ({v})" for k, v in ds.dropped.items()))
     result = train(ds, train_cfg, say=say, tick=tick)
+    oof_p, calibration = calibrate(result.model, result.oof_y, result.oof_p)  # scores become probabilities
+    say(f"calibrated: out-of-fold Brier {calibration['oof_brier_before']:.4f} -> {calibration['oof_brier_after']:.4f}")
     version = new_version()
     candidate = Candidate(
         version=version,
@@ -80,9 +83,10 @@ def train_candidate(
         rows=result.rows,
         data_snapshot=snapshot or {},
         seconds=result.seconds,
+        calibration=calibration,
     )
     holdout = frame[frame[ID_COLUMN].isin(set(result.holdout_ids))].reset_index(drop=True)
-    oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": result.oof_p})
+    oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": oof_p})
     registry = Registry(store)
     registry.store_candidate(result.model, version, holdout, _parquet(oof))
     store.write_text(f"{PREFIX}/{version}/candidate.json", candidate.model_dump_json(indent=2))
@@ -104,7 +108,7 @@ def _evaluate_stored(store: ArtifactStore, version: str, features: list[str], ca
     X = align(holdout, features, categorical, dropped)
     return evaluate(
         model, X, holdout[LABEL_COLUMN].to_numpy(), categorical, oof[LABEL_COLUMN].to_numpy(), oof["p"].to_numpy(),
-        costs,
+        costs, OffboardConfig().medium_factor,
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from riskops.data.contract import table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
-from riskops.model.evaluate import cv_table
+from riskops.model.evaluate import cv_table, monotone, not_monotone
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
@@ -133,6 +133,26 @@ def data_warnings(record: RunRecord) -> list[str]:
     ]
 
 
+LIMITATIONS = [  # the run report's closing section
+    "",
+    "## Assumptions and limitations",
+    "",
+    "- The label is the final account state; the model learns past off-boarding decisions, including their "
+    "biases, not ground truth about crime.",
+    "- Reasons are SHAP contributions of this model: they explain the score, not causes; correlated features "
+    "share credit. 'Typical customer' is the median of the scored cohort.",
+    "- Scores are probabilities calibrated out of fold; the model report shows how well that held on the "
+    "holdout (calibration slope, intercept, reliability curve).",
+    "- Amounts across currencies are added without conversion.",
+    "- An off-boarding decision needs a human review of the listed reasons before action.",
+]
+
+
+def _warnings_section(record: RunRecord) -> list[str]:
+    warnings = data_warnings(record)
+    return ["## Data warnings", "", *(f"- {w}" for w in warnings), ""] if warnings else []
+
+
 def build_report(
     record: RunRecord,
     card: ModelCard,
@@ -155,7 +175,7 @@ def build_report(
         + ", ".join(f"{s} {sizes[s]:,} ({sizes[s] / total:.1%})" for s in SEGMENTS)
         + ".",
         "",
-        *(["## Data warnings", "", *(f"- {w}" for w in data_warnings(record)), ""] if data_warnings(record) else []),
+        *_warnings_section(record),
         "## Model performance (labelled cohort, cross-validated)",
         "",
         *cv_table(card.cv),
@@ -184,8 +204,7 @@ def build_report(
     for rule in cfg.rules:
         hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())
         lines.append(f"| {rule.name} | `{rule.feature} {rule.op} {rule.value:g}` | {rule.meaning} | {hits:,} |")
-    for skipped in result.rules_skipped:
-        lines.append(f"\nRule skipped: {skipped}.")
+    lines += [f"\nRule skipped: {skipped}." for skipped in result.rules_skipped]
     if drift is not None:
         lines += _drift_lines(drift)
     lines += [
@@ -200,18 +219,7 @@ def build_report(
         lines.append(
             f"| {r['customer_id']} | {r['score']:.3f} | {r['segment']} | {r['rules'] or '-'} | {r['reasons']} |"
         )
-    lines += [
-        "",
-        "## Assumptions and limitations",
-        "",
-        "- The label is the final account state; the model learns past off-boarding decisions, including their "
-        "biases, not ground truth about crime.",
-        "- Reasons are SHAP contributions of this model: they explain the score, not causes; correlated features "
-        "share credit. 'Typical customer' is the median of the scored cohort.",
-        "- Scores rank customers; after class weights or oversampling they are not calibrated probabilities.",
-        "- Amounts across currencies are added without conversion.",
-        "- An off-boarding decision needs a human review of the listed reasons before action.",
-    ]
+    lines += LIMITATIONS
     plots = _plots(result) | ({"drift.png": _drift_plot(drift)} if drift is not None else {})
     return "\n".join(lines) + "\n", plots
 
@@ -350,12 +358,18 @@ def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "")
             f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
             f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
         )
+    calibration = (
+        f", calibration slope {m['calibration_slope']:.2f} intercept {m['calibration_intercept']:.2f}"
+        if "calibration_slope" in m else ""
+    )  # fmt: skip
     lines += [
-        f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}",
+        f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}{calibration}",
         f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}; "
         + _saving(m["cost_saving_vs_f1"]),
         f"  model report: {card.report_uri}",
     ]
+    if "segments" in m and not monotone(m["segments"]):
+        lines.insert(-1, f"  WARNING: {not_monotone(m['segments'])}")
     if gate is not None:
         lines.insert(-1, f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}")
     return "\n".join(indent + line for line in lines)

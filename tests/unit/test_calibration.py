@@ -1,0 +1,72 @@
+"""Scores are probabilities: Platt scaling fitted out of fold and written into the model, SHAP still summing to
+the calibrated log-odds, and the holdout check that the segments order the risk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostClassifier
+from sklearn.metrics import brier_score_loss
+from sklearn.model_selection import StratifiedKFold
+
+from riskops.model.calibration import calibrate, log_odds, logistic_fit
+from riskops.model.evaluate import monotone, not_monotone, segment_rates
+from riskops.model.inputs import predict, shap_values
+
+
+def _weighted_model(tmp_path: Path) -> tuple[CatBoostClassifier, pd.DataFrame, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(3000, 4)), columns=["a", "b", "c", "d"])
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(2 * X["a"] - X["b"] - 3)))).astype(int).to_numpy()  # ~8% positive
+    params = {"iterations": 80, "depth": 4, "verbose": 0, "random_seed": 0, "class_weights": [1.0, 10.0]}
+    oof = np.zeros(len(y))
+    for tr, va in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
+        oof[va] = CatBoostClassifier(**params).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])[:, 1]
+    return CatBoostClassifier(**params).fit(X, y), X, y, oof
+
+
+def test_calibration_turns_class_weighted_scores_into_probabilities(tmp_path: Path) -> None:
+    model, X, y, oof = _weighted_model(tmp_path)
+    assert oof.mean() > 2 * y.mean()  # class weights inflate the scores
+    calibrated, info = calibrate(model, y, oof)
+    assert info["oof_brier_after"] < info["oof_brier_before"] == brier_score_loss(y, oof)
+    assert abs(calibrated.mean() - y.mean()) < 0.01  # the mean score is the base rate again
+    slope, intercept = logistic_fit(y, calibrated)
+    assert abs(slope - 1) < 1e-3 and abs(intercept) < 1e-3  # on what it was fitted on: exact
+    path = tmp_path / "m.cbm"
+    model.save_model(str(path))
+    loaded = CatBoostClassifier()
+    loaded.load_model(str(path))
+    p = predict(loaded, X, [])
+    raw = 1 / (1 + np.exp(-(log_odds(p) - info["intercept"]) / info["slope"]))
+    assert np.allclose(p, predict(model, X, []))  # the calibration travels in the saved model
+    assert abs(p.mean() - y.mean()) < 0.02 and raw.mean() > 2 * y.mean()
+
+
+def test_shap_values_of_a_calibrated_model_sum_to_its_log_odds_and_leave_it_unchanged(tmp_path: Path) -> None:
+    model, X, y, oof = _weighted_model(tmp_path)
+    calibrate(model, y, oof)
+    before = model.get_scale_and_bias()
+    sv = shap_values(model, X.iloc[:200], [])
+    assert np.allclose(sv.sum(axis=1), log_odds(predict(model, X.iloc[:200], [])), atol=1e-4)
+    assert model.get_scale_and_bias() == before
+
+
+def test_a_model_worse_than_chance_is_not_flipped(tmp_path: Path) -> None:
+    model, _, y, oof = _weighted_model(tmp_path)
+    _, info = calibrate(model, y, 1 - oof)
+    assert (info["slope"], info["intercept"]) == (1.0, 0.0)
+
+
+def test_segments_are_checked_to_order_the_risk() -> None:
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    p = np.array([0.01, 0.02, 0.03, 0.06, 0.07, 0.08, 0.2, 0.3])
+    segs = segment_rates(y, p, high=0.1, medium_factor=0.5)
+    assert {k: v["customers"] for k, v in segs.items()} == {"Low": 3, "Medium": 3, "High": 2}
+    assert [segs[k]["rate"] for k in ("Low", "Medium", "High")] == [0.0, 2 / 3, 1.0] and monotone(segs)
+    flipped = segment_rates(1 - y, p, high=0.1, medium_factor=0.5)
+    assert not monotone(flipped) and "Low 100.0%, Medium 33.3%, High 0.0%" in not_monotone(flipped)
+    empty_medium = segment_rates(y, p, high=0.05, medium_factor=0.99)
+    assert empty_medium["Medium"]["customers"] == 0 and monotone(empty_medium)
