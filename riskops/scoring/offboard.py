@@ -66,7 +66,9 @@ def format_value(name: str, value: Any) -> str:
         return f"{v:,.0f} days"
     if "ratio" in name or "_vs_" in name or "_to_" in name or "per_" in name:
         return f"{v:,.2f}"
-    return f"{v:,.0f}"
+    if v.is_integer() or abs(v) >= 100:  # amounts and the book's own integer attributes (codes, months, counts)
+        return f"{v:,.0f}"
+    return f"{v:,.2f}"  # a small fraction (a rate, a utilisation) keeps its decimals
 
 
 def explain(
@@ -83,7 +85,9 @@ def explain(
     if X.empty:
         return []
     sv = shap_values(model, X, categorical)[:, :-1]
-    top = np.argsort(-sv, axis=1)[:, :k]
+    # Candidates beyond k: a contribution whose value reads the same as the typical customer's says nothing to
+    # the customer ("1.03, typical 1.03") and gives its place to the next one.
+    top = np.argsort(-sv, axis=1)[:, : 2 * k]
     positive = np.take_along_axis(sv, top, axis=1) > 0  # sorted descending: the positive ones come first
     cols = list(X.columns)
     used = sorted({int(j) for j in top[positive]})
@@ -91,14 +95,17 @@ def explain(
     # One array per used column and one phrase per feature, not a DataFrame lookup per reason.
     values = {j: X.iloc[:, j].to_numpy() for j in used}
     phrase = {j: (definitions.get(cols[j], cols[j]), format_value(cols[j], usual.get(cols[j]))) for j in used}
-    return [
-        [
-            f"{phrase[j][0]}: {format_value(cols[j], values[j][i])} (typical customer: {phrase[j][1]})"
-            for j, ok in zip(row, keep, strict=True)
-            if ok
-        ]
-        for i, (row, keep) in enumerate(zip(top.tolist(), positive.tolist(), strict=True))
-    ]
+    reasons: list[list[str]] = []
+    for i, (row, keep) in enumerate(zip(top.tolist(), positive.tolist(), strict=True)):
+        said: list[str] = []
+        for j in (j for j, ok in zip(row, keep, strict=True) if ok):
+            value = format_value(cols[j], values[j][i])
+            if value != phrase[j][1]:
+                said.append(f"{phrase[j][0]}: {value} (typical customer: {phrase[j][1]})")
+            if len(said) == k:
+                break
+        reasons.append(said)
+    return reasons
 
 
 def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:

@@ -61,6 +61,10 @@ def test_segments_policy_and_reasons(ingested: DuckDBWarehouse, store: LocalStor
     assert len(listing) == int(s["offboard"].sum()) > 0
     assert listing["score"].is_monotonic_decreasing
     assert all("(typical customer: " in x for x in listing["reasons"])
+    for reasons in listing["reasons"]:  # a reason says how the customer differs: never the typical value itself
+        for reason in reasons.split("; "):
+            value, typical = re.fullmatch(r".*: (.*) \(typical customer: (.*)\)", reason).groups()  # type: ignore[union-attr]
+            assert value != typical, reason
     assert ingested.count("unlabelled_offboarding") == len(listing)
     assert ingested.count("unlabelled_scores") == len(s)
 
@@ -93,6 +97,9 @@ def test_rule_semantics_and_formatting() -> None:
     assert format_value("out_in_ratio_30d", 1.234) == "1.23"
     assert format_value("country", "NG") == "NG"
     assert format_value("out_mean_30d", None) == "none"
+    # A book's own attributes: integer codes and months as integers, small fractions with their decimals.
+    assert format_value("EDUCATION", 2.0) == "2" and format_value("PAY_0", -1.0) == "-1"
+    assert format_value("LIMIT_BAL", 20000.0) == "20,000" and format_value("utilisation", 0.437) == "0.44"
 
 
 def test_runs_are_listed_and_compared(tmp_path: Path) -> None:
