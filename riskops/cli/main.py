@@ -484,7 +484,8 @@ def score_cmd(
     sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
     out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
     tables = f"{table_name(cohort, 'scores')}, {table_name(cohort, 'offboarding')}"
-    out.print(f"off-board {len(result.offboarding):,}: tables {tables}")
+    capped = f" (review capacity; {result.over_capacity:,} more not listed)" if result.over_capacity else ""
+    out.print(f"off-board {len(result.offboarding):,}{capped}: tables {tables}")
     p = result.policy
     source = policy or "the model's default"
     out.print(f"policy: High from {p.high:.3f}, Medium from {p.medium:.3f}, {len(p.rules)} rules ({source})")

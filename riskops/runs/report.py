@@ -205,6 +205,14 @@ def build_report(
         hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())
         lines.append(f"| {rule.name} | `{rule.feature} {rule.op} {rule.value:g}` | {rule.meaning} | {hits:,} |")
     lines += [f"\nRule skipped: {skipped}." for skipped in result.rules_skipped]
+    lines += (
+        [
+            f"\n**Review capacity**: the policy lists at most {cfg.capacity:,} customers per run (the highest "
+            f"scores); {result.over_capacity:,} more met its conditions and are not listed."
+        ]
+        if result.over_capacity
+        else []
+    )
     if drift is not None:
         lines += _drift_lines(drift)
     lines += [
@@ -231,6 +239,7 @@ def scoring_record(result: ScoringResult) -> dict[str, Any]:
         "cutoffs": result.cutoffs,
         "segments": result.segment_sizes(),
         "offboard": len(result.offboarding),
+        "over_capacity": result.over_capacity,
     }
 
 
@@ -309,6 +318,7 @@ def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, coho
         scores=scores, offboarding=listing.reset_index(drop=True),
         cutoffs={"high": policy.high, "medium": policy.medium}, model_version=card.version,
         rules_skipped=list(scored.detail.get("rules_skipped", [])), seconds=dict(scored.detail.get("seconds", {})),
+        over_capacity=int(scored.detail.get("over_capacity", 0)),
         policy=policy,
     )  # fmt: skip
     record = assemble_record(run_id, flow, steps, card, result)

@@ -214,13 +214,15 @@ def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled"
         "offboard": float(len(result.offboarding))
     }
     figure = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; off-board {len(result.offboarding):,}"
+    if result.over_capacity:
+        figure += f" (review capacity; {result.over_capacity:,} more not listed)"
     drifted = drift.drifted() + (["score"] if drift.score.drifted else [])
     figure += f"; drift: {', '.join(drifted) if drifted else 'none'}"
     metrics |= {"drifted_features": float(len(drift.drifted())), "score_psi": drift.score.psi}
     return step.done(
         table_name(cohort, "offboarding"), figure, metrics, parameters={"policy": result.policy.model_dump()},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
-                "seconds": result.seconds, "drift": drift.summary()},
+                "seconds": result.seconds, "drift": drift.summary(), "over_capacity": result.over_capacity},
     )  # fmt: skip
 
 

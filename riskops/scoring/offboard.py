@@ -45,10 +45,22 @@ class ScoringResult:
     rules_skipped: list[str]
     seconds: dict[str, float]
     policy: OffboardConfig  # resolved: the cut-offs it scored with
+    over_capacity: int = 0  # customers the policy would off-board beyond its review capacity (not listed)
 
     def segment_sizes(self) -> dict[str, int]:
         counts = self.scores["segment"].value_counts()
         return {s: int(counts.get(s, 0)) for s in SEGMENTS}
+
+
+def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -> int:
+    """Keep only the `capacity` highest-scored of the customers to off-board (in place); returns how many more
+    the policy would have listed."""
+    chosen = np.flatnonzero(offboard)
+    if capacity is None or len(chosen) <= capacity:
+        return 0
+    ranked = chosen[np.argsort(-p[chosen], kind="stable")]
+    offboard[ranked[capacity:]] = False
+    return len(ranked) - capacity
 
 
 def format_value(name: str, value: Any) -> str:
@@ -142,6 +154,7 @@ def score_frame(
         fired[rule.name] = rule.check(frame[rule.feature]).to_numpy()
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
+    over_capacity = within_capacity(offboard, p, cfg.capacity)
     rules_text = np.full(len(frame), "", dtype=object)
     for name, hit in fired.items():  # one vectorized pass per rule, not a Python call per customer
         rules_text[hit] = np.where(rules_text[hit] == "", name, rules_text[hit] + ", " + name)
@@ -179,6 +192,7 @@ def score_frame(
         rules_skipped=skipped,
         seconds={k: round(v, 3) for k, v in seconds.items()},
         policy=cfg,
+        over_capacity=over_capacity,
     )
 
 

@@ -78,7 +78,23 @@ class OffboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
-    high_cutoff: float | None = Field(default=None, description="default: the model's cost-optimal threshold")
+    high_cutoff: float | None = Field(
+        default=None, gt=0, le=1, description="default: from the costs below if set, else the model's cost-optimal "
+        "threshold"
+    )  # fmt: skip
+    missed_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="cost of keeping a customer who is then "
+        "SUSPENDED; with offboard_cost it sets the High cut-off without retraining",
+    )
+    offboard_cost: float | None = Field(default=None, gt=0, description="cost of off-boarding a good customer")
+    capacity: int | None = Field(
+        default=None,
+        ge=1,
+        description="the most customers the team can review per "
+        "run: the batch list keeps the highest scores up to it (default: no limit)",
+    )
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
@@ -89,8 +105,22 @@ class OffboardConfig(BaseModel):
     )
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
-        """This policy with its High cut-off fixed: the model's cost-optimal threshold unless one is set."""
-        return self if self.high_cutoff is not None else self.model_copy(update={"high_cutoff": card.threshold})
+        """This policy with its High cut-off fixed: as set; else, when the policy names costs, the threshold that
+        minimises the expected cost of a calibrated probability, offboard / (offboard + missed) (the other cost
+        from the model's training); else the model's cost-optimal threshold."""
+        if self.high_cutoff is not None:
+            return self
+        if self.missed_cost is None and self.offboard_cost is None:
+            return self.model_copy(update={"high_cutoff": card.threshold})
+        if not card.calibration:
+            raise ConfigError(
+                f"the policy sets costs, but model {card.version}'s scores are not calibrated probabilities",
+                "the policy's missed_cost / offboard_cost",
+                "score with a model trained since scores are calibrated, or set high_cutoff instead of the costs",
+            )
+        missed = self.missed_cost or float(card.costs["missed_cost"])
+        offboard = self.offboard_cost or float(card.costs["offboard_cost"])
+        return self.model_copy(update={"high_cutoff": offboard / (offboard + missed)})
 
     @property
     def high(self) -> float:
@@ -108,9 +138,16 @@ POLICY = "policy.json"  # beside a model version (its default) and in each scori
 
 def describe_policy(p: OffboardConfig) -> str:
     """What a policy decides, in a few lines for a person."""
-    high = f"{p.high_cutoff:.3f}" if p.high_cutoff is not None else "the model's cost-optimal threshold"
+    if p.high_cutoff is not None:
+        high = f"{p.high_cutoff:.3f}"
+    elif p.missed_cost is not None or p.offboard_cost is not None:
+        high = (f"the probability where off-boarding costs less than keeping (missed {p.missed_cost or 'as trained'}, "
+                f"off-board {p.offboard_cost or 'as trained'})")  # fmt: skip
+    else:
+        high = "the model's cost-optimal threshold"
     lines = [
         f"High from a score of {high}; Medium from {p.medium_factor:g} x that",
+        f"review capacity: {f'{p.capacity:,} customers per run' if p.capacity else 'no limit'}",
         f"off-boarded: every High customer, and a Medium one that triggers {p.min_rules}+ of these rules:",
         *(f"  - {r.name}: {r.feature} {r.op} {r.value:g} ({r.meaning})" for r in p.rules),
         f"reasons per customer: {p.reasons}",

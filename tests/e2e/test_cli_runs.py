@@ -325,6 +325,14 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     listed = [int(re.search(r"off-board ([\d,]+)", x.stdout).group(1).replace(",", "")) for x in (default, strict)]  # type: ignore[union-attr]
     assert listed[1] > listed[0]  # a lower High cut-off lists more customers, from the same model
     assert "High from 0.010" in strict.stdout
+    (tmp_path / "capped.yaml").write_text("high_cutoff: 0.01\ncapacity: 5\n")
+    capped = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "capped.yaml", cwd=tmp_path)
+    assert capped.returncode == 0, capped.stderr
+    assert f"off-board 5 (review capacity; {listed[1] - 5:,} more not listed)" in capped.stdout
+    # Costs in the policy move the High cut-off of the calibrated champion: offboard / (offboard + missed).
+    (tmp_path / "costs.yaml").write_text("missed_cost: 3600\noffboard_cost: 400\n")
+    costs = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "costs.yaml", cwd=tmp_path)
+    assert costs.returncode == 0 and "policy: High from 0.100, Medium from 0.050" in costs.stdout, costs.stderr
     (tmp_path / "typo.yaml").write_text("medium_facter: 0.3\n")
     typo = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "typo.yaml", cwd=tmp_path)
     assert typo.returncode == 2 and "medium_facter: Extra inputs are not permitted" in typo.stderr

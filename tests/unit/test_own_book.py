@@ -4,7 +4,9 @@ mapping as a pipeline parameter, and the policy file."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -141,3 +143,34 @@ def test_a_book_without_transactions_loads_an_empty_typed_table_under_the_mapped
     with pytest.raises(DataContractError, match="or there are no transactions") as e:
         dataset_as_of(book, mapping)  # no transaction to read the date from: it must be given
     assert "--as-of" in e.value.fix
+
+
+def _card(calibrated: bool = True) -> Any:
+    from riskops.model.registry import ModelCard
+
+    return ModelCard.model_construct(
+        version="m1", threshold=0.3, costs={"missed_cost": 5000.0, "offboard_cost": 400.0},
+        calibration={"method": "platt"} if calibrated else {},
+    )  # fmt: skip
+
+
+def test_costs_in_the_policy_set_the_high_cut_off_of_a_calibrated_model() -> None:
+    assert OffboardConfig().resolved(_card()).high == 0.3  # no costs: the model's own threshold
+    assert OffboardConfig(missed_cost=1600, offboard_cost=400).resolved(_card()).high == pytest.approx(0.2)
+    assert OffboardConfig(offboard_cost=5000).resolved(_card()).high == pytest.approx(0.5)  # missed as trained
+    assert OffboardConfig(high_cutoff=0.9, missed_cost=1).resolved(_card()).high == 0.9  # a set cut-off wins
+    with pytest.raises(ConfigError, match="not calibrated probabilities"):
+        OffboardConfig(missed_cost=1000).resolved(_card(calibrated=False))
+    assert "review capacity: 250 customers per run" in describe_policy(OffboardConfig(capacity=250))
+
+
+def test_review_capacity_keeps_the_highest_scores() -> None:
+    from riskops.scoring.offboard import within_capacity
+
+    p = np.array([0.9, 0.2, 0.8, 0.95, 0.7, 0.85])
+    offboard = np.array([True, False, True, True, True, True])
+    assert within_capacity(offboard.copy(), p, None) == 0
+    capped = offboard.copy()
+    assert within_capacity(capped, p, 3) == 2
+    assert capped.tolist() == [True, False, False, True, False, True]
+    assert within_capacity(offboard.copy(), p, 10) == 0
