@@ -107,7 +107,7 @@ def ingest(
     data = dataset_dir or f"raw tables in the warehouse ({step.config.warehouse})"
     return step.done(
         table_name(cohort, "customers"), figure, metrics, r.summary(),
-        parameters={"as_of": as_of, "mapping": mapping.parameter() if mapping else {}},
+        parameters={"as_of": as_of, "mapping": mapping.parameter() if mapping and mapping != TableMapping() else {}},
         detail={"report": r.model_dump(mode="json"), "data": data},
     )  # fmt: skip
 
