@@ -40,6 +40,13 @@ def check_column(name: str, where: str = "column name") -> str:
     return name
 
 
+def safe_column(name: str) -> str:
+    """The name a source column is loaded under: each quote, backtick, backslash, dot or control character
+    replaced by `_` (`default.next.month` -> `default_next_month`), everything else kept. A mapping names source
+    columns as they are in the file and goes through the same function, so both sides meet."""
+    return _FORBIDDEN.sub("_", name) if isinstance(name, str) else name
+
+
 def _quoted(checked: str, dialect: str) -> str:
     return str(exp.to_identifier(checked, quoted=True).sql(dialect=dialect))
 

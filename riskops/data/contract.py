@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from riskops.core.errors import ConfigError, DataContractError
-from riskops.core.names import check_column, check_table
+from riskops.core.names import check_column, check_table, safe_column
 
 LABEL_ACTIVE = "ACTIVE"
 LABEL_SUSPENDED = "SUSPENDED"
@@ -106,9 +106,8 @@ class TableMapping(BaseModel):
     @field_validator("columns")
     @classmethod
     def _names_reach_sql_safely(cls, v: dict[str, str]) -> dict[str, str]:
-        for source in v.values():
-            _checked(check_column, source)
-        return v
+        # Source names as the file has them; loaded under their safe form, so the mapping takes that form too.
+        return {k: _checked(check_column, safe_column(source)) for k, source in v.items()}
 
 
 class CohortTables(BaseModel):
@@ -169,7 +168,7 @@ class Mapping(BaseModel):
     @field_validator("categorical")
     @classmethod
     def _categorical_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
-        return [_checked(check_column, name) for name in v]
+        return [_checked(check_column, safe_column(name)) for name in v]
 
     @field_validator("labels")
     @classmethod

@@ -13,7 +13,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from riskops.core.errors import DataContractError
-from riskops.core.names import check_column, check_table
+from riskops.core.names import check_column, check_table, safe_column
 from riskops.data.contract import BAD_ENCODING, COHORTS, TRANSACTION_COLUMNS, Cohort, Mapping
 from riskops.io.warehouse.base import Warehouse
 
@@ -40,13 +40,18 @@ def read_source(table: str, path: Path) -> Source:
     CSV file (read, types inferred by Arrow); every column name checked; the target table name checked."""
     files = _files(path)
     check_table(table, f"the mapping's table for {path}")
+    renames: dict[str, str] = {}
     if all(f.suffix == ".parquet" for f in files):
         for f in files:
             try:
                 schema = pq.read_schema(f)
             except (pa.ArrowInvalid, OSError) as e:
                 raise DataContractError(f"{f.name} is not a readable Parquet file: {e}", str(f), "re-export it") from e
-            _check_names(schema.names, f)
+            renames |= _safe_names(schema.names, f)
+        if renames:  # a name that cannot reach SQL as it is: read the files to load them under safe names
+            tables = [pq.read_table(f) for f in files]
+            data = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+            return data.rename_columns([renames.get(n, n) for n in data.column_names])
         return files
     if len(files) != 1:
         raise DataContractError(f"expected one CSV file, found {len(files)}", str(path), "pass a single CSV file")
@@ -54,8 +59,8 @@ def read_source(table: str, path: Path) -> Source:
         data = pcsv.read_csv(files[0])
     except pa.ArrowInvalid as e:
         raise DataContractError(f"{files[0].name} is not a readable CSV: {e}", str(files[0]), "fix the file") from e
-    _check_names(data.column_names, files[0])
-    data = _decode_binary_columns(data)
+    renames = _safe_names(data.column_names, files[0])
+    data = _decode_binary_columns(data.rename_columns([renames.get(n, n) for n in data.column_names]))
     if data.num_rows == 0:
         raise DataContractError(
             f"{files[0].name} has a header but no rows", str(files[0]), "export the rows, or leave the file out"
@@ -95,18 +100,24 @@ def _decode_binary_columns(data: pa.Table) -> pa.Table:
     return data
 
 
-def _check_names(names: list[str], path: Path) -> None:
-    """Every column name of a source file is checked before it is loaded: it will reach SQL later. A name
-    must appear once (SQL compares names without case)."""
+def _safe_names(names: list[str], path: Path) -> dict[str, str]:
+    """Every column name of a source file checked before it is loaded (it will reach SQL later); a name with a
+    character SQL cannot carry safely gets its safe form (`safe_column`). A name must appear once, after that
+    and without case (SQL compares names without case). Returns the renames."""
+    renames = {n: safe_column(n) for n in names if safe_column(n) != n}
     seen: dict[str, str] = {}
     for name in names:
-        check_column(name, f"{path}: header of a column")
-        if name.lower() in seen:
+        safe = check_column(renames.get(name, name), f"{path}: header of a column")
+        if safe.lower() in seen:
             raise DataContractError(
-                f"column {name!r} appears twice (as {seen[name.lower()]!r} too)", f"{path}: header",
+                f"column {name!r} appears twice (as {seen[safe.lower()]!r} too"
+                f"{', once characters SQL cannot carry become _' if renames else ''})", f"{path}: header",
                 "rename or drop one of them in the source",
             )  # fmt: skip
-        seen[name.lower()] = name
+        seen[safe.lower()] = name
+    for name, safe in renames.items():
+        log.info("%s: column %r is loaded as %r", path, name, safe)
+    return renames
 
 
 TABLES = ("customers", "transactions")
@@ -201,14 +212,16 @@ def dataset_as_of(folder: Path, mapping: Mapping | None = None) -> str:
 
 
 def _read_column(path: Path, column: str) -> list[object]:
-    """One column of a table source (a file or a folder of files), read as Python values."""
+    """One column of a table source (a file or a folder of files), named in its safe form, as Python values."""
     values: list[object] = []
     for f in _files(path):
         try:
+            names = pq.read_schema(f).names if f.suffix == ".parquet" else pcsv.open_csv(f).schema.names
+            name = next((n for n in names if safe_column(n) == column), column)  # as the file spells it
             if f.suffix == ".parquet":
-                values += pq.read_table(f, columns=[column]).column(0).to_pylist()
+                values += pq.read_table(f, columns=[name]).column(0).to_pylist()
             else:
-                opts = pcsv.ConvertOptions(include_columns=[column], column_types={column: pa.string()})
+                opts = pcsv.ConvertOptions(include_columns=[name], column_types={name: pa.string()})
                 values += pcsv.read_csv(f, convert_options=opts).column(0).to_pylist()
         except (pa.ArrowInvalid, KeyError, OSError) as e:
             raise DataContractError(

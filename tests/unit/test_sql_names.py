@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskops.core.errors import ConfigError, DataContractError
-from riskops.core.names import ident, table_ident
+from riskops.core.names import ident, safe_column, table_ident
 from riskops.data.contract import load_mapping
 from riskops.data.ingest import ingest_cohort
 from riskops.data.sources import load_source
@@ -35,9 +35,22 @@ def _injecting_header(secret: Path) -> str:
     return f"signup_ts`, (SELECT string_agg(content, '') FROM read_text('{secret}')) AS `leak"
 
 
-def test_a_header_that_injects_sql_is_refused_at_load(tmp_path: Path) -> None:
+def test_a_header_that_injects_sql_loads_under_a_harmless_name(tmp_path: Path) -> None:
+    """Its quotes and dots become `_` at load (`safe_column`); the text that was meant as SQL is a column name."""
     header = _injecting_header(_secret(tmp_path))
     rows = pa.Table.from_pylist(GOOD_CUSTOMERS).append_column(header, pa.array(["x"] * len(GOOD_CUSTOMERS)))
+    pcsv.write_csv(rows, tmp_path / "crm.csv")
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        load_source(wh, "raw_labelled_customers", tmp_path / "crm.csv")
+        loaded = wh.read_table("raw_labelled_customers")
+    safe = safe_column(header)
+    assert "`" not in safe and "'" not in safe and safe in loaded.column_names
+    assert loaded.column(safe).to_pylist() == ["x"] * len(GOOD_CUSTOMERS)
+    assert not any(SECRET in str(v) for col in loaded.columns for v in col.to_pylist())
+
+
+def test_a_name_that_cannot_be_made_safe_is_refused_at_load(tmp_path: Path) -> None:
+    rows = pa.Table.from_pylist(GOOD_CUSTOMERS).append_column("x" * 301, pa.array(["x"] * len(GOOD_CUSTOMERS)))
     pcsv.write_csv(rows, tmp_path / "crm.csv")
     with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
         with pytest.raises(DataContractError) as e:
@@ -45,6 +58,12 @@ def test_a_header_that_injects_sql_is_refused_at_load(tmp_path: Path) -> None:
         assert "cannot be used" in e.value.what and "crm.csv: header of a column" in e.value.where
         assert "rename the column" in e.value.fix
         assert not wh.exists("raw_labelled_customers")
+
+
+def test_names_that_meet_once_made_safe_are_refused_as_duplicates(tmp_path: Path) -> None:
+    pcsv.write_csv(pa.table({"a.b": [1], "a_b": [2]}), tmp_path / "crm.csv")
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh, pytest.raises(DataContractError, match="appears twice"):
+        load_source(wh, "raw_labelled_customers", tmp_path / "crm.csv")
 
 
 def test_a_hostile_column_already_in_the_warehouse_is_refused_at_ingest(tmp_path: Path) -> None:
@@ -69,7 +88,9 @@ def test_a_mapping_whose_table_name_injects_sql_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as e:
         load_mapping(tmp_path / "mapping.yaml")
     assert "table name" in str(e.value) and "letters, digits and underscores" in str(e.value)
-    (tmp_path / "bad_column.yaml").write_text("customers:\n  columns: {customer_id: 'id`; DROP TABLE x; --'}\n")
+    (tmp_path / "odd.yaml").write_text("customers:\n  columns: {customer_id: 'id`; DROP TABLE x; --'}\n")
+    assert load_mapping(tmp_path / "odd.yaml").source_column("customers", "customer_id") == "id_; DROP TABLE x; --"
+    (tmp_path / "bad_column.yaml").write_text(f"customers:\n  columns: {{customer_id: '{'x' * 301}'}}\n")
     with pytest.raises(ConfigError, match="cannot be used"):
         load_mapping(tmp_path / "bad_column.yaml")
 
@@ -90,13 +111,13 @@ def test_quoting_is_sqlglots_for_each_dialect() -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.text(min_size=1, max_size=40))
-def test_any_header_either_loads_as_itself_or_is_refused_by_name(name: str, tmp_path: Path) -> None:
+def test_any_header_either_loads_under_its_safe_name_or_is_refused_by_name(name: str, tmp_path: Path) -> None:
     """Arbitrary header text on an extra customer column, through load and ingest on DuckDB: the clean table
-    then holds exactly that column with its values, or the name is refused with a specific error; no other
-    statement runs and no file is read."""
+    then holds that column under its safe name (`safe_column`, the name itself when it has nothing to replace)
+    with its values, or the name is refused with a specific error; no other statement runs, no file is read."""
     secret = _secret(tmp_path)
     reserved = {c for row in GOOD_CUSTOMERS for c in row}
-    if name.lower() in {c.lower() for c in reserved} or name.strip() != name:
+    if safe_column(name).lower() in {c.lower() for c in reserved} or name.strip() != name:
         return  # contract columns and edge-blank names are other checks' business
     customers = pa.Table.from_pylist(GOOD_CUSTOMERS).append_column(name, pa.array([str(secret)] * 3))
     path = tmp_path / f"c{abs(hash(name))}.parquet"
@@ -113,9 +134,9 @@ def test_any_header_either_loads_as_itself_or_is_refused_by_name(name: str, tmp_
         try:
             ingest_cohort(wh, "labelled", AS_OF, LocalStore(tmp_path / "s"), "r")
         except DataContractError as e:
-            assert name in e.what or repr(name) in e.what, e
+            assert safe_column(name) in e.what or repr(safe_column(name)) in e.what, e
             return
         clean = wh.read_table("labelled_customers")
-        assert name in clean.column_names
-        assert set(clean.column(name).to_pylist()) == {str(secret)}
+        assert safe_column(name) in clean.column_names
+        assert set(clean.column(safe_column(name)).to_pylist()) == {str(secret)}
         assert not any(SECRET in str(v) for col in clean.columns for v in col.to_pylist())
