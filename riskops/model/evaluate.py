@@ -106,9 +106,13 @@ def segment_rates(y: np.ndarray, p: np.ndarray, high: float, medium_factor: floa
     }  # fmt: skip
 
 
+MIN_SEGMENT_ROWS = 20  # a holdout segment smaller than this is too small for its rate to say anything
+
+
 def monotone(segments: dict[str, dict[str, float]]) -> bool:
-    """Whether the observed rate rises strictly from Low to Medium to High (empty segments left out)."""
-    rates = [s["rate"] for s in segments.values() if s["customers"]]
+    """Whether the observed rate rises strictly from Low to Medium to High (segments with fewer than
+    MIN_SEGMENT_ROWS holdout customers left out: one customer more or less would flip them)."""
+    rates = [s["rate"] for s in segments.values() if s["customers"] >= MIN_SEGMENT_ROWS]
     return all(a < b for a, b in pairwise(rates))
 
 
@@ -269,7 +273,7 @@ def _calibration_section(meta: dict[str, Any], m: dict[str, Any]) -> list[str]:
 
 def not_monotone(segs: dict[str, dict[str, float]]) -> str:
     """The warning when the observed rate does not rise Low < Medium < High."""
-    rates = ", ".join(f"{k} {v['rate']:.1%}" for k, v in segs.items() if v["customers"])
+    rates = ", ".join(f"{k} {v['rate']:.1%}" for k, v in segs.items() if v["customers"] >= MIN_SEGMENT_ROWS)
     return (
         f"on the holdout the observed suspension rate does not rise from Low to Medium to High ({rates}): the "
         "segments do not order the risk; review the policy's cut-offs (medium_factor, high_cutoff)"

@@ -149,8 +149,11 @@ LIMITATIONS = [  # the run report's closing section
 
 
 def _warnings_section(record: RunRecord) -> list[str]:
+    """What validation warned of, and how the features were fitted to the book."""
     warnings = data_warnings(record)
-    return ["## Data warnings", "", *(f"- {w}" for w in warnings), ""] if warnings else []
+    adapted = [n for s in record.steps if s.step == "features-labelled" for n in s.detail.get("adapted", [])]
+    lines = ["## Data warnings", "", *(f"- {w}" for w in warnings), ""] if warnings else []
+    return lines + (["## Features fitted to the book", "", *(f"- {n}" for n in adapted), ""] if adapted else [])
 
 
 def build_report(

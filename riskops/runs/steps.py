@@ -25,6 +25,7 @@ from riskops.core.identity import new_run_id
 from riskops.core.progress import Tick
 from riskops.data.contract import Cohort, as_of_cutoff, table_name
 from riskops.data.contract import Mapping as TableMapping
+from riskops.features.engineering import FeatureConfig
 from riskops.io.artifacts import ArtifactStore, open_store
 from riskops.io.warehouse import Warehouse, open_warehouse
 from riskops.model.config import CostMatrix, TrainConfig
@@ -114,14 +115,25 @@ def ingest(
 
 def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepResult:
     """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
-    from riskops.features.engineering import build_features
+    from riskops.features.adapt import adapt
+    from riskops.features.engineering import build_features, catalogue_markdown
 
     step = _Step(config, run_id, f"features-{cohort}")
+    cutoff = as_of_cutoff(date.fromisoformat(as_of))
     with step.warehouse() as wh:
-        fs = build_features(wh, cohort, as_of_cutoff(date.fromisoformat(as_of)))
+        adapted = adapt(wh, cohort, cutoff)  # the book's own types and windows; the model keeps them (its card)
+        fs = build_features(wh, cohort, cutoff, adapted.config)
         n = wh.count(table_name(cohort, "features"))
+    step.store.write_text(f"{run_id}/{FEATURE_CONFIG}", adapted.config.model_dump_json(indent=2))
+    step.store.write_text(f"{run_id}/features/catalogue.md", catalogue_markdown(fs))
     metrics = {"customers": float(n), "features": float(len(fs.names))}
-    return step.done(table_name(cohort, "features"), f"{len(fs.names)} features for {n:,} customers", metrics)
+    return step.done(
+        table_name(cohort, "features"), f"{len(fs.names)} features for {n:,} customers", metrics,
+        detail={"adapted": adapted.notes, "catalogue": step.store.uri(f"{run_id}/features/catalogue.md")},
+    )  # fmt: skip
+
+
+FEATURE_CONFIG = "features/config.json"  # in the run folder: what the features step chose, for the train step
 
 
 def train(
@@ -137,8 +149,10 @@ def train(
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
     snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
     cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s)
+    chosen = f"{run_id}/{FEATURE_CONFIG}"
+    features = FeatureConfig.model_validate_json(step.store.read_text(chosen)) if step.store.exists(chosen) else None
     with step.warehouse() as wh:
-        c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, snapshot=snapshot, tick=tick)
+        c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, features, snapshot=snapshot, tick=tick)
     cv = c.cv["catboost"]
     metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
     tuned = c.tuning.get("trials", 0)

@@ -61,12 +61,14 @@ def test_a_model_worse_than_chance_is_not_flipped(tmp_path: Path) -> None:
 
 
 def test_segments_are_checked_to_order_the_risk() -> None:
-    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
-    p = np.array([0.01, 0.02, 0.03, 0.06, 0.07, 0.08, 0.2, 0.3])
+    y = np.repeat([0, 0, 0, 1, 0, 1, 1, 1], 10)  # 30 Low, 30 Medium, 20 High customers
+    p = np.repeat([0.01, 0.02, 0.03, 0.06, 0.07, 0.08, 0.2, 0.3], 10)
     segs = segment_rates(y, p, high=0.1, medium_factor=0.5)
-    assert {k: v["customers"] for k, v in segs.items()} == {"Low": 3, "Medium": 3, "High": 2}
+    assert {k: v["customers"] for k, v in segs.items()} == {"Low": 30, "Medium": 30, "High": 20}
     assert [segs[k]["rate"] for k in ("Low", "Medium", "High")] == [0.0, 2 / 3, 1.0] and monotone(segs)
     flipped = segment_rates(1 - y, p, high=0.1, medium_factor=0.5)
     assert not monotone(flipped) and "Low 100.0%, Medium 33.3%, High 0.0%" in not_monotone(flipped)
     empty_medium = segment_rates(y, p, high=0.05, medium_factor=0.99)
     assert empty_medium["Medium"]["customers"] == 0 and monotone(empty_medium)
+    few = segment_rates(1 - y[:30], p[:30], high=0.025, medium_factor=0.5)  # 10 High customers: not judged
+    assert few["High"]["customers"] == 10 and monotone(few)

@@ -1,0 +1,86 @@
+"""Features fitted to the book: types and windows read off the labelled transactions in the warehouse."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+
+from riskops.features.adapt import adapt
+from riskops.features.engineering import FeatureConfig, FeatureSet
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+
+CUTOFF = datetime(2026, 7, 1, tzinfo=UTC)
+
+
+def _monthly_book(customers: int = 50, months: int = 12) -> pa.Table:
+    """A credit book: one bill and one repayment a month per customer, a rare fee, an odd type name."""
+    rows = []
+    for c in range(customers):
+        for m in range(months):
+            when = CUTOFF - timedelta(days=30 * m + 3)
+            rows += [
+                {"customer_id": f"c{c}", "ts": when, "type": "bill", "amount": 900.0},
+                {"customer_id": f"c{c}", "ts": when + timedelta(days=1), "type": "payment", "amount": 850.0},
+            ]
+    rows += [{"customer_id": "c0", "ts": CUTOFF - timedelta(days=5), "type": "fee", "amount": 5.0}]
+    rows += [{"customer_id": f"c{c}", "ts": CUTOFF - timedelta(days=9), "type": "Late Fee!", "amount": 35.0}
+             for c in range(30)]  # fmt: skip
+    return pa.Table.from_pylist(rows)
+
+
+def test_a_monthly_book_gets_its_own_types_and_no_window_shorter_than_its_cadence() -> None:
+    with DuckDBWarehouse(":memory:") as wh:
+        wh.load("labelled_transactions", _monthly_book())
+        adapted = adapt(wh, "labelled", CUTOFF)
+    c = adapted.config
+    assert c.types == ("bill", "payment")  # the fee is too rare, "Late Fee!" is not a plain name
+    assert 7 not in c.windows and {30, 90, 365} <= set(c.windows)  # 365 is the long window the ratios compare
+    assert set(c.type_windows) <= set(c.windows)
+    notes = " ".join(adapted.notes)
+    assert "Late Fee!" in notes and "fee" in notes and "left out 7d" in notes
+    names = FeatureSet(c, {}).names
+    assert "type_payment_sum_30d" in names and not any(n.startswith("type_card") or "_7d" in n for n in names)
+
+
+def test_a_busy_long_book_keeps_the_default_windows() -> None:
+    rows = [
+        {"customer_id": f"c{c}", "ts": CUTOFF - timedelta(hours=6 * i), "type": "card", "amount": 10.0}
+        for c in range(5)
+        for i in range(1500)  # four a day for a year and more
+    ]
+    with DuckDBWarehouse(":memory:") as wh:
+        wh.load("labelled_transactions", pa.Table.from_pylist(rows))
+        adapted = adapt(wh, "labelled", CUTOFF)
+    assert adapted.config.windows == FeatureConfig().windows and adapted.config.types == ("card",)
+
+
+def test_no_transactions_means_no_type_features() -> None:
+    empty = _monthly_book().slice(0, 0)
+    with DuckDBWarehouse(":memory:") as wh:
+        wh.load("labelled_transactions", empty)
+        adapted = adapt(wh, "labelled", CUTOFF)
+    assert adapted.config.types == () and "no transactions" in adapted.notes[0]
+
+
+def test_batch_and_online_agree_on_the_features_fitted_to_a_book() -> None:
+    from riskops.features.engineering import feature_sql, online_features
+    from tests.unit.test_features import _same
+
+    book = _monthly_book(customers=8).to_pylist()
+    for i, r in enumerate(book):
+        r |= {"direction": "out" if r["type"] == "payment" else "in", "counterparty_id": f"p{i % 5}",
+              "country": "DE", "status": "completed", "currency": "EUR"}  # fmt: skip
+    customers = [{"customer_id": f"c{c}", "signup_ts": CUTOFF - timedelta(days=900), "limit": 5000.0 * (c + 1)}
+                 for c in range(8)]  # fmt: skip
+    with DuckDBWarehouse(":memory:") as wh:
+        wh.load("labelled_customers", pa.Table.from_pylist(customers))
+        wh.load("labelled_transactions", pa.Table.from_pylist(book))
+        fs = FeatureSet(adapt(wh, "labelled", CUTOFF).config, {"limit": "numeric"})
+        sql = feature_sql(fs, wh.ref("labelled_customers"), wh.ref("labelled_transactions"), CUTOFF, labelled=False)
+        rows = wh.query(sql).to_pylist()
+    assert len(rows) == 8 and 7 not in fs.config.windows
+    for row in rows:
+        online = online_features(fs, next(c for c in customers if c["customer_id"] == row["customer_id"]),
+                                 [t for t in book if t["customer_id"] == row["customer_id"]], CUTOFF)  # fmt: skip
+        assert [n for n in fs.names if not _same(row[n], online[n])] == [], row["customer_id"]
