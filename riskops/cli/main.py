@@ -238,7 +238,8 @@ def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: 
 DataOpt = Annotated[
     str,
     typer.Option(
-        help="synthetic (generated, cached), amlsim (../shared/data/amlsim), or the path of your own folder: "
+        help="synthetic (an AML-shaped book, generated and cached), credit (a credit-card book, likewise), amlsim "
+        "(../shared/data/amlsim), or the path of your own folder: "
         "labelled/customers.csv|parquet, labelled/transactions.csv|parquet and the same under unlabelled/."
     ),
 ]
@@ -269,14 +270,15 @@ def run_cmd(
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
     train, evaluate, gate, promote, score, report), on embedded defaults."""
     from riskops.cli.console import StepConsole
-    from riskops.runs.job import run_job
+    from riskops.runs.job import default_mapping, run_job
 
     started = datetime.now()
     params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
     with StepConsole(console) as steps:
         _, summary = run_job(
             Settings(), source=data, customers=customers, seed=seed, data_root=data_root,
-            amlsim_dir=amlsim_dir, mapping=load_mapping(mapping), as_of=as_of, params=params,
+            amlsim_dir=amlsim_dir, mapping=load_mapping(mapping) if mapping else default_mapping(data), as_of=as_of,
+            params=params,
             say=steps.say, finished=steps.finished, tick=steps.tick,
         )  # fmt: skip
     out.print(summary)
@@ -614,7 +616,7 @@ def pipeline_run_cmd(
     from pipelines.runner import run_local
     from riskops.cli.console import StepConsole
     from riskops.data.sources import dataset_as_of
-    from riskops.runs.job import prepare_data
+    from riskops.runs.job import default_mapping, prepare_data
 
     started = datetime.now()
     settings = Settings()
@@ -622,7 +624,7 @@ def pipeline_run_cmd(
     with StepConsole(console) as steps:
         steps.say(f"data: preparing {data}")
         folder = prepare_data(data, data_root, customers, seed, None)
-        m = load_mapping(mapping)
+        m = load_mapping(mapping) if mapping else default_mapping(data)
         day = as_of.isoformat() if as_of else dataset_as_of(folder, m)
         _, summary = run_local(settings, folder, day, params, steps.finished, steps.tick, m)
     out.print(summary)

@@ -15,6 +15,8 @@ from riskops.core.identity import new_run_id
 from riskops.core.progress import Say, Tick
 from riskops.data.amlsim import default_dir, load_amlsim
 from riskops.data.contract import Mapping
+from riskops.data.credit import MAPPING as CREDIT_MAPPING
+from riskops.data.credit import generate_credit
 from riskops.data.sources import dataset_as_of, dataset_cohorts
 from riskops.data.synth import DEFAULT_CUSTOMERS, generate
 from riskops.io.artifacts import open_store
@@ -26,7 +28,12 @@ from riskops.runs.report import run_summary
 log = logging.getLogger(__name__)
 
 
-EMBEDDED = ("synthetic", "amlsim")  # the data a run can make itself; anything else names a dataset folder
+EMBEDDED = ("synthetic", "credit", "amlsim")  # the data a run can make itself; anything else names a folder
+
+
+def default_mapping(source: str) -> Mapping:
+    """The mapping a run uses when none is given: the credit book declares its coded attributes categorical."""
+    return CREDIT_MAPPING if source == "credit" else Mapping()
 
 
 def prepare_data(
@@ -36,12 +43,19 @@ def prepare_data(
     seed: int,
     amlsim_dir: Path | None,
 ) -> Path:
-    """The dataset folder for `source`: `synthetic` (generated, cached by its parameters), `amlsim` (converted
-    once), or the path of a user's folder (labelled/ and unlabelled/, see `riskops.data.sources.cohort_source`)."""
+    """The dataset folder for `source`: `synthetic` (generated, cached by its parameters), `credit` (a credit-card
+    book, likewise), `amlsim` (converted once), or the path of a user's folder (labelled/ and unlabelled/, see
+    `riskops.data.sources.cohort_source`)."""
     if source not in EMBEDDED:
         folder = Path(source).expanduser()
         dataset_cohorts(folder)  # refuses a folder that is not a dataset, before anything runs
         return folder.resolve()
+    if source == "credit":
+        out = data_root / f"credit-{customers}-seed{seed}"
+        if not (out / "manifest.json").exists():
+            log.info("generating a credit book of %s customers (seed %s) into %s", f"{customers:,}", seed, out)
+            generate_credit(out, customers=customers, seed=seed)
+        return out.resolve()
     if source == "amlsim":
         out = data_root / "amlsim"
         if not (out / "manifest.json").exists():

@@ -174,3 +174,21 @@ def test_review_capacity_keeps_the_highest_scores() -> None:
     assert within_capacity(capped, p, 3) == 2
     assert capped.tolist() == [True, False, False, True, False, True]
     assert within_capacity(offboard.copy(), p, 10) == 0
+
+
+def test_the_credit_book_is_monthly_coded_and_defaults_near_one_in_five(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from riskops.data.credit import generate_credit
+
+    manifest = generate_credit(tmp_path / "credit", customers=3000, seed=1)
+    assert 0.15 < float(manifest["default_share"]) < 0.26  # type: ignore[arg-type]
+    customers = pq.read_table(tmp_path / "credit" / "labelled" / "customers.parquet").to_pandas()
+    assert set(customers["sex"]) == {1, 2} and set(customers["education"]) <= {1, 2, 3, 4}
+    assert customers["account_state"].isin(["ACTIVE", "SUSPENDED"]).all()
+    tx = pq.read_table(tmp_path / "credit" / "labelled" / "transactions.parquet").to_pandas()
+    assert set(tx["type"]) == {"bill", "payment"} and tx["transaction_id"].is_unique
+    per_customer = tx[tx["type"] == "bill"].groupby("customer_id").size()
+    assert per_customer.max() == 12  # one statement a month
+    assert dataset_as_of(tmp_path / "credit") == "2026-09-30"
+    assert tx["ts"].max() < pd.Timestamp("2026-10-01", tz="UTC")
