@@ -68,7 +68,8 @@ def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tm
     executor_input = {
         "inputs": {"parameterValues": {
             "config": {"warehouse": "duckdb", "artifact_root": "/tmp/run", "duckdb_path": "/tmp/run/warehouse.duckdb"},
-            "cohort": "labelled", "as_of": "2026-09-30", "run_id": "", "dataset_dir": "/tmp/data"}},
+            "cohort": "labelled", "as_of": "2026-09-30", "run_id": "", "dataset_dir": "/tmp/data",
+                "mapping": {"categorical": ["kyc_level"]}}},
         "outputs": {
             "artifacts": {
                 "report": {"artifacts": [{"name": "report", "type": {"schemaTitle": "system.Markdown"},
