@@ -470,9 +470,13 @@ def score_cmd(
     version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
     out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the off-boarding list as CSV here.")] = None,
     policy: PolicyOpt = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Also publish the scores, list and policy as a new run the service reads.")
+    ] = False,
 ) -> None:
     """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables). With
-    --policy, under that policy instead of the model's default, without retraining."""
+    --policy, under that policy instead of the model's default, without retraining; with --publish, the service
+    then decides online under the same policy."""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
     from riskops.scoring.offboard import score_cohort
@@ -481,6 +485,13 @@ def score_cmd(
     with open_warehouse(settings, duckdb) as wh:
         store = open_store(settings.artifacts, settings.gcs_endpoint)
         result = score_cohort(wh, store, as_of, cohort, _load_policy(policy), version or None)
+    if publish:
+        from riskops.core.identity import new_run_id
+        from riskops.scoring.offboard import publish_scores
+
+        run_id = new_run_id()
+        publish_scores(store, run_id, result)
+        out.print(f"published as run {run_id}: {store.uri(run_id)}")
     if out_csv:
         result.offboarding.to_csv(out_csv, index=False)
     sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())

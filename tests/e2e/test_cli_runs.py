@@ -323,11 +323,17 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     check = riskops("policy", "check", "strict.yaml", cwd=tmp_path)
     assert check.returncode == 0 and "High from a score of 0.010" in check.stdout
     default = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, cwd=tmp_path)
-    strict = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "strict.yaml", cwd=tmp_path)
+    strict = riskops(
+        "score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "strict.yaml", "--publish", cwd=tmp_path
+    )
     assert default.returncode == 0 and strict.returncode == 0, default.stderr + strict.stderr
     listed = [int(re.search(r"off-board ([\d,]+)", x.stdout).group(1).replace(",", "")) for x in (default, strict)]  # type: ignore[union-attr]
     assert listed[1] > listed[0]  # a lower High cut-off lists more customers, from the same model
     assert "High from 0.010" in strict.stdout
+    published = re.search(r"published as run (\S+):", strict.stdout).group(1)  # type: ignore[union-attr]
+    served = json.loads((tmp_path / "runs" / published / "policy.json").read_text())  # what the service reads
+    assert served["high_cutoff"] == 0.01 and served["medium_factor"] == 0.5
+    assert (tmp_path / "runs" / published / "scores.parquet").exists()
     (tmp_path / "capped.yaml").write_text("high_cutoff: 0.01\ncapacity: 5\n")
     capped = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "capped.yaml", cwd=tmp_path)
     assert capped.returncode == 0, capped.stderr
