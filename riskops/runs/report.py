@@ -15,7 +15,7 @@ from riskops.data.contract import table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
-from riskops.model.evaluate import cv_table, monotone, not_monotone
+from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
@@ -371,6 +371,7 @@ def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "")
             f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
             f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
         )
+    lines += [f"  NOTE: {line}" for line in beaten_by(card.cv)]
     calibration = (
         f", calibration slope {m['calibration_slope']:.2f} intercept {m['calibration_intercept']:.2f}"
         if "calibration_slope" in m else ""

@@ -72,3 +72,20 @@ def test_segments_are_checked_to_order_the_risk() -> None:
     assert empty_medium["Medium"]["customers"] == 0 and monotone(empty_medium)
     few = segment_rates(1 - y[:30], p[:30], high=0.025, medium_factor=0.5)  # 10 High customers: not judged
     assert few["High"]["customers"] == 10 and monotone(few)
+
+
+def test_a_baseline_that_beats_catboost_on_cv_is_said_plainly() -> None:
+    from riskops.model.evaluate import beaten_by, cv_table
+
+    cv = {
+        "catboost": {"roc_auc_mean": 0.80, "roc_auc_std": 0.01, "pr_auc_mean": 0.55, "pr_auc_std": 0.02},
+        "logistic_regression": {"roc_auc_mean": 0.82, "roc_auc_std": 0.01, "pr_auc_mean": 0.58, "pr_auc_std": 0.02},
+        "random_forest": {"roc_auc_mean": 0.79, "roc_auc_std": 0.01, "pr_auc_mean": 0.50, "pr_auc_std": 0.02},
+    }
+    assert beaten_by(cv) == [
+        "logistic_regression beats catboost on cross-validated PR-AUC (0.580 vs 0.550); catboost is still the "
+        "model shipped"
+    ]
+    assert any("logistic_regression beats catboost" in line for line in cv_table(cv))
+    cv["logistic_regression"]["pr_auc_mean"] = 0.55  # a tie is not a win
+    assert beaten_by(cv) == []
