@@ -5,13 +5,17 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def score(config: dict, as_of: str, run_id: str, clean_table: str, policy: dict, metrics: Output[Metrics]) -> str:
-    """Score the unlabelled cohort with the champion under `policy` ({}: the model's default): segments, rules,
-    the off-boarding list with reasons, published with the policy. Returns the list's warehouse table."""
+def score(
+    config: dict, as_of: str, run_id: str, shards: int, versions: list[str], policy: dict,
+    metrics: Output[Metrics],
+) -> str:  # fmt: skip
+    """Gather the scored shards of the unlabelled cohort under `policy` ({}: the model's default): segments,
+    rules, the off-boarding list with reasons (capped to the review capacity), drift, published with the
+    policy. Returns the list's warehouse table."""
     from riskops.runs import steps
     from riskops.runs.record import print_step
 
-    r = steps.score(config, as_of, run_id, "unlabelled", policy)
+    r = steps.score(config, as_of, run_id, "unlabelled", policy, int(shards), [str(v) for v in versions])
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
     print_step(r.record)

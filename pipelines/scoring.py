@@ -3,6 +3,8 @@ from kfp import dsl
 from components.ingest import ingest
 from components.report import report
 from components.score import score
+from components.score_shard import score_shard
+from components.shard_plan import shard_plan
 
 
 @dsl.pipeline(name="riskops-scoring", description="Unlabelled cohort -> champion model -> off-boarding list.")
@@ -13,6 +15,7 @@ def scoring_pipeline(
     dataset_dir: str = "",
     mapping: dict = {},  # noqa: B006 - {} maps nothing: the contract's own names
     policy: dict = {},  # noqa: B006 - {} means the champion's default policy
+    shards: int = 1,
 ) -> str:
     clean = ingest(
         config=config,
@@ -23,6 +26,14 @@ def scoring_pipeline(
         mapping=mapping,
     )
     run = clean.outputs["run_id"]
-    scored = score(config=config, as_of=as_of, run_id=run, clean_table=clean.outputs["table"], policy=policy)
+    plan = shard_plan(shards=shards)
+    with dsl.ParallelFor(items=plan.output, name="shards") as shard:
+        part = score_shard(
+            config=config, as_of=as_of, run_id=run, clean_table=clean.outputs["table"], shard=shard, shards=shards,
+            policy=policy,
+        )  # fmt: skip
+    scored = score(
+        config=config, as_of=as_of, run_id=run, shards=shards, versions=dsl.Collected(part.output), policy=policy
+    )
     written = report(config=config, run_id=run, offboarding_table=scored.outputs["Output"])
     return written.outputs["Output"]

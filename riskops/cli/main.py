@@ -228,11 +228,12 @@ def _load_policy(path: Path | None) -> OffboardConfig | None:
 
 
 def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
-                    margin: float, policy: Path | None) -> RunParameters:  # fmt: skip
+                    margin: float, policy: Path | None, shards: int) -> RunParameters:  # fmt: skip
     from riskops.runs.parameters import RunParameters
 
     return RunParameters(trials=trials, tuning_timeout_s=tuning_timeout, seed=seed, missed_cost=missed_cost,
-                         offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy))  # fmt: skip
+                         offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy),
+                         shards=shards)  # fmt: skip
 
 
 DataOpt = Annotated[
@@ -249,6 +250,9 @@ DataRootOpt = Annotated[Path, typer.Option(help="Where prepared datasets are cac
 TrialsOpt = Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)]
 TuningOpt = Annotated[float, typer.Option(help="Stop tuning after this many seconds.")]
 MarginOpt = Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")]
+ShardsOpt = Annotated[
+    int, typer.Option(help="Score the unlabelled cohort in this many parallel shards (by customer id hash).", min=1)
+]
 
 
 @app.command("run")
@@ -266,6 +270,7 @@ def run_cmd(
     offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
     margin: MarginOpt = DEFAULTS.margin,
     policy: PolicyOpt = None,
+    shards: ShardsOpt = DEFAULTS.shards,
 ) -> None:
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
     train, evaluate, gate, promote, score, report), on embedded defaults."""
@@ -273,7 +278,7 @@ def run_cmd(
     from riskops.runs.job import default_mapping, run_job
 
     started = datetime.now()
-    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards)
     with StepConsole(console) as steps:
         _, summary = run_job(
             Settings(), source=data, customers=customers, seed=seed, data_root=data_root,
@@ -620,6 +625,7 @@ def pipeline_run_cmd(
     policy: PolicyOpt = None,
     mapping: MappingOpt = None,
     as_of: Annotated[date | None, _date_option("Cut-off date (default: the dataset's own).")] = None,
+    shards: ShardsOpt = DEFAULTS.shards,
 ) -> None:
     """Compile both pipelines with these settings and run the specs locally with kfp.local, each task in its
     own process and empty folder; the executor output goes to <run>/pipeline.log. The mapping travels in the
@@ -631,7 +637,7 @@ def pipeline_run_cmd(
 
     started = datetime.now()
     settings = Settings()
-    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy)
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards)
     with StepConsole(console) as steps:
         steps.say(f"data: preparing {data}")
         folder = prepare_data(data, data_root, customers, seed, None)

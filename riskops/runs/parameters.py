@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.scoring.policy import OffboardConfig
@@ -23,13 +23,14 @@ class RunParameters(BaseModel):
     offboard_cost: float = _COSTS.offboard_cost
     margin: float = 0.0  # PR-AUC a challenger must gain over the champion
     policy: OffboardConfig | None = None  # None: the model's default
+    shards: int = Field(default=1, ge=1, description="parallel scoring tasks the unlabelled cohort is split into")
 
     def training(self) -> dict[str, Any]:
         names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin")
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:
-        return {"policy": self.policy.model_dump() if self.policy else {}}
+        return {"policy": self.policy.model_dump() if self.policy else {}, "shards": self.shards}
 
 
 DEFAULTS = RunParameters()

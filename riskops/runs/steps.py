@@ -206,19 +206,49 @@ def promote(config: Config, version: str, run_id: str, reason: str) -> StepResul
     return step.done(version, f"{version} is the champion")
 
 
-def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled",
-          policy: Mapping[str, Any] | None = None) -> StepResult:  # fmt: skip
-    """Score a validated cohort with the champion under `policy` (empty: the model's default): the
-    `<cohort>_scores` and `<cohort>_offboarding` tables, the scores and list published in the run folder, and
-    the policy saved beside them."""
+def shard_plan(shards: int) -> list[int]:
+    """The shards a scoring run splits its cohort into (0 to shards - 1): what the pipeline's ParallelFor walks."""
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    return list(range(shards))
+
+
+def score_shard(
+    config: Config, as_of: str, run_id: str, shard: int, shards: int, cohort: Cohort = "unlabelled",
+    policy: Mapping[str, Any] | None = None,
+) -> StepResult:  # fmt: skip
+    """Score one shard of a validated cohort with the champion (all of it when shards is 1); its value is the
+    model version, which the score step checks is the same for every shard."""
+    from riskops.model.registry import Registry
+    from riskops.scoring.offboard import scoring_version
+    from riskops.scoring.shards import score_shard as score_one
+
+    step = _Step(config, run_id, f"score-shard-{shard}")
+    cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
+    version = scoring_version(Registry(step.store))
+    with step.warehouse() as wh:
+        result = score_one(wh, step.store, date.fromisoformat(as_of), cohort, shard, shards, version, cfg)
+    figure = f"shard {shard + 1} of {shards}: {len(result.scores):,} customers, {len(result.offboarding):,} listed"
+    return step.done(version, figure, {"customers": float(len(result.scores))},
+                     detail={"model_version": version, "seconds": result.seconds})  # fmt: skip
+
+
+def score(
+    config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled", policy: Mapping[str, Any] | None = None,
+    shards: int = 1, versions: list[str] | None = None,
+) -> StepResult:  # fmt: skip
+    """Gather the scored shards into `<cohort>_scores` and `<cohort>_offboarding` (the review capacity applied to
+    the whole list), measure drift, publish the scores and the list in the run folder with the policy beside
+    them. `versions` are the shards' model versions (one per shard)."""
     from riskops.model.registry import Registry
     from riskops.scoring.drift import DRIFT, measure_drift
-    from riskops.scoring.offboard import publish_scores, score_cohort
+    from riskops.scoring.offboard import publish_scores
+    from riskops.scoring.shards import gather
 
     step = _Step(config, run_id, "score")
     cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
     with step.warehouse() as wh:
-        result = score_cohort(wh, step.store, date.fromisoformat(as_of), cohort, cfg)
+        result = gather(wh, step.store, cohort, shards, list(versions or []), cfg)
         card = Registry(step.store).card(result.model_version)
         drift = measure_drift(wh, step.store, card, cohort, result.policy.drift)
     step.store.write_text(f"{run_id}/{DRIFT}", drift.model_dump_json())
@@ -236,7 +266,8 @@ def score(config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled"
     return step.done(
         table_name(cohort, "offboarding"), figure, metrics, parameters={"policy": result.policy.model_dump()},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
-                "seconds": result.seconds, "drift": drift.summary(), "over_capacity": result.over_capacity},
+                "seconds": result.seconds, "drift": drift.summary(), "over_capacity": result.over_capacity,
+                "shards": shards},
     )  # fmt: skip
 
 

@@ -52,6 +52,11 @@ class ScoringResult:
         return {s: int(counts.get(s, 0)) for s in SEGMENTS}
 
 
+def skipped_rules(cfg: OffboardConfig, columns: list[str]) -> list[str]:
+    """The policy's rules whose feature the book does not have: skipped, and named in the report."""
+    return [f"{r.name} (no feature {r.feature})" for r in cfg.rules if r.feature not in columns]
+
+
 def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -> int:
     """Keep only the `capacity` highest-scored of the customers to off-board (in place); returns how many more
     the policy would have listed."""
@@ -120,6 +125,13 @@ def explain(
     return reasons
 
 
+def holdout_typical(registry: Registry, card: ModelCard) -> dict[str, Any]:
+    """The typical customer a model's reasons compare with: its holdout's, the same for every cohort, shard
+    and request (the service computes it the same way when it loads the model)."""
+    X = align(registry.holdout(card.version), card.features, card.categorical, list(card.dropped))
+    return typical_values(X, card.categorical)
+
+
 def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
     """The median customer (most common category) of the scored population."""
     typical: dict[str, Any] = {}
@@ -134,9 +146,10 @@ def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
 
 def score_frame(
     frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, definitions: dict[str, str],
-    with_reasons: bool = True,
+    with_reasons: bool = True, typical: Mapping[str, Any] | None = None,
 ) -> ScoringResult:  # fmt: skip
-    """Score a feature frame (one row per customer) with a registered model; build the off-boarding list."""
+    """Score a feature frame (one row per customer) with a registered model; build the off-boarding list. The
+    reasons compare with `typical` (the model's holdout, as the service does; default: the scored frame)."""
     seconds: dict[str, float] = {}
     cfg = cfg.resolved(card)
     t = time.perf_counter()
@@ -145,13 +158,8 @@ def score_frame(
     seconds["predict"] = time.perf_counter() - t
     high, medium = cfg.high, cfg.medium
     segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
-    fired: dict[str, np.ndarray] = {}
-    skipped = []
-    for rule in cfg.rules:
-        if rule.feature not in frame.columns:
-            skipped.append(f"{rule.name} (no feature {rule.feature})")
-            continue
-        fired[rule.name] = rule.check(frame[rule.feature]).to_numpy()
+    skipped = skipped_rules(cfg, list(frame.columns))
+    fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules if r.feature in frame.columns}
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
     over_capacity = within_capacity(offboard, p, cfg.capacity)
@@ -172,10 +180,10 @@ def score_frame(
     reasons: list[list[str]] = [[] for _ in chosen]
     if with_reasons:
 
-        def typical(names: list[str]) -> dict[str, Any]:
-            return typical_values(X[names], card.categorical)
+        def usual(names: list[str]) -> Mapping[str, Any]:
+            return typical if typical is not None else typical_values(X[names], card.categorical)
 
-        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
+        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, usual, cfg.reasons)
     meanings = {r.name: r.meaning for r in cfg.rules}
     listing = scores.iloc[chosen].copy()
     listing["reasons"] = ["; ".join(r) for r in reasons]
@@ -196,6 +204,18 @@ def score_frame(
     )
 
 
+def scoring_version(registry: Registry, version: str | None = None) -> str:
+    """The version to score with: `version`, or the champion; refuses when there is none."""
+    target = version or registry.champion()
+    if not target:
+        raise RiskOpsError(
+            "there is no champion model to score with",
+            f"model registry at {registry.store.uri('models')}",
+            "train one first: `riskops train --as-of ...` or `make run`",
+        )
+    return target
+
+
 def score_cohort(
     wh: Warehouse,
     store: ArtifactStore,
@@ -207,19 +227,12 @@ def score_cohort(
     """Score a validated cohort with the champion (or `version`); write `<cohort>_scores` and
     `<cohort>_offboarding` to the warehouse. Without `cfg`, the model's default policy."""
     registry = Registry(store)
-    target = version or registry.champion()
-    if not target:
-        raise RiskOpsError(
-            "there is no champion model to score with",
-            f"model registry at {store.uri('models')}",
-            "train one first: `riskops train --as-of ...` or `make run`",
-        )
-    model, card = registry.load(target)
+    model, card = registry.load(scoring_version(registry, version))
     cfg = cfg.resolved(card) if cfg else model_policy(store, card)
     fs = build_features(wh, cohort, as_of_cutoff(as_of), FeatureConfig(**card.feature_config))
     frame = read_features(wh, cohort)
     definitions = {f.name: f.definition for f in fs.features()}
-    result = score_frame(frame, model, card, cfg, definitions)
+    result = score_frame(frame, model, card, cfg, definitions, typical=holdout_typical(registry, card))
     wh.load(table_name(cohort, "scores"), pa.Table.from_pandas(result.scores, preserve_index=False))
     wh.load(table_name(cohort, "offboarding"), pa.Table.from_pandas(result.offboarding, preserve_index=False))
     return result

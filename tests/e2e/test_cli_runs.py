@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -24,7 +25,8 @@ def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     return subprocess.run([RISKOPS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
 
 
-STEPS = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled", "score",
+STEPS = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled",
+         "score-shard-0", "score",
          "report"]  # fmt: skip
 SAME_DATA = ("--customers", "1500", "--seed", "5", *QUICK)
 
@@ -222,11 +224,13 @@ def test_generate_command_writes_a_dataset(tmp_path: Path) -> None:
 def test_pipelines_run_locally_with_kfp_local(
     tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
-    """`riskops pipeline run` on the data `riskops run` used: the same steps, record fields and reports."""
+    """`riskops pipeline run` on the data `riskops run` used, scoring in four parallel shards (dsl.ParallelFor):
+    the same steps (a task per shard), record fields, reports, and the same off-boarding list as one shard."""
     (tmp_path / "data").symlink_to(job_run[0] / "data")  # the cached dataset
-    r = riskops("pipeline", "run", *SAME_DATA, cwd=tmp_path)
+    r = riskops("pipeline", "run", *SAME_DATA, "--shards", "4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert _step_lines(r.stderr) == STEPS
+    four = [*STEPS[:7], "score-shard-0", "score-shard-1", "score-shard-2", "score-shard-3", *STEPS[8:]]
+    assert sorted(_step_lines(r.stderr)) == sorted(four)  # the shards finish in any order
     assert "Executing task" not in r.stderr + r.stdout and len((r.stderr + r.stdout).splitlines()) < 45
     assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
     report = next((tmp_path / "runs").glob("*/report.html"))
@@ -239,10 +243,17 @@ def test_pipelines_run_locally_with_kfp_local(
     job_dir = sorted(p for p in (job_run[0] / "runs").iterdir() if p.name != "models")[0]  # its first run
     job = json.loads((job_dir / "run.json").read_text())
     assert set(record) == set(job) and record["flow"] == "pipeline"
-    for key in ("parameters", "as_of", "snapshots", "policy"):
+    assert record["parameters"] == job["parameters"] | {"shards": 4}
+    for key in ("as_of", "snapshots", "policy"):
         assert record[key] == job[key], key
     assert record["data"] == job["data"] == str((job_run[0] / "data" / "synthetic-1500-seed5").resolve())
-    assert list(record["timings_s"]) == list(job["timings_s"])
+    assert [s for s in record["timings_s"] if "shard" not in s] == [s for s in job["timings_s"] if "shard" not in s]
+    shard_sizes = [s["figure"] for s in record["steps"] if s["step"].startswith("score-shard-")]
+    assert len(shard_sizes) == 4 and all("of 4" in f for f in shard_sizes)
+    one, four_lists = (pd.read_csv(d / "offboarding.csv") for d in (job_dir, report.parent))
+    assert four_lists["customer_id"].tolist() == one["customer_id"].tolist()  # the same list, in the same order
+    assert four_lists["reasons"].tolist() == one["reasons"].tolist()
+    assert four_lists["score"].to_numpy() == pytest.approx(one["score"].to_numpy(), abs=1e-9)
     assert record["scoring"]["segments"] == job["scoring"]["segments"]
     assert record["gate"]["reason"] == job["gate"]["reason"] == "no champion yet"
     for metric in ("roc_auc", "pr_auc"):

@@ -98,7 +98,7 @@ def local(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 def test_every_step_ran_isolated_and_recorded_one_run(production: dict[str, Any]) -> None:
     record: RunRecord = production["record"]
     order = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled",
-             "score", "report"]  # fmt: skip
+             "score-shard-0", "score", "report"]  # fmt: skip
     assert [s.step for s in production["steps"]] == order  # one line per finished step, in order
     assert list(record.timings_s) == order[:-1] and all(t > 0 for t in record.timings_s.values())
     assert record.flow == "pipeline" and record.data == "raw tables in the warehouse (bigquery)"

@@ -18,6 +18,7 @@ from riskops.features.engineering import read_features
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
+from riskops.model.registry import Registry
 from riskops.runs.candidate import train_and_register
 from riskops.runs.report import compare_runs, list_runs
 from riskops.scoring.offboard import format_value, score_cohort
@@ -170,3 +171,33 @@ def _ipc(table: pa.Table) -> bytes:
     with pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table)
     return bytes(sink.getvalue().to_pybytes())
+
+
+def test_shards_give_the_list_one_task_gives_and_capacity_applies_to_the_whole(
+    ingested: DuckDBWarehouse, store: LocalStore
+) -> None:
+    from riskops.scoring.offboard import scoring_version
+    from riskops.scoring.shards import gather, score_shard
+
+    version = scoring_version(Registry(store))
+    cfg = OffboardConfig(medium_factor=0.3)
+
+    def scored(shards: int, policy: OffboardConfig) -> Any:
+        sizes = [len(score_shard(ingested, store, AS_OF, "unlabelled", k, shards, version, policy).scores)
+                 for k in range(shards)]  # fmt: skip
+        return sizes, gather(ingested, store, "unlabelled", shards, [version] * shards, policy)
+
+    sizes1, one = scored(1, cfg)
+    sizes3, three = scored(3, cfg)
+    assert sum(sizes3) == sizes1[0] == ingested.count("unlabelled_customers") and min(sizes3) > 0
+    assert three.offboarding["customer_id"].tolist() == one.offboarding["customer_id"].tolist()
+    assert three.offboarding["reasons"].tolist() == one.offboarding["reasons"].tolist()  # the holdout's typical
+    assert three.scores.equals(one.scores)
+    left = [t for t in ingested.con.execute("SHOW TABLES").fetchnumpy()["name"] if "of3_" in t]
+    assert left == []  # the shards' views and tables are gone
+    capped = cfg.model_copy(update={"capacity": 3})
+    _, capped_three = scored(3, capped)
+    assert capped_three.offboarding["customer_id"].tolist() == one.offboarding["customer_id"].tolist()[:3]
+    assert capped_three.over_capacity == len(one.offboarding) - 3 and int(capped_three.scores["offboard"].sum()) == 3
+    with pytest.raises(RiskOpsError, match="the champion changed while its shards ran"):
+        gather(ingested, store, "unlabelled", 2, [version, "m-other"], cfg)

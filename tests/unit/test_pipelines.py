@@ -74,9 +74,17 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
 
 def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     spec = specs["scoring"]
-    assert {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]} == {"ingest", "score", "report"}
+    executors = {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]}
+    assert executors == {"ingest", "shard-plan", "score-shard", "score", "report"}
+    tasks = spec["root"]["dag"]["tasks"]
+    loop = (
+        tasks["for-loop-2"] if "for-loop-2" in tasks else next(t for n, t in tasks.items() if n.startswith("for-loop"))
+    )
+    assert loop["parameterIterator"]["items"]["inputParameter"].endswith("shard-plan-Output")
+    assert "score-shard" in spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert set(params) == {"as_of", "config", "run_id", "dataset_dir", "mapping", "policy"}
+    assert set(params) == {"as_of", "config", "run_id", "dataset_dir", "mapping", "policy", "shards"}
+    assert params["shards"]["defaultValue"] == 1
     assert params["config"]["defaultValue"] == CONFIG and params["policy"]["defaultValue"] == {}
     # The mapping travels as an argument of the run to the ingest step, the one step that reads source names.
     assert params["mapping"]["defaultValue"] == {}

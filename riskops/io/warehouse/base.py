@@ -65,6 +65,11 @@ class Warehouse(ABC):
         for name, stage in staged.items():
             self.execute(f"CREATE OR REPLACE TABLE {self.ref(name)} AS SELECT * FROM {self.ref(stage)}")
 
+    def shard_predicate(self, column: str, shards: int, shard: int) -> str:
+        """BigQuery-dialect SQL true for the rows whose `column` (a quoted name) hashes to `shard` of `shards`:
+        FARM_FINGERPRINT, stable and spread evenly, on BigQuery; a backend without it overrides this."""
+        return f"MOD(ABS(FARM_FINGERPRINT({column})), {int(shards)}) = {int(shard)}"
+
     @abstractmethod
     def execute(self, sql: str) -> None:
         """Run one BigQuery-dialect statement (DDL, DML, CREATE TABLE AS SELECT)."""

@@ -71,6 +71,10 @@ class DuckDBWarehouse(Warehouse):
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
+    def shard_predicate(self, column: str, shards: int, shard: int) -> str:
+        # DuckDB has no FARM_FINGERPRINT; its HASH is an unsigned 64-bit hash, stable for a given DuckDB version.
+        return f"MOD(HASH({column}), {int(shards)}) = {int(shard)}"
+
     def ref(self, name: str) -> str:
         return f"main.{table_ident(name)}"
 
