@@ -4,7 +4,7 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def score_shard(config: dict, as_of: str, run_id: str, clean_table: str, shard: int, shards: int, policy: dict) -> str:
+def score_shard(config: dict, as_of: str, run_id: str, shard: int, shards: int, policy: dict) -> str:
     """Score one shard of the unlabelled cohort with the champion under `policy` ({}: the model's default);
     returns the model version, which the score step checks is the same for every shard."""
     from riskops.runs import steps

@@ -26,12 +26,10 @@ def scoring_pipeline(
         mapping=mapping,
     )
     run = clean.outputs["run_id"]
-    plan = shard_plan(shards=shards)
-    with dsl.ParallelFor(items=plan.output, name="shards") as shard:
-        part = score_shard(
-            config=config, as_of=as_of, run_id=run, clean_table=clean.outputs["table"], shard=shard, shards=shards,
-            policy=policy,
-        )  # fmt: skip
+    plan = shard_plan(shards=shards, run_id=run).after(clean)
+    with dsl.ParallelFor(items=plan.output, name="shards") as item:
+        part = score_shard(config=config, as_of=as_of, run_id=item.run_id, shard=item.shard, shards=shards,
+                           policy=policy)  # fmt: skip
     scored = score(
         config=config, as_of=as_of, run_id=run, shards=shards, versions=dsl.Collected(part.output), policy=policy
     )

@@ -206,11 +206,13 @@ def promote(config: Config, version: str, run_id: str, reason: str) -> StepResul
     return step.done(version, f"{version} is the champion")
 
 
-def shard_plan(shards: int) -> list[int]:
-    """The shards a scoring run splits its cohort into (0 to shards - 1): what the pipeline's ParallelFor walks."""
+def shard_plan(shards: int, run_id: str = "") -> list[dict[str, Any]]:
+    """The shards a scoring run splits its cohort into, what the pipeline's ParallelFor walks: one item per
+    shard with the run id in it (kfp.local binds an upstream task's output inside a loop to the loop item, so
+    the loop body reads the run from its item)."""
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
-    return list(range(shards))
+    return [{"shard": k, "run_id": run_id} for k in range(shards)]
 
 
 def score_shard(
@@ -264,7 +266,8 @@ def score(
     figure += f"; drift: {', '.join(drifted) if drifted else 'none'}"
     metrics |= {"drifted_features": float(len(drift.drifted())), "score_psi": drift.score.psi}
     return step.done(
-        table_name(cohort, "offboarding"), figure, metrics, parameters={"policy": result.policy.model_dump()},
+        table_name(cohort, "offboarding"), figure, metrics,
+        parameters={"policy": result.policy.model_dump(), "shards": shards},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
                 "seconds": result.seconds, "drift": drift.summary(), "over_capacity": result.over_capacity,
                 "shards": shards},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +15,8 @@ import sqlglot
 from riskops.core.errors import WarehouseError
 from riskops.core.names import ident, table_ident
 from riskops.io.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
 
 _DUCK_TO_BQ = {
     "VARCHAR": "STRING",
@@ -56,6 +60,25 @@ def _bq_type(duck_type: str) -> str:
     return _DUCK_TO_BQ.get(duck_type, duck_type)
 
 
+LOCK_WAIT_S = 600.0  # how long a process waits for another's hold on the file (parallel local tasks take turns)
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting while another process holds it: DuckDB allows one writing process per file, and the
+    tasks of a local pipeline run (the scoring shards) may run at the same time. BigQuery has no such limit."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+            log.debug("waiting for the lock on %s", path)
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
 class DuckDBWarehouse(Warehouse):
     backend = "duckdb"
 
@@ -63,7 +86,7 @@ class DuckDBWarehouse(Warehouse):
         self.path = Path(path) if str(path) != ":memory:" else path
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path))
+        self.con = _connect(str(path))
         # UTC so TIMESTAMP casts never depend on the machine's zone; no insertion order keeps memory flat.
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
