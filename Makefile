@@ -13,7 +13,7 @@ SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: serve bench-service bench-stream bench-drift stream ops ops-tools monitoring images
+.PHONY: serve bench-service bench-stream bench-drift bench-refit stream ops ops-tools monitoring images
 .PHONY: production-shape help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -108,6 +108,9 @@ bench-service: setup ## Load the service with wrk (installed from Debian if miss
 
 bench-drift: setup ## Drift of 1M customers x all features in the warehouse, beside building the features
 	$(BIN)/python bench/bench_drift.py --customers 200000
+
+bench-refit: setup ## Model choice: does refitting on every labelled customer beat the development-set model? (decision 0014)
+	$(BIN)/python bench/bench_refit.py --seeds 3
 
 bench-stream: setup ## The stream worker on the Pub/Sub emulator: events/s from a backlog, p50/p99 latency at half that rate
 	$(BIN)/python bench/bench_stream.py
