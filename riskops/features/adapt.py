@@ -41,9 +41,14 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
     counts = wh.query(
         f"SELECT type AS t, COUNT(*) AS n FROM {ref} WHERE type IS NOT NULL GROUP BY 1 ORDER BY n DESC, t LIMIT 50"
     ).to_pylist()
+    main = wh.query(
+        f"SELECT currency AS c, COUNT(*) AS n FROM {ref} WHERE currency IS NOT NULL "
+        "GROUP BY 1 ORDER BY n DESC, c LIMIT 1"
+    ).to_pylist()
+    currency = str(main[0]["c"]) if main else None
     frequent = [r for r in counts if r["n"] >= max(MIN_TYPE_ROWS, MIN_TYPE_SHARE * n)]
     types = tuple(str(r["t"]) for r in frequent if _TYPE_NAME.fullmatch(str(r["t"])))[:MAX_TYPES]
-    notes = [f"transaction types from the data: {', '.join(types) or 'none'}"]
+    notes = [f"transaction types from the data: {', '.join(types) or 'none'}; main currency {currency or 'unknown'}"]
     left = [str(r["t"]) for r in counts if str(r["t"]) not in types]
     if left:
         notes.append(f"types without features of their own (rare, or not a plain lower-case name): {', '.join(left)}")
@@ -59,4 +64,5 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
            "the history" if dropped else "") + ")"
     )  # fmt: skip
     type_windows = tuple(w for w in base.type_windows if w in windows) or (max(windows),)
-    return Adapted(base.model_copy(update={"types": types, "windows": windows, "type_windows": type_windows}), notes)
+    update = {"types": types, "windows": windows, "type_windows": type_windows, "currency": currency}
+    return Adapted(base.model_copy(update=update), notes)

@@ -46,6 +46,10 @@ class FeatureConfig(BaseModel):
     small_amount: float = Field(default=10.0, gt=0, description="amounts below this are micro-transfers (probing)")
     night_end_hour: int = Field(default=6, ge=1, le=12, description="00:00 until this hour (UTC) is night")
     income_attribute: str = "declared_income"
+    currency: str | None = Field(
+        default=None, description="the book's main currency (most transactions), read off the labelled cohort; rules "
+        "whose thresholds are in another one are skipped"
+    )  # fmt: skip
     long_window: int = 365
     recent_window: int = 30
     pass_through_window: int = 90

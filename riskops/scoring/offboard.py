@@ -52,9 +52,20 @@ class ScoringResult:
         return {s: int(counts.get(s, 0)) for s in SEGMENTS}
 
 
-def skipped_rules(cfg: OffboardConfig, columns: list[str]) -> list[str]:
-    """The policy's rules whose feature the book does not have: skipped, and named in the report."""
-    return [f"{r.name} (no feature {r.feature})" for r in cfg.rules if r.feature not in columns]
+def skipped_rules(cfg: OffboardConfig, columns: list[str], currency: str | None) -> list[str]:
+    """The policy's rules that do not fit the book, named for the report: a feature it does not have, or a
+    threshold in another currency than its main one. They are never applied."""
+    return [
+        f"{r.name} (no feature {r.feature})" if r.feature not in columns
+        else f"{r.name} (its threshold is in {r.currency}; the book is in {currency})"
+        for r in cfg.rules
+        if r.feature not in columns or not r.fits(currency)
+    ]  # fmt: skip
+
+
+def book_currency(card: ModelCard) -> str | None:
+    """The main currency of the book the model was trained on (None for a model trained before it was read)."""
+    return card.feature_config.get("currency")
 
 
 def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -> int:
@@ -158,8 +169,10 @@ def score_frame(
     seconds["predict"] = time.perf_counter() - t
     high, medium = cfg.high, cfg.medium
     segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
-    skipped = skipped_rules(cfg, list(frame.columns))
-    fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules if r.feature in frame.columns}
+    currency = book_currency(card)
+    skipped = skipped_rules(cfg, list(frame.columns), currency)
+    fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules
+             if r.feature in frame.columns and r.fits(currency)}  # fmt: skip
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
     over_capacity = within_capacity(offboard, p, cfg.capacity)

@@ -34,6 +34,12 @@ class Rule(BaseModel):
     op: Literal[">=", ">", "<=", "<"] = ">="
     value: float
     meaning: str = Field(description="what it means for the business, shown on the list")
+    currency: str | None = Field(default=None, description="the currency its threshold is in; the rule is skipped "
+                                 "for a book in another currency (default: any)")  # fmt: skip
+
+    def fits(self, currency: str | None) -> bool:
+        """Whether the rule means what it says in a book whose main currency is `currency` (None: unknown)."""
+        return self.currency is None or currency is None or self.currency.upper() == currency.upper()
 
     def check(self, values: pd.Series) -> pd.Series:
         hit = _OPS[self.op](pd.to_numeric(values, errors="coerce"), self.value)
@@ -50,11 +56,11 @@ class Rule(BaseModel):
 DEFAULT_RULES = [
     Rule(name="pass_through", feature="pass_through_2d_90d", value=0.8,
          meaning="moves most incoming money straight out again (mule / layering pattern)"),
-    Rule(name="high_risk_corridors", feature="high_risk_out_sum_365d", value=10_000,
+    Rule(name="high_risk_corridors", feature="high_risk_out_sum_365d", value=10_000, currency="EUR",
          meaning="sends large sums to high-risk jurisdictions"),
     Rule(name="chargebacks", feature="chargeback_reversed_count_365d", value=3,
          meaning="repeated chargebacks or reversals (first-party fraud)"),
-    Rule(name="structuring", feature="near_threshold_count_90d", value=3,
+    Rule(name="structuring", feature="near_threshold_count_90d", value=3, currency="EUR",
          meaning="several amounts just under the reporting threshold (structuring)"),
 ]  # fmt: skip
 

@@ -394,3 +394,5 @@ def test_the_credit_book_runs_calibrated_monotone_and_within_the_review_capacity
     record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
     assert record["scoring"]["offboard"] == 40 and record["scoring"]["over_capacity"] > 0
     assert record["policy"]["high_cutoff"] == pytest.approx(400 / 1400)  # from the policy's costs
+    report = next((tmp_path / "runs").glob("*/report.md")).read_text()
+    assert "Rule skipped: structuring (its threshold is in EUR; the book is in TWD)" in report

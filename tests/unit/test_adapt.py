@@ -20,11 +20,18 @@ def _monthly_book(customers: int = 50, months: int = 12) -> pa.Table:
         for m in range(months):
             when = CUTOFF - timedelta(days=30 * m + 3)
             rows += [
-                {"customer_id": f"c{c}", "ts": when, "type": "bill", "amount": 900.0},
-                {"customer_id": f"c{c}", "ts": when + timedelta(days=1), "type": "payment", "amount": 850.0},
+                {"customer_id": f"c{c}", "ts": when, "type": "bill", "amount": 900.0, "currency": None},
+                {
+                    "customer_id": f"c{c}",
+                    "ts": when + timedelta(days=1),
+                    "type": "payment",
+                    "amount": 850.0,
+                    "currency": None,
+                },
             ]
-    rows += [{"customer_id": "c0", "ts": CUTOFF - timedelta(days=5), "type": "fee", "amount": 5.0}]
-    rows += [{"customer_id": f"c{c}", "ts": CUTOFF - timedelta(days=9), "type": "Late Fee!", "amount": 35.0}
+    rows += [{"customer_id": "c0", "ts": CUTOFF - timedelta(days=5), "type": "fee", "amount": 5.0, "currency": None}]
+    rows += [{"customer_id": f"c{c}", "ts": CUTOFF - timedelta(days=9), "type": "Late Fee!", "amount": 35.0,
+              "currency": None}
              for c in range(30)]  # fmt: skip
     return pa.Table.from_pylist(rows)
 
@@ -35,6 +42,7 @@ def test_a_monthly_book_gets_its_own_types_and_no_window_shorter_than_its_cadenc
         adapted = adapt(wh, "labelled", CUTOFF)
     c = adapted.config
     assert c.types == ("bill", "payment")  # the fee is too rare, "Late Fee!" is not a plain name
+    assert c.currency is None  # the book has no currency column filled
     assert 7 not in c.windows and {30, 90, 365} <= set(c.windows)  # 365 is the long window the ratios compare
     assert set(c.type_windows) <= set(c.windows)
     notes = " ".join(adapted.notes)
@@ -45,7 +53,13 @@ def test_a_monthly_book_gets_its_own_types_and_no_window_shorter_than_its_cadenc
 
 def test_a_busy_long_book_keeps_the_default_windows() -> None:
     rows = [
-        {"customer_id": f"c{c}", "ts": CUTOFF - timedelta(hours=6 * i), "type": "card", "amount": 10.0}
+        {
+            "customer_id": f"c{c}",
+            "ts": CUTOFF - timedelta(hours=6 * i),
+            "type": "card",
+            "amount": 10.0,
+            "currency": "TWD" if i % 3 else "USD",
+        }
         for c in range(5)
         for i in range(1500)  # four a day for a year and more
     ]
@@ -53,6 +67,7 @@ def test_a_busy_long_book_keeps_the_default_windows() -> None:
         wh.load("labelled_transactions", pa.Table.from_pylist(rows))
         adapted = adapt(wh, "labelled", CUTOFF)
     assert adapted.config.windows == FeatureConfig().windows and adapted.config.types == ("card",)
+    assert adapted.config.currency == "TWD" and "main currency TWD" in adapted.notes[0]
 
 
 def test_no_transactions_means_no_type_features() -> None:
