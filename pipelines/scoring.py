@@ -17,14 +17,8 @@ def scoring_pipeline(
     policy: dict = {},  # noqa: B006 - {} means the champion's default policy
     shards: int = 1,
 ) -> str:
-    clean = ingest(
-        config=config,
-        cohort="unlabelled",
-        as_of=as_of,
-        run_id=run_id,
-        dataset_dir=dataset_dir,
-        mapping=mapping,
-    )
+    clean = ingest(config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
+                   mapping=mapping)  # fmt: skip
     run = clean.outputs["run_id"]
     plan = shard_plan(shards=shards, run_id=run).after(clean)
     with dsl.ParallelFor(items=plan.output, name="shards") as item:

@@ -23,14 +23,8 @@ def training_pipeline(
     offboard_cost: float = DEFAULTS.offboard_cost,
     margin: float = DEFAULTS.margin,
 ) -> str:
-    clean = ingest(
-        config=config,
-        cohort="labelled",
-        as_of=as_of,
-        run_id=run_id,
-        dataset_dir=dataset_dir,
-        mapping=mapping,
-    )
+    clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
+                   mapping=mapping)  # fmt: skip
     run = clean.outputs["run_id"]
     feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"])
     model = train(
