@@ -43,7 +43,7 @@ def score_shard(
         for part in PARTS:
             wh.execute(f"CREATE OR REPLACE VIEW {wh.ref(table_name(name, part))} AS "
                        f"SELECT * FROM {wh.ref(table_name(cohort, part))} WHERE {where}")  # fmt: skip
-    uncapped = (cfg or OffboardConfig()).model_copy(update={"capacity": None}) if cfg else None
+    uncapped = cfg.model_copy(update={"capacity": None}) if cfg else None  # the model's default has no capacity
     return score_cohort(wh, store, as_of, name, uncapped, version)
 
 
