@@ -159,6 +159,10 @@ class Mapping(BaseModel):
         description="customer attributes that are categories though their values are numbers (codes such as "
         "sex 1/2 or education 1-6): kept as text, so the model treats them as categories",
     )
+    descriptions: dict[str, str] = Field(
+        default_factory=dict,
+        description="customer attribute -> what it means, in words (`LIMIT_BAL: credit limit`): how reasons name it",
+    )
     currencies: list[str] | None = Field(default=None, description="allowed codes; default: ISO 4217")
     max_amount: float = Field(default=50_000_000.0, gt=0, description="larger amounts are quarantined as absurd")
     max_quarantine_share: float = Field(
@@ -169,6 +173,11 @@ class Mapping(BaseModel):
     @classmethod
     def _categorical_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
         return [_checked(check_column, safe_column(name)) for name in v]
+
+    @field_validator("descriptions")
+    @classmethod
+    def _described_names_reach_sql_safely(cls, v: dict[str, str]) -> dict[str, str]:
+        return {_checked(check_column, safe_column(name)): words for name, words in v.items()}
 
     @field_validator("labels")
     @classmethod

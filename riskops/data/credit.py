@@ -20,7 +20,14 @@ from riskops.data.contract import TRANSACTION_COLUMNS, Mapping, as_of_cutoff
 DEFAULT_AS_OF = date(2026, 9, 30)
 MONTHS = 12
 CODED = ["sex", "education", "marriage"]  # integer codes that mean categories
-MAPPING = Mapping(categorical=CODED)  # how `riskops run --data credit` reads the book
+MAPPING = Mapping(  # how `riskops run --data credit` reads the book
+    categorical=CODED,
+    descriptions={
+        "limit_bal": "credit limit", "sex": "sex (code)", "age": "age in years",
+        "education": "education (code: 1 graduate school, 2 university, 3 high school, 4 other)",
+        "marriage": "marital status (code: 1 married, 2 single, 3 other)",
+    },
+)  # fmt: skip
 
 
 def generate_credit(out: Path, customers: int = 20_000, seed: int = 42, as_of: date = DEFAULT_AS_OF,

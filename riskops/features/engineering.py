@@ -46,6 +46,8 @@ class FeatureConfig(BaseModel):
     small_amount: float = Field(default=10.0, gt=0, description="amounts below this are micro-transfers (probing)")
     night_end_hour: int = Field(default=6, ge=1, le=12, description="00:00 until this hour (UTC) is night")
     income_attribute: str = "declared_income"
+    attribute_words: dict[str, str] = Field(default_factory=dict, description="attribute -> its meaning in words, "
+                                            "from the mapping's `descriptions`; reasons use it")  # fmt: skip
     currency: str | None = Field(
         default=None, description="the book's main currency (most transactions), read off the labelled cohort; rules "
         "whose thresholds are in another one are skipped"
@@ -392,8 +394,9 @@ class FeatureSet:
             )  # fmt: skip
 
     def features(self) -> list[Feature]:
+        words = self.config.attribute_words
         attrs = [
-            Feature(name, "attribute", f"customer attribute `{name}`", kind=kind)  # type: ignore[arg-type]
+            Feature(name, "attribute", words.get(name, f"customer attribute `{name}`"), kind=kind)  # type: ignore[arg-type]
             for name, kind in self.attributes.items()
         ]
         specials = [s.feature for s in self.specials]

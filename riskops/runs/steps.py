@@ -117,11 +117,14 @@ def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepRes
     """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
     from riskops.features.adapt import adapt
     from riskops.features.engineering import build_features, catalogue_markdown
+    from riskops.runs.record import read_steps
 
     step = _Step(config, run_id, f"features-{cohort}")
     cutoff = as_of_cutoff(date.fromisoformat(as_of))
-    with step.warehouse() as wh:
-        adapted = adapt(wh, cohort, cutoff)  # the book's own types and windows; the model keeps them (its card)
+    ingested = {r.step: r for r in read_steps(step.store, run_id)}.get(f"ingest-{cohort}")
+    words = (ingested.parameters.get("mapping") or {}).get("descriptions", {}) if ingested else {}
+    with step.warehouse() as wh:  # the book's own types and windows and words; the model keeps them (its card)
+        adapted = adapt(wh, cohort, cutoff, FeatureConfig(attribute_words=words))
         fs = build_features(wh, cohort, cutoff, adapted.config)
         n = wh.count(table_name(cohort, "features"))
     step.store.write_text(f"{run_id}/{FEATURE_CONFIG}", adapted.config.model_dump_json(indent=2))

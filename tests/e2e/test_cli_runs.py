@@ -387,6 +387,7 @@ def test_the_credit_book_runs_calibrated_monotone_and_within_the_review_capacity
     assert "WARNING" not in r.stdout  # the holdout's segments rise Low < Medium < High
     card = json.loads(next((tmp_path / "runs" / "models").glob("*/card.json")).read_text())
     assert {"sex", "education", "marriage"} <= set(card["categorical"])
+    assert card["feature_config"]["attribute_words"]["limit_bal"] == "credit limit"
     assert card["feature_config"]["types"] == ["bill", "payment"] and 7 not in card["feature_config"]["windows"]
     assert 0.8 <= card["metrics"]["calibration_slope"] <= 1.2, card["metrics"]["calibration_slope"]
     rates = [card["metrics"]["segments"][s]["rate"] for s in ("Low", "Medium", "High")]
@@ -396,3 +397,7 @@ def test_the_credit_book_runs_calibrated_monotone_and_within_the_review_capacity
     assert record["policy"]["high_cutoff"] == pytest.approx(400 / 1400)  # from the policy's costs
     report = next((tmp_path / "runs").glob("*/report.md")).read_text()
     assert "Rule skipped: structuring (its threshold is in EUR; the book is in TWD)" in report
+    listing = pd.read_csv(next((tmp_path / "runs").glob("*/offboarding.csv")))
+    assert not listing["reasons"].str.contains("customer attribute `limit_bal`").any()  # said in the book's words
+    catalogue = next((tmp_path / "runs").glob("*/features/catalogue.md")).read_text()
+    assert "credit limit" in catalogue and "marital status (code" in catalogue  # the words reasons would use

@@ -209,3 +209,13 @@ def test_rules_in_another_currency_are_skipped_and_named() -> None:
         "big (no feature limit_bal)",
     ]
     assert Rule(name="x", feature="f", value=1, meaning="m", currency="eur").fits("EUR")
+
+
+def test_the_mappings_words_for_an_attribute_are_how_features_and_reasons_name_it() -> None:
+    from riskops.features.engineering import FeatureConfig, FeatureSet
+
+    m = Mapping.model_validate({"descriptions": {"LIMIT.BAL": "credit limit"}})
+    assert m.descriptions == {"LIMIT_BAL": "credit limit"}  # the name as loaded (safe_column)
+    fs = FeatureSet(FeatureConfig(attribute_words=m.descriptions), {"LIMIT_BAL": "numeric", "AGE": "numeric"})
+    words = {f.name: f.definition for f in fs.features() if f.group == "attribute"}
+    assert words == {"LIMIT_BAL": "credit limit", "AGE": "customer attribute `AGE`"}
