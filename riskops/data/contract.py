@@ -159,6 +159,11 @@ class Mapping(BaseModel):
         description="customer attributes that are categories though their values are numbers (codes such as "
         "sex 1/2 or education 1-6): kept as text, so the model treats them as categories",
     )
+    numeric: list[str] = Field(
+        default_factory=list,
+        description="customer attributes that are numbers though the source holds them as text (`'12,5'` is not "
+        "one): cast, and a row whose value does not read as a number is quarantined as bad_type:<attribute>",
+    )
     descriptions: dict[str, str] = Field(
         default_factory=dict,
         description="customer attribute -> what it means, in words (`LIMIT_BAL: credit limit`): how reasons name it",
@@ -169,7 +174,7 @@ class Mapping(BaseModel):
         default=0.05, ge=0, le=1, description="stop the run if a larger share of rows is quarantined"
     )
 
-    @field_validator("categorical")
+    @field_validator("categorical", "numeric")
     @classmethod
     def _categorical_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
         return [_checked(check_column, safe_column(name)) for name in v]
@@ -192,6 +197,13 @@ class Mapping(BaseModel):
         if set(v) != set(DIRECTIONS):
             raise ValueError(f"directions must map exactly {list(DIRECTIONS)}, got {sorted(v)}")
         return v
+
+    @model_validator(mode="after")
+    def _one_role_per_attribute(self) -> Mapping:
+        both = sorted(set(self.categorical) & set(self.numeric))
+        if both:
+            raise ValueError(f"{both} are declared both categorical and numeric; choose one")
+        return self
 
     @model_validator(mode="after")
     def _known_contract_names(self) -> Mapping:

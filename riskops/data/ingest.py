@@ -182,12 +182,12 @@ def _resolve(
         )
     mapped = {mapping.source_column(kind, c.name) for c in contract}
     extras = [c for c in source if c not in mapped and c != BAD_ENCODING]
-    undeclared = sorted(set(mapping.categorical) - set(extras)) if kind == "customers" else []
+    undeclared = sorted({*mapping.categorical, *mapping.numeric} - set(extras)) if kind == "customers" else []
     if undeclared:
         raise DataContractError(
-            f"the mapping declares {undeclared} categorical, but they are not attribute columns of the table "
+            f"the mapping declares roles for {undeclared}, but they are not attribute columns of the table "
             f"(its attributes: {', '.join(extras) or 'none'})",
-            where, "fix the names under `categorical:` in the mapping file (they are source column names)",
+            where, "fix the names under `categorical:` / `numeric:` in the mapping file (source column names)",
         )  # fmt: skip
     clash = [c for c in extras if c in {col.name for col in contract}]
     if clash:
@@ -197,6 +197,15 @@ def _resolve(
             "rename or drop them in the source, or map them instead",
         )
     return _Resolved(exprs, missing_optional, extras, BAD_ENCODING in source, text)
+
+
+def _attribute(column: str, mapping: Mapping) -> str:
+    """A customer attribute as the clean table holds it: cast to its declared role, else as it is."""
+    if column in mapping.categorical:
+        return f"CAST(s.{ident(column)} AS STRING)"
+    if column in mapping.numeric:
+        return f"SAFE_CAST(TRIM(CAST(s.{ident(column)} AS STRING)) AS FLOAT64)"
+    return f"s.{ident(column)}"
 
 
 def _encoding_flag(r: _Resolved) -> str:
@@ -325,10 +334,12 @@ def customer_sql(
         narrow += f", {_key(_col(e['account_state']))} IS NULL AS _no_label, {label_expr} AS _label"
         checks += [("_no_label", "missing_label"), ("_label IS NULL", "unknown_label")]
         label = f", {label_expr} AS account_state"
-    extras = "".join(
-        f", CAST(s.{ident(c)} AS STRING) AS {ident(c)}" if c in mapping.categorical else f", s.{ident(c)}"
-        for c in r.extras
-    )  # a declared category is text in the clean table, so the features and the model take it as one
+    # A declared category is text in the clean table, a declared number a FLOAT64: the features and the model take
+    # them as such. A declared number that does not read as one quarantines its row.
+    extras = "".join(f", {_attribute(c, mapping)} AS {ident(c)}" for c in r.extras)
+    for i, c in enumerate(a for a in r.extras if a in mapping.numeric):
+        narrow += f", ({_key('s.' + ident(c))} IS NOT NULL AND {_attribute(c, mapping)} IS NULL) AS _bad_num{i}"
+        checks.append((f"_bad_num{i}", f"bad_type:{c}"))
     projection = f"{_key(_col(e['customer_id']))} AS customer_id, {signup} AS signup_ts{label}{extras}"
     return _split(
         wh, src, _key(_col(e["customer_id"], "{t}")), "missing_customer_id", narrow, "", "", checks,

@@ -280,9 +280,9 @@ def test_attributes_the_mapping_declares_categorical_are_text_in_the_clean_table
 
 
 def test_a_declared_categorical_the_table_lacks_is_an_error_naming_it(duck: DuckDBWarehouse, store: LocalStore) -> None:
-    with pytest.raises(DataContractError, match=r"declares \['gender'\] categorical") as e:
+    with pytest.raises(DataContractError, match=r"declares roles for \[.gender.\]") as e:
         ingest(duck, store, GOOD_CUSTOMERS, GOOD_TX, Mapping(max_quarantine_share=1.0, categorical=["gender"]))
-    assert "its attributes: age" in e.value.what and "categorical:" in e.value.fix
+    assert "its attributes: age" in e.value.what and "`categorical:` / `numeric:`" in e.value.fix
 
 
 def test_an_attributes_only_cohort_is_usable_and_says_so(duck: DuckDBWarehouse, store: LocalStore) -> None:
@@ -294,3 +294,23 @@ def test_an_attributes_only_cohort_is_usable_and_says_so(duck: DuckDBWarehouse, 
 def test_transactions_all_quarantined_still_stop_the_run(duck: DuckDBWarehouse, store: LocalStore) -> None:
     with pytest.raises(UnusableDataError, match=r"no usable transactions .* all 30 rows were quarantined"):
         ingest(duck, store, GOOD_CUSTOMERS, [{**t, "amount": -1.0} for t in GOOD_TX])
+
+
+def test_attributes_declared_numeric_are_cast_and_a_value_that_is_no_number_quarantines_its_row(
+    duck: DuckDBWarehouse, store: LocalStore
+) -> None:
+    texts = ["1000", " 2500.5 ", "n/a"]
+    customers = [{**c, "Limit (EUR)": v} for c, v in zip(GOOD_CUSTOMERS, texts, strict=True)]
+    customers.append({"customer_id": "c4", "signup_ts": ts("2025-04-01"), "account_state": "ACTIVE", "age": 20,
+                      "Limit (EUR)": ""})  # fmt: skip
+    report = ingest(duck, store, customers, GOOD_TX, Mapping(max_quarantine_share=1.0, numeric=["Limit (EUR)"]))
+    assert report.customers.by_reason == {"bad_type:Limit (EUR)": 1}
+    assert reasons(duck, "labelled_quarantine_customers", "customer_id") == {"c3": "bad_type:Limit (EUR)"}
+    assert duck.columns("labelled_customers")["Limit (EUR)"] == "FLOAT64"
+    values = {r["customer_id"]: r["Limit (EUR)"] for r in duck.read_table("labelled_customers").to_pylist()}
+    assert values == {"c1": 1000.0, "c2": 2500.5, "c4": None}  # a blank is a missing value, not a bad one
+
+
+def test_an_attribute_cannot_be_both_categorical_and_numeric() -> None:
+    with pytest.raises(ValueError, match="declared both categorical and numeric"):
+        Mapping(categorical=["x"], numeric=["x"])
