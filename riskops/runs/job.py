@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from riskops.core.config import Settings, StepConfig
+from riskops.core.errors import DataContractError
 from riskops.core.identity import new_run_id
 from riskops.core.progress import Say, Tick
 from riskops.data.amlsim import default_dir, load_amlsim
@@ -48,6 +49,11 @@ def prepare_data(
     `riskops.data.sources.cohort_source`)."""
     if source not in EMBEDDED:
         folder = Path(source).expanduser()
+        if not folder.is_dir():
+            raise DataContractError(
+                f"--data {source}: not one of {', '.join(EMBEDDED)}, and no such folder", str(folder.absolute()),
+                f"pass {', '.join(EMBEDDED)}, or the folder of your book (labelled/ and unlabelled/ in it)",
+            )  # fmt: skip
         dataset_cohorts(folder)  # refuses a folder that is not a dataset, before anything runs
         return folder.resolve()
     if source == "credit":

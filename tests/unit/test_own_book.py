@@ -219,3 +219,11 @@ def test_the_mappings_words_for_an_attribute_are_how_features_and_reasons_name_i
     fs = FeatureSet(FeatureConfig(attribute_words=m.descriptions), {"LIMIT_BAL": "numeric", "AGE": "numeric"})
     words = {f.name: f.definition for f in fs.features() if f.group == "attribute"}
     assert words == {"LIMIT_BAL": "credit limit", "AGE": "customer attribute `AGE`"}
+
+
+def test_a_data_name_that_is_neither_embedded_nor_a_folder_says_both(tmp_path: Path) -> None:
+    from riskops.runs.job import prepare_data
+
+    with pytest.raises(DataContractError, match="not one of synthetic, credit, amlsim, and no such folder") as e:
+        prepare_data("amlsm", tmp_path, 100, 1, None)
+    assert "the folder of your book" in e.value.fix
