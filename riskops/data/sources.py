@@ -120,9 +120,6 @@ def _safe_names(names: list[str], path: Path) -> dict[str, str]:
     return renames
 
 
-TABLES = ("customers", "transactions")
-
-
 def cohort_source(folder: Path, cohort: Cohort, table: str) -> Path:
     """Where a dataset folder holds one table of a cohort: `<cohort>/<table>/` (a folder of Parquet or CSV files,
     the layout the generator writes) or one file `<cohort>/<table>.parquet` or `<cohort>/<table>.csv`."""
@@ -158,7 +155,8 @@ def load_dataset(
     row counts. A cohort without transactions (an attributes-only book) gets an empty transactions table."""
     mapping = mapping or Mapping()
     sources: dict[str, Source] = {}
-    for cohort in (c for c in cohorts if c in dataset_cohorts(folder)):
+    present = dataset_cohorts(folder)
+    for cohort in (c for c in cohorts if c in present):
         tables = mapping.cohorts[cohort]
         sources[tables.customers] = read_source(tables.customers, cohort_source(folder, cohort, "customers"))
         if has_transactions(folder, cohort):
