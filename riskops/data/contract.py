@@ -176,7 +176,7 @@ class Mapping(BaseModel):
 
     @field_validator("categorical", "numeric")
     @classmethod
-    def _categorical_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
+    def _role_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
         return [_checked(check_column, safe_column(name)) for name in v]
 
     @field_validator("descriptions")
