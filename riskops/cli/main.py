@@ -17,7 +17,7 @@ from typer.models import CommandFunctionType
 
 from riskops.core.config import Settings
 from riskops.core.errors import RiskOpsError
-from riskops.data.contract import Cohort, load_mapping, table_name
+from riskops.data.contract import Cohort, Mapping, load_mapping, table_name
 from riskops.data.synth import DEFAULT_CUSTOMERS
 from riskops.model.config import TrainConfig
 from riskops.runs.parameters import DEFAULTS
@@ -227,6 +227,13 @@ def _load_policy(path: Path | None) -> OffboardConfig | None:
     return load_policy(path) if path else None
 
 
+def _run_mapping(data: str, path: Path | None) -> Mapping:
+    """The mapping file given, else the one the data comes with (the credit book's coded attributes)."""
+    from riskops.runs.job import default_mapping
+
+    return load_mapping(path) if path else default_mapping(data)
+
+
 def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
                     margin: float, policy: Path | None, shards: int) -> RunParameters:  # fmt: skip
     from riskops.runs.parameters import RunParameters
@@ -275,14 +282,14 @@ def run_cmd(
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
     train, evaluate, gate, promote, score, report), on embedded defaults."""
     from riskops.cli.console import StepConsole
-    from riskops.runs.job import default_mapping, run_job
+    from riskops.runs.job import run_job
 
     started = datetime.now()
     params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards)
     with StepConsole(console) as steps:
         _, summary = run_job(
             Settings(), source=data, customers=customers, seed=seed, data_root=data_root,
-            amlsim_dir=amlsim_dir, mapping=load_mapping(mapping) if mapping else default_mapping(data), as_of=as_of,
+            amlsim_dir=amlsim_dir, mapping=_run_mapping(data, mapping), as_of=as_of,
             params=params,
             say=steps.say, finished=steps.finished, tick=steps.tick,
         )  # fmt: skip
@@ -633,7 +640,7 @@ def pipeline_run_cmd(
     from pipelines.runner import run_local
     from riskops.cli.console import StepConsole
     from riskops.data.sources import dataset_as_of
-    from riskops.runs.job import default_mapping, prepare_data
+    from riskops.runs.job import prepare_data
 
     started = datetime.now()
     settings = Settings()
@@ -641,7 +648,7 @@ def pipeline_run_cmd(
     with StepConsole(console) as steps:
         steps.say(f"data: preparing {data}")
         folder = prepare_data(data, data_root, customers, seed, None)
-        m = load_mapping(mapping) if mapping else default_mapping(data)
+        m = _run_mapping(data, mapping)
         day = as_of.isoformat() if as_of else dataset_as_of(folder, m)
         _, summary = run_local(settings, folder, day, params, steps.finished, steps.tick, m)
     out.print(summary)

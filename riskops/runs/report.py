@@ -140,7 +140,7 @@ LIMITATIONS = [  # the run report's closing section
     "- The label is the final account state; the model learns past off-boarding decisions, including their "
     "biases, not ground truth about crime.",
     "- Reasons are SHAP contributions of this model: they explain the score, not causes; correlated features "
-    "share credit. 'Typical customer' is the median of the scored cohort.",
+    "share credit. 'Typical customer' is the median (most common category) of the model's holdout.",
     "- Scores are probabilities calibrated out of fold; the model report shows how well that held on the "
     "holdout (calibration slope, intercept, reliability curve).",
     "- Amounts across currencies are added without conversion.",

@@ -6,7 +6,7 @@
   chargebacks, structuring), configurable in YAML or code.
 - Policy: off-board every High customer, and Medium customers that trigger at least `min_rules` rules.
 - Reasons: the customer's largest positive SHAP contributions, each in words with the customer's own value
-  and the typical (median) customer's, plus the rules it triggered, its score and its segment.
+  and the typical (median) customer's of the model's holdout, plus the rules it triggered, its score and its segment.
 """
 
 from __future__ import annotations
