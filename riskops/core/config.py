@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="service log level; logs are JSON lines on stderr")
     access_log: bool = Field(default=True, description="one log line per API request (probes and /metrics excluded)")
 
+    # The risk console (console/): reads through the service, writes decisions to the warehouse.
+    console_service_url: str = Field(default="http://127.0.0.1:8000", description="the scoring service it reads")
+    console_api_key: SecretStr = Field(default=SecretStr(""), description="its key for the scoring service")
+    console_identity: Literal["local", "iap"] = Field(
+        default="local", description="local: sign in against the users file; iap: the proxy's identity headers"
+    )
+    console_users: Path = Field(default=Path("configs/console-users.yaml"), description="users and their roles")
+    console_session_secret: SecretStr = Field(
+        default=SecretStr("development-only"), description="signs the console's session cookie and form tokens"
+    )
+
     warehouse: Literal["duckdb", "bigquery"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="DuckDB file; default: <run folder>/warehouse.duckdb")
     duckdb_memory_limit: str = "3GB"

@@ -1,7 +1,8 @@
 """The outcome loop: how each scoring run's list performed once its customers' outcomes are known.
 
 Outcomes are rows `customer_id, account_state (ACTIVE | SUSPENDED), decided_at, source`, from the warehouse
-table `outcomes` (loaded like any source) and `stream_outcomes` (the stream worker's ledger); the latest per
+table `outcomes` (loaded like any source), `stream_outcomes` (the stream worker's ledger) and the console's
+`review_decisions` (a confirmed off-boarding SUSPENDED, a keep ACTIVE); the latest per
 customer counts. For a scoring run as of day D with the policy's maturity window W:
 
 - an outcome decided on or before D is history, not a result: that customer is left out;
@@ -36,8 +37,9 @@ from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.scoring.offboard import MODEL_VERSION_KEY
 from riskops.scoring.policy import read_policy
+from riskops.scoring.review import DECISIONS, outcomes_sql
 
-OUTCOME_TABLES = ("outcomes", "stream_outcomes")
+OUTCOME_TABLES = ("outcomes", "stream_outcomes", DECISIONS)  # the console's decisions are outcomes too
 OUTCOME_COLUMNS = ("customer_id", "account_state", "decided_at")
 
 
@@ -101,7 +103,8 @@ def read_outcomes(wh: Warehouse, tables: tuple[str, ...] = OUTCOME_TABLES) -> pd
     for t in tables:
         if wh.exists(t):
             cols = ", ".join(ident(c) for c in OUTCOME_COLUMNS)
-            frames.append(wh.query(f"SELECT {cols} FROM {wh.ref(t)}").to_pandas())
+            source = f"({outcomes_sql(wh.ref(t))})" if t == DECISIONS else wh.ref(t)
+            frames.append(wh.query(f"SELECT {cols} FROM {source}").to_pandas())
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTCOME_COLUMNS})
     out = pd.concat(frames, ignore_index=True)

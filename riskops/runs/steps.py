@@ -246,6 +246,7 @@ def score(
     the whole list), measure drift, publish the scores and the list in the run folder with the policy beside
     them. `versions` are the shards' model versions (one per shard)."""
     from riskops.model.registry import Registry
+    from riskops.scoring.book import build_book, publish_book
     from riskops.scoring.drift import DRIFT, measure_drift
     from riskops.scoring.offboard import publish_scores
     from riskops.scoring.shards import gather
@@ -256,7 +257,9 @@ def score(
         result = gather(wh, step.store, cohort, shards, list(versions or []), cfg)
         card = Registry(step.store).card(result.model_version)
         drift = measure_drift(wh, step.store, card, cohort, result.policy.drift)
+        book, book_meta = build_book(wh, step.store, cohort, result, run_id)  # the console's precomputed rows
     step.store.write_text(f"{run_id}/{DRIFT}", drift.model_dump_json())
+    publish_book(step.store, run_id, book, book_meta)
     publish_scores(step.store, run_id, result)
     sizes = result.segment_sizes()
     metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
@@ -272,7 +275,8 @@ def score(
         table_name(cohort, "offboarding"), figure, metrics,
         parameters={"policy": result.policy.model_dump(), "shards": shards},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
-                "seconds": result.seconds, "drift": drift.summary(), "over_capacity": result.over_capacity,
+                "seconds": result.seconds | {f"book_{k}": v for k, v in book_meta.seconds.items()},
+                "drift": drift.summary(), "over_capacity": result.over_capacity,
                 "shards": shards},
     )  # fmt: skip
 

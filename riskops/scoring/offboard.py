@@ -112,7 +112,16 @@ def explain(
     features some reason uses)."""
     if X.empty:
         return []
-    sv = shap_values(model, X, categorical)[:, :-1]
+    return words(shap_values(model, X, categorical)[:, :-1], X, definitions, typical, k)
+
+
+def words(
+    sv: np.ndarray, X: pd.DataFrame, definitions: dict[str, str],
+    typical: Mapping[str, Any] | Callable[[list[str]], Mapping[str, Any]], k: int,
+) -> list[list[str]]:  # fmt: skip
+    """The reasons of `explain` from SHAP values already computed (one row per row of X, no expected value)."""
+    if X.empty:
+        return []
     # Candidates beyond k: a contribution whose value reads the same as the typical customer's says nothing to
     # the customer ("1.03, typical 1.03") and gives its place to the next one.
     top = np.argsort(-sv, axis=1)[:, : 2 * k]

@@ -27,6 +27,7 @@ from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, F
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns
 from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
 from riskops.model.registry import ModelCard, Registry
+from riskops.scoring.bookview import BookView
 from riskops.scoring.drift import psi
 from riskops.scoring.offboard import MODEL_VERSION_KEY, book_currency, explain, score_frame, typical_values
 from riskops.scoring.payloads import ScoreRequest
@@ -498,6 +499,7 @@ class LookupTable(PublishedPolicy):
         super().__init__(store)
         self.rows: dict[str, dict[str, Any]] = {}
         self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
+        self.book: BookView | None = None  # the run's precomputed book for the console, when it wrote one
 
     def refresh(self) -> bool:
         run = latest_scoring_run(self.store)
@@ -525,5 +527,11 @@ class LookupTable(PublishedPolicy):
             }
         record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
         self.scored_with = (version, read_policy(self.store, run))
-        self.rows, self.record, self.run_id = rows, record, run  # readers see the old table or the new one
+        book = BookView.load(self.store, run)
+        self.rows, self.record, self.book, self.run_id = (
+            rows,
+            record,
+            book,
+            run,
+        )  # readers see the old table or the new one
         return True

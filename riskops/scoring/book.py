@@ -1,0 +1,204 @@
+"""The scored book as the risk console reads it: one row per scored customer with everything a page shows,
+precomputed by the scoring run so a page costs a lookup, not a model call, on a book of a million customers.
+
+Per customer: score, segment, rules, off-boarding; its percentile in the book; the values of the model's key
+features (the numeric features with the largest mean |SHAP| over the book), their percentiles among all
+customers and within the segment, and their contributions to the score (log-odds, the rest summed as
+`other`); the reasons in words (the same words and typical customer as the off-boarding list); its nearest
+neighbours within its segment on the key features' contributions (customers the model sees alike); and the
+customer's own attributes, for the client view.
+
+Published as `<run>/book.parquet` beside `<run>/book.json` (the key features, their words, the typical
+customer, the cut-offs), both before `scores.parquet`, whose appearance tells the service a run is complete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from riskops.data.contract import table_name
+from riskops.features.engineering import ID_COLUMN, FeatureConfig, feature_set, read_features
+from riskops.io.artifacts import ArtifactStore
+from riskops.io.warehouse.base import Warehouse
+from riskops.model.inputs import align, shap_values
+from riskops.model.registry import ModelCard, Registry
+from riskops.scoring.offboard import ScoringResult, format_value, holdout_typical, words
+
+log = logging.getLogger(__name__)
+
+BOOK = "book.parquet"
+BOOK_META = "book.json"
+KEY_FEATURES = 8  # features a page charts: enough to explain a score, few enough to read
+NEIGHBOURS = 5
+CHUNK = 50_000  # rows per SHAP call: bounded memory on a book of millions
+HIDDEN_ATTRIBUTES = ("account_state",)  # the label is not a description (unlabelled customers have none)
+
+
+class KeyFeature(BaseModel):
+    name: str
+    words: str  # the feature's definition, as reasons say it
+    typical: str  # the typical customer's value, formatted
+    importance: float  # mean |SHAP| over the book
+
+
+class BookMeta(BaseModel):
+    """What every page needs besides the rows."""
+
+    run_id: str
+    model_version: str
+    customers: int
+    high: float
+    medium: float
+    key_features: list[KeyFeature]
+    rules: dict[str, str]  # rule -> its meaning
+    attributes: list[str]  # the customers' descriptive columns, in order
+    seconds: dict[str, float]
+
+
+def _percentile(values: np.ndarray) -> np.ndarray:
+    """Each value's percentile (0-100) in the array: the share of values at or below it; missing stays NaN."""
+    out = np.full(len(values), np.nan)
+    ok = ~np.isnan(values)
+    if ok.any():
+        v = values[ok]
+        s = np.sort(v)
+        out[ok] = np.searchsorted(s, v, side="right") / len(v) * 100
+    return out
+
+
+def _neighbours(points: np.ndarray, segment: np.ndarray, ids: np.ndarray, k: int) -> list[list[str]]:
+    """The k nearest customers of each customer within its segment (Euclidean on `points`; itself excluded)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    out: list[list[str]] = [[] for _ in range(len(ids))]
+    for seg in np.unique(segment):
+        rows = np.flatnonzero(segment == seg)
+        if len(rows) < 2:
+            continue
+        n = min(k + 1, len(rows))
+        nn = NearestNeighbors(n_neighbors=n, algorithm="kd_tree").fit(points[rows])
+        _, idx = nn.kneighbors(points[rows])
+        for r, found in zip(rows.tolist(), idx.tolist(), strict=True):
+            out[r] = [str(ids[rows[j]]) for j in found if rows[j] != r][:k]
+    return out
+
+
+def build_book(
+    wh: Warehouse, store: ArtifactStore, cohort: str, result: ScoringResult, run_id: str,
+) -> tuple[pd.DataFrame, BookMeta]:  # fmt: skip
+    """The console's rows and their metadata for a gathered scoring result of `cohort`."""
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    registry = Registry(store)
+    model, card = registry.load(result.model_version)
+    frame = read_features(wh, cohort)
+    scores = result.scores.set_index(ID_COLUMN).loc[frame[ID_COLUMN]].reset_index()  # the frame's order
+    X = align(frame, card.features, card.categorical, list(card.dropped))
+    seconds["read"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    sv = np.vstack([shap_values(model, X.iloc[i : i + CHUNK], card.categorical)[:, :-1]
+                    for i in range(0, max(len(X), 1), CHUNK)]) if len(X) else np.zeros((0, X.shape[1]))  # fmt: skip
+    seconds["contributions"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    key = _key_features(card, X, sv)
+    fs = feature_set(wh, cohort, FeatureConfig(**card.feature_config))
+    definitions = {f.name: f.definition for f in fs.features()}
+    typical = holdout_typical(registry, card)
+    reasons = words(sv, X, definitions, typical, result.policy.reasons)
+    cols = list(X.columns)
+    segment = scores["segment"].to_numpy()
+    book = pd.DataFrame(
+        {
+            ID_COLUMN: frame[ID_COLUMN].astype(str).to_numpy(),
+            "score": scores["score"].to_numpy(float),
+            "score_pct": _percentile(scores["score"].to_numpy(float)),
+            "segment": segment,
+            "offboard": scores["offboard"].to_numpy(bool),
+            "rules": scores["rules"].astype(str).to_numpy(),
+            "reasons": ["; ".join(r) for r in reasons],
+        }
+    )
+    key_idx = [cols.index(f) for f in key]
+    for f, j in zip(key, key_idx, strict=True):
+        v = X[f].to_numpy(float)
+        book[f"value.{f}"] = v
+        book[f"pct.{f}"] = _percentile(v)
+        seg_pct = np.full(len(v), np.nan)
+        for seg in np.unique(segment):
+            rows = segment == seg
+            seg_pct[rows] = _percentile(v[rows])
+        book[f"segpct.{f}"] = seg_pct
+        book[f"contrib.{f}"] = sv[:, j]
+    others = np.setdiff1d(np.arange(len(cols)), key_idx)
+    book["contrib.other"] = sv[:, others].sum(axis=1) if len(others) else 0.0
+    seconds["percentiles"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    points = sv[:, key_idx] if key_idx else np.zeros((len(book), 1))
+    book["neighbours"] = _neighbours(points, segment, book[ID_COLUMN].to_numpy(), NEIGHBOURS)
+    seconds["neighbours"] = time.perf_counter() - t
+
+    attributes = _attributes(wh, cohort, book[ID_COLUMN])
+    book["attributes"] = attributes.pop("__json").to_numpy()
+    for a in attributes.columns:  # each attribute on its own too, for the book's filters
+        book[f"attr.{a}"] = attributes[a].to_numpy()
+    meta = BookMeta(
+        run_id=run_id, model_version=card.version, customers=len(book), high=result.cutoffs["high"],
+        medium=result.cutoffs["medium"],
+        key_features=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
+                                 importance=float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],
+        rules={r.name: r.meaning for r in result.policy.rules}, attributes=list(attributes.columns),
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )  # fmt: skip
+    return book, meta
+
+
+def _key_features(card: ModelCard, X: pd.DataFrame, sv: np.ndarray) -> list[str]:
+    numeric = [j for j, c in enumerate(X.columns) if c not in card.categorical]
+    if not numeric or not len(sv):
+        return [X.columns[j] for j in numeric[:KEY_FEATURES]]
+    importance = np.abs(sv[:, numeric]).mean(axis=0)
+    order = np.argsort(-importance, kind="stable")[:KEY_FEATURES]
+    return [str(X.columns[numeric[i]]) for i in order]
+
+
+def _attributes(wh: Warehouse, cohort: str, ids: pd.Series) -> pd.DataFrame:
+    """The customers' own columns (as strings) in the book's order, with `__json`: one JSON object per row."""
+    table = wh.read_table(table_name(cohort, "customers")).to_pandas()
+    table[ID_COLUMN] = table[ID_COLUMN].astype(str)
+    keep = [c for c in table.columns if c != ID_COLUMN and c not in HIDDEN_ATTRIBUTES]
+    shown = table.set_index(ID_COLUMN).reindex(ids)[keep]
+    text = shown.astype(object).where(shown.notna(), None)
+    text = text.apply(lambda col: col.map(lambda v: v if v is None else _plain(v)))
+    records = text.to_dict("records")
+    out = text.copy()
+    out["__json"] = [json.dumps(r, ensure_ascii=False) for r in records]
+    return out
+
+
+def _plain(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:.0f}"
+    if hasattr(v, "isoformat"):
+        return str(v.isoformat())
+    return str(v)
+
+
+def publish_book(store: ArtifactStore, run_id: str, book: pd.DataFrame, meta: BookMeta) -> None:
+    """The book and its metadata in the run folder (written before scores.parquet)."""
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(book, preserve_index=False), buf, compression="zstd")
+    store.write_bytes(f"{run_id}/{BOOK}", buf.getvalue())
+    store.write_text(f"{run_id}/{BOOK_META}", meta.model_dump_json(indent=2))

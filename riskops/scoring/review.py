@@ -1,0 +1,249 @@
+"""The review of an off-boarding list: staff decide each listed customer, four eyes confirm an off-boarding,
+and every decision is a row appended to the warehouse table `review_decisions`, never updated in place.
+
+- A reviewer (or an approver) decides `offboard`, `keep` or `escalate`, always with a comment. The row keeps
+  what was shown at the time: the run, the model version, the score, the segment, the reasons and the rules.
+- An off-boarding takes effect only when an approver other than its author confirms it (`confirm`, keyed on
+  the decision it confirms, so a second confirmation of the same decision cannot land). Until then the
+  customer is "awaiting confirmation"; a later decision by anyone supersedes an unconfirmed one.
+- A confirmed off-boarding is final for that run's list.
+- The decisions are outcomes: a confirmed off-boarding is SUSPENDED, a keep ACTIVE, at the decision's time
+  (`OUTCOMES_SQL`, read by the monitoring's outcome loop like the `outcomes` table).
+
+Who may do what is `Role`; identities come from the console (a users file locally, the proxy's headers on
+GKE). Every read of a customer and every decision also goes to the audit log (`AuditLog`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from riskops.core.errors import ConfigError, RiskOpsError
+from riskops.io.warehouse.base import Warehouse
+
+DECISIONS = "review_decisions"
+Role = Literal["viewer", "reviewer", "approver"]
+Action = Literal["offboard", "keep", "escalate"]
+ACTIONS: tuple[Action, ...] = ("offboard", "keep", "escalate")
+CAN_DECIDE: tuple[Role, ...] = ("reviewer", "approver")
+MAX_COMMENT = 2000
+COLUMNS = ("decision_id", "run_id", "customer_id", "action", "comment", "user", "role", "decided_at",
+           "model_version", "score", "segment", "reasons", "rules", "confirms")  # fmt: skip
+
+
+class ReviewError(RiskOpsError):
+    """A decision that cannot be taken (role, four eyes, state); the console shows it to the user."""
+
+
+class User(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+    @property
+    def can_decide(self) -> bool:
+        return self.role in CAN_DECIDE
+
+
+class LocalUser(User):
+    """A users-file entry: a local sign-in checks the password against `password_sha256`."""
+
+    password_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+class Users:
+    """The users file (YAML: `users: [{name, role, password_sha256}]`): who may sign in locally and, on GKE
+    behind the proxy, the role of each identity the proxy vouches for (a user not in it is a viewer)."""
+
+    def __init__(self, users: list[LocalUser]) -> None:
+        self.by_name = {u.name: u for u in users}
+
+    @classmethod
+    def load(cls, path: Path) -> Users:
+        where = f"users file {path}"
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read the users file: {e}", where, "give a YAML file `users: [...]`") from e
+        try:
+            users = [LocalUser.model_validate(u) for u in (raw.get("users") or [])]
+        except (ValidationError, AttributeError) as e:
+            fix = "each entry needs name, role (viewer|reviewer|approver) and password_sha256"
+            raise ConfigError(f"a user entry is invalid: {e}", where, fix) from e
+        names = [u.name for u in users]
+        if len(set(names)) != len(names):
+            raise ConfigError("a user is listed twice", where, "give each name once")
+        return cls(users)
+
+    def sign_in(self, name: str, password: str) -> User | None:
+        u = self.by_name.get(name)
+        if u is None or not hmac.compare_digest(u.password_sha256, password_hash(password)):
+            return None
+        return User(name=u.name, role=u.role)
+
+    def role_of(self, name: str) -> Role:
+        u = self.by_name.get(name)
+        return u.role if u else "viewer"
+
+
+class Shown(BaseModel):
+    """What the reviewer saw of the customer when deciding (from the scoring service)."""
+
+    run_id: str
+    customer_id: str
+    model_version: str
+    score: float
+    segment: str
+    reasons: list[str]
+    rules: list[str]
+
+
+def read_decisions(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
+    """Every decision (of one run), oldest first."""
+    if not wh.exists(DECISIONS):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    frame = wh.read_table(DECISIONS).to_pandas()
+    if run_id is not None:
+        frame = frame[frame["run_id"] == run_id]
+    return frame.sort_values(["decided_at", "decision_id"], kind="stable").reset_index(drop=True)
+
+
+State = Literal["open", "awaiting confirmation", "off-boarded", "kept", "escalated"]
+STATE_OF: dict[str, State] = {"offboard": "awaiting confirmation", "keep": "kept", "escalate": "escalated"}
+
+
+def states(decisions: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per customer of the decisions given (one run's): its state, the decision that set it, and who
+    confirmed an off-boarding."""
+    out: dict[str, dict[str, Any]] = {}
+    confirmed = {r["confirms"]: r for r in decisions.to_dict("records") if r["action"] == "confirm"}
+    for r in decisions.to_dict("records"):
+        if r["action"] == "confirm":
+            continue
+        cid = r["customer_id"]
+        if out.get(cid, {}).get("state") == "off-boarded":
+            continue  # final
+        c = confirmed.get(r["decision_id"])
+        out[cid] = {"state": "off-boarded" if c else STATE_OF[r["action"]], "decision": r, "confirmation": c}
+    return out
+
+
+def _comment(comment: str) -> str:
+    text = comment.strip()
+    if not text:
+        raise ReviewError("a decision needs a comment", "the comment", "say why, in a sentence")
+    if len(text) > MAX_COMMENT:
+        raise ReviewError(f"the comment has {len(text):,} characters", "the comment",
+                          f"keep it under {MAX_COMMENT:,}")  # fmt: skip
+    return text
+
+
+def _append(wh: Warehouse, row: dict[str, Any]) -> int:
+    rows = {c: [row[c]] for c in COLUMNS}
+    rows["reasons"] = [json.dumps(row["reasons"])]
+    rows["rules"] = [json.dumps(row["rules"])]
+    table = pa.table(rows, schema=pa.schema([(c, pa.float64() if c == "score" else pa.string()) for c in COLUMNS]))
+    return wh.append_new(DECISIONS, table, "decision_id")
+
+
+def decide(wh: Warehouse, user: User, shown: Shown, action: str, comment: str) -> dict[str, Any]:
+    """Append a reviewer's decision on a listed customer; returns the row."""
+    if not user.can_decide:
+        raise ReviewError(f"{user.name} is a {user.role} and cannot decide", "the review queue",
+                          "ask a reviewer or an approver")  # fmt: skip
+    if action not in ACTIONS:
+        raise ReviewError(f"{action!r} is not a decision", "the decision", f"choose one of {', '.join(ACTIONS)}")
+    text = _comment(comment)
+    current = states(read_decisions(wh, shown.run_id)).get(shown.customer_id)
+    if current and current["state"] == "off-boarded":
+        raise ReviewError(f"customer {shown.customer_id} is already off-boarded in run {shown.run_id}",
+                          "the review queue", "nothing to decide: the off-boarding was confirmed")  # fmt: skip
+    row = {**shown.model_dump(), "decision_id": uuid.uuid4().hex, "action": action, "comment": text,
+           "user": user.name, "role": user.role, "decided_at": datetime.now(UTC).isoformat(),
+           "confirms": ""}  # fmt: skip
+    _append(wh, row)
+    return row
+
+
+def confirm(wh: Warehouse, user: User, run_id: str, customer_id: str, comment: str) -> dict[str, Any]:
+    """An approver's confirmation of the customer's pending off-boarding (four eyes: not its author's)."""
+    if user.role != "approver":
+        raise ReviewError(f"{user.name} is a {user.role}; only an approver confirms an off-boarding",
+                          "the review queue", "ask an approver")  # fmt: skip
+    text = _comment(comment)
+    current = states(read_decisions(wh, run_id)).get(customer_id)
+    if not current or current["state"] != "awaiting confirmation":
+        state = current["state"] if current else "open"
+        raise ReviewError(f"customer {customer_id} is {state}, not awaiting confirmation", "the review queue",
+                          "an off-boarding must be decided before it is confirmed")  # fmt: skip
+    pending = current["decision"]
+    if pending["user"] == user.name:
+        raise ReviewError(f"{user.name} decided this off-boarding and cannot also confirm it (four eyes)",
+                          "the review queue", "ask another approver")  # fmt: skip
+    row = {**pending, "reasons": json.loads(pending["reasons"]), "rules": json.loads(pending["rules"]),
+           "decision_id": f"{pending['decision_id']}.confirm", "action": "confirm", "comment": text,
+           "user": user.name, "role": user.role, "decided_at": datetime.now(UTC).isoformat(),
+           "confirms": pending["decision_id"]}  # fmt: skip
+    if _append(wh, row) == 0:
+        raise ReviewError(f"customer {customer_id}'s off-boarding was confirmed meanwhile", "the review queue",
+                          "reload the queue")  # fmt: skip
+    return row
+
+
+def decisions_csv(decisions: pd.DataFrame) -> str:
+    return decisions.loc[:, list(COLUMNS)].to_csv(index=False)
+
+
+def outcomes_sql(table: str) -> str:
+    """The decisions in `table` (the warehouse's reference to `review_decisions`) as outcomes
+    (customer_id, account_state, decided_at): a confirmed off-boarding SUSPENDED, a keep ACTIVE."""
+    return (
+        f"SELECT o.customer_id, 'SUSPENDED' AS account_state, c.decided_at FROM {table} AS c "
+        f"JOIN {table} AS o ON c.confirms = o.decision_id WHERE c.action = 'confirm' "
+        f"UNION ALL SELECT customer_id, 'ACTIVE' AS account_state, decided_at FROM {table} WHERE action = 'keep'"
+    )
+
+
+class AuditLog:
+    """Who viewed which customer and who decided what: JSON lines appended (and synced) to
+    `<folder>/audit-YYYY-MM.jsonl` before the page answers, and the same line on the `riskops.audit` logger
+    (on GKE the JSON logs go to Cloud Logging, whose sink keeps them; docs/security.md)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.log = logging.getLogger("riskops.audit")
+
+    def record(self, user: User, event: str, **detail: Any) -> dict[str, Any]:
+        entry = {"time": datetime.now(UTC).isoformat(), "user": user.name, "role": user.role, "event": event,
+                 **detail}  # fmt: skip
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"audit-{entry['time'][:7]}.jsonl"
+        with path.open("a") as fh:
+            fh.write(json.dumps(entry, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.log.info("audit %s by %s", event, user.name, extra={"audit": entry})
+        return entry
+
+    def read(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line) for p in sorted(self.folder.glob("audit-*.jsonl")) for line in p.read_text().splitlines()
+        ]

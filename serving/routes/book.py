@@ -1,0 +1,80 @@
+"""The console's read routes over the latest scoring run's precomputed book: a customer's profile, the book's
+summary (segments, histogram, key features), a filtered and sorted page of customers, and a scatter of two
+columns. Thin: riskops.scoring.bookview answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+
+from riskops.scoring.bookview import MAX_POINTS, MAX_ROWS, BookView
+from serving.deps import ServiceDep
+from serving.errors import NotFound, NotReady
+
+router = APIRouter(prefix="/v1")
+
+
+def _book(service: Any) -> BookView:
+    book = service.lookup.book
+    if book is None:
+        raise NotReady("no scoring run with a console book published yet: run the scoring pipeline")
+    return book
+
+
+class Filters:
+    """The book's filters, as query parameters."""
+
+    def __init__(
+        self,
+        segment: Literal["Low", "Medium", "High"] | None = None,
+        rule: Annotated[str | None, Query(max_length=100)] = None,
+        score_min: Annotated[float | None, Query(ge=0, le=1)] = None,
+        score_max: Annotated[float | None, Query(ge=0, le=1)] = None,
+        offboard: bool | None = None,
+        q: Annotated[str | None, Query(max_length=100, description="customer id prefix")] = None,
+        attribute: Annotated[str | None, Query(max_length=100)] = None,
+        value: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> None:
+        self.segment, self.rule, self.score_min, self.score_max = segment, rule, score_min, score_max
+        self.offboard, self.q, self.attribute, self.value = offboard, q, attribute, value
+
+    def mask(self, book: BookView) -> np.ndarray:
+        return book.mask(segment=self.segment, rule=self.rule, score_min=self.score_min, score_max=self.score_max,
+                         offboard=self.offboard, q=self.q, attribute=self.attribute, value=self.value)  # fmt: skip
+
+
+@router.get("/customers/{customer_id}/profile")
+async def customer_profile(customer_id: str, service: ServiceDep) -> dict[str, Any]:
+    """Everything the client view shows: score and band, meaning, reasons, contributions, comparisons with all
+    customers and the segment, nearest neighbours, the customer's attributes."""
+    book = _book(service)
+    profile = book.profile(customer_id)
+    if profile is None:
+        raise NotFound(f"customer {customer_id} was not in scoring run {book.meta.run_id}")
+    return profile
+
+
+@router.get("/book/summary")
+async def book_summary(service: ServiceDep) -> dict[str, Any]:
+    return _book(service).summary()
+
+
+@router.get("/book/customers")
+async def book_customers(
+    service: ServiceDep, filters: Annotated[Filters, Depends()],
+    sort: Annotated[str, Query(max_length=100)] = "score", order: Literal["asc", "desc"] = "desc",
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:  # fmt: skip
+    book = _book(service)
+    return book.customers(filters.mask(book), sort, order, limit, offset)
+
+
+@router.get("/book/scatter")
+async def book_scatter(
+    service: ServiceDep, filters: Annotated[Filters, Depends()], x: Annotated[str, Query(max_length=100)],
+    y: Annotated[str, Query(max_length=100)], limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 2000,
+) -> dict[str, Any]:  # fmt: skip
+    book = _book(service)
+    return book.scatter(filters.mask(book), x, y, limit)
