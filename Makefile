@@ -13,7 +13,7 @@ SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: console serve bench-service bench-stream bench-drift bench-refit stream ops ops-tools monitoring images
+.PHONY: console serve bench-service bench-stream bench-drift bench-refit bench-console stream ops ops-tools monitoring images
 .PHONY: production-shape help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -90,7 +90,7 @@ production-shape: emulators ## Both pipelines from their compiled specs, each ta
 test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
 	$(BIN)/pytest -q tests
 
-bench: bench-generate bench-ingest bench-model bench-drift bench-service bench-stream ## All benchmarks (prints figures; writes bench/out/runs/<run>/*.json)
+bench: bench-generate bench-ingest bench-model bench-drift bench-service bench-stream bench-console ## All benchmarks (prints figures; writes bench/out/runs/<run>/*.json)
 
 # One id for every benchmark of one `make bench`, so its JSON files land together.
 BENCH_RUN := $(or $(BENCH_RUN),$(shell date -u +%Y%m%dT%H%M%SZ))
@@ -117,6 +117,9 @@ bench-refit: setup ## Model choice: does refitting on every labelled customer be
 
 bench-stream: setup ## The stream worker on the Pub/Sub emulator: events/s from a backlog, p50/p99 latency at half that rate
 	$(BIN)/python bench/bench_stream.py
+
+bench-console: setup ## The console's data at the service on a 1M-customer book: profile p95, chart p95, beside DuckDB
+	$(BIN)/python bench/bench_console.py --customers $(or $(CUSTOMERS),1000000)
 
 stream: setup ## Stream locally after `make run`: Pub/Sub emulator, a feed (RATE=50 events/s) and the worker; Ctrl-C stops
 	RATE=$(or $(RATE),50) CUSTOMERS=$(CUSTOMERS) SEED=$(SEED) bash tools/stream.sh

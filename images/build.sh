@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build both images with buildah (no Docker engine needed) on a Debian bookworm base made with debootstrap:
-#   images/build.sh [TAG]        -> localhost/riskops-pipeline:TAG, localhost/riskops-serving:TAG (TAG: dev)
+# Build the images with buildah (no Docker engine needed) on a Debian bookworm base made with debootstrap:
+#   images/build.sh [TAG]        -> localhost/riskops-{pipeline,serving,console}:TAG (TAG: dev)
 # Production builds use the Dockerfile's default BASE (python:3.11 slim) with any OCI builder.
 # Needs root (or a configured rootless buildah), buildah and debootstrap; the host's CA bundle is passed to
 # the build as a secret, for networks that intercept TLS.
@@ -31,11 +31,11 @@ fi
 
 secret=()
 [ -s "$ca" ] && secret=(--secret "id=ca,src=$ca")
-for target in pipeline serving; do
+for target in pipeline serving console; do
   echo "== $target"
   start=$SECONDS
   buildah bud --quiet --layers --target "$target" --build-arg "BASE=$base" "${secret[@]}" \
     -f images/Dockerfile -t "localhost/riskops-$target:$tag" . >/dev/null
   echo "   built in $((SECONDS - start)) s"
 done
-buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E "riskops-(base|pipeline|serving)"
+buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E "riskops-(base|pipeline|serving|console)"

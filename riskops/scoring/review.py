@@ -60,9 +60,10 @@ class User(BaseModel):
 
 
 class LocalUser(User):
-    """A users-file entry: a local sign-in checks the password against `password_sha256`."""
+    """A users-file entry: a local sign-in checks the password against `password_sha256`; an entry without one
+    (an identity the proxy vouches for on GKE) only gives a role."""
 
-    password_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    password_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 def password_hash(password: str) -> str:
@@ -95,7 +96,7 @@ class Users:
 
     def sign_in(self, name: str, password: str) -> User | None:
         u = self.by_name.get(name)
-        if u is None or not hmac.compare_digest(u.password_sha256, password_hash(password)):
+        if u is None or u.password_sha256 is None or not hmac.compare_digest(u.password_sha256, password_hash(password)):
             return None
         return User(name=u.name, role=u.role)
 

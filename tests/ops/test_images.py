@@ -1,6 +1,6 @@
-"""The Dockerfile is hadolint-clean; both images build with buildah on a debootstrap base (images/build.sh), and
+"""The Dockerfile is hadolint-clean; the images build with buildah on a debootstrap base (images/build.sh), and
 inside them a pipeline component's entrypoint (the command KFP runs, from the compiled spec) and the service
-run as the non-root user and do their job."""
+and the console run as the non-root user and do their job."""
 
 from __future__ import annotations
 
@@ -161,9 +161,35 @@ def test_the_service_scores_in_its_image(images: None, container: str, tmp_path:
     assert int(lines[-1]) > 0  # JSON log lines
 
 
+@pytest.mark.parametrize("container", ["console"], indirect=True)
+def test_the_console_serves_its_pages_in_its_image(images: None, container: str) -> None:
+    copied = buildah("copy", "--chown", "10001:10001", container, str(ROOT / "configs" / "console-users.yaml"),
+                     "/var/lib/riskops/users.yaml")  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    probe = (
+        "import urllib.request as u\n"
+        "page = u.urlopen('http://127.0.0.1:18766/signin').read().decode()\n"
+        "js = u.urlopen('http://127.0.0.1:18766/vendor/plotly.min.js').read()\n"
+        "print('SIGNIN', 'name=\"password\"' in page, len(js) > 1_000_000)\n"
+    )
+    script = (
+        "id -u; RISKOPS_CONSOLE_USERS=/var/lib/riskops/users.yaml uvicorn console.main:create_app --factory "
+        "--host 127.0.0.1 --port 18766 --no-access-log 2>/tmp/log & pid=$!; "
+        'for i in $(seq 120); do python3 -c "import urllib.request as u; '
+        "print(u.urlopen('http://127.0.0.1:18766/healthz').read().decode())\" 2>/dev/null && break; sleep 0.5; done; "
+        f"python3 -c {shlex.quote(probe)}; kill $pid; wait $pid; "
+        "python3 -c 'import matplotlib' 2>/dev/null && echo MATPLOTLIB || echo NO-MATPLOTLIB"
+    )
+    result = buildah("run", container, "--", "sh", "-c", script, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "10001" and json.loads(lines[1]) == {"status": "ok"}
+    assert "SIGNIN True True" in lines and lines[-1] == "NO-MATPLOTLIB"
+
+
 def test_images_are_recorded_with_their_sizes(images: None) -> None:
     listing = buildah("images", "--format", "{{.Name}}:{{.Tag}} {{.Size}}").stdout
-    for name in ("pipeline", "serving"):
+    for name in ("pipeline", "serving", "console"):
         line = next(x for x in listing.splitlines() if f"riskops-{name}:{TAG}" in x)
         size = re.search(r"([\d.]+) (MB|GB)", line)
         assert size, line

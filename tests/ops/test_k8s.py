@@ -15,7 +15,8 @@ from tests.ops.conftest import ROOT, run, tool
 
 OVERLAYS = ["dev", "prod"]
 KUBERNETES = "1.31"  # GKE's regular channel at the time of writing
-CUSTOM = {("monitoring.googleapis.com/v1", "PodMonitoring"), ("monitoring.googleapis.com/v1", "Rules")}
+CUSTOM = {("monitoring.googleapis.com/v1", "PodMonitoring"), ("monitoring.googleapis.com/v1", "Rules"),
+          ("cloud.google.com/v1", "BackendConfig")}  # fmt: skip
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
@@ -54,7 +55,7 @@ def test_custom_resources_match_their_schemas(rendered: tuple[str, list[Any], Pa
             schema = json.loads((ROOT / "k8s" / "schemas" / f"{doc['kind'].lower()}.json").read_text())
             jsonschema.validate(doc, schema)
             checked += 1
-    assert checked == 3  # the service's and the stream worker's PodMonitoring, the rules
+    assert checked == 4  # the service's and the stream worker's PodMonitoring, the rules, the console's IAP
     broken = dict(one(docs, "Rules"), spec={"groups": [{"name": "x", "rules": []}]})  # no interval
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads((ROOT / "k8s" / "schemas" / "rules.json").read_text()))
@@ -115,3 +116,48 @@ def test_the_stream_worker_scales_on_its_backlog_and_runs_locked_down(rendered: 
     )
     service = one(docs, "Service")
     assert service["spec"]["selector"]["app.kubernetes.io/name"] == "riskops-serving"  # never the worker's pods
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector's meaning (matchLabels and the In operator, which is all k8s/ uses)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        assert e["operator"] == "In", e
+        if labels.get(e["key"]) not in e["values"]:
+            return False
+    return True
+
+
+def pod_labels(docs: list[dict[str, Any]], name: str) -> dict[str, str]:
+    labels: dict[str, str] = one(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def test_the_console_runs_behind_iap_and_reaches_only_the_service(rendered: tuple[str, list[Any], Path]) -> None:
+    name, docs, _ = rendered
+    dep = one(docs, "Deployment", "riskops-console")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["image"].endswith(("console:latest", "console:dev"))
+    env = {e["name"]: e for e in c["env"]}
+    assert env["RISKOPS_CONSOLE_IDENTITY"]["value"] == "iap" and env["RISKOPS_ENVIRONMENT"]["value"] == "production"
+    assert env["RISKOPS_CONSOLE_SERVICE_URL"]["value"] == "http://" + one(docs, "Service")["metadata"]["name"]
+    assert {"secretKeyRef"} == set(env["RISKOPS_CONSOLE_SESSION_SECRET"]["valueFrom"])
+    assert env["RISKOPS_BQ_PROJECT"]["value"] == f"riskops-{name}"
+    assert pod["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["readOnlyRootFilesystem"] is True
+    users = next(v for v in pod["volumes"] if v["name"] == "users")["configMap"]["name"]
+    assert users.startswith("riskops-console-users-")  # generated: a new users file rolls the pods
+    service = one(docs, "Service", "riskops-console")
+    backend = json.loads(service["metadata"]["annotations"]["cloud.google.com/backend-config"])["default"]
+    assert one(docs, "BackendConfig", backend)["spec"]["iap"]["enabled"] is True
+    # Every pod is chosen by its own policies only, and the console's reads of the service are let in.
+    console, serving, stream = (pod_labels(docs, f"riskops-{n}") for n in ("console", "serving", "stream"))
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    chosen = {n: {p["metadata"]["name"] for p in policies if selects(p["spec"]["podSelector"], labels)}
+              for n, labels in (("console", console), ("serving", serving), ("stream", stream))}  # fmt: skip
+    assert chosen == {"console": {"riskops-console"}, "serving": {"riskops-serving", "riskops-serving-from-console"},
+                      "stream": {"riskops-stream"}}  # fmt: skip
+    sources = [f["podSelector"] for p in policies if p["metadata"]["name"] in chosen["serving"]
+               for rule in p["spec"]["ingress"] for f in rule["from"] if "podSelector" in f]  # fmt: skip
+    assert any(selects(s, console) for s in sources) and not any(selects(s, stream) for s in sources)

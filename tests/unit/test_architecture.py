@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
-PACKAGES = ("riskops", "serving", "components", "pipelines")
+PACKAGES = ("riskops", "serving", "components", "pipelines", "console")
 
 MAX_FUNCTION_LINES = 80
 MAX_CLASS_LINES = 200
@@ -41,6 +41,7 @@ def test_the_import_contracts_are_kept() -> None:
         ("riskops/scoring/online.py", "from riskops.runs import report", "Serving and scoring never import"),
         ("riskops/core/errors.py", "from riskops.model import registry", "The library is layered"),
         ("riskops/runs/steps.py", "import fastapi", "The library never imports the shells"),
+        ("console/main.py", "from riskops.scoring.bookview import BookView", "The console reads customers only"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:
