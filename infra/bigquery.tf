@@ -39,3 +39,18 @@ resource "google_bigquery_table" "predictions" {
     { name = "shadow", type = "BOOL", mode = "NULLABLE", description = "a challenger's score of the same request" },
   ])
 }
+
+resource "google_bigquery_table" "review_decisions" {
+  dataset_id          = google_bigquery_dataset.riskops.dataset_id
+  table_id            = "review_decisions"
+  deletion_protection = true
+  description         = "The risk console's review decisions, appended, never updated (riskops/scoring/review.py)"
+  encryption_configuration {
+    kms_key_name = google_kms_crypto_key.data["bigquery"].id
+  }
+  schema = jsonencode([
+    for c in ["decision_id", "run_id", "customer_id", "action", "comment", "user", "role", "decided_at",
+    "model_version", "score", "segment", "reasons", "rules", "confirms"] :
+    { name = c, type = c == "score" ? "FLOAT64" : "STRING", mode = "NULLABLE" }
+  ])
+}
