@@ -74,7 +74,8 @@ def _tile(book: Any, scores: Any, n: int, rng: np.random.Generator) -> tuple[Any
     big = pd.concat([book] * reps, ignore_index=True).iloc[:n].copy()
     suffix = "~" + pd.Series(tile).astype(str)
     big["customer_id"] = big["customer_id"].astype(str) + suffix.to_numpy()
-    big["neighbours"] = [[f"{c}{s}" for c in ns] for ns, s in zip(big["neighbours"], suffix, strict=True)]
+    offset = tile * len(book)  # neighbours are book row numbers: each tile's point into the tile
+    big["neighbours"] = [[j + o for j in ns] for ns, o in zip(big["neighbours"], offset.tolist(), strict=True)]
     jitter = rng.normal(1.0, 0.01, n)
     for col in [c for c in big.columns if c.startswith("value.")]:
         big[col] = big[col].to_numpy(float) * jitter
@@ -97,9 +98,8 @@ def _precompute(n: int, keys: int, rng: np.random.Generator) -> dict[str, float]
         for seg in ("Low", "Medium", "High"):
             _percentile(values[segment == seg, j])
     pct_s = time.perf_counter() - t
-    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
     t = time.perf_counter()
-    _neighbours(rng.normal(size=(n, keys)), segment, ids, NEIGHBOURS)
+    _neighbours(rng.normal(size=(n, keys)), segment, NEIGHBOURS)
     return {"precompute_percentiles_s": round(pct_s, 2), "precompute_neighbours_s": round(time.perf_counter() - t, 2)}
 
 

@@ -101,12 +101,12 @@ function customerPage() {
   Plotly.newPlot("contributions", [{
     type: "bar", orientation: "h", y: labels, x: values, marker: { color: values.map((v) => (v > 0 ? "#a4161a" : "#1a5fb4")) },
     customdata: [...c.map((x) => "value " + x.value + ", typical " + x.typical), ""], hovertemplate: "%{y}<br>%{customdata}<br>%{x:+.2f} log-odds<extra></extra>",
-  }], { margin: { l: 320, t: 10 }, xaxis: { title: { text: "contribution to the score (log-odds)" } } }, config);
+  }], { margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "contribution to the score (log-odds)" } } }, config);
   const words = p.comparisons.map((x) => x.words);
   Plotly.newPlot("comparison", [
     { type: "bar", orientation: "h", name: "among all customers", y: words, x: p.comparisons.map((x) => x.pct_all), marker: { color: "#12263f" } },
     { type: "bar", orientation: "h", name: "within " + p.segment, y: words, x: p.comparisons.map((x) => x.pct_segment), marker: { color: COLOURS[p.segment] } },
-  ], { barmode: "group", margin: { l: 320, t: 10 }, xaxis: { title: { text: "percentile" }, range: [0, 100] } }, config);
+  ], { barmode: "group", margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "percentile" }, range: [0, 100] } }, config);
   Plotly.newPlot("distribution", histogramTraces(histogram), {
     barmode: "stack", xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers" } }, margin: { t: 30 },
     shapes: [...cutoffLines(p), { type: "line", x0: p.score, x1: p.score, yref: "paper", y0: 0, y1: 1, line: { color: "#000", width: 3 } }],

@@ -5,7 +5,8 @@ Per customer: score, segment, rules, off-boarding; its percentile in the book; t
 features (the numeric features with the largest mean |SHAP| over the book), their percentiles among all
 customers and within the segment, and their contributions to the score (log-odds, the rest summed as
 `other`); the reasons in words (the same words and typical customer as the off-boarding list); its nearest
-neighbours within its segment on the key features' contributions (customers the model sees alike); and the
+neighbours within its segment on the key features' contributions (customers the model sees alike; their book
+row numbers); and the
 customer's own attributes, for the client view.
 
 Published as `<run>/book.parquet` beside `<run>/book.json` (the key features, their words, the typical
@@ -15,7 +16,6 @@ customer, the cut-offs), both before `scores.parquet`, whose appearance tells th
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
 from typing import Any
@@ -40,6 +40,7 @@ BOOK = "book.parquet"
 BOOK_META = "book.json"
 KEY_FEATURES = 8  # features a page charts: enough to explain a score, few enough to read
 NEIGHBOURS = 5
+NEIGHBOUR_POOL = 20_000  # candidates per segment for the neighbours
 CHUNK = 50_000  # rows per SHAP call: bounded memory on a book of millions
 HIDDEN_ATTRIBUTES = ("account_state",)  # the label is not a description (unlabelled customers have none)
 
@@ -76,20 +77,25 @@ def _percentile(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _neighbours(points: np.ndarray, segment: np.ndarray, ids: np.ndarray, k: int) -> list[list[str]]:
-    """The k nearest customers of each customer within its segment (Euclidean on `points`; itself excluded)."""
+def _neighbours(points: np.ndarray, segment: np.ndarray, k: int, seed: int = 0) -> list[list[int]]:
+    """Each customer's k nearest customers within its segment (Euclidean on `points`; itself excluded), as
+    book row numbers. The candidates are a fixed random sample of up to NEIGHBOUR_POOL customers per segment:
+    similar customers to show, not the exact nearest in a million (which took minutes on two cores)."""
     from sklearn.neighbors import NearestNeighbors
 
-    out: list[list[str]] = [[] for _ in range(len(ids))]
+    rng = np.random.default_rng(seed)
+    out: list[list[int]] = [[] for _ in range(len(points))]
     for seg in np.unique(segment):
         rows = np.flatnonzero(segment == seg)
         if len(rows) < 2:
             continue
-        n = min(k + 1, len(rows))
-        nn = NearestNeighbors(n_neighbors=n, algorithm="kd_tree").fit(points[rows])
-        _, idx = nn.kneighbors(points[rows])
-        for r, found in zip(rows.tolist(), idx.tolist(), strict=True):
-            out[r] = [str(ids[rows[j]]) for j in found if rows[j] != r][:k]
+        pool = np.sort(rng.choice(rows, NEIGHBOUR_POOL, replace=False)) if len(rows) > NEIGHBOUR_POOL else rows
+        nn = NearestNeighbors(n_neighbors=min(k + 1, len(pool)), algorithm="kd_tree", n_jobs=-1).fit(points[pool])
+        for start in range(0, len(rows), CHUNK):
+            part = rows[start : start + CHUNK]
+            _, idx = nn.kneighbors(points[part])
+            for r, found in zip(part.tolist(), pool[idx].tolist(), strict=True):
+                out[r] = [j for j in found if j != r][:k]
     return out
 
 
@@ -147,12 +153,11 @@ def build_book(
 
     t = time.perf_counter()
     points = sv[:, key_idx] if key_idx else np.zeros((len(book), 1))
-    book["neighbours"] = _neighbours(points, segment, book[ID_COLUMN].to_numpy(), NEIGHBOURS)
+    book["neighbours"] = _neighbours(points, segment, NEIGHBOURS)
     seconds["neighbours"] = time.perf_counter() - t
 
     attributes = _attributes(wh, cohort, book[ID_COLUMN])
-    book["attributes"] = attributes.pop("__json").to_numpy()
-    for a in attributes.columns:  # each attribute on its own too, for the book's filters
+    for a in attributes.columns:  # each attribute its own column: the client view and the book's filters
         book[f"attr.{a}"] = attributes[a].to_numpy()
     meta = BookMeta(
         run_id=run_id, model_version=card.version, customers=len(book), high=result.cutoffs["high"],
@@ -175,17 +180,13 @@ def _key_features(card: ModelCard, X: pd.DataFrame, sv: np.ndarray) -> list[str]
 
 
 def _attributes(wh: Warehouse, cohort: str, ids: pd.Series) -> pd.DataFrame:
-    """The customers' own columns (as strings) in the book's order, with `__json`: one JSON object per row."""
+    """The customers' own columns (as strings) in the book's order."""
     table = wh.read_table(table_name(cohort, "customers")).to_pandas()
     table[ID_COLUMN] = table[ID_COLUMN].astype(str)
     keep = [c for c in table.columns if c != ID_COLUMN and c not in HIDDEN_ATTRIBUTES]
     shown = table.set_index(ID_COLUMN).reindex(ids)[keep]
     text = shown.astype(object).where(shown.notna(), None)
-    text = text.apply(lambda col: col.map(lambda v: v if v is None else _plain(v)))
-    records = text.to_dict("records")
-    out = text.copy()
-    out["__json"] = [json.dumps(r, ensure_ascii=False) for r in records]
-    return out
+    return text.apply(lambda col: col.map(lambda v: v if v is None else _plain(v)))
 
 
 def _plain(v: Any) -> str:

@@ -1,14 +1,16 @@
 """The published book held in memory for the service's console routes: a customer's profile, the score
-histogram, the filtered and sorted table, and a scatter of two features. Columns are numpy arrays and the id
-index a dict, so a profile is a lookup and a book query a few vectorised passes over a million rows."""
+histogram, the filtered and sorted table, and a scatter of two features. Numbers are numpy arrays, text stays
+in Arrow, the id index is a dict: a profile is a lookup and a book query a few vectorised passes over a
+million rows."""
 
 from __future__ import annotations
 
 import io
-import json
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskops.core.errors import RiskOpsError
@@ -19,6 +21,7 @@ HISTOGRAM_BINS = 40
 MAX_ROWS = 500  # one page of the table
 MAX_POINTS = 5000  # one scatter
 SEGMENT_ORDER = ("Low", "Medium", "High")
+NUMERIC = ("value", "pct", "segpct", "contrib")  # the prefixes of the book's numeric columns
 
 
 class BookQueryError(RiskOpsError):
@@ -38,15 +41,29 @@ def meaning(score: float, segment: str, high: float, medium: float, offboard: bo
 
 
 class BookView:
-    def __init__(self, meta: BookMeta, columns: dict[str, np.ndarray]) -> None:
+    """The book as Arrow columns: text stays in Arrow's buffers (a Python string per row and column would take
+    gigabytes at a million rows), numbers are numpy views of them, segments small codes, the id index a dict."""
+
+    def __init__(self, meta: BookMeta, table: pa.Table) -> None:
         self.meta = meta
-        self.cols = columns
-        ids = columns["customer_id"]
-        self.index = {str(c): i for i, c in enumerate(ids.tolist())}
+        self.table = table
         self.keys = [f.name for f in meta.key_features]
         self.words = {f.name: f.words for f in meta.key_features}
         self.typical = {f.name: f.typical for f in meta.key_features}
+        self.num = {name: self._numbers(name) for name in self.table.column_names
+                    if name in ("score", "score_pct", "offboard") or name.split(".", 1)[0] in NUMERIC}  # fmt: skip
+        segment = np.asarray(self.table.column("segment").to_numpy(zero_copy_only=False), dtype=object)
+        self.segment = np.full(len(segment), -1, dtype=np.int8)
+        for code, name in enumerate(SEGMENT_ORDER):
+            self.segment[segment == name] = code
+        self.index = {c: i for i, c in enumerate(self.table.column("customer_id").to_pylist())}
         self.histogram = self._histogram()
+
+    def _numbers(self, name: str) -> np.ndarray:
+        col = self.table.column(name)
+        if pa.types.is_boolean(col.type):
+            return np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
+        return np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
 
     @classmethod
     def load(cls, store: Any, run: str) -> BookView | None:
@@ -54,101 +71,109 @@ class BookView:
         if not (store.exists(f"{run}/{BOOK}") and store.exists(f"{run}/{BOOK_META}")):
             return None
         meta = BookMeta.model_validate_json(store.read_text(f"{run}/{BOOK_META}"))
-        table = pq.read_table(io.BytesIO(store.read_bytes(f"{run}/{BOOK}")))
-        cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
-        neighbours = np.empty(table.num_rows, dtype=object)  # one list per row (np.array would make a matrix)
-        neighbours[:] = table.column("neighbours").to_pylist()
-        cols["neighbours"] = neighbours
-        return cls(meta, cols)
+        return cls(meta, pq.read_table(io.BytesIO(store.read_bytes(f"{run}/{BOOK}"))))
 
     def __len__(self) -> int:
-        return len(self.cols["customer_id"])
+        return self.table.num_rows
 
     def _histogram(self) -> dict[str, Any]:
         edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
-        score, segment = self.cols["score"], self.cols["segment"]
-        counts = {s: np.histogram(score[segment == s], bins=edges)[0].tolist() for s in SEGMENT_ORDER}
+        score = self.num["score"]
+        counts = {s: np.histogram(score[self.segment == k], bins=edges)[0].tolist()
+                  for k, s in enumerate(SEGMENT_ORDER)}  # fmt: skip
         return {"edges": edges.round(4).tolist(), "counts": counts}
+
+    def _rows(self, rows: list[int], columns: list[str]) -> list[dict[str, Any]]:
+        # A slice per row: `take` on a chunked text column costs milliseconds whatever the count.
+        table = self.table.select(columns)
+        return [table.slice(i, 1).to_pylist()[0] for i in rows]
 
     def profile(self, customer_id: str) -> dict[str, Any] | None:
         i = self.index.get(customer_id)
         if i is None:
             return None
-        c, m = self.cols, self.meta
-        segment, score, offboard = str(c["segment"][i]), float(c["score"][i]), bool(c["offboard"][i])
+        m, n = self.meta, self.num
+        attributes = [f"attr.{a}" for a in m.attributes]
+        (row,) = self._rows([i], ["segment", "rules", "reasons", "neighbours", *attributes])
+        segment, score, offboard = row["segment"], float(n["score"][i]), bool(n["offboard"][i])
         contributions = [
-            {"feature": f, "words": self.words[f], "value": format_value(f, c[f"value.{f}"][i]),
-             "typical": self.typical[f], "contribution": float(c[f"contrib.{f}"][i])}
+            {"feature": f, "words": self.words[f], "value": format_value(f, n[f"value.{f}"][i]),
+             "typical": self.typical[f], "contribution": float(n[f"contrib.{f}"][i])}
             for f in self.keys
         ]  # fmt: skip
         comparisons = [
-            {"feature": f, "words": self.words[f], "value": format_value(f, c[f"value.{f}"][i]),
-             "pct_all": _num(c[f"pct.{f}"][i]), "pct_segment": _num(c[f"segpct.{f}"][i])}
+            {"feature": f, "words": self.words[f], "value": format_value(f, n[f"value.{f}"][i]),
+             "pct_all": _num(n[f"pct.{f}"][i]), "pct_segment": _num(n[f"segpct.{f}"][i])}
             for f in self.keys
         ]  # fmt: skip
-        neighbours = []
-        for n in c["neighbours"][i] or []:
-            j = self.index.get(n)
-            if j is not None:
-                neighbours.append({"customer_id": n, "score": float(c["score"][j]), "segment": str(c["segment"][j]),
-                                   "values": {f: format_value(f, c[f"value.{f}"][j]) for f in self.keys}})  # fmt: skip
-        rules = [r for r in str(c["rules"][i]).split(", ") if r]
+        near = [j for j in row["neighbours"] or [] if 0 <= j < len(self)]
+        neighbours = [
+            {"customer_id": r["customer_id"], "score": float(n["score"][j]), "segment": r["segment"],
+             "values": {f: format_value(f, n[f"value.{f}"][j]) for f in self.keys}}
+            for j, r in zip(near, self._rows(near, ["customer_id", "segment"]), strict=True)
+        ]  # fmt: skip
+        rules = [r for r in str(row["rules"] or "").split(", ") if r]
         return {
             "customer_id": customer_id, "run_id": m.run_id, "model_version": m.model_version, "score": score,
-            "score_pct": _num(c["score_pct"][i]), "segment": segment, "offboard": offboard,
+            "score_pct": _num(n["score_pct"][i]), "segment": segment, "offboard": offboard,
             "high": m.high, "medium": m.medium, "meaning": meaning(score, segment, m.high, m.medium, offboard),
-            "reasons": [r for r in str(c["reasons"][i]).split("; ") if r],
+            "reasons": [r for r in str(row["reasons"] or "").split("; ") if r],
             "rules": [{"name": r, "meaning": m.rules.get(r, "")} for r in rules],
-            "attributes": json.loads(c["attributes"][i]) if c["attributes"][i] else {},
-            "contributions": contributions, "other": float(c["contrib.other"][i]), "comparisons": comparisons,
+            "attributes": {a: row[f"attr.{a}"] for a in m.attributes},
+            "contributions": contributions, "other": float(n["contrib.other"][i]), "comparisons": comparisons,
             "neighbours": neighbours,
         }  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
-        segment = self.cols["segment"]
         return {
             **self.meta.model_dump(exclude={"seconds"}),
-            "segments": {s: int((segment == s).sum()) for s in SEGMENT_ORDER},
-            "offboard": int(self.cols["offboard"].sum()),
+            "segments": {s: int((self.segment == k).sum()) for k, s in enumerate(SEGMENT_ORDER)},
+            "offboard": int(self.num["offboard"].sum()),
             "histogram": self.histogram,
         }
 
     def _column(self, name: str) -> np.ndarray:
-        if name in ("score", "customer_id"):
-            return self.cols[name]
+        if name == "score":
+            return self.num["score"]
+        if name == "customer_id":
+            return np.asarray(self.table.column("customer_id").to_numpy(zero_copy_only=False), dtype=object)
         if name in self.keys:
-            return self.cols[f"value.{name}"]
+            return self.num[f"value.{name}"]
         raise BookQueryError(f"{name!r} is not a column of the book", "the query",
                              f"use score, customer_id or one of the key features: {', '.join(self.keys)}")  # fmt: skip
 
     def mask(self, segment: str | None = None, rule: str | None = None, score_min: float | None = None,
              score_max: float | None = None, offboard: bool | None = None, q: str | None = None,
              attribute: str | None = None, value: str | None = None) -> np.ndarray:  # fmt: skip
-        c = self.cols
         keep = np.ones(len(self), dtype=bool)
         if segment:
             if segment not in SEGMENT_ORDER:
                 raise BookQueryError(f"{segment!r} is not a segment", "segment", f"use {', '.join(SEGMENT_ORDER)}")
-            keep &= c["segment"] == segment
+            keep &= self.segment == SEGMENT_ORDER.index(segment)
         if rule:
             if rule not in self.meta.rules:
                 raise BookQueryError(f"{rule!r} is not a rule of the run's policy", "rule",
                                      f"use one of {', '.join(self.meta.rules) or '(none)'}")  # fmt: skip
-            keep &= np.char.find(c["rules"].astype(str), rule) >= 0
+            keep &= self._text("rules", pc.match_substring, rule)
         if score_min is not None:
-            keep &= c["score"] >= score_min
+            keep &= self.num["score"] >= score_min
         if score_max is not None:
-            keep &= c["score"] <= score_max
+            keep &= self.num["score"] <= score_max
         if offboard is not None:
-            keep &= c["offboard"] == offboard
+            keep &= self.num["offboard"] == offboard
         if q:
-            keep &= np.char.startswith(c["customer_id"].astype(str), q)
+            keep &= self._text("customer_id", pc.starts_with, q)
         if attribute:
             if attribute not in self.meta.attributes:
                 raise BookQueryError(f"{attribute!r} is not an attribute of the book", "attribute",
                                      f"use one of {', '.join(self.meta.attributes)}")  # fmt: skip
-            keep &= c[f"attr.{attribute}"] == value
+            keep &= self._text(f"attr.{attribute}", pc.equal, value)
         return keep
+
+    def _text(self, column: str, test: Any, pattern: Any) -> np.ndarray:
+        """A string test over a text column in Arrow (no Python string per row); missing is False."""
+        result = test(self.table.column(column), pattern)
+        return np.asarray(pc.fill_null(result, False).to_numpy(zero_copy_only=False), dtype=bool)
 
     def customers(self, keep: np.ndarray, sort: str = "score", order: Literal["asc", "desc"] = "desc",
                   limit: int = 50, offset: int = 0) -> dict[str, Any]:  # fmt: skip
@@ -168,16 +193,16 @@ class BookView:
             ranked = np.lexsort((rows, key))
             if order == "desc" and col.dtype.kind != "f":
                 ranked = ranked[::-1]
-        page = rows[ranked[offset:want]]
-        c = self.cols
+        page = rows[ranked[offset:want]].tolist()
+        n = self.num
         return {
             "total": len(rows),
             "rows": [
-                {"customer_id": str(c["customer_id"][i]), "score": float(c["score"][i]),
-                 "segment": str(c["segment"][i]), "offboard": bool(c["offboard"][i]), "rules": str(c["rules"][i]),
-                 "reasons": [r for r in str(c["reasons"][i]).split("; ") if r],
-                 "values": {f: _num(c[f"value.{f}"][i]) for f in self.keys}}
-                for i in page.tolist()
+                {"customer_id": r["customer_id"], "score": float(n["score"][i]), "segment": r["segment"],
+                 "offboard": bool(n["offboard"][i]), "rules": r["rules"] or "",
+                 "reasons": [x for x in str(r["reasons"] or "").split("; ") if x],
+                 "values": {f: _num(n[f"value.{f}"][i]) for f in self.keys}}
+                for i, r in zip(page, self._rows(page, ["customer_id", "segment", "rules", "reasons"]), strict=True)
             ],
         }  # fmt: skip
 
@@ -190,9 +215,9 @@ class BookView:
         rows = rows[::step]
         return {
             "x": x, "y": y, "total": int(keep.sum()),
-            "ids": self.cols["customer_id"][rows].astype(str).tolist(),
+            "ids": [r["customer_id"] for r in self._rows(rows.tolist(), ["customer_id"])],
             "xs": [_num(v) for v in xs[rows].tolist()], "ys": [_num(v) for v in ys[rows].tolist()],
-            "segments": self.cols["segment"][rows].astype(str).tolist(),
+            "segments": [SEGMENT_ORDER[k] for k in self.segment[rows].tolist()],
         }  # fmt: skip
 
 

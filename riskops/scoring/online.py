@@ -493,13 +493,17 @@ class PublishedPolicy:
 
 class LookupTable(PublishedPolicy):
     """The latest scoring run's results by customer id, for GET /v1/customers/{id}/risk. Refreshed when a newer
-    run publishes `scores.parquet` (the poll that looks for a new champion looks for it too)."""
+    run publishes `scores.parquet` (the poll that looks for a new champion looks for it too). Held as columns
+    and an id index (a dict per customer took about 1 GB for a million), the reasons of listed customers only."""
 
     def __init__(self, store: Any) -> None:
         super().__init__(store)
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.results = ScoredRun()
         self.record: dict[str, Any] = {}  # the run's run.json, when it wrote one
         self.book: BookView | None = None  # the run's precomputed book for the console, when it wrote one
+
+    def row(self, customer_id: str) -> dict[str, Any] | None:
+        return self.results.row(customer_id)
 
     def refresh(self) -> bool:
         run = latest_scoring_run(self.store)
@@ -507,31 +511,43 @@ class LookupTable(PublishedPolicy):
             return False
         table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
         version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
-        scores = table.to_pandas()
         reasons: dict[str, str] = {}
         if self.store.exists(f"{run}/offboarding.csv"):
             listing = pd.read_csv(io.StringIO(self.store.read_text(f"{run}/offboarding.csv")), keep_default_na=False)
             reasons = dict(zip(listing["customer_id"].astype(str), listing["reasons"], strict=True))
-        rows = {}
-        for r in scores.to_dict("records"):
-            cid = str(r["customer_id"])
-            rows[cid] = {
-                "customer_id": cid,
-                "score": float(r["score"]),
-                "segment": r["segment"],
-                "offboard": bool(r["offboard"]),
-                "rules": [x for x in str(r["rules"]).split(", ") if x],
-                "reasons": [x for x in reasons.get(cid, "").split("; ") if x],
-                "run_id": run,
-                "model_version": version,
-            }
+        results = ScoredRun(table, reasons, run, version)
         record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
         self.scored_with = (version, read_policy(self.store, run))
         book = BookView.load(self.store, run)
-        self.rows, self.record, self.book, self.run_id = (
-            rows,
-            record,
-            book,
-            run,
-        )  # readers see the old table or the new one
+        self.results, self.record, self.book, self.run_id = results, record, book, run  # old or new, never mixed
         return True
+
+
+class ScoredRun:
+    """One run's scores as columns: score, segment, offboard, rules; a customer's row built when asked."""
+
+    def __init__(self, table: pa.Table | None = None, reasons: dict[str, str] | None = None, run_id: str = "",
+                 version: str | None = None) -> None:  # fmt: skip
+        self.run_id, self.version, self.reasons = run_id, version, reasons or {}
+        if table is None:
+            self.index: dict[str, int] = {}
+            return
+        self.index = {str(c): i for i, c in enumerate(table.column("customer_id").to_pylist())}
+        self.score = np.asarray(table.column("score").to_numpy(zero_copy_only=False), dtype=float)
+        self.offboard = np.asarray(table.column("offboard").to_numpy(zero_copy_only=False), dtype=bool)
+        self.segment = table.column("segment").combine_chunks().dictionary_encode()
+        self.rules = table.column("rules").combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def row(self, customer_id: str) -> dict[str, Any] | None:
+        i = self.index.get(customer_id)
+        if i is None:
+            return None
+        return {
+            "customer_id": customer_id, "score": float(self.score[i]), "segment": self.segment[i].as_py(),
+            "offboard": bool(self.offboard[i]), "rules": [x for x in str(self.rules[i].as_py() or "").split(", ") if x],
+            "reasons": [x for x in self.reasons.get(customer_id, "").split("; ") if x], "run_id": self.run_id,
+            "model_version": self.version,
+        }  # fmt: skip

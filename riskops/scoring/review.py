@@ -96,7 +96,9 @@ class Users:
 
     def sign_in(self, name: str, password: str) -> User | None:
         u = self.by_name.get(name)
-        if u is None or u.password_sha256 is None or not hmac.compare_digest(u.password_sha256, password_hash(password)):
+        if u is None or u.password_sha256 is None:  # unknown, or an identity only the proxy vouches for
+            return None
+        if not hmac.compare_digest(u.password_sha256, password_hash(password)):
             return None
         return User(name=u.name, role=u.role)
 

@@ -16,7 +16,7 @@ async def customer_risk(customer_id: str, service: ServiceDep) -> Response:
     lookup = service.lookup
     if lookup.run_id is None:
         raise NotReady("no scoring run published yet: run the scoring pipeline")
-    row = lookup.rows.get(customer_id)
+    row = lookup.row(customer_id)
     if row is None:
         raise NotFound(f"customer {customer_id} was not in scoring run {lookup.run_id}")
     return Response(CustomerRisk(**row).model_dump_json(), media_type="application/json")

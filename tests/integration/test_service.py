@@ -28,6 +28,7 @@ from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import CHAMPION, Registry
 from riskops.runs.candidate import train_and_register
+from riskops.scoring.book import build_book, publish_book
 from riskops.scoring.offboard import publish_scores, score_cohort
 from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
 
@@ -43,6 +44,8 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     store = LocalStore(root / "store")
     card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
     published = score_cohort(ingested, store, AS_OF, "unlabelled")
+    book, meta = build_book(ingested, store, "unlabelled", published, "20990101-000000-000")
+    publish_book(store, "20990101-000000-000", book, meta)  # the console's routes, fuzzed with the rest
     publish_scores(store, "20990101-000000-000", published)  # the latest scoring run, for the lookup
     env = {
         "RISKOPS_ARTIFACT_ROOT": str(root / "store"),

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from riskops.core.errors import ConfigError
@@ -130,23 +131,20 @@ def book(n: int = 1000) -> BookView:
         "reasons": np.array(["many cash deposits: 40 (typical customer: 2)"] * n, dtype=object),
         "value.cash_count": value, "pct.cash_count": value, "segpct.cash_count": value,
         "contrib.cash_count": rng.normal(size=n), "contrib.other": rng.normal(size=n),
-        "attributes": np.array([json.dumps({"country": "NL" if i % 2 else "DE"}) for i in range(n)], dtype=object),
         "attr.country": np.array(["NL" if i % 2 else "DE" for i in range(n)], dtype=object),
     }  # fmt: skip
-    neighbours = np.empty(n, dtype=object)
-    neighbours[:] = [[str(ids[(i + 1) % n])] for i in range(n)]
-    cols["neighbours"] = neighbours
+    cols["neighbours"] = [[(i + 1) % n] for i in range(n)]  # book row numbers
     meta = BookMeta(run_id="r1", model_version="m1", customers=n, high=0.8, medium=0.5,
                     key_features=[KeyFeature(name="cash_count", words="cash deposits", typical="2", importance=1.0)],
                     rules={"structuring": "amounts just under the reporting threshold"}, attributes=["country"],
                     seconds={})  # fmt: skip
-    return BookView(meta, cols)
+    return BookView(meta, pa.table(cols))
 
 
 def test_the_book_filters_sorts_and_pages() -> None:
     b = book()
     high = b.mask(segment="High")
-    assert high.sum() == (b.cols["score"] >= 0.8).sum()
+    assert high.sum() == (b.num["score"] >= 0.8).sum()
     page = b.customers(b.mask(segment="High", attribute="country", value="NL"), "cash_count", "desc", 20)
     values = [r["values"]["cash_count"] for r in page["rows"]]
     assert len(values) == 20 and values == sorted(values, reverse=True) and None not in values
@@ -154,7 +152,7 @@ def test_the_book_filters_sorts_and_pages() -> None:
     assert [r["values"]["cash_count"] for r in last][-20:] == [None] * 20  # missing values sort last
     ranged = b.customers(b.mask(score_min=0.2, score_max=0.3, q="c0"), "score", "asc", 500)
     assert all(0.2 <= r["score"] <= 0.3 and r["customer_id"].startswith("c0") for r in ranged["rows"])
-    assert b.mask(rule="structuring").sum() == (b.cols["score"] > 0.9).sum()
+    assert b.mask(rule="structuring").sum() == (b.num["score"] > 0.9).sum()
     for bad, where in ((dict(segment="Huge"), "segment"), (dict(rule="drop table"), "rule"),
                        (dict(attribute="income"), "attribute")):  # fmt: skip
         with pytest.raises(BookQueryError) as e:
@@ -171,7 +169,7 @@ def test_a_profile_and_a_scatter() -> None:
     assert p["attributes"] == {"country": "NL"} and p["meaning"].startswith(f"A score of {p['score']:.1%}")
     assert b.profile("nobody") is None
     s = b.scatter(b.mask(segment="Low"), "score", "cash_count", limit=100)
-    assert len(s["ids"]) <= 100 and s["total"] == (b.cols["score"] < 0.5).sum() and set(s["segments"]) == {"Low"}
+    assert len(s["ids"]) <= 100 and s["total"] == (b.num["score"] < 0.5).sum() and set(s["segments"]) == {"Low"}
     assert sum(sum(v) for v in b.summary()["histogram"]["counts"].values()) == len(b)
 
 
