@@ -46,6 +46,12 @@ class BookView:
 
     def __init__(self, meta: BookMeta, table: pa.Table) -> None:
         self.meta = meta
+        near = table.schema.field("neighbours").type if "neighbours" in table.column_names else None
+        if near is None or not (pa.types.is_list(near) and pa.types.is_integer(near.value_type)):
+            # a book written before neighbours were row numbers: shown without them
+            empty = pa.nulls(table.num_rows, pa.list_(pa.int64()))
+            table = table.drop_columns(["neighbours"]) if near is not None else table
+            table = table.append_column("neighbours", empty)
         self.table = table
         self.keys = [f.name for f in meta.key_features]
         self.words = {f.name: f.words for f in meta.key_features}
