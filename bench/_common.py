@@ -8,7 +8,7 @@ import platform
 import resource
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +68,26 @@ def ensure_dataset(customers: int) -> Path:
         gen = str(Path(__file__).parent / "bench_generate.py")
         subprocess.run([sys.executable, gen, "--customers", str(customers), "--keep"], check=True)
     return data
+
+
+SMALL_AS_OF = date(2026, 9, 30)
+
+
+def small_ingested(root: Path) -> tuple[Any, Any, Any]:
+    """3,000 generated customers loaded and ingested under `root`: (the open DuckDB warehouse, the store, a
+    quick training config: 3 folds, no tuning, 300 trees at most). The caller closes the warehouse."""
+    from riskops.data.ingest import ingest_cohort
+    from riskops.data.sources import load_dataset
+    from riskops.data.synth import generate
+    from riskops.io.artifacts import LocalStore
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+    from riskops.model.config import TrainConfig
+
+    generate(root / "data", customers=3000, seed=5)
+    store = LocalStore(root / "store")
+    wh = DuckDBWarehouse(root / "w.duckdb")
+    load_dataset(wh, root / "data")
+    for cohort in ("labelled", "unlabelled"):
+        ingest_cohort(wh, cohort, SMALL_AS_OF, store, f"v/{cohort}")  # type: ignore[arg-type]
+    cfg = TrainConfig(folds=3, trials=0, baselines=False, imbalance="none", max_iterations=300)
+    return wh, store, cfg

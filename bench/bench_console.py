@@ -26,38 +26,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report
+from _common import SMALL_AS_OF, report, small_ingested
 
-AS_OF = date(2026, 9, 30)
+AS_OF = SMALL_AS_OF
 RUN = "20990101-000000-000"
 
 
 def _small_run(root: Path) -> tuple[Any, Any, Any]:
     """A real scoring run of 3,000 customers: its scores, its book and the book's metadata."""
-    from riskops.data.ingest import ingest_cohort
-    from riskops.data.sources import load_dataset
-    from riskops.data.synth import generate
-    from riskops.io.artifacts import LocalStore
-    from riskops.io.warehouse.duckdb import DuckDBWarehouse
-    from riskops.model.config import CostMatrix, TrainConfig
+    from riskops.model.config import CostMatrix
     from riskops.runs.candidate import train_and_register
     from riskops.scoring.book import build_book
     from riskops.scoring.offboard import score_cohort
 
-    generate(root / "data", customers=3000, seed=5)
-    store = LocalStore(root / "store")
-    with DuckDBWarehouse(root / "w.duckdb") as wh:
-        load_dataset(wh, root / "data")
-        for cohort in ("labelled", "unlabelled"):
-            ingest_cohort(wh, cohort, AS_OF, store, f"v/{cohort}")  # type: ignore[arg-type]
-        cfg = TrainConfig(folds=3, trials=0, baselines=False, imbalance="none", max_iterations=300)
+    wh, store, cfg = small_ingested(root)
+    with wh:
         train_and_register(wh, store, AS_OF, cfg, CostMatrix())
         scored = score_cohort(wh, store, AS_OF, "unlabelled")
         book, meta = build_book(wh, store, "unlabelled", scored, RUN)

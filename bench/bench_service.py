@@ -24,36 +24,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report
+from _common import SMALL_AS_OF, report, small_ingested
 
 KEY = "bench-key"
-AS_OF = date(2026, 9, 30)
+AS_OF = SMALL_AS_OF
 
 
 def _prepare(root: Path) -> dict[str, Any]:
     from riskops.data.contract import as_of_cutoff
-    from riskops.data.ingest import ingest_cohort
-    from riskops.data.sources import load_dataset
-    from riskops.data.synth import generate
     from riskops.features.engineering import read_features
-    from riskops.io.artifacts import LocalStore
-    from riskops.io.warehouse.duckdb import DuckDBWarehouse
-    from riskops.model.config import CostMatrix, TrainConfig
+    from riskops.model.config import CostMatrix
     from riskops.runs.candidate import train_and_register
     from riskops.scoring.offboard import publish_scores, score_cohort
 
-    generate(root / "data", customers=3000, seed=5)
-    store = LocalStore(root / "store")
-    with DuckDBWarehouse(root / "w.duckdb") as wh:
-        load_dataset(wh, root / "data")
-        for cohort in ("labelled", "unlabelled"):
-            ingest_cohort(wh, cohort, AS_OF, store, f"v/{cohort}")  # type: ignore[arg-type]
-        cfg = TrainConfig(folds=3, trials=0, baselines=False, imbalance="none", max_iterations=300)
+    wh, store, cfg = small_ingested(root)
+    with wh:
         card, _ = train_and_register(wh, store, AS_OF, cfg, CostMatrix())
         challenger, _ = train_and_register(wh, store, AS_OF, cfg.model_copy(update={"seed": 2}), CostMatrix(),
                                            promote=False)  # fmt: skip

@@ -194,6 +194,18 @@ def test_the_book_charts_filter_and_open_customers(console: dict[str, Any]) -> N
     page.close()
 
 
+def _decide(console: dict[str, Any], user: str, cid: str, action: str, comment: str) -> Any:
+    """`user` signs in, opens the queue and records `action` on the customer with the keyboard-reachable form."""
+    page = _signed_in(console, user)
+    page.goto(f"{console['url']}/review")
+    row = page.locator(f"#c-{cid}")
+    row.get_by_label("Decision").select_option(action)
+    row.get_by_label("Comment").fill(comment)
+    row.get_by_role("button", name="Record").click()
+    page.wait_for_load_state("networkidle")
+    return page
+
+
 def test_four_eyes_decision_lands_in_the_warehouse_and_the_audit_log(console: dict[str, Any]) -> None:
     book = console["book"]
     listed = book[book["offboard"]].sort_values("score", ascending=False)
@@ -207,26 +219,14 @@ def test_four_eyes_decision_lands_in_the_warehouse_and_the_audit_log(console: di
     assert refused.status == 403 and token
     viewer.close()
 
-    reviewer = _signed_in(console, "rita")
-    reviewer.goto(f"{console['url']}/review")
-    row = reviewer.locator(f"#c-{cid}")
-    row.get_by_label("Decision").select_option("offboard")
-    row.get_by_label("Comment").fill("Pass-through pattern confirmed with the transaction history")
-    row.get_by_role("button", name="Record").click()
-    reviewer.wait_for_load_state("networkidle")
+    reviewer = _decide(console, "rita", cid, "offboard", "Pass-through pattern confirmed with the transaction history")
     assert reviewer.locator(f"#c-{cid}").get_attribute("data-state") == "awaiting confirmation"
     assert reviewer.locator(f"#c-{cid} option[value=confirm]").count() == 0  # a reviewer cannot confirm
     _accessible(reviewer)
     _shot(reviewer, "review-queue")
     reviewer.close()
 
-    approver = _signed_in(console, "alex")
-    approver.goto(f"{console['url']}/review")
-    row = approver.locator(f"#c-{cid}")
-    row.get_by_label("Decision").select_option("confirm")
-    row.get_by_label("Comment").fill("Agreed")
-    row.get_by_role("button", name="Record").click()
-    approver.wait_for_load_state("networkidle")
+    approver = _decide(console, "alex", cid, "confirm", "Agreed")
     assert approver.locator(f"#c-{cid}").get_attribute("data-state") == "off-boarded"
     csv = approver.request.get(f"{console['url']}/decisions.csv?run_id={RUN}").text()
     approver.close()
