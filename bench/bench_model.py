@@ -200,7 +200,12 @@ def _score(db: Path) -> None:
     model.fit(Pool(ds.X, ds.y, cat_features=ds.categorical))
     # Only the fields scoring reads; a registered model carries the full card.
     card = ModelCard.model_construct(
-        version="bench", features=list(ds.X.columns), categorical=ds.categorical, dropped=ds.dropped, threshold=0.5
+        version="bench",
+        features=list(ds.X.columns),
+        categorical=ds.categorical,
+        dropped=ds.dropped,
+        threshold=0.5,
+        feature_config=fs.config.model_dump(),
     )
     reps = -(-1_000_000 // len(frame))
     big = pd.concat([frame.drop(columns=["label"])] * reps, ignore_index=True).head(1_000_000)
