@@ -119,7 +119,7 @@ bench-stream: setup ## The stream worker on the Pub/Sub emulator: events/s from 
 	$(BIN)/python bench/bench_stream.py
 
 bench-console: setup ## The console's data at the service on a 1M-customer book: profile p95, chart p95, beside DuckDB
-	$(BIN)/python bench/bench_console.py --customers $(or $(CUSTOMERS),1000000)
+	$(BIN)/python bench/bench_console.py --customers $(or $(BOOK_CUSTOMERS),1000000)
 
 stream: setup ## Stream locally after `make run`: Pub/Sub emulator, a feed (RATE=50 events/s) and the worker; Ctrl-C stops
 	RATE=$(or $(RATE),50) CUSTOMERS=$(CUSTOMERS) SEED=$(SEED) bash tools/stream.sh

@@ -13,7 +13,7 @@ engine    the same questions asked of DuckDB over the book's Parquet file (the e
 precompute the console's own precompute (percentiles within segment, neighbours) timed at full size; SHAP
           contributions are the scoring run's (bench-model measures scoring at 1M)
 
-  make bench-console   (CUSTOMERS=1000000 by default)
+  make bench-console   (BOOK_CUSTOMERS=1000000 by default)
 """
 
 from __future__ import annotations
