@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from console.auth import NotSignedIn, UserDep, check_token, form_token
+from console.auth import IapVerifier, NotSignedIn, UserDep, check_token, form_token
 from riskops import __version__
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
@@ -49,6 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.environment == "production" and settings.console_identity != "iap":
         raise ConfigError("production consoles take the identity from Identity-Aware Proxy",
                           "RISKOPS_CONSOLE_IDENTITY", "set it to iap")  # fmt: skip
+    if settings.console_identity == "iap" and not settings.console_iap_audience:
+        raise ConfigError("the console takes its identity from Identity-Aware Proxy but has no audience to check",
+                          "RISKOPS_CONSOLE_IAP_AUDIENCE",
+                          "set /projects/NUMBER/global/backendServices/ID of the console's backend")  # fmt: skip
     headers = {"x-api-key": settings.console_api_key.get_secret_value()} if settings.console_api_key else {}
 
     @contextlib.asynccontextmanager
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="riskops console", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.users = Users.load(settings.console_users)
+    app.state.iap = IapVerifier(settings.console_iap_audience, settings.console_iap_keys_url)
     app.state.audit = AuditLog(settings.home / "audit")
     app.add_middleware(SessionMiddleware, secret_key=secret, same_site="strict", https_only=False,
                        session_cookie="riskops_console")  # fmt: skip

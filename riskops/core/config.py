@@ -46,7 +46,13 @@ class Settings(BaseSettings):
     console_service_url: str = Field(default="http://127.0.0.1:8000", description="the scoring service it reads")
     console_api_key: SecretStr = Field(default=SecretStr(""), description="its key for the scoring service")
     console_identity: Literal["local", "iap"] = Field(
-        default="local", description="local: sign in against the users file; iap: the proxy's identity headers"
+        default="local", description="local: sign in against the users file; iap: the proxy's signed header"
+    )
+    console_iap_audience: str = Field(
+        default="", description="IAP's audience for the console: /projects/NUMBER/global/backendServices/ID"
+    )
+    console_iap_keys_url: str = Field(
+        default="https://www.gstatic.com/iap/verify/public_key-jwk", description="IAP's public keys (JWK set)"
     )
     console_users: Path = Field(default=Path("configs/console-users.yaml"), description="users and their roles")
     console_session_secret: SecretStr = Field(

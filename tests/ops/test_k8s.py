@@ -142,6 +142,7 @@ def test_the_console_runs_behind_iap_and_reaches_only_the_service(rendered: tupl
     assert c["image"].endswith(("console:latest", "console:dev"))
     env = {e["name"]: e for e in c["env"]}
     assert env["RISKOPS_CONSOLE_IDENTITY"]["value"] == "iap" and env["RISKOPS_ENVIRONMENT"]["value"] == "production"
+    assert env["RISKOPS_CONSOLE_IAP_AUDIENCE"]["valueFrom"]["configMapKeyRef"]["key"] == "audience"
     assert env["RISKOPS_CONSOLE_SERVICE_URL"]["value"] == "http://" + one(docs, "Service")["metadata"]["name"]
     assert {"secretKeyRef"} == set(env["RISKOPS_CONSOLE_SESSION_SECRET"]["valueFrom"])
     assert env["RISKOPS_BQ_PROJECT"]["value"] == f"riskops-{name}"
