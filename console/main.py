@@ -28,7 +28,7 @@ from riskops.core.errors import ConfigError
 from riskops.core.logs import configure_json_logging
 from riskops.io.warehouse import open_warehouse
 from riskops.scoring import review
-from riskops.scoring.review import AuditLog, ReviewError, Shown, User, Users
+from riskops.scoring.review import AuditLog, ReviewError, User, Users
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # served locally: no CDN
@@ -181,12 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if action == "confirm":
             row = await asyncio.to_thread(warehouse_do, review.confirm, user, profile["run_id"], customer_id, comment)
         else:
-            if not profile["offboard"]:
-                raise ReviewError(f"customer {customer_id} is not on run {profile['run_id']}'s list",
-                                  "the review queue", "decide only listed customers")  # fmt: skip
-            shown = Shown(run_id=profile["run_id"], customer_id=customer_id, model_version=profile["model_version"],
-                          score=profile["score"], segment=profile["segment"], reasons=profile["reasons"],
-                          rules=[r["name"] for r in profile["rules"]])  # fmt: skip
+            shown = review.shown(profile)
             row = await asyncio.to_thread(warehouse_do, review.decide, user, shown, action, comment)
         app.state.audit.record(user, "decide", customer_id=customer_id, run_id=profile["run_id"],
                                action=row["action"], decision_id=row["decision_id"])  # fmt: skip

@@ -538,9 +538,6 @@ class ScoredRun:
         self.segment = table.column("segment").combine_chunks().dictionary_encode()
         self.rules = table.column("rules").combine_chunks()
 
-    def __len__(self) -> int:
-        return len(self.index)
-
     def row(self, customer_id: str) -> dict[str, Any] | None:
         i = self.index.get(customer_id)
         if i is None:

@@ -119,6 +119,16 @@ class Shown(BaseModel):
     rules: list[str]
 
 
+def shown(profile: dict[str, Any]) -> Shown:
+    """What a reviewer is deciding on, from the service's profile of the customer: only a listed customer."""
+    if not profile["offboard"]:
+        raise ReviewError(f"customer {profile['customer_id']} is not on run {profile['run_id']}'s list",
+                          "the review queue", "decide only listed customers")  # fmt: skip
+    return Shown(run_id=profile["run_id"], customer_id=profile["customer_id"], model_version=profile["model_version"],
+                 score=profile["score"], segment=profile["segment"], reasons=profile["reasons"],
+                 rules=[r["name"] for r in profile["rules"]])  # fmt: skip
+
+
 def read_decisions(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
     """Every decision (of one run), oldest first."""
     if not wh.exists(DECISIONS):
