@@ -1,11 +1,10 @@
 """The risk console app: `uvicorn console.main:create_app --factory` (`make console`). Pages are rendered on
-the server (Jinja2) with Plotly charts; all customer data comes from the scoring service's console routes,
-decisions go through riskops.scoring.review to the warehouse, views and decisions to the audit log
-(docs/decisions/0015-risk-console.md)."""
+the server (Jinja2) with Plotly charts; customers come from the scoring service's console routes and decisions
+are read and recorded through its review routes (in the signed-in staff member's name), views and decisions go
+to the audit log (docs/decisions/0015-risk-console.md)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -26,7 +25,6 @@ from riskops import __version__
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
 from riskops.core.logs import configure_json_logging
-from riskops.io.warehouse import open_warehouse
 from riskops.scoring import review
 from riskops.scoring.review import AuditLog, ReviewError, User, Users
 
@@ -73,23 +71,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates.env.filters["count"] = lambda n: f"{int(n):,}"
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    async def service_get(path: str, params: dict[str, Any] | None = None) -> Any:
-        r = await app.state.service.get(path, params={k: v for k, v in (params or {}).items() if v not in (None, "")})
+    async def service_call(method: str, path: str, user: User | None = None, **kw: Any) -> Any:
+        staff = {"x-riskops-staff": quote(user.name, safe=""), "x-riskops-staff-role": user.role} if user else {}
+        r = await app.state.service.request(method, path, headers=staff, **kw)
         if r.status_code == 404:
             raise HTTPException(404, r.json().get("detail", "not found"))
         if r.status_code == 422:
             raise HTTPException(422, r.json().get("detail"))
+        if r.status_code == 409:  # the review rules refused the decision
+            body = r.json()
+            raise ReviewError(body["detail"], body.get("where", ""), body.get("fix", ""))
         if r.status_code >= 400:
             raise HTTPException(502, f"the scoring service answered {r.status_code}: {r.text[:300]}")
         return r.json()
 
+    async def service_get(path: str, params: dict[str, Any] | None = None) -> Any:
+        return await service_call("GET", path, params={k: v for k, v in (params or {}).items() if v not in (None, "")})
+
+    async def decisions(user: User, run_id: str | None, customer_id: str | None = None) -> Any:
+        params = {k: v for k, v in {"run_id": run_id, "customer_id": customer_id}.items() if v is not None}
+        answer = await service_call("GET", "/v1/review/decisions", user, params=params)
+        return review.frame(answer["decisions"])
+
     def page(request: Request, name: str, user: User, **context: Any) -> HTMLResponse:
         context |= {"user": user, "token": form_token(secret, user), "identity": settings.console_identity}
         return templates.TemplateResponse(request, name, context)
-
-    def warehouse_do(fn: Any, *args: Any) -> Any:
-        with open_warehouse(settings) as wh:  # opened per decision: the pipeline shares the DuckDB file
-            return fn(wh, *args)
 
     @app.exception_handler(NotSignedIn)
     async def _sign_in(request: Request, _: Exception) -> Response:
@@ -157,8 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         profile = await service_get(f"/v1/customers/{customer_id}/profile")
         summary = await service_get("/v1/book/summary")
         app.state.audit.record(user, "view_customer", customer_id=customer_id, run_id=profile["run_id"])
-        decisions = await asyncio.to_thread(warehouse_do, review.read_decisions, profile["run_id"])
-        history = decisions[decisions["customer_id"] == customer_id].to_dict("records")
+        history = (await decisions(user, profile["run_id"], customer_id)).to_dict("records")
         return page(request, "customer.html", user, p=profile, history=history,
                     chart_json=json.dumps({"profile": profile, "histogram": summary["histogram"]}))  # fmt: skip
 
@@ -166,8 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def queue(request: Request, user: UserDep, offset: int = 0) -> HTMLResponse:
         listed = await service_get("/v1/book/customers", {"offboard": "true", "limit": QUEUE_PAGE, "offset": offset})
         summary = await service_get("/v1/book/summary")
-        decisions = await asyncio.to_thread(warehouse_do, review.read_decisions, summary["run_id"])
-        states = review.states(decisions)
+        states = review.states(await decisions(user, summary["run_id"]))
         rows = [{**r, "state": states.get(r["customer_id"])} for r in listed["rows"]]
         return page(request, "review.html", user, rows=rows, total=listed["total"], summary=summary,
                     offset=offset, page_size=QUEUE_PAGE)  # fmt: skip
@@ -175,23 +179,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/review/{customer_id}")
     async def decide(request: Request, customer_id: str, user: UserDep, action: Annotated[str, Form(max_length=20)],
                      comment: Annotated[str, Form(max_length=review.MAX_COMMENT + 100)],
+                     run_id: Annotated[str, Form(max_length=100)],
                      token: Annotated[str, Form(max_length=100)]) -> Response:  # fmt: skip
         check_token(secret, user, token)
-        profile = await service_get(f"/v1/customers/{customer_id}/profile")
-        if action == "confirm":
-            row = await asyncio.to_thread(warehouse_do, review.confirm, user, profile["run_id"], customer_id, comment)
-        else:
-            shown = review.shown(profile)
-            row = await asyncio.to_thread(warehouse_do, review.decide, user, shown, action, comment)
-        app.state.audit.record(user, "decide", customer_id=customer_id, run_id=profile["run_id"],
+        row = await service_call("POST", f"/v1/review/customers/{quote(customer_id, safe='')}/decisions", user,
+                                 json={"run_id": run_id, "action": action, "comment": comment})  # fmt: skip
+        app.state.audit.record(user, "decide", customer_id=customer_id, run_id=run_id,
                                action=row["action"], decision_id=row["decision_id"])  # fmt: skip
         return RedirectResponse(f"/review#c-{customer_id}", status_code=303)
 
     @app.get("/decisions.csv")
     async def export(user: UserDep, run_id: str | None = None) -> Response:
-        decisions = await asyncio.to_thread(warehouse_do, review.read_decisions, run_id)
-        app.state.audit.record(user, "export_decisions", run_id=run_id, rows=len(decisions))
-        return Response(review.decisions_csv(decisions), media_type="text/csv",
+        rows = await decisions(user, run_id)
+        app.state.audit.record(user, "export_decisions", run_id=run_id, rows=len(rows))
+        return Response(review.decisions_csv(rows), media_type="text/csv",
                         headers={"content-disposition": 'attachment; filename="decisions.csv"'})  # fmt: skip
 
     return app

@@ -25,26 +25,27 @@ resource "google_bigquery_table_iam_member" "serving_writes_predictions" {
   member     = local.sa["serving"]
 }
 
+# serving: appends and reads the review decisions for the console (DML needs query jobs).
+resource "google_bigquery_table_iam_member" "serving_writes_decisions" {
+  dataset_id = google_bigquery_dataset.riskops.dataset_id
+  table_id   = google_bigquery_table.review_decisions.table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = local.sa["serving"]
+}
+
+resource "google_project_iam_member" "serving_runs_queries" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = local.sa["serving"]
+}
+
 resource "google_service_account_iam_member" "serving_workload_identity" {
   service_account_id = google_service_account.riskops["serving"].name
   role               = "roles/iam.workloadIdentityUser"
   member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.namespace}/riskops-serving]"
 }
 
-# console: appends and reads the review decisions (DML needs query jobs); reads customers through the service.
-resource "google_bigquery_table_iam_member" "console_writes_decisions" {
-  dataset_id = google_bigquery_dataset.riskops.dataset_id
-  table_id   = google_bigquery_table.review_decisions.table_id
-  role       = "roles/bigquery.dataEditor"
-  member     = local.sa["console"]
-}
-
-resource "google_project_iam_member" "console_runs_queries" {
-  project = var.project_id
-  role    = "roles/bigquery.jobUser"
-  member  = local.sa["console"]
-}
-
+# console: nothing in GCP: it reads customers and records decisions through the service.
 resource "google_service_account_iam_member" "console_workload_identity" {
   service_account_id = google_service_account.riskops["console"].name
   role               = "roles/iam.workloadIdentityUser"

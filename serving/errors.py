@@ -6,10 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from riskops.core.errors import DataContractError
+from riskops.core.errors import DataContractError, WarehouseError
 from riskops.scoring.bookview import BookQueryError
+from riskops.scoring.review import ReviewError
 
 
 class NotReady(Exception):
@@ -42,7 +43,20 @@ async def _bad_query(request: Request, e: Exception) -> Response:
     return await request_validation_exception_handler(request, RequestValidationError([error]))
 
 
+async def _refused(request: Request, e: Exception) -> Response:
+    """A review decision the rules refuse (role, four eyes, state, a list that changed): 409 with the fix."""
+    assert isinstance(e, ReviewError)
+    return JSONResponse({"detail": e.what, "where": e.where, "fix": e.fix}, status_code=409)
+
+
+async def _warehouse(request: Request, e: Exception) -> Response:
+    """The warehouse failed a review read or write (busy, unreachable): 503, nothing was recorded."""
+    return await http_exception_handler(request, HTTPException(503, f"the warehouse failed: {e}"))
+
+
 def add_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ReviewError, _refused)
+    app.add_exception_handler(WarehouseError, _warehouse)
     app.add_exception_handler(BookQueryError, _bad_query)
     app.add_exception_handler(NotReady, _not_ready)
     app.add_exception_handler(NotFound, _not_found)

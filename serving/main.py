@@ -17,7 +17,7 @@ from serving.bodies import document_bodies
 from serving.deps import require_key
 from serving.errors import add_handlers
 from serving.middleware import Observe
-from serving.routes import book, customers, health, models, scores
+from serving.routes import book, customers, health, models, review, scores
 from serving.state import Service
 
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.add_middleware(Observe, access_log=settings.access_log)
     add_handlers(app)
-    for resource in (scores, customers, book, models):
+    for resource in (scores, customers, book, review, models):
         app.include_router(resource.router, dependencies=[Depends(require_key)])
     app.include_router(health.router)
     document_bodies(app)

@@ -5,24 +5,32 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
 from riskops.io.artifacts import open_store
+from riskops.io.warehouse import open_warehouse
 from riskops.model.registry import Registry
 from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow, ShadowQueue, score_columns, score_request
 from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Sink
 from serving import metrics
+from serving.errors import NotReady
 
 log = logging.getLogger("riskops.service")
+T = TypeVar("T")
+
+
+def _hashes(setting: str) -> frozenset[str]:
+    return frozenset(h.strip().lower() for h in setting.split(",") if h.strip())
 
 
 def api_key_hashes(settings: Settings) -> frozenset[str]:
     """The SHA-256 digests of the accepted keys; production refuses to start without any."""
-    hashes = frozenset(h.strip().lower() for h in settings.api_key_hashes.split(",") if h.strip())
+    hashes = _hashes(settings.api_key_hashes)
     if settings.environment == "production" and not hashes:
         raise ConfigError(
             "refusing to start in production without API keys",
@@ -57,6 +65,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.api_key_hashes = api_key_hashes(settings)
+        self.reviewer_key_hashes = _hashes(settings.reviewer_key_hashes) & self.api_key_hashes
         production = settings.environment == "production"
         self.pseudonyms = Pseudonyms.from_setting(settings.pseudonym_keys.get_secret_value(), production)
         store = open_store(settings.artifacts, settings.gcs_endpoint)
@@ -81,6 +90,17 @@ class Service:
         self.shadow_queue.close()  # its records go to the prediction log, closed next
         if self._predictions is not None:
             self._predictions.close()
+
+    def warehouse_do(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(warehouse, *args)` for a review read or write: BigQuery on GKE; locally the DuckDB file the
+        pipeline also writes, so it is held no longer than the call."""
+        try:
+            wh = open_warehouse(self.settings)
+        except ModuleNotFoundError as e:  # the service image carries no DuckDB
+            raise NotReady(f"review decisions live in the warehouse and this service cannot open it ({e}): run it "
+                           "with RISKOPS_WAREHOUSE=bigquery, or locally with the dev install") from e  # fmt: skip
+        with wh:
+            return fn(wh, *args)
 
     def refresh(self) -> None:
         """Look for a new champion and a newer scoring run; either failing (a store outage, a bad write) is

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
 
     # The scoring service.
     api_key_hashes: str = Field(default="", description="comma-separated SHA-256 hex digests of accepted keys")
+    reviewer_key_hashes: str = Field(
+        default="",
+        description="digests of the keys (the console's) whose callers may read and record review "
+        "decisions in the name of the staff member they assert; each must also be in api_key_hashes",
+    )
     root_path: str = Field(default="", description="path prefix the service is served under, e.g. /ai")
     model_poll_s: float = Field(default=30.0, gt=0, description="how often the service looks for a new champion")
     prediction_log: Literal["jsonl", "bigquery"] = Field(
@@ -42,7 +47,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="service log level; logs are JSON lines on stderr")
     access_log: bool = Field(default=True, description="one log line per API request (probes and /metrics excluded)")
 
-    # The risk console (console/): reads through the service, writes decisions to the warehouse.
+    # The risk console (console/): reads customers and records decisions through the service, nothing else.
     console_service_url: str = Field(default="http://127.0.0.1:8000", description="the scoring service it reads")
     console_api_key: SecretStr = Field(default=SecretStr(""), description="its key for the scoring service")
     console_identity: Literal["local", "iap"] = Field(

@@ -10,8 +10,10 @@ and every decision is a row appended to the warehouse table `review_decisions`, 
 - The decisions are outcomes: a confirmed off-boarding is SUSPENDED, a keep ACTIVE, at the decision's time
   (`OUTCOMES_SQL`, read by the monitoring's outcome loop like the `outcomes` table).
 
-Who may do what is `Role`; identities come from the console (a users file locally, the proxy's headers on
-GKE). Every read of a customer and every decision also goes to the audit log (`AuditLog`).
+Who may do what is `Role`; identities come from the console (a users file locally, the proxy's signed header on
+GKE), which records decisions through the scoring service (`record`, behind `POST /v1/review/...`): the service
+takes what was shown from its own copy of the run's book, so a caller cannot make a decision say another score.
+Every read of a customer and every decision also goes to the audit log (`AuditLog`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ DECISIONS = "review_decisions"
 Role = Literal["viewer", "reviewer", "approver"]
 Action = Literal["offboard", "keep", "escalate"]
 ACTIONS: tuple[Action, ...] = ("offboard", "keep", "escalate")
+Recorded = Literal["offboard", "keep", "escalate", "confirm"]  # what staff record: a decision or a confirmation
 CAN_DECIDE: tuple[Role, ...] = ("reviewer", "approver")
 MAX_COMMENT = 2000
 COLUMNS = ("decision_id", "run_id", "customer_id", "action", "comment", "user", "role", "decided_at",
@@ -127,6 +130,11 @@ def shown(profile: dict[str, Any]) -> Shown:
     return Shown(run_id=profile["run_id"], customer_id=profile["customer_id"], model_version=profile["model_version"],
                  score=profile["score"], segment=profile["segment"], reasons=profile["reasons"],
                  rules=[r["name"] for r in profile["rules"]])  # fmt: skip
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Decision rows (as the service answers them) as the frame `states` and `decisions_csv` take."""
+    return pd.DataFrame(rows, columns=list(COLUMNS)).astype({"score": "float64"})
 
 
 def read_decisions(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
@@ -219,6 +227,19 @@ def confirm(wh: Warehouse, user: User, run_id: str, customer_id: str, comment: s
         raise ReviewError(f"customer {customer_id}'s off-boarding was confirmed meanwhile", "the review queue",
                           "reload the queue")  # fmt: skip
     return row
+
+
+def record(
+    wh: Warehouse, user: User, profile: dict[str, Any], action: str, comment: str, run_id: str
+) -> dict[str, Any]:
+    """A staff member's decision, or an approver's confirmation, on a customer of the book's `profile`;
+    `run_id` is the run whose list they saw, so a decision never lands on a list that changed meanwhile."""
+    if run_id != profile["run_id"]:
+        raise ReviewError(f"the list was run {run_id}'s; the latest scoring run is now {profile['run_id']}",
+                          "the review queue", "reload the queue and decide on the latest list")  # fmt: skip
+    if action == "confirm":
+        return confirm(wh, user, run_id, profile["customer_id"], comment)
+    return decide(wh, user, shown(profile), action, comment)
 
 
 def decisions_csv(decisions: pd.DataFrame) -> str:

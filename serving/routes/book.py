@@ -16,7 +16,7 @@ from serving.errors import NotFound, NotReady
 router = APIRouter(prefix="/v1")
 
 
-def _book(service: Any) -> BookView:
+def book_of(service: Any) -> BookView:
     book = service.lookup.book
     if book is None:
         raise NotReady("no scoring run with a console book published yet: run the scoring pipeline")
@@ -49,7 +49,7 @@ class Filters:
 async def customer_profile(customer_id: str, service: ServiceDep) -> dict[str, Any]:
     """Everything the client view shows: score and band, meaning, reasons, contributions, comparisons with all
     customers and the segment, nearest neighbours, the customer's attributes."""
-    book = _book(service)
+    book = book_of(service)
     profile = book.profile(customer_id)
     if profile is None:
         raise NotFound(f"customer {customer_id} was not in scoring run {book.meta.run_id}")
@@ -58,7 +58,7 @@ async def customer_profile(customer_id: str, service: ServiceDep) -> dict[str, A
 
 @router.get("/book/summary")
 async def book_summary(service: ServiceDep) -> dict[str, Any]:
-    return _book(service).summary()
+    return book_of(service).summary()
 
 
 @router.get("/book/customers")
@@ -67,7 +67,7 @@ async def book_customers(
     sort: Annotated[str, Query(max_length=100)] = "score", order: Literal["asc", "desc"] = "desc",
     limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    book = _book(service)
+    book = book_of(service)
     return book.customers(filters.mask(book), sort, order, limit, offset)
 
 
@@ -76,5 +76,5 @@ async def book_scatter(
     service: ServiceDep, filters: Annotated[Filters, Depends()], x: Annotated[str, Query(max_length=100)],
     y: Annotated[str, Query(max_length=100)], limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 2000,
 ) -> dict[str, Any]:  # fmt: skip
-    book = _book(service)
+    book = book_of(service)
     return book.scatter(filters.mask(book), x, y, limit)

@@ -51,13 +51,15 @@ def console(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     users = root / "users.yaml"
     users.write_text(json.dumps({"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")}
                                            for n, r in USERS.items()]}))  # fmt: skip
-    env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home"),
-           "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()}  # fmt: skip
-    service, service_url = start_uvicorn(env, root / "service.log")
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")}
+    service, service_url = start_uvicorn(env | {"RISKOPS_API_KEY_HASHES": digest, "RISKOPS_REVIEWER_KEY_HASHES": digest,
+                                                "RISKOPS_DUCKDB_PATH": str(root / "decisions.duckdb")},
+                                         root / "service.log")  # fmt: skip
     port = free_port()
     console_env = env | {"RISKOPS_CONSOLE_SERVICE_URL": service_url, "RISKOPS_CONSOLE_API_KEY": KEY,
-                         "RISKOPS_CONSOLE_USERS": str(users), "RISKOPS_DUCKDB_PATH": str(root / "console.duckdb"),
-                         "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40}  # fmt: skip
+                         "RISKOPS_CONSOLE_USERS": str(users), "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
+                         "RISKOPS_DUCKDB_PATH": str(root / "nowhere" / "never-opened.duckdb")}  # fmt: skip
     with (root / "console.log").open("wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "console.main:create_app", "--factory",
                                  "--host", "127.0.0.1", "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT,
@@ -214,8 +216,8 @@ def test_four_eyes_decision_lands_in_the_warehouse_and_the_audit_log(console: di
     viewer.goto(f"{console['url']}/review")
     assert viewer.locator(f"#c-{cid}").get_by_text("Viewers cannot decide.").is_visible()
     token = viewer.evaluate("fetch('/review').then(r => r.text())")  # a viewer forging a form post is refused
-    refused = viewer.request.post(f"{console['url']}/review/{cid}", form={"action": "offboard", "comment": "x",
-                                                                         "token": "forged"})  # fmt: skip
+    form = {"action": "offboard", "comment": "x", "run_id": RUN, "token": "forged"}
+    refused = viewer.request.post(f"{console['url']}/review/{cid}", form=form)
     assert refused.status == 403 and token
     viewer.close()
 
@@ -232,7 +234,8 @@ def test_four_eyes_decision_lands_in_the_warehouse_and_the_audit_log(console: di
     approver.close()
     assert csv.count(cid) == 2 and "confirm" in csv and "rita" in csv and "alex" in csv
 
-    with DuckDBWarehouse(console["root"] / "console.duckdb") as wh:
+    assert not (console["root"] / "nowhere").exists()  # the console never opened a warehouse: the service did
+    with DuckDBWarehouse(console["root"] / "decisions.duckdb") as wh:
         decisions = wh.read_table(DECISIONS).to_pandas()
         outcomes = read_outcomes(wh).set_index("customer_id")["account_state"].to_dict()
     mine = decisions[decisions["customer_id"] == cid].sort_values("decided_at")

@@ -33,7 +33,9 @@ from riskops.scoring.offboard import publish_scores, score_cohort
 from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
 
 pytestmark = pytest.mark.integration
-KEY = "s3cret-key"
+KEY = "s3cret-key"  # the console's: it may also record review decisions
+SCORING_KEY = "a-scoring-clients-key"
+RUN = "20990101-000000-000"
 AS_OF = date(2026, 9, 30)
 FAST = TrainConfig(folds=3, trials=0, max_iterations=60, baselines=False, imbalance="none", seed=1)
 
@@ -44,13 +46,15 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     store = LocalStore(root / "store")
     card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
     published = score_cohort(ingested, store, AS_OF, "unlabelled")
-    book, meta = build_book(ingested, store, "unlabelled", published, "20990101-000000-000")
-    publish_book(store, "20990101-000000-000", book, meta)  # the console's routes, fuzzed with the rest
-    publish_scores(store, "20990101-000000-000", published)  # the latest scoring run, for the lookup
+    book, meta = build_book(ingested, store, "unlabelled", published, RUN)
+    publish_book(store, RUN, book, meta)  # the console's routes, fuzzed with the rest
+    publish_scores(store, RUN, published)  # the latest scoring run, for the lookup
     env = {
         "RISKOPS_ARTIFACT_ROOT": str(root / "store"),
         "RISKOPS_MODEL_POLL_S": "0.3",
         "RISKOPS_HOME": str(root / "home"),
+        "RISKOPS_API_KEY_HASHES": ",".join(hashlib.sha256(k.encode()).hexdigest() for k in (KEY, SCORING_KEY)),
+        "RISKOPS_REVIEWER_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
     }
     log = root / "uvicorn.log"
     proc, url = _start_service(env, log)
@@ -180,6 +184,45 @@ def test_customer_lookup_from_the_last_scoring_run(service: dict[str, Any]) -> N
         assert body["reasons"]
     missing = httpx.get(f"{service['url']}/v1/customers/nobody/risk", headers={"X-API-Key": KEY})
     assert missing.status_code == 404 and "not in scoring run" in missing.json()["detail"]
+
+
+def test_review_decisions_are_recorded_only_for_the_console_in_the_staff_members_name(service: dict[str, Any]) -> None:
+    """The review routes: a scoring client's key is refused, the staff member must be named, the rules' refusals
+    are 409s with the fix, and what was shown is the service's own book (the body cannot carry a score)."""
+    url, published = service["url"], service["published"]
+    listed = published[published["offboard"]].sort_values("score").index[-1]
+    kept = published[~published["offboard"]].index[0]
+    path = f"{url}/v1/review/customers/{listed}/decisions"
+    body = {"run_id": RUN, "action": "offboard", "comment": "pass-through pattern"}
+
+    def staff(name: str, role: str, key: str = KEY) -> dict[str, str]:
+        return {"X-API-Key": key, "X-Riskops-Staff": name, "X-Riskops-Staff-Role": role}
+
+    assert httpx.post(path, json=body, headers=staff("rita", "reviewer", SCORING_KEY)).status_code == 403
+    assert httpx.get(f"{url}/v1/review/decisions", headers={"X-API-Key": SCORING_KEY}).status_code == 403
+    assert httpx.post(path, json=body, headers={"X-API-Key": KEY}).status_code == 422  # nobody named
+    assert httpx.post(path, json=body | {"score": 0.01}, headers=staff("rita", "reviewer")).status_code == 422
+    stale = httpx.post(path, json=body | {"run_id": "20980101-000000-000"}, headers=staff("rita", "reviewer"))
+    assert stale.status_code == 409 and "reload" in stale.json()["fix"]
+    viewer = httpx.post(path, json=body, headers=staff("vera", "viewer"))
+    assert viewer.status_code == 409 and "viewer" in viewer.json()["detail"]
+    unlisted = httpx.post(f"{url}/v1/review/customers/{kept}/decisions", json=body, headers=staff("rita", "reviewer"))
+    assert unlisted.status_code == 409 and "not on run" in unlisted.json()["detail"]
+    assert httpx.post(f"{url}/v1/review/customers/nobody/decisions", json=body,
+                      headers=staff("rita", "reviewer")).status_code == 404  # fmt: skip
+
+    decided = httpx.post(path, json=body, headers=staff("Jos%C3%A9", "reviewer"))
+    assert decided.status_code == 201, decided.text
+    row = decided.json()
+    assert row["user"] == "José" and row["score"] == pytest.approx(published.loc[listed, "score"])
+    own = httpx.post(path, json=body | {"action": "confirm"}, headers=staff("Jos%C3%A9", "approver"))
+    assert own.status_code == 409 and "four eyes" in own.json()["detail"]
+    assert httpx.post(path, json=body | {"action": "confirm"}, headers=staff("alex", "approver")).status_code == 201
+    again = httpx.post(path, json=body | {"action": "keep"}, headers=staff("rita", "reviewer"))
+    assert again.status_code == 409 and "already off-boarded" in again.json()["detail"]
+    read = httpx.get(f"{url}/v1/review/decisions", params={"run_id": RUN, "customer_id": listed},
+                     headers={"X-API-Key": KEY}).json()["decisions"]  # fmt: skip
+    assert [(d["action"], d["user"]) for d in read] == [("offboard", "José"), ("confirm", "alex")]
 
 
 def test_batch_scores_precomputed_features(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:

@@ -142,6 +142,10 @@ def test_the_service_scores_in_its_image(images: None, container: str, tmp_path:
         "req = u.Request('http://127.0.0.1:18765/v1/score', data=open('body.json', 'rb').read(),\n"
         "                headers={'Content-Type': 'application/json'})\n"
         "print('SCORED', u.urlopen(req).read().decode())\n"
+        "try:\n"  # review decisions need the warehouse: BigQuery in production; this image has no DuckDB
+        "    u.urlopen(u.Request('http://127.0.0.1:18765/v1/review/decisions', headers={'X-Riskops-Staff': 'a'}))\n"
+        "except u.HTTPError as e:\n"
+        "    print('REVIEW', e.code, json.loads(e.read())['detail'])\n"
     )
     script = (
         "id -u; RISKOPS_ARTIFACT_ROOT=/var/lib/riskops/store uvicorn serving.main:create_app --factory "
@@ -158,6 +162,8 @@ def test_the_service_scores_in_its_image(images: None, container: str, tmp_path:
     scored = json.loads(next(x for x in lines if x.startswith("SCORED ")).split(" ", 1)[1])
     assert scored["model_version"] == version and 0 <= scored["score"] <= 1 and scored["segment"] in (
         "Low", "Medium", "High")  # fmt: skip
+    review = next(x for x in lines if x.startswith("REVIEW "))
+    assert review.startswith("REVIEW 503") and "RISKOPS_WAREHOUSE=bigquery" in review, review
     assert int(lines[-1]) > 0  # JSON log lines
 
 
@@ -178,13 +184,14 @@ def test_the_console_serves_its_pages_in_its_image(images: None, container: str)
         'for i in $(seq 120); do python3 -c "import urllib.request as u; '
         "print(u.urlopen('http://127.0.0.1:18766/healthz').read().decode())\" 2>/dev/null && break; sleep 0.5; done; "
         f"python3 -c {shlex.quote(probe)}; kill $pid; wait $pid; "
-        "python3 -c 'import matplotlib' 2>/dev/null && echo MATPLOTLIB || echo NO-MATPLOTLIB"
+        "python3 -c 'import matplotlib' 2>/dev/null && echo MATPLOTLIB || echo NO-MATPLOTLIB; "
+        "python3 -c 'import duckdb' 2>/dev/null && echo DUCKDB || echo NO-DUCKDB"
     )
     result = buildah("run", container, "--", "sh", "-c", script, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "10001" and json.loads(lines[1]) == {"status": "ok"}
-    assert "SIGNIN True True" in lines and lines[-1] == "NO-MATPLOTLIB"
+    assert "SIGNIN True True" in lines and lines[-2:] == ["NO-MATPLOTLIB", "NO-DUCKDB"]  # reads only the service
 
 
 def test_images_are_recorded_with_their_sizes(images: None) -> None:

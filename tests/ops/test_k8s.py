@@ -145,7 +145,10 @@ def test_the_console_runs_behind_iap_and_reaches_only_the_service(rendered: tupl
     assert env["RISKOPS_CONSOLE_IAP_AUDIENCE"]["valueFrom"]["configMapKeyRef"]["key"] == "audience"
     assert env["RISKOPS_CONSOLE_SERVICE_URL"]["value"] == "http://" + one(docs, "Service")["metadata"]["name"]
     assert {"secretKeyRef"} == set(env["RISKOPS_CONSOLE_SESSION_SECRET"]["valueFrom"])
-    assert env["RISKOPS_BQ_PROJECT"]["value"] == f"riskops-{name}"
+    assert not {"RISKOPS_WAREHOUSE", "RISKOPS_BQ_PROJECT"} & set(env)  # decisions go through the service
+    serving_env = {e["name"]: e for e in one(docs, "Deployment", "riskops-serving")["spec"]["template"]["spec"][
+        "containers"][0]["env"]}  # fmt: skip
+    assert serving_env["RISKOPS_REVIEWER_KEY_HASHES"]["valueFrom"]["secretKeyRef"]["key"] == "reviewer-hashes"
     assert pod["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["readOnlyRootFilesystem"] is True
     users = next(v for v in pod["volumes"] if v["name"] == "users")["configMap"]["name"]
     assert users.startswith("riskops-console-users-")  # generated: a new users file rolls the pods
