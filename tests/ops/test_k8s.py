@@ -135,7 +135,7 @@ def pod_labels(docs: list[dict[str, Any]], name: str) -> dict[str, str]:
 
 
 def test_the_console_runs_behind_iap_and_reaches_only_the_service(rendered: tuple[str, list[Any], Path]) -> None:
-    name, docs, _ = rendered
+    _, docs, _ = rendered
     dep = one(docs, "Deployment", "riskops-console")
     pod = dep["spec"]["template"]["spec"]
     (c,) = pod["containers"]
