@@ -235,12 +235,12 @@ def _run_mapping(data: str, path: Path | None) -> Mapping:
 
 
 def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
-                    margin: float, policy: Path | None, shards: int) -> RunParameters:  # fmt: skip
+                    margin: float, policy: Path | None, shards: int, outcomes: bool) -> RunParameters:  # fmt: skip
     from riskops.runs.parameters import RunParameters
 
     return RunParameters(trials=trials, tuning_timeout_s=tuning_timeout, seed=seed, missed_cost=missed_cost,
                          offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy),
-                         shards=shards)  # fmt: skip
+                         shards=shards, outcomes=outcomes)  # fmt: skip
 
 
 DataOpt = Annotated[
@@ -257,6 +257,9 @@ DataRootOpt = Annotated[Path, typer.Option(help="Where prepared datasets are cac
 TrialsOpt = Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)]
 TuningOpt = Annotated[float, typer.Option(help="Stop tuning after this many seconds.")]
 MarginOpt = Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")]
+OutcomesOpt = Annotated[bool, typer.Option(
+    help="Also learn from current customers' outcomes that came in after their last scoring: loaded outcomes, "
+         "stream outcomes, the console's confirmed off-boardings (SUSPENDED) and keeps (ACTIVE).")]  # fmt: skip
 ShardsOpt = Annotated[
     int, typer.Option(help="Score the unlabelled cohort in this many parallel shards (by customer id hash).", min=1)
 ]
@@ -276,6 +279,7 @@ def run_cmd(
     missed_cost: CostMissed = DEFAULTS.missed_cost,
     offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
     margin: MarginOpt = DEFAULTS.margin,
+    outcomes: OutcomesOpt = DEFAULTS.outcomes,
     policy: PolicyOpt = None,
     shards: ShardsOpt = DEFAULTS.shards,
 ) -> None:
@@ -285,7 +289,7 @@ def run_cmd(
     from riskops.runs.job import run_job
 
     started = datetime.now()
-    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards)
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes)
     with StepConsole(console) as steps:
         _, summary = run_job(
             Settings(), source=data, customers=customers, seed=seed, data_root=data_root,
@@ -345,6 +349,7 @@ def train_cmd(
     missed_cost: CostMissed = DEFAULTS.missed_cost,
     offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
     margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = DEFAULTS.margin,
+    outcomes: OutcomesOpt = DEFAULTS.outcomes,
     promote: Annotated[bool, typer.Option(help="Promote the model when it passes the gate.")] = True,
 ) -> None:
     """Train CatBoost on the labelled cohort, evaluate it, register it, and promote it if it beats the champion."""
@@ -360,7 +365,7 @@ def train_cmd(
             wh,
             open_store(settings.artifacts, settings.gcs_endpoint),
             as_of,
-            TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout, folds=folds),
+            TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout, folds=folds, outcomes=outcomes),
             CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost),
             margin=margin,
             promote=promote,
@@ -629,6 +634,7 @@ def pipeline_run_cmd(
     missed_cost: CostMissed = DEFAULTS.missed_cost,
     offboard_cost: CostOffboard = DEFAULTS.offboard_cost,
     margin: MarginOpt = DEFAULTS.margin,
+    outcomes: OutcomesOpt = DEFAULTS.outcomes,
     policy: PolicyOpt = None,
     mapping: MappingOpt = None,
     as_of: Annotated[date | None, _date_option("Cut-off date (default: the dataset's own).")] = None,
@@ -644,7 +650,7 @@ def pipeline_run_cmd(
 
     started = datetime.now()
     settings = Settings()
-    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards)
+    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes)
     with StepConsole(console) as steps:
         steps.say(f"data: preparing {data}")
         folder = prepare_data(data, data_root, customers, seed, None)

@@ -678,8 +678,20 @@ def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig
             )
     fs = feature_set(wh, cohort, config)
     sql = feature_sql(fs, wh.ref(customers), wh.ref(transactions), cutoff, labelled=cohort == "labelled")
+    # The cut-off first: if the build then fails, the old features sit under a later cut-off, which only makes
+    # training from outcomes (riskops.runs.candidate.outcome_examples) take fewer of them, never a later one.
+    wh.load(table_name(cohort, "features_cutoff"), pa.table({"cutoff": pa.array([cutoff], pa.timestamp("us", "UTC"))}))
     wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(table_name(cohort, 'features'))} AS {sql}")
     return fs
+
+
+def features_cutoff(wh: Any, cohort: str) -> datetime | None:
+    """The cut-off `<cohort>_features` was last built at (None: built before this was recorded, or never)."""
+    name = table_name(cohort, "features_cutoff")
+    if not wh.exists(name):
+        return None
+    values = wh.read_table(name).column("cutoff").to_pylist()
+    return values[0] if values else None
 
 
 def feature_set(wh: Any, cohort: str, config: FeatureConfig | None = None) -> FeatureSet:

@@ -25,6 +25,11 @@ class TrainConfig(BaseModel):
     oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
     baselines: bool = True
     thread_count: int = -1
+    outcomes: bool = Field(
+        default=False,
+        description="also learn from current customers' matured outcomes: "
+        "loaded outcomes, stream outcomes, the console's confirmed off-boardings and keeps",
+    )
 
 
 class CostMatrix(BaseModel):

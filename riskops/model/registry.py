@@ -59,6 +59,11 @@ class Candidate(BaseModel):
     seconds: dict[str, float]
     calibration: dict[str, Any] = Field(default_factory=dict, description="what model.calibration fitted; "
                                         "empty for a version trained before scores were calibrated")  # fmt: skip
+    outcome_examples: dict[str, Any] = Field(
+        default_factory=dict,
+        description="current customers learned from "
+        "their outcomes (`TrainConfig.outcomes`): how many, how many suspended",
+    )
 
 
 class ModelCard(Candidate):

@@ -21,13 +21,14 @@ import pandas as pd
 from riskops.core.errors import ArtifactError
 from riskops.core.identity import code_version
 from riskops.core.progress import Say, Tick
-from riskops.data.contract import as_of_cutoff
+from riskops.data.contract import LABEL_SUSPENDED, as_of_cutoff, table_name
 from riskops.features.engineering import (
     ID_COLUMN,
     LABEL_COLUMN,
     FeatureConfig,
     build_features,
     feature_set,
+    features_cutoff,
     read_features,
 )
 from riskops.io.artifacts import ArtifactStore
@@ -38,6 +39,7 @@ from riskops.model.evaluate import evaluate, write_report
 from riskops.model.inputs import align
 from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
 from riskops.model.train import prepare, train
+from riskops.runs.monitor import read_outcomes
 from riskops.scoring.drift import reference
 from riskops.scoring.policy import POLICY, OffboardConfig
 
@@ -59,6 +61,12 @@ def train_candidate(
     train_cfg, feature_cfg = train_cfg or TrainConfig(), feature_cfg or FeatureConfig()
     fs = feature_set(wh, "labelled", feature_cfg)
     frame = read_features(wh, "labelled")
+    learned: dict[str, Any] = {}
+    if train_cfg.outcomes:
+        extra, learned = outcome_examples(wh, frame)
+        say(f"learning from {learned['rows']} current customers' outcomes ({learned['suspended']} suspended)"
+            + (f": {learned['skipped']}" if learned.get("skipped") else ""))  # fmt: skip
+        frame = pd.concat([frame, extra], ignore_index=True) if len(extra) else frame
     ds = prepare(frame, fs.names, fs.categorical)
     if ds.dropped:
         say(f"dropped {len(ds.dropped)} features: " + ", ".join(f"{k} ({v})" for k, v in ds.dropped.items()))
@@ -84,6 +92,7 @@ def train_candidate(
         data_snapshot=snapshot or {},
         seconds=result.seconds,
         calibration=calibration,
+        outcome_examples=learned,
     )
     holdout = frame[frame[ID_COLUMN].isin(set(result.holdout_ids))].reset_index(drop=True)
     oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": oof_p})
@@ -91,6 +100,27 @@ def train_candidate(
     registry.store_candidate(result.model, version, holdout, _parquet(oof))
     store.write_text(f"{PREFIX}/{version}/candidate.json", candidate.model_dump_json(indent=2))
     return candidate
+
+
+def outcome_examples(wh: Warehouse, labelled: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Current customers whose outcome came in after the cut-off their features were built at (the last
+    scoring's `unlabelled_features`), as labelled rows: a confirmed off-boarding or a loaded suspension is
+    SUSPENDED, a keep or a loaded ACTIVE is ACTIVE (`runs.monitor.read_outcomes`, the latest per customer).
+    An outcome decided before that cut-off is not used (the features might already reflect it), nor a
+    customer already in the labelled cohort (the bank's own account state wins)."""
+    empty = labelled.iloc[:0]
+    cutoff = features_cutoff(wh, "unlabelled")
+    if cutoff is None or not wh.exists(table_name("unlabelled", "features")):
+        return empty, {"rows": 0, "suspended": 0, "skipped": "no current cohort's features with a known cut-off"}
+    outcomes = read_outcomes(wh)
+    outcomes = outcomes[(outcomes["decided_at"] >= cutoff) & ~outcomes["customer_id"].isin(labelled[ID_COLUMN])]
+    state = outcomes.set_index("customer_id")["account_state"]
+    current = read_features(wh, "unlabelled")
+    current = current[current[ID_COLUMN].astype(str).isin(state.index)].copy()
+    current["account_state"] = current[ID_COLUMN].astype(str).map(state)
+    current[LABEL_COLUMN] = (current["account_state"] == LABEL_SUSPENDED).astype(labelled[LABEL_COLUMN].dtype)
+    info = {"rows": len(current), "suspended": int(current[LABEL_COLUMN].sum()), "cutoff": cutoff.isoformat()}
+    return current.loc[:, list(labelled.columns)], info
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

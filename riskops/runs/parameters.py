@@ -22,11 +22,12 @@ class RunParameters(BaseModel):
     missed_cost: float = _COSTS.missed_cost
     offboard_cost: float = _COSTS.offboard_cost
     margin: float = 0.0  # PR-AUC a challenger must gain over the champion
+    outcomes: bool = _TRAIN.outcomes  # also learn from current customers' matured outcomes (TrainConfig.outcomes)
     policy: OffboardConfig | None = None  # None: the model's default
     shards: int = Field(default=1, ge=1, description="parallel scoring tasks the unlabelled cohort is split into")
 
     def training(self) -> dict[str, Any]:
-        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin")
+        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes")
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:

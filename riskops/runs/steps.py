@@ -142,16 +142,17 @@ FEATURE_CONFIG = "features/config.json"  # in the run folder: what the features 
 def train(
     config: Config, as_of: str, run_id: str, trials: int = DEFAULTS.trials,
     tuning_timeout_s: float = DEFAULTS.tuning_timeout_s, seed: int = DEFAULTS.seed,
-    tick: Tick | None = None,
+    tick: Tick | None = None, outcomes: bool = DEFAULTS.outcomes,
 ) -> StepResult:  # fmt: skip
-    """Train a candidate on `labelled_features` (tuning, CV against baselines); its value is the version."""
+    """Train a candidate on `labelled_features` (and, with `outcomes`, current customers' matured outcomes;
+    tuning, CV against baselines); its value is the version."""
     from riskops.runs.candidate import train_candidate
     from riskops.runs.record import read_steps
 
     step = _Step(config, run_id, "train")
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
     snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
-    cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s)
+    cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s, outcomes=outcomes)
     chosen = f"{run_id}/{FEATURE_CONFIG}"
     features = FeatureConfig.model_validate_json(step.store.read_text(chosen)) if step.store.exists(chosen) else None
     with step.warehouse() as wh:
@@ -160,7 +161,9 @@ def train(
     metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
     tuned = c.tuning.get("trials", 0)
     figure = f"{c.version}: CV PR-AUC {cv['pr_auc_mean']:.3f}, " + (f"{tuned} tuning trials" if tuned else "no tuning")
-    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed}
+    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed, "outcomes": outcomes}
+    if c.outcome_examples:
+        metrics["outcome_examples"] = c.outcome_examples["rows"]
     return step.done(c.version, figure, metrics, parameters=params, detail={"version": c.version})
 
 

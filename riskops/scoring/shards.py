@@ -21,7 +21,8 @@ from riskops.scoring.offboard import ScoringResult, book_currency, score_cohort,
 from riskops.scoring.policy import OffboardConfig, model_policy
 
 PARTS: tuple[Table, ...] = ("customers", "transactions")  # the views a shard reads
-OUTPUTS: tuple[Table, ...] = ("features", "scores", "offboarding")  # the tables a shard writes and the gather unites
+# The tables a shard writes and the gather unites; the features' cut-off first, as build_features writes it.
+OUTPUTS: tuple[Table, ...] = ("features_cutoff", "features", "scores", "offboarding")
 
 
 def shard_name(cohort: str, shard: int, shards: int) -> str:

@@ -117,6 +117,43 @@ def test_monitor_counts_the_lists_precision_from_outcomes(
     assert list((tmp_path / "runs" / "monitoring").glob("*.json"))
 
 
+def test_retraining_learns_from_the_outcomes_of_the_customers_a_run_scored(
+    job_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Outcomes of the scored (current) customers that came in after the run's cut-off become training examples
+    with the features they were scored on: `riskops train --outcomes` on a copy of the run's warehouse."""
+    import shutil
+
+    import pyarrow as pa
+
+    from riskops.io.warehouse.duckdb import DuckDBWarehouse
+
+    tmp_path, r = job_run
+    assert r.returncode == 0, r.stderr
+    (run_wh,) = (tmp_path / "runs").glob("*/warehouse.duckdb")
+    copy = tmp_path / "retrain" / "warehouse.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(run_wh, copy)
+    truth = pq.read_table(tmp_path / "data" / "synthetic-1500-seed5" / "truth.parquet").to_pandas()
+    truth = truth[truth["customer_id"].str.startswith("U")].head(200)
+    with DuckDBWarehouse(copy) as wh:
+        scored = set(wh.read_table("unlabelled_features").column("customer_id").to_pylist())
+        wh.load("outcomes", pa.table({
+            "customer_id": truth["customer_id"], "account_state": truth["suspended"].map({True: "SUSPENDED",
+                                                                                         False: "ACTIVE"}),
+            "decided_at": pd.to_datetime(["2026-10-10"] * len(truth), utc=True), "source": ["core"] * len(truth),
+        }))  # fmt: skip
+    home = {"RISKOPS_HOME": str(tmp_path / "retrain")}
+    out = riskops("train", "--as-of", "2026-09-30", "--duckdb", str(copy), "--outcomes", "--no-promote", *QUICK,
+                  cwd=tmp_path, env=home)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (candidate,) = (tmp_path / "retrain").rglob("candidate.json")
+    learned = json.loads(candidate.read_text())["outcome_examples"]
+    known = truth[truth["customer_id"].isin(scored)]
+    assert learned["rows"] == len(known) > 0 and learned["suspended"] == int(known["suspended"].sum())
+    assert learned["cutoff"].startswith("2026-10-01")
+
+
 def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
     job_run: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:

@@ -178,3 +178,36 @@ def test_what_a_score_means_in_words() -> None:
         0.9, "High", 0.8, 0.5, True)  # fmt: skip
     assert "only when the bank's rules also fire" in meaning(0.6, "Medium", 0.8, 0.5, False)
     assert "Low risk: below 50.0%" in meaning(0.1, "Low", 0.8, 0.5, False)
+
+
+def test_training_learns_from_outcomes_that_came_after_the_features_it_would_use(wh: DuckDBWarehouse) -> None:
+    """A confirmed off-boarding is a SUSPENDED example, a keep an ACTIVE one, each with the features the customer
+    was scored on; a pending decision, an outcome older than those features and a customer the labelled cohort
+    already has are not."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from riskops.runs.candidate import outcome_examples
+
+    labelled = pd.DataFrame({"customer_id": ["L1"], "n_tx": [4.0], "account_state": ["ACTIVE"],
+                             "label": np.array([0], dtype=np.int64)})  # fmt: skip
+    none, info = outcome_examples(wh, labelled)
+    assert none.empty and "no current cohort" in info["skipped"]
+    cutoff = datetime(2026, 10, 1, tzinfo=UTC)
+    wh.load("unlabelled_features_cutoff", pa.table({"cutoff": pa.array([cutoff], pa.timestamp("us", "UTC"))}))
+    wh.load("unlabelled_features", pa.table({"customer_id": ["c1", "c2", "c3", "c4", "L1", "c5"],
+                                             "n_tx": [5.0, 1.0, 2.0, 3.0, 4.0, 6.0]}))  # fmt: skip
+    review.decide(wh, RITA, shown("c1"), "offboard", "pass-through")
+    review.confirm(wh, ALEX, "r1", "c1", "agreed")
+    review.decide(wh, RITA, shown("c2"), "keep", "salary and rent only")
+    review.decide(wh, RITA, shown("c3"), "offboard", "awaiting an approver")
+    wh.load("outcomes", pa.table({
+        "customer_id": ["c4", "L1", "c5"], "account_state": ["SUSPENDED", "SUSPENDED", "SUSPENDED"],
+        "decided_at": pd.to_datetime(["2026-09-01", "2026-10-05", "2026-10-05"], utc=True), "source": ["core"] * 3,
+    }))  # fmt: skip
+    extra, info = outcome_examples(wh, labelled)
+    assert dict(zip(extra["customer_id"], extra["label"], strict=True)) == {"c1": 1, "c2": 0, "c5": 1}
+    assert list(extra.columns) == list(labelled.columns) and extra["label"].dtype == np.int64
+    assert extra.set_index("customer_id").loc["c1", "n_tx"] == 5.0 and extra["account_state"].tolist()
+    assert info == {"rows": 3, "suspended": 2, "cutoff": cutoff.isoformat()}
