@@ -73,7 +73,7 @@ function bookPage() {
       const link = document.createElement("a");
       link.href = "/customers/" + encodeURIComponent(row.customer_id);
       link.textContent = row.customer_id;
-      const cells = [link, pct(row.score), row.segment, row.rules || "-", ...summary.key_features.map((f) => num(row.values[f.name]))];
+      const cells = [link, pct(row.score), row.segment, row.rules || "-", ...summary.activity.concat(summary.key_features).map((f) => num(row.values[f.name]))];
       cells.forEach((c) => { const td = document.createElement("td"); if (typeof c === "string") td.textContent = c; else td.append(c); tr.append(td); });
       return tr;
     }));

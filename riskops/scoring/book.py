@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,6 +63,9 @@ class BookMeta(BaseModel):
     high: float
     medium: float
     key_features: list[KeyFeature]
+    # Descriptive columns beside the key features (the table, the scatter, sorting): not the model's own, no
+    # contributions; e.g. how many transactions a customer made. Empty for a book without transactions.
+    activity: list[KeyFeature] = []
     rules: dict[str, str]  # rule -> its meaning
     attributes: list[str]  # the customers' descriptive columns, in order
     seconds: dict[str, float]
@@ -151,6 +156,10 @@ def build_book(
     book["contrib.other"] = sv[:, others].sum(axis=1) if len(others) else 0.0
     seconds["percentiles"] = time.perf_counter() - t
 
+    activity = _activity(X)
+    for act in activity:
+        book[f"value.{act.name}"] = act.values
+
     t = time.perf_counter()
     points = sv[:, key_idx] if key_idx else np.zeros((len(book), 1))
     book["neighbours"] = _neighbours(points, segment, NEIGHBOURS)
@@ -164,6 +173,8 @@ def build_book(
         medium=result.cutoffs["medium"],
         key_features=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
                                  importance=float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],
+        activity=[KeyFeature(name=a.name, words=a.words, typical=format_value(a.name, np.nanmedian(a.values)),
+                             importance=0.0) for a in activity if len(a.values)],
         rules={r.name: r.meaning for r in result.policy.rules}, attributes=list(attributes.columns),
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )  # fmt: skip
@@ -177,6 +188,25 @@ def _key_features(card: ModelCard, X: pd.DataFrame, sv: np.ndarray) -> list[str]
     importance = np.abs(sv[:, numeric]).mean(axis=0)
     order = np.argsort(-importance, kind="stable")[:KEY_FEATURES]
     return [str(X.columns[numeric[i]]) for i in order]
+
+
+@dataclass(frozen=True)
+class Activity:
+    name: str
+    words: str
+    values: np.ndarray
+
+
+def _activity(X: pd.DataFrame) -> list[Activity]:
+    """How many transactions each customer made, in and out, over the longest window the features count
+    (`tx_count_<W>d`): what an analyst sorts the book by first, whatever the model found important."""
+    windows = sorted({int(m.group(2)) for c in X.columns if (m := re.fullmatch(r"(in|out)_count_(\d+)d", c))})
+    if not windows:
+        return []
+    w = windows[-1]
+    parts = [c for c in (f"in_count_{w}d", f"out_count_{w}d") if c in X.columns]
+    total = np.nan_to_num(X[parts].to_numpy(float)).sum(axis=1)
+    return [Activity(f"tx_count_{w}d", f"transactions in and out in the last {w} days", total)]
 
 
 def _attributes(wh: Warehouse, cohort: str, ids: pd.Series) -> pd.DataFrame:

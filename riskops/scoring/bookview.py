@@ -54,6 +54,7 @@ class BookView:
             table = table.append_column("neighbours", empty)
         self.table = table
         self.keys = [f.name for f in meta.key_features]
+        self.columns = [*self.keys, *(f.name for f in meta.activity)]  # what the table and the scatter show
         self.words = {f.name: f.words for f in meta.key_features}
         self.typical = {f.name: f.typical for f in meta.key_features}
         self.num = {name: self._numbers(name) for name in self.table.column_names
@@ -143,10 +144,10 @@ class BookView:
             return self.num["score"]
         if name == "customer_id":
             return np.asarray(self.table.column("customer_id").to_numpy(zero_copy_only=False), dtype=object)
-        if name in self.keys:
+        if name in self.columns:
             return self.num[f"value.{name}"]
         raise BookQueryError(f"{name!r} is not a column of the book", "the query",
-                             f"use score, customer_id or one of the key features: {', '.join(self.keys)}")  # fmt: skip
+                             f"use score, customer_id or one of {', '.join(self.columns)}")  # fmt: skip
 
     def mask(self, segment: str | None = None, rule: str | None = None, score_min: float | None = None,
              score_max: float | None = None, offboard: bool | None = None, q: str | None = None,
@@ -207,7 +208,7 @@ class BookView:
                 {"customer_id": r["customer_id"], "score": float(n["score"][i]), "segment": r["segment"],
                  "offboard": bool(n["offboard"][i]), "rules": r["rules"] or "",
                  "reasons": [x for x in str(r["reasons"] or "").split("; ") if x],
-                 "values": {f: _num(n[f"value.{f}"][i]) for f in self.keys}}
+                 "values": {f: _num(n[f"value.{f}"][i]) for f in self.columns}}
                 for i, r in zip(page, self._rows(page, ["customer_id", "segment", "rules", "reasons"]), strict=True)
             ],
         }  # fmt: skip

@@ -149,9 +149,10 @@ def test_the_book_charts_filter_and_open_customers(console: dict[str, Any]) -> N
     page.wait_for_function("document.querySelectorAll('#book-table tbody tr').length > 0")
     _accessible(page)
     _shot(page, "book")
-    # The table answers "who has the most of X?": sort by the first key feature, highest first.
-    key = page.locator("#book-table th button").nth(2)
-    feature = key.get_attribute("data-sort")
+    # The table answers "which customer has the most transactions?": sort by the count, highest first.
+    (feature,) = [c.removeprefix("value.") for c in book.columns if c.startswith("value.tx_count_")]
+    key = page.locator(f"#book-table th button[data-sort={feature}]")
+    assert "transactions" in (key.get_attribute("title") or "")
     key.click()
     page.wait_for_function(
         f"document.querySelector('[data-sort=\"{feature}\"]').closest('th').getAttribute('aria-sort')"
