@@ -16,7 +16,7 @@ from riskops.io.warehouse import open_warehouse
 from riskops.model.registry import Registry
 from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow, ShadowQueue, score_columns, score_request
 from riskops.scoring.payloads import ScoreRequest
-from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Sink
+from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Records, Sink
 from serving import metrics
 from serving.errors import NotReady
 
@@ -147,14 +147,21 @@ class Service:
         def work() -> None:
             started = time.perf_counter()
             scores = score_columns(shadow, columns, ids, shadow.policy)
-            rows = zip(ids, scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist(),
-                       strict=True)  # fmt: skip
-            self.predictions.record_many(len(ids), lambda: [
-                self.record_for(rid, shadow.version, cid, s, g, o, started, shadow=True) for cid, s, g, o in rows
-            ])  # fmt: skip
+            self.log_batch(rid, shadow.version, ids, scores, started, shadow=True)
             metrics.SHADOW.labels("scored").inc(len(ids))
 
         self.shadow_queue.submit(work)
+
+    def log_batch(self, rid: str, version: str, ids: list[str], scores: Any, started: float,
+                  shadow: bool = False) -> None:  # fmt: skip
+        """One prediction record per customer of a batch, built in the log's thread (`record_many`) and kept
+        by column (`Records`)."""
+        common = {"request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": version,
+                  "key_id": self.pseudonyms.current, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                  "shadow": shadow}  # fmt: skip
+        score, segment, offboard = scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist()
+        many = self.pseudonyms.many
+        self.predictions.record_many(len(ids), lambda: Records(common, many(ids), score, segment, offboard))
 
     def record_for(self, rid: str, version: str, customer_id: str, score: float, segment: str, offboard: bool,
                 started: float, shadow: bool = False) -> dict[str, Any]:  # fmt: skip

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Request, Response
 
 from riskops.core.logs import request_id
@@ -16,7 +13,6 @@ from serving import metrics
 from serving.bodies import ERRORS, batch_body, json_body, parse_body, read_body
 from serving.deps import ModelDep, ServiceDep
 from serving.schemas import ARROW_STREAM, MAX_BATCH, BatchRequest, BatchResponse, ScoreRequest, ScoreResponse
-from serving.state import Service
 
 router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the route by its full path
 
@@ -53,26 +49,9 @@ async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Res
     service.window.add(scores["score"].tolist())
     rid = request_id.get() or str(uuid.uuid4())
     service.shadow_batch(columns, ids, rid)
-    _log_batch(service, rid, m.version, ids, scores, started)
+    service.log_batch(rid, m.version, ids, scores, started)
     out = BatchResponse(
         model_version=m.version, customer_id=ids, score=scores["score"].tolist(),
         segment=scores["segment"].tolist(), offboard=scores["offboard"].tolist(),
     )  # fmt: skip
     return Response(out.model_dump_json(), media_type="application/json")
-
-
-def _log_batch(service: Service, rid: str, version: str, ids: list[str], scores: pd.DataFrame, started: float) -> None:
-    """One prediction record per customer of a batch, built off the request path (PredictionLog.record_many)."""
-    common = {"request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": version,
-              "key_id": service.pseudonyms.current, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-              "shadow": False}  # fmt: skip
-    pseudonyms = service.pseudonyms
-    score, segment, offboard = scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist()
-
-    def make() -> list[dict[str, Any]]:
-        return [
-            {**common, "customer_key": pseudonyms.key(cid), "score": s, "segment": g, "offboard": o}
-            for cid, s, g, o in zip(ids, score, segment, offboard, strict=True)
-        ]
-
-    service.predictions.record_many(len(ids), make)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from riskops.core.errors import ConfigError
-from riskops.scoring.predlog import FIELDS, JsonlSink, PredictionLog, Pseudonyms
+from riskops.scoring.predlog import FIELDS, JsonlSink, PredictionLog, Pseudonyms, Records
 
 KEYS = Pseudonyms.from_setting("2026q4:a-long-enough-secret-4242,2026q3:the-previous-secret-0000", production=True)
 
@@ -83,15 +83,30 @@ def test_a_missing_or_malformed_pseudonym_key_is_refused() -> None:
     assert Pseudonyms.from_setting("", production=False).current == "dev"
 
 
-def _fails() -> list[dict[str, Any]]:
+def _fails() -> Records:
     raise ValueError("a record that cannot be built")
+
+
+def _batch(b: int, n: int = 400) -> Records:
+    ids = [f"c{b * 1000 + i}" for i in range(n)]
+    common = {"request_id": f"batch{b}", "time": "2026-11-23T00:00:00+00:00", "model_version": 'm"1',
+              "key_id": KEYS.current, "latency_ms": 12.5, "shadow": b == 2}  # fmt: skip
+    return Records(common, KEYS.many(ids), [i / n for i in range(n)], ["Low", "Medium", "High", "Low"] * (n // 4),
+                   [i % 3 == 0 for i in range(n)])  # fmt: skip
 
 
 def test_batch_records_are_built_off_the_request_path_and_flushed_on_close(tmp_path: Path) -> None:
     log = PredictionLog(JsonlSink(tmp_path), flush_s=10)
     for b in range(3):
-        assert log.record_many(400, lambda b=b: [_record(b * 1000 + i) for i in range(400)])
+        assert log.record_many(400, lambda b=b: _batch(b))
     assert log.record_many(7, _fails)
     log.close()
     lines = [json.loads(x) for p in tmp_path.glob("date=*/part-*.jsonl") for x in p.read_text().splitlines()]
     assert len(lines) == log.written == 1200 and log.dropped == 7
+    assert lines == [r for b in range(3) for r in _batch(b).rows()]  # the fast lines are the records' JSON
+
+
+def test_a_batch_writes_the_same_json_lines_as_its_records_one_by_one() -> None:
+    records = _batch(1, 8)
+    assert records.jsonl() == "".join(json.dumps(r) + "\n" for r in records.rows())
+    assert records.customer_key == [KEYS.key(f"c{1000 + i}") for i in range(8)]  # many() is key() per customer
