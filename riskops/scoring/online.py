@@ -311,16 +311,19 @@ def score_columns(
     for name in m.card.features:
         values = columns[name]
         if name in cats:
-            bad = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, str)), None)
-            if bad is not None:
+            text = np.asarray(values, dtype=object)
+            # pandas' C type inference first (strings and nulls: "string", or "empty" when all null); the
+            # per-value walk only to name the offending row
+            if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
+                bad = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, str)), 0)
                 raise _bad_value(name, bad, values[bad], "a string or null (the feature is categorical)")
-            frame[name] = np.asarray(values, dtype=object)
+            frame[name] = text
             continue
         try:
             arr = np.asarray(values, dtype=float)  # None -> NaN, as a missing value
         except (TypeError, ValueError, OverflowError):
             arr = np.zeros((0, 0))
-        if arr.ndim != 1 or not np.isfinite(arr[~np.isnan(arr)]).all():
+        if arr.ndim != 1 or np.isinf(arr).any():
             bad = next((i for i, v in enumerate(values) if not _finite_number(v)), 0)
             raise _bad_value(name, bad, values[bad], "a finite number or null (the feature is numeric)")
         frame[name] = arr
