@@ -156,7 +156,7 @@ def build_book(
     book["contrib.other"] = sv[:, others].sum(axis=1) if len(others) else 0.0
     seconds["percentiles"] = time.perf_counter() - t
 
-    activity = _activity(X)
+    activity = [a for a in _activity(X, definitions) if a.name not in key]
     for act in activity:
         book[f"value.{act.name}"] = act.values
 
@@ -197,16 +197,14 @@ class Activity:
     values: np.ndarray
 
 
-def _activity(X: pd.DataFrame) -> list[Activity]:
-    """How many transactions each customer made, in and out, over the longest window the features count
-    (`tx_count_<W>d`): what an analyst sorts the book by first, whatever the model found important."""
-    windows = sorted({int(m.group(2)) for c in X.columns if (m := re.fullmatch(r"(in|out)_count_(\d+)d", c))})
-    if not windows:
+def _activity(X: pd.DataFrame, definitions: dict[str, str]) -> list[Activity]:
+    """How many transactions each customer made over the longest window (`all_count_<W>d`): what an analyst
+    sorts the book by first, whatever the model found important (a key feature already is not repeated)."""
+    counts = sorted((int(m.group(1)), c) for c in X.columns if (m := re.fullmatch(r"all_count_(\d+)d", c)))
+    if not counts:
         return []
-    w = windows[-1]
-    parts = [c for c in (f"in_count_{w}d", f"out_count_{w}d") if c in X.columns]
-    total = np.nan_to_num(X[parts].to_numpy(float)).sum(axis=1)
-    return [Activity(f"tx_count_{w}d", f"transactions in and out in the last {w} days", total)]
+    name = counts[-1][1]
+    return [Activity(name, definitions.get(name, name), X[name].to_numpy(float))]
 
 
 def _attributes(wh: Warehouse, cohort: str, ids: pd.Series) -> pd.DataFrame:

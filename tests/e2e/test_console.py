@@ -150,7 +150,7 @@ def test_the_book_charts_filter_and_open_customers(console: dict[str, Any]) -> N
     _accessible(page)
     _shot(page, "book")
     # The table answers "which customer has the most transactions?": sort by the count, highest first.
-    (feature,) = [c.removeprefix("value.") for c in book.columns if c.startswith("value.tx_count_")]
+    (feature,) = [c.removeprefix("value.") for c in book.columns if c.startswith("value.all_count_")]
     key = page.locator(f"#book-table th button[data-sort={feature}]")
     assert "transactions" in (key.get_attribute("title") or "")
     key.click()
