@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from riskops.data.contract import table_name
-from riskops.features.engineering import DAY_US, FeatureConfig
+from riskops.features.engineering import DAY_US, THRESHOLD_CURRENCY, FeatureConfig
 
 MAX_TYPES = 12
 MIN_TYPE_SHARE = 0.001  # a type on fewer than 0.1% of the transactions (and 20 of them) is not a feature of its own
@@ -64,5 +64,12 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
            "the history" if dropped else "") + ")"
     )  # fmt: skip
     type_windows = tuple(w for w in base.type_windows if w in windows) or (max(windows),)
-    update = {"types": types, "windows": windows, "type_windows": type_windows, "currency": currency}
-    return Adapted(base.model_copy(update=update), notes)
+    update = {"types": types, "windows": windows, "type_windows": type_windows, "currency": currency,
+              "threshold_currency": base.threshold_currency or THRESHOLD_CURRENCY}  # fmt: skip
+    config = base.model_copy(update=update)
+    if not config.amount_thresholds_apply:
+        notes.append(
+            f"no near-threshold or micro-transfer features: their amounts ({config.reporting_threshold:,.0f} and "
+            f"{config.small_amount:g}) are in {config.threshold_currency}, the book is in {currency}"
+        )  # fmt: skip
+    return Adapted(config, notes)

@@ -35,6 +35,9 @@ ID_COLUMN = "customer_id"
 LABEL_COLUMN = "label"
 
 
+THRESHOLD_CURRENCY = "EUR"  # what the default reporting threshold and micro-transfer amount are in
+
+
 class FeatureConfig(BaseModel):
     """What the feature generator produces; the defaults suit a retail fintech book."""
 
@@ -44,6 +47,11 @@ class FeatureConfig(BaseModel):
     high_risk_countries: tuple[str, ...] = HIGH_RISK_COUNTRIES
     reporting_threshold: float = Field(default=10_000.0, gt=0, description="amounts in [0.85, 1) x this are near it")
     small_amount: float = Field(default=10.0, gt=0, description="amounts below this are micro-transfers (probing)")
+    threshold_currency: str | None = Field(
+        default=None, description="the currency of reporting_threshold and small_amount, set by `adapt`: a book in "
+        "another one gets no near-threshold or micro-transfer features (10,000 of its currency is no reporting "
+        "threshold); None (a model trained before it was recorded): they are built whatever the currency"
+    )  # fmt: skip
     night_end_hour: int = Field(default=6, ge=1, le=12, description="00:00 until this hour (UTC) is night")
     income_attribute: str = "declared_income"
     attribute_words: dict[str, str] = Field(default_factory=dict, description="attribute -> its meaning in words, "
@@ -55,6 +63,11 @@ class FeatureConfig(BaseModel):
     long_window: int = 365
     recent_window: int = 30
     pass_through_window: int = 90
+
+    @property
+    def amount_thresholds_apply(self) -> bool:
+        """Whether the reporting threshold and the micro-transfer amount mean what they say in this book."""
+        return None in (self.currency, self.threshold_currency) or self.currency == self.threshold_currency
 
 
 @dataclass(frozen=True)
@@ -307,26 +320,31 @@ class FeatureSet:
                 lambda t: (t.amount >= 100) & (t.amount == np.trunc(t.amount / 100) * 100),
             ),
         )
-        low = c.reporting_threshold * 0.85
-        near = flag(
-            "near",
-            Cond(
-                f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
-                lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
-            ),
-        )
-        small = flag("small", Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount))
         failed = flag("failed", _in("status", ("failed",)))
         disputed = flag("disputed", _in("status", ("chargeback", "reversed")))
         shares = [
             ("high_risk_out", _and(direction["out"], hr), "outgoing to high-risk countries", True),
             ("night", night, f"between 00:00 and {c.night_end_hour:02d}:00 UTC", False),
             ("round_amount", round_amt, "in round hundreds", False),
-            ("small_amount", small, f"below {c.small_amount:g} (micro-transfers)", False),
             ("failed", failed, "failed", False),
             ("chargeback_reversed", disputed, "charged back or reversed", False),
-            ("near_threshold", near, f"in [85%, 100%) of the {c.reporting_threshold:,.0f} reporting threshold", False),
         ]
+        near = None
+        if c.amount_thresholds_apply:  # amounts in the thresholds' currency: the AML meanings hold
+            low = c.reporting_threshold * 0.85
+            near = flag(
+                "near",
+                Cond(
+                    f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
+                    lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
+                ),
+            )
+            small = flag("small", Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount))
+            shares.insert(3, ("small_amount", small, f"below {c.small_amount:g} (micro-transfers)", False))
+            shares.append(
+                ("near_threshold", near, f"in [85%, 100%) of the {c.reporting_threshold:,.0f} reporting threshold",
+                 False)
+            )  # fmt: skip
         for key, cond, words, by_amount in shares:
             self._add(
                 f"{key}_count_{L}d", "risk", f"transactions {words}, last {L} days", _and(cond, win[L]), "count", L
@@ -334,10 +352,11 @@ class FeatureSet:
             if by_amount:
                 self._add(f"{key}_sum_{L}d", "risk", f"amount {words}, last {L} days", _and(cond, win[L]), "sum", L)
         self._add(f"all_count_{L}d", "activity", f"transactions in the last {L} days", win[L], "count", L)
-        self._add(
-            f"near_threshold_count_{c.pass_through_window}d", "risk",
-            f"transactions near the reporting threshold, last {P} days", _and(near, win[P]), "count", P,
-        )  # fmt: skip
+        if near is not None:
+            self._add(
+                f"near_threshold_count_{c.pass_through_window}d", "risk",
+                f"transactions near the reporting threshold, last {P} days", _and(near, win[P]), "count", P,
+            )  # fmt: skip
         return shares
 
     def _ratios(self, shares: list[tuple[str, Cond, str, bool]]) -> None:

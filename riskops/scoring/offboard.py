@@ -56,8 +56,8 @@ def skipped_rules(cfg: OffboardConfig, columns: list[str], currency: str | None)
     """The policy's rules that do not fit the book, named for the report: a feature it does not have, or a
     threshold in another currency than its main one. They are never applied."""
     return [
-        f"{r.name} (no feature {r.feature})" if r.feature not in columns
-        else f"{r.name} (its threshold is in {r.currency}; the book is in {currency})"
+        f"{r.name} (its threshold is in {r.currency}; the book is in {currency})" if not r.fits(currency)
+        else f"{r.name} (no feature {r.feature})"
         for r in cfg.rules
         if r.feature not in columns or not r.fits(currency)
     ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pytest
 
 from riskops.features.adapt import adapt
 from riskops.features.engineering import FeatureConfig, FeatureSet
@@ -68,6 +69,12 @@ def test_a_busy_long_book_keeps_the_default_windows() -> None:
         adapted = adapt(wh, "labelled", CUTOFF)
     assert adapted.config.windows == FeatureConfig().windows and adapted.config.types == ("card",)
     assert adapted.config.currency == "TWD" and "main currency TWD" in adapted.notes[0]
+    # The reporting threshold and the micro-transfer amount are EUR amounts: nothing is built on them here.
+    names = FeatureSet(adapted.config, {}).names
+    assert not [n for n in names if n.startswith(("near_threshold", "small_amount"))]
+    assert any("no near-threshold or micro-transfer features" in n and "in TWD" in n for n in adapted.notes)
+    before = FeatureConfig(currency="TWD")  # a model trained before the thresholds' currency was recorded
+    assert "near_threshold_count_90d" in FeatureSet(before, {}).names
 
 
 def test_no_transactions_means_no_type_features() -> None:
@@ -78,14 +85,15 @@ def test_no_transactions_means_no_type_features() -> None:
     assert adapted.config.types == () and "no transactions" in adapted.notes[0]
 
 
-def test_batch_and_online_agree_on_the_features_fitted_to_a_book() -> None:
+@pytest.mark.parametrize("currency", ["EUR", "TWD"])
+def test_batch_and_online_agree_on_the_features_fitted_to_a_book(currency: str) -> None:
     from riskops.features.engineering import feature_sql, online_features
     from tests.unit.test_features import _same
 
     book = _monthly_book(customers=8).to_pylist()
     for i, r in enumerate(book):
         r |= {"direction": "out" if r["type"] == "payment" else "in", "counterparty_id": f"p{i % 5}",
-              "country": "DE", "status": "completed", "currency": "EUR"}  # fmt: skip
+              "country": "DE", "status": "completed", "currency": currency}  # fmt: skip
     customers = [{"customer_id": f"c{c}", "signup_ts": CUTOFF - timedelta(days=900), "limit": 5000.0 * (c + 1)}
                  for c in range(8)]  # fmt: skip
     with DuckDBWarehouse(":memory:") as wh:
@@ -95,6 +103,7 @@ def test_batch_and_online_agree_on_the_features_fitted_to_a_book() -> None:
         sql = feature_sql(fs, wh.ref("labelled_customers"), wh.ref("labelled_transactions"), CUTOFF, labelled=False)
         rows = wh.query(sql).to_pylist()
     assert len(rows) == 8 and 7 not in fs.config.windows
+    assert ("near_threshold_count_90d" in fs.names) == (currency == "EUR")
     for row in rows:
         online = online_features(fs, next(c for c in customers if c["customer_id"] == row["customer_id"]),
                                  [t for t in book if t["customer_id"] == row["customer_id"]], CUTOFF)  # fmt: skip
