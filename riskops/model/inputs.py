@@ -58,17 +58,24 @@ def shap_values(model: CatBoostClassifier, X: pd.DataFrame, categorical: list[st
     A calibrated model's log-odds are scale x raw + bias, and CatBoost computes SHAP only at scale 1: they come
     from an unscaled twin of the model (made once per model) and are scaled back, so they still sum to the
     calibrated log-odds."""
+    # Exact either way; precomputing each leaf's contributions once pays from about a thousand rows (4x faster
+    # at 2,000, measured), while one row (the service's reasons) is faster without (CatBoost's "Auto" picks so).
+    mode = "UsePreCalc" if len(X) >= PRECALC_ROWS else "Auto"
     scale, bias = model.get_scale_and_bias()
     if scale == 1.0:
-        return np.asarray(model.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues"))
+        return np.asarray(
+            model.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues", shap_mode=mode)
+        )
     twin = getattr(model, _TWIN, None)
     if twin is None:
         twin = model.copy()
         twin.set_scale_and_bias(1.0, 0.0)
         setattr(model, _TWIN, twin)  # never mutate the served model itself: other threads predict with it
-    sv = np.asarray(twin.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues")) * scale
+    sv = twin.get_feature_importance(Pool(X, cat_features=categorical), type="ShapValues", shap_mode=mode)
+    sv = np.asarray(sv) * scale
     sv[:, -1] += bias
     return sv
 
 
 _TWIN = "_riskops_unscaled_twin"
+PRECALC_ROWS = 1000
