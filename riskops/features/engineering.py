@@ -63,6 +63,10 @@ class FeatureConfig(BaseModel):
     long_window: int = 365
     recent_window: int = 30
     pass_through_window: int = 90
+    omit: tuple[str, ...] = Field(
+        default=(), description="generated features that had one value (or none) over the labelled cohort when the "
+        "book was adapted: not output (still computed where another feature is made from them)"
+    )  # fmt: skip
 
     @property
     def amount_thresholds_apply(self) -> bool:
@@ -419,7 +423,9 @@ class FeatureSet:
             for name, kind in self.attributes.items()
         ]
         specials = [s.feature for s in self.specials]
-        return [f.feature for f in self.tx] + specials + [d.feature for d in self.derived] + attrs
+        generated = [f.feature for f in self.tx] + specials + [d.feature for d in self.derived]
+        omit = set(self.config.omit)
+        return [f for f in generated if f.name not in omit] + attrs
 
     @property
     def names(self) -> list[str]:
@@ -516,7 +522,7 @@ f AS (
   LEFT JOIN d ON d.customer_id = c.customer_id
   LEFT JOIN cpa ON cpa.customer_id = c.customer_id
 )"""
-    derived = "".join(f",\n  {d.sql} AS {d.feature.name}" for d in fs.derived)
+    derived = "".join(f",\n  {d.sql} AS {d.feature.name}" for d in fs.derived if d.feature.name not in c.omit)
     label = f",\n  IF(account_state = '{LABEL_SUSPENDED}', 1, 0) AS {LABEL_COLUMN}" if labelled else ""
     plain = [
         f.name for f in fs.features() if f.group != "attribute" and f.name not in {d.feature.name for d in fs.derived}
@@ -702,6 +708,25 @@ def build_features(wh: Any, cohort: str, cutoff: datetime, config: FeatureConfig
     wh.load(table_name(cohort, "features_cutoff"), pa.table({"cutoff": pa.array([cutoff], pa.timestamp("us", "UTC"))}))
     wh.execute(f"CREATE OR REPLACE TABLE {wh.ref(table_name(cohort, 'features'))} AS {sql}")
     return fs
+
+
+def omit_constant(wh: Any, cohort: str, fs: FeatureSet) -> tuple[FeatureSet, list[str]]:
+    """Leave out of `<cohort>_features`, and of the feature set from now on, the generated features with one value
+    (or none) for every customer: they cannot tell anyone apart, so scoring and the service never compute them.
+    Null counts as a value, as in training's own check (`model.train.prepare`). One query over the table."""
+    names = [f.name for f in fs.features() if f.group != "attribute"]
+    if not names:
+        return fs, []
+    ref = wh.ref(table_name(cohort, "features"))
+    counts = ", ".join(f"COUNT(DISTINCT {ident(n)}) AS d{i}, COUNTIF({ident(n)} IS NULL) AS z{i}"
+                       for i, n in enumerate(names))  # fmt: skip
+    row = wh.query(f"SELECT {counts} FROM {ref}").to_pylist()[0]
+    constant = [n for i, n in enumerate(names) if row[f"d{i}"] == 0 or (row[f"d{i}"] == 1 and row[f"z{i}"] == 0)]
+    if not constant:
+        return fs, []
+    wh.execute(f"CREATE OR REPLACE TABLE {ref} AS SELECT * EXCEPT ({', '.join(ident(c) for c in constant)}) FROM {ref}")
+    config = fs.config.model_copy(update={"omit": (*fs.config.omit, *constant)})
+    return FeatureSet(config, fs.attributes), constant
 
 
 def features_cutoff(wh: Any, cohort: str) -> datetime | None:

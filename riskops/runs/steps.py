@@ -116,7 +116,7 @@ def ingest(
 def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepResult:
     """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
     from riskops.features.adapt import adapt
-    from riskops.features.engineering import build_features, catalogue_markdown
+    from riskops.features.engineering import build_features, catalogue_markdown, omit_constant
     from riskops.runs.record import read_steps
 
     step = _Step(config, run_id, f"features-{cohort}")
@@ -126,8 +126,14 @@ def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepRes
     with step.warehouse() as wh:  # the book's own types and windows and words; the model keeps them (its card)
         adapted = adapt(wh, cohort, cutoff, FeatureConfig(attribute_words=words))
         fs = build_features(wh, cohort, cutoff, adapted.config)
+        constant: list[str] = []
+        if cohort == "labelled":  # the book is adapted on the labelled cohort; others follow the model's card
+            fs, constant = omit_constant(wh, cohort, fs)
         n = wh.count(table_name(cohort, "features"))
-    step.store.write_text(f"{run_id}/{FEATURE_CONFIG}", adapted.config.model_dump_json(indent=2))
+    if constant:
+        adapted.notes.append(f"{len(constant)} features had one value for every customer and are not generated: "
+                             + ", ".join(constant))  # fmt: skip
+    step.store.write_text(f"{run_id}/{FEATURE_CONFIG}", fs.config.model_dump_json(indent=2))
     step.store.write_text(f"{run_id}/features/catalogue.md", catalogue_markdown(fs))
     metrics = {"customers": float(n), "features": float(len(fs.names))}
     return step.done(

@@ -108,3 +108,32 @@ def test_batch_and_online_agree_on_the_features_fitted_to_a_book(currency: str) 
         online = online_features(fs, next(c for c in customers if c["customer_id"] == row["customer_id"]),
                                  [t for t in book if t["customer_id"] == row["customer_id"]], CUTOFF)  # fmt: skip
         assert [n for n in fs.names if not _same(row[n], online[n])] == [], row["customer_id"]
+
+
+def test_features_constant_over_the_book_are_not_generated_and_batch_and_online_still_agree() -> None:
+    from riskops.features.engineering import build_features, omit_constant, online_features, read_features
+    from tests.unit.test_features import _same
+
+    book = _monthly_book(customers=8).to_pylist()
+    for i, r in enumerate(book):
+        r |= {"direction": "out" if r["type"] == "payment" else "in", "counterparty_id": f"p{i % 5}",
+              "country": "DE", "status": "completed", "currency": "EUR"}  # fmt: skip
+    customers = [{"customer_id": f"c{c}", "signup_ts": CUTOFF - timedelta(days=900), "limit": 5000.0 * (c + 1),
+                  "account_state": "SUSPENDED" if c % 4 == 0 else "ACTIVE"} for c in range(8)]  # fmt: skip
+    with DuckDBWarehouse(":memory:") as wh:
+        wh.load("labelled_customers", pa.Table.from_pylist(customers))
+        wh.load("labelled_transactions", pa.Table.from_pylist(book))
+        everything = build_features(wh, "labelled", CUTOFF, adapt(wh, "labelled", CUTOFF).config)
+        fs, constant = omit_constant(wh, "labelled", everything)
+        rows = read_features(wh, "labelled").to_dict("records")
+        columns = set(wh.columns("labelled_features"))
+    # Every transaction is completed and in DE: failed, disputed and high-risk counts say nothing here.
+    assert {"failed_count_365d", "chargeback_reversed_count_365d", "high_risk_out_count_365d"} <= set(constant)
+    assert not set(constant) & set(fs.names) and fs.config.omit == tuple(constant)
+    assert columns == {"customer_id", "label", *fs.names}
+    kept = [n for n in fs.names if n not in ("limit",)]
+    assert all(len({repr(r[n]) for r in rows}) > 1 for n in kept), "a kept feature is constant"
+    for row in rows:
+        customer = next(c for c in customers if c["customer_id"] == row["customer_id"])
+        online = online_features(fs, customer, [t for t in book if t["customer_id"] == row["customer_id"]], CUTOFF)
+        assert list(online) == fs.names and [n for n in fs.names if not _same(row[n], online[n])] == []
