@@ -116,8 +116,9 @@ def outcome_examples(wh: Warehouse, labelled: pd.DataFrame) -> tuple[pd.DataFram
     outcomes = outcomes[(outcomes["decided_at"] >= cutoff) & ~outcomes["customer_id"].isin(labelled[ID_COLUMN])]
     state = outcomes.set_index("customer_id")["account_state"]
     current = read_features(wh, "unlabelled")
-    current = current[current[ID_COLUMN].astype(str).isin(state.index)].copy()
-    current["account_state"] = current[ID_COLUMN].astype(str).map(state)
+    ids = current[ID_COLUMN].astype(str)
+    current = current[ids.isin(state.index)].copy()
+    current["account_state"] = ids.loc[current.index].map(state)
     current[LABEL_COLUMN] = (current["account_state"] == LABEL_SUSPENDED).astype(labelled[LABEL_COLUMN].dtype)
     info = {"rows": len(current), "suspended": int(current[LABEL_COLUMN].sum()), "cutoff": cutoff.isoformat()}
     return current.loc[:, list(labelled.columns)], info

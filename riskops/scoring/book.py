@@ -19,7 +19,6 @@ import io
 import logging
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -156,9 +155,9 @@ def build_book(
     book["contrib.other"] = sv[:, others].sum(axis=1) if len(others) else 0.0
     seconds["percentiles"] = time.perf_counter() - t
 
-    activity = [a for a in _activity(X, definitions) if a.name not in key]
-    for act in activity:
-        book[f"value.{act.name}"] = act.values
+    activity = [f for f in _activity(X) if f not in key]
+    for f in activity:
+        book[f"value.{f}"] = X[f].to_numpy(float)
 
     t = time.perf_counter()
     points = sv[:, key_idx] if key_idx else np.zeros((len(book), 1))
@@ -173,8 +172,8 @@ def build_book(
         medium=result.cutoffs["medium"],
         key_features=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
                                  importance=float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],
-        activity=[KeyFeature(name=a.name, words=a.words, typical=format_value(a.name, np.nanmedian(a.values)),
-                             importance=0.0) for a in activity if len(a.values)],
+        activity=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
+                             importance=0.0) for f in activity],
         rules={r.name: r.meaning for r in result.policy.rules}, attributes=list(attributes.columns),
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )  # fmt: skip
@@ -190,21 +189,11 @@ def _key_features(card: ModelCard, X: pd.DataFrame, sv: np.ndarray) -> list[str]
     return [str(X.columns[numeric[i]]) for i in order]
 
 
-@dataclass(frozen=True)
-class Activity:
-    name: str
-    words: str
-    values: np.ndarray
-
-
-def _activity(X: pd.DataFrame, definitions: dict[str, str]) -> list[Activity]:
+def _activity(X: pd.DataFrame) -> list[str]:
     """How many transactions each customer made over the longest window (`all_count_<W>d`): what an analyst
-    sorts the book by first, whatever the model found important (a key feature already is not repeated)."""
+    sorts the book by first, whatever the model found important."""
     counts = sorted((int(m.group(1)), c) for c in X.columns if (m := re.fullmatch(r"all_count_(\d+)d", c)))
-    if not counts:
-        return []
-    name = counts[-1][1]
-    return [Activity(name, definitions.get(name, name), X[name].to_numpy(float))]
+    return [counts[-1][1]] if counts else []
 
 
 def _attributes(wh: Warehouse, cohort: str, ids: pd.Series) -> pd.DataFrame:

@@ -84,17 +84,20 @@ class Pseudonyms:
         return cls(keys)
 
     def key(self, customer_id: str, key_id: str | None = None) -> str:
-        secret = self.keys[key_id or self.current]
-        return hmac.digest(secret, customer_id.encode(), "sha256").hex()[:20]  # one-shot: no HMAC object
+        return _pseudonym(self.keys[key_id or self.current], customer_id)
 
     def many(self, customer_ids: list[str]) -> list[str]:
         """The current key's pseudonyms of many customers (a batch request's)."""
-        secret, digest = self.keys[self.current], hmac.digest
-        return [digest(secret, c.encode(), "sha256").hex()[:20] for c in customer_ids]
+        secret = self.keys[self.current]
+        return [_pseudonym(secret, c) for c in customer_ids]
 
     def every_key(self, customer_id: str) -> dict[str, str]:
         """The customer's pseudonym under each configured key: joins outcomes to records made before a rotation."""
         return {key_id: self.key(customer_id, key_id) for key_id in self.keys}
+
+
+def _pseudonym(secret: bytes, customer_id: str) -> str:
+    return hmac.digest(secret, customer_id.encode(), "sha256").hex()[:20]  # one-shot: no HMAC object
 
 
 @dataclass(frozen=True)

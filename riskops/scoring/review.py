@@ -137,13 +137,15 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS)).astype({"score": "float64"})
 
 
-def read_decisions(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
-    """Every decision (of one run), oldest first."""
+def read_decisions(wh: Warehouse, run_id: str | None = None, customer_id: str | None = None) -> pd.DataFrame:
+    """Every decision (of one run, of one customer), oldest first."""
     if not wh.exists(DECISIONS):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     frame = wh.read_table(DECISIONS).to_pandas()
     if run_id is not None:
         frame = frame[frame["run_id"] == run_id]
+    if customer_id is not None:
+        frame = frame[frame["customer_id"] == customer_id]
     return frame.sort_values(["decided_at", "decision_id"], kind="stable").reset_index(drop=True)
 
 

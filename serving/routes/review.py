@@ -32,9 +32,7 @@ async def decisions(
     customer_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Every decision (of one run, of one customer), oldest first."""
-    frame = await asyncio.to_thread(service.warehouse_do, review.read_decisions, run_id)
-    if customer_id is not None:
-        frame = frame[frame["customer_id"] == customer_id]
+    frame = await asyncio.to_thread(service.warehouse_do, review.read_decisions, run_id, customer_id)
     return {"decisions": frame.to_dict("records")}
 
 

@@ -20,7 +20,8 @@ def _weighted_model(tmp_path: Path) -> tuple[CatBoostClassifier, pd.DataFrame, n
     rng = np.random.default_rng(3)
     X = pd.DataFrame(rng.normal(size=(3000, 4)), columns=["a", "b", "c", "d"])
     y = (rng.random(3000) < 1 / (1 + np.exp(-(2 * X["a"] - X["b"] - 3)))).astype(int).to_numpy()  # ~8% positive
-    params = {"iterations": 80, "depth": 4, "verbose": 0, "random_seed": 0, "class_weights": [1.0, 10.0]}
+    params = {"iterations": 80, "depth": 4, "verbose": 0, "random_seed": 0, "class_weights": [1.0, 10.0],
+              "allow_writing_files": False}  # fmt: skip
     oof = np.zeros(len(y))
     for tr, va in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
         oof[va] = CatBoostClassifier(**params).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])[:, 1]
