@@ -137,7 +137,9 @@ def service(production: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
     home = tmp_path_factory.mktemp("svc-home")
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "RISKOPS_HOME": str(home / "runs"),
            "RISKOPS_ARTIFACT_ROOT": cfg.artifact_root, "RISKOPS_GCS_ENDPOINT": cfg.gcs_endpoint,
-           "RISKOPS_ACCESS_LOG": "false"}  # fmt: skip
+           "RISKOPS_ACCESS_LOG": "false",  # review decisions go to the pipeline's BigQuery dataset
+           "RISKOPS_WAREHOUSE": "bigquery", "RISKOPS_BQ_PROJECT": cfg.bq_project, "RISKOPS_BQ_DATASET": cfg.bq_dataset,
+           "RISKOPS_BQ_ENDPOINT": cfg.bq_endpoint, "RISKOPS_BQ_STORAGE_ENDPOINT": cfg.bq_storage_endpoint}  # fmt: skip
     proc, url = start_uvicorn(env, home / "uvicorn.log", cwd=home)
     try:
         yield url
@@ -186,3 +188,28 @@ def test_a_step_without_its_configuration_stops_the_run(dataset: Path, tmp_path:
                   lambda r: None)  # fmt: skip
     assert "step configuration lacks artifact_root" in str(e.value)
     assert not list(tmp_path.glob("**/models"))
+
+
+def test_a_four_eyes_decision_through_the_service_lands_in_bigquery_as_an_outcome(
+    production: dict[str, Any], service: str, bigquery_settings: Settings
+) -> None:
+    """What the console does, against the service on the emulators: a reviewer off-boards a listed customer,
+    an approver confirms; the decisions table in the pipeline's BigQuery dataset holds both, and the monitoring
+    reads the customer as SUSPENDED."""
+    from riskops.runs.monitor import read_outcomes
+    from riskops.scoring.review import DECISIONS
+
+    record: RunRecord = production["record"]
+    listing = pd.read_csv(pd.io.common.StringIO(production["store"].read_text(f"{record.run_id}/offboarding.csv")))
+    cid = str(listing.iloc[0]["customer_id"])
+    path = f"{service}/v1/review/customers/{cid}/decisions"
+    for name, role, action in (("rita", "reviewer", "offboard"), ("alex", "approver", "confirm")):
+        r = httpx.post(path, json={"run_id": record.run_id, "action": action, "comment": "checked"}, timeout=60,
+                       headers={"X-Riskops-Staff": name, "X-Riskops-Staff-Role": role})  # fmt: skip
+        assert r.status_code == 201, r.text
+    read = httpx.get(f"{service}/v1/review/decisions", params={"customer_id": cid}, timeout=60).json()["decisions"]
+    assert [(d["user"], d["action"]) for d in read] == [("rita", "offboard"), ("alex", "confirm")]
+    with open_warehouse(bigquery_settings.model_copy(update={"bq_dataset": "riskops_prod"})) as wh:
+        assert wh.count(DECISIONS) == 2
+        outcomes = read_outcomes(wh).set_index("customer_id")["account_state"].to_dict()
+    assert outcomes[cid] == "SUSPENDED"
