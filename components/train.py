@@ -7,14 +7,16 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def train(
     config: dict, as_of: str, run_id: str, features_table: str, trials: int, tuning_timeout_s: float, seed: int,
-    outcomes: bool, model: Output[Model], metrics: Output[Metrics],
+    outcomes: bool, family: str, model: Output[Model], metrics: Output[Metrics],
 ) -> str:  # fmt: skip
-    """Train a candidate on `features_table` (tuning, CV against baselines); its version."""
+    """Train a candidate on `features_table` (tuning, CV against baselines; `family` ships); its version."""
     from riskops.core.progress import print_tick
     from riskops.runs import steps
     from riskops.runs.record import print_step
 
-    r = steps.train(config, as_of, run_id, trials, tuning_timeout_s, seed, tick=print_tick, outcomes=outcomes)
+    r = steps.train(
+        config, as_of, run_id, trials, tuning_timeout_s, seed, tick=print_tick, outcomes=outcomes, family=family
+    )
     with open(model.path, "wb") as fh:
         fh.write(steps.model_file(config, str(r.value)))
     model.metadata["version"] = str(r.value)

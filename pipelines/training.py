@@ -23,6 +23,7 @@ def training_pipeline(
     offboard_cost: float = DEFAULTS.offboard_cost,
     margin: float = DEFAULTS.margin,
     outcomes: bool = DEFAULTS.outcomes,
+    family: str = DEFAULTS.family,
 ) -> str:
     clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
                    mapping=mapping)  # fmt: skip
@@ -30,7 +31,7 @@ def training_pipeline(
     feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"])
     model = train(
         config=config, as_of=as_of, run_id=run, features_table=feats.outputs["Output"], trials=trials,
-        tuning_timeout_s=tuning_timeout_s, seed=seed, outcomes=outcomes,
+        tuning_timeout_s=tuning_timeout_s, seed=seed, outcomes=outcomes, family=family,
     )  # fmt: skip
     evaluated = evaluate(
         config=config, version=model.outputs["Output"], run_id=run, missed_cost=missed_cost,

@@ -351,8 +351,15 @@ def train_cmd(
     margin: Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")] = DEFAULTS.margin,
     outcomes: OutcomesOpt = DEFAULTS.outcomes,
     promote: Annotated[bool, typer.Option(help="Promote the model when it passes the gate.")] = True,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="Policy file whose `family` chooses the model family shipped (default: catboost)."
+        ),
+    ] = None,
 ) -> None:
-    """Train CatBoost on the labelled cohort, evaluate it, register it, and promote it if it beats the champion."""
+    """Train on the labelled cohort (CatBoost, or the family the policy chooses), evaluate it, register it, and
+    promote it if it beats the champion."""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
     from riskops.model.config import CostMatrix, TrainConfig
@@ -365,7 +372,14 @@ def train_cmd(
             wh,
             open_store(settings.artifacts, settings.gcs_endpoint),
             as_of,
-            TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout, folds=folds, outcomes=outcomes),
+            TrainConfig(
+                seed=seed,
+                trials=trials,
+                tuning_timeout_s=tuning_timeout,
+                folds=folds,
+                outcomes=outcomes,
+                family=chosen.family if (chosen := _load_policy(policy)) else TrainConfig().family,
+            ),
             CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost),
             margin=margin,
             promote=promote,

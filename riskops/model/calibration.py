@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from catboost import CatBoostClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
+
+from riskops.model.inputs import Model
+from riskops.model.linear import LinearModel
 
 _EPS = 1e-6
 
@@ -34,15 +36,18 @@ def recalibrated(p: np.ndarray, slope: float, intercept: float) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-(slope * log_odds(p) + intercept))))
 
 
-def calibrate(model: CatBoostClassifier, y: np.ndarray, oof_p: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """Fit Platt scaling on out-of-fold scores and write it into the model's own scale and bias, so every path
-    that predicts with the saved model (batch, service, stream) gives the calibrated probability. Returns the
-    calibrated out-of-fold scores and what was fitted."""
+def calibrate(model: Model, y: np.ndarray, oof_p: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fit Platt scaling on out-of-fold scores and write it into the model (CatBoost's scale and bias, a linear
+    model's coefficients), so every path that predicts with the saved model (batch, service, stream) gives the
+    calibrated probability. Returns the calibrated out-of-fold scores and what was fitted."""
     slope, intercept = logistic_fit(y, oof_p)
     if slope <= 0:  # a model that ranks worse than chance out of fold: a flipped score would hide it
         slope, intercept = 1.0, 0.0
-    scale, bias = model.get_scale_and_bias()
-    model.set_scale_and_bias(slope * scale, slope * bias + intercept)
+    if isinstance(model, LinearModel):
+        model.recalibrate(slope, intercept)
+    else:
+        scale, bias = model.get_scale_and_bias()
+        model.set_scale_and_bias(slope * scale, slope * bias + intercept)
     calibrated = recalibrated(oof_p, slope, intercept)
     return calibrated, {
         "method": "platt (logistic on the out-of-fold log-odds)",

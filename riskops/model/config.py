@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Imbalance = Literal["none", "class_weights", "oversample"]
+Family = Literal["catboost", "logistic_regression"]  # the model families a version can ship (model.linear)
+ModelChoice = Literal["catboost", "logistic_regression", "best"]  # best: the family with the higher CV PR-AUC
 
 
 class TrainConfig(BaseModel):
@@ -24,6 +26,7 @@ class TrainConfig(BaseModel):
     imbalance: Literal["auto", "none", "class_weights", "oversample"] = "auto"
     oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
     baselines: bool = True
+    family: ModelChoice = Field(default="catboost", description="the family that ships (the policy's `family`)")
     thread_count: int = -1
     outcomes: bool = Field(
         default=False,

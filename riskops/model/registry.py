@@ -1,6 +1,6 @@
 """Model registry in the artifact store (local folder or gs://).
 
-    models/<version>/model.cbm        the CatBoost model
+    models/<version>/model.cbm        the CatBoost model, or model.skops when the logistic regression ships
     models/<version>/holdout.parquet  the holdout rows (features + label) the gate compares models on
     models/<version>/card.json        everything else; written last, so a version without it is incomplete
     models/<version>/evaluation/      report.md, report.html, PNGs
@@ -29,7 +29,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError
 from riskops.features.engineering import LABEL_COLUMN
 from riskops.io.artifacts import ArtifactStore
-from riskops.model.inputs import align, predict
+from riskops.model.inputs import Model, align, predict
+from riskops.model.linear import FILE as LINEAR_FILE
+from riskops.model.linear import LinearModel
 
 log = logging.getLogger(__name__)
 PREFIX = "models"
@@ -49,6 +51,8 @@ class Candidate(BaseModel):
     categorical: list[str]
     dropped: dict[str, str]
     feature_config: dict[str, Any]
+    family: str = Field(default="catboost", description="the model family that ships (the policy's `family`)")
+    family_reason: str = ""
     params: dict[str, Any]
     imbalance: str
     imbalance_comparison: dict[str, dict[str, float]]
@@ -110,13 +114,16 @@ class Registry:
         self.store = store
 
     # -- versions ---------------------------------------------------------------------------------------------
-    def store_candidate(self, model: CatBoostClassifier, version: str, holdout: pd.DataFrame, oof: bytes) -> None:
+    def store_candidate(self, model: Model, version: str, holdout: pd.DataFrame, oof: bytes) -> None:
         """A trained model's files; not a version until `register` writes its card."""
         base = f"{PREFIX}/{version}"
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.cbm"
-            model.save_model(str(path))
-            self.store.write_file(f"{base}/model.cbm", path)
+        if isinstance(model, LinearModel):
+            self.store.write_bytes(f"{base}/{LINEAR_FILE}", model.to_bytes())
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.cbm"
+                model.save_model(str(path))
+                self.store.write_file(f"{base}/model.cbm", path)
         buf = io.BytesIO()
         holdout.to_parquet(buf, index=False)
         self.store.write_bytes(f"{base}/holdout.parquet", buf.getvalue())
@@ -130,10 +137,10 @@ class Registry:
         return card.version
 
     def check_loads(self, version: str, card: ModelCard | None = None) -> None:
-        """Refuse a version whose model.cbm does not load or does not give a finite score for each of its own
+        """Refuse a version whose model file does not load or does not give a finite score for each of its own
         holdout rows: such a model must never be registered, promoted or rolled back to."""
         card = card or self.card(version)
-        where = self.store.uri(f"{PREFIX}/{version}/model.cbm")
+        where = self.store.uri(self.model_key(version))
         try:
             model = self.load_model(version)
             holdout = self.holdout(version)
@@ -170,11 +177,19 @@ class Registry:
             )
         return ModelCard.model_validate_json(self.store.read_text(key))
 
-    def load_model(self, version: str) -> CatBoostClassifier:
-        key = f"{PREFIX}/{version}/model.cbm"
-        return _catboost_from(self.store.read_bytes(key), version, self.store.uri(key))
+    def model_key(self, version: str) -> str:
+        """Where a version's model file is: model.skops for a linear model, else model.cbm."""
+        linear = f"{PREFIX}/{version}/{LINEAR_FILE}"
+        return linear if self.store.exists(linear) else f"{PREFIX}/{version}/model.cbm"
 
-    def load(self, version: str) -> tuple[CatBoostClassifier, ModelCard]:
+    def load_model(self, version: str) -> Model:
+        key = self.model_key(version)
+        data, where = self.store.read_bytes(key), self.store.uri(key)
+        if key.endswith(LINEAR_FILE):
+            return LinearModel.from_bytes(data, where)
+        return _catboost_from(data, version, where)
+
+    def load(self, version: str) -> tuple[Model, ModelCard]:
         card = self.card(version)
         return self.load_model(version), card
 

@@ -36,8 +36,9 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from riskops.core.errors import DataContractError, UnusableDataError
 from riskops.core.progress import Say, Tick
 from riskops.features.engineering import ID_COLUMN, LABEL_COLUMN
-from riskops.model.config import Imbalance, TrainConfig
+from riskops.model.config import Family, Imbalance, ModelChoice, TrainConfig
 from riskops.model.inputs import MISSING_CATEGORY, predict
+from riskops.model.linear import LinearModel, signed_log
 
 log = logging.getLogger(__name__)
 
@@ -200,16 +201,13 @@ def _catboost_cv(
 # -- baselines ----------------------------------------------------------------------------------------------------
 
 
-def _signed_log(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
 def baseline(kind: Literal["logistic_regression", "random_forest"], ds: Dataset, seed: int) -> Pipeline:
     """scikit-learn baselines with the preprocessing each needs to be a fair comparison."""
     if kind == "logistic_regression":
         num = make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True),
-            FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
+            # Empty columns kept (a fold can miss a rare feature's values): LinearModel maps columns to features.
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            FunctionTransformer(signed_log, feature_names_out="one-to-one"),
             StandardScaler(),
         )
         cat = make_pipeline(
@@ -241,9 +239,23 @@ def _baseline_cv(
 # -- the whole scheme ---------------------------------------------------------------------------------------------
 
 
+def choose_family(choice: ModelChoice, cv: dict[str, dict[str, float]]) -> tuple[Family, str]:
+    """The family that ships and why: the policy's choice, or with `best` the servable family with the higher
+    mean CV PR-AUC (CatBoost on a tie: its reasons see interactions)."""
+    if choice != "best":
+        return choice, "chosen by the policy"
+    lr = cv["logistic_regression"]["pr_auc_mean"]
+    cb = cv["catboost"]["pr_auc_mean"]
+    if lr > cb:
+        return "logistic_regression", f"best CV PR-AUC: {lr:.4f} against CatBoost's {cb:.4f}"
+    return "catboost", f"best CV PR-AUC: {cb:.4f} against logistic regression's {lr:.4f}"
+
+
 @dataclass
 class TrainResult:
-    model: CatBoostClassifier
+    model: CatBoostClassifier | LinearModel
+    family: Family
+    family_reason: str
     params: dict[str, Any]
     imbalance: Imbalance
     imbalance_comparison: dict[str, dict[str, float]]
@@ -350,17 +362,29 @@ def train(
         params = dict(DEFAULT_PARAMS)
         cb = with_defaults[imbalance]
     cv = {"catboost": cb.summary()}
-    if cfg.baselines:
-        for kind in ("logistic_regression", "random_forest"):
-            cv[kind] = _baseline_cv(kind, ds, dev, folds, cfg.seed).summary()
+    oof = {"catboost": cb.oof}
+    kinds: list[Literal["logistic_regression", "random_forest"]] = (
+        ["logistic_regression", "random_forest"] if cfg.baselines
+        else ["logistic_regression"] if cfg.family != "catboost" else []
+    )  # fmt: skip
+    for kind in kinds:
+        res = _baseline_cv(kind, ds, dev, folds, cfg.seed)
+        cv[kind], oof[kind] = res.summary(), res.oof
     seconds["cv"] = time.perf_counter() - t
+    family, why = choose_family(cfg.family, cv)
+    say(f"ships: {family} ({why})")
 
     t = time.perf_counter()
     say("final model on the development set")
-    model = fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed)
+    model: CatBoostClassifier | LinearModel = (
+        fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed) if family == "catboost"
+        else LinearModel.fit(baseline(family, ds, cfg.seed), ds.X.iloc[dev], ds.y[dev])
+    )  # fmt: skip
     seconds["final_fit"] = time.perf_counter() - t
     return TrainResult(
         model=model,
+        family=family,
+        family_reason=why,
         params=params,
         imbalance=imbalance,
         imbalance_comparison=comparison,
@@ -368,7 +392,7 @@ def train(
         cv=cv,
         oof_ids=ds.ids[dev],
         oof_y=ds.y[dev],
-        oof_p=cb.oof[dev],
+        oof_p=oof[family][dev],
         holdout_ids=ds.ids[hold],
         holdout_X=ds.X.iloc[hold].reset_index(drop=True),
         holdout_y=ds.y[hold],

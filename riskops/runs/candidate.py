@@ -1,7 +1,8 @@
 """The model half of a run, in two steps that hand on a model version:
 
 - `train_candidate`: the labelled features (already in the warehouse) -> CatBoost with imbalance handling,
-  tuning and CV -> `models/<version>/` model.cbm, holdout.parquet, oof.parquet and candidate.json.
+  tuning and CV against the baselines (the policy may ship the logistic regression instead) -> `models/<version>/`
+  model.cbm (or model.skops), holdout.parquet, oof.parquet and candidate.json.
 - `evaluate_candidate`: the candidate on its untouched holdout with the run's cost matrix -> threshold, metrics,
   SHAP, the model report, and card.json (written last: only then is the version registered) with the default
   off-boarding policy beside it.
@@ -83,6 +84,8 @@ def train_candidate(
         categorical=result.categorical,
         dropped=result.dropped,
         feature_config=feature_cfg.model_dump(),
+        family=result.family,
+        family_reason=result.family_reason,
         params=result.params,
         imbalance=result.imbalance,
         imbalance_comparison=result.imbalance_comparison,

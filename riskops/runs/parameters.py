@@ -26,8 +26,13 @@ class RunParameters(BaseModel):
     policy: OffboardConfig | None = None  # None: the model's default
     shards: int = Field(default=1, ge=1, description="parallel scoring tasks the unlabelled cohort is split into")
 
+    @property
+    def family(self) -> str:
+        """The model family training ships: the policy's choice (TrainConfig.family)."""
+        return self.policy.family if self.policy else _TRAIN.family
+
     def training(self) -> dict[str, Any]:
-        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes")
+        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family")
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:

@@ -181,7 +181,7 @@ def build_report(
         *_warnings_section(record),
         "## Model performance (labelled cohort, cross-validated)",
         "",
-        *cv_table(card.cv),
+        *cv_table(card.cv, card.family),
     ]
     c = m["at_cost_optimal"]
     lines += [
@@ -365,13 +365,14 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
 def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "") -> str:
     """A few lines on a trained model: CV against the baselines, holdout, threshold, gate, report."""
     m, c = card.metrics, card.metrics["at_cost_optimal"]
-    lines = [f"model {card.version} ({card.rows['customers']:,} customers, imbalance: {card.imbalance})"]
+    size = f"{card.rows['customers']:,} customers"
+    lines = [f"model {card.version}: {card.family} ({size}, imbalance: {card.imbalance})"]
     for name, s in card.cv.items():
         lines.append(
             f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
             f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
         )
-    lines += [f"  NOTE: {line}" for line in beaten_by(card.cv)]
+    lines += [f"  NOTE: {line}" for line in beaten_by(card.cv, card.family)]
     calibration = (
         f", calibration slope {m['calibration_slope']:.2f} intercept {m['calibration_intercept']:.2f}"
         if "calibration_slope" in m else ""

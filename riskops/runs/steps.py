@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 from riskops.core.config import StepConfig
+from riskops.core.errors import ConfigError
 from riskops.core.identity import new_run_id
 from riskops.core.progress import Tick
 from riskops.data.contract import Cohort, as_of_cutoff, table_name
@@ -28,7 +29,7 @@ from riskops.data.contract import Mapping as TableMapping
 from riskops.features.engineering import FeatureConfig
 from riskops.io.artifacts import ArtifactStore, open_store
 from riskops.io.warehouse import Warehouse, open_warehouse
-from riskops.model.config import CostMatrix, TrainConfig
+from riskops.model.config import CostMatrix, ModelChoice, TrainConfig
 from riskops.runs.parameters import DEFAULTS
 from riskops.runs.record import StepRecord, write_step
 from riskops.scoring.policy import OffboardConfig
@@ -148,35 +149,44 @@ FEATURE_CONFIG = "features/config.json"  # in the run folder: what the features 
 def train(
     config: Config, as_of: str, run_id: str, trials: int = DEFAULTS.trials,
     tuning_timeout_s: float = DEFAULTS.tuning_timeout_s, seed: int = DEFAULTS.seed,
-    tick: Tick | None = None, outcomes: bool = DEFAULTS.outcomes,
+    tick: Tick | None = None, outcomes: bool = DEFAULTS.outcomes, family: str = DEFAULTS.family,
 ) -> StepResult:  # fmt: skip
     """Train a candidate on `labelled_features` (and, with `outcomes`, current customers' matured outcomes;
-    tuning, CV against baselines); its value is the version."""
+    tuning, CV against baselines; `family` is the policy's model family); its value is the version."""
     from riskops.runs.candidate import train_candidate
     from riskops.runs.record import read_steps
 
     step = _Step(config, run_id, "train")
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
     snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
-    cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s, outcomes=outcomes)
+    if family not in get_args(ModelChoice):  # a pipeline argument is any string
+        raise ConfigError(f"unknown model family {family!r}", "the run's `family` (the policy's `family`)",
+                          f"use one of {', '.join(get_args(ModelChoice))}")  # fmt: skip
+    cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s, outcomes=outcomes,
+                      family=cast(ModelChoice, family))  # fmt: skip
     chosen = f"{run_id}/{FEATURE_CONFIG}"
     features = FeatureConfig.model_validate_json(step.store.read_text(chosen)) if step.store.exists(chosen) else None
     with step.warehouse() as wh:
         c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, features, snapshot=snapshot, tick=tick)
-    cv = c.cv["catboost"]
+    cv = c.cv[c.family]
     metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
     tuned = c.tuning.get("trials", 0)
-    figure = f"{c.version}: CV PR-AUC {cv['pr_auc_mean']:.3f}, " + (f"{tuned} tuning trials" if tuned else "no tuning")
-    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed, "outcomes": outcomes}
+    figure = (f"{c.version}: {c.family}, CV PR-AUC {cv['pr_auc_mean']:.3f}, "
+              + (f"{tuned} tuning trials" if tuned else "no tuning"))  # fmt: skip
+    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed, "outcomes": outcomes,
+              "family": family}  # fmt: skip
     if c.outcome_examples:
         metrics["outcome_examples"] = c.outcome_examples["rows"]
     return step.done(c.version, figure, metrics, parameters=params, detail={"version": c.version})
 
 
 def model_file(config: Config, version: str) -> bytes:
-    """A version's model.cbm, for the pipeline's Model artifact."""
+    """A version's model file (model.cbm or model.skops), for the pipeline's Model artifact."""
+    from riskops.model.registry import Registry
+
     cfg = StepConfig.parse(config)
-    return open_store(cfg.artifact_root, cfg.gcs_endpoint or None).read_bytes(f"models/{version}/model.cbm")
+    registry = Registry(open_store(cfg.artifact_root, cfg.gcs_endpoint or None))
+    return registry.store.read_bytes(registry.model_key(version))
 
 
 def evaluate(config: Config, version: str, run_id: str, missed_cost: float = DEFAULTS.missed_cost,

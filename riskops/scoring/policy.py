@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riskops.core.errors import ConfigError
+from riskops.model.config import ModelChoice
 
 if TYPE_CHECKING:
     from riskops.io.artifacts import ArtifactStore
@@ -109,6 +110,12 @@ class OffboardConfig(BaseModel):
     retrain_on: Literal["never", "drift", "performance", "either"] = Field(
         default="never", description="what lets the monitoring pipeline start the training pipeline (its gate decides)"
     )
+    family: ModelChoice = Field(
+        default="catboost",
+        description="the model family training ships: catboost, logistic_regression (the CV baseline, calibrated "
+        "and explained like CatBoost), or best (the higher CV PR-AUC); read when training, a re-scoring keeps the "
+        "champion's",
+    )
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
         """This policy with its High cut-off fixed: as set; else, when the policy names costs, the threshold that
@@ -160,6 +167,7 @@ def describe_policy(p: OffboardConfig) -> str:
         f"drift: PSI > {p.drift.psi:g}, JS > {p.drift.js:g} at {p.drift.confidence:.0%} confidence, "
         f"cohorts of {p.drift.min_rows}+",
         f"outcomes count {p.maturity_days} days after a run; retraining starts on: {p.retrain_on}",
+        f"model family training ships: {p.family}",
     ]
     return "\n".join(lines)
 
