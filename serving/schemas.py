@@ -28,6 +28,7 @@ class ScoreResponse(BaseModel):
 
 class ModelInfo(BaseModel):
     version: str
+    family: str = Field(description="catboost or logistic_regression (the policy's choice at training)")
     trained_at: str
     as_of: str
     rows: dict[str, int]

@@ -117,13 +117,7 @@ class Registry:
     def store_candidate(self, model: Model, version: str, holdout: pd.DataFrame, oof: bytes) -> None:
         """A trained model's files; not a version until `register` writes its card."""
         base = f"{PREFIX}/{version}"
-        if isinstance(model, LinearModel):
-            self.store.write_bytes(f"{base}/{LINEAR_FILE}", model.to_bytes())
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "model.cbm"
-                model.save_model(str(path))
-                self.store.write_file(f"{base}/model.cbm", path)
+        _save_model(self.store, base, model)
         buf = io.BytesIO()
         holdout.to_parquet(buf, index=False)
         self.store.write_bytes(f"{base}/holdout.parquet", buf.getvalue())
@@ -314,6 +308,16 @@ class Registry:
         return decide(
             promote, champ_score, f"{metric} {score:.4f} {verdict} champion {champ_score:.4f} + margin {margin}"
         )
+
+
+def _save_model(store: ArtifactStore, base: str, model: Model) -> None:
+    if isinstance(model, LinearModel):
+        store.write_bytes(f"{base}/{LINEAR_FILE}", model.to_bytes())
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.cbm"
+        model.save_model(str(path))
+        store.write_file(f"{base}/model.cbm", path)
 
 
 def _catboost_from(data: bytes, version: str, where: str) -> CatBoostClassifier:

@@ -236,6 +236,22 @@ def _baseline_cv(
     return _cv(ds, dev, folds, fit_predict)
 
 
+def _with_baselines(
+    cb: CVResult, ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """CatBoost's CV beside the baselines' (the logistic regression's always when it may ship): summaries and
+    out-of-fold scores by family."""
+    kinds: list[Literal["logistic_regression", "random_forest"]] = (
+        ["logistic_regression", "random_forest"] if cfg.baselines
+        else ["logistic_regression"] if cfg.family != "catboost" else []
+    )  # fmt: skip
+    cv, oof = {"catboost": cb.summary()}, {"catboost": cb.oof}
+    for kind in kinds:
+        res = _baseline_cv(kind, ds, dev, folds, cfg.seed)
+        cv[kind], oof[kind] = res.summary(), res.oof
+    return cv, oof
+
+
 # -- the whole scheme ---------------------------------------------------------------------------------------------
 
 
@@ -361,15 +377,7 @@ def train(
         tuning["kept_defaults"] = True
         params = dict(DEFAULT_PARAMS)
         cb = with_defaults[imbalance]
-    cv = {"catboost": cb.summary()}
-    oof = {"catboost": cb.oof}
-    kinds: list[Literal["logistic_regression", "random_forest"]] = (
-        ["logistic_regression", "random_forest"] if cfg.baselines
-        else ["logistic_regression"] if cfg.family != "catboost" else []
-    )  # fmt: skip
-    for kind in kinds:
-        res = _baseline_cv(kind, ds, dev, folds, cfg.seed)
-        cv[kind], oof[kind] = res.summary(), res.oof
+    cv, oof = _with_baselines(cb, ds, dev, folds, cfg)
     seconds["cv"] = time.perf_counter() - t
     family, why = choose_family(cfg.family, cv)
     say(f"ships: {family} ({why})")

@@ -737,3 +737,39 @@ def test_a_truncated_or_deleted_champion_pointer_shows_in_a_metric(service: dict
         assert pointer_ok() == 1.0
     finally:
         stop(proc)
+
+
+def test_a_logistic_regression_champion_is_served_scored_and_explained_like_catboost(
+    ingested: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """The policy's `family: logistic_regression`: the same service, batch and online scores equal, reasons
+    and the client view's contributions from the linear model's exact SHAP values."""
+    store = LocalStore(tmp_path / "store")
+    card, _ = train_and_register(ingested, store, AS_OF, FAST.model_copy(update={"family": "logistic_regression"}))
+    assert card.family == "logistic_regression" and store.exists(f"models/{card.version}/model.skops")
+    published = score_cohort(ingested, store, AS_OF, "unlabelled")
+    book, meta = build_book(ingested, store, "unlabelled", published, RUN)
+    publish_book(store, RUN, book, meta)
+    publish_scores(store, RUN, published)
+    proc, url = _start_service({"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
+                                "RISKOPS_HOME": str(tmp_path / "home")}, tmp_path / "uvicorn.log")  # fmt: skip
+    try:
+        head = {"X-API-Key": KEY}
+        info = httpx.get(f"{url}/v1/model", headers=head).json()
+        assert info["family"] == "logistic_regression" and info["version"] == card.version
+        batch = published.scores.set_index("customer_id")
+        listed = published.offboarding.set_index("customer_id")
+        assert len(listed) and listed["reasons"].str.len().gt(0).all()
+        for cid in list(batch.index[:5]) + list(listed.index[:5]):
+            r = httpx.post(f"{url}/v1/score", json=_payload(ingested, cid), headers=head)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["score"] == pytest.approx(batch.loc[cid, "score"], abs=1e-9)
+            assert body["segment"] == batch.loc[cid, "segment"]
+            if cid in listed.index:
+                assert "; ".join(body["reasons"]) == listed.loc[cid, "reasons"]  # the same words online and batch
+        profile = httpx.get(f"{url}/v1/customers/{listed.index[0]}/profile", headers=head)
+        assert profile.status_code == 200, profile.text
+        assert profile.json()["contributions"]
+    finally:
+        stop(proc)

@@ -85,8 +85,14 @@ def test_a_baseline_that_beats_catboost_on_cv_is_said_plainly() -> None:
     }
     assert beaten_by(cv) == [
         "logistic_regression beats catboost on cross-validated PR-AUC (0.580 vs 0.550); catboost is still the "
-        "model shipped"
+        "model shipped (set `family: logistic_regression` or `family: best` in the policy to ship it)"
     ]
     assert any("logistic_regression beats catboost" in line for line in cv_table(cv))
+    assert "| logistic_regression (shipped) |" in "\n".join(cv_table(cv, "logistic_regression"))
+    assert beaten_by(cv, "logistic_regression") == []  # shipped: nothing beats it
+    cv["random_forest"]["pr_auc_mean"] = 0.60
+    assert beaten_by(cv, "logistic_regression")[0].endswith("(it cannot be shipped: only catboost and "
+                                                            "logistic_regression can)")  # fmt: skip
+    cv["random_forest"]["pr_auc_mean"] = 0.50
     cv["logistic_regression"]["pr_auc_mean"] = 0.55  # a tie is not a win
     assert beaten_by(cv) == []
