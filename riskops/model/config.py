@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 Imbalance = Literal["none", "class_weights", "oversample"]
 Family = Literal["catboost", "logistic_regression"]  # the model families a version can ship (model.linear)
-ModelChoice = Literal["catboost", "logistic_regression", "best"]  # best: the family with the higher CV PR-AUC
+ModelChoice = Literal["catboost", "logistic_regression", "best"]  # best: model.train.choose_family
 
 
 class TrainConfig(BaseModel):

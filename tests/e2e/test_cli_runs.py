@@ -418,12 +418,14 @@ def test_an_attributes_only_book_runs_and_its_report_says_the_transactions_were_
 def test_the_credit_book_runs_calibrated_monotone_and_within_the_review_capacity(tmp_path: Path) -> None:
     """The second book shape in one command: integer-coded attributes taken as categories, types and windows
     fitted to monthly statements, calibrated scores, segments that order the risk, the list cut to capacity."""
-    (tmp_path / "policy.yaml").write_text("capacity: 40\nmissed_cost: 1000\noffboard_cost: 400\n")
+    (tmp_path / "policy.yaml").write_text("capacity: 40\nmissed_cost: 1000\noffboard_cost: 400\nfamily: best\n")
     r = riskops("run", "--data", "credit", "--customers", "3000", "--policy", "policy.yaml", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "WARNING" not in r.stdout  # the holdout's segments rise Low < Medium < High
     card = json.loads(next((tmp_path / "runs" / "models").glob("*/card.json")).read_text())
     assert {"sex", "education", "marriage"} <= set(card["categorical"])
+    # `family: best`: the logistic regression's CV PR-AUC is within the folds' noise of CatBoost's here.
+    assert card["family"] == "catboost" and card["family_reason"].startswith("best CV PR-AUC"), card["family_reason"]
     assert card["feature_config"]["attribute_words"]["limit_bal"] == "credit limit"
     assert card["feature_config"]["types"] == ["bill", "payment"] and 7 not in card["feature_config"]["windows"]
     assert 0.8 <= card["metrics"]["calibration_slope"] <= 1.2, card["metrics"]["calibration_slope"]
