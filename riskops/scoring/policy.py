@@ -113,8 +113,8 @@ class OffboardConfig(BaseModel):
     family: ModelChoice = Field(
         default="catboost",
         description="the model family training ships: catboost, logistic_regression (the CV baseline, calibrated "
-        "and explained like CatBoost), or best (the logistic regression only when it beats CatBoost on CV PR-AUC beyond the folds' noise); read when training, a re-scoring keeps the "
-        "champion's",
+        "and explained like CatBoost), or best (the logistic regression only when it beats CatBoost on CV PR-AUC "
+        "beyond the folds' noise); read when training, a re-scoring keeps the champion's",
     )
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
