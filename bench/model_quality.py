@@ -42,6 +42,7 @@ def main() -> None:
     m = card.metrics
     figures = {
         "model": version,
+        "family": card.family,
         "imbalance": card.imbalance,
         "cv": {k: {"roc_auc": round(v["roc_auc_mean"], 3), "pr_auc": round(v["pr_auc_mean"], 3)}
                for k, v in card.cv.items()},
