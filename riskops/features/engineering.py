@@ -222,9 +222,9 @@ def _specials(c: FeatureConfig) -> list[_Special]:
          _zero_if_null("cpa.cp_long")),
         (f"new_counterparties_{R}d", "diversity", f"counterparties first seen in the last {R} days", R,
          _zero_if_null("cpa.cp_new")),
-        (f"senders_{L}d", "diversity", f"distinct counterparties sending money in (fan-in), last {L} days", L,
+        (f"senders_{L}d", "diversity", f"distinct counterparties sending money in, last {L} days", L,
          _zero_if_null("cpa.senders")),
-        (f"receivers_{L}d", "diversity", f"distinct counterparties receiving money (fan-out), last {L} days", L,
+        (f"receivers_{L}d", "diversity", f"distinct counterparties receiving money, last {L} days", L,
          _zero_if_null("cpa.receivers")),
         (f"countries_{L}d", "diversity", f"distinct counterparty countries, last {L} days", L,
          _zero_if_null("a._countries")),
@@ -396,8 +396,8 @@ class FeatureSet:
                     f"all_count_{L}d",
                 )
         self._ratio(
-            f"tx_per_counterparty_{L}d", "diversity", f"transactions per distinct counterparty, last {L} days "
-            "(repeated relationships: cycles, recurring fan-in)", f"all_count_{L}d", f"counterparties_{L}d",
+            f"tx_per_counterparty_{L}d", "diversity", f"transactions per distinct counterparty, last {L} days",
+            f"all_count_{L}d", f"counterparties_{L}d",
         )  # fmt: skip
         for d, who in (("in", "senders"), ("out", "receivers")):
             self._ratio(

@@ -31,7 +31,7 @@ from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import align, predict, shap_values
 from riskops.model.registry import ModelCard, Registry
-from riskops.scoring.policy import POLICY, SEGMENTS, OffboardConfig, model_policy
+from riskops.scoring.policy import POLICY, SEGMENTS, BookTraits, OffboardConfig, model_policy
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +52,14 @@ class ScoringResult:
         return {s: int(counts.get(s, 0)) for s in SEGMENTS}
 
 
-def skipped_rules(cfg: OffboardConfig, columns: list[str], currency: str | None) -> list[str]:
-    """The policy's rules that do not fit the book, named for the report: a feature it does not have, or a
-    threshold in another currency than its main one. They are never applied."""
+def skipped_rules(cfg: OffboardConfig, columns: list[str], book: BookTraits) -> list[str]:
+    """The policy's rules that do not fit the book, named for the report: a feature it does not have, a threshold
+    in another currency than its main one, a meaning about transaction types it has none of. Never applied."""
     return [
-        f"{r.name} (its threshold is in {r.currency}; the book is in {currency})" if not r.fits(currency)
-        else f"{r.name} (no feature {r.feature})"
+        f"{r.name} ({why})" if (why := r.unfit(book)) else f"{r.name} (no feature {r.feature})"
         for r in cfg.rules
-        if r.feature not in columns or not r.fits(currency)
-    ]  # fmt: skip
-
-
-def book_currency(card: ModelCard) -> str | None:
-    """The main currency of the book the model was trained on (None for a model trained before it was read)."""
-    return card.feature_config.get("currency")
+        if r.feature not in columns or not r.fits(book)
+    ]
 
 
 def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -> int:
@@ -178,10 +172,10 @@ def score_frame(
     seconds["predict"] = time.perf_counter() - t
     high, medium = cfg.high, cfg.medium
     segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
-    currency = book_currency(card)
-    skipped = skipped_rules(cfg, list(frame.columns), currency)
+    book = BookTraits.of(card)
+    skipped = skipped_rules(cfg, list(frame.columns), book)
     fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules
-             if r.feature in frame.columns and r.fits(currency)}  # fmt: skip
+             if r.feature in frame.columns and r.fits(book)}  # fmt: skip
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
     over_capacity = within_capacity(offboard, p, cfg.capacity)

@@ -29,9 +29,9 @@ from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
 from riskops.model.registry import ModelCard, Registry
 from riskops.scoring.bookview import BookView
 from riskops.scoring.drift import psi
-from riskops.scoring.offboard import MODEL_VERSION_KEY, book_currency, explain, score_frame, typical_values
+from riskops.scoring.offboard import MODEL_VERSION_KEY, explain, score_frame, typical_values
 from riskops.scoring.payloads import ScoreRequest
-from riskops.scoring.policy import OffboardConfig, Segment, model_policy, read_policy
+from riskops.scoring.policy import BookTraits, OffboardConfig, Segment, model_policy, read_policy
 
 log = logging.getLogger(__name__)
 
@@ -258,11 +258,11 @@ def decide_many(
     rows = [m.row(v) for v in vectors]
     scores = m.model.predict_proba(rows, thread_count=thread_count)[:, 1]
     cfg = cfg.resolved(m.card)
-    currency = book_currency(m.card)
+    book = BookTraits.of(m.card)
     out: list[Decision] = []
     for p, values in zip(scores.tolist(), vectors, strict=True):
         segment: Segment = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
-        rules = [r.name for r in cfg.rules if r.fits(currency) and r.fires(values.get(r.feature))]
+        rules = [r.name for r in cfg.rules if r.fits(book) and r.fires(values.get(r.feature))]
         offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
         out.append(Decision(float(p), segment, offboard, rules, [], m.version))
     explained = [i for i, d in enumerate(out) if d.segment != "Low"] if with_reasons else []

@@ -4,6 +4,7 @@ run, and read back by the service so batch and online decide alike. Pydantic onl
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -27,6 +28,20 @@ SEGMENTS: tuple[Segment, ...] = get_args(Segment)  # lowest first
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
+@dataclass(frozen=True)
+class BookTraits:
+    """What a rule's meaning can depend on: the book's main currency and its transaction types, as the features
+    step read them off the labelled book (None: not known, e.g. a model trained before they were read)."""
+
+    currency: str | None = None
+    types: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, card: ModelCard) -> BookTraits:
+        c = card.feature_config
+        return cls(c.get("currency"), tuple(c["types"]) if "types" in c else None)
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
 
@@ -37,10 +52,19 @@ class Rule(BaseModel):
     meaning: str = Field(description="what it means for the business, shown on the list")
     currency: str | None = Field(default=None, description="the currency its threshold is in; the rule is skipped "
                                  "for a book in another currency (default: any)")  # fmt: skip
+    types: list[str] | None = Field(default=None, description="the transaction types its meaning is about; the rule "
+                                    "is skipped for a book with none of them (default: any)")  # fmt: skip
 
-    def fits(self, currency: str | None) -> bool:
-        """Whether the rule means what it says in a book whose main currency is `currency` (None: unknown)."""
-        return self.currency is None or currency is None or self.currency.upper() == currency.upper()
+    def unfit(self, book: BookTraits) -> str | None:
+        """Why the rule would not mean what it says in this book (None: it does, or the book is not known)."""
+        if self.currency and book.currency and self.currency.upper() != book.currency.upper():
+            return f"its threshold is in {self.currency}; the book is in {book.currency}"
+        if self.types and book.types is not None and not set(self.types) & set(book.types):
+            return f"it is about {', '.join(self.types)} transactions; the book has {', '.join(book.types) or 'none'}"
+        return None
+
+    def fits(self, book: BookTraits) -> bool:
+        return self.unfit(book) is None
 
     def check(self, values: pd.Series) -> pd.Series:
         hit = _OPS[self.op](pd.to_numeric(values, errors="coerce"), self.value)
@@ -56,7 +80,8 @@ class Rule(BaseModel):
 
 DEFAULT_RULES = [
     Rule(name="pass_through", feature="pass_through_2d_90d", value=0.8,
-         meaning="moves most incoming money straight out again (mule / layering pattern)"),
+         meaning="moves most incoming money straight out again (mule / layering pattern)",
+         types=["transfer", "cash_deposit", "withdrawal", "crypto"]),  # a repayment then a bill is no layering
     Rule(name="high_risk_corridors", feature="high_risk_out_sum_365d", value=10_000, currency="EUR",
          meaning="sends large sums to high-risk jurisdictions"),
     Rule(name="chargebacks", feature="chargeback_reversed_count_365d", value=3,

@@ -17,8 +17,8 @@ from riskops.data.contract import Table, table_name
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.registry import Registry
-from riskops.scoring.offboard import ScoringResult, book_currency, score_cohort, skipped_rules, within_capacity
-from riskops.scoring.policy import OffboardConfig, model_policy
+from riskops.scoring.offboard import ScoringResult, score_cohort, skipped_rules, within_capacity
+from riskops.scoring.policy import BookTraits, OffboardConfig, model_policy
 
 PARTS: tuple[Table, ...] = ("customers", "transactions")  # the views a shard reads
 # The tables a shard writes and the gather unites; the features' cut-off first, as build_features writes it.
@@ -85,7 +85,7 @@ def gather(
         offboarding=listing.reset_index(drop=True),
         cutoffs={"high": policy.high, "medium": policy.medium},
         model_version=card.version,
-        rules_skipped=skipped_rules(policy, list(wh.columns(table_name(cohort, "features"))), book_currency(card)),
+        rules_skipped=skipped_rules(policy, list(wh.columns(table_name(cohort, "features"))), BookTraits.of(card)),
         seconds={},
         policy=policy,
         over_capacity=over,

@@ -194,21 +194,24 @@ def test_the_credit_book_is_monthly_coded_and_defaults_near_one_in_five(tmp_path
     assert tx["ts"].max() < pd.Timestamp("2026-10-01", tz="UTC")
 
 
-def test_rules_in_another_currency_are_skipped_and_named() -> None:
+def test_rules_that_do_not_fit_the_book_are_skipped_and_named() -> None:
     from riskops.scoring.offboard import skipped_rules
-    from riskops.scoring.policy import DEFAULT_RULES, Rule
+    from riskops.scoring.policy import DEFAULT_RULES, BookTraits, Rule
 
     cfg = OffboardConfig(rules=[*DEFAULT_RULES, Rule(name="big", feature="limit_bal", value=1e6, meaning="m")])
     columns = ["pass_through_2d_90d", "high_risk_out_sum_365d", "chargeback_reversed_count_365d",
                "near_threshold_count_90d"]  # fmt: skip
-    assert skipped_rules(cfg, columns, "EUR") == ["big (no feature limit_bal)"]
-    assert skipped_rules(cfg, columns, None) == ["big (no feature limit_bal)"]  # unknown currency: no judgement
-    assert skipped_rules(cfg, columns, "TWD") == [
+    aml = ("card", "transfer", "cash_deposit")
+    assert skipped_rules(cfg, columns, BookTraits("EUR", aml)) == ["big (no feature limit_bal)"]
+    assert skipped_rules(cfg, columns, BookTraits()) == ["big (no feature limit_bal)"]  # unknown book: no judgement
+    assert skipped_rules(cfg, columns, BookTraits("TWD", ("bill", "payment"))) == [
+        "pass_through (it is about transfer, cash_deposit, withdrawal, crypto transactions; the book has bill, "
+        "payment)",
         "high_risk_corridors (its threshold is in EUR; the book is in TWD)",
         "structuring (its threshold is in EUR; the book is in TWD)",
         "big (no feature limit_bal)",
     ]
-    assert Rule(name="x", feature="f", value=1, meaning="m", currency="eur").fits("EUR")
+    assert Rule(name="x", feature="f", value=1, meaning="m", currency="eur").fits(BookTraits("EUR"))
 
 
 def test_the_mappings_words_for_an_attribute_are_how_features_and_reasons_name_it() -> None:
