@@ -51,7 +51,7 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     meta = json.loads((run_dirs[0] / "run.json").read_text())
     assert meta["parameters"] == {"as_of": "2026-09-30", "trials": 1, "tuning_timeout_s": 20.0, "seed": 5,
                                   "missed_cost": 5000.0, "offboard_cost": 400.0, "margin": 0.0, "outcomes": False,
-                                  "mapping": {}, "shards": 1}  # fmt: skip
+                                  "family": "catboost", "mapping": {}, "shards": 1}  # fmt: skip
     assert meta["flow"] == "job" and list(meta["timings_s"]) == STEPS[:-1]
     report = json.loads((run_dirs[0] / "validation" / "labelled" / "report.json").read_text())
     generated = json.loads((tmp_path / "data" / "synthetic-1500-seed5" / "manifest.json").read_text())
