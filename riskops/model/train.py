@@ -37,7 +37,7 @@ from riskops.core.errors import DataContractError, UnusableDataError
 from riskops.core.progress import Say, Tick
 from riskops.features.engineering import ID_COLUMN, LABEL_COLUMN
 from riskops.model.config import Family, Imbalance, ModelChoice, TrainConfig
-from riskops.model.inputs import MISSING_CATEGORY, predict
+from riskops.model.inputs import MISSING_CATEGORY, Model, predict
 from riskops.model.linear import LinearModel, signed_log
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ def choose_family(choice: ModelChoice, pr_auc: dict[str, list[float]]) -> tuple[
 
 @dataclass
 class TrainResult:
-    model: CatBoostClassifier | LinearModel
+    model: Model
     family: Family
     family_reason: str
     params: dict[str, Any]
@@ -378,7 +378,7 @@ def train(
 
     t = time.perf_counter()
     say("final model on the development set")
-    model: CatBoostClassifier | LinearModel = (
+    model: Model = (
         fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed) if family == "catboost"
         else LinearModel.fit(baseline(family, ds, cfg.seed), ds.X.iloc[dev], ds.y[dev])
     )  # fmt: skip
