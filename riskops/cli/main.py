@@ -425,8 +425,8 @@ def models_list_cmd() -> None:
         c = reg.card(v)
         mark = "*" if v == champ else " "
         out.print(
-            f"{mark} {v}  as_of {c.as_of}  PR-AUC {c.metrics['pr_auc']:.3f}  ROC-AUC {c.metrics['roc_auc']:.3f}  "
-            f"threshold {c.threshold:.3f}  rows {c.rows['customers']:,}"
+            f"{mark} {v}  {c.family}  as_of {c.as_of}  PR-AUC {c.metrics['pr_auc']:.3f}  "
+            f"ROC-AUC {c.metrics['roc_auc']:.3f}  threshold {c.threshold:.3f}  rows {c.rows['customers']:,}"
         )
 
 
