@@ -5,10 +5,11 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def monitor(config: dict, metrics: Output[Metrics]) -> bool:
+def monitor(config: dict, metrics: Output[Metrics]) -> str:
     """Published scoring runs against the outcomes known, the latest drift, the shadow challenger; a report.
-    Returns whether the training pipeline should start (the policy's retrain_on allows it and something calls
-    for it)."""
+    Returns the model family the training pipeline should ship when it should start (the policy's retrain_on
+    allows it and something calls for it; the family is the same policy's), else "". One output, not a
+    NamedTuple: kfp.local cannot resolve a named output in a condition."""
     from riskops.runs import steps
     from riskops.runs.record import print_step
 
@@ -16,4 +17,4 @@ def monitor(config: dict, metrics: Output[Metrics]) -> bool:
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
     print_step(r.record)
-    return bool(r.value)
+    return str(r.record.detail["family"]) if r.value else ""

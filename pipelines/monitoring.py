@@ -21,8 +21,9 @@ def monitoring_pipeline(
 ) -> None:
     checked = monitor(config=config)
     # Retraining on the warehouse's labelled tables as of `as_of`; its gate still decides what is served.
-    with dsl.If(checked.outputs["Output"] == True, name="retrain"):  # noqa: E712 - a KFP condition
+    # The monitor's output is the family to retrain with (the policy's), or "" when nothing calls for it.
+    with dsl.If(checked.outputs["Output"] != "", name="retrain"):
         training_pipeline(
             as_of=as_of, config=config, trials=trials, seed=seed, missed_cost=missed_cost,
-            offboard_cost=offboard_cost, margin=margin, mapping=mapping,
+            offboard_cost=offboard_cost, margin=margin, mapping=mapping, family=checked.outputs["Output"],
         )  # fmt: skip

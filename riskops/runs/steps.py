@@ -313,7 +313,8 @@ def report(config: Config, run_id: str, flow: str, cohort: Cohort = "unlabelled"
 
 def monitor(config: Config, run_id: str = "") -> StepResult:
     """Every published scoring run against the outcomes known, the latest drift, the shadow challenger; its
-    value says whether the policy lets the training pipeline start (retrain_on) and something calls for it."""
+    value says whether the policy lets the training pipeline start (retrain_on) and something calls for it, its
+    detail's `family` what that training ships (the same policy's)."""
     from riskops.runs.monitor import monitor as check
     from riskops.runs.monitor import read_predictions
 
@@ -329,4 +330,4 @@ def monitor(config: Config, run_id: str = "") -> StepResult:
         f"{len(m['runs'])} runs, {m['outcomes']:,} outcomes; attention {len(m['attention'])}; retrain {m['retrain']}"
     )
     return step.done(bool(m["retrain"]), figure, metrics, m["report"], detail={"report": m["report"],
-                     "attention": m["attention"]})  # fmt: skip
+                     "attention": m["attention"], "family": m["family"]})  # fmt: skip

@@ -159,7 +159,7 @@ def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
 ) -> None:
     """The compiled monitoring spec with kfp.local: the latest run's drift section names a feature; under the
     default policy (retrain_on: never) only the monitor runs; with retrain_on: drift the nested training
-    pipeline runs and registers a new version (its gate decides the rest)."""
+    pipeline runs and registers a new version of the family the policy names (its gate decides the rest)."""
     from kfp import components, local
 
     from pipelines.runner import TaskOutput, _local_run, compile_all
@@ -178,13 +178,17 @@ def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
     versions = lambda: {p.name for p in (home / "models").iterdir() if (p / "card.json").exists()}  # noqa: E731
     for allowed, trains in (("never", False), ("drift", True)):
         policy = json.loads((latest / "policy.json").read_text())
-        (latest / "policy.json").write_text(json.dumps({**policy, "retrain_on": allowed}))
+        # The policy also names the family a retraining ships: the nested training pipeline gets it.
+        (latest / "policy.json").write_text(json.dumps({**policy, "retrain_on": allowed,
+                                                        "family": "logistic_regression"}))  # fmt: skip
         before, steps = versions(), []
         with (tmp_path / f"monitor-{allowed}.log").open("w") as log, _local_run(TaskOutput(log, steps.append, None)):
             components.load_component_from_file(str(spec))(as_of="2026-09-30")
         assert [s.step for s in steps][:1] == ["monitor"] and steps[0].detail["attention"]
         assert ("train" in [s.step for s in steps]) is trains
         assert len(versions() - before) == (1 if trains else 0)
+        for new in versions() - before:
+            assert json.loads((home / "models" / new / "card.json").read_text())["family"] == "logistic_regression"
 
 
 @pytest.mark.skipif(not (default_dir() / "nodes.csv").exists(), reason="../shared/data/amlsim not present")

@@ -99,6 +99,9 @@ def test_monitoring_spec_nests_training_under_the_monitors_verdict(specs: dict[s
     tasks = spec["root"]["dag"]["tasks"]
     (condition,) = [t for t in tasks.values() if "triggerPolicy" in t]
     assert "pipelinechannel--monitor-Output" in condition["triggerPolicy"]["condition"]
+    # The nested training ships the family the monitor returns (the monitored run's policy's).
+    family = condition["inputs"]["parameters"]["pipelinechannel--monitor-Output"]["taskOutputParameter"]
+    assert family == {"outputParameterKey": "Output", "producerTask": "monitor"}
     assert spec["root"]["inputDefinitions"]["parameters"]["config"]["defaultValue"] == CONFIG
     assert spec["deploymentSpec"]["executors"]["exec-monitor"]["container"]["image"].endswith("riskops:1.2.3")
 
