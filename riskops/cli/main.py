@@ -365,6 +365,7 @@ def train_cmd(
     from riskops.model.config import CostMatrix, TrainConfig
     from riskops.runs.candidate import train_and_register
     from riskops.runs.report import describe_model
+    from riskops.scoring.policy import training_family
 
     settings = Settings()
     with open_warehouse(settings, duckdb) as wh:
@@ -378,7 +379,7 @@ def train_cmd(
                 tuning_timeout_s=tuning_timeout,
                 folds=folds,
                 outcomes=outcomes,
-                family=chosen.family if (chosen := _load_policy(policy)) else TrainConfig().family,
+                family=training_family(_load_policy(policy)),
             ),
             CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost),
             margin=margin,

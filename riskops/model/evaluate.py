@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from sklearn.metrics import (
 
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.calibration import logistic_fit
-from riskops.model.config import CostMatrix
+from riskops.model.config import CostMatrix, Family
 from riskops.model.inputs import Model, predict, shap_values
 from riskops.model.plots import evaluation_plots
 
@@ -182,7 +182,7 @@ def cv_table(cv: dict[str, dict[str, float]], shipped: str = "catboost") -> list
     return lines + [f"\n**{line}**" for line in beaten_by(cv, shipped)]
 
 
-SHIPPABLE = ("catboost", "logistic_regression")  # the random forest's reasons would need TreeSHAP in the service
+SHIPPABLE = get_args(Family)  # the random forest's reasons would need TreeSHAP in the service
 
 
 def beaten_by(cv: dict[str, dict[str, float]], shipped: str = "catboost") -> list[str]:

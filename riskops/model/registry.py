@@ -134,9 +134,10 @@ class Registry:
         """Refuse a version whose model file does not load or does not give a finite score for each of its own
         holdout rows: such a model must never be registered, promoted or rolled back to."""
         card = card or self.card(version)
-        where = self.store.uri(self.model_key(version))
+        key = self.model_key(version)
+        where = self.store.uri(key)
         try:
-            model = self.load_model(version)
+            model = _load_model(self.store, key, version)
             holdout = self.holdout(version)
             cols = [c for c in holdout.columns if c in {*card.features, *card.dropped}]
             scores = predict(model, align(holdout[cols], card.features, card.categorical, list(card.dropped)),
@@ -177,11 +178,7 @@ class Registry:
         return linear if self.store.exists(linear) else f"{PREFIX}/{version}/model.cbm"
 
     def load_model(self, version: str) -> Model:
-        key = self.model_key(version)
-        data, where = self.store.read_bytes(key), self.store.uri(key)
-        if key.endswith(LINEAR_FILE):
-            return LinearModel.from_bytes(data, where)
-        return _catboost_from(data, version, where)
+        return _load_model(self.store, self.model_key(version), version)
 
     def load(self, version: str) -> tuple[Model, ModelCard]:
         card = self.card(version)
@@ -318,6 +315,13 @@ def _save_model(store: ArtifactStore, base: str, model: Model) -> None:
         path = Path(tmp) / "model.cbm"
         model.save_model(str(path))
         store.write_file(f"{base}/model.cbm", path)
+
+
+def _load_model(store: ArtifactStore, key: str, version: str) -> Model:
+    data, where = store.read_bytes(key), store.uri(key)
+    if key.endswith(LINEAR_FILE):
+        return LinearModel.from_bytes(data, where)
+    return _catboost_from(data, version, where)
 
 
 def _catboost_from(data: bytes, version: str, where: str) -> CatBoostClassifier:

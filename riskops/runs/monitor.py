@@ -36,7 +36,7 @@ from riskops.data.contract import LABEL_SUSPENDED, LABELS, Mapping
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.scoring.offboard import MODEL_VERSION_KEY
-from riskops.scoring.policy import OffboardConfig, read_policy
+from riskops.scoring.policy import read_policy, training_family
 from riskops.scoring.review import DECISIONS, outcomes_sql
 
 OUTCOME_TABLES = ("outcomes", "stream_outcomes", DECISIONS)  # the console's decisions are outcomes too
@@ -233,7 +233,7 @@ def monitor(
     out = {
         "created": now.isoformat(), "outcomes": len(outcomes), "runs": [p.model_dump() for p in runs],
         "latest_drift": drift, "shadow": shadow, "attention": attention, "retrain": retrain,
-        "retrain_on": allowed, "family": (policy or OffboardConfig()).family,  # what a retraining ships
+        "retrain_on": allowed, "family": training_family(policy),  # what a retraining ships
     }  # fmt: skip
     stamp = now.strftime("%Y%m%d-%H%M%S")
     store.write_text(f"monitoring/{stamp}.json", json.dumps(out, indent=2))

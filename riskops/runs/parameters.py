@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from riskops.model.config import CostMatrix, TrainConfig
-from riskops.scoring.policy import OffboardConfig
+from riskops.scoring.policy import OffboardConfig, training_family
 
 _TRAIN, _COSTS = TrainConfig(), CostMatrix()
 
@@ -28,8 +28,8 @@ class RunParameters(BaseModel):
 
     @property
     def family(self) -> str:
-        """The model family training ships: the policy's choice (TrainConfig.family)."""
-        return self.policy.family if self.policy else _TRAIN.family
+        """The model family training ships: the policy's choice."""
+        return training_family(self.policy)
 
     def training(self) -> dict[str, Any]:
         names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family")

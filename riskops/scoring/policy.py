@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riskops.core.errors import ConfigError
-from riskops.model.config import ModelChoice
+from riskops.model.config import ModelChoice, TrainConfig
 
 if TYPE_CHECKING:
     from riskops.io.artifacts import ArtifactStore
@@ -136,7 +136,7 @@ class OffboardConfig(BaseModel):
         default="never", description="what lets the monitoring pipeline start the training pipeline (its gate decides)"
     )
     family: ModelChoice = Field(
-        default="catboost",
+        default=TrainConfig.model_fields["family"].default,
         description="the model family training ships: catboost, logistic_regression (the CV baseline, calibrated "
         "and explained like CatBoost), or best (the logistic regression only when it beats CatBoost on CV PR-AUC "
         "beyond the folds' noise); read when training, a re-scoring keeps the champion's",
@@ -169,6 +169,11 @@ class OffboardConfig(BaseModel):
     @property
     def medium(self) -> float:
         return self.high * self.medium_factor
+
+
+def training_family(policy: OffboardConfig | None) -> ModelChoice:
+    """The model family training ships under `policy` (None: the default policy's)."""
+    return (policy or OffboardConfig()).family
 
 
 POLICY = "policy.json"  # beside a model version (its default) and in each scoring run's folder
