@@ -189,7 +189,7 @@ def _score(db: Path) -> None:
     from riskops.model.inputs import align
     from riskops.model.registry import ModelCard
     from riskops.model.train import prepare
-    from riskops.scoring.offboard import score_frame
+    from riskops.scoring.offboard import score_frame, typical_values
     from riskops.scoring.policy import OffboardConfig
 
     with DuckDBWarehouse(db) as wh:
@@ -212,7 +212,11 @@ def _score(db: Path) -> None:
     big["customer_id"] = [f"S{i}" for i in range(len(big))]
     definitions = {f.name: f.definition for f in fs.features()}
     t = time.perf_counter()
-    result = score_frame(big, model, card, OffboardConfig(), definitions)
+    # The reasons' typical customer, as `score_cohort` takes it: the model's holdout (here labelled rows it was not
+    # trained on), inside the timing.
+    holdout = align(frame.iloc[50_000:70_000], card.features, card.categorical, list(card.dropped))
+    typical = typical_values(holdout, card.categorical)
+    result = score_frame(big, model, card, OffboardConfig(), definitions, typical)
     seconds = time.perf_counter() - t
     # The engine under it, same rows, same run: CatBoost's predict on the matrix the model was trained from.
     X = align(big, card.features, card.categorical, list(card.dropped))

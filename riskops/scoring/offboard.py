@@ -74,20 +74,40 @@ def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -
 
 
 def format_value(name: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "none"
-    if isinstance(value, str):
-        return value
-    v = float(value)
+    return value_format(name)(value)
+
+
+def value_format(name: str) -> Callable[[Any], str]:
+    """How a feature's values read in a reason, chosen once per feature (a reason list formats ~150,000)."""
     if "share" in name or name.startswith("pass_through"):
-        return f"{v:.0%}"
+        return _reading("{:.0%}")
     if "count" in name or name.startswith(("active_days", "counterparties", "new_counterparties", "senders",
                                            "receivers", "countries", "max_tx")):  # fmt: skip
-        return f"{v:,.0f}"
+        return _reading("{:,.0f}")
     if name.startswith("days_since") or name == "tenure_days":
-        return f"{v:,.0f} days"
+        return _reading("{:,.0f} days")
     if "ratio" in name or "_vs_" in name or "_to_" in name or "per_" in name:
-        return f"{v:,.2f}"
+        return _reading("{:,.2f}")
+    return _amount
+
+
+def _reading(pattern: str) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if value is None or value != value:  # None or NaN
+            return "none"
+        return pattern.format(float(value))
+
+    return read
+
+
+def _amount(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or value != value:
+        return "none"
+    v = float(value)
     if v.is_integer() or abs(v) >= 100:  # amounts and the book's own integer attributes (codes, months, counts)
         return f"{v:,.0f}"
     return f"{v:,.2f}"  # a small fraction (a rate, a utilisation) keeps its decimals
@@ -98,39 +118,40 @@ def explain(
     X: pd.DataFrame,
     categorical: list[str],
     definitions: dict[str, str],
-    typical: Mapping[str, Any] | Callable[[list[str]], Mapping[str, Any]],
+    typical: Mapping[str, Any],
     k: int,
 ) -> list[list[str]]:
-    """Top-k positive SHAP contributions per row, in words with the customer's value and the typical one.
-    `typical` is the typical values or a function giving them for the features named (computed only for the
-    features some reason uses)."""
+    """Top-k positive SHAP contributions per row, in words with the customer's value and the typical one."""
     if X.empty:
         return []
     return words(shap_values(model, X, categorical)[:, :-1], X, definitions, typical, k)
 
 
 def words(
-    sv: np.ndarray, X: pd.DataFrame, definitions: dict[str, str],
-    typical: Mapping[str, Any] | Callable[[list[str]], Mapping[str, Any]], k: int,
-) -> list[list[str]]:  # fmt: skip
+    sv: np.ndarray, X: pd.DataFrame, definitions: dict[str, str], typical: Mapping[str, Any], k: int
+) -> list[list[str]]:
     """The reasons of `explain` from SHAP values already computed (one row per row of X, no expected value)."""
     if X.empty:
         return []
     # Candidates beyond k: a contribution whose value reads the same as the typical customer's says nothing to
     # the customer ("1.03, typical 1.03") and gives its place to the next one.
-    top = np.argsort(-sv, axis=1)[:, : 2 * k]
-    positive = np.take_along_axis(sv, top, axis=1) > 0  # sorted descending: the positive ones come first
+    n = min(2 * k, sv.shape[1])
+    top = np.argpartition(-sv, n - 1, axis=1)[:, :n] if n < sv.shape[1] else np.arange(n)[None, :].repeat(len(sv), 0)
+    best = np.take_along_axis(sv, top, axis=1)
+    order = np.argsort(-best, axis=1)  # the candidates, largest first
+    top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
+    positive = best > 0
     cols = list(X.columns)
     used = sorted({int(j) for j in top[positive]})
-    usual = typical([cols[j] for j in used]) if callable(typical) else typical
-    # One array per used column and one phrase per feature, not a DataFrame lookup per reason.
+    # One array, one way of reading and one phrase per used feature, not a DataFrame lookup per reason.
     values = {j: X.iloc[:, j].to_numpy() for j in used}
-    phrase = {j: (definitions.get(cols[j], cols[j]), format_value(cols[j], usual.get(cols[j]))) for j in used}
+    read = {j: value_format(cols[j]) for j in used}
+    phrase = {j: (definitions.get(cols[j], cols[j]), read[j](typical.get(cols[j]))) for j in used}
     reasons: list[list[str]] = []
     for i, (row, keep) in enumerate(zip(top.tolist(), positive.tolist(), strict=True)):
         said: list[str] = []
         for j in (j for j, ok in zip(row, keep, strict=True) if ok):
-            value = format_value(cols[j], values[j][i])
+            value = read[j](values[j][i])
             if value != phrase[j][1]:
                 said.append(f"{phrase[j][0]}: {value} (typical customer: {phrase[j][1]})")
             if len(said) == k:
@@ -160,10 +181,10 @@ def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
 
 def score_frame(
     frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, definitions: dict[str, str],
-    with_reasons: bool = True, typical: Mapping[str, Any] | None = None,
+    typical: Mapping[str, Any], with_reasons: bool = True,
 ) -> ScoringResult:  # fmt: skip
     """Score a feature frame (one row per customer) with a registered model; build the off-boarding list. The
-    reasons compare with `typical` (the model's holdout, as the service does; default: the scored frame)."""
+    reasons compare with `typical` (the model's holdout: `holdout_typical`, as the service does)."""
     seconds: dict[str, float] = {}
     cfg = cfg.resolved(card)
     t = time.perf_counter()
@@ -195,11 +216,7 @@ def score_frame(
     chosen = np.flatnonzero(offboard)
     reasons: list[list[str]] = [[] for _ in chosen]
     if with_reasons:
-
-        def usual(names: list[str]) -> Mapping[str, Any]:
-            return typical if typical is not None else typical_values(X[names], card.categorical)
-
-        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, usual, cfg.reasons)
+        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
     meanings = {r.name: r.meaning for r in cfg.rules}
     listing = scores.iloc[chosen].copy()
     listing["reasons"] = ["; ".join(r) for r in reasons]
@@ -248,7 +265,7 @@ def score_cohort(
     fs = build_features(wh, cohort, as_of_cutoff(as_of), FeatureConfig(**card.feature_config))
     frame = read_features(wh, cohort)
     definitions = {f.name: f.definition for f in fs.features()}
-    result = score_frame(frame, model, card, cfg, definitions, typical=holdout_typical(registry, card))
+    result = score_frame(frame, model, card, cfg, definitions, holdout_typical(registry, card))
     wh.load(table_name(cohort, "scores"), pa.Table.from_pandas(result.scores, preserve_index=False))
     wh.load(table_name(cohort, "offboarding"), pa.Table.from_pandas(result.offboarding, preserve_index=False))
     return result

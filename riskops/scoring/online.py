@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from riskops.core.errors import DataContractError
 from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, FeatureSet, online_features
-from riskops.model.inputs import MISSING_CATEGORY, align, check_columns
+from riskops.model.inputs import MISSING_CATEGORY, align, check_columns, shap_values
 from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
 from riskops.model.registry import ModelCard, Registry
 from riskops.scoring.bookview import BookView
@@ -77,6 +77,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
     scores = model.predict_proba(X)[:, 1]
     if len(scores) == 0 or not np.isfinite(scores).all():
         raise ValueError(f"model {version} failed its smoke prediction")
+    shap_values(model, X.head(1), card.categorical)  # reasons work, and the first request does not make the table
     policy = model_policy(registry.store, card)
     high, medium = policy.high, policy.medium
     shares = {"High": float(np.mean(scores >= high)), "Medium": float(np.mean((scores >= medium) & (scores < high)))}
@@ -327,7 +328,7 @@ def score_columns(
             bad = next((i for i, v in enumerate(values) if not _finite_number(v)), 0)
             raise _bad_value(name, bad, values[bad], "a finite number or null (the feature is numeric)")
         frame[name] = arr
-    return score_frame(pd.DataFrame(frame), m.model, m.card, cfg, m.definitions, with_reasons=False).scores
+    return score_frame(pd.DataFrame(frame), m.model, m.card, cfg, m.definitions, m.typical, with_reasons=False).scores
 
 
 def _flatbuffer_table(buf: bytes, pos: int) -> Callable[[int], int | None]:
