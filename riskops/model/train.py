@@ -214,12 +214,18 @@ def baseline(kind: Literal["logistic_regression", "random_forest"], ds: Dataset,
             SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
             OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
         )
-        clf: Any = LogisticRegression(max_iter=3000, class_weight="balanced", C=0.5, random_state=seed)
+        # Newton-Cholesky: a few Newton steps on ~200 columns; 10x faster than lbfgs here and a lower objective
+        # (lbfgs stopped at its tolerance short of the optimum).
+        clf: Any = LogisticRegression(
+            max_iter=3000, class_weight="balanced", C=0.5, solver="newton-cholesky", random_state=seed
+        )
     else:
         num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True))
         cat = make_pipeline(OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+        # 100 trees: the same CV PR-AUC as 300 on the default sample (0.5239 vs 0.5237), a third of the time
+        # (decision 0009)
         clf = RandomForestClassifier(
-            n_estimators=300, min_samples_leaf=3, class_weight="balanced_subsample", n_jobs=-1, random_state=seed
+            n_estimators=100, min_samples_leaf=3, class_weight="balanced_subsample", n_jobs=-1, random_state=seed
         )
     pre = ColumnTransformer([("num", num, ds.numeric), ("cat", cat, ds.categorical)])
     return Pipeline([("pre", pre), ("clf", clf)])
