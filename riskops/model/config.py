@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 Imbalance = Literal["none", "class_weights", "oversample"]
 Family = Literal["catboost", "logistic_regression"]  # the model families a version can ship (model.linear)
 ModelChoice = Literal["catboost", "logistic_regression", "best"]  # best: model.train.choose_family
+BEST_REASON = "best CV PR-AUC"  # how `choose_family` starts the reason it gives under `best`
 
 
 class TrainConfig(BaseModel):

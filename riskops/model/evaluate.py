@@ -27,7 +27,7 @@ from sklearn.metrics import (
 
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.calibration import logistic_fit
-from riskops.model.config import CostMatrix, Family
+from riskops.model.config import BEST_REASON, CostMatrix, Family
 from riskops.model.inputs import Model, predict, shap_values
 from riskops.model.plots import evaluation_plots
 
@@ -171,7 +171,7 @@ def _pct(x: float) -> str:
     return f"{x:.1%}"
 
 
-def cv_table(cv: dict[str, dict[str, float]], shipped: str = "catboost") -> list[str]:
+def cv_table(cv: dict[str, dict[str, float]], shipped: str = "catboost", reason: str = "") -> list[str]:
     """The cross-validated comparison as Markdown table lines, the family that ships marked."""
     lines = ["| model | ROC-AUC | PR-AUC |", "|---|---|---|"]
     for name, s in cv.items():
@@ -179,23 +179,31 @@ def cv_table(cv: dict[str, dict[str, float]], shipped: str = "catboost") -> list
             f"| {name}{' (shipped)' if name == shipped else ''} | {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f} "
             f"| {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f} |"
         )
-    return lines + [f"\n**{line}**" for line in beaten_by(cv, shipped)]
+    return lines + [f"\n**{line}**" for line in beaten_by(cv, shipped, reason)]
 
 
 SHIPPABLE = get_args(Family)  # the random forest's reasons would need TreeSHAP in the service
 
 
-def beaten_by(cv: dict[str, dict[str, float]], shipped: str = "catboost") -> list[str]:
-    """A plain sentence for each model whose mean CV PR-AUC is above the shipped family's, and how to ship it."""
+def beaten_by(cv: dict[str, dict[str, float]], shipped: str = "catboost", reason: str = "") -> list[str]:
+    """A plain sentence for each model whose mean CV PR-AUC is above the shipped family's, and how to ship it.
+    `reason` is why the shipped family was chosen (the card's `family_reason`)."""
     ours = cv[shipped]["pr_auc_mean"]
+
+    def how(name: str) -> str:
+        if name not in SHIPPABLE:
+            return " (it cannot be shipped: only catboost and logistic_regression can)"
+        if reason.startswith(BEST_REASON):  # `best` weighed it already: the lead is within the folds' noise
+            measured = reason.split(": ", 1)[-1]
+            return (
+                f" (`family: best` keeps {shipped} on a lead within the folds' noise: {measured}; "
+                f"`family: {name}` ships it regardless)"
+            )
+        return f" (set `family: {name}` or `family: best` in the policy to ship it)"
+
     return [
         f"{name} beats {shipped} on cross-validated PR-AUC ({s['pr_auc_mean']:.3f} vs {ours:.3f}); {shipped} is "
-        "still the model shipped"
-        + (
-            f" (set `family: {name}` or `family: best` in the policy to ship it)"
-            if name in SHIPPABLE
-            else " (it cannot be shipped: only catboost and logistic_regression can)"
-        )
+        "still the model shipped" + how(name)
         for name, s in cv.items()
         if name != shipped and s["pr_auc_mean"] > ours
     ]
@@ -212,7 +220,7 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "",
         "## Cross-validated comparison (development set, same folds)",
         "",
-        *cv_table(cv, meta.get("family", "catboost")),
+        *cv_table(cv, meta.get("family", "catboost"), meta.get("family_reason", "")),
     ]
     lines += [
         "",

@@ -36,7 +36,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from riskops.core.errors import DataContractError, UnusableDataError
 from riskops.core.progress import Say, Tick
 from riskops.features.engineering import ID_COLUMN, LABEL_COLUMN
-from riskops.model.config import Family, Imbalance, ModelChoice, TrainConfig
+from riskops.model.config import BEST_REASON, Family, Imbalance, ModelChoice, TrainConfig
 from riskops.model.inputs import MISSING_CATEGORY, Model, predict
 from riskops.model.linear import LinearModel, signed_log
 
@@ -262,7 +262,7 @@ def choose_family(choice: ModelChoice, pr_auc: dict[str, list[float]]) -> tuple[
     lr, cb = np.asarray(pr_auc["logistic_regression"]), np.asarray(pr_auc["catboost"])
     gain = lr - cb
     se = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
-    said = f"best CV PR-AUC: logistic regression {lr.mean():.4f}, CatBoost {cb.mean():.4f}, fold noise {se:.4f}"
+    said = f"{BEST_REASON}: logistic regression {lr.mean():.4f}, CatBoost {cb.mean():.4f}, fold noise {se:.4f}"
     return ("logistic_regression", said) if gain.mean() > se else ("catboost", said)
 
 

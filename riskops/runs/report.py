@@ -181,7 +181,7 @@ def build_report(
         *_warnings_section(record),
         "## Model performance (labelled cohort, cross-validated)",
         "",
-        *cv_table(card.cv, card.family),
+        *cv_table(card.cv, card.family, card.family_reason),
     ]
     c = m["at_cost_optimal"]
     lines += [
@@ -372,7 +372,7 @@ def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "")
             f"  CV {name:<20} ROC-AUC {s['roc_auc_mean']:.3f} ± {s['roc_auc_std']:.3f}  "
             f"PR-AUC {s['pr_auc_mean']:.3f} ± {s['pr_auc_std']:.3f}"
         )
-    lines += [f"  NOTE: {line}" for line in beaten_by(card.cv, card.family)]
+    lines += [f"  NOTE: {line}" for line in beaten_by(card.cv, card.family, card.family_reason)]
     calibration = (
         f", calibration slope {m['calibration_slope']:.2f} intercept {m['calibration_intercept']:.2f}"
         if "calibration_slope" in m else ""

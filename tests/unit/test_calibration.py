@@ -93,6 +93,12 @@ def test_a_baseline_that_beats_catboost_on_cv_is_said_plainly() -> None:
     cv["random_forest"]["pr_auc_mean"] = 0.60
     assert beaten_by(cv, "logistic_regression")[0].endswith("(it cannot be shipped: only catboost and "
                                                             "logistic_regression can)")  # fmt: skip
+    # Under `family: best` the lead was weighed against the folds' noise already: the hint says so.
+    best = "best CV PR-AUC: logistic regression 0.5800, CatBoost 0.5500, fold noise 0.0400"
+    assert beaten_by(cv, "catboost", best)[0].endswith(
+        "(`family: best` keeps catboost on a lead within the folds' noise: logistic regression 0.5800, CatBoost "
+        "0.5500, fold noise 0.0400; `family: logistic_regression` ships it regardless)"
+    )
     cv["random_forest"]["pr_auc_mean"] = 0.50
     cv["logistic_regression"]["pr_auc_mean"] = 0.55  # a tie is not a win
     assert beaten_by(cv) == []
