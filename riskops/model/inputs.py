@@ -67,27 +67,29 @@ def shap_values(model: Model, X: pd.DataFrame, categorical: list[str]) -> np.nda
 
     CatBoost's come from the model's leaf table (`treeshap.ShapTable`, made once per model: the same values, 6-50x
     faster than asking CatBoost per call) and, for a model the table does not read, from CatBoost itself. A
-    calibrated model's log-odds are scale x raw + bias, and CatBoost computes SHAP only at scale 1: there they come
-    from an unscaled twin of the model (made once per model) and are scaled back, so they still sum to the
+    calibrated model's log-odds are scale x raw + bias: both give the trees' raw contributions (CatBoost computes
+    SHAP only at scale 1, so from an unscaled twin of the model, made once), scaled back here so they sum to the
     calibrated log-odds."""
     if isinstance(model, LinearModel):
         return model.contributions(X)
     pool = Pool(X, cat_features=categorical)
+    scale, bias = model.get_scale_and_bias()
     table = shap_table(model)
     if table is not None:
-        return table.values(model.calc_leaf_indexes(pool))
-    # Precomputing each leaf's contributions pays from about a thousand rows (4x faster at 2,000, measured);
-    # one row is faster without (CatBoost's "Auto" picks so).
-    mode = "UsePreCalc" if len(X) >= PRECALC_ROWS else "Auto"
-    scale, bias = model.get_scale_and_bias()
-    if scale == 1.0:
-        return np.asarray(model.get_feature_importance(pool, type="ShapValues", shap_mode=mode))
-    twin = getattr(model, _TWIN, None)
-    if twin is None:
-        twin = model.copy()
-        twin.set_scale_and_bias(1.0, 0.0)
-        setattr(model, _TWIN, twin)  # never mutate the served model itself: other threads predict with it
-    sv = np.asarray(twin.get_feature_importance(pool, type="ShapValues", shap_mode=mode)) * scale
+        raw = table.values(model.calc_leaf_indexes(pool))
+    else:
+        # Precomputing each leaf's contributions pays from about a thousand rows (4x faster at 2,000, measured);
+        # one row is faster without (CatBoost's "Auto" picks so).
+        mode = "UsePreCalc" if len(X) >= PRECALC_ROWS else "Auto"
+        if scale == 1.0:
+            return np.asarray(model.get_feature_importance(pool, type="ShapValues", shap_mode=mode))
+        twin = getattr(model, _TWIN, None)
+        if twin is None:
+            twin = model.copy()
+            twin.set_scale_and_bias(1.0, 0.0)
+            setattr(model, _TWIN, twin)  # never mutate the served model itself: other threads predict with it
+        raw = np.asarray(twin.get_feature_importance(pool, type="ShapValues", shap_mode=mode))
+    sv = raw * scale
     sv[:, -1] += bias
     return sv
 

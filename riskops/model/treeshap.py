@@ -32,7 +32,8 @@ _BLOCK = 64  # trees per vectorised block: bounds the subset-by-leaf arrays (64 
 
 class ShapTable:
     """Per tree, the contribution of each leaf to each feature it uses (flat feature index), and the expected
-    value (the sum of the trees' weighted means), already in the model's calibrated log-odds."""
+    value (the sum of the trees' weighted means): the trees' own log-odds, before the model's scale and bias
+    (applied by `model.inputs.shap_values`, so a calibration set after the table was made still counts)."""
 
     def __init__(self, n_features: int, entries: list[tuple[int, int, np.ndarray]], expected: float) -> None:
         self.n_features, self.entries, self.expected = n_features, entries, expected  # (tree, feature, by leaf)
@@ -117,8 +118,6 @@ def _table(spec: dict[str, Any], n_features: int) -> ShapTable | None:
             if s["split_type"] != "OnlineCtr" and players[s["split_index"]] != (own,):
                 return None  # the numbering is not the one read above: leave it to CatBoost
         by_depth.setdefault(len(splits), []).append(t)
-    scale, bias = spec.get("scale_and_bias", [1.0, [0.0]])
-    bias = float(bias[0]) if isinstance(bias, list) else float(bias)
     contributions: dict[tuple[int, int], np.ndarray] = {}
     expected = 0.0
     for depth, ids in sorted(by_depth.items()):
@@ -138,8 +137,7 @@ def _table(spec: dict[str, Any], n_features: int) -> ShapTable | None:
                         key = (t, feature)
                         share = phi[row, :, slot] / len(player)
                         contributions[key] = contributions[key] + share if key in contributions else share
-    entries = [(t, f, scale * c) for (t, f), c in sorted(contributions.items())]
-    return ShapTable(n_features, entries, scale * expected + bias)
+    return ShapTable(n_features, [(t, f, c) for (t, f), c in sorted(contributions.items())], expected)
 
 
 def _owners(split_players: list[tuple[int, ...]]) -> list[tuple[tuple[int, ...], int]]:

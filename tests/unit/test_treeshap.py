@@ -59,19 +59,23 @@ def test_the_table_gives_catboosts_shap_values(depth: int, calibrated: bool) -> 
     model = CatBoostClassifier(iterations=30, depth=depth, one_hot_max_size=2, random_seed=1, verbose=0,
                                allow_writing_files=False)  # fmt: skip
     model.fit(Pool(X, y, cat_features=CATS))
-    if calibrated:
-        model.set_scale_and_bias(0.8, -0.4)
     pool = Pool(X, cat_features=CATS)
     table = ShapTable.of(model)
     assert table is not None
-    expected = _catboosts(X, pool, model)
+    raw = _catboosts(X, pool, model)  # the trees' own contributions: the model is not calibrated yet
     leaves = model.calc_leaf_indexes(pool)
     for rows in (slice(0, 1), slice(0, 300), slice(None)):  # the one-gather path and the pass per entry
         got = table.values(leaves[rows])
-        assert got.shape == expected[rows].shape
-        assert np.abs(got - expected[rows]).max() < 1e-9
+        assert got.shape == raw[rows].shape
+        assert np.abs(got - raw[rows]).max() < 1e-9
+    assert shap_table(model) is not None  # made and kept before the calibration below
+    if calibrated:  # calibrating after the table was made: the values follow the model's scale and bias
+        model.set_scale_and_bias(0.8, -0.4)
+    expected = _catboosts(X, pool, model)
+    for rows in (slice(0, 1), slice(None)):
+        assert np.abs(shap_values(model, X.iloc[rows], CATS) - expected[rows]).max() < 1e-9
     # They add up to the model's log-odds, like CatBoost's.
-    assert np.allclose(table.values(leaves).sum(axis=1), model.predict(pool, prediction_type="RawFormulaVal"))
+    assert np.allclose(shap_values(model, X, CATS).sum(axis=1), model.predict(pool, prediction_type="RawFormulaVal"))
 
 
 def test_combinations_of_categories_with_floats_are_read_as_catboost_reads_them(tmp_path: Path) -> None:
