@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from catboost import CatBoostClassifier
+from catboost import CatBoostClassifier, CatBoostError
 
 _SPLITS = {"FloatFeature", "OneHotFeature", "OnlineCtr"}
 _FEW = 256  # rows up to which `values` gathers everything at once
@@ -52,7 +52,10 @@ class ShapTable:
         dimensions, text or embedding features): CatBoost computes those itself."""
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "model.json"
-            model.save_model(str(path), format="json")
+            try:
+                model.save_model(str(path), format="json")
+            except CatBoostError:  # a model the JSON export does not take
+                return None
             spec = json.loads(path.read_text())
         return _table(spec, len(model.feature_names_))
 
