@@ -45,17 +45,18 @@ async def require_key(request: Request, service: ServiceDep) -> None:
         raise HTTPException(403, "API key not accepted")
 
 
-async def require_reviewer_key(request: Request, service: ServiceDep) -> None:
-    """Review decisions name the staff member who took them; only a caller trusted to say who that is (the
-    console, which checks its users) may read or record them."""
+async def require_console_key(request: Request, service: ServiceDep) -> None:
+    """The book (every customer's score, reasons and rules) and the review decisions, which name the staff
+    member who took them, are the console's: only a caller trusted to say who that is (the console, which
+    checks its users) may read them or record a decision. A scoring client's key reads scores, not these."""
     if not service.api_key_hashes:
         return  # development without keys: open, like every route
     if not service.reviewer_key_hashes:
-        raise HTTPException(403, "no key may read or record review decisions on this service: set "
+        raise HTTPException(403, "no key may read the book or the review on this service: set "
                                  "RISKOPS_REVIEWER_KEY_HASHES to the digest of the console's key")  # fmt: skip
     digest = _digest(request)
     if not any(hmac.compare_digest(digest, h) for h in service.reviewer_key_hashes):
-        raise HTTPException(403, "this API key may not read or record review decisions (the console's key may)")
+        raise HTTPException(403, "this API key may score but not read the book or the review (the console's key may)")
 
 
 async def staff_member(

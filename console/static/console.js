@@ -6,7 +6,12 @@ const COLOURS = { Low: "#1d6b35", Medium: "#b07500", High: "#a4161a" };
 const pct = (v) => (v === null || v === undefined ? "-" : (100 * v).toFixed(1) + "%");
 const num = (v) => (v === null || v === undefined ? "-" : Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en") : Number(v.toFixed(2)).toLocaleString("en"));
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
-const config = { displaylogo: false, responsive: true };
+// No mode bar: no "share"/cloud/edit-in-Chart-Studio link can send data off the console, and no 20 toolbar
+// buttons stand between a keyboard user and the filters.
+const config = { displaylogo: false, responsive: true, displayModeBar: false, showLink: false, showSendToCloud: false,
+  showEditInChartStudio: false, showTips: false };
+// Plotly renders labels and hover text as a small HTML dialect (links included): data is escaped before it.
+const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 function histogramTraces(h) {
   const mids = h.edges.slice(0, -1).map((e, i) => (e + h.edges[i + 1]) / 2);
@@ -27,9 +32,10 @@ function bookPage() {
   const state = { sort: "score", order: "desc", offset: 0, limit: 50 };
   const hist = document.getElementById("histogram");
   Plotly.newPlot(hist, histogramTraces(summary.histogram), {
-    barmode: "stack", bargap: 0.05, xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers" } },
+    barmode: "stack", bargap: 0.05, xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers (log scale)" }, type: "log" },
     shapes: cutoffLines(summary), margin: { t: 10 },
   }, config);
+  // log scale: High and Medium are a few percent of the book and would be a pixel high on a linear one
   hist.on("plotly_click", (ev) => {
     const x = ev.points[0].x;
     document.getElementById("f-min").value = Math.max(0, x - width / 2).toFixed(3);
@@ -40,17 +46,21 @@ function bookPage() {
 
   const scatter = document.getElementById("scatter");
   async function loadScatter() {
-    const x = document.getElementById("x").value, y = document.getElementById("y").value;
+    const xs = document.getElementById("x"), ys = document.getElementById("y");
+    const x = xs.value, y = ys.value;
+    const xl = xs.options[xs.selectedIndex].text, yl = ys.options[ys.selectedIndex].text;
     const params = new URLSearchParams({ x, y, limit: 3000, ...filters() });
     const d = await (await fetch("/api/book/scatter?" + params)).json();
     const traces = ["Low", "Medium", "High"].map((s) => {
       const idx = d.segments.map((g, i) => (g === s ? i : -1)).filter((i) => i >= 0);
       return { type: "scatter", mode: "markers", name: s, x: idx.map((i) => d.xs[i]), y: idx.map((i) => d.ys[i]),
-        customdata: idx.map((i) => d.ids[i]), marker: { color: COLOURS[s], size: 6, opacity: 0.7 },
-        hovertemplate: "customer %{customdata}<br>" + x + " %{x}<br>" + y + " %{y}<extra>" + s + "</extra>" };
+        customdata: idx.map((i) => esc(d.ids[i])), ids: idx.map((i) => d.ids[i]), marker: { color: COLOURS[s], size: 6, opacity: 0.7 },
+        hovertemplate: "customer %{customdata}<br>" + esc(xl) + " %{x}<br>" + esc(yl) + " %{y}<extra>" + s + "</extra>" };
     });
-    Plotly.react(scatter, traces, { xaxis: { title: { text: x } }, yaxis: { title: { text: y } }, margin: { t: 10 } }, config);
+    Plotly.react(scatter, traces, { xaxis: { title: { text: esc(xl) } }, yaxis: { title: { text: esc(yl) } }, margin: { t: 10 } }, config);
     scatter.dataset.points = d.ids.length;
+    document.getElementById("scatter-status").textContent = "Showing " + d.ids.length.toLocaleString("en") + " of " +
+      d.total.toLocaleString("en") + " customers, including " + d.high_shown.toLocaleString("en") + " High (every High customer, up to the limit).";
   }
   document.getElementById("x").addEventListener("change", loadScatter);
   document.getElementById("y").addEventListener("change", loadScatter);
@@ -89,32 +99,34 @@ function bookPage() {
   document.getElementById("filters").addEventListener("submit", (e) => { e.preventDefault(); state.offset = 0; loadTable(); loadScatter(); });
   document.getElementById("more").addEventListener("click", () => { state.offset += state.limit; loadTable(); });
   loadTable();
-  loadScatter().then(() => scatter.on("plotly_click", (ev) => { window.location = "/customers/" + encodeURIComponent(ev.points[0].customdata); }));
+  loadScatter().then(() => scatter.on("plotly_click", (ev) => { window.location = "/customers/" + encodeURIComponent(ev.points[0].id); }));
 }
 
 // ---- the client view
 function customerPage() {
   const { profile: p, histogram } = readJson("profile");
   const c = p.contributions.slice().sort((a, b) => Math.abs(a.contribution) - Math.abs(b.contribution));
-  const labels = [...c.map((x) => x.words), "all other features"];
+  const labels = [...c.map((x) => esc(x.words)), "all other features"];
   const values = [...c.map((x) => x.contribution), p.other];
   Plotly.newPlot("contributions", [{
     type: "bar", orientation: "h", y: labels, x: values, marker: { color: values.map((v) => (v > 0 ? "#a4161a" : "#1a5fb4")) },
-    customdata: [...c.map((x) => "value " + x.value + ", typical " + x.typical), ""], hovertemplate: "%{y}<br>%{customdata}<br>%{x:+.2f} log-odds<extra></extra>",
+    customdata: [...c.map((x) => esc("value " + x.value + ", typical " + x.typical)), ""], hovertemplate: "%{y}<br>%{customdata}<br>%{x:+.2f} log-odds<extra></extra>",
   }], { margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "contribution to the score (log-odds)" } } }, config);
-  const words = p.comparisons.map((x) => x.words);
+  const words = p.comparisons.map((x) => esc(x.words));
   Plotly.newPlot("comparison", [
     { type: "bar", orientation: "h", name: "among all customers", y: words, x: p.comparisons.map((x) => x.pct_all), marker: { color: "#12263f" } },
     { type: "bar", orientation: "h", name: "within " + p.segment, y: words, x: p.comparisons.map((x) => x.pct_segment), marker: { color: COLOURS[p.segment] } },
   ], { barmode: "group", margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "percentile" }, range: [0, 100] } }, config);
   Plotly.newPlot("distribution", histogramTraces(histogram), {
-    barmode: "stack", xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers" } }, margin: { t: 30 },
+    barmode: "stack", xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers (log scale)" }, type: "log" }, margin: { t: 30 },
     shapes: [...cutoffLines(p), { type: "line", x0: p.score, x1: p.score, yref: "paper", y0: 0, y1: 1, line: { color: "#000", width: 3 } }],
     annotations: [{ x: p.score, yref: "paper", y: 1.05, text: "this customer", showarrow: false }],
   }, config);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  const print = document.getElementById("print");
+  if (print) print.addEventListener("click", () => window.print());
   if (document.getElementById("summary")) bookPage();
   if (document.getElementById("profile")) customerPage();
 });

@@ -17,6 +17,7 @@ from typer.models import CommandFunctionType
 
 from riskops.core.config import Settings
 from riskops.core.errors import RiskOpsError
+from riskops.core.markup import safe_csv
 from riskops.data.contract import Cohort, Mapping, load_mapping, table_name
 from riskops.data.synth import DEFAULT_CUSTOMERS
 from riskops.model.config import TrainConfig
@@ -525,7 +526,7 @@ def score_cmd(
         publish_scores(store, run_id, result)
         out.print(f"published as run {run_id}: {store.uri(run_id)}")
     if out_csv:
-        result.offboarding.to_csv(out_csv, index=False)
+        Path(out_csv).write_text(safe_csv(result.offboarding))
     sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
     out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
     tables = f"{table_name(cohort, 'scores')}, {table_name(cohort, 'offboarding')}"

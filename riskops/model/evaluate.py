@@ -25,6 +25,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from riskops.core.markup import markdown_html, md_text
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.calibration import logistic_fit
 from riskops.model.config import BEST_REASON, CostMatrix, Family
@@ -253,11 +254,11 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "| feature | mean abs SHAP (log-odds) |",
         "|---|---|",
     ]
-    lines += [f"| `{i['feature']}` | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
+    lines += [f"| {md_text(i['feature'])} | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
     lines += ["", "![SHAP summary](shap_summary.png)", ""]
     if meta["dropped"]:
         lines += ["## Features dropped", ""]
-        lines += [f"- `{k}`: {v}" for k, v in meta["dropped"].items()]
+        lines += [f"- {md_text(k)}: {md_text(v)}" for k, v in meta["dropped"].items()]
         lines.append("")
     lines += [
         "## Limits",
@@ -343,17 +344,12 @@ def _threshold_section(m: dict[str, Any]) -> list[str]:
 
 def write_report(store: ArtifactStore, prefix: str, meta: dict[str, Any], ev: Evaluation) -> str:
     """Write report.md, report.html and the PNGs under `prefix`; returns the HTML report's URI."""
-    import markdown
-
     md = report_markdown(meta, ev)
     for name, data in ev.plots.items():
         store.write_bytes(f"{prefix}/{name}", data)
     store.write_text(f"{prefix}/report.md", md)
-    body = markdown.markdown(md, extensions=["tables"])
-    html = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>"
-        f"{meta['version']}</title><style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}img{max-width:48%}"
-        f"</style></head><body>{body}</body></html>"
+    css = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px}img{max-width:48%}"
     )
-    return store.write_text(f"{prefix}/report.html", html)
+    return store.write_text(f"{prefix}/report.html", markdown_html(md, str(meta["version"]), css))

@@ -11,6 +11,7 @@ import pandas as pd
 
 from riskops.core.errors import RiskOpsError
 from riskops.core.identity import code_version
+from riskops.core.markup import markdown_html, md_text
 from riskops.data.contract import table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
@@ -116,10 +117,11 @@ def _profile_rows(profile: pd.DataFrame) -> list[str]:
     if profile.empty:
         return []
     rows = ["", "Feature profile (medians) of the model's most important features:", ""]
-    rows.append("| | " + " | ".join(f"`{c}`" for c in profile.columns) + " |")
+    rows.append("| | " + " | ".join(md_text(c) for c in profile.columns) + " |")
     rows.append("|---" * (len(profile.columns) + 1) + "|")
     for idx, row in profile.iterrows():
-        rows.append(f"| {idx} | " + " | ".join(format_value(str(c), row[c]) for c in profile.columns) + " |")
+        cells = " | ".join(md_text(format_value(str(c), row[c])) for c in profile.columns)
+        rows.append(f"| {md_text(idx)} | {cells} |")
     return rows
 
 
@@ -206,7 +208,8 @@ def build_report(
     lines += ["", "## Rules", "", "| rule | condition | meaning | customers |", "|---|---|---|---|"]
     for rule in cfg.rules:
         hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())
-        lines.append(f"| {rule.name} | `{rule.feature} {rule.op} {rule.value:g}` | {rule.meaning} | {hits:,} |")
+        condition = md_text(f"{rule.feature} {rule.op} {rule.value:g}")
+        lines.append(f"| {md_text(rule.name)} | {condition} | {md_text(rule.meaning)} | {hits:,} |")
     lines += [f"\nRule skipped: {skipped}." for skipped in result.rules_skipped]
     lines += (
         [
@@ -228,7 +231,8 @@ def build_report(
     ]
     for _, r in result.offboarding.head(list_rows).iterrows():
         lines.append(
-            f"| {r['customer_id']} | {r['score']:.3f} | {r['segment']} | {r['rules'] or '-'} | {r['reasons']} |"
+            f"| {md_text(r['customer_id'])} | {r['score']:.3f} | {md_text(r['segment'])} | "
+            f"{md_text(r['rules'] or '-')} | {md_text(r['reasons'])} |"
         )
     lines += LIMITATIONS
     plots = _plots(result) | ({"drift.png": _drift_plot(drift)} if drift is not None else {})
@@ -247,19 +251,14 @@ def scoring_record(result: ScoringResult) -> dict[str, Any]:
 
 
 def write_run_report(store: ArtifactStore, run_id: str, md: str, plots: dict[str, bytes]) -> str:
-    import markdown
-
     for name, data in plots.items():
         store.write_bytes(f"{run_id}/{name}", data)
     store.write_text(f"{run_id}/report.md", md)
-    html = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>riskops run</title><style>"
+    css = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}</style></head><body>"
-        + markdown.markdown(md, extensions=["tables"])
-        + "</body></html>"
+        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}"
     )
-    return store.write_text(f"{run_id}/report.html", html)
+    return store.write_text(f"{run_id}/report.html", markdown_html(md, f"riskops run {run_id}", css))
 
 
 # -- the run record -----------------------------------------------------------------------------------------------

@@ -71,13 +71,14 @@ class BookMeta(BaseModel):
 
 
 def _percentile(values: np.ndarray) -> np.ndarray:
-    """Each value's percentile (0-100) in the array: the share of values at or below it; missing stays NaN."""
+    """Each value's percentile (0-100) in the array, ties counted half (mid-rank): a value most customers share
+    sits in the middle of them, not at their top; missing stays NaN."""
     out = np.full(len(values), np.nan)
     ok = ~np.isnan(values)
     if ok.any():
         v = values[ok]
         s = np.sort(v)
-        out[ok] = np.searchsorted(s, v, side="right") / len(v) * 100
+        out[ok] = (np.searchsorted(s, v, side="left") + np.searchsorted(s, v, side="right")) / (2 * len(v)) * 100
     return out
 
 

@@ -169,7 +169,7 @@ class BookView:
         if offboard is not None:
             keep &= self.num["offboard"] == offboard
         if q:
-            keep &= self._text("customer_id", pc.starts_with, q)
+            keep &= self._text("customer_id", lambda col, p: pc.starts_with(col, p, ignore_case=True), q)
         if attribute:
             if attribute not in self.meta.attributes:
                 raise BookQueryError(f"{attribute!r} is not an attribute of the book", "attribute",
@@ -214,14 +214,18 @@ class BookView:
         }  # fmt: skip
 
     def scatter(self, keep: np.ndarray, x: str, y: str, limit: int = MAX_POINTS) -> dict[str, Any]:
-        """Up to `limit` customers of the filtered book (every k-th, so the sample is stable) on two columns."""
+        """Up to `limit` customers of the filtered book on two columns: every High customer first (up to the
+        limit: the risky few are the point of the chart), the rest every k-th, so the sample is stable."""
         xs, ys = self._column(x), self._column(y)
         rows = np.flatnonzero(keep)
         limit = max(1, min(limit, MAX_POINTS))
-        step = max(1, int(np.ceil(len(rows) / limit)))
-        rows = rows[::step]
+        high = rows[self.segment[rows] == SEGMENT_ORDER.index("High")][:limit]
+        rest = np.setdiff1d(rows, high, assume_unique=True)
+        room = limit - len(high)
+        step = max(1, int(np.ceil(len(rest) / room))) if room > 0 else 0
+        rows = np.sort(np.concatenate([high, rest[::step] if step else rest[:0]]))
         return {
-            "x": x, "y": y, "total": int(keep.sum()),
+            "x": x, "y": y, "total": int(keep.sum()), "shown": len(rows), "high_shown": len(high),
             "ids": [r["customer_id"] for r in self._rows(rows.tolist(), ["customer_id"])],
             "xs": [_num(v) for v in xs[rows].tolist()], "ys": [_num(v) for v in ys[rows].tolist()],
             "segments": [SEGMENT_ORDER[k] for k in self.segment[rows].tolist()],

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskops.core.errors import RiskOpsError
+from riskops.core.markup import safe_csv
 from riskops.data.contract import as_of_cutoff, table_name
 from riskops.features.engineering import ID_COLUMN, FeatureConfig, build_features, read_features
 from riskops.io.artifacts import ArtifactStore
@@ -278,7 +279,7 @@ def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> 
     """Every score (Parquet), the off-boarding list (CSV) and the policy of a run; the service's lookup table
     reads them. scores.parquet is written last: its appearance tells the service the run is complete."""
     store.write_text(f"{run_id}/{POLICY}", result.policy.model_dump_json(indent=2))
-    store.write_text(f"{run_id}/offboarding.csv", result.offboarding.to_csv(index=False))
+    store.write_text(f"{run_id}/offboarding.csv", safe_csv(result.offboarding))
     table = pa.Table.from_pandas(result.scores, preserve_index=False)
     meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
     buf = io.BytesIO()

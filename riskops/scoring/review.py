@@ -225,9 +225,12 @@ def confirm(wh: Warehouse, user: User, run_id: str, customer_id: str, comment: s
            "decision_id": f"{pending['decision_id']}.confirm", "action": "confirm", "comment": text,
            "user": user.name, "role": user.role, "decided_at": datetime.now(UTC).isoformat(),
            "confirms": pending["decision_id"]}  # fmt: skip
-    if _append(wh, row) == 0:
-        raise ReviewError(f"customer {customer_id}'s off-boarding was confirmed meanwhile", "the review queue",
-                          "reload the queue")  # fmt: skip
+    if _append(wh, row) == 0:  # keyed on the decision it confirms: only the first confirmation lands
+        first = read_decisions(wh, run_id, customer_id)
+        by = first.loc[first["decision_id"] == row["decision_id"], "user"]
+        who = str(by.iloc[0]) if len(by) else "another approver"
+        raise ReviewError(f"customer {customer_id}'s off-boarding was already confirmed by {who}",
+                          "the review queue", "nothing to do: reload the queue")  # fmt: skip
     return row
 
 
@@ -244,8 +247,12 @@ def record(
     return decide(wh, user, shown(profile), action, comment)
 
 
-def decisions_csv(decisions: pd.DataFrame) -> str:
-    return decisions.loc[:, list(COLUMNS)].to_csv(index=False)
+def decisions_table(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The decisions as a person reads them in a spreadsheet: reasons and rules as "; "-separated text."""
+    out = decisions.loc[:, list(COLUMNS)].copy()
+    for c in ("reasons", "rules"):
+        out[c] = out[c].map(lambda v: "; ".join(json.loads(v)) if isinstance(v, str) and v.startswith("[") else v)
+    return out
 
 
 def outcomes_sql(table: str) -> str:

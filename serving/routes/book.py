@@ -10,10 +10,11 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from riskops.scoring.bookview import MAX_POINTS, MAX_ROWS, BookView
-from serving.deps import ServiceDep
+from serving.deps import ServiceDep, require_console_key
 from serving.errors import NotFound, NotReady
 
-router = APIRouter(prefix="/v1")
+# The book holds every customer's score, reasons and AML rules: the console's key only, never a scoring key.
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_console_key)])
 
 
 def book_of(service: Any) -> BookView:
@@ -45,7 +46,7 @@ class Filters:
                          offboard=self.offboard, q=self.q, attribute=self.attribute, value=self.value)  # fmt: skip
 
 
-@router.get("/customers/{customer_id}/profile")
+@router.get("/customers/{customer_id:path}/profile")
 async def customer_profile(customer_id: str, service: ServiceDep) -> dict[str, Any]:
     """Everything the client view shows: score and band, meaning, reasons, contributions, comparisons with all
     customers and the segment, nearest neighbours, the customer's attributes."""

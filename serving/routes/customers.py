@@ -11,7 +11,7 @@ from serving.schemas import CustomerRisk
 router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the route by its full path
 
 
-@router.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
+@router.get("/customers/{customer_id:path}/risk", response_model=CustomerRisk)
 async def customer_risk(customer_id: str, service: ServiceDep) -> Response:
     lookup = service.lookup
     if lookup.run_id is None:

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.scoring import review
-from serving.deps import ServiceDep, StaffDep, require_reviewer_key
+from serving.deps import ServiceDep, StaffDep, require_console_key
 from serving.errors import NotFound
 from serving.routes.book import book_of
 
-router = APIRouter(prefix="/v1/review", dependencies=[Depends(require_reviewer_key)])
+router = APIRouter(prefix="/v1/review", dependencies=[Depends(require_console_key)])
 
 
 class Decision(BaseModel):
@@ -36,7 +36,7 @@ async def decisions(
     return {"decisions": frame.to_dict("records")}
 
 
-@router.post("/customers/{customer_id}/decisions", status_code=201)
+@router.post("/customers/{customer_id:path}/decisions", status_code=201)
 async def decide(customer_id: str, body: Decision, service: ServiceDep, staff: StaffDep) -> dict[str, Any]:
     """Record a decision on a listed customer, or an approver's confirmation of a pending off-boarding."""
     book = book_of(service)

@@ -199,3 +199,50 @@ def test_the_shard_predicate_partitions_the_customers_on_both_warehouses(bigquer
                 assert 100 < len(part) < 300, (wh.backend, k, len(part))
                 seen += part
             assert sorted(seen) == ids.column(0).to_pylist(), wh.backend
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "bigquery"])
+def test_two_approvers_confirming_at_once_land_one_confirmation(
+    backend: str, bigquery_settings: Settings, tmp_path: Path
+) -> None:
+    """Four eyes under a race: approvers confirm the same pending off-boardings concurrently, each through its
+    own warehouse connection (as the service's threads and replicas do). Exactly one confirmation per decision
+    lands; every other is refused naming who confirmed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from riskops.scoring import review
+    from riskops.scoring.review import ReviewError, Shown, User
+
+    run, table = f"race-{backend}", review.DECISIONS
+    customers = [f"c{i}" for i in range(8)]
+    approvers = [User(name=f"approver{i}", role="approver") for i in range(3)]
+
+    def connect() -> Warehouse:
+        return DuckDBWarehouse(tmp_path / "w.duckdb") if backend == "duckdb" else open_warehouse(bigquery_settings)
+
+    with connect() as wh:
+        wh.drop(table)
+        for cid in customers:
+            shown = Shown(run_id=run, customer_id=cid, model_version="m", score=0.9, segment="High", reasons=["r"],
+                          rules=[])  # fmt: skip
+            review.decide(wh, User(name="rita", role="reviewer"), shown, "offboard", "mule pattern")
+
+    def confirm(job: tuple[str, User]) -> str:
+        cid, user = job
+        with connect() as wh:
+            try:
+                review.confirm(wh, user, run, cid, "agreed")
+                return "landed"
+            except ReviewError as e:
+                assert "already confirmed by approver" in e.what or "off-boarded, not awaiting" in e.what, e.what
+                return "refused"
+
+    jobs = [(cid, a) for cid in customers for a in approvers]
+    with ThreadPoolExecutor(max_workers=len(approvers)) as pool:
+        outcomes = list(pool.map(confirm, jobs))
+    with connect() as wh:
+        decisions = review.read_decisions(wh, run)
+        wh.drop(table)
+    confirms = decisions[decisions["action"] == "confirm"]
+    assert sorted(confirms["customer_id"]) == customers  # one confirmation each, none twice
+    assert outcomes.count("landed") == len(customers) and outcomes.count("refused") == len(jobs) - len(customers)

@@ -68,8 +68,9 @@ def test_a_later_decision_supersedes_and_nothing_is_updated_in_place(wh: DuckDBW
     assert st["c1"]["state"] == "kept" and st["c2"]["state"] == "awaiting confirmation"
     with pytest.raises(ReviewError, match="kept, not awaiting"):  # the superseded off-boarding is not pending
         review.confirm(wh, ANA, "r1", "c1", "agree")
-    csv = review.decisions_csv(review.read_decisions(wh))
-    assert csv.splitlines()[0].split(",") == list(review.COLUMNS) and len(csv.splitlines()) == 6
+    table = review.decisions_table(review.read_decisions(wh))
+    assert list(table.columns) == list(review.COLUMNS) and len(table) == 5
+    assert table["reasons"].iloc[0] == shown().reasons[0] and table["rules"].iloc[0] == "structuring"  # words
 
 
 def test_decisions_are_outcomes_a_confirmed_offboarding_suspended_a_keep_active(wh: DuckDBWarehouse) -> None:

@@ -181,9 +181,12 @@ class BigQueryWarehouse(Warehouse):
         union = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
         k = ident(key)
         listed = ", ".join(ident(c.name) for c in columns)
+        # MERGE, not INSERT ... WHERE NOT EXISTS: BigQuery runs INSERTs into one table concurrently (two could both
+        # find the key absent), while MERGE is a mutating statement, serialised per table: a second one sees the
+        # first's row or fails with a concurrent-update error, never appends the key twice.
         sql = (
-            f"INSERT INTO {self.ref(name)} ({listed}) SELECT {listed} FROM ({union.sql(dialect='bigquery')}) AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.ref(name)} AS t WHERE t.{k} = s.{k})"
+            f"MERGE {self.ref(name)} AS t USING ({union.sql(dialect='bigquery')}) AS s ON t.{k} = s.{k} "
+            f"WHEN NOT MATCHED THEN INSERT ({listed}) VALUES ({', '.join(f's.{ident(c.name)}' for c in columns)})"
         )
         try:
             job = self.client.query(sql)

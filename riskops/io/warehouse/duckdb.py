@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -58,6 +59,17 @@ def _bq_type(duck_type: str) -> str:
     if duck_type.startswith("DECIMAL"):
         return "NUMERIC"
     return _DUCK_TO_BQ.get(duck_type, duck_type)
+
+
+# One writer per file at a time for `append_new` within this process: two connections to one DuckDB file in one
+# process both see "no such key" under MVCC and both insert (two confirmations of one decision landed so).
+_APPEND_LOCKS: dict[str, threading.Lock] = {}
+_APPEND_LOCKS_GUARD = threading.Lock()
+
+
+def _append_lock(path: object) -> threading.Lock:
+    with _APPEND_LOCKS_GUARD:
+        return _APPEND_LOCKS.setdefault(str(path), threading.Lock())
 
 
 LOCK_WAIT_S = 600.0  # how long a process waits for another's hold on the file (parallel local tasks take turns)
@@ -166,11 +178,12 @@ class DuckDBWarehouse(Warehouse):
         target, k = f"main.{table_ident(name, 'duckdb')}", ident(key, "duckdb")
         self.con.register("_riskops_rows", rows)
         try:
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM _riskops_rows LIMIT 0")
-            row = self.con.execute(
-                f"INSERT INTO {target} BY NAME SELECT * FROM _riskops_rows AS s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})"
-            ).fetchone()
+            with _append_lock(self.path):  # check and insert as one step (another process cannot hold the file)
+                self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM _riskops_rows LIMIT 0")
+                row = self.con.execute(
+                    f"INSERT INTO {target} BY NAME SELECT * FROM _riskops_rows AS s "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})"
+                ).fetchone()
         except duckdb.Error as e:
             raise WarehouseError(f"DuckDB could not append to {name}: {e}", f"DuckDB file {self.path}",
                                  "check the table's columns against the rows'") from e  # fmt: skip

@@ -1,0 +1,55 @@
+"""A customer: the client view (score, decision and form, reasons, what moves the score, comparisons, history)
+and the case for the file (one printable page)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from console.auth import UserDep
+from console.client import ServiceClient, segment
+from console.deps import ClientDep, audit, render
+from riskops.scoring import review
+from riskops.scoring.review import User
+
+router = APIRouter()
+
+
+@router.get("/search")
+async def search(user: UserDep, client: ClientDep, customer_id: Annotated[str, Query(max_length=100)] = "") -> Response:
+    """An exact id opens the customer; otherwise the book lists the ids starting with it (any case)."""
+    wanted = customer_id.strip()
+    if not wanted:
+        return RedirectResponse("/book", status_code=303)
+    found = await client.get("/v1/book/customers", {"q": wanted, "limit": 2, "sort": "customer_id", "order": "asc"})
+    ids = [r["customer_id"] for r in found["rows"]]
+    exact = [i for i in ids if i.lower() == wanted.lower()]
+    target = exact[0] if exact else ids[0] if found["total"] == 1 else None
+    if target is not None:
+        return RedirectResponse(f"/customers/{segment(target)}", status_code=303)
+    return RedirectResponse(f"/review?q={segment(wanted)}&state=all", status_code=303)
+
+
+async def _case(client: ServiceClient, user: User, customer_id: str) -> dict[str, Any]:
+    profile = await client.profile(customer_id)
+    history = await client.decisions(user, profile["run_id"], customer_id)
+    state = review.states(review.frame(history)).get(customer_id)
+    return {"p": profile, "history": history, "state": state}
+
+
+@router.get("/case/{customer_id:path}", response_class=HTMLResponse)
+async def case(request: Request, customer_id: str, user: UserDep, client: ClientDep) -> HTMLResponse:
+    context = await _case(client, user, customer_id)
+    audit(request, user, "export_case", customer_id=customer_id, run_id=context["p"]["run_id"])
+    return render(request, "case.html", user, **context)
+
+
+@router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
+async def customer(request: Request, customer_id: str, user: UserDep, client: ClientDep) -> HTMLResponse:
+    context = await _case(client, user, customer_id)
+    summary = await client.summary()
+    audit(request, user, "view_customer", customer_id=customer_id, run_id=context["p"]["run_id"])
+    return render(request, "customer.html", user, **context, flash=request.session.pop("flash", ""),
+                  chart={"profile": context["p"], "histogram": summary["histogram"]})  # fmt: skip

@@ -1,0 +1,105 @@
+"""The review queue: the latest run's off-boarding list with each customer's state, filtered, sorted and
+paged; a decision (or an approver's confirmation) recorded through the service; the run's decisions as CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from console.auth import UserDep, check_token
+from console.client import ServiceClient
+from console.deps import ClientDep, audit, render
+from riskops.core.markup import safe_csv
+from riskops.scoring import review
+from riskops.scoring.review import User
+
+router = APIRouter()
+PAGE = 50
+SCAN = 500  # the service's largest page: the list is read in pages of this size to filter by state
+StateFilter = Literal["undecided", "mine", "awaiting", "escalated", "decided", "all"]
+STATE_FILTERS: dict[str, str] = {
+    "undecided": "undecided", "mine": "awaiting confirmation by me", "awaiting": "awaiting confirmation",
+    "escalated": "escalated", "decided": "decided (kept or off-boarded)", "all": "all",
+}  # fmt: skip
+
+
+def _matches(want: str, st: dict[str, Any] | None, user: User) -> bool:
+    state = st["state"] if st else "open"
+    if want == "undecided":
+        return state == "open"
+    if want == "mine":
+        return state == "awaiting confirmation" and user.role == "approver" and st["decision"]["user"] != user.name
+    if want == "awaiting":
+        return state == "awaiting confirmation"
+    if want == "escalated":
+        return state == "escalated"
+    if want == "decided":
+        return state in ("kept", "off-boarded")
+    return True
+
+
+async def _listed(client: ServiceClient, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every listed customer matching the service-side filters, in the order asked."""
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = await client.get("/v1/book/customers", {**params, "offboard": "true", "limit": SCAN,
+                                                        "offset": len(rows)})  # fmt: skip
+        rows += page["rows"]
+        if not page["rows"] or len(rows) >= page["total"]:
+            return rows
+
+
+@router.get("/review", response_class=HTMLResponse)
+async def queue(
+    request: Request, user: UserDep, client: ClientDep, state: StateFilter = "undecided",
+    segment_: Annotated[Literal["", "Low", "Medium", "High"], Query(alias="segment")] = "",
+    rule: Annotated[str, Query(max_length=100)] = "", q: Annotated[str, Query(max_length=100)] = "",
+    sort: Literal["score", "customer_id"] = "score", order: Literal["asc", "desc"] = "desc",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:  # fmt: skip
+    summary = await client.summary()
+    listed = await _listed(client, {"segment": segment_, "rule": rule, "q": q.strip(), "sort": sort,
+                                    "order": order})  # fmt: skip
+    states = review.states(review.frame(await client.decisions(user, summary["run_id"])))
+    rows = [{**r, "state": states.get(r["customer_id"])} for r in listed]
+    rows = [r for r in rows if _matches(state, r["state"], user)]
+    audit(
+        request, user, "view_queue", run_id=summary["run_id"], state=state, customers=len(rows[offset : offset + PAGE])
+    )
+    filters = {"state": state, "segment": segment_, "rule": rule, "q": q, "sort": sort, "order": order}
+    return render(request, "review.html", user, rows=rows[offset : offset + PAGE], total=len(rows),
+                  listed=summary["offboard"], summary=summary, offset=offset, page_size=PAGE, filters=filters,
+                  state_filters=STATE_FILTERS, flash=request.session.pop("flash", ""))  # fmt: skip
+
+
+@router.post("/review/{customer_id:path}")
+async def decide(
+    request: Request, customer_id: str, user: UserDep, client: ClientDep,
+    action: Annotated[str, Form(max_length=20)], comment: Annotated[str, Form(max_length=review.MAX_COMMENT + 100)],
+    run_id: Annotated[str, Form(max_length=100)], token: Annotated[str, Form(max_length=100)],
+    back: Annotated[str, Form(max_length=1000)] = "/review",
+) -> Response:  # fmt: skip
+    check_token(request.app.state.secret, request, user, token)
+    try:
+        row = await client.decide(user, customer_id, run_id, action, comment)
+    except Exception as e:
+        audit(request, user, "decide_refused", customer_id=customer_id, run_id=run_id, action=action,
+              reason=str(e)[:500])  # fmt: skip
+        raise
+    audit(request, user, "decide", customer_id=customer_id, run_id=run_id, action=row["action"],
+          decision_id=row["decision_id"])  # fmt: skip
+    request.session["flash"] = f"Recorded: {row['action']} on customer {customer_id}."
+    target = back if back.startswith(("/review", "/customers/")) and not back.startswith("//") else "/review"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/decisions.csv")
+async def export(
+    request: Request, user: UserDep, client: ClientDep, run_id: Annotated[str | None, Query(max_length=100)] = None
+) -> Response:
+    rows = review.frame(await client.decisions(user, run_id))
+    audit(request, user, "export_decisions", run_id=run_id, rows=len(rows))
+    return Response(safe_csv(review.decisions_table(rows)), media_type="text/csv",
+                    headers={"content-disposition": 'attachment; filename="decisions.csv"'})  # fmt: skip

@@ -1,0 +1,76 @@
+"""Data never becomes markup, script or a formula: the one place where values from data (ids, attribute values,
+column names, reasons) are made safe for what shows them - Markdown/HTML reports, CSV files a spreadsheet opens,
+and JSON embedded in a page. The console's templates use Jinja's autoescape and `page_json`; the reports use
+`md_text` for every value and `markdown_html`, which also sanitises the rendered HTML (no script, no event
+handler, no `javascript:` link can survive it even if a value slipped through unescaped)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+import pandas as pd
+
+# Markdown's own syntax characters, backslash-escaped so a value is shown as written, never as formatting.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# What a report may contain once rendered: text formatting, tables, lists, links and images; nothing active.
+_REPORT_TAGS = {"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "strong", "em", "code", "pre", "table", "thead",
+                "tbody", "tr", "th", "td", "a", "img", "br", "hr", "blockquote"}  # fmt: skip
+_REPORT_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "th": {"align", "style"}, "td": {"align", "style"}}
+
+
+def md_text(value: Any) -> str:
+    """A value as Markdown text that renders exactly as written: HTML special characters become entities,
+    Markdown syntax is backslash-escaped, line breaks become spaces (a value never ends a table row)."""
+    text = " ".join(str(value).splitlines())
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))  # & < > as entities, then Markdown
+
+
+def markdown_html(md: str, title: str, css: str) -> str:
+    """A whole HTML page from Markdown: rendered, then sanitised to the report's tags and attributes (links and
+    images only to http(s) or relative addresses), with the title escaped."""
+    import markdown
+    import nh3
+
+    body = nh3.clean(
+        markdown.markdown(md, extensions=["tables"]),
+        tags=_REPORT_TAGS,
+        attributes=_REPORT_ATTRIBUTES,
+        url_schemes={"http", "https"},
+        link_rel="noopener noreferrer",
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{css}</style></head><body>{body}</body></html>"
+    )
+
+
+def csv_cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@` or a control character is
+    prefixed with `'` (numbers are left as numbers)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: pd.DataFrame) -> str:
+    """A frame as CSV whose text cells (and headers) cannot run as spreadsheet formulas."""
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(csv_cell)
+    out.columns = [csv_cell(str(c)) for c in out.columns]
+    return str(out.to_csv(index=False))
+
+
+def page_json(value: Any) -> str:
+    """JSON to embed in a page's `<script type="application/json">`: `<`, `>`, `&` and quotes are written as
+    `\\u` escapes, so no value can close the script element or start markup."""
+    text = json.dumps(value, default=str, allow_nan=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(ch, esc)
+    return text
