@@ -36,7 +36,7 @@ async def _case(client: ServiceClient, user: User, customer_id: str) -> dict[str
     profile = await client.profile(customer_id)
     history = await client.decisions(user, profile["run_id"], customer_id)
     state = review.states(review.frame(history)).get(customer_id)
-    return {"p": profile, "history": history, "state": state}
+    return {"p": profile, "history": history, "st": state}
 
 
 @router.get("/case/{customer_id:path}", response_class=HTMLResponse)

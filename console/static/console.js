@@ -13,12 +13,24 @@ const config = { displaylogo: false, responsive: true, displayModeBar: false, sh
 // Plotly renders labels and hover text as a small HTML dialect (links included): data is escaped before it.
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
+// One panel per segment, each on its own count axis: High and Medium are a few percent of the book and would be a
+// pixel high (and unclickable) on the Low bars' scale.
+const PANELS = { Low: ["y", [0, 0.28]], Medium: ["y2", [0.36, 0.64]], High: ["y3", [0.72, 1]] };
+
 function histogramTraces(h) {
   const mids = h.edges.slice(0, -1).map((e, i) => (e + h.edges[i + 1]) / 2);
   return ["Low", "Medium", "High"].map((s) => ({
-    type: "bar", name: s, x: mids, y: h.counts[s], marker: { color: COLOURS[s] },
+    type: "bar", name: s, x: mids, y: h.counts[s], yaxis: PANELS[s][0], marker: { color: COLOURS[s] },
     hovertemplate: "score %{x:.1%}: %{y:,} customers<extra>" + s + "</extra>",
   }));
+}
+
+function histogramLayout(extra) {
+  const axes = {};
+  Object.entries(PANELS).forEach(([s, [axis, domain]]) => {
+    axes[axis === "y" ? "yaxis" : "yaxis" + axis.slice(1)] = { domain, title: { text: s }, rangemode: "tozero", fixedrange: true };
+  });
+  return { barmode: "overlay", bargap: 0.05, xaxis: { title: { text: "score" }, tickformat: ".0%", anchor: "y" }, showlegend: false, ...axes, ...extra };
 }
 
 function cutoffLines(s) {
@@ -31,11 +43,7 @@ function bookPage() {
   const width = summary.histogram.edges[1] - summary.histogram.edges[0];
   const state = { sort: "score", order: "desc", offset: 0, limit: 50 };
   const hist = document.getElementById("histogram");
-  Plotly.newPlot(hist, histogramTraces(summary.histogram), {
-    barmode: "stack", bargap: 0.05, xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers (log scale)" }, type: "log" },
-    shapes: cutoffLines(summary), margin: { t: 10 },
-  }, config);
-  // log scale: High and Medium are a few percent of the book and would be a pixel high on a linear one
+  Plotly.newPlot(hist, histogramTraces(summary.histogram), histogramLayout({ shapes: cutoffLines(summary), margin: { t: 10 } }), config);
   hist.on("plotly_click", (ev) => {
     const x = ev.points[0].x;
     document.getElementById("f-min").value = Math.max(0, x - width / 2).toFixed(3);
@@ -117,11 +125,11 @@ function customerPage() {
     { type: "bar", orientation: "h", name: "among all customers", y: words, x: p.comparisons.map((x) => x.pct_all), marker: { color: "#12263f" } },
     { type: "bar", orientation: "h", name: "within " + p.segment, y: words, x: p.comparisons.map((x) => x.pct_segment), marker: { color: COLOURS[p.segment] } },
   ], { barmode: "group", margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "percentile" }, range: [0, 100] } }, config);
-  Plotly.newPlot("distribution", histogramTraces(histogram), {
-    barmode: "stack", xaxis: { title: { text: "score" }, tickformat: ".0%" }, yaxis: { title: { text: "customers (log scale)" }, type: "log" }, margin: { t: 30 },
+  Plotly.newPlot("distribution", histogramTraces(histogram), histogramLayout({
+    margin: { t: 30 },
     shapes: [...cutoffLines(p), { type: "line", x0: p.score, x1: p.score, yref: "paper", y0: 0, y1: 1, line: { color: "#000", width: 3 } }],
     annotations: [{ x: p.score, yref: "paper", y: 1.05, text: "this customer", showarrow: false }],
-  }, config);
+  }), config);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -33,7 +34,31 @@ KEY = "console-key"
 AS_OF = date(2026, 9, 30)
 RUN = "20990101-000000-000"
 FAST = TrainConfig(folds=3, trials=0, max_iterations=60, baselines=False, imbalance="none", seed=1)
-USERS = {"vera": "viewer", "rita": "reviewer", "alex": "approver"}
+USERS = {"vera": "viewer", "rita": "reviewer", "alex": "approver", "ana": "approver", "lena": "viewer"}
+SCORING_KEY = "scoring-only-key"  # a product service's key: scores, never the book or the list
+HOSTILE = ["</script><svg onload=alert(1)>", "../review/{victim}", "a/b?c=1#d", "javascript:alert(2)"]
+HOSTILE_ATTRIBUTE = "<img src=x onerror=alert(3)>"
+HOSTILE_VALUE = "<b onmouseover=alert(4)>x</b>"
+HOSTILE_WORDS = "<a href=javascript:alert(5)>feature</a>"
+
+
+def _hostile(book: Any, meta: Any) -> tuple[Any, Any]:
+    """The book as hostile data would make it: listed customers whose ids are markup, a path, a query and a
+    `javascript:` link; an attribute column named as markup with a markup value; a feature described as a link."""
+    book = book.copy()
+    listed = book[book["offboard"]].sort_values("score", ascending=False)
+    victim = str(listed.iloc[0]["customer_id"])
+    for n, idx in enumerate(listed.index[1 : 1 + len(HOSTILE)]):
+        book.loc[idx, "customer_id"] = HOSTILE[n].format(victim=victim)
+    first = meta.attributes[0]
+    book = book.rename(columns={f"attr.{first}": f"attr.{HOSTILE_ATTRIBUTE}"})
+    column = book[f"attr.{HOSTILE_ATTRIBUTE}"].astype("string")
+    column.loc[listed.index[1]] = HOSTILE_VALUE
+    book[f"attr.{HOSTILE_ATTRIBUTE}"] = column
+    keys = [meta.key_features[0].model_copy(update={"words": HOSTILE_WORDS}), *meta.key_features[1:]]
+    return book, meta.model_copy(update={"attributes": [HOSTILE_ATTRIBUTE, *meta.attributes[1:]], "key_features": keys})
+
+
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"  # written when RISKOPS_SCREENSHOTS=1
 
 
@@ -45,15 +70,17 @@ def console(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     store = LocalStore(root / "store")
     train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
     result = score_cohort(ingested, store, AS_OF, "unlabelled")
-    book, meta = build_book(ingested, store, "unlabelled", result, RUN)
+    book, meta = _hostile(*build_book(ingested, store, "unlabelled", result, RUN))
     publish_book(store, RUN, book, meta)
     publish_scores(store, RUN, result)
     users = root / "users.yaml"
     users.write_text(json.dumps({"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")}
                                            for n, r in USERS.items()]}))  # fmt: skip
     digest = hashlib.sha256(KEY.encode()).hexdigest()
+    scoring = hashlib.sha256(SCORING_KEY.encode()).hexdigest()
     env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")}
-    service, service_url = start_uvicorn(env | {"RISKOPS_API_KEY_HASHES": digest, "RISKOPS_REVIEWER_KEY_HASHES": digest,
+    service, service_url = start_uvicorn(env | {"RISKOPS_API_KEY_HASHES": f"{digest},{scoring}",
+                                                "RISKOPS_REVIEWER_KEY_HASHES": digest,
                                                 "RISKOPS_DUCKDB_PATH": str(root / "decisions.duckdb")},
                                          root / "service.log")  # fmt: skip
     port = free_port()
@@ -94,6 +121,14 @@ def _click(page: Any, element: Any) -> None:
     box = element.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def _hover(page: Any, element: Any) -> None:
+    """Move the mouse over where the element is drawn (Plotly's drag layer takes the events, not the SVG)."""
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 
 def _status(page: Any, prefix: str) -> None:
@@ -146,16 +181,16 @@ def test_the_book_charts_filter_and_open_customers(console: dict[str, Any]) -> N
     page = _signed_in(console, "vera")
     page.goto(f"{console['url']}/book")
     page.wait_for_selector("#scatter .scatterlayer .point")
-    page.wait_for_function("document.querySelectorAll('#book-table tbody tr').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#book-table tbody tr').length > 0")
     _accessible(page)
     _shot(page, "book")
     # The table answers "which customer has the most transactions?": sort by the count, highest first.
     (feature,) = [c.removeprefix("value.") for c in book.columns if c.startswith("value.all_count_")]
     key = page.locator(f"#book-table th button[data-sort={feature}]")
-    assert "transactions" in (key.get_attribute("title") or "")
+    assert "transactions" in key.inner_text() and key.get_attribute("title") == feature  # headers in words
     key.click()
     page.wait_for_function(
-        f"document.querySelector('[data-sort=\"{feature}\"]').closest('th').getAttribute('aria-sort')"
+        f"() => document.querySelector('[data-sort=\"{feature}\"]').closest('th').getAttribute('aria-sort')"
     )
     page.wait_for_timeout(300)
     first = page.locator("#book-table tbody tr").first.locator("td").first.inner_text()
@@ -174,7 +209,7 @@ def test_the_book_charts_filter_and_open_customers(console: dict[str, Any]) -> N
     bars = page.locator("#histogram .bars .point path")
     tall = [b for b in bars.all() if (b.bounding_box() or {"height": 0})["height"] > 3]
     _click(page, tall[-1])  # the highest-scored bar that has customers
-    page.wait_for_function("document.querySelector('#f-min').value !== ''")
+    page.wait_for_function("() => document.querySelector('#f-min').value !== ''")
     lo, hi = (
         float(page.get_by_label("Score from", exact=True).input_value()),
         float(page.get_by_label("to", exact=True).input_value()),
@@ -197,15 +232,21 @@ def test_the_book_charts_filter_and_open_customers(console: dict[str, Any]) -> N
     page.close()
 
 
-def _decide(console: dict[str, Any], user: str, cid: str, action: str, comment: str) -> Any:
+def _row(page: Any, cid: str) -> Any:
+    return page.locator("#queue tbody tr").filter(has=page.get_by_role("link", name=cid, exact=True))
+
+
+def _decide(console: dict[str, Any], user: str, cid: str, action: str, comment: str, state: str = "all") -> Any:
     """`user` signs in, opens the queue and records `action` on the customer with the keyboard-reachable form."""
     page = _signed_in(console, user)
-    page.goto(f"{console['url']}/review")
-    row = page.locator(f"#c-{cid}")
+    page.goto(f"{console['url']}/review?state={state}")
+    row = _row(page, cid)
+    assert row.get_by_label("Decision").input_value() == ""  # nothing is pre-chosen
     row.get_by_label("Decision").select_option(action)
     row.get_by_label("Comment").fill(comment)
     row.get_by_role("button", name="Record").click()
     page.wait_for_load_state("networkidle")
+    assert page.locator(".flash").inner_text() == f"Recorded: {action} on customer {cid}."
     return page
 
 
@@ -215,22 +256,29 @@ def test_four_eyes_decision_lands_in_the_warehouse_and_the_audit_log(console: di
     cid = str(listed.iloc[0]["customer_id"])
     viewer = _signed_in(console, "vera")
     viewer.goto(f"{console['url']}/review")
-    assert viewer.locator(f"#c-{cid}").get_by_text("Viewers cannot decide.").is_visible()
+    assert _row(viewer, cid).get_by_text("Viewers cannot decide.").is_visible()
     token = viewer.evaluate("fetch('/review').then(r => r.text())")  # a viewer forging a form post is refused
     form = {"action": "offboard", "comment": "x", "run_id": RUN, "token": "forged"}
     refused = viewer.request.post(f"{console['url']}/review/{cid}", form=form)
     assert refused.status == 403 and token
     viewer.close()
 
-    reviewer = _decide(console, "rita", cid, "offboard", "Pass-through pattern confirmed with the transaction history")
-    assert reviewer.locator(f"#c-{cid}").get_attribute("data-state") == "awaiting confirmation"
-    assert reviewer.locator(f"#c-{cid} option[value=confirm]").count() == 0  # a reviewer cannot confirm
+    reviewer = _decide(console, "rita", cid, "offboard", "Pass-through pattern confirmed with the transaction history",
+                       state="undecided")  # fmt: skip
+    reviewer.goto(f"{console['url']}/review?state=awaiting")
+    assert _row(reviewer, cid).get_attribute("data-state") == "awaiting confirmation"
+    assert _row(reviewer, cid).locator("option[value=confirm]").count() == 0  # a reviewer cannot confirm
     _accessible(reviewer)
     _shot(reviewer, "review-queue")
     reviewer.close()
 
-    approver = _decide(console, "alex", cid, "confirm", "Agreed")
-    assert approver.locator(f"#c-{cid}").get_attribute("data-state") == "off-boarded"
+    approver = _signed_in(console, "alex")
+    approver.goto(f"{console['url']}/review?state=mine")  # the approver's own queue: awaiting confirmation by me
+    assert _row(approver, cid).count() == 1
+    approver.close()
+    approver = _decide(console, "alex", cid, "confirm", "Agreed", state="mine")
+    approver.goto(f"{console['url']}/review?state=decided")
+    assert _row(approver, cid).get_attribute("data-state") == "off-boarded"
     csv = approver.request.get(f"{console['url']}/decisions.csv?run_id={RUN}").text()
     approver.close()
     assert csv.count(cid) == 2 and "confirm" in csv and "rita" in csv and "alex" in csv
@@ -255,3 +303,141 @@ def test_the_service_refuses_a_book_query_it_cannot_answer(console: dict[str, An
     r = httpx.get(f"{console['service']}/v1/book/customers", params={"rule": "nope"}, headers=h)
     assert r.status_code == 422 and "rule" in r.text
     assert httpx.get(f"{console['service']}/v1/book/summary").status_code == 401
+
+
+def _watched(console: dict[str, Any], name: str, width: int = 1280) -> tuple[Any, dict[str, list[Any]]]:
+    """A signed-in page that records every dialog (an executed `alert`), every request off the console's own
+    origin, every CSP violation and every HTML response without the CSP."""
+    seen: dict[str, list[Any]] = {"dialogs": [], "external": [], "violations": [], "no_csp": []}
+    page = _signed_in(console, name)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.on("request", lambda r: None if r.url.startswith(console["url"]) else seen["external"].append(r.url))
+    page.on("console", lambda m: seen["violations"].append(m.text) if "Content Security Policy" in m.text else None)
+
+    def csp(r: Any) -> None:
+        if r.headers.get("content-type", "").startswith("text/html"):
+            policy = r.headers.get("content-security-policy", "")
+            if "script-src 'self'" not in policy or "frame-ancestors 'none'" not in policy:
+                seen["no_csp"].append(r.url)
+
+    page.on("response", csp)
+    return page, seen
+
+
+def test_a_hostile_book_runs_no_script_and_every_customer_opens_and_can_be_decided(console: dict[str, Any]) -> None:
+    book = console["book"]
+    victim = str(book[book["offboard"]].sort_values("score", ascending=False).iloc[0]["customer_id"])
+    hostile = [h.format(victim=victim) for h in HOSTILE]
+    page, seen = _watched(console, "rita")
+    page.goto(f"{console['url']}/book")
+    page.wait_for_selector("#scatter .scatterlayer .point")
+    page.wait_for_function("() => document.querySelectorAll('#book-table tbody tr').length > 0")
+    _hover(page, page.locator("#scatter .scatterlayer .point").first)
+    assert page.locator(".modebar").count() == 0  # no share / cloud / edit-in-Chart-Studio button anywhere
+    for cid in hostile:
+        page.goto(f"{console['url']}/review?state=all")
+        link = page.get_by_role("link", name=cid, exact=True)
+        with page.expect_navigation() as nav:
+            link.click()
+        assert nav.value.status == 200, cid
+        page.wait_for_selector("#contributions .bars")
+        assert page.locator("#customer-id").inner_text() == cid
+        page.locator("#decision").get_by_label("Decision").select_option("escalate")
+        page.locator("#decision").get_by_label("Comment").fill(f"hostile id {len(cid)}")
+        page.locator("#decision").get_by_role("button", name="Record").click()
+        page.wait_for_load_state("networkidle")
+        assert page.locator(".flash").inner_text() == f"Recorded: escalate on customer {cid}."
+        assert page.locator("#decision-state").inner_text().startswith("escalated")
+    page.goto(f"{console['url']}/customers/{quote(hostile[0], safe='')}")
+    assert HOSTILE_VALUE in page.locator(".attributes").inner_text()  # shown as text, not markup
+    assert HOSTILE_ATTRIBUTE in page.locator(".attributes").inner_text()
+    _hover(page, page.locator("#contributions .bars .point").last)
+    page.goto(f"{console['url']}/signin?error=%3Cscript%3Ealert(6)%3C/script%3EYour+account+is+locked")
+    assert "Your account" not in page.content()  # the sign-in page says only its own messages
+    page.close()
+    assert seen == {"dialogs": [], "external": [], "violations": [], "no_csp": []}
+    decisions = httpx.get(f"{console['service']}/v1/review/decisions", params={"run_id": RUN},
+                          headers={"X-API-Key": KEY}).json()["decisions"]  # fmt: skip
+    escalated = {d["customer_id"] for d in decisions if d["comment"].startswith("hostile id")}
+    assert escalated == set(hostile)  # each landed on its own customer, none on the victim
+
+
+def test_a_session_ends_at_sign_out_and_guessing_locks_the_name(console: dict[str, Any]) -> None:
+    page = _signed_in(console, "rita")
+    page.goto(f"{console['url']}/review?state=all")
+    token = page.locator("input[name=token]").first.input_value()
+    cookies = page.context.cookies()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/signin**")
+    page.context.add_cookies(cookies)  # the cookie and the form token kept from before sign-out
+    cid = str(console["book"].loc[console["book"]["offboard"], "customer_id"].iloc[-1])
+    form = {"action": "keep", "comment": "replayed", "run_id": RUN, "token": token}
+    replay = page.request.post(f"{console['url']}/review/{quote(cid, safe='')}", form=form, max_redirects=0)
+    assert replay.status == 401 and replay.json()["detail"] == "not signed in"  # the session ended on the server
+    page.close()
+    guesser = console["browser"].new_page()
+    for _ in range(6):
+        r = guesser.request.post(f"{console['url']}/signin", form={"name": "lena", "password": "guess"},
+                                 max_redirects=0)  # fmt: skip
+    assert "error=locked" in r.headers["location"]
+    right = guesser.request.post(f"{console['url']}/signin", form={"name": "lena", "password": "lena-pw"},
+                                 max_redirects=0)  # fmt: skip
+    assert "error=locked" in right.headers["location"]  # locked even for the right password
+    guesser.close()
+    events = [(a["user"], a["event"]) for a in AuditLog(console["root"] / "home" / "audit").read()]
+    assert events.count(("lena", "sign_in_failed")) == 5 and ("lena", "sign_in_refused") in events
+    assert ("rita", "sign_out") in events
+
+
+def test_two_approvers_confirming_at_once_one_lands_the_other_is_told_who(console: dict[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    book = console["book"]
+    cid = str(book[book["offboard"]].sort_values("score").iloc[0]["customer_id"])
+    _decide(console, "rita", cid, "offboard", "mule pattern").close()
+
+    def confirm(name: str) -> httpx.Response:
+        return httpx.post(f"{console['service']}/v1/review/customers/{quote(cid, safe='')}/decisions",
+                          json={"run_id": RUN, "action": "confirm", "comment": "agreed"},
+                          headers={"X-API-Key": KEY, "X-Riskops-Staff": name,
+                                   "X-Riskops-Staff-Role": "approver"})  # fmt: skip
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(confirm, ["alex", "ana"]))
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    (refused,) = [a for a in answers if a.status_code == 409]
+    assert "already confirmed by" in refused.json()["detail"] or "off-boarded" in refused.json()["detail"]
+
+
+def test_a_scoring_key_reads_scores_not_the_book(console: dict[str, Any]) -> None:
+    cid = quote(str(console["book"]["customer_id"].iloc[0]), safe="")
+    for path in ("/v1/book/summary", "/v1/book/customers", f"/v1/customers/{cid}/profile", "/v1/review/decisions"):
+        assert httpx.get(console["service"] + path, headers={"X-API-Key": SCORING_KEY}).status_code == 403, path
+        assert httpx.get(console["service"] + path, headers={"X-API-Key": KEY}).status_code == 200, path
+    assert httpx.get(console["service"] + "/v1/model", headers={"X-API-Key": SCORING_KEY}).status_code == 200
+
+
+def test_the_queue_the_case_and_small_screens(console: dict[str, Any]) -> None:
+    book = console["book"]
+    high = book[book["offboard"] & (book["segment"] == "High")].sort_values("score", ascending=False)
+    cid = str(high.iloc[-1]["customer_id"])
+    page, seen = _watched(console, "alex", width=390)
+    page.goto(f"{console['url']}/review?state=all&segment=High&q={quote(cid[:3].lower())}")
+    rows = page.locator("#queue tbody tr")
+    assert 1 <= rows.count() <= 50 and _row(page, cid).count() == 1  # id prefix, any case; 50 a page
+    for path in ("/book", "/review?state=all", f"/customers/{quote(cid, safe='')}"):
+        page.goto(console["url"] + path)
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)  # no page-wide horizontal scroll: wide tables scroll in their box
+    case = page.goto(f"{console['url']}/case/{quote(cid, safe='')}")
+    assert case is not None and case.status == 200
+    assert page.locator("#customer-id").inner_text() == cid and page.get_by_text("Contributions to the score")
+    missing = page.goto(f"{console['url']}/customers/nobody-here")
+    assert missing is not None and missing.status == 404
+    assert page.get_by_role("link", name="Back to the review queue").is_visible()  # an error page, a way back
+    csv = page.request.get(f"{console['url']}/decisions.csv?run_id={RUN}").text()
+    assert "\n=" not in csv and ",=" not in csv
+    page.close()
+    assert seen["dialogs"] == [] and seen["external"] == [] and seen["no_csp"] == []
