@@ -30,7 +30,12 @@ def _matches(want: str, st: dict[str, Any] | None, user: User) -> bool:
     if want == "undecided":
         return state == "open"
     if want == "mine":
-        return state == "awaiting confirmation" and user.role == "approver" and st["decision"]["user"] != user.name
+        return (
+            st is not None
+            and state == "awaiting confirmation"
+            and user.role == "approver"
+            and st["decision"]["user"] != user.name
+        )
     if want == "awaiting":
         return state == "awaiting confirmation"
     if want == "escalated":

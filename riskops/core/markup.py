@@ -1,8 +1,8 @@
 """Data never becomes markup, script or a formula: the one place where values from data (ids, attribute values,
 column names, reasons) are made safe for what shows them - Markdown/HTML reports, CSV files a spreadsheet opens,
-and JSON embedded in a page. The console's templates use Jinja's autoescape and `page_json`; the reports use
-`md_text` for every value and `markdown_html`, which also sanitises the rendered HTML (no script, no event
-handler, no `javascript:` link can survive it even if a value slipped through unescaped)."""
+and JSON embedded in a page. The console's templates use Jinja's autoescape and `page_json`; the reports write
+every value with `md_text`, and `riskops.model.reporting.markdown_html` sanitises the rendered HTML besides (no
+script, event handler or `javascript:` link survives it even if a value slipped through unescaped)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,6 @@ import pandas as pd
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-# What a report may contain once rendered: text formatting, tables, lists, links and images; nothing active.
-_REPORT_TAGS = {"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "strong", "em", "code", "pre", "table", "thead",
-                "tbody", "tr", "th", "td", "a", "img", "br", "hr", "blockquote"}  # fmt: skip
-_REPORT_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "th": {"align", "style"}, "td": {"align", "style"}}
 
 
 def md_text(value: Any) -> str:
@@ -28,25 +24,6 @@ def md_text(value: Any) -> str:
     Markdown syntax is backslash-escaped, line breaks become spaces (a value never ends a table row)."""
     text = " ".join(str(value).splitlines())
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))  # & < > as entities, then Markdown
-
-
-def markdown_html(md: str, title: str, css: str) -> str:
-    """A whole HTML page from Markdown: rendered, then sanitised to the report's tags and attributes (links and
-    images only to http(s) or relative addresses), with the title escaped."""
-    import markdown
-    import nh3
-
-    body = nh3.clean(
-        markdown.markdown(md, extensions=["tables"]),
-        tags=_REPORT_TAGS,
-        attributes=_REPORT_ATTRIBUTES,
-        url_schemes={"http", "https"},
-        link_rel="noopener noreferrer",
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{css}</style></head><body>{body}</body></html>"
-    )
 
 
 def csv_cell(value: Any) -> Any:

@@ -25,12 +25,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from riskops.core.markup import markdown_html, md_text
+from riskops.core.markup import md_text
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.calibration import logistic_fit
 from riskops.model.config import BEST_REASON, CostMatrix, Family
 from riskops.model.inputs import Model, predict, shap_values
 from riskops.model.plots import evaluation_plots
+from riskops.model.reporting import markdown_html
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pandas as pd
 
 from riskops.core.errors import RiskOpsError
 from riskops.core.identity import code_version
-from riskops.core.markup import markdown_html, md_text
+from riskops.core.markup import md_text
 from riskops.data.contract import table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
@@ -19,6 +19,7 @@ from riskops.io.warehouse.base import Warehouse
 from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
+from riskops.model.reporting import markdown_html
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
 from riskops.scoring.drift import DRIFT, DriftResult
 from riskops.scoring.offboard import ScoringResult, format_value
