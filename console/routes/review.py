@@ -13,36 +13,10 @@ from console.client import ServiceClient
 from console.deps import ClientDep, audit, render
 from riskops.core.markup import safe_csv
 from riskops.scoring import review
-from riskops.scoring.review import User
 
 router = APIRouter()
 PAGE = 50
 SCAN = 500  # the service's largest page: the list is read in pages of this size to filter by state
-StateFilter = Literal["undecided", "mine", "awaiting", "escalated", "decided", "all"]
-STATE_FILTERS: dict[str, str] = {
-    "undecided": "undecided", "mine": "awaiting confirmation by me", "awaiting": "awaiting confirmation",
-    "escalated": "escalated", "decided": "decided (kept or off-boarded)", "all": "all",
-}  # fmt: skip
-
-
-def _matches(want: str, st: dict[str, Any] | None, user: User) -> bool:
-    state = st["state"] if st else "open"
-    if want == "undecided":
-        return state == "open"
-    if want == "mine":
-        return (
-            st is not None
-            and state == "awaiting confirmation"
-            and user.role == "approver"
-            and st["decision"]["user"] != user.name
-        )
-    if want == "awaiting":
-        return state == "awaiting confirmation"
-    if want == "escalated":
-        return state == "escalated"
-    if want == "decided":
-        return state in ("kept", "off-boarded")
-    return True
 
 
 async def _listed(client: ServiceClient, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,7 +32,7 @@ async def _listed(client: ServiceClient, params: dict[str, Any]) -> list[dict[st
 
 @router.get("/review", response_class=HTMLResponse)
 async def queue(
-    request: Request, user: UserDep, client: ClientDep, state: StateFilter = "undecided",
+    request: Request, user: UserDep, client: ClientDep, state: review.QueueView = "undecided",
     segment_: Annotated[Literal["", "Low", "Medium", "High"], Query(alias="segment")] = "",
     rule: Annotated[str, Query(max_length=100)] = "", q: Annotated[str, Query(max_length=100)] = "",
     sort: Literal["score", "customer_id"] = "score", order: Literal["asc", "desc"] = "desc",
@@ -69,14 +43,14 @@ async def queue(
                                     "order": order})  # fmt: skip
     states = review.states(review.frame(await client.decisions(user, summary["run_id"])))
     rows = [{**r, "state": states.get(r["customer_id"])} for r in listed]
-    rows = [r for r in rows if _matches(state, r["state"], user)]
+    rows = [r for r in rows if review.in_view(state, r["state"], user)]
     audit(
         request, user, "view_queue", run_id=summary["run_id"], state=state, customers=len(rows[offset : offset + PAGE])
     )
     filters = {"state": state, "segment": segment_, "rule": rule, "q": q, "sort": sort, "order": order}
     return render(request, "review.html", user, rows=rows[offset : offset + PAGE], total=len(rows),
                   listed=summary["offboard"], summary=summary, offset=offset, page_size=PAGE, filters=filters,
-                  state_filters=STATE_FILTERS, flash=request.session.pop("flash", ""))  # fmt: skip
+                  state_filters=review.QUEUE_VIEWS, flash=request.session.pop("flash", ""))  # fmt: skip
 
 
 @router.post("/review/{customer_id:path}")

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.deps import SettingsDep, audit, render
+from console.deps import SettingsDep, audit, client_address, render
 from riskops.scoring.review import User
 
 router = APIRouter()
@@ -40,7 +40,7 @@ async def signin(
         raise HTTPException(404, "sign-in is Identity-Aware Proxy's on this console")
     state = request.app.state
     target = _target(next)
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     who = User(name=name.strip()[:200] or "-", role=state.users.role_of(name))
     locked = state.guard.locked_until(name, address)
     if locked is not None:

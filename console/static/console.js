@@ -68,7 +68,8 @@ function bookPage() {
     Plotly.react(scatter, traces, { xaxis: { title: { text: esc(xl) } }, yaxis: { title: { text: esc(yl) } }, margin: { t: 10 } }, config);
     scatter.dataset.points = d.ids.length;
     document.getElementById("scatter-status").textContent = "Showing " + d.ids.length.toLocaleString("en") + " of " +
-      d.total.toLocaleString("en") + " customers, including " + d.high_shown.toLocaleString("en") + " High (every High customer, up to the limit).";
+      d.total.toLocaleString("en") + " customers, including " + d.segments.filter((g) => g === "High").length.toLocaleString("en") +
+      " High (every High customer, up to the limit).";
   }
   document.getElementById("x").addEventListener("change", loadScatter);
   document.getElementById("y").addEventListener("change", loadScatter);

@@ -225,7 +225,7 @@ class BookView:
         step = max(1, int(np.ceil(len(rest) / room))) if room > 0 else 0
         rows = np.sort(np.concatenate([high, rest[::step] if step else rest[:0]]))
         return {
-            "x": x, "y": y, "total": int(keep.sum()), "shown": len(rows), "high_shown": len(high),
+            "x": x, "y": y, "total": int(keep.sum()),
             "ids": [r["customer_id"] for r in self._rows(rows.tolist(), ["customer_id"])],
             "xs": [_num(v) for v in xs[rows].tolist()], "ys": [_num(v) for v in ys[rows].tolist()],
             "segments": [SEGMENT_ORDER[k] for k in self.segment[rows].tolist()],

@@ -169,6 +169,26 @@ def states(decisions: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
+# The review queue's views of a run's list: what each shows, and whether a customer's state belongs in it.
+QueueView = Literal["undecided", "mine", "awaiting", "escalated", "decided", "all"]
+QUEUE_VIEWS: dict[QueueView, str] = {
+    "undecided": "undecided", "mine": "awaiting confirmation by me", "awaiting": "awaiting confirmation",
+    "escalated": "escalated", "decided": "decided (kept or off-boarded)", "all": "all",
+}  # fmt: skip
+
+
+def in_view(view: QueueView, state: dict[str, Any] | None, user: User) -> bool:
+    """Whether a customer whose review state is `state` (from `states`; None: undecided) is in `user`'s `view`;
+    "mine" is an off-boarding awaiting confirmation that this approver may confirm (not their own)."""
+    current = state["state"] if state else "open"
+    if view == "mine":
+        return (state is not None and current == "awaiting confirmation" and user.role == "approver"
+                and state["decision"]["user"] != user.name)  # fmt: skip
+    wanted: dict[str, tuple[str, ...]] = {"undecided": ("open",), "awaiting": ("awaiting confirmation",),
+                                          "escalated": ("escalated",), "decided": ("kept", "off-boarded")}  # fmt: skip
+    return view == "all" or current in wanted[view]
+
+
 def _comment(comment: str) -> str:
     text = comment.strip()
     if not text:

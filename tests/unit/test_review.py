@@ -212,3 +212,14 @@ def test_training_learns_from_outcomes_that_came_after_the_features_it_would_use
     assert list(extra.columns) == list(labelled.columns) and extra["label"].dtype == np.int64
     assert extra.set_index("customer_id").loc["c1", "n_tx"] == 5.0 and extra["account_state"].tolist()
     assert info == {"rows": 3, "suspended": 2, "cutoff": cutoff.isoformat()}
+
+
+def test_the_queue_views_sort_states_for_the_person_looking(wh: DuckDBWarehouse) -> None:
+    review.decide(wh, ALEX, shown("c1"), "offboard", "mule")  # awaiting: alex's own
+    review.decide(wh, RITA, shown("c2"), "escalate", "AML team")
+    review.decide(wh, RITA, shown("c3"), "keep", "payroll")
+    st = review.states(review.read_decisions(wh, "r1"))
+    views = {v: [c for c in ("c1", "c2", "c3", "c4") if review.in_view(v, st.get(c), ANA)] for v in review.QUEUE_VIEWS}
+    assert views == {"undecided": ["c4"], "mine": ["c1"], "awaiting": ["c1"], "escalated": ["c2"],
+                     "decided": ["c3"], "all": ["c1", "c2", "c3", "c4"]}  # fmt: skip
+    assert not review.in_view("mine", st["c1"], ALEX)  # four eyes: not the author's to confirm
