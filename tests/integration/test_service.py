@@ -68,8 +68,9 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
 def _start_service(
     env: dict[str, str], log: Path, root_path: str = "", ready_s: float = 10
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The service with this environment and the test key, once it reports ready."""
-    env = {**os.environ, "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()} | env
+    """The service with this environment and the test key (also the console's key), once it reports ready."""
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    env = {**os.environ, "RISKOPS_API_KEY_HASHES": digest, "RISKOPS_REVIEWER_KEY_HASHES": digest} | env
     return start_uvicorn(env, log, root_path=root_path, ready_s=ready_s)
 
 
