@@ -136,6 +136,11 @@ def _in(column: str, values: Sequence[str]) -> Cond:
     return Cond(f"{column} IN ({sql_values})", lambda t: np.isin(getattr(t, column), list(values)))
 
 
+def _said(code: str) -> str:
+    """A direction or transaction type as a reason says it to a person: no code font, no underscores."""
+    return {"in": "incoming", "out": "outgoing"}.get(code, code.replace("_", " "))
+
+
 def _and(*conds: Cond) -> Cond:
     return Cond(" AND ".join(c.sql for c in conds), lambda t: np.logical_and.reduce([c.np(t) for c in conds]))
 
@@ -293,7 +298,7 @@ class FeatureSet:
             for w in c.windows:
                 for stat in STATS:
                     self._add(
-                        f"{d}_{stat}_{w}d", "amount", f"{stat} of `{d}` amounts in the last {w} days",
+                        f"{d}_{stat}_{w}d", "amount", f"{stat} of {_said(d)} amounts in the last {w} days",
                         _and(direction[d], win[w]), stat, w,
                     )  # fmt: skip
         for typ in c.types:
@@ -301,7 +306,8 @@ class FeatureSet:
             for w in c.type_windows:
                 for stat in ("count", "sum"):
                     self._add(
-                        f"type_{typ}_{stat}_{w}d", "activity", f"{stat} of `{typ}` transactions in the last {w} days",
+                        f"type_{typ}_{stat}_{w}d", "activity",
+                        f"{stat} of {_said(typ)} transactions in the last {w} days",
                         _and(is_type, win[w]), stat, w,
                     )  # fmt: skip
 
@@ -373,7 +379,8 @@ class FeatureSet:
             )
         for d in ("in", "out"):
             self._ratio(
-                f"{d}_mean_{R}d_vs_{L}d", "ratio", f"average `{d}` amount in the last {R} days vs the last {L} days",
+                f"{d}_mean_{R}d_vs_{L}d", "ratio",
+                f"average {_said(d)} amount in the last {R} days vs the last {L} days",
                 f"{d}_mean_{R}d", f"{d}_mean_{L}d",
             )  # fmt: skip
             for stat in ("count", "sum"):
@@ -402,7 +409,7 @@ class FeatureSet:
         for d, who in (("in", "senders"), ("out", "receivers")):
             self._ratio(
                 f"{d}_tx_per_{who[:-1]}_{L}d", "diversity",
-                f"`{d}` transactions per distinct {who[:-1]}, last {L} days", f"{d}_count_{L}d", f"{who}_{L}d",
+                f"{_said(d)} transactions per distinct {who[:-1]}, last {L} days", f"{d}_count_{L}d", f"{who}_{L}d",
             )  # fmt: skip
         self._ratio(
             f"new_counterparty_share_{R}d", "diversity", f"new counterparties / counterparties, last {R} days",
@@ -419,7 +426,7 @@ class FeatureSet:
     def features(self) -> list[Feature]:
         words = self.config.attribute_words
         attrs = [
-            Feature(name, "attribute", words.get(name, f"customer attribute `{name}`"), kind=kind)  # type: ignore[arg-type]
+            Feature(name, "attribute", words.get(name, f"customer attribute {name}"), kind=kind)  # type: ignore[arg-type]
             for name, kind in self.attributes.items()
         ]
         specials = [s.feature for s in self.specials]

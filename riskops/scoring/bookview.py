@@ -21,7 +21,7 @@ HISTOGRAM_BINS = 40
 MAX_ROWS = 500  # one page of the table
 MAX_POINTS = 5000  # one scatter
 SEGMENT_ORDER = ("Low", "Medium", "High")
-NUMERIC = ("value", "pct", "segpct", "contrib")  # the prefixes of the book's numeric columns
+NUMERIC = ("value", "pct", "segpct", "contrib", "own")  # the prefixes of the book's numeric columns
 
 
 class BookQueryError(RiskOpsError):
@@ -103,14 +103,10 @@ class BookView:
         attributes = [f"attr.{a}" for a in m.attributes]
         (row,) = self._rows([i], ["segment", "rules", "reasons", "neighbours", *attributes])
         segment, score, offboard = row["segment"], float(n["score"][i]), bool(n["offboard"][i])
-        contributions = [
-            {"feature": f, "words": self.words[f], "value": format_value(f, n[f"value.{f}"][i]),
-             "typical": self.typical[f], "contribution": float(n[f"contrib.{f}"][i])}
-            for f in self.keys
-        ]  # fmt: skip
+        contributions, other = _own(self, i)
         comparisons = [
             {"feature": f, "words": self.words[f], "value": format_value(f, n[f"value.{f}"][i]),
-             "pct_all": _num(n[f"pct.{f}"][i]), "pct_segment": _num(n[f"segpct.{f}"][i])}
+             "typical": self.typical[f], "pct_all": _num(n[f"pct.{f}"][i]), "pct_segment": _num(n[f"segpct.{f}"][i])}
             for f in self.keys
         ]  # fmt: skip
         near = [j for j in row["neighbours"] or [] if 0 <= j < len(self)]
@@ -127,7 +123,7 @@ class BookView:
             "reasons": [r for r in str(row["reasons"] or "").split("; ") if r],
             "rules": [{"name": r, "meaning": m.rules.get(r, "")} for r in rules],
             "attributes": {a: row[f"attr.{a}"] for a in m.attributes},
-            "contributions": contributions, "other": float(n["contrib.other"][i]), "comparisons": comparisons,
+            "contributions": contributions, "other": other, "comparisons": comparisons,
             "neighbours": neighbours,
         }  # fmt: skip
 
@@ -230,6 +226,27 @@ class BookView:
             "xs": [_num(v) for v in xs[rows].tolist()], "ys": [_num(v) for v in ys[rows].tolist()],
             "segments": [SEGMENT_ORDER[k] for k in self.segment[rows].tolist()],
         }  # fmt: skip
+
+
+def _own(book: BookView, i: int) -> tuple[list[dict[str, Any]], float]:
+    """Row i's own largest contributions, largest first, and the sum of the rest (a book published before
+    they were kept: its key features' contributions)."""
+    n, features = book.num, book.meta.features
+    if "own.other" not in n or not features:
+        keyed = [
+            {"feature": f, "words": book.words[f], "value": format_value(f, n[f"value.{f}"][i]),
+             "typical": book.typical[f], "contribution": float(n[f"contrib.{f}"][i])}
+            for f in book.keys
+        ]  # fmt: skip
+        return keyed, float(n["contrib.other"][i])
+    own = []
+    for r in range(sum(1 for c in n if c.startswith("own.contrib."))):
+        f = features[int(n[f"own.feature.{r}"][i])]
+        text = book.table.column(f"owntext.{r}")[i].as_py()
+        value = text if text is not None else format_value(f.name, n[f"own.value.{r}"][i])
+        own.append({"feature": f.name, "words": f.words, "value": value, "typical": f.typical,
+                    "contribution": float(n[f"own.contrib.{r}"][i])})  # fmt: skip
+    return own, float(n["own.other"][i])
 
 
 def _num(v: Any) -> float | None:

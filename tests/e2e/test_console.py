@@ -162,7 +162,13 @@ def test_a_relationship_manager_finds_a_customer_and_reads_why(console: dict[str
     assert "risk" in page.locator("#meaning").inner_text()
     shown = page.locator("#reasons li").all_inner_texts()
     assert shown == [r for r in top["reasons"].split("; ") if r] and shown  # the run's words, all of them
-    assert page.locator("#contributions .bars .point").count() == 9  # 8 key features and the rest
+    assert page.locator("#contributions .bars .point").count() == 9  # its own 8 largest and the rest
+    labels = [t.text_content() for t in page.locator("#contributions .ytick text").all()]
+    assert all(r.split(": ")[0] in labels for r in shown), (shown, labels)  # the chart agrees with the reasons
+    profile = httpx.get(f"{console['service']}/v1/customers/{quote(str(top['customer_id']), safe='')}/profile",
+                        headers={"X-API-Key": KEY}).json()  # fmt: skip
+    sizes = [abs(c["contribution"]) for c in profile["contributions"]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > abs(profile["other"]) / 10  # its own largest first
     assert page.locator("#neighbours tbody tr").count() >= 1
     page.wait_for_selector("#comparison .bars")
     _accessible(page)

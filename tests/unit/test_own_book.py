@@ -221,7 +221,7 @@ def test_the_mappings_words_for_an_attribute_are_how_features_and_reasons_name_i
     assert m.descriptions == {"LIMIT_BAL": "credit limit"}  # the name as loaded (safe_column)
     fs = FeatureSet(FeatureConfig(attribute_words=m.descriptions), {"LIMIT_BAL": "numeric", "AGE": "numeric"})
     words = {f.name: f.definition for f in fs.features() if f.group == "attribute"}
-    assert words == {"LIMIT_BAL": "credit limit", "AGE": "customer attribute `AGE`"}
+    assert words == {"LIMIT_BAL": "credit limit", "AGE": "customer attribute AGE"}
 
 
 def test_a_data_name_that_is_neither_embedded_nor_a_folder_says_both(tmp_path: Path) -> None:
