@@ -84,3 +84,9 @@ class ServiceClient:
             json={"run_id": run_id, "action": action, "comment": comment},
         )  # fmt: skip
         return row
+
+    async def what_if(self, customer_id: str, changes: dict[str, float]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.call(
+            "POST", f"/v1/customers/{segment(customer_id)}/what-if", json={"changes": changes}
+        )
+        return answer

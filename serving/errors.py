@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from riskops.core.errors import DataContractError, WarehouseError
 from riskops.scoring.bookview import BookQueryError
 from riskops.scoring.review import ReviewError
+from riskops.scoring.whatif import BadChange, WhatIfError
 
 
 class NotReady(Exception):
@@ -44,9 +45,17 @@ async def _bad_query(request: Request, e: Exception) -> Response:
 
 
 async def _refused(request: Request, e: Exception) -> Response:
-    """A review decision the rules refuse (role, four eyes, state, a list that changed): 409 with the fix."""
-    assert isinstance(e, ReviewError)
+    """A review decision the rules refuse (role, four eyes, state, a list that changed), or a what-if that
+    cannot be answered now (another model, changed features): 409 with the fix."""
+    assert isinstance(e, ReviewError | WhatIfError)
     return JSONResponse({"detail": e.what, "where": e.where, "fix": e.fix}, status_code=409)
+
+
+async def _bad_change(request: Request, e: Exception) -> Response:
+    """A what-if change the model cannot take: 422 at the change."""
+    assert isinstance(e, BadChange)
+    error = {"loc": ("body", *e.where.split(".")), "msg": f"{e.what}; {e.fix}", "type": "value_error"}
+    return await request_validation_exception_handler(request, RequestValidationError([error]))
 
 
 async def _warehouse(request: Request, e: Exception) -> Response:
@@ -56,6 +65,8 @@ async def _warehouse(request: Request, e: Exception) -> Response:
 
 def add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReviewError, _refused)
+    app.add_exception_handler(BadChange, _bad_change)  # before WhatIfError: the more specific class
+    app.add_exception_handler(WhatIfError, _refused)
     app.add_exception_handler(WarehouseError, _warehouse)
     app.add_exception_handler(BookQueryError, _bad_query)
     app.add_exception_handler(NotReady, _not_ready)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.auth import UserDep
+from console.auth import UserDep, check_token
 from console.client import ServiceClient, segment
 from console.deps import ClientDep, audit, render
 from riskops.scoring import review
@@ -53,3 +53,24 @@ async def customer(request: Request, customer_id: str, user: UserDep, client: Cl
     audit(request, user, "view_customer", customer_id=customer_id, run_id=context["p"]["run_id"])
     return render(request, "customer.html", user, **context, flash=request.session.pop("flash", ""),
                   chart={"profile": context["p"], "histogram": summary["histogram"]})  # fmt: skip
+
+
+@router.post("/api/what-if/{customer_id:path}")
+async def what_if(
+    request: Request, customer_id: str, user: UserDep, client: ClientDep, token: Annotated[str, Form(max_length=100)],
+    feature: Annotated[list[str], Form(max_length=2)], value: Annotated[list[str], Form(max_length=2)],
+) -> dict[str, Any]:  # fmt: skip
+    """The client view's what-if: the service scores the edited vector; nothing is recorded."""
+    check_token(request.app.state.secret, request, user, token)
+    changes: dict[str, float] = {}
+    for f, v in zip(feature, value, strict=False):
+        if f and v.strip():
+            try:
+                changes[f[:100]] = float(v)
+            except ValueError:
+                raise HTTPException(422, f"{v[:50]!r} is not a number: give the new value of {f[:100]}") from None
+    if not changes:
+        raise HTTPException(422, "choose a feature and give it a new value")
+    answer = await client.what_if(customer_id, changes)
+    audit(request, user, "what_if", customer_id=customer_id, changes=changes)
+    return answer

@@ -133,7 +133,32 @@ function customerPage() {
   }), config);
 }
 
+// ---- what-if on the client view: the service scores the edited vector; the answer is shown as text only
+function whatIf() {
+  const form = document.getElementById("what-if");
+  const out = document.getElementById("what-if-result");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    out.replaceChildren("Scoring...");
+    const r = await fetch("/api/what-if/" + encodeURIComponent(form.dataset.customer), { method: "POST", body: new FormData(form) });
+    const d = await r.json();
+    if (!r.ok) { out.replaceChildren("Not scored: " + (typeof d.detail === "string" ? d.detail : JSON.stringify(d.detail))); return; }
+    const said = (x) => pct(x.score) + " (" + x.segment + (x.offboard ? ", on the list" : ", not listed") + ")";
+    const line = document.createElement("p");
+    line.id = "what-if-score";
+    line.textContent = "Score " + said(d.before) + " becomes " + said(d.after) + " with " +
+      d.changes.map((c) => c.words + " = " + c.to.toLocaleString("en")).join(" and ") + ".";
+    const list = document.createElement("ol");
+    list.id = "what-if-reasons";
+    (d.after.reasons.length ? d.after.reasons : ["No reason above the typical customer's."]).forEach((t) => {
+      const li = document.createElement("li"); li.textContent = t; list.append(li);
+    });
+    out.replaceChildren(line, list);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (document.getElementById("what-if")) whatIf();
   const print = document.getElementById("print");
   if (print) print.addEventListener("click", () => window.print());
   if (document.getElementById("summary")) bookPage();

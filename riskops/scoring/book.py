@@ -59,6 +59,7 @@ class BookMeta(BaseModel):
 
     run_id: str
     model_version: str
+    cohort: str = "unlabelled"  # whose features table the run scored (what-if reads a customer's row there)
     customers: int
     high: float
     medium: float
@@ -173,7 +174,7 @@ def build_book(
     for a in attributes.columns:  # each attribute its own column: the client view and the book's filters
         book[f"attr.{a}"] = attributes[a].to_numpy()
     meta = BookMeta(
-        run_id=run_id, model_version=card.version, customers=len(book), high=result.cutoffs["high"],
+        run_id=run_id, model_version=card.version, cohort=cohort, customers=len(book), high=result.cutoffs["high"],
         medium=result.cutoffs["medium"],
         key_features=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
                                  importance=float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],

@@ -245,7 +245,7 @@ def _own(book: BookView, i: int) -> tuple[list[dict[str, Any]], float]:
         text = book.table.column(f"owntext.{r}")[i].as_py()
         value = text if text is not None else format_value(f.name, n[f"own.value.{r}"][i])
         own.append({"feature": f.name, "words": f.words, "value": value, "typical": f.typical,
-                    "contribution": float(n[f"own.contrib.{r}"][i])})  # fmt: skip
+                    "contribution": float(n[f"own.contrib.{r}"][i]), "numeric": text is None})  # fmt: skip
     return own, float(n["own.other"][i])
 
 

@@ -4,13 +4,17 @@ columns. Thin: riskops.scoring.bookview answers."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.scoring.bookview import MAX_POINTS, MAX_ROWS, BookView
-from serving.deps import ServiceDep, require_console_key
+from riskops.scoring.whatif import MAX_CHANGES, stored_features, what_if
+from serving.bodies import json_body, parse_body
+from serving.deps import ModelDep, ServiceDep, require_console_key
 from serving.errors import NotFound, NotReady
 
 # The book holds every customer's score, reasons and AML rules: the console's key only, never a scoring key.
@@ -79,3 +83,27 @@ async def book_scatter(
 ) -> dict[str, Any]:  # fmt: skip
     book = book_of(service)
     return book.scatter(filters.mask(book), x, y, limit)
+
+
+class WhatIf(BaseModel):
+    """One or two of the customer's features set to other values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[Annotated[str, Field(max_length=100)], float] = Field(min_length=1, max_length=MAX_CHANGES)
+
+
+@router.post("/customers/{customer_id:path}/what-if", openapi_extra=json_body(WhatIf))
+async def customer_what_if(customer_id: str, request: Request, service: ServiceDep, m: ModelDep) -> dict[str, Any]:
+    """The customer's score, segment, decision and reasons before and after changing one or two features of
+    its stored vector, under the run's policy; nothing is recorded."""
+    body = await parse_body(request, WhatIf)
+    book = book_of(service)
+    i = book.index.get(customer_id)
+    if i is None:
+        raise NotFound(f"customer {customer_id} was not in scoring run {book.meta.run_id}")
+    values = await asyncio.to_thread(service.warehouse_do, stored_features, book.meta.cohort, customer_id)
+    if values is None:
+        raise NotFound(f"customer {customer_id} has no row in the {book.meta.cohort} features table")
+    score = float(book.num["score"][i])
+    return what_if(m, values, body.changes, service.lookup.policy_for(m), score, book.meta.model_version)

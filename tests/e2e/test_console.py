@@ -73,6 +73,8 @@ def console(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     book, meta = _hostile(*build_book(ingested, store, "unlabelled", result, RUN))
     publish_book(store, RUN, book, meta)
     publish_scores(store, RUN, result)
+    with DuckDBWarehouse(root / "decisions.duckdb") as service_wh:  # the run's features, for what-if
+        service_wh.load("unlabelled_features", ingested.read_table("unlabelled_features"))
     users = root / "users.yaml"
     users.write_text(json.dumps({"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")}
                                            for n, r in USERS.items()]}))  # fmt: skip
@@ -171,11 +173,25 @@ def test_a_relationship_manager_finds_a_customer_and_reads_why(console: dict[str
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > abs(profile["other"]) / 10  # its own largest first
     assert page.locator("#neighbours tbody tr").count() >= 1
     page.wait_for_selector("#comparison .bars")
+    # What-if: the feature that raises the score most, set to 0: the score moves, nothing is recorded.
+    (moved,) = [c for c in profile["contributions"] if c["numeric"] and c["contribution"] > 0][:1]
+    page.locator("#wf-1").select_option(moved["feature"])
+    page.locator("#wv-1").fill("0")
+    page.get_by_role("button", name="Score it").click()
+    page.wait_for_selector("#what-if-score")
+    said = page.locator("#what-if-score").inner_text()
+    assert said.startswith(f"Score {top['score']:.1%}") and " becomes " in said and moved["words"] in said
+    after = float(said.split(" becomes ")[1].split("%")[0]) / 100
+    assert after < top["score"] - 0.001  # taking away its largest push lowers the score
     _accessible(page)
     _shot(page, "client-view")
     missing = page.goto(f"{console['url']}/customers/nobody")
     assert missing is not None and missing.status == 404
     audit = AuditLog(console["root"] / "home" / "audit").read()
+    assert any(a["event"] == "what_if" and a["user"] == "vera" for a in audit)
+    decisions = httpx.get(f"{console['service']}/v1/review/decisions", params={"customer_id": str(top["customer_id"])},
+                          headers={"X-API-Key": KEY}).json()["decisions"]  # fmt: skip
+    assert decisions == []  # a what-if records nothing
     assert {"user": "vera", "event": "view_customer", "customer_id": str(top["customer_id"])}.items() <= next(
         a for a in audit if a["event"] == "view_customer"
     ).items()

@@ -246,3 +246,16 @@ def test_two_approvers_confirming_at_once_land_one_confirmation(
     confirms = decisions[decisions["action"] == "confirm"]
     assert sorted(confirms["customer_id"]) == customers  # one confirmation each, none twice
     assert outcomes.count("landed") == len(customers) and outcomes.count("refused") == len(jobs) - len(customers)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "bigquery"])
+def test_rows_where_takes_the_value_as_a_parameter(backend: str, bigquery_settings: Settings, tmp_path: Path) -> None:
+    """What-if reads one customer's features by id: hostile ids match exactly themselves, never run as SQL."""
+    rows = pa.table({"customer_id": HOSTILE, "n": list(range(len(HOSTILE)))})
+    wh: Warehouse = DuckDBWarehouse(tmp_path / "w.duckdb") if backend == "duckdb" else open_warehouse(bigquery_settings)
+    with wh:
+        wh.load("it_rows_where", rows)
+        got = {h: wh.rows_where("it_rows_where", "customer_id", h).column("n").to_pylist() for h in HOSTILE}
+        none = wh.rows_where("it_rows_where", "customer_id", "' OR '1'='1").num_rows
+        wh.drop("it_rows_where")
+    assert got == {h: [i] for i, h in enumerate(HOSTILE)} and none == 0

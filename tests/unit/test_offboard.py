@@ -201,3 +201,27 @@ def test_shards_give_the_list_one_task_gives_and_capacity_applies_to_the_whole(
     assert capped_three.over_capacity == len(one.offboarding) - 3 and int(capped_three.scores["offboard"].sum()) == 3
     with pytest.raises(RiskOpsError, match="the champion changed while its shards ran"):
         gather(ingested, store, "unlabelled", 2, [version, "m-other"], cfg)
+
+
+def test_what_if_scores_the_stored_vector_edited_and_refuses_what_it_cannot_answer(
+    ingested: DuckDBWarehouse, store: LocalStore
+) -> None:
+    from riskops.scoring.whatif import BadChange, WhatIfError, stored_features, what_if
+
+    m = _served(store)
+    batch = score_cohort(ingested, store, AS_OF, "unlabelled").scores.sort_values("score", ascending=False)
+    cid, score = str(batch.iloc[0]["customer_id"]), float(batch.iloc[0]["score"])
+    values = stored_features(ingested, "unlabelled", cid)
+    assert values is not None and stored_features(ingested, "unlabelled", "nobody") is None
+    feature = next(f for f in m.card.features if f not in m.card.categorical and values.get(f))
+    answer = what_if(m, values, {feature: 0.0}, OffboardConfig(), score, m.version)
+    assert answer["before"]["score"] == pytest.approx(score, abs=1e-9)
+    unchanged = what_if(m, values, {feature: values[feature]}, OffboardConfig(), score, m.version)
+    assert unchanged["after"] == unchanged["before"]  # the same value scores the same
+    for changes in ({}, {"nope": 1.0}, {feature: float("inf")}, {feature: 1.0, "a": 1.0, "b": 2.0}):
+        with pytest.raises(BadChange):
+            what_if(m, values, changes, OffboardConfig(), score, m.version)
+    with pytest.raises(WhatIfError, match="features table changed"):
+        what_if(m, values, {feature: 0.0}, OffboardConfig(), score + 0.01, m.version)
+    with pytest.raises(WhatIfError, match="scored by model m-other"):
+        what_if(m, values, {feature: 0.0}, OffboardConfig(), score, "m-other")

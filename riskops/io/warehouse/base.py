@@ -94,6 +94,11 @@ class Warehouse(ABC):
         """Run a BigQuery-dialect SELECT and return its rows. For large results use `read_table`."""
 
     @abstractmethod
+    def rows_where(self, name: str, column: str, value: str) -> pa.Table:
+        """The rows of table `name` whose text `column` equals `value`, the value passed as a query parameter
+        (never written into the SQL)."""
+
+    @abstractmethod
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         """Read a whole table (the fast path: DuckDB's Arrow export, BigQuery's Storage Read API)."""
 

@@ -205,6 +205,15 @@ class BigQueryWarehouse(Warehouse):
         except gexc.GoogleAPICallError as e:
             raise WarehouseError(f"BigQuery refused a query: {e}", sql[:300], "see the SQL above") from e
 
+    def rows_where(self, name: str, column: str, value: str) -> pa.Table:
+        sql = f"SELECT * FROM {self.ref(name)} WHERE {ident(column)} = @value"
+        config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("value", "STRING", value)])
+        try:
+            return self.client.query(sql, job_config=config).result().to_arrow(create_bqstorage_client=False)
+        except gexc.GoogleAPICallError as e:
+            raise WarehouseError(f"BigQuery could not read {name}: {e}", self._id(name),
+                                 f"check that {name} exists (run its step)") from e  # fmt: skip
+
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         table = self.client.get_table(self._id(name))
         fields = [f for f in table.schema if columns is None or f.name in columns]

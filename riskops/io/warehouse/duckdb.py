@@ -201,6 +201,14 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as e:
             raise WarehouseError(f"DuckDB refused a query: {e}", sql[:300], "see the SQL above") from e
 
+    def rows_where(self, name: str, column: str, value: str) -> pa.Table:
+        sql = f"SELECT * FROM main.{table_ident(name, 'duckdb')} WHERE {ident(column, 'duckdb')} = ?"
+        try:
+            return self.con.execute(sql, [value]).to_arrow_table()
+        except duckdb.Error as e:
+            raise WarehouseError(f"DuckDB could not read {name}: {e}", f"DuckDB file {self.path}",
+                                 f"check that {name} exists (run its step)") from e  # fmt: skip
+
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         cols = ", ".join(ident(c, "duckdb") for c in columns) if columns else "*"
         return self.con.execute(f"SELECT {cols} FROM main.{table_ident(name, 'duckdb')}").to_arrow_table()
