@@ -69,7 +69,12 @@ def _units(path: Path) -> list[tuple[str, int, int]]:
 
 
 def test_no_function_or_class_outgrows_the_house_limits() -> None:
-    units = [u for package in ("riskops", "serving") for p in sorted((ROOT / package).rglob("*.py")) for u in _units(p)]
+    units = [
+        u
+        for package in ("riskops", "serving", "console")
+        for p in sorted((ROOT / package).rglob("*.py"))
+        for u in _units(p)
+    ]
     too_long = {name: lines for name, lines, limit in units if lines > limit and name not in LONG_UNITS}
     assert not too_long, (
         f"split these (functions <= {MAX_FUNCTION_LINES} lines, classes <= {MAX_CLASS_LINES}): {too_long}"
