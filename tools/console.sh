@@ -11,6 +11,9 @@ cleanup() { [ -n "$SERVICE" ] && kill "$SERVICE" 2>/dev/null || true; }
 trap cleanup EXIT
 if ! up /healthz; then
   mkdir -p runs
+  # Decisions and what-if use the warehouse of the run the console shows (its features, its review table).
+  latest=$(ls -d runs/2*/ 2>/dev/null | sort | while read -r r; do [ -f "$r/book.parquet" ] && [ -f "$r/warehouse.duckdb" ] && echo "$r"; done | tail -1)
+  if [ -z "${RISKOPS_DUCKDB_PATH:-}" ] && [ -n "$latest" ]; then export RISKOPS_DUCKDB_PATH="${latest}warehouse.duckdb"; fi
   echo "starting the scoring service on 127.0.0.1:8000 (log: runs/serve.log)"
   $BIN/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log > runs/serve.log 2>&1 &
   SERVICE=$!

@@ -11,6 +11,15 @@ const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const config = { displaylogo: false, responsive: true, displayModeBar: false, showLink: false, showSendToCloud: false,
   showEditInChartStudio: false, showTips: false };
 // Plotly renders labels and hover text as a small HTML dialect (links included): data is escaped before it.
+// Long feature words wrapped on word boundaries (after escaping, so the <br> is the only markup): on a phone
+// the bar charts keep room for their bars.
+const wrap = (text, width = window.innerWidth < 600 ? 22 : 48) => text.split(" ").reduce((lines, word) => {
+  const last = lines[lines.length - 1];
+  if (last && (last + " " + word).length <= width) lines[lines.length - 1] = last + " " + word; else lines.push(word);
+  return lines;
+}, []).join("<br>");
+// A horizontal bar chart tall enough for its (wrapped) labels, so they never overlap.
+const barHeight = (labels, perBar = 1) => Math.max(320, 90 + labels.reduce((n, l) => n + Math.max(perBar * 14, l.split("<br>").length * 15) + 8, 0));
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 // One panel per segment, each on its own count axis: High and Medium are a few percent of the book and would be a
@@ -115,17 +124,17 @@ function bookPage() {
 function customerPage() {
   const { profile: p, histogram } = readJson("profile");
   const c = p.contributions.slice().sort((a, b) => Math.abs(a.contribution) - Math.abs(b.contribution));
-  const labels = [...c.map((x) => esc(x.words)), "all other features"];
+  const labels = [...c.map((x) => wrap(esc(x.words))), "all other features"];
   const values = [...c.map((x) => x.contribution), p.other];
   Plotly.newPlot("contributions", [{
     type: "bar", orientation: "h", y: labels, x: values, marker: { color: values.map((v) => (v > 0 ? "#a4161a" : "#1a5fb4")) },
     customdata: [...c.map((x) => esc("value " + x.value + ", typical " + x.typical)), ""], hovertemplate: "%{y}<br>%{customdata}<br>%{x:+.2f} log-odds<extra></extra>",
-  }], { margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "contribution to the score (log-odds)" } } }, config);
-  const words = p.comparisons.map((x) => esc(x.words));
+  }], { height: barHeight(labels), margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "contribution to the score (log-odds)" } } }, config);
+  const words = p.comparisons.map((x) => wrap(esc(x.words)));
   Plotly.newPlot("comparison", [
     { type: "bar", orientation: "h", name: "among all customers", y: words, x: p.comparisons.map((x) => x.pct_all), marker: { color: "#12263f" } },
     { type: "bar", orientation: "h", name: "within " + p.segment, y: words, x: p.comparisons.map((x) => x.pct_segment), marker: { color: COLOURS[p.segment] } },
-  ], { barmode: "group", margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "percentile" }, range: [0, 100] } }, config);
+  ], { barmode: "group", height: barHeight(words, 2), margin: { t: 10 }, yaxis: { automargin: true }, xaxis: { title: { text: "percentile" }, range: [0, 100] }, legend: { orientation: "h", y: -0.25 } }, config);
   Plotly.newPlot("distribution", histogramTraces(histogram), histogramLayout({
     margin: { t: 30 },
     shapes: [...cutoffLines(p), { type: "line", x0: p.score, x1: p.score, yref: "paper", y0: 0, y1: 1, line: { color: "#000", width: 3 } }],

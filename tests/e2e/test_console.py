@@ -165,7 +165,10 @@ def test_a_relationship_manager_finds_a_customer_and_reads_why(console: dict[str
     shown = page.locator("#reasons li").all_inner_texts()
     assert shown == [r for r in top["reasons"].split("; ") if r] and shown  # the run's words, all of them
     assert page.locator("#contributions .bars .point").count() == 9  # its own 8 largest and the rest
-    labels = [t.text_content() for t in page.locator("#contributions .ytick text").all()]
+    labels = [
+        " ".join(t.locator("tspan.line").all_text_contents()) or t.text_content()
+        for t in page.locator("#contributions .ytick text").all()
+    ]  # wrapped lines read as one label
     assert all(r.split(": ")[0] in labels for r in shown), (shown, labels)  # the chart agrees with the reasons
     profile = httpx.get(f"{console['service']}/v1/customers/{quote(str(top['customer_id']), safe='')}/profile",
                         headers={"X-API-Key": KEY}).json()  # fmt: skip
