@@ -542,12 +542,31 @@ app.add_typer(policy_app, name="policy")
 
 
 @policy_app.command("check")
-def policy_check_cmd(file: Annotated[Path, typer.Argument(help="Policy file (YAML or JSON).")]) -> None:
-    """Validate a policy file and say what it decides; exits 2 naming each wrong setting."""
-    from riskops.scoring.policy import describe_policy, load_policy
+def policy_check_cmd(
+    file: Annotated[Path, typer.Argument(help="Policy file (YAML or JSON).")],
+    model: Annotated[str | None, typer.Option(help="Check the rules against this model version (default: the "
+                                                   "champion, when there is one).")] = None,
+) -> None:  # fmt: skip
+    """Validate a policy file and say what it decides; exits 2 naming each wrong setting, and each rule on a
+    feature the model (the champion, or --model) does not have."""
+    from riskops.io.artifacts import open_store
+    from riskops.model.registry import Registry
+    from riskops.scoring.policy import check_against_model, describe_policy, load_policy
 
     policy = load_policy(file)
-    out.print(f"{file}: valid")
+    settings = Settings()
+    registry = Registry(open_store(settings.artifacts, settings.gcs_endpoint))
+    version = model or registry.champion()
+    if version is None:
+        out.print(f"{file}: valid (settings only: no champion to check its rules against; pass --model VERSION)")
+    else:
+        errors, notes = check_against_model(policy, registry.card(version))
+        for note in notes:
+            out.print(f"note: {note}")
+        if errors:
+            raise RiskOpsError("; ".join(errors), str(file), "name features the model has (`riskops models show "
+                               f"{version}` lists them), or retrain with them")  # fmt: skip
+        out.print(f"{file}: valid for model {version}")
     out.print(describe_policy(policy))
 
 

@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from riskops.core.errors import ConfigError, DataContractError
+from riskops.core.configfile import read_config
+from riskops.core.errors import DataContractError
 from riskops.core.names import check_column, check_table, safe_column
 
 LABEL_ACTIVE = "ACTIVE"
@@ -133,7 +133,7 @@ def _checked(check: Callable[[str], str], name: str) -> str:
 class Mapping(BaseModel):
     """A user's tables and values mapped onto the contract, without code. Load it with `load_mapping`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # max_amount: .inf reached SQL as text
 
     cohorts: dict[Cohort, CohortTables] = Field(
         default_factory=lambda: {
@@ -199,6 +199,16 @@ class Mapping(BaseModel):
         return v
 
     @model_validator(mode="after")
+    def _each_direction_value_once(self) -> Mapping:
+        values = [v for vs in self.directions.values() for v in vs]
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"directions: {twice} are mapped to both in and out; map each source value once")
+        if self.currencies is not None and not self.currencies:
+            raise ValueError("currencies is empty: list the allowed codes, or leave it out for every ISO 4217 code")
+        return self
+
+    @model_validator(mode="after")
     def _one_role_per_attribute(self) -> Mapping:
         both = sorted(set(self.categorical) & set(self.numeric))
         if both:
@@ -231,23 +241,11 @@ class Mapping(BaseModel):
 
 
 def load_mapping(path: Path | None) -> Mapping:
-    """Read a mapping YAML; None gives the identity mapping onto the default raw tables."""
+    """Read a mapping file strictly (size, UTF-8, each key once); None gives the identity mapping onto the
+    default raw tables."""
     if path is None:
         return Mapping()
-    if not path.exists():
-        raise ConfigError(f"mapping file {path} does not exist", str(path), "pass an existing YAML file")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-        return Mapping.model_validate(raw)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"mapping file is not valid YAML: {e}", str(path), "fix the YAML syntax") from e
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise ConfigError(
-            f"mapping file does not match the mapping schema: {problems}",
-            str(path),
-            "see configs/mapping.example.yaml and docs/data-contract.md",
-        ) from e
+    return read_config(path, Mapping, "mapping file", "see configs/mapping.example.yaml and docs/data-contract.md")
 
 
 # Reference data shared by the generator and the features: corridors a risk team treats as high-risk

@@ -109,6 +109,18 @@ def _history(pointer: bytes | None, where: str) -> list[dict[str, Any]]:
         return []
 
 
+def _read_pointer(text: str, where: str) -> dict[str, Any]:
+    """The champion pointer's version and history; a truncated or hand-edited one is a clear error (the
+    service counts it in `riskops_champion_pointer_ok`; the CLI says how to restore it)."""
+    try:
+        pointer = json.loads(text)
+        return {"version": pointer["version"], "history": list(pointer["history"])}
+    except (ValueError, KeyError, TypeError) as e:
+        raise RiskOpsError(f"the champion pointer is unreadable ({type(e).__name__}: {e})", where,
+                           "promote a version (`riskops models promote VERSION`): the promotion rewrites the pointer "
+                           "with a new history") from e  # fmt: skip
+
+
 class Registry:
     def __init__(self, store: ArtifactStore) -> None:
         self.store = store
@@ -208,7 +220,7 @@ class Registry:
     def _pointer(self) -> dict[str, Any]:
         if not self.store.exists(CHAMPION):
             return {"version": None, "history": []}
-        return dict(json.loads(self.store.read_text(CHAMPION)))
+        return _read_pointer(self.store.read_text(CHAMPION), self.store.uri(CHAMPION))
 
     def champion(self) -> str | None:
         v = self._pointer()["version"]

@@ -212,6 +212,9 @@ class BookView:
     def scatter(self, keep: np.ndarray, x: str, y: str, limit: int = MAX_POINTS) -> dict[str, Any]:
         """Up to `limit` customers of the filtered book on two columns: every High customer first (up to the
         limit: the risky few are the point of the chart), the rest every k-th, so the sample is stable."""
+        if "customer_id" in (x, y):  # an id is not a number to plot (it was a 500)
+            raise BookQueryError("customer_id is not a number to plot", "x" if x == "customer_id" else "y",
+                                 f"use score or one of {', '.join(self.columns)}")  # fmt: skip
         xs, ys = self._column(x), self._column(y)
         rows = np.flatnonzero(keep)
         limit = max(1, min(limit, MAX_POINTS))

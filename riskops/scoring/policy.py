@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from riskops.core.configfile import read_config
 from riskops.core.errors import ConfigError
 from riskops.model.config import ModelChoice, TrainConfig
 
@@ -43,7 +44,8 @@ class BookTraits:
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
+    # A misspelt setting is an error, never silently the default; an infinite or NaN value never fires.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     feature: str
@@ -78,6 +80,8 @@ class Rule(BaseModel):
             return False
 
 
+MAX_COST = 1e12  # a cost beyond any bank's book: 1e308 for both costs listed every customer
+
 DEFAULT_RULES = [
     Rule(name="pass_through", feature="pass_through_2d_90d", value=0.8,
          meaning="moves most incoming money straight out again (mule / layering pattern)",
@@ -94,9 +98,9 @@ DEFAULT_RULES = [
 class DriftPolicy(BaseModel):
     """When a scored cohort's inputs or scores count as drifted from the model's reference (scoring.drift)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    psi: float = Field(default=0.2, gt=0, description="PSI above this is drift (0.1-0.2 moderate, > 0.2 major)")
+    psi: float = Field(default=0.2, gt=0, le=10, description="PSI above this is drift (0.1-0.2 moderate, > 0.2 major)")
     js: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon divergence (base 2) for categoricals")
     confidence: float = Field(default=0.99, gt=0.5, lt=1, description="a PSI sampling alone reaches this seldom "
                               "at the cohort's size is never drift")  # fmt: skip
@@ -107,7 +111,7 @@ class OffboardConfig(BaseModel):
     """The off-boarding policy: one object, saved with the model (its default) and with every scoring run that
     used it (`<run>/policy.json`), and read back by the service, so batch and online decide alike."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # costs of .inf list the whole book
 
     medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
     high_cutoff: float | None = Field(
@@ -117,10 +121,13 @@ class OffboardConfig(BaseModel):
     missed_cost: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_COST,
         description="cost of keeping a customer who is then "
         "SUSPENDED; with offboard_cost it sets the High cut-off without retraining",
     )
-    offboard_cost: float | None = Field(default=None, gt=0, description="cost of off-boarding a good customer")
+    offboard_cost: float | None = Field(
+        default=None, gt=0, le=MAX_COST, description="cost of off-boarding a good customer"
+    )
     capacity: int | None = Field(
         default=None,
         ge=1,
@@ -131,7 +138,9 @@ class OffboardConfig(BaseModel):
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
-    maturity_days: int = Field(default=90, ge=1, description="days after a run's as-of date its outcomes count")
+    maturity_days: int = Field(
+        default=90, ge=1, le=3650, description="days after a run's as-of date its outcomes count"
+    )
     retrain_on: Literal["never", "drift", "performance", "either"] = Field(
         default="never", description="what lets the monitoring pipeline start the training pipeline (its gate decides)"
     )
@@ -141,6 +150,17 @@ class OffboardConfig(BaseModel):
         "and explained like CatBoost), or best (the logistic regression only when it beats CatBoost on CV PR-AUC "
         "beyond the folds' noise); read when training, a re-scoring keeps the champion's",
     )
+
+    @model_validator(mode="after")
+    def _rules_consistent(self) -> OffboardConfig:
+        names = [r.name for r in self.rules]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rules {twice} are named twice: give each rule its own name")
+        if self.rules and self.min_rules > len(self.rules):
+            raise ValueError(f"min_rules is {self.min_rules} but the policy has {len(self.rules)} rules: no Medium "
+                             "customer could ever be listed")  # fmt: skip
+        return self
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
         """This policy with its High cut-off fixed: as set; else, when the policy names costs, the threshold that
@@ -202,27 +222,29 @@ def describe_policy(p: OffboardConfig) -> str:
     return "\n".join(lines)
 
 
-def load_policy(path: Path) -> OffboardConfig:
-    """An off-boarding policy file (YAML, or JSON, which is YAML too), checked against the policy's schema."""
-    import yaml  # the service reads policies as JSON from the store; only a file a person wrote is YAML
+def check_against_model(policy: OffboardConfig, card: ModelCard) -> tuple[list[str], list[str]]:
+    """What a policy would do with this model: (errors, notes). A rule on a feature the model does not have
+    would never fire: an error, naming the feature and the closest ones the model has. A rule that does not fit
+    the book (another currency, no such transactions) is skipped at scoring: a note."""
+    import difflib
 
-    where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"policy file cannot be read: {e.strerror}", where, "pass an existing policy file") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"policy file is not valid YAML: {e}", where, "fix the YAML syntax") from e
-    if not isinstance(raw, dict | None):
-        raise ConfigError("policy file does not hold a mapping of settings", where, "see docs/offboarding.md")
-    try:
-        return OffboardConfig.model_validate(raw or {})
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'policy'}: {err['msg']}" for err in e.errors())
-        raise ConfigError(
-            f"policy file does not match the policy's schema: {problems}", where,
-            "fix the named settings; `riskops policy default` prints every setting with its default",
-        ) from e  # fmt: skip
+    book, errors, notes = BookTraits.of(card), [], []
+    for rule in policy.rules:
+        why = rule.unfit(book)
+        if why:
+            notes.append(f"rule {rule.name} is skipped for this book: {why}")
+        elif rule.feature not in card.features:
+            near = difflib.get_close_matches(rule.feature, card.features, n=3)
+            hint = f" (closest: {', '.join(near)})" if near else ""
+            errors.append(f"rule {rule.name}: model {card.version} has no feature {rule.feature!r}{hint}")
+    return errors, notes
+
+
+def load_policy(path: Path) -> OffboardConfig:
+    """An off-boarding policy file (YAML, or JSON, which is YAML too), read strictly and checked against the
+    policy's schema (the same model the service and the monitor read)."""
+    fix = "fix the named settings; `riskops policy default` prints every setting with its default"
+    return read_config(path, OffboardConfig, "policy file", fix)
 
 
 def read_policy(store: ArtifactStore, folder: str) -> OffboardConfig | None:

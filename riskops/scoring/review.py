@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from riskops.core.configfile import read_yaml
 from riskops.core.errors import ConfigError, RiskOpsError
 from riskops.io.warehouse.base import Warehouse
 
@@ -83,10 +83,7 @@ class Users:
     @classmethod
     def load(cls, path: Path) -> Users:
         where = f"users file {path}"
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read the users file: {e}", where, "give a YAML file `users: [...]`") from e
+        raw = read_yaml(path, "users file", "give a YAML file `users: [...]`") or {}
         try:
             users = [LocalUser.model_validate(u) for u in (raw.get("users") or [])]
         except (ValidationError, AttributeError) as e:

@@ -327,6 +327,8 @@ def test_the_service_refuses_a_book_query_it_cannot_answer(console: dict[str, An
     assert r.status_code == 422 and "nope" in r.text
     r = httpx.get(f"{console['service']}/v1/book/customers", params={"rule": "nope"}, headers=h)
     assert r.status_code == 422 and "rule" in r.text
+    r = httpx.get(f"{console['service']}/v1/book/scatter", params={"x": "customer_id", "y": "score"}, headers=h)
+    assert r.status_code == 422 and "customer_id is not a number" in r.text  # was a 500
     assert httpx.get(f"{console['service']}/v1/book/summary").status_code == 401
 
 

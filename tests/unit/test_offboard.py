@@ -225,3 +225,22 @@ def test_what_if_scores_the_stored_vector_edited_and_refuses_what_it_cannot_answ
         what_if(m, values, {feature: 0.0}, OffboardConfig(), score + 0.01, m.version)
     with pytest.raises(WhatIfError, match="scored by model m-other"):
         what_if(m, values, {feature: 0.0}, OffboardConfig(), score, "m-other")
+
+
+def test_policy_check_knows_the_model_a_misspelt_rule_feature_is_an_error(store: LocalStore, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from riskops.cli.main import app
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules: [{name: big_cash, feature: cash_deposit_sum_30d, value: 10000, meaning: cash}]\n")
+    env = {"RISKOPS_ARTIFACT_ROOT": str(store.root), "COLUMNS": "300", "NO_COLOR": "1"}
+    bad = CliRunner().invoke(app, ["policy", "check", str(policy)], env=env)
+    assert bad.exit_code == 2 and "has no feature 'cash_deposit_sum_30d'" in bad.output, bad.output
+    assert "closest: type_cash_deposit_sum_30d" in bad.output
+    policy.write_text("rules: [{name: big_cash, feature: type_cash_deposit_sum_30d, value: 10000, meaning: c}]\n")
+    good = CliRunner().invoke(app, ["policy", "check", str(policy)], env=env)
+    assert good.exit_code == 0 and "valid for model" in good.output, good.output
+    alone = CliRunner().invoke(app, ["policy", "check", str(policy)],
+                               env=env | {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "empty")})  # fmt: skip
+    assert alone.exit_code == 0 and "settings only" in alone.output

@@ -118,7 +118,7 @@ def test_a_policy_file_is_checked_setting_by_setting(tmp_path: Path) -> None:
         bad.write_text(text)
         with pytest.raises(ConfigError, match=what):
             load_policy(bad)
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(ConfigError, match="cannot read the policy file"):
         load_policy(tmp_path / "missing.yaml")
 
 

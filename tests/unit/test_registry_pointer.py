@@ -95,3 +95,18 @@ def test_models_gc_lists_then_deletes_what_killed_runs_left(tmp_path: Path) -> N
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "models/m-registered/card.json", "models/m-registered/model.cbm", "models/m-training-now/model.cbm",
     ]  # fmt: skip
+
+
+def test_a_truncated_pointer_is_a_clear_error_for_list_and_gc_not_a_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from riskops.cli.main import app
+
+    store = LocalStore(tmp_path / "store")
+    store.write_text(CHAMPION, '{"version": "m1", "hist')
+    for command in (["models", "list"], ["models", "gc"]):
+        result = CliRunner().invoke(app, command, env={"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
+                                                       "COLUMNS": "200", "NO_COLOR": "1"})  # fmt: skip
+        assert result.exit_code == 2, (command, result.output)
+        assert "champion pointer is unreadable" in result.output and "models promote" in result.output
+        assert "Traceback" not in result.output
