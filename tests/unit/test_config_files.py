@@ -55,20 +55,3 @@ def test_files_that_are_not_configuration_are_refused_before_parsing(tmp_path: P
         for read in (load_policy, load_mapping, Users.load):
             with pytest.raises(ConfigError, match=message):
                 read(path)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("directions: {in: [credit, debit], out: [debit]}\n", "['debit'] are mapped to both in and out"),
-        ("max_amount: .inf\n", "max_amount"),  # reached SQL as text
-        ("currencies: []\n", "currencies is empty"),  # silently meant every currency
-        ("max_amount: 5\nmax_amount: 6\n", "'max_amount' is given twice"),
-    ],
-)
-def test_a_mapping_that_cannot_be_honoured_is_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
-    p = tmp_path / "m.yaml"
-    p.write_text(text)
-    with pytest.raises(ConfigError) as e:
-        load_mapping(p)
-    assert message in e.value.what

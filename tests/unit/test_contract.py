@@ -43,6 +43,10 @@ def test_mapping_file_renames_columns_and_labels(tmp_path: Path) -> None:
         ("directions: {in: [c], debit: [d]}\n", "directions must map exactly"),
         ("max_quarantine_share: 2\n", "max_quarantine_share"),
         ("colums: {}\n", "colums"),
+        ("directions: {in: [credit, debit], out: [debit]}\n", "are mapped to both in and out"),
+        ("max_amount: .inf\n", "max_amount"),  # reached SQL as text
+        ("currencies: []\n", "currencies is empty"),  # silently meant every currency
+        ("max_amount: 5\nmax_amount: 6\n", "'max_amount' is given twice"),  # the last won silently
     ],
 )
 def test_bad_mapping_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
