@@ -120,6 +120,6 @@ def event_id_of(data: bytes) -> str | None:
     """The event id of a body that did not parse as an event, when one can be read: named in its dead letter."""
     try:
         value = json.loads(data[:MAX_EVENT_BYTES]).get("event_id") if len(data) <= MAX_EVENT_BYTES else None
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):  # deep nesting stalled the stream
         return None
     return str(value)[:128] if value is not None else None

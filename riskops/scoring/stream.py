@@ -64,6 +64,15 @@ MODEL = Gauge("riskops_stream_model_info", "The model version the worker scores 
 LABELS_PENDING = Gauge("riskops_stream_labels_appended", "Labelled samples appended since the worker started")
 
 
+PUBSUB_ATTRIBUTE_BYTES = 1024  # Pub/Sub refuses a longer attribute value (the emulator does not)
+
+
+def attribute_value(text: str, limit: int = PUBSUB_ATTRIBUTE_BYTES) -> str:
+    """Text bounded to `limit` UTF-8 bytes, cut on a character boundary: a dead letter's reason that real
+    Pub/Sub refuses would be redelivered forever."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     subscription: str
@@ -223,7 +232,7 @@ class StreamWorker:
             self._append_outcomes(outcomes, dead, summary)
         if dead:
             self.pubsub.publish_all(self.config.dead_letter_topic, [
-                (m.data, {"reason": reason[:1024], "message_id": m.message_id, "event_id": event_id or "",
+                (m.data, {"reason": attribute_value(reason), "message_id": m.message_id, "event_id": event_id or "",
                           "subscription": self.config.subscription})
                 for m, reason, event_id in dead
             ])  # fmt: skip

@@ -62,3 +62,22 @@ def test_duckdb_append_new_appends_each_key_once(tmp_path: Path) -> None:
         assert wh.append_new("t", pa.table({"event_id": ["b", "c"], "score": [9.0, 0.3]}), "event_id") == 1
         got = sorted(wh.read_table("t").to_pylist(), key=lambda r: r["event_id"])
         assert [(r["event_id"], r["score"]) for r in got] == [("a", 0.1), ("b", 0.2), ("c", 0.3)]
+
+
+def test_a_deeply_nested_event_is_a_dead_letter_not_a_stalled_stream() -> None:
+    """A 100 KB nested body: the RecursionError escaped from reading its event id and the batch was handed
+    back every second. Now it parses to a refusal and no id."""
+    nested = b"[" * 50_000 + b"]" * 50_000
+    with pytest.raises(DataContractError):
+        parse_event(nested)
+    assert event_id_of(nested) is None
+    assert event_id_of(b'{"event_id": ' + b"[" * 5_000 + b"]" * 5_000 + b"}") is None
+
+
+def test_a_dead_letter_reason_fits_pubsubs_attribute_limit_in_bytes() -> None:
+    from riskops.scoring.stream import PUBSUB_ATTRIBUTE_BYTES, attribute_value
+
+    reason = "ü" * 1_000  # 2,000 bytes: 1,000 characters passed a character cut
+    bounded = attribute_value(reason)
+    assert len(bounded.encode()) <= PUBSUB_ATTRIBUTE_BYTES and bounded == "ü" * 512
+    assert attribute_value("short") == "short"
