@@ -160,15 +160,15 @@ def load_cmd(
     duckdb: DuckOpt = None,
 ) -> None:
     """Load source data into the warehouse's raw tables (as named in the mapping), or outcomes into `outcomes`."""
-    from riskops.data.sources import load_dataset, load_sources
+    from riskops.data.sources import id_columns, load_dataset, load_sources
     from riskops.io.warehouse import open_warehouse
 
     if outcomes is not None:
-        from riskops.runs.monitor import load_outcomes
+        from riskops.runs.outcomes import load_outcomes
 
         with open_warehouse(Settings(), duckdb) as wh:
-            n = load_outcomes(wh, outcomes, load_mapping(mapping))
-        out.print(f"loaded outcomes: {n:,} rows")
+            loaded = load_outcomes(wh, outcomes, load_mapping(mapping))
+        out.print(loaded.summary())
         return
     if dataset is None and (customers is None or transactions is None):
         raise typer.BadParameter("pass --dataset, --outcomes, or both --customers and --transactions")
@@ -179,7 +179,9 @@ def load_cmd(
         else:
             assert customers is not None and transactions is not None
             t = m.cohorts[cohort]
-            counts = load_sources(wh, {t.customers: customers, t.transactions: transactions})
+            counts = load_sources(wh, {t.customers: customers, t.transactions: transactions},
+                                  {t.customers: id_columns(m, "customers"),
+                                   t.transactions: id_columns(m, "transactions")})  # fmt: skip
     out.print("loaded " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from pathlib import Path
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
@@ -35,9 +37,10 @@ def _files(path: Path) -> list[Path]:
 Source: TypeAlias = pa.Table | list[Path]
 
 
-def read_source(table: str, path: Path) -> Source:
+def read_source(table: str, path: Path, text_columns: Collection[str] = ()) -> Source:
     """Check a source before anything is loaded: Parquet files (their schemas read, not their rows) or one
-    CSV file (read, types inferred by Arrow); every column name checked; the target table name checked."""
+    CSV file (read, types inferred by Arrow, except `text_columns` (safe names), read as text so that an id
+    `007` stays `007`); every column name checked; the target table name checked."""
     files = _files(path)
     check_table(table, f"the mapping's table for {path}")
     renames: dict[str, str] = {}
@@ -56,11 +59,17 @@ def read_source(table: str, path: Path) -> Source:
     if len(files) != 1:
         raise DataContractError(f"expected one CSV file, found {len(files)}", str(path), "pass a single CSV file")
     try:
-        data = pcsv.read_csv(files[0])
+        header = pcsv.open_csv(files[0]).schema.names  # the first block only
+        # binary, decoded below like any column with a byte that is not UTF-8 (quarantined, not refused)
+        as_text = {n: pa.binary() for n in header if safe_column(n) in text_columns}
+        data = pcsv.read_csv(files[0], convert_options=pcsv.ConvertOptions(column_types=as_text))
     except pa.ArrowInvalid as e:
         raise DataContractError(f"{files[0].name} is not a readable CSV: {e}", str(files[0]), "fix the file") from e
     renames = _safe_names(data.column_names, files[0])
     data = _decode_binary_columns(data.rename_columns([renames.get(n, n) for n in data.column_names]))
+    for name in (n for n in data.column_names if n in text_columns):  # an empty id is a missing one
+        column = data.column(name)
+        data = data.set_column(data.column_names.index(name), name, pc.if_else(pc.equal(column, ""), None, column))
     if data.num_rows == 0:
         raise DataContractError(
             f"{files[0].name} has a header but no rows", str(files[0]), "export the rows, or leave the file out"
@@ -68,10 +77,14 @@ def read_source(table: str, path: Path) -> Source:
     return data
 
 
-def load_sources(wh: Warehouse, sources: dict[str, Path]) -> dict[str, int]:
+def load_sources(
+    wh: Warehouse, sources: dict[str, Path], text_columns: dict[str, Collection[str]] | None = None
+) -> dict[str, int]:
     """Load several sources into their tables all together or not at all: every source is checked first, and
-    the warehouse replaces the tables only when every one has loaded. Returns row counts per table."""
-    return wh.load_all({table: read_source(table, path) for table, path in sources.items()})
+    the warehouse replaces the tables only when every one has loaded (`text_columns`: per table, the CSV
+    columns read as text). Returns row counts per table."""
+    text = text_columns or {}
+    return wh.load_all({table: read_source(table, path, text.get(table, ())) for table, path in sources.items()})
 
 
 def load_source(wh: Warehouse, table: str, path: Path) -> int:
@@ -87,6 +100,11 @@ def _decode_binary_columns(data: pa.Table) -> pa.Table:
     for i, field in enumerate(data.schema):
         if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)):
             continue
+        try:  # the common case, checked in Arrow: every value is UTF-8
+            data = data.set_column(i, field.name, data.column(i).cast(pa.string()))
+            continue
+        except pa.ArrowInvalid:
+            pass
         values: list[str | None] = []
         for row, value in enumerate(data.column(i).to_pylist()):
             try:
@@ -158,16 +176,24 @@ def load_dataset(
     present = dataset_cohorts(folder)
     for cohort in (c for c in cohorts if c in present):
         tables = mapping.cohorts[cohort]
-        sources[tables.customers] = read_source(tables.customers, cohort_source(folder, cohort, "customers"))
+        sources[tables.customers] = read_source(
+            tables.customers, cohort_source(folder, cohort, "customers"), id_columns(mapping, "customers")
+        )
         if has_transactions(folder, cohort):
             sources[tables.transactions] = read_source(
-                tables.transactions, cohort_source(folder, cohort, "transactions")
+                tables.transactions, cohort_source(folder, cohort, "transactions"), id_columns(mapping, "transactions")
             )
         else:
             log.info("%s: no transactions in %s, an attributes-only cohort", cohort, folder)
             sources[tables.transactions] = no_transactions(mapping)
     log.debug("loading %s", sources)
     return wh.load_all(sources)
+
+
+def id_columns(mapping: Mapping, table: Literal["customers", "transactions"]) -> tuple[str, ...]:
+    """The source columns holding ids, read as text from a CSV (ids are text end to end)."""
+    ids = ("customer_id",) if table == "customers" else ("transaction_id", "customer_id", "counterparty_id")
+    return tuple(mapping.source_column(table, c) for c in ids)
 
 
 def has_transactions(folder: Path, cohort: Cohort) -> bool:

@@ -25,14 +25,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from riskops.core.errors import DataContractError
 from riskops.core.names import ident
-from riskops.data.contract import LABEL_SUSPENDED, LABELS, Mapping
+from riskops.data.contract import LABEL_SUSPENDED
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.scoring.offboard import MODEL_VERSION_KEY
@@ -62,39 +60,6 @@ class Performance(BaseModel):
     mean_score: float
     expected_precision: float | None
     expected_recall: float | None
-
-
-def load_outcomes(wh: Warehouse, path: Path, mapping: Mapping | None = None) -> int:
-    """An outcomes file into the table `outcomes`, all rows or none, through the mapping (its `outcomes` column
-    names and its label values): every row needs a customer id, a state that maps to ACTIVE/SUSPENDED and a
-    decision time; the first bad row is named."""
-    from riskops.data.sources import read_source
-
-    m = mapping or Mapping()
-    source = read_source("outcomes", path)  # checked names; Parquet files, or one CSV already read
-    table = source if isinstance(source, pa.Table) else pa.concat_tables([pq.read_table(f) for f in source])
-    data = table.to_pandas().rename(columns={src: name for name, src in m.outcomes.columns.items()})
-    labels = {v.strip().lower(): label for label, values in m.labels.items() for v in values}
-    if "account_state" in data:
-        data["account_state"] = data["account_state"].astype(str).str.strip().str.lower().map(labels)
-    missing = [c for c in OUTCOME_COLUMNS if c not in data.columns]
-    if missing:
-        raise DataContractError(f"columns {missing} are missing", str(path),
-                                f"give {', '.join(OUTCOME_COLUMNS)} (and optionally source)")  # fmt: skip
-    decided = pd.to_datetime(data["decided_at"], utc=True, errors="coerce", format="ISO8601")
-    bad = data["customer_id"].isna() | ~data["account_state"].isin(LABELS) | decided.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataContractError(
-            f"{int(bad.sum()):,} rows are not outcomes, the first is row {row + 1}: {data.iloc[row].to_dict()}",
-            str(path), f"each row needs a customer_id, account_state in {list(LABELS)} and a decided_at time",
-        )  # fmt: skip
-    frame = pa.table({
-        "customer_id": data["customer_id"].astype(str), "account_state": data["account_state"].astype(str),
-        "decided_at": decided, "source": (data["source"] if "source" in data else pd.Series("file", index=data.index))
-        .astype(str),
-    })  # fmt: skip
-    return wh.load("outcomes", frame)
 
 
 def read_outcomes(wh: Warehouse, tables: tuple[str, ...] = OUTCOME_TABLES) -> pd.DataFrame:

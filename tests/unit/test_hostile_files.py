@@ -78,3 +78,30 @@ def test_a_header_only_csv_is_refused_as_empty(tmp_path: Path) -> None:
     assert "has a header but no rows" in e.value.what and e.value.fix
     with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
         assert not wh.exists(CUSTOMERS)
+
+
+def test_ids_in_a_csv_are_text_not_numbers(tmp_path: Path) -> None:
+    """Numeric-looking ids keep their leading zeros (customers `007` and `7` are two customers), an empty id is
+    a missing one (quarantined), and an id with a byte that is not UTF-8 is quarantined like any such value."""
+    from riskops.data.contract import Mapping
+    from riskops.data.sources import id_columns, read_source
+
+    customers = [{**c, "customer_id": cid} for c, cid in zip(GOOD_CUSTOMERS, ["007", "7", "0042"], strict=True)]
+    rows = [tx(f"0{i}", c["customer_id"]) for i, c in enumerate(customers)] + [tx("x2", "MARK")]
+    rows += [tx(f"y{i}", "7") for i in range(30)]  # the one bad row stays under the quarantine limit
+    transactions = _csv(tmp_path / "tx.csv", rows, (b"MARK", b"\xff7"))
+    table = read_source(CUSTOMERS, _csv(tmp_path / "c.csv", customers), id_columns(Mapping(), "customers"))
+    assert isinstance(table, pa.Table) and table.column("customer_id").to_pylist() == ["007", "7", "0042"]
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    m = Mapping()
+    load_sources(wh, {CUSTOMERS: tmp_path / "c.csv", TRANSACTIONS: transactions},
+                 {CUSTOMERS: id_columns(m, "customers"), TRANSACTIONS: id_columns(m, "transactions")})  # fmt: skip
+    report = ingest_cohort(wh, "labelled", AS_OF, LocalStore(tmp_path / "s"), "r", now=NOW)
+    with wh:
+        ids = wh.query("SELECT customer_id, transaction_id FROM labelled_transactions ORDER BY 2 LIMIT 3").to_pylist()
+        assert ids == [
+            {"customer_id": "007", "transaction_id": "00"},
+            {"customer_id": "7", "transaction_id": "01"},
+            {"customer_id": "0042", "transaction_id": "02"},
+        ]
+        assert report.transactions.by_reason == {"bad_encoding": 1}

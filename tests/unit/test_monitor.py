@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -68,39 +67,3 @@ def test_a_run_without_any_outcome_yet_has_no_realized_figures() -> None:
     p = performance("r1", date(2026, 9, 30), SCORES, "m1", none, 90, datetime(2026, 10, 5, tzinfo=UTC))
     assert p.suspended == 0 and p.precision == 0.0 and p.recall is None and p.roc_auc is None
     assert p.expected_precision == pytest.approx(0.8, abs=1e-4)
-
-
-def test_an_outcomes_file_loads_whole_or_not_at_all(tmp_path: Path) -> None:
-    from riskops.core.errors import DataContractError
-    from riskops.io.warehouse.duckdb import DuckDBWarehouse
-    from riskops.runs.monitor import load_outcomes, read_outcomes
-
-    good = tmp_path / "outcomes.csv"
-    good.write_text("customer_id,account_state,decided_at,source\nC1,SUSPENDED,2026-10-15,review\n"
-                    "C1,ACTIVE,2026-11-15T10:00:00Z,review\nC2,ACTIVE,2026-10-20,core\n")  # fmt: skip
-    bad = tmp_path / "bad.csv"
-    bad.write_text("customer_id,account_state,decided_at\nC3,CLOSED,2026-10-15\n")
-    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
-        assert load_outcomes(wh, good) == 3
-        latest = read_outcomes(wh).set_index("customer_id")["account_state"].to_dict()
-        assert latest == {"C1": "ACTIVE", "C2": "ACTIVE"}  # the later decision about C1 counts
-        with pytest.raises(DataContractError, match="row 1"):
-            load_outcomes(wh, bad)
-        assert wh.count("outcomes") == 3  # the bad file changed nothing
-
-
-def test_an_outcomes_file_is_read_through_the_mapping(tmp_path: Path) -> None:
-    from riskops.data.contract import Mapping, TableMapping
-    from riskops.io.warehouse.duckdb import DuckDBWarehouse
-    from riskops.runs.monitor import load_outcomes, read_outcomes
-
-    path = tmp_path / "bank.csv"
-    path.write_text("client,status,closed on\nK1,Closed-Risk,2026-10-15\nK2, open ,2026-10-20\n")
-    mapping = Mapping(
-        outcomes=TableMapping(columns={"customer_id": "client", "account_state": "status", "decided_at": "closed on"}),
-        labels={"SUSPENDED": ["closed-risk"], "ACTIVE": ["open"]},
-    )
-    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
-        assert load_outcomes(wh, path, mapping) == 2
-        got = read_outcomes(wh).set_index("customer_id")["account_state"].to_dict()
-    assert got == {"K1": "SUSPENDED", "K2": "ACTIVE"}
