@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from riskops.scoring.payloads import errors_at_fields
 from serving.schemas import ARROW_STREAM, BATCH_ARROW_DOC, MAX_BODY_BYTES, BatchRequest, ScoreRequest
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -36,10 +37,7 @@ async def parse_body(request: Request, model: type[Body]) -> Body:
     try:
         return model.model_validate_json(raw)
     except ValidationError as e:
-        errors = [
-            {**err, "loc": ("body", *err["loc"])}
-            for err in e.errors(include_url=False, include_context=False, include_input=False)
-        ]
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in errors_at_fields(e)]
         raise RequestValidationError(errors) from None
 
 

@@ -131,6 +131,12 @@ def test_service_score_equals_batch_score(service: dict[str, Any], ingested: Duc
         (lambda b: b["customer"].update(customer_id=""), ["body", "customer", "customer_id"]),
         (lambda b: b.pop("customer"), ["body", "customer"]),
         (lambda b: b.update(transactions=b["transactions"][:1] * 2001), ["body", "transactions"]),
+        # one online contract with batch ingest: ISO times only, as_of not in the future, signup before it
+        (lambda b: b["customer"].update(signup_ts=1700000000), ["body", "customer", "signup_ts"]),
+        (lambda b: b.update(as_of="2999-01-01T00:00:00Z"), ["body", "as_of"]),
+        (lambda b: b.update(as_of="2020-01-01T00:00:00Z"), ["body", "customer", "signup_ts"]),
+        (lambda b: (b.pop("as_of"), b["customer"].update(signup_ts="2999-01-01")), ["body", "customer", "signup_ts"]),
+        (lambda b: b["transactions"][0].update(ts="2999-01-01T00:00:00Z"), ["body", "transactions", 0, "ts"]),
     ],
 )
 def test_every_validation_error_is_a_422_naming_the_field(

@@ -39,6 +39,25 @@ def test_events_parse_by_kind_and_refuse_what_the_service_refuses() -> None:
         parse_event(_event(event_id="x'; DROP TABLE stream_results; --"))
 
 
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"customer": {**CUSTOMER, "signup_ts": 1700000000}}, "customer.signup_ts"),  # epoch: refused, not guessed
+        ({"customer": {**CUSTOMER, "signup_ts": "1700000000"}}, "customer.signup_ts"),
+        ({"as_of": "2999-01-01T00:00:00Z"}, "as_of"),
+        ({"as_of": "2023-06-01T00:00:00Z"}, "customer.signup_ts"),  # before the signup
+        ({"customer": {**CUSTOMER, "signup_ts": "2999-01-01"}}, "customer.signup_ts"),
+        ({"transactions": [{"ts": "2999-01-01", "amount": 5, "direction": "in"}]}, "transactions.0.ts"),
+        ({"kind": "outcome", "account_state": "ACTIVE", "decided_at": "2999-01-01"}, "decided_at"),
+    ],
+)
+def test_events_keep_the_online_contract_of_the_service(change: dict[str, object], where: str) -> None:
+    """The stream refuses what `POST /v1/score` refuses, from the same definition, naming the field."""
+    with pytest.raises(DataContractError) as e:
+        parse_event(_event(**change))
+    assert e.value.where == where
+
+
 def test_the_csv_sink_writes_each_event_once_and_cuts_a_torn_line(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     row = {"event_id": "e1", "customer_id": "C1", "score": 0.5, "segment": "High", "offboard": True,
