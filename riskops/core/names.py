@@ -1,5 +1,6 @@
 """The one way a name from data or configuration (a table, a column) reaches SQL: checked, then quoted by
-sqlglot for the target dialect. Nothing else formats a name into SQL.
+sqlglot for the target dialect. Nothing else formats a name into SQL; a constant from configuration (a number,
+a currency code) reaches it through `literal`, or as a bound parameter.
 
 A name that cannot be represented safely (a quote or backtick, a backslash, a control character, empty or too
 long) is refused with what, where and how to rename it: it never reaches a statement.
@@ -7,6 +8,7 @@ long) is refused with what, where and how to rename it: it never reaches a state
 
 from __future__ import annotations
 
+import math
 import re
 
 from sqlglot import exp
@@ -64,3 +66,16 @@ def table_ident(name: str, dialect: str = "bigquery", where: str = "table name")
 def table_path(dataset: str, name: str) -> str:
     """`project.dataset.table` in BigQuery's quoting; the dataset comes from the settings, the name is checked."""
     return _quoted(f"{dataset}.{check_table(name)}", "bigquery")
+
+
+def literal(value: str | float) -> str:
+    """A constant from configuration as a BigQuery SQL literal: a finite number, or text quoted by sqlglot (a
+    quote or backslash in it cannot end the literal). Infinity or NaN is refused: it would reach SQL as a name."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TypeError(f"no SQL literal for {type(value).__name__}")
+    if isinstance(value, str):
+        return str(exp.Literal.string(value).sql(dialect="bigquery"))
+    if not math.isfinite(value):
+        raise DataContractError(f"{value!r} cannot reach SQL as a number", "a configured number",
+                                "give a finite number")  # fmt: skip
+    return repr(float(value)) if isinstance(value, float) else str(int(value))

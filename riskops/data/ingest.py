@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from riskops.core.errors import DataContractError, RiskOpsError, UnusableDataError
 from riskops.core.identity import code_version
-from riskops.core.names import check_column, ident
+from riskops.core.names import check_column, ident, literal
 from riskops.data.contract import (
     BAD_ENCODING,
     CUSTOMER_COLUMNS,
@@ -110,7 +110,7 @@ def _ts_literal(ts: datetime) -> str:
 
 
 def _str_list(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+    return ", ".join(literal(v) for v in values)
 
 
 @dataclass
@@ -161,7 +161,7 @@ def _resolve(
             if source[src] == "STRING":
                 text.add(col.name)
         elif col.name in spec.defaults:
-            exprs[col.name] = "'" + spec.defaults[col.name].replace("'", "\\'") + "'"
+            exprs[col.name] = literal(spec.defaults[col.name])
         elif required:
             missing_required.append(col.name if src == col.name else f"{col.name} (mapped to {src})")
         elif col.name != "account_state":
@@ -225,7 +225,7 @@ def _values_case(expr: str, groups: dict[str, list[str]], upper: bool) -> str:
     fn = "UPPER" if upper else "LOWER"
     norm = f"{fn}(TRIM(CAST({expr} AS STRING)))"
     whens = " ".join(
-        f"WHEN {norm} IN ({_str_list([v.upper() if upper else v.lower() for v in vals])}) THEN '{target}'"
+        f"WHEN {norm} IN ({_str_list([v.upper() if upper else v.lower() for v in vals])}) THEN {literal(target)}"
         for target, vals in groups.items()
     )
     return f"CASE {whens} END"
@@ -388,7 +388,7 @@ quarantined AS (
         ("_amt IS NULL", "bad_type:amount"),
         ("IS_NAN(_amt)", "amount_nan"),
         ("_amt < 0", "negative_amount"),
-        (f"_amt > {mapping.max_amount!r}", "absurd_amount"),
+        (f"_amt > {literal(mapping.max_amount)}", "absurd_amount"),
         ("_dir IS NULL", "unknown_direction"),
         (f"_cur IS NOT NULL AND _cur NOT IN ({currencies})", "unknown_currency"),
     ]

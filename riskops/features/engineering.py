@@ -24,7 +24,7 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from riskops.core.errors import DataContractError
-from riskops.core.names import ident
+from riskops.core.names import ident, literal
 from riskops.data.contract import HIGH_RISK_COUNTRIES, LABEL_SUSPENDED, table_name
 
 DAY_US = 86_400_000_000
@@ -128,11 +128,11 @@ def _dir(d: str) -> Cond:
 
 
 def _type(name: str) -> Cond:
-    return Cond(f"type = '{name}'", lambda t: t.type == name)
+    return Cond(f"type = {literal(name)}", lambda t: t.type == name)
 
 
 def _in(column: str, values: Sequence[str]) -> Cond:
-    sql_values = ", ".join(f"'{v}'" for v in values)
+    sql_values = ", ".join(literal(v) for v in values)
     return Cond(f"{column} IN ({sql_values})", lambda t: np.isin(getattr(t, column), list(values)))
 
 
@@ -271,7 +271,7 @@ class FeatureSet:
         self.tx.append(_TxFeature(Feature(name, group, definition, window), _agg_sql(stat, cond), cond, stat))
 
     def _ratio(self, name: str, group: str, definition: str, num: str, den: str, scale: float = 1.0) -> None:
-        sql = f"SAFE_DIVIDE({num} * {scale!r}, {den})" if scale != 1.0 else f"SAFE_DIVIDE({num}, {den})"
+        sql = f"SAFE_DIVIDE({num} * {literal(scale)}, {den})" if scale != 1.0 else f"SAFE_DIVIDE({num}, {den})"
 
         def compute(v: dict[str, Any], num: str = num, den: str = den, scale: float = scale) -> float | None:
             a = v[num]
@@ -345,11 +345,11 @@ class FeatureSet:
             near = flag(
                 "near",
                 Cond(
-                    f"amount >= {low!r} AND amount < {c.reporting_threshold!r}",
+                    f"amount >= {literal(low)} AND amount < {literal(c.reporting_threshold)}",
                     lambda t: (t.amount >= low) & (t.amount < c.reporting_threshold),
                 ),
             )
-            small = flag("small", Cond(f"amount < {c.small_amount!r}", lambda t: t.amount < c.small_amount))
+            small = flag("small", Cond(f"amount < {literal(c.small_amount)}", lambda t: t.amount < c.small_amount))
             shares.insert(3, ("small_amount", small, f"below {c.small_amount:g} (micro-transfers)", False))
             shares.append(
                 ("near_threshold", near, f"in [85%, 100%) of the {c.reporting_threshold:,.0f} reporting threshold",

@@ -140,3 +140,37 @@ def test_any_header_either_loads_under_its_safe_name_or_is_refused_by_name(name:
         assert safe_column(name) in clean.column_names
         assert set(clean.column(safe_column(name)).to_pylist()) == {str(secret)}
         assert not any(SECRET in str(v) for col in clean.columns for v in col.to_pylist())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
+       number=st.floats(allow_nan=False, allow_infinity=False))  # fmt: skip
+def test_a_constant_from_configuration_reaches_sql_as_a_literal_and_nothing_else(text: str, number: float) -> None:
+    """Any text (quotes, backslashes, `--`) and any finite number come back from the warehouse unchanged;
+    infinity, which once reached SQL as the name `inf`, is refused."""
+    from riskops.core.names import literal
+
+    with DuckDBWarehouse(":memory:") as wh:
+        row = wh.query(f"SELECT {literal(text)} AS t, {literal(number)} AS n").to_pylist()[0]
+    assert row["t"] == text and float(row["n"]) == number
+    with pytest.raises(DataContractError, match="finite"):
+        literal(float("inf"))
+
+
+def test_a_mapping_default_cannot_end_its_literal(tmp_path: Path) -> None:
+    """A default for an absent column was quoted by hand (quotes escaped, backslashes not): `\\'` ended it."""
+    hostile = "x\\' , (SELECT 1) AS `leak` --"
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(f'transactions:\n  defaults: {{status: "{hostile.replace(chr(92), chr(92) * 2)}"}}\n')
+    m = load_mapping(mapping)
+    assert m.transactions.defaults["status"] == hostile
+    rows = [{k: v for k, v in t.items() if k != "status"} for t in GOOD_TX]
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        pcsv.write_csv(pa.Table.from_pylist(GOOD_CUSTOMERS), tmp_path / "c.csv")
+        pcsv.write_csv(pa.Table.from_pylist(rows), tmp_path / "t.csv")
+        load_source(wh, "raw_labelled_customers", tmp_path / "c.csv")
+        load_source(wh, "raw_labelled_transactions", tmp_path / "t.csv")
+        ingest_cohort(wh, "labelled", AS_OF, LocalStore(tmp_path / "s"), "r", m)
+        assert "leak" not in wh.columns("labelled_transactions")
+        statuses = {r["status"] for r in wh.read_table("labelled_transactions", ["status"]).to_pylist()}
+        assert statuses == {hostile.lower()}  # statuses are lower case
