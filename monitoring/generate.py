@@ -145,6 +145,13 @@ def model_dashboard() -> Dashboard:
                 _query('sum(increase(riskops_model_loads_total{result="failure"}[24h]))'),
             )
         )
+        .with_panel(
+            _series(
+                "Refresh failures by what (a published artifact that did not load; the last good one is kept)",
+                "short",
+                _query("sum by (what) (increase(riskops_refresh_failures_total[$__rate_interval]))", "{{what}}"),
+            )
+        )
         .with_row(Row("Scores and decisions"))
         .with_panel(
             _series(

@@ -17,6 +17,7 @@ from riskops.model.registry import Registry
 from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow, ShadowQueue, score_columns, score_request
 from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Records, Sink
+from riskops.scoring.refresh import Refreshes, refresh_champion
 from serving import metrics
 from serving.errors import NotReady
 
@@ -72,6 +73,7 @@ class Service:
         self.holder = ModelHolder(Registry(store))
         self.lookup = LookupTable(store)
         self.window = ScoreWindow()
+        self.refreshes = Refreshes()
         self.shadow_queue = ShadowQueue(on_skip=metrics.SHADOW.labels("skipped").inc,
                                         on_error=metrics.SHADOW.labels("failed").inc)  # fmt: skip
         self._predictions: PredictionLog | None = None
@@ -103,23 +105,28 @@ class Service:
             return fn(wh, *args)
 
     def refresh(self) -> None:
-        """Look for a new champion and a newer scoring run; either failing (a store outage, a bad write) is
-        logged and leaves what is served as it is, so the service starts and keeps polling regardless."""
+        """Look for a new champion, a newer scoring run (and its policy) and the challenger; any of them failing
+        (a store outage, a bad write, a policy that does not validate) leaves what is served as it is, is counted
+        and shown in /readyz, and is tried again at the next poll (`riskops.scoring.refresh`)."""
         self._refresh_model()
-        try:
-            if self.lookup.refresh():
-                publish_run_metrics(self.lookup.record)
-        except Exception:
-            log.exception("latest scoring run not loaded from %s; lookups stay on run %s", self.settings.artifacts,
-                          self.lookup.run_id)  # fmt: skip
-        try:
-            self.holder.refresh_shadow()
-            metrics.SHADOW_MODEL.clear()
-            if self.holder.shadow is not None:
-                metrics.SHADOW_MODEL.labels(self.holder.shadow.version).set(1)
-        except Exception:
-            log.exception("challenger pointer not read from %s; shadow scoring unchanged", self.settings.artifacts)
+        run = self.lookup.run_id
+        if self.refreshes.attempt("run", self.lookup.refresh, f"lookups and policy stay on run {run}"):
+            publish_run_metrics(self.lookup.record)
+        if self.refreshes.attempt("challenger", self.holder.refresh_shadow, "shadow scoring unchanged") is None:
+            return self._publish_window()
+        metrics.SHADOW_MODEL.clear()
+        if self.holder.shadow is not None:
+            metrics.SHADOW_MODEL.labels(self.holder.shadow.version).set(1)
         self._publish_window()
+
+    def policy_source(self) -> str:
+        """Which policy decides: the latest published run's, or the serving model's own, and why (/readyz)."""
+        holder, lookup = self.holder, self.lookup
+        if holder.current is not None and lookup.policy_for(holder.current) is not holder.current.policy:
+            return f"run {lookup.run_id}"
+        why = "no published run scored with it" if "run" not in self.refreshes.failing else (
+            "the latest published run could not be read")  # fmt: skip
+        return f"model {holder.current and holder.current.version} ({why})"
 
     def shadow_score(self, request: ScoreRequest, rid: str) -> None:
         """Score the challenger on the same request off the response path, logged with `shadow: true` and the
@@ -186,16 +193,10 @@ class Service:
             metrics.WINDOW_SHARE.labels(segment).set(share)
 
     def _refresh_model(self) -> None:
-        holder = self.holder
-        before = holder.load_failures
-        try:
-            swapped = holder.refresh()
-            metrics.CHAMPION_POINTER.set(1 if holder.champion_named else 0)
-        except Exception:
-            log.exception("champion not read from %s; still serving %s", self.settings.artifacts,
-                          holder.current and holder.current.version)  # fmt: skip
-            metrics.CHAMPION_POINTER.set(0)
-            swapped = False
+        holder, before = self.holder, self.holder.load_failures
+        swapped = refresh_champion(holder, self.refreshes)
+        unread = "champion" in self.refreshes.failing and holder.load_failures == before  # the pointer, not the model
+        metrics.CHAMPION_POINTER.set(0 if unread or not holder.champion_named else 1)
         if swapped:
             assert holder.current is not None
             self.window.clear()

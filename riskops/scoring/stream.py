@@ -39,6 +39,7 @@ from riskops.io.pubsub import Message, PubSub
 from riskops.io.warehouse.base import Warehouse
 from riskops.scoring.online import Decision, ModelHolder, PublishedPolicy, decide_many, request_features
 from riskops.scoring.payloads import CustomerEvent, OutcomeEvent, event_id_of, parse_event
+from riskops.scoring.refresh import Refreshes, refresh_champion
 
 log = logging.getLogger(__name__)
 
@@ -167,19 +168,17 @@ class StreamWorker:
         self.labelled = LabelledTables(wh, mapping)
         self.csv = CsvSink(config.csv_path) if config.csv_path else None
         self._next_poll = 0.0
+        self.refreshes = Refreshes()
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Look for a new champion and a newer published policy; a failure keeps what is loaded."""
-        try:
-            if self.holder.refresh() and self.holder.current is not None:
-                MODEL.clear()
-                MODEL.labels(self.holder.current.version).set(1)
-            self.policy.refresh()
-        except Exception:  # a store outage must not stop the stream: keep scoring with what is loaded
-            log.exception("champion or policy not refreshed; scoring stays on %s",
-                          self.holder.current and self.holder.current.version)  # fmt: skip
+        """Look for a new champion and a newer published policy; each failing keeps what is loaded, is counted
+        and tried again at the next poll (`riskops.scoring.refresh`): the stream never stops for either."""
+        if refresh_champion(self.holder, self.refreshes) and self.holder.current is not None:
+            MODEL.clear()
+            MODEL.labels(self.holder.current.version).set(1)
+        self.refreshes.attempt("policy", self.policy.refresh, f"decisions stay on run {self.policy.run_id}'s policy")
 
     def run(self, stop: threading.Event, on_batch: Callable[[BatchSummary], None] | None = None) -> None:
         """Until `stop` is set: pull a micro-batch, process it. The batch in hand is finished before stopping."""
@@ -217,6 +216,10 @@ class StreamWorker:
             except DataContractError as e:
                 dead.append((message, str(e), event_id_of(message.data)))
                 continue
+            except Exception as e:  # nothing about one event may stall the batch: it is that event's dead letter
+                log.exception("event %s could not be read", message.message_id)
+                dead.append((message, f"event could not be read: {type(e).__name__}: {e}", None))
+                continue
             if event.event_id in seen:
                 summary.duplicates += 1
                 EVENTS.labels(event.kind, "duplicate").inc()
@@ -231,6 +234,8 @@ class StreamWorker:
         if outcomes:
             self._append_outcomes(outcomes, dead, summary)
         if dead:
+            for m, reason, _ in dead:  # the attribute may be cut to Pub/Sub's limit: the log has the whole reason
+                log.warning("dead letter %s: %s", m.message_id, reason)
             self.pubsub.publish_all(self.config.dead_letter_topic, [
                 (m.data, {"reason": attribute_value(reason), "message_id": m.message_id, "event_id": event_id or "",
                           "subscription": self.config.subscription})
@@ -273,8 +278,8 @@ class StreamWorker:
                 continue
             try:
                 vectors.append(request_features(m, event))
-            except (DataContractError, ValueError, TypeError) as e:
-                dead.append((message, f"features could not be computed: {e}", event.event_id))
+            except Exception as e:  # noqa: BLE001 - one event's data, whatever the error: its dead letter, no retry
+                dead.append((message, f"features could not be computed: {type(e).__name__}: {e}", event.event_id))
                 continue
             fresh.append((event, message))
         if not fresh:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -17,12 +19,15 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(response: Response, service: ServiceDep) -> dict[str, str]:
+async def readyz(response: Response, service: ServiceDep) -> dict[str, Any]:
+    """Ready when a model is loaded. Says which policy decides and, while a refresh keeps failing, what and why
+    (what is served stays the last good one, so the pod stays ready)."""
     holder = service.holder
     if holder.current is None:
         response.status_code = 503
-        return {"status": holder.last_failure or "no model loaded"}
-    return {"status": "ready", "model_version": holder.current.version}
+        return {"status": holder.last_failure or "no model loaded", "refresh_failing": service.refreshes.report()}
+    return {"status": "ready", "model_version": holder.current.version, "policy": service.policy_source(),
+            "refresh_failing": service.refreshes.report()}  # fmt: skip
 
 
 @router.get("/metrics")

@@ -104,6 +104,18 @@ MALFORMED: list[tuple[bytes, str]] = [
                  "transactions": [{"ts": "2026-01-01", "amount": 1, "direction": "out"}] * 2001}).encode(),
      "transactions"),
     (b"{" * 2_000_000, "bytes"),
+    # poison: deeply nested, a wrong type, an epoch time (the online contract), a time in other digits, bytes
+    # that are not UTF-8, and a reason over Pub/Sub's 1,024-byte attribute limit (an attribute named in 1,400 bytes)
+    (b'{"kind": "customer", "event_id": "m5", "customer": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "recursion"),
+    (json.dumps({"kind": "customer", "event_id": "m6", "customer": {"customer_id": 7, "signup_ts": "2020-01-01"}})
+     .encode(), "customer.customer_id"),
+    (json.dumps({"kind": "customer", "event_id": "m7", "customer": {"customer_id": "X", "signup_ts": 1577836800}})
+     .encode(), "not a number"),
+    (json.dumps({"kind": "customer", "event_id": "m8", "customer": {"customer_id": "X", "signup_ts": "２０２０-01-01"}},
+                ensure_ascii=False).encode(), "ISO 8601"),
+    (b'{"kind": "customer", "event_id": "m9\xff"}', "Invalid JSON"),
+    (json.dumps({"kind": "customer", "event_id": "m10", "customer": {"customer_id": "X", "signup_ts": "2020-01-01",
+                 "attributes": {"\u00fc" * 700: [1]}}}).encode(), "valid string"),
 ]  # fmt: skip
 
 
@@ -215,6 +227,9 @@ def test_every_event_has_exactly_one_result_through_a_kill_and_a_new_champion(
     for data, words in MALFORMED:
         letter = next(m for m in dead if m.data == data)
         assert words.lower() in letter.attributes["reason"].lower(), letter.attributes
+        assert len(letter.attributes["reason"].encode()) <= 1024  # what real Pub/Sub accepts (the emulator does not)
+    long_reason = next(m for m in dead if b"m10" in m.data).attributes["reason"]
+    assert len(long_reason.encode()) > 1000 and "dead letter" in log.read_text()  # cut; the log has it whole
     published = _drain(pubsub, "results-consumer")
     assert {m.attributes["event_id"] for m in published} == expected  # at least once on the topic
 
@@ -238,3 +253,56 @@ def test_the_feed_publishes_customers_at_its_rate_then_their_outcomes(pubsub: Pu
     states = {json.loads(m.data)["customer"]["customer_id"]: json.loads(m.data)["account_state"]
               for m in got if json.loads(m.data)["kind"] == "outcome"}  # fmt: skip
     assert states == {c: ("SUSPENDED" if truth[c] else "ACTIVE") for c in states}
+
+
+def test_a_bad_published_policy_never_stops_the_worker(
+    pubsub: PubSub, small_dataset: Path, ingested: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """A run published with an infinite cost: the worker keeps scoring with the last good run's policy, counts
+    the failure at every poll, and takes the next good run's policy."""
+    from prometheus_client import REGISTRY
+
+    from riskops.scoring.offboard import publish_scores
+    from riskops.scoring.online import ModelHolder, PublishedPolicy
+    from riskops.scoring.stream import StreamConfig, StreamWorker
+
+    store = LocalStore(tmp_path / "store")
+    train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    good = score_cohort(ingested, store, AS_OF, "unlabelled")
+    publish_scores(store, "20990101-000000-000", good)
+    pubsub.ensure("events-p", ["events-p-w"])
+    pubsub.ensure("dead-p", [])
+    with DuckDBWarehouse(tmp_path / "stream.duckdb") as wh:
+        worker = StreamWorker(pubsub, wh, ModelHolder(Registry(store)), PublishedPolicy(store),
+                              StreamConfig("events-p-w", "dead-p"))  # fmt: skip
+
+        def failures() -> float:
+            return REGISTRY.get_sample_value("riskops_refresh_failures_total", {"what": "policy"}) or 0.0
+
+        def scored(events: list[dict[str, Any]]) -> int:
+            pubsub.publish_all("events-p", [(json.dumps(e).encode(), {}) for e in events])
+            messages: list[Any] = []
+            deadline = time.monotonic() + 30
+            while len(messages) < len(events) and time.monotonic() < deadline:
+                messages += pubsub.pull_batch("events-p-w", 100, 0.5)
+            return worker.process(messages).scored
+
+        worker.refresh()
+        assert worker.policy.run_id == "20990101-000000-000"
+        bad = good.policy.model_dump(mode="json") | {"offboard_cost": float("inf"), "missed_cost": 5000.0}
+        store.write_text("20990102-000000-000/policy.json", json.dumps(bad))
+        store.write_bytes("20990102-000000-000/scores.parquet", store.read_bytes("20990101-000000-000/scores.parquet"))
+        before = failures()
+        worker.refresh()
+        worker.refresh()
+        assert failures() == before + 2 and "offboard_cost" in worker.refreshes.failing["policy"].reason
+        assert worker.policy.run_id == "20990101-000000-000"  # the last good run's policy still decides
+        events = list(customer_events(small_dataset, limit=5))
+        assert scored(events) == 5  # and the stream goes on
+
+        fixed = good.policy.model_copy(update={"capacity": 2})
+        store.write_text("20990103-000000-000/policy.json", fixed.model_dump_json())
+        store.write_bytes("20990103-000000-000/scores.parquet", store.read_bytes("20990101-000000-000/scores.parquet"))
+        worker.refresh()
+        assert worker.policy.run_id == "20990103-000000-000" and worker.refreshes.failing == {}
+        assert worker.holder.current is not None and worker.policy.policy_for(worker.holder.current).capacity == 2

@@ -780,3 +780,57 @@ def test_a_logistic_regression_champion_is_served_scored_and_explained_like_catb
         assert profile.json()["contributions"]
     finally:
         stop(proc)
+
+
+def test_a_bad_published_policy_never_stops_the_service(
+    service: dict[str, Any], ingested: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """A run published with an infinite cost (it once stopped the poll for good and kept new pods from starting):
+    the running service keeps the last good run and its policy, counts the failure and says why in /readyz, and
+    picks up the next good run; a fresh pod that can only see the bad run starts on the model's own policy and
+    says so."""
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(service["store"].root, root)
+    env = {"RISKOPS_ARTIFACT_ROOT": str(root), "RISKOPS_HOME": str(tmp_path / "home"), "RISKOPS_MODEL_POLL_S": "0.3"}
+    proc, url = _start_service(env, tmp_path / "uvicorn.log")
+    cid, headers = service["published"].index[0], {"X-API-Key": KEY}
+
+    def publish(run: str, **change: Any) -> None:
+        (root / run).mkdir()
+        policy = json.loads((root / RUN / "policy.json").read_text()) | change
+        (root / run / "policy.json").write_text(json.dumps(policy))  # an infinite cost is written `Infinity`
+        shutil.copy(root / RUN / "scores.parquet", root / run / "scores.parquet")  # last: the run is complete
+
+    def settled(check: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + 10
+        while not check(ready := httpx.get(f"{url}/readyz").json()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return ready
+
+    try:
+        assert httpx.get(f"{url}/readyz").json()["policy"] == f"run {RUN}"
+        publish("20990102-000000-000", offboard_cost=float("inf"), missed_cost=5000.0)
+        ready = settled(lambda r: r["refresh_failing"].get("run", {}).get("attempts", 0) >= 2)  # every poll retries
+        assert "offboard_cost" in ready["refresh_failing"]["run"]["error"], ready
+        assert ready["policy"] == f"run {RUN}"  # the last good run still decides
+        assert httpx.get(f"{url}/v1/customers/{cid}/risk", headers=headers).json()["run_id"] == RUN
+        assert httpx.post(f"{url}/v1/score", json=_payload(ingested, cid), headers=headers).status_code == 200
+        failures = re.search(r'riskops_refresh_failures_total\{what="run"\} ([\d.]+)', httpx.get(f"{url}/metrics").text)
+        assert failures and float(failures.group(1)) >= 2
+
+        publish("20990103-000000-000", capacity=5)
+        ready = settled(lambda r: r["policy"] == "run 20990103-000000-000")
+        assert ready["refresh_failing"] == {} and ready["policy"] == "run 20990103-000000-000"
+        assert httpx.get(f"{url}/v1/customers/{cid}/risk", headers=headers).json()["run_id"] == "20990103-000000-000"
+    finally:
+        stop(proc)
+    shutil.rmtree(root / "20990103-000000-000")  # a fresh pod sees only the bad run as the latest
+    proc, url = _start_service(env, tmp_path / "fresh.log")
+    try:
+        ready = httpx.get(f"{url}/readyz").json()
+        assert ready["status"] == "ready" and "run" in ready["refresh_failing"]
+        assert ready["policy"] == f"model {service['version']} (the latest published run could not be read)"
+    finally:
+        stop(proc)

@@ -53,10 +53,10 @@ def test_generated_files_are_in_sync() -> None:
 def test_dashboards_fit_grafanas_schema_and_query_real_metrics() -> None:
     from prometheus_client.metrics import MetricWrapperBase
 
-    from riskops.scoring import stream
+    from riskops.scoring import refresh, stream
     from serving import metrics
 
-    served = {m.describe()[0].name for mod in (metrics, stream) for m in vars(mod).values()
+    served = {m.describe()[0].name for mod in (metrics, stream, refresh) for m in vars(mod).values()
               if isinstance(m, MetricWrapperBase)}  # fmt: skip
     assert "riskops_requests" in served  # counters are described without _total
     for name in dashboards():
@@ -73,10 +73,10 @@ def test_dashboards_fit_grafanas_schema_and_query_real_metrics() -> None:
 def test_alerts_only_use_served_or_cluster_metrics() -> None:
     from prometheus_client.metrics import MetricWrapperBase
 
-    from riskops.scoring import stream
+    from riskops.scoring import refresh, stream
     from serving import metrics
 
-    served = {m.describe()[0].name for mod in (metrics, stream) for m in vars(mod).values()
+    served = {m.describe()[0].name for mod in (metrics, stream, refresh) for m in vars(mod).values()
               if isinstance(m, MetricWrapperBase)}  # fmt: skip
     text = (MONITORING / "alerts.yml").read_text()
     used = {re.sub(r"_(bucket|count|sum|total)$", "", m) for m in re.findall(r"\b(riskops_\w+)\b", text)}
