@@ -4,11 +4,15 @@ findings of a careless user and an attacker, each refused with what, where and w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from riskops.core.configfile import MAX_BYTES
-from riskops.core.errors import ConfigError
+from riskops.core.errors import ConfigError, RiskOpsError
 from riskops.data.contract import load_mapping
 from riskops.scoring.policy import OffboardConfig, load_policy
 from riskops.scoring.review import Users
@@ -55,3 +59,69 @@ def test_files_that_are_not_configuration_are_refused_before_parsing(tmp_path: P
         for read in (load_policy, load_mapping, Users.load):
             with pytest.raises(ConfigError, match=message):
                 read(path)
+
+
+# -- properties: any input is accepted and round-trips, or refused with a RiskOpsError; never a traceback --------
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(), st.text(max_size=20))
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+POLICY_KEYS = st.sampled_from(["offboard_cost", "missed_cost", "capacity", "high_cutoff", "medium_factor", "min_rules",
+                               "maturity_days", "rules", "drift", "reasons", "family", "surprise"])  # fmt: skip
+MAPPING_KEYS = st.sampled_from(["customers", "transactions", "outcomes", "labels", "directions", "currencies",
+                                "max_amount", "max_quarantine_share", "cohorts", "surprise"])  # fmt: skip
+RULES = st.fixed_dictionaries({"name": st.text(min_size=1, max_size=8), "feature": st.text(min_size=1, max_size=8),
+                               "op": st.sampled_from([">", ">=", "<", "<=", "=="]), "value": st.floats(),
+                               "meaning": st.text(max_size=10)})  # fmt: skip
+
+
+def _yaml_file(tmp_path: Path, content: Any) -> Path:
+    path = tmp_path / "file.yaml"
+    path.write_text(yaml.safe_dump(content, allow_unicode=True))
+    return path
+
+
+def _accepted_or_refused(read: Any, path: Path) -> Any:
+    try:
+        got = read(path)
+    except RiskOpsError:
+        event("refused")
+        return None
+    event("accepted")
+    return got
+
+
+NUMBERS = st.floats() | st.integers(-5, 10**13)
+PLAUSIBLE_POLICY = st.fixed_dictionaries({}, optional={
+    "offboard_cost": NUMBERS, "missed_cost": NUMBERS, "capacity": NUMBERS | st.none(), "medium_factor": NUMBERS,
+    "high_cutoff": NUMBERS | st.none(), "min_rules": st.integers(-1, 4), "maturity_days": NUMBERS,
+    "rules": st.lists(RULES, max_size=3), "drift": st.fixed_dictionaries({}, optional={"psi": NUMBERS}),
+})  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.dictionaries(POLICY_KEYS, VALUES | st.lists(RULES, max_size=3), max_size=6) | PLAUSIBLE_POLICY)
+def test_any_policy_is_accepted_and_round_trips_or_is_refused(tmp_path: Path, content: dict[str, Any]) -> None:
+    policy = _accepted_or_refused(load_policy, _yaml_file(tmp_path, content))
+    if policy is not None:
+        assert load_policy(_yaml_file(tmp_path, policy.model_dump(mode="json"))) == policy
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.dictionaries(MAPPING_KEYS, VALUES, max_size=6))
+def test_any_mapping_is_accepted_and_round_trips_or_is_refused(tmp_path: Path, content: dict[str, Any]) -> None:
+    mapping = _accepted_or_refused(load_mapping, _yaml_file(tmp_path, content))
+    if mapping is not None:
+        assert load_mapping(_yaml_file(tmp_path, mapping.parameter())) == mapping
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_bytes_are_a_configuration_or_a_clear_refusal(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "file.yaml"
+    path.write_bytes(raw)
+    for read in (load_policy, load_mapping, Users.load):
+        _accepted_or_refused(read, path)

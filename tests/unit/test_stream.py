@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskops.core.errors import DataContractError
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
@@ -100,3 +102,31 @@ def test_a_dead_letter_reason_fits_pubsubs_attribute_limit_in_bytes() -> None:
     bounded = attribute_value(reason)
     assert len(bounded.encode()) <= PUBSUB_ATTRIBUTE_BYTES and bounded == "ü" * 512
     assert attribute_value("short") == "short"
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=25,
+)
+EVENTISH = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["customer", "outcome", "refund"]), "event_id": st.text(max_size=20)},
+    optional={"customer": JSONISH | st.fixed_dictionaries({"customer_id": JSONISH, "signup_ts": JSONISH}),
+              "transactions": st.lists(JSONISH, max_size=3), "as_of": JSONISH, "account_state": JSONISH,
+              "decided_at": JSONISH},
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=200) | JSONISH.map(lambda v: json.dumps(v).encode()) | EVENTISH.map(
+    lambda v: json.dumps(v, ensure_ascii=False).encode()))  # fmt: skip
+def test_any_message_is_an_event_or_a_dead_letter_reason(body: bytes) -> None:
+    """Whatever arrives is either an event or a DataContractError (the dead letter's reason); reading its event
+    id never raises."""
+    try:
+        event = parse_event(body)
+    except DataContractError as e:
+        assert e.what and e.where
+    else:
+        assert isinstance(event, CustomerEvent | OutcomeEvent)
+    event_id_of(body)
