@@ -182,7 +182,14 @@ class Mapping(BaseModel):
     @field_validator("descriptions")
     @classmethod
     def _described_names_reach_sql_safely(cls, v: dict[str, str]) -> dict[str, str]:
-        return {_checked(check_column, safe_column(name)): words for name, words in v.items()}
+        out: dict[str, str] = {}
+        for name, words in v.items():
+            safe = _checked(check_column, safe_column(name))
+            if safe in out:  # two keys meeting once made safe: one description would be lost
+                first = next(n for n in v if safe_column(n) == safe)
+                raise ValueError(f"{first!r} and {name!r} both describe the column {safe!r}; keep one")
+            out[safe] = words
+        return out
 
     @field_validator("labels")
     @classmethod
@@ -200,10 +207,12 @@ class Mapping(BaseModel):
 
     @model_validator(mode="after")
     def _each_direction_value_once(self) -> Mapping:
-        values = [v for vs in self.directions.values() for v in vs]
-        twice = sorted({v for v in values if values.count(v) > 1})
-        if twice:
-            raise ValueError(f"directions: {twice} are mapped to both in and out; map each source value once")
+        for key, groups in (("directions", self.directions), ("labels", self.labels)):
+            values = [v.strip().lower() for vs in groups.values() for v in vs]  # compared as the load compares them
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"{key}: {twice} are mapped more than once; map each source value to one of "
+                                 f"{sorted(groups)}")  # fmt: skip
         if self.currencies is not None and not self.currencies:
             raise ValueError("currencies is empty: list the allowed codes, or leave it out for every ISO 4217 code")
         return self

@@ -43,7 +43,9 @@ def test_mapping_file_renames_columns_and_labels(tmp_path: Path) -> None:
         ("directions: {in: [c], debit: [d]}\n", "directions must map exactly"),
         ("max_quarantine_share: 2\n", "max_quarantine_share"),
         ("colums: {}\n", "colums"),
-        ("directions: {in: [credit, debit], out: [debit]}\n", "are mapped to both in and out"),
+        ("directions: {in: [credit, debit], out: [Debit ]}\n", "directions: ['debit'] are mapped more than once"),
+        ("labels: {ACTIVE: [open, x], SUSPENDED: [X]}\n", "labels: ['x'] are mapped more than once"),
+        ("descriptions: {a.b: one, a_b: two}\n", "'a.b' and 'a_b' both describe the column 'a_b'"),  # one was lost
         ("max_amount: .inf\n", "max_amount"),  # reached SQL as text
         ("currencies: []\n", "currencies is empty"),  # silently meant every currency
         ("max_amount: 5\nmax_amount: 6\n", "'max_amount' is given twice"),  # the last won silently
