@@ -112,12 +112,14 @@ class Service:
         run = self.lookup.run_id
         if self.refreshes.attempt("run", self.lookup.refresh, f"lookups and policy stay on run {run}"):
             publish_run_metrics(self.lookup.record)
-        if self.refreshes.attempt("challenger", self.holder.refresh_shadow, "shadow scoring unchanged") is None:
-            return self._publish_window()
+        self.refreshes.attempt("challenger", self._refresh_shadow, "shadow scoring unchanged")
+        self._publish_window()
+
+    def _refresh_shadow(self) -> None:
+        self.holder.refresh_shadow()
         metrics.SHADOW_MODEL.clear()
         if self.holder.shadow is not None:
             metrics.SHADOW_MODEL.labels(self.holder.shadow.version).set(1)
-        self._publish_window()
 
     def policy_source(self) -> str:
         """Which policy decides: the latest published run's, or the serving model's own, and why (/readyz)."""

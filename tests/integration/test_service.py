@@ -546,13 +546,14 @@ def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_pa
         good = store.read_text(CHAMPION)
         store.write_text(CHAMPION, "{not json")
         time.sleep(1.0)
-        assert "champion not read from" in log.read_text()
+        assert "champion not refreshed; still serving" in log.read_text()
         ready = httpx.get(f"{url}/readyz").json()
-        assert ready == {"status": "ready", "model_version": service["version"]}
+        assert (ready["status"], ready["model_version"]) == ("ready", service["version"])
+        assert "champion" in ready["refresh_failing"]  # and says why
         store.write_text(CHAMPION, good)
         store.write_bytes("20991230-000000-000/scores.parquet", b"not parquet")
         time.sleep(0.6)
-        assert "latest scoring run not loaded" in log.read_text()
+        assert "run not refreshed; lookups and policy stay on run" in log.read_text()
         publish_scores(store, "20991231-000000-000", service["result"])
         deadline, run_id = time.monotonic() + 10, ""
         cid = service["published"].index[0]
@@ -793,6 +794,7 @@ def test_a_bad_published_policy_never_stops_the_service(
 
     root = tmp_path / "store"
     shutil.copytree(service["store"].root, root)
+    Registry(LocalStore(root)).set_champion(service["version"], "the model that scored the run")  # tests before swap
     env = {"RISKOPS_ARTIFACT_ROOT": str(root), "RISKOPS_HOME": str(tmp_path / "home"), "RISKOPS_MODEL_POLL_S": "0.3"}
     proc, url = _start_service(env, tmp_path / "uvicorn.log")
     cid, headers = service["published"].index[0], {"X-API-Key": KEY}
