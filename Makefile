@@ -87,8 +87,16 @@ e2e: emulators ## Whole runs of the CLI and the production-shape run
 production-shape: emulators ## Both pipelines from their compiled specs, each task isolated, on the BigQuery + GCS emulators, then the service
 	$(BIN)/pytest -q -s tests/e2e/test_production_shape.py
 
-test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops)
-	$(BIN)/pytest -q tests
+# Test files run in parallel, each whole on one worker (its module fixtures made once): most tests wait on
+# servers, subprocesses and image builds, so more workers than cores still pays. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 3
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
+test: setup emulators ops-tools lint typecheck ## Lint, type-check and run every test (unit, integration, e2e, ops), files in parallel
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) tests
+
+test-fast: setup emulators ## The inner loop: unit + integration tests, no whole runs and no image builds (under 4 minutes)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) tests/unit tests/integration
 
 bench: bench-generate bench-ingest bench-model bench-drift bench-service bench-stream bench-console ## All benchmarks (prints figures; writes bench/out/runs/<run>/*.json)
 
