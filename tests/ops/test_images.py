@@ -18,6 +18,9 @@ import yaml
 
 from tests.ops.conftest import ROOT, run, tool
 
+# Building the three images from nothing takes ~5 minutes on a quiet 2-core machine and more than 10 beside a
+# `make run`: the module's tests (the build is the first one's setup) get the fixture's own limit, not 600 s.
+pytestmark = pytest.mark.timeout(3000)
 TAG = "test"
 ENV = {**os.environ, "STORAGE_DRIVER": "vfs", "BUILDAH_ISOLATION": "chroot"}
 
