@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from riskops.model.segments import Segment
 from riskops.scoring.payloads import ScoreRequest
-from riskops.scoring.policy import Segment
 
 __all__ = ["ScoreRequest"]  # defined in the library: the stream worker reads the same payload
 

@@ -32,6 +32,7 @@ from riskops.model.config import BEST_REASON, CostMatrix, Family
 from riskops.model.inputs import Model, predict, shap_values
 from riskops.model.plots import evaluation_plots
 from riskops.model.reporting import markdown_html
+from riskops.model.segments import SEGMENTS, Cutoffs, segment_codes
 
 
 @dataclass
@@ -99,11 +100,11 @@ class Evaluation:
 
 def segment_rates(y: np.ndarray, p: np.ndarray, high: float, medium_factor: float) -> dict[str, dict[str, float]]:
     """Customers and observed suspension rate per segment (Low, Medium, High) at these cut-offs."""
-    segment = np.where(p >= high, 2, np.where(p >= high * medium_factor, 1, 0))
+    segment = segment_codes(p, Cutoffs.of(high, medium_factor))
     return {
         name: {"customers": int((segment == i).sum()), "rate": float(y[segment == i].mean()) if (segment == i).any()
                else float("nan")}
-        for i, name in enumerate(("Low", "Medium", "High"))
+        for i, name in enumerate(SEGMENTS)
     }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from riskops.model.inputs import MISSING_CATEGORY
+from riskops.model.segments import Cutoffs, shares
 
 REFERENCE = "reference.json"
 MAX_CATEGORIES = 12
@@ -85,9 +86,7 @@ def build_reference(
         for f in features
         if f in holdout.columns
     ]
-    high_share = float(np.mean(scores >= high)) if len(scores) else 0.0
-    medium_share = float(np.mean((scores >= medium) & (scores < high))) if len(scores) else 0.0
     return ReferenceProfile(
         version=version, rows=len(holdout), features=profiles, score=numeric_profile("score", scores),
-        segments={"Low": 1 - high_share - medium_share, "Medium": medium_share, "High": high_share},
+        segments=shares(scores, Cutoffs(high, medium)) if len(scores) else {"Low": 1.0, "Medium": 0.0, "High": 0.0},
     )  # fmt: skip

@@ -38,16 +38,15 @@ def segment_of(score: float, cut: Cutoffs) -> Segment:
     return "High" if score >= cut.high else "Medium" if score >= cut.medium else "Low"
 
 
-def shares(scores: np.ndarray, cut: Cutoffs) -> dict[Segment, float]:
+def shares(scores: np.ndarray, cut: Cutoffs) -> dict[str, float]:
     """The share of scores in each segment (0 for each when there is none)."""
     codes = segment_codes(np.asarray(scores, dtype=float), cut)
     n = len(codes)
     return {name: float(np.mean(codes == i)) if n else 0.0 for i, name in enumerate(SEGMENTS)}
 
 
-def offboarded(segment: np.ndarray | str, rules_fired: np.ndarray | int, min_rules: int) -> np.ndarray | bool:
-    """The off-boarding decision: High, or Medium with at least `min_rules` rules fired (arrays or one customer)."""
-    high = np.equal(segment, "High")
+def offboarded(segment: np.ndarray | str, rules_fired: np.ndarray | int, min_rules: int) -> np.ndarray:
+    """The off-boarding decision: High, or Medium with at least `min_rules` rules fired (arrays, or one customer:
+    a 0-d array, `bool()` of it)."""
     medium = np.equal(segment, "Medium") & (np.asarray(rules_fired) >= min_rules)
-    out = high | medium
-    return bool(out) if np.ndim(out) == 0 else out
+    return np.asarray(np.equal(segment, "High") | medium)

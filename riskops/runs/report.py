@@ -20,10 +20,11 @@ from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.model.reporting import markdown_html
+from riskops.model.segments import SEGMENTS
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
 from riskops.scoring.drift import DRIFT, DriftResult
 from riskops.scoring.offboard import ScoringResult, format_value
-from riskops.scoring.policy import POLICY, SEGMENTS, read_policy
+from riskops.scoring.policy import POLICY, read_policy
 
 
 def _plots(result: ScoringResult) -> dict[str, bytes]:

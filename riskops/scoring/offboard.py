@@ -32,7 +32,8 @@ from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import align, predict, shap_values
 from riskops.model.registry import ModelCard, Registry
-from riskops.scoring.policy import POLICY, SEGMENTS, BookTraits, OffboardConfig, model_policy
+from riskops.model.segments import SEGMENTS, Cutoffs, offboarded, segments
+from riskops.scoring.policy import POLICY, BookTraits, OffboardConfig, model_policy
 
 log = logging.getLogger(__name__)
 
@@ -193,13 +194,13 @@ def score_frame(
     p = predict(model, X, card.categorical)
     seconds["predict"] = time.perf_counter() - t
     high, medium = cfg.high, cfg.medium
-    segment = np.where(p >= high, "High", np.where(p >= medium, "Medium", "Low"))
+    segment = segments(p, Cutoffs(high, medium))
     book = BookTraits.of(card)
     skipped = skipped_rules(cfg, list(frame.columns), book)
     fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules
              if r.feature in frame.columns and r.fits(book)}  # fmt: skip
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
-    offboard = (segment == "High") | ((segment == "Medium") & (n_rules >= cfg.min_rules))
+    offboard = offboarded(segment, n_rules, cfg.min_rules)
     over_capacity = within_capacity(offboard, p, cfg.capacity)
     rules_text = np.full(len(frame), "", dtype=object)
     for name, hit in fired.items():  # one vectorized pass per rule, not a Python call per customer

@@ -27,11 +27,12 @@ from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, F
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns, shap_values
 from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
 from riskops.model.registry import ModelCard, Registry
+from riskops.model.segments import Cutoffs, Segment, offboarded, segment_of, shares
 from riskops.scoring.bookview import BookView
 from riskops.scoring.drift import psi
 from riskops.scoring.offboard import MODEL_VERSION_KEY, explain, score_frame, typical_values
 from riskops.scoring.payloads import ScoreRequest
-from riskops.scoring.policy import BookTraits, OffboardConfig, Segment, model_policy, read_policy
+from riskops.scoring.policy import BookTraits, OffboardConfig, model_policy, read_policy
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
     shap_values(model, X.head(1), card.categorical)  # reasons work, and the first request does not make the table
     policy = model_policy(registry.store, card)
     high, medium = policy.high, policy.medium
-    shares = {"High": float(np.mean(scores >= high)), "Medium": float(np.mean((scores >= medium) & (scores < high)))}
-    shares["Low"] = 1.0 - shares["High"] - shares["Medium"]
+    reference_shares = shares(scores, Cutoffs(high, medium))
     return LoadedModel(
         version=version,
         card=card,
@@ -90,7 +90,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
         definitions={f.name: f.definition for f in fs.features()},
         typical=typical_values(X, card.categorical),
         loaded_at=datetime.now(UTC),
-        reference_shares=shares,
+        reference_shares=reference_shares,
         policy=policy,
         score_profile=_score_profile(registry, version),
     )
@@ -174,18 +174,13 @@ class ScoreWindow:
         with self._lock:
             s = np.fromiter(self._scores, dtype=float)
         n = len(s)
-        high, medium = cfg.high, cfg.medium
-        shares = {
-            "Low": float(np.mean(s < medium)) if n else 0.0,
-            "Medium": float(np.mean((s >= medium) & (s < high))) if n else 0.0,
-            "High": float(np.mean(s >= high)) if n else 0.0,
-        }
+        window = shares(s, Cutoffs(cfg.high, cfg.medium))
         p = m.score_profile
         if p is None or not n:
-            return WindowDrift(n, None, shares)
+            return WindowDrift(n, None, window)
         counts = np.bincount(np.searchsorted(p.edges, s, side="right"), minlength=len(p.edges) + 1)
         value = float(psi(np.append(counts / n, 0.0), np.array([*p.shares, p.missing])))
-        return WindowDrift(n, value, shares)
+        return WindowDrift(n, value, window)
 
 
 class ModelHolder:
@@ -260,12 +255,13 @@ def decide_many(
     scores = m.model.predict_proba(rows, thread_count=thread_count)[:, 1]
     cfg = cfg.resolved(m.card)
     book = BookTraits.of(m.card)
+    cut = Cutoffs(cfg.high, cfg.medium)
     out: list[Decision] = []
     for p, values in zip(scores.tolist(), vectors, strict=True):
-        segment: Segment = "High" if p >= cfg.high else "Medium" if p >= cfg.medium else "Low"
+        segment = segment_of(p, cut)
         rules = [r.name for r in cfg.rules if r.fits(book) and r.fires(values.get(r.feature))]
-        offboard = segment == "High" or (segment == "Medium" and len(rules) >= cfg.min_rules)
-        out.append(Decision(float(p), segment, offboard, rules, [], m.version))
+        out.append(Decision(float(p), segment, bool(offboarded(segment, len(rules), cfg.min_rules)), rules, [],
+                            m.version))  # fmt: skip
     explained = [i for i, d in enumerate(out) if d.segment != "Low"] if with_reasons else []
     if explained:
         X = pd.DataFrame([rows[i] for i in explained], columns=m.card.features)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -18,12 +18,6 @@ from riskops.model.config import ModelChoice, TrainConfig
 if TYPE_CHECKING:
     from riskops.io.artifacts import ArtifactStore
     from riskops.model.registry import ModelCard
-
-
-Segment = Literal["Low", "Medium", "High"]
-
-
-SEGMENTS: tuple[Segment, ...] = get_args(Segment)  # lowest first
 
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}

@@ -1,0 +1,29 @@
+"""The segment rule, one definition for every layer (riskops.model.segments)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from riskops.model.segments import SEGMENTS, Cutoffs, offboarded, segment_codes, segment_of, segments, shares
+
+CUT = Cutoffs.of(0.2, 0.5)  # High from 0.2, Medium from 0.1
+
+
+def test_a_score_at_a_cutoff_belongs_to_the_segment_above() -> None:
+    scores = np.array([0.0, 0.0999, 0.1, 0.1999, 0.2, 1.0])
+    assert Cutoffs(0.2, 0.1) == CUT
+    assert segments(scores, CUT).tolist() == ["Low", "Low", "Medium", "Medium", "High", "High"]
+    assert [segment_of(float(s), CUT) for s in scores] == segments(scores, CUT).tolist()
+    assert [SEGMENTS[i] for i in segment_codes(scores, CUT)] == segments(scores, CUT).tolist()
+
+
+def test_shares_add_up_and_an_empty_window_has_none() -> None:
+    got = shares(np.array([0.05, 0.15, 0.25, 0.3]), CUT)
+    assert got == {"Low": 0.25, "Medium": 0.25, "High": 0.5} and sum(got.values()) == 1.0
+    assert shares(np.array([]), CUT) == {"Low": 0.0, "Medium": 0.0, "High": 0.0}
+
+
+def test_the_list_holds_every_high_and_the_mediums_with_enough_rules() -> None:
+    segment = np.array(["High", "High", "Medium", "Medium", "Low"], dtype=object)
+    assert offboarded(segment, np.array([0, 3, 1, 2, 5]), 2).tolist() == [True, True, False, True, False]
+    assert bool(offboarded("Medium", 2, 2)) and not bool(offboarded("Low", 9, 0))
