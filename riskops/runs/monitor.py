@@ -33,7 +33,7 @@ from riskops.core.names import ident
 from riskops.data.contract import LABEL_SUSPENDED
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
-from riskops.scoring.offboard import MODEL_VERSION_KEY
+from riskops.scoring.offboard import MODEL_VERSION_KEY, SCORES, scoring_runs
 from riskops.scoring.policy import read_policy, training_family
 from riskops.scoring.review import DECISIONS, outcomes_sql
 
@@ -153,13 +153,9 @@ def compare_shadow(log: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def scoring_runs(store: ArtifactStore) -> list[str]:
-    return sorted(k.split("/")[0] for k in store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
-
-
 def run_performance(store: ArtifactStore, run_id: str, outcomes: pd.DataFrame, now: datetime) -> Performance:
     """A published scoring run's performance: its scores, its as-of date and its policy's maturity window."""
-    table = pq.read_table(io.BytesIO(store.read_bytes(f"{run_id}/scores.parquet")))
+    table = pq.read_table(io.BytesIO(store.read_bytes(f"{run_id}/{SCORES}")))
     version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode()
     record = json.loads(store.read_text(f"{run_id}/run.json")) if store.exists(f"{run_id}/run.json") else {}
     as_of = date.fromisoformat(record.get("as_of") or run_id[:8])

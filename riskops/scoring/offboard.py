@@ -274,6 +274,17 @@ def score_cohort(
 
 
 MODEL_VERSION_KEY = b"riskops.model_version"  # in scores.parquet's metadata: which model produced the scores
+SCORES = "scores.parquet"  # a run's scores, written last: its appearance publishes the run
+
+
+def scoring_runs(store: ArtifactStore) -> list[str]:
+    """The published scoring runs, oldest first (run ids sort by time): the folders holding `scores.parquet`."""
+    return sorted(k.split("/")[0] for k in store.list() if k.endswith(f"/{SCORES}") and k.count("/") == 1)
+
+
+def latest_scoring_run(store: ArtifactStore) -> str | None:
+    runs = scoring_runs(store)
+    return runs[-1] if runs else None
 
 
 def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
@@ -285,4 +296,4 @@ def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> 
     meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
     buf = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(meta), buf)
-    store.write_bytes(f"{run_id}/scores.parquet", buf.getvalue())
+    store.write_bytes(f"{run_id}/{SCORES}", buf.getvalue())

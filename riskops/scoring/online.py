@@ -30,7 +30,7 @@ from riskops.model.registry import ModelCard, Registry
 from riskops.model.segments import Cutoffs, Segment, offboarded, segment_of, shares
 from riskops.scoring.bookview import BookView
 from riskops.scoring.drift import psi
-from riskops.scoring.offboard import MODEL_VERSION_KEY, explain, score_frame, typical_values
+from riskops.scoring.offboard import MODEL_VERSION_KEY, SCORES, explain, latest_scoring_run, score_frame, typical_values
 from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.policy import BookTraits, OffboardConfig, model_policy, read_policy
 
@@ -457,12 +457,6 @@ def _bad_value(name: str, row: int, value: Any, expected: str) -> DataContractEr
     )
 
 
-def latest_scoring_run(store: Any) -> str | None:
-    """The newest run that published `scores.parquet` (run ids sort by time)."""
-    runs = sorted(k.split("/")[0] for k in store.list() if k.endswith("/scores.parquet") and k.count("/") == 1)
-    return runs[-1] if runs else None
-
-
 class PublishedPolicy:
     """The policy online decisions use when only the policy of the latest scoring run is needed (the stream
     worker): that run's policy when it scored with the serving model, else the model's default, as
@@ -479,7 +473,7 @@ class PublishedPolicy:
         run = latest_scoring_run(self.store)
         if run is None or run == self.run_id:
             return False
-        schema = pq.read_schema(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        schema = pq.read_schema(io.BytesIO(self.store.read_bytes(f"{run}/{SCORES}")))
         version = (schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
         self.scored_with, self.run_id = (version, read_policy(self.store, run)), run
         return True
@@ -509,7 +503,7 @@ class LookupTable(PublishedPolicy):
         run = latest_scoring_run(self.store)
         if run is None or run == self.run_id:
             return False
-        table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/scores.parquet")))
+        table = pq.read_table(io.BytesIO(self.store.read_bytes(f"{run}/{SCORES}")))
         version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
         reasons: dict[str, str] = {}
         if self.store.exists(f"{run}/offboarding.csv"):
