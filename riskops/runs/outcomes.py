@@ -57,9 +57,12 @@ class OutcomesLoad:
         return f"{self.path}: " + "; ".join(parts)
 
 
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
 def outcome_key(customer_id: str, decided_at: pd.Timestamp, source: str) -> str:
-    text = "\x1f".join((customer_id, decided_at.isoformat(), source))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _digest(customer_id, decided_at.isoformat(), source)
 
 
 def load_outcomes(
@@ -184,7 +187,7 @@ def _quarantine_rows(rows: pd.DataFrame, path: Path) -> pa.Table:
     ids = rows["customer_id"].fillna("").astype(str)
     given = zip(rows.index.astype(str), ids, rows["state_given"], rows["time_given"], rows["source"], rows["reason"],
                 strict=True)  # fmt: skip
-    keys = [hashlib.sha256("\x1f".join((path.name, *values)).encode()).hexdigest()[:32] for values in given]
+    keys = [_digest(path.name, *values) for values in given]
     return pa.table({
         "quarantine_id": pa.array(keys, pa.string()),
         "customer_id": pa.array([v if isinstance(v, str) else None for v in rows["customer_id"]], pa.string()),

@@ -32,7 +32,7 @@ from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import align, predict, shap_values
 from riskops.model.registry import ModelCard, Registry
-from riskops.model.segments import SEGMENTS, Cutoffs, offboarded, segments
+from riskops.model.segments import SEGMENTS, offboarded, segments
 from riskops.scoring.policy import POLICY, BookTraits, OffboardConfig, model_policy
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ def score_frame(
     p = predict(model, X, card.categorical)
     seconds["predict"] = time.perf_counter() - t
     high, medium = cfg.high, cfg.medium
-    segment = segments(p, Cutoffs(high, medium))
+    segment = segments(p, cfg.cutoffs)
     book = BookTraits.of(card)
     skipped = skipped_rules(cfg, list(frame.columns), book)
     fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules

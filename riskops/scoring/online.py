@@ -27,7 +27,7 @@ from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, F
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns, shap_values
 from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
 from riskops.model.registry import ModelCard, Registry
-from riskops.model.segments import Cutoffs, Segment, offboarded, segment_of, shares
+from riskops.model.segments import Segment, offboarded, segment_of, shares
 from riskops.scoring.bookview import BookView
 from riskops.scoring.drift import psi
 from riskops.scoring.offboard import MODEL_VERSION_KEY, SCORES, explain, latest_scoring_run, score_frame, typical_values
@@ -80,8 +80,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
         raise ValueError(f"model {version} failed its smoke prediction")
     shap_values(model, X.head(1), card.categorical)  # reasons work, and the first request does not make the table
     policy = model_policy(registry.store, card)
-    high, medium = policy.high, policy.medium
-    reference_shares = shares(scores, Cutoffs(high, medium))
+    reference_shares = shares(scores, policy.cutoffs)
     return LoadedModel(
         version=version,
         card=card,
@@ -174,7 +173,7 @@ class ScoreWindow:
         with self._lock:
             s = np.fromiter(self._scores, dtype=float)
         n = len(s)
-        window = shares(s, Cutoffs(cfg.high, cfg.medium))
+        window = shares(s, cfg.cutoffs)
         p = m.score_profile
         if p is None or not n:
             return WindowDrift(n, None, window)
@@ -255,7 +254,7 @@ def decide_many(
     scores = m.model.predict_proba(rows, thread_count=thread_count)[:, 1]
     cfg = cfg.resolved(m.card)
     book = BookTraits.of(m.card)
-    cut = Cutoffs(cfg.high, cfg.medium)
+    cut = cfg.cutoffs
     out: list[Decision] = []
     for p, values in zip(scores.tolist(), vectors, strict=True):
         segment = segment_of(p, cut)

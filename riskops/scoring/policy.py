@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from riskops.core.configfile import read_config
 from riskops.core.errors import ConfigError
 from riskops.model.config import ModelChoice, TrainConfig
+from riskops.model.segments import Cutoffs
 
 if TYPE_CHECKING:
     from riskops.io.artifacts import ArtifactStore
@@ -183,6 +184,10 @@ class OffboardConfig(BaseModel):
     @property
     def medium(self) -> float:
         return self.high * self.medium_factor
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        return Cutoffs(self.high, self.medium)
 
 
 def training_family(policy: OffboardConfig | None) -> ModelChoice:

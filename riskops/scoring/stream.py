@@ -33,7 +33,7 @@ import pyarrow as pa
 from prometheus_client import Counter, Gauge, Histogram
 
 from riskops.core.errors import DataContractError, RiskOpsError
-from riskops.core.names import check_table, ident
+from riskops.core.names import check_table, ident, literal
 from riskops.data.contract import Mapping
 from riskops.io.pubsub import Message, PubSub
 from riskops.io.warehouse.base import Warehouse
@@ -256,9 +256,7 @@ class StreamWorker:
         """Which of `values` already have a row in `table` (none when the table does not exist yet)."""
         if not values or not self.wh.exists(table):
             return set()
-        from sqlglot import exp
-
-        listed = ", ".join(exp.convert(v).sql(dialect="bigquery") for v in values)
+        listed = ", ".join(literal(v) for v in values)
         sql = f"SELECT {ident(key)} AS k FROM {self.wh.ref(table)} WHERE {ident(key)} IN ({listed})"
         return {str(v) for v in self.wh.query(sql).column("k").to_pylist()}
 
