@@ -189,7 +189,7 @@ def _score(db: Path) -> None:
     from riskops.model.inputs import align
     from riskops.model.registry import ModelCard
     from riskops.model.train import prepare
-    from riskops.scoring.offboard import score_frame, typical_values
+    from riskops.scoring.offboard import Glossary, score_frame, typical_values
     from riskops.scoring.policy import OffboardConfig
 
     with DuckDBWarehouse(db) as wh:
@@ -210,13 +210,13 @@ def _score(db: Path) -> None:
     reps = -(-1_000_000 // len(frame))
     big = pd.concat([frame.drop(columns=["label"])] * reps, ignore_index=True).head(1_000_000)
     big["customer_id"] = [f"S{i}" for i in range(len(big))]
-    definitions = {f.name: f.definition for f in fs.features()}
+    glossary = Glossary.of(fs)
     t = time.perf_counter()
     # The reasons' typical customer, as `score_cohort` takes it: the model's holdout (here labelled rows it was not
     # trained on), inside the timing.
     holdout = align(frame.iloc[50_000:70_000], card.features, card.categorical, list(card.dropped))
     typical = typical_values(holdout, card.categorical)
-    result = score_frame(big, model, card, OffboardConfig(), definitions, typical)
+    result = score_frame(big, model, card, OffboardConfig(), glossary, typical)
     seconds = time.perf_counter() - t
     # The engine under it, same rows, same run: CatBoost's predict on the matrix the model was trained from.
     X = align(big, card.features, card.categorical, list(card.dropped))

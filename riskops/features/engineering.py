@@ -81,6 +81,7 @@ class Feature:
     definition: str
     window: int | None = None
     kind: Literal["numeric", "categorical"] = "numeric"
+    money: bool = False  # an amount in the book's currency (a sum, mean, extreme or spread of amounts)
 
 
 # -- per-transaction filters: (SQL over the CTE `t`, numpy over the Tx arrays) -----------------------------
@@ -242,7 +243,9 @@ def _specials(c: FeatureConfig) -> list[_Special]:
         ("tenure_days", "recency", "days from signup to the cut-off", None,
          ("({cut} - UNIX_MICROS(c.signup_ts)) / " + f"{DAY_US}.0", lambda s: s["tenure_us"] / DAY_US)),
     ]  # fmt: skip
-    return [_Special(Feature(name, group, words, window), sql, np) for name, group, words, window, (sql, np) in spec]
+    money = {f"max_in_per_day_{P}d", f"max_out_per_day_{P}d"}
+    return [_Special(Feature(name, group, words, window, money=name in money), sql, np)
+            for name, group, words, window, (sql, np) in spec]  # fmt: skip
 
 
 class FeatureSet:
@@ -268,7 +271,8 @@ class FeatureSet:
         return Cond(name, lambda t: t.once(name, cond.np))
 
     def _add(self, name: str, group: str, definition: str, cond: Cond, stat: str, window: int | None) -> None:
-        self.tx.append(_TxFeature(Feature(name, group, definition, window), _agg_sql(stat, cond), cond, stat))
+        feature = Feature(name, group, definition, window, money=stat != "count")
+        self.tx.append(_TxFeature(feature, _agg_sql(stat, cond), cond, stat))
 
     def _ratio(self, name: str, group: str, definition: str, num: str, den: str, scale: float = 1.0) -> None:
         sql = f"SAFE_DIVIDE({num} * {literal(scale)}, {den})" if scale != 1.0 else f"SAFE_DIVIDE({num}, {den})"

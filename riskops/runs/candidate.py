@@ -193,8 +193,12 @@ def train_and_register(
 ) -> tuple[ModelCard, GateDecision]:
     """The model half of a run in one call (features, train, evaluate, gate, promote when it passes), for tests,
     benchmarks and notebooks; runs go through riskops.runs.steps, which call the same functions one by one."""
-    build_features(wh, "labelled", as_of_cutoff(as_of))
-    candidate = train_candidate(wh, store, as_of, train_cfg)
+    from riskops.features.adapt import adapt  # the book's own types, windows and currency, as a run's step
+
+    cutoff = as_of_cutoff(as_of)
+    feature_cfg = adapt(wh, "labelled", cutoff).config
+    build_features(wh, "labelled", cutoff, feature_cfg)
+    candidate = train_candidate(wh, store, as_of, train_cfg, feature_cfg)
     card = evaluate_candidate(store, candidate.version, costs)
     registry = Registry(store)
     decision = registry.gate(card.version, "pr_auc", margin)

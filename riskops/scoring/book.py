@@ -19,6 +19,7 @@ import io
 import logging
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import align, shap_values
 from riskops.model.registry import ModelCard, Registry
-from riskops.scoring.offboard import ScoringResult, format_value, holdout_typical, words
+from riskops.scoring.offboard import Glossary, ScoringResult, holdout_typical, words
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,13 @@ class KeyFeature(BaseModel):
     name: str
     words: str  # the feature's definition, as reasons say it
     typical: str  # the typical customer's value, formatted
+    unit: str | None = None  # the currency of an amount feature
     importance: float  # mean |SHAP| over the book
+
+    @classmethod
+    def of(cls, name: str, glossary: Glossary, typical: Mapping[str, Any], importance: float = 0.0) -> KeyFeature:
+        return cls(name=name, words=glossary.says(name), typical=glossary.read(name, typical.get(name)),
+                   unit=glossary.units.get(name), importance=importance)  # fmt: skip
 
 
 class BookMeta(BaseModel):
@@ -129,9 +136,9 @@ def build_book(
     t = time.perf_counter()
     key = _key_features(card, X, sv)
     fs = feature_set(wh, cohort, FeatureConfig(**card.feature_config))
-    definitions = {f.name: f.definition for f in fs.features()}
+    glossary = Glossary.of(fs)
     typical = holdout_typical(registry, card)
-    reasons = words(sv, X, definitions, typical, result.policy.reasons)
+    reasons = words(sv, X, glossary, typical, result.policy.reasons)
     cols = list(X.columns)
     segment = scores["segment"].to_numpy()
     book = pd.DataFrame(
@@ -176,13 +183,10 @@ def build_book(
     meta = BookMeta(
         run_id=run_id, model_version=card.version, cohort=cohort, customers=len(book), high=result.cutoffs["high"],
         medium=result.cutoffs["medium"],
-        key_features=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
-                                 importance=float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],
-        activity=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
-                             importance=0.0) for f in activity],
+        key_features=[KeyFeature.of(f, glossary, typical, float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],
+        activity=[KeyFeature.of(f, glossary, typical) for f in activity],
         rules={r.name: r.meaning for r in result.policy.rules}, attributes=list(attributes.columns),
-        features=[KeyFeature(name=f, words=definitions.get(f, f), typical=format_value(f, typical.get(f)),
-                             importance=float(np.abs(sv[:, j]).mean()) if len(sv) else 0.0)
+        features=[KeyFeature.of(f, glossary, typical, float(np.abs(sv[:, j]).mean()) if len(sv) else 0.0)
                   for j, f in enumerate(cols)],
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )  # fmt: skip

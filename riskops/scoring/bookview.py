@@ -57,6 +57,7 @@ class BookView:
         self.columns = [*self.keys, *(f.name for f in meta.activity)]  # what the table and the scatter show
         self.words = {f.name: f.words for f in meta.key_features}
         self.typical = {f.name: f.typical for f in meta.key_features}
+        self.units = {f.name: f.unit for f in meta.key_features}
         self.num = {name: self._numbers(name) for name in self.table.column_names
                     if name in ("score", "score_pct", "offboard") or name.split(".", 1)[0] in NUMERIC}  # fmt: skip
         segment = np.asarray(self.table.column("segment").to_numpy(zero_copy_only=False), dtype=object)
@@ -79,6 +80,10 @@ class BookView:
             return None
         meta = BookMeta.model_validate_json(store.read_text(f"{run}/{BOOK_META}"))
         return cls(meta, pq.read_table(io.BytesIO(store.read_bytes(f"{run}/{BOOK}"))))
+
+    def read(self, feature: str, value: Any) -> str:
+        """A key feature's value as the reasons write it (an amount with the book's currency)."""
+        return format_value(feature, value, self.units.get(feature))
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -105,14 +110,14 @@ class BookView:
         segment, score, offboard = row["segment"], float(n["score"][i]), bool(n["offboard"][i])
         contributions, other = _own(self, i)
         comparisons = [
-            {"feature": f, "words": self.words[f], "value": format_value(f, n[f"value.{f}"][i]),
+            {"feature": f, "words": self.words[f], "value": self.read(f, n[f"value.{f}"][i]),
              "typical": self.typical[f], "pct_all": _num(n[f"pct.{f}"][i]), "pct_segment": _num(n[f"segpct.{f}"][i])}
             for f in self.keys
         ]  # fmt: skip
         near = [j for j in row["neighbours"] or [] if 0 <= j < len(self)]
         neighbours = [
             {"customer_id": r["customer_id"], "score": float(n["score"][j]), "segment": r["segment"],
-             "values": {f: format_value(f, n[f"value.{f}"][j]) for f in self.keys}}
+             "values": {f: self.read(f, n[f"value.{f}"][j]) for f in self.keys}}
             for j, r in zip(near, self._rows(near, ["customer_id", "segment"]), strict=True)
         ]  # fmt: skip
         rules = [r for r in str(row["rules"] or "").split(", ") if r]
@@ -237,7 +242,7 @@ def _own(book: BookView, i: int) -> tuple[list[dict[str, Any]], float]:
     n, features = book.num, book.meta.features
     if "own.other" not in n or not features:
         keyed = [
-            {"feature": f, "words": book.words[f], "value": format_value(f, n[f"value.{f}"][i]),
+            {"feature": f, "words": book.words[f], "value": book.read(f, n[f"value.{f}"][i]),
              "typical": book.typical[f], "contribution": float(n[f"contrib.{f}"][i])}
             for f in book.keys
         ]  # fmt: skip
@@ -246,7 +251,7 @@ def _own(book: BookView, i: int) -> tuple[list[dict[str, Any]], float]:
     for r in range(sum(1 for c in n if c.startswith("own.contrib."))):
         f = features[int(n[f"own.feature.{r}"][i])]
         text = book.table.column(f"owntext.{r}")[i].as_py()
-        value = text if text is not None else format_value(f.name, n[f"own.value.{r}"][i])
+        value = text if text is not None else format_value(f.name, n[f"own.value.{r}"][i], f.unit)
         own.append({"feature": f.name, "words": f.words, "value": value, "typical": f.typical,
                     "contribution": float(n[f"own.contrib.{r}"][i]), "numeric": text is None})  # fmt: skip
     return own, float(n["own.other"][i])

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from riskops.core.errors import RiskOpsError
 from riskops.core.markup import safe_csv
 from riskops.data.contract import as_of_cutoff, table_name
-from riskops.features.engineering import ID_COLUMN, FeatureConfig, build_features, read_features
+from riskops.features.engineering import ID_COLUMN, FeatureConfig, FeatureSet, build_features, read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import align, predict, shap_values
@@ -75,12 +75,40 @@ def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -
     return len(ranked) - capacity
 
 
-def format_value(name: str, value: Any) -> str:
-    return value_format(name)(value)
+@dataclass(frozen=True)
+class Glossary:
+    """How a model's features read to a person: each one's words, and the currency of its amounts (a reason says
+    "12,346 EUR", not "12,346"). One per model, built from its feature set."""
+
+    words: Mapping[str, str]
+    units: Mapping[str, str]
+
+    @classmethod
+    def of(cls, fs: FeatureSet) -> Glossary:
+        features, currency = fs.features(), fs.config.currency  # unknown (a model before it was kept): no unit
+        return cls(
+            {f.name: f.definition for f in features}, {f.name: currency for f in features if f.money and currency}
+        )
+
+    def says(self, name: str) -> str:
+        return self.words.get(name, name)
+
+    def reading(self, name: str) -> Callable[[Any], str]:
+        return value_format(name, self.units.get(name))
+
+    def read(self, name: str, value: Any) -> str:
+        return self.reading(name)(value)
 
 
-def value_format(name: str) -> Callable[[Any], str]:
-    """How a feature's values read in a reason, chosen once per feature (a reason list formats ~150,000)."""
+def format_value(name: str, value: Any, unit: str | None = None) -> str:
+    return value_format(name, unit)(value)
+
+
+def value_format(name: str, unit: str | None = None) -> Callable[[Any], str]:
+    """How a feature's values read in a reason, chosen once per feature (a reason list formats ~150,000);
+    `unit`, the currency of an amount feature, follows its amounts."""
+    if unit:
+        return _money(unit)
     if "share" in name or name.startswith("pass_through"):
         return _reading("{:.0%}")
     if "count" in name or name.startswith(("active_days", "counterparties", "new_counterparties", "senders",
@@ -115,23 +143,29 @@ def _amount(value: Any) -> str:
     return f"{v:,.2f}"  # a small fraction (a rate, a utilisation) keeps its decimals
 
 
+def _money(currency: str) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        text = _amount(value)
+        return text if text == "none" or isinstance(value, str) else f"{text} {currency}"
+
+    return read
+
+
 def explain(
     model: Any,
     X: pd.DataFrame,
     categorical: list[str],
-    definitions: dict[str, str],
+    glossary: Glossary,
     typical: Mapping[str, Any],
     k: int,
 ) -> list[list[str]]:
     """Top-k positive SHAP contributions per row, in words with the customer's value and the typical one."""
     if X.empty:
         return []
-    return words(shap_values(model, X, categorical)[:, :-1], X, definitions, typical, k)
+    return words(shap_values(model, X, categorical)[:, :-1], X, glossary, typical, k)
 
 
-def words(
-    sv: np.ndarray, X: pd.DataFrame, definitions: dict[str, str], typical: Mapping[str, Any], k: int
-) -> list[list[str]]:
+def words(sv: np.ndarray, X: pd.DataFrame, glossary: Glossary, typical: Mapping[str, Any], k: int) -> list[list[str]]:
     """The reasons of `explain` from SHAP values already computed (one row per row of X, no expected value)."""
     if X.empty:
         return []
@@ -147,8 +181,8 @@ def words(
     used = sorted({int(j) for j in top[positive]})
     # One array, one way of reading and one phrase per used feature, not a DataFrame lookup per reason.
     values = {j: X.iloc[:, j].to_numpy() for j in used}
-    read = {j: value_format(cols[j]) for j in used}
-    phrase = {j: (definitions.get(cols[j], cols[j]), read[j](typical.get(cols[j]))) for j in used}
+    read = {j: glossary.reading(cols[j]) for j in used}
+    phrase = {j: (glossary.says(cols[j]), read[j](typical.get(cols[j]))) for j in used}
     reasons: list[list[str]] = []
     for i, (row, keep) in enumerate(zip(top.tolist(), positive.tolist(), strict=True)):
         said: list[str] = []
@@ -182,7 +216,7 @@ def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
 
 
 def score_frame(
-    frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, definitions: dict[str, str],
+    frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, glossary: Glossary,
     typical: Mapping[str, Any], with_reasons: bool = True,
 ) -> ScoringResult:  # fmt: skip
     """Score a feature frame (one row per customer) with a registered model; build the off-boarding list. The
@@ -218,7 +252,7 @@ def score_frame(
     chosen = np.flatnonzero(offboard)
     reasons: list[list[str]] = [[] for _ in chosen]
     if with_reasons:
-        reasons = explain(model, X.iloc[chosen], card.categorical, definitions, typical, cfg.reasons)
+        reasons = explain(model, X.iloc[chosen], card.categorical, glossary, typical, cfg.reasons)
     meanings = {r.name: r.meaning for r in cfg.rules}
     listing = scores.iloc[chosen].copy()
     listing["reasons"] = ["; ".join(r) for r in reasons]
@@ -266,8 +300,7 @@ def score_cohort(
     cfg = cfg.resolved(card) if cfg else model_policy(store, card)
     fs = build_features(wh, cohort, as_of_cutoff(as_of), FeatureConfig(**card.feature_config))
     frame = read_features(wh, cohort)
-    definitions = {f.name: f.definition for f in fs.features()}
-    result = score_frame(frame, model, card, cfg, definitions, holdout_typical(registry, card))
+    result = score_frame(frame, model, card, cfg, Glossary.of(fs), holdout_typical(registry, card))
     wh.load(table_name(cohort, "scores"), pa.Table.from_pandas(result.scores, preserve_index=False))
     wh.load(table_name(cohort, "offboarding"), pa.Table.from_pandas(result.offboarding, preserve_index=False))
     return result

@@ -30,7 +30,15 @@ from riskops.model.registry import ModelCard, Registry
 from riskops.model.segments import Segment, offboarded, segment_of, shares
 from riskops.scoring.bookview import BookView
 from riskops.scoring.drift import psi
-from riskops.scoring.offboard import MODEL_VERSION_KEY, SCORES, explain, latest_scoring_run, score_frame, typical_values
+from riskops.scoring.offboard import (
+    MODEL_VERSION_KEY,
+    SCORES,
+    Glossary,
+    explain,
+    latest_scoring_run,
+    score_frame,
+    typical_values,
+)
 from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.policy import BookTraits, OffboardConfig, model_policy, read_policy
 
@@ -43,7 +51,7 @@ class LoadedModel:
     card: ModelCard
     model: Any
     features: FeatureSet
-    definitions: dict[str, str]
+    glossary: Glossary
     typical: dict[str, Any]
     loaded_at: datetime
     reference_shares: dict[str, float]  # segment mix of its holdout customers: the baseline for drift alerts
@@ -86,7 +94,7 @@ def load(registry: Registry, version: str) -> LoadedModel:
         card=card,
         model=model,
         features=fs,
-        definitions={f.name: f.definition for f in fs.features()},
+        glossary=Glossary.of(fs),
         typical=typical_values(X, card.categorical),
         loaded_at=datetime.now(UTC),
         reference_shares=reference_shares,
@@ -264,7 +272,7 @@ def decide_many(
     explained = [i for i, d in enumerate(out) if d.segment != "Low"] if with_reasons else []
     if explained:
         X = pd.DataFrame([rows[i] for i in explained], columns=m.card.features)
-        for i, reasons in zip(explained, explain(m.model, X, m.card.categorical, m.definitions, m.typical,
+        for i, reasons in zip(explained, explain(m.model, X, m.card.categorical, m.glossary, m.typical,
                                                  cfg.reasons), strict=True):  # fmt: skip
             out[i].reasons = reasons
     return out
@@ -323,7 +331,7 @@ def score_columns(
             bad = next((i for i, v in enumerate(values) if not _finite_number(v)), 0)
             raise _bad_value(name, bad, values[bad], "a finite number or null (the feature is numeric)")
         frame[name] = arr
-    return score_frame(pd.DataFrame(frame), m.model, m.card, cfg, m.definitions, m.typical, with_reasons=False).scores
+    return score_frame(pd.DataFrame(frame), m.model, m.card, cfg, m.glossary, m.typical, with_reasons=False).scores
 
 
 def _flatbuffer_table(buf: bytes, pos: int) -> Callable[[int], int | None]:

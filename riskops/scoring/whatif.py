@@ -63,6 +63,6 @@ def what_if(
         raise WhatIfError(f"the stored features give {before.score:.4f}, the run said {run_score:.4f}: the features "
                           "table changed since the run", "the warehouse", "re-run scoring, then try again")  # fmt: skip
     after = decide(m, {**values, **changes}, cfg)
-    edited = [{"feature": f, "words": m.definitions.get(f, f), "from": values.get(f), "to": v}
+    edited = [{"feature": f, "words": m.glossary.says(f), "from": values.get(f), "to": v}
               for f, v in changes.items()]  # fmt: skip
     return {"before": _said(before), "after": _said(after), "changes": edited, "model_version": m.version}

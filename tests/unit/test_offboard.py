@@ -14,14 +14,14 @@ import pyarrow as pa
 import pytest
 
 from riskops.core.errors import DataContractError, RiskOpsError
-from riskops.features.engineering import read_features
+from riskops.features.engineering import FeatureConfig, FeatureSet, read_features
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import Registry
 from riskops.runs.candidate import train_and_register
 from riskops.runs.report import compare_runs, list_runs
-from riskops.scoring.offboard import format_value, score_cohort
+from riskops.scoring.offboard import Glossary, format_value, score_cohort
 from riskops.scoring.online import LoadedModel, ModelHolder, arrow_columns, score_columns
 from riskops.scoring.policy import OffboardConfig, Rule
 
@@ -66,6 +66,9 @@ def test_segments_policy_and_reasons(ingested: DuckDBWarehouse, store: LocalStor
         for reason in reasons.split("; "):
             value, typical = re.fullmatch(r".*: (.*) \(typical customer: (.*)\)", reason).groups()  # type: ignore[union-attr]
             assert value != typical, reason
+    # Amounts carry the book's currency, the customer's and the typical customer's alike.
+    said = [reason for x in listing["reasons"] for reason in x.split("; ")]
+    assert any(re.search(r": [\d,.]+ EUR \(typical customer: [\d,.]+ EUR\)$", x) for x in said), said[:10]
     assert ingested.count("unlabelled_offboarding") == len(listing)
     assert ingested.count("unlabelled_scores") == len(s)
 
@@ -101,6 +104,18 @@ def test_rule_semantics_and_formatting() -> None:
     # A book's own attributes: integer codes and months as integers, small fractions with their decimals.
     assert format_value("EDUCATION", 2.0) == "2" and format_value("PAY_0", -1.0) == "-1"
     assert format_value("LIMIT_BAL", 20000.0) == "20,000" and format_value("utilisation", 0.437) == "0.44"
+    # An amount feature reads in the book's currency, with the precision of any amount.
+    assert format_value("out_sum_30d", 12345.6, "EUR") == "12,346 EUR"
+    assert format_value("out_mean_30d", 90.644, "TWD") == "90.64 TWD" and format_value("x", None, "EUR") == "none"
+
+
+def test_glossary_names_the_currency_of_amounts_only() -> None:
+    fs = FeatureSet(FeatureConfig(currency="GBP"), {"LIMIT_BAL": "numeric"})
+    g = Glossary.of(fs)
+    assert g.read("out_sum_30d", 1500.0) == "1,500 GBP" and g.read("max_in_per_day_90d", 20.5) == "20.50 GBP"
+    assert g.read("out_count_30d", 3.0) == "3" and g.read("LIMIT_BAL", 20000.0) == "20,000"  # no amount
+    assert g.read("pass_through_2d_90d", 0.5) == "50%" and g.says("out_sum_30d").startswith("sum of")
+    assert Glossary.of(FeatureSet(FeatureConfig(), {})).units == {}  # the currency not known: plain numbers
 
 
 def test_runs_are_listed_and_compared(tmp_path: Path) -> None:
