@@ -175,6 +175,9 @@ def test_a_relationship_manager_finds_a_customer_and_reads_why(console: dict[str
                         headers={"X-API-Key": KEY}).json()  # fmt: skip
     sizes = [abs(c["contribution"]) for c in profile["contributions"]]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > abs(profile["other"]) / 10  # its own largest first
+    money = [c for c in profile["comparisons"] if c["value"].endswith(" EUR")]  # the book's main currency
+    assert money and all(c["typical"].endswith(" EUR") for c in money), profile["comparisons"]
+    assert money[0]["value"] in page.locator("section[aria-labelledby=compare-h] table").inner_text()
     assert page.locator("#neighbours tbody tr").count() >= 1
     page.wait_for_selector("#comparison .bars")
     # What-if: the feature that raises the score most, set to 0: the score moves, nothing is recorded.
