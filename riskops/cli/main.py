@@ -532,7 +532,7 @@ def score_cmd(
     sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
     out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
     tables = f"{table_name(cohort, 'scores')}, {table_name(cohort, 'offboarding')}"
-    capped = f" (review capacity; {result.over_capacity:,} more not listed)" if result.over_capacity else ""
+    capped = f" ({result.limit_said()})" if result.over_limit else ""
     out.print(f"off-board {len(result.offboarding):,}{capped}: tables {tables}")
     p = result.policy
     source = policy or "the model's default"
@@ -553,7 +553,8 @@ def policy_check_cmd(
     feature the model (the champion, or --model) does not have."""
     from riskops.io.artifacts import open_store
     from riskops.model.registry import Registry
-    from riskops.scoring.policy import check_against_model, describe_policy, load_policy
+    from riskops.scoring.offboard import holdout_scores
+    from riskops.scoring.policy import check_against_model, describe_policy, list_share_note, load_policy
 
     policy = load_policy(file)
     settings = Settings()
@@ -562,7 +563,10 @@ def policy_check_cmd(
     if version is None:
         out.print(f"{file}: valid (settings only: no champion to check its rules against; pass --model VERSION)")
     else:
-        errors, notes = check_against_model(policy, registry.card(version))
+        card = registry.card(version)
+        errors, notes = check_against_model(policy, card)
+        share = list_share_note(policy, card, holdout_scores(registry, version)) if not errors else None
+        notes += [share] if share else []
         for note in notes:
             out.print(f"note: {note}")
         if errors:

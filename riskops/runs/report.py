@@ -178,9 +178,12 @@ def build_report(
         f"As of **{record.as_of}**, data `{record.data}`, code {record.code_version}, "
         f"model **{card.version}** ({_gate_sentence(record, card)}).",
         "",
-        f"**{len(result.offboarding):,} customers to off-board** out of {total:,} scored: "
+        f"**{len(result.offboarding):,} customers to off-board** ({len(result.offboarding) / total:.1%} of the "
+        f"book) out of {total:,} scored: "
         + ", ".join(f"{s} {sizes[s]:,} ({sizes[s] / total:.1%})" for s in SEGMENTS)
         + ".",
+        *([f"\n{result.limit_said()[0].upper()}{result.limit_said()[1:]}."] if result.over_limit else []),
+        *(_cost_line(result.expected_costs) if result.expected_costs and not result.over_limit else []),
         "",
         *_warnings_section(record),
         "## Model performance (labelled cohort, cross-validated)",
@@ -213,14 +216,7 @@ def build_report(
         condition = md_text(f"{rule.feature} {rule.op} {rule.value:g}")
         lines.append(f"| {md_text(rule.name)} | {condition} | {md_text(rule.meaning)} | {hits:,} |")
     lines += [f"\nRule skipped: {skipped}." for skipped in result.rules_skipped]
-    lines += (
-        [
-            f"\n**Review capacity**: the policy lists at most {cfg.capacity:,} customers per run (the highest "
-            f"scores); {result.over_capacity:,} more met its conditions and are not listed."
-        ]
-        if result.over_capacity
-        else []
-    )
+    lines += [f"\n**The list's limit**: {result.limit_said()}."] if result.over_limit else []
     if drift is not None:
         lines += _drift_lines(drift)
     lines += [
@@ -241,6 +237,11 @@ def build_report(
     return "\n".join(lines) + "\n", plots
 
 
+def _cost_line(c: dict[str, float]) -> list[str]:
+    return ["", f"Expected cost of this list {c['list']:,.0f}, against {c['nobody']:,.0f} listing nobody "
+            f"(from the calibrated scores and the policy's costs)."]  # fmt: skip
+
+
 def scoring_record(result: ScoringResult) -> dict[str, Any]:
     """The scoring part of a run's record (run.json)."""
     return {
@@ -248,7 +249,9 @@ def scoring_record(result: ScoringResult) -> dict[str, Any]:
         "cutoffs": result.cutoffs,
         "segments": result.segment_sizes(),
         "offboard": len(result.offboarding),
-        "over_capacity": result.over_capacity,
+        "over_limit": result.over_limit,
+        "list_limit": result.list_limit,
+        "list_share": len(result.offboarding) / max(len(result.scores), 1),
     }
 
 
@@ -322,7 +325,8 @@ def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, coho
         scores=scores, offboarding=listing.reset_index(drop=True),
         cutoffs={"high": policy.high, "medium": policy.medium}, model_version=card.version,
         rules_skipped=list(scored.detail.get("rules_skipped", [])), seconds=dict(scored.detail.get("seconds", {})),
-        over_capacity=int(scored.detail.get("over_capacity", 0)),
+        over_limit=int(scored.detail.get("over_limit", scored.detail.get("over_capacity", 0))),
+        list_limit=scored.detail.get("list_limit"), expected_costs=dict(scored.detail.get("expected_costs") or {}),
         policy=policy,
     )  # fmt: skip
     record = assemble_record(run_id, flow, steps, card, result)

@@ -285,8 +285,8 @@ def score(
         "offboard": float(len(result.offboarding))
     }
     figure = ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; off-board {len(result.offboarding):,}"
-    if result.over_capacity:
-        figure += f" (review capacity; {result.over_capacity:,} more not listed)"
+    if result.over_limit:
+        figure += f" ({result.limit_said()})"
     drifted = drift.drifted() + (["score"] if drift.score.drifted else [])
     figure += f"; drift: {', '.join(drifted) if drifted else 'none'}"
     metrics |= {"drifted_features": float(len(drift.drifted())), "score_psi": drift.score.psi}
@@ -295,8 +295,8 @@ def score(
         parameters={"policy": result.policy.model_dump(), "shards": shards},
         detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
                 "seconds": result.seconds | {f"book_{k}": v for k, v in book_meta.seconds.items()},
-                "drift": drift.summary(), "over_capacity": result.over_capacity,
-                "shards": shards},
+                "drift": drift.summary(), "over_limit": result.over_limit,
+                "list_limit": result.list_limit, "expected_costs": result.expected_costs, "shards": shards},
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import io
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -47,7 +47,23 @@ class ScoringResult:
     rules_skipped: list[str]
     seconds: dict[str, float]
     policy: OffboardConfig  # resolved: the cut-offs it scored with
-    over_capacity: int = 0  # customers the policy would off-board beyond its review capacity (not listed)
+    over_limit: int = 0  # customers the costs and rules would list beyond the list's limit (not listed)
+    list_limit: int | None = None  # the most the list may hold (review capacity, max_list_share)
+    # Expected cost of the list, of the list the costs alone make, and of listing nobody (calibrated scores)
+    expected_costs: dict[str, float] = field(default_factory=dict)
+
+    def limit_said(self) -> str:
+        """Where the list stops and why, when its limit cut it: the run's summary, its report and the CLI say it."""
+        if not self.over_limit:
+            return ""
+        n, listed = len(self.scores), len(self.offboarding)
+        said = (f"the list is cut at {listed:,} by {self.policy.limited_by(n)}: the costs alone would list "
+                f"{self.over_limit:,} more ({(listed + self.over_limit) / max(n, 1):.0%} of the book)")  # fmt: skip
+        c = self.expected_costs
+        if c:
+            said += (f"; expected cost {c['list']:,.0f} for this list, {c['costs_alone']:,.0f} for the costs' list, "
+                     f"{c['nobody']:,.0f} listing nobody")  # fmt: skip
+        return said
 
     def segment_sizes(self) -> dict[str, int]:
         counts = self.scores["segment"].value_counts()
@@ -64,15 +80,35 @@ def skipped_rules(cfg: OffboardConfig, columns: list[str], book: BookTraits) -> 
     ]
 
 
-def within_capacity(offboard: np.ndarray, p: np.ndarray, capacity: int | None) -> int:
-    """Keep only the `capacity` highest-scored of the customers to off-board (in place); returns how many more
+def within_limit(offboard: np.ndarray, p: np.ndarray, limit: int | None) -> int:
+    """Keep only the `limit` highest-scored of the customers to off-board (in place); returns how many more
     the policy would have listed."""
     chosen = np.flatnonzero(offboard)
-    if capacity is None or len(chosen) <= capacity:
+    if limit is None or len(chosen) <= limit:
         return 0
     ranked = chosen[np.argsort(-p[chosen], kind="stable")]
-    offboard[ranked[capacity:]] = False
-    return len(ranked) - capacity
+    offboard[ranked[limit:]] = False
+    return len(ranked) - limit
+
+
+Limited = tuple[int, int | None, dict[str, float]]
+
+
+def limit_list(offboard: np.ndarray, p: np.ndarray, cfg: OffboardConfig, card: ModelCard) -> Limited:
+    """Cut the list (in place) to the policy's limit for this cohort; (how many more the costs alone list, the
+    limit, the expected costs of the cut list, of the uncut one and of listing nobody when scores are
+    probabilities: an off-boarded good customer costs offboard_cost, a kept bad one missed_cost)."""
+    uncut = offboard.copy()
+    limit = cfg.list_limit(len(p))
+    over = within_limit(offboard, p, limit)
+    if not card.calibration:
+        return over, limit, {}
+    missed, wrongly = cfg.costs(card)
+
+    def cost(listed: np.ndarray) -> float:
+        return float(np.sum(np.where(listed, wrongly * (1 - p), missed * p)))
+
+    return over, limit, {"list": cost(offboard), "costs_alone": cost(uncut), "nobody": cost(np.zeros_like(uncut))}
 
 
 @dataclass(frozen=True)
@@ -196,6 +232,13 @@ def words(sv: np.ndarray, X: pd.DataFrame, glossary: Glossary, typical: Mapping[
     return reasons
 
 
+def holdout_scores(registry: Registry, version: str) -> np.ndarray:
+    """A version's scores of its own holdout customers."""
+    model, card = registry.load(version)
+    return predict(model, align(registry.holdout(version), card.features, card.categorical, list(card.dropped)),
+                   card.categorical)  # fmt: skip
+
+
 def holdout_typical(registry: Registry, card: ModelCard) -> dict[str, Any]:
     """The typical customer a model's reasons compare with: its holdout's, the same for every cohort, shard
     and request (the service computes it the same way when it loads the model)."""
@@ -235,7 +278,7 @@ def score_frame(
              if r.feature in frame.columns and r.fits(book)}  # fmt: skip
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = offboarded(segment, n_rules, cfg.min_rules)
-    over_capacity = within_capacity(offboard, p, cfg.capacity)
+    over_limit, limit, costs = limit_list(offboard, p, cfg, card)
     rules_text = np.full(len(frame), "", dtype=object)
     for name, hit in fired.items():  # one vectorized pass per rule, not a Python call per customer
         rules_text[hit] = np.where(rules_text[hit] == "", name, rules_text[hit] + ", " + name)
@@ -269,7 +312,9 @@ def score_frame(
         rules_skipped=skipped,
         seconds={k: round(v, 3) for k, v in seconds.items()},
         policy=cfg,
-        over_capacity=over_capacity,
+        over_limit=over_limit,
+        list_limit=limit,
+        expected_costs=costs,
     )
 
 

@@ -3,6 +3,7 @@ run, and read back by the service so batch and online decide alike. Pydantic onl
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,11 @@ class OffboardConfig(BaseModel):
         description="the most customers the team can review per "
         "run: the batch list keeps the highest scores up to it (default: no limit)",
     )
+    max_list_share: float | None = Field(
+        default=0.10, gt=0, le=1, description="the most of the scored cohort the list may hold (default 10%): when "
+        "the costs would list more, the list keeps the highest scores up to it and the run says how many more the "
+        "costs alone would list and what each list is expected to cost; null: the costs alone decide"
+    )  # fmt: skip
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
@@ -171,9 +177,29 @@ class OffboardConfig(BaseModel):
                 "the policy's missed_cost / offboard_cost",
                 "score with a model trained since scores are calibrated, or set high_cutoff instead of the costs",
             )
-        missed = self.missed_cost or float(card.costs["missed_cost"])
-        offboard = self.offboard_cost or float(card.costs["offboard_cost"])
+        missed, offboard = self.costs(card)
         return self.model_copy(update={"high_cutoff": offboard / (offboard + missed)})
+
+    def list_limit(self, cohort: int) -> int | None:
+        """The most customers a cohort's list may hold: the review capacity or the list share, the tighter."""
+        share = max(1, math.floor(self.max_list_share * cohort)) if self.max_list_share else None
+        limits = [x for x in (self.capacity, share) if x is not None]
+        return min(limits) if limits else None
+
+    def limited_by(self, cohort: int) -> str:
+        """What sets the list's limit, in words for the run's summary and report."""
+        if self.capacity is not None and self.capacity == self.list_limit(cohort):
+            return f"the review capacity of {self.capacity:,} customers per run"
+        return f"the policy's max_list_share, {self.max_list_share:.0%} of the {cohort:,} scored customers"
+
+    def uncapped(self) -> OffboardConfig:
+        """This policy without its list limit: what each shard scores with (the limit applies to the whole list)."""
+        return self.model_copy(update={"capacity": None, "max_list_share": None})
+
+    def costs(self, card: ModelCard) -> tuple[float, float]:
+        """(missed, off-boarded): the policy's costs, else the model's training costs."""
+        return (self.missed_cost or float(card.costs["missed_cost"]),
+                self.offboard_cost or float(card.costs["offboard_cost"]))  # fmt: skip
 
     @property
     def high(self) -> float:
@@ -209,7 +235,8 @@ def describe_policy(p: OffboardConfig) -> str:
         high = "the model's cost-optimal threshold"
     lines = [
         f"High from a score of {high}; Medium from {p.medium_factor:g} x that",
-        f"review capacity: {f'{p.capacity:,} customers per run' if p.capacity else 'no limit'}",
+        f"review capacity: {f'{p.capacity:,} customers per run' if p.capacity else 'no limit'}; the list holds at "
+        f"most {f'{p.max_list_share:.0%} of the scored cohort' if p.max_list_share else 'what the costs list'}",
         f"off-boarded: every High customer, and a Medium one that triggers {p.min_rules}+ of these rules:",
         *(f"  - {r.name}: {r.feature} {r.op} {r.value:g} ({r.meaning})" for r in p.rules),
         f"reasons per customer: {p.reasons}",
@@ -221,9 +248,22 @@ def describe_policy(p: OffboardConfig) -> str:
     return "\n".join(lines)
 
 
+def list_share_note(policy: OffboardConfig, card: ModelCard, holdout: Any) -> str | None:
+    """What the list limit does on the model's holdout scores: how much of a book the costs alone would list."""
+    high = policy.resolved(card).high
+    share = float((holdout >= high).mean()) if len(holdout) else 0.0
+    if not policy.max_list_share or share <= policy.max_list_share:
+        return None
+    return (f"on model {card.version}'s holdout the High cut-off {high:.3f} alone lists {share:.0%} of the customers; "
+            f"the list is cut to {policy.max_list_share:.0%} of each scored cohort (max_list_share), the highest "
+            "scores first: lower missed_cost or raise offboard_cost to list fewer by the costs, or set "
+            "max_list_share")  # fmt: skip
+
+
 def check_against_model(policy: OffboardConfig, card: ModelCard) -> tuple[list[str], list[str]]:
-    """What a policy would do with this model: (errors, notes). A rule on a feature the model does not have
-    would never fire: an error, naming the feature and the closest ones the model has. A rule that does not fit
+    """What a policy would do with this model: (errors, notes). A rule the file names on a feature the model does
+    not have would never fire: an error, naming the feature and the closest ones the model has (a default rule:
+    a note, it is not used here). A rule that does not fit
     the book (another currency, no such transactions) is skipped at scoring: a note."""
     import difflib
 
@@ -232,6 +272,8 @@ def check_against_model(policy: OffboardConfig, card: ModelCard) -> tuple[list[s
         why = rule.unfit(book)
         if why:
             notes.append(f"rule {rule.name} is skipped for this book: {why}")
+        elif rule.feature not in card.features and "rules" not in policy.model_fields_set:
+            notes.append(f"default rule {rule.name} is not used here: model {card.version} has no {rule.feature}")
         elif rule.feature not in card.features:
             near = difflib.get_close_matches(rule.feature, card.features, n=3)
             hint = f" (closest: {', '.join(near)})" if near else ""

@@ -17,7 +17,7 @@ from riskops.data.contract import Table, table_name
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.registry import Registry
-from riskops.scoring.offboard import ScoringResult, score_cohort, skipped_rules, within_capacity
+from riskops.scoring.offboard import ScoringResult, limit_list, score_cohort, skipped_rules
 from riskops.scoring.policy import BookTraits, OffboardConfig, model_policy
 
 PARTS: tuple[Table, ...] = ("customers", "transactions")  # the views a shard reads
@@ -44,8 +44,8 @@ def score_shard(
         for part in PARTS:
             wh.execute(f"CREATE OR REPLACE VIEW {wh.ref(table_name(name, part))} AS "
                        f"SELECT * FROM {wh.ref(table_name(cohort, part))} WHERE {where}")  # fmt: skip
-    uncapped = cfg.model_copy(update={"capacity": None}) if cfg else None  # the model's default has no capacity
-    return score_cohort(wh, store, as_of, name, uncapped, version)
+    policy = cfg or model_policy(store, Registry(store).card(version))
+    return score_cohort(wh, store, as_of, name, policy.uncapped(), version)
 
 
 def gather(
@@ -73,7 +73,7 @@ def gather(
     scores = wh.read_table(table_name(cohort, "scores")).to_pandas()
     listing = wh.read_table(table_name(cohort, "offboarding")).to_pandas()
     offboard = scores["offboard"].to_numpy(dtype=bool).copy()
-    over = within_capacity(offboard, scores["score"].to_numpy(), policy.capacity)
+    over, limit, costs = limit_list(offboard, scores["score"].to_numpy(), policy, card)
     if over:
         scores["offboard"] = offboard
         listing = listing[listing["customer_id"].isin(set(scores.loc[offboard, "customer_id"]))]
@@ -88,5 +88,7 @@ def gather(
         rules_skipped=skipped_rules(policy, list(wh.columns(table_name(cohort, "features"))), BookTraits.of(card)),
         seconds={},
         policy=policy,
-        over_capacity=over,
+        over_limit=over,
+        list_limit=limit,
+        expected_costs=costs,
     )

@@ -419,10 +419,11 @@ def test_an_attributes_only_book_runs_and_its_report_says_the_transactions_were_
     assert "KYC stufe" in card["categorical"]  # declared in the mapping: a category, though its values are numbers
 
 
-def test_the_credit_book_runs_calibrated_monotone_and_within_the_review_capacity(tmp_path: Path) -> None:
+def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_the_book(tmp_path: Path) -> None:
     """The second book shape in one command: integer-coded attributes taken as categories, types and windows
-    fitted to monthly statements, calibrated scores, segments that order the risk, the list cut to capacity."""
-    (tmp_path / "policy.yaml").write_text("capacity: 40\nmissed_cost: 1000\noffboard_cost: 400\nfamily: best\n")
+    fitted to monthly statements, calibrated scores, segments that order the risk; with costs that would list
+    most of a book with one customer in five defaulting, the list stops at 10% and the run says what it cut."""
+    (tmp_path / "policy.yaml").write_text("missed_cost: 5000\noffboard_cost: 400\nfamily: best\n")
     r = riskops("run", "--data", "credit", "--customers", "3000", "--policy", "policy.yaml", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "WARNING" not in r.stdout  # the holdout's segments rise Low < Medium < High
@@ -436,9 +437,15 @@ def test_the_credit_book_runs_calibrated_monotone_and_within_the_review_capacity
     rates = [card["metrics"]["segments"][s]["rate"] for s in ("Low", "Medium", "High")]
     assert rates == sorted(rates)
     record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
-    assert record["scoring"]["offboard"] == 40 and record["scoring"]["over_capacity"] > 0
-    assert record["policy"]["high_cutoff"] == pytest.approx(400 / 1400)  # from the policy's costs
+    scored = record["scoring"]
+    assert scored["list_share"] <= 0.10 and scored["offboard"] == scored["list_limit"]
+    assert scored["over_limit"] > scored["offboard"]  # the costs alone would list several times more
+    assert record["policy"]["high_cutoff"] == pytest.approx(400 / 5400)  # from the policy's costs
+    assert f"the costs alone would list {scored['over_limit']:,} more" in " ".join((r.stdout + r.stderr).split())
     report = next((tmp_path / "runs").glob("*/report.md")).read_text()
+    assert "by the policy's max_list_share, 10% of the" in report and "expected cost" in report
+    check = riskops("policy", "check", "policy.yaml", cwd=tmp_path)
+    assert check.returncode == 0 and "(max_list_share)" in " ".join(check.stdout.split()), check.stdout
     assert "Rule skipped: structuring (its threshold is in EUR; the book is in TWD)" in report
     assert "Rule skipped: pass_through (it is about transfer, cash_deposit, withdrawal, crypto" in report
     listing = pd.read_csv(next((tmp_path / "runs").glob("*/offboarding.csv")))

@@ -213,7 +213,7 @@ def test_shards_give_the_list_one_task_gives_and_capacity_applies_to_the_whole(
     capped = cfg.model_copy(update={"capacity": 3})
     _, capped_three = scored(3, capped)
     assert capped_three.offboarding["customer_id"].tolist() == one.offboarding["customer_id"].tolist()[:3]
-    assert capped_three.over_capacity == len(one.offboarding) - 3 and int(capped_three.scores["offboard"].sum()) == 3
+    assert capped_three.over_limit == len(one.offboarding) - 3 and int(capped_three.scores["offboard"].sum()) == 3
     with pytest.raises(RiskOpsError, match="the champion changed while its shards ran"):
         gather(ingested, store, "unlabelled", 2, [version, "m-other"], cfg)
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from riskops.core.errors import ConfigError, DataContractError
 from riskops.data.contract import Mapping
@@ -165,15 +166,41 @@ def test_costs_in_the_policy_set_the_high_cut_off_of_a_calibrated_model() -> Non
 
 
 def test_review_capacity_keeps_the_highest_scores() -> None:
-    from riskops.scoring.offboard import within_capacity
+    from riskops.scoring.offboard import within_limit
 
     p = np.array([0.9, 0.2, 0.8, 0.95, 0.7, 0.85])
     offboard = np.array([True, False, True, True, True, True])
-    assert within_capacity(offboard.copy(), p, None) == 0
+    assert within_limit(offboard.copy(), p, None) == 0
     capped = offboard.copy()
-    assert within_capacity(capped, p, 3) == 2
+    assert within_limit(capped, p, 3) == 2
     assert capped.tolist() == [True, False, False, True, False, True]
-    assert within_capacity(offboard.copy(), p, 10) == 0
+    assert within_limit(offboard.copy(), p, 10) == 0
+
+
+def test_the_list_never_swallows_the_book_by_default() -> None:
+    from riskops.scoring.offboard import limit_list
+
+    assert OffboardConfig().list_limit(4000) == 400  # 10% of the cohort by default
+    assert OffboardConfig(capacity=250).list_limit(4000) == 250 and OffboardConfig(capacity=900).list_limit(4000) == 400
+    assert OffboardConfig(max_list_share=None).list_limit(4000) is None and OffboardConfig().list_limit(3) == 1
+    assert "max_list_share, 10% of the 4,000" in OffboardConfig().limited_by(4000)
+    assert "review capacity of 250" in OffboardConfig(capacity=250).limited_by(4000)
+    assert OffboardConfig(capacity=5).uncapped().list_limit(4000) is None
+    assert "the list holds at most 10% of the scored cohort" in describe_policy(OffboardConfig())
+    # A book where the costs list 80%: the list keeps the top 10%; the expected costs of both lists and of none.
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.5, 1000)
+    offboard = p >= 0.08
+    cut = offboard.copy()
+    over, limit, costs = limit_list(cut, p, OffboardConfig(), _card())
+    assert limit == 100 and cut.sum() == 100 and over == offboard.sum() - 100
+    assert p[cut].min() >= p[offboard & ~cut].max()  # the highest scores stay
+    assert costs["nobody"] == pytest.approx(5000 * p.sum())
+    assert costs["costs_alone"] == pytest.approx(np.where(offboard, 400 * (1 - p), 5000 * p).sum())
+    assert costs["costs_alone"] < costs["list"] < costs["nobody"]  # the costs' list is cheapest, as they say
+    assert limit_list(offboard.copy(), p, OffboardConfig(), _card(calibrated=False))[2] == {}  # no probabilities
+    with pytest.raises(ValidationError):
+        OffboardConfig(max_list_share=0)
 
 
 def test_the_credit_book_is_monthly_coded_and_defaults_near_one_in_five(tmp_path: Path) -> None:
