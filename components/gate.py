@@ -5,12 +5,13 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
-def gate(config: dict, version: str, run_id: str, margin: float, metrics: Output[Metrics]) -> bool:
-    """Compare the registered candidate with the champion on the same holdout: promote or not."""
+def gate(config: dict, version: str, run_id: str, margin: float, fairness: dict, metrics: Output[Metrics]) -> bool:
+    """Compare the registered candidate with the champion on the same holdout, PR-AUC then fairness (the
+    policy's limits): promote or not."""
     from riskops.runs import steps
     from riskops.runs.record import print_step
 
-    r = steps.gate(config, version, run_id, margin)
+    r = steps.gate(config, version, run_id, margin, fairness)
     for k, v in r.metrics.items():
         metrics.log_metric(k, v)
     print_step(r.record)

@@ -24,6 +24,7 @@ def training_pipeline(
     margin: float = DEFAULTS.margin,
     outcomes: bool = DEFAULTS.outcomes,
     family: str = DEFAULTS.family,
+    fairness: dict = {},  # noqa: B006 - the policy's fairness limits; {} is the defaults (four-fifths rule)
 ) -> str:
     clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
                    mapping=mapping)  # fmt: skip
@@ -35,10 +36,10 @@ def training_pipeline(
     )  # fmt: skip
     evaluated = evaluate(
         config=config, version=model.outputs["Output"], run_id=run, missed_cost=missed_cost,
-        offboard_cost=offboard_cost,
+        offboard_cost=offboard_cost, fairness=fairness,
     )  # fmt: skip
     version = evaluated.outputs["Output"]
-    decision = gate(config=config, version=version, run_id=run, margin=margin)
+    decision = gate(config=config, version=version, run_id=run, margin=margin, fairness=fairness)
     with dsl.If(decision.outputs["Output"] == True, name="passed-gate"):  # noqa: E712 - a KFP condition
         promote(config=config, version=version, run_id=run)
     return run

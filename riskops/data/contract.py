@@ -164,6 +164,11 @@ class Mapping(BaseModel):
         description="customer attributes that are numbers though the source holds them as text (`'12,5'` is not "
         "one): cast, and a row whose value does not read as a number is quarantined as bad_type:<attribute>",
     )
+    protected: list[str] = Field(
+        default_factory=list,
+        description="customer attributes the bank may not decide on (sex, age, marital status, ethnicity...): "
+        "never model features, reasons, rules or neighbours, not shown in the console; kept to measure fairness",
+    )
     descriptions: dict[str, str] = Field(
         default_factory=dict,
         description="customer attribute -> what it means, in words (`LIMIT_BAL: credit limit`): how reasons name it",
@@ -174,7 +179,7 @@ class Mapping(BaseModel):
         default=0.05, ge=0, le=1, description="stop the run if a larger share of rows is quarantined"
     )
 
-    @field_validator("categorical", "numeric")
+    @field_validator("categorical", "numeric", "protected")
     @classmethod
     def _role_names_reach_sql_safely(cls, v: list[str]) -> list[str]:
         return [_checked(check_column, safe_column(name)) for name in v]

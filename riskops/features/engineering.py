@@ -63,6 +63,9 @@ class FeatureConfig(BaseModel):
     long_window: int = 365
     recent_window: int = 30
     pass_through_window: int = 90
+    protected: tuple[str, ...] = Field(
+        default=(), description="customer attributes the mapping declares protected: never features (fairness only)"
+    )
     omit: tuple[str, ...] = Field(
         default=(), description="generated features that had one value (or none) over the labelled cohort when the "
         "book was adapted: not output (still computed where another feature is made from them)"
@@ -253,7 +256,8 @@ class FeatureSet:
 
     def __init__(self, config: FeatureConfig, attributes: dict[str, str]) -> None:
         self.config = config
-        self.attributes = attributes  # name -> "numeric" | "categorical"
+        # name -> "numeric" | "categorical"; a protected attribute is no feature, nor input to one
+        self.attributes = {n: k for n, k in attributes.items() if n not in set(config.protected)}
         self.tx: list[_TxFeature] = []
         self.derived: list[_Derived] = []
         self.flags: dict[str, str] = {}  # per-row boolean column -> its SQL over the transaction columns

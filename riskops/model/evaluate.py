@@ -29,6 +29,7 @@ from riskops.core.markup import md_text
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.calibration import logistic_fit
 from riskops.model.config import BEST_REASON, CostMatrix, Family
+from riskops.model.fairness import FairnessPolicy, fairness_markdown
 from riskops.model.inputs import Model, predict, shap_values
 from riskops.model.plots import evaluation_plots
 from riskops.model.reporting import markdown_html
@@ -258,6 +259,7 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     ]
     lines += [f"| {md_text(i['feature'])} | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
     lines += ["", "![SHAP summary](shap_summary.png)", ""]
+    lines += fairness_markdown(m.get("fairness", {}), FairnessPolicy.model_validate(m.get("fairness_limits", {})))
     if meta["dropped"]:
         lines += ["## Features dropped", ""]
         lines += [f"- {md_text(k)}: {md_text(v)}" for k, v in meta["dropped"].items()]

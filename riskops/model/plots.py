@@ -73,3 +73,19 @@ def evaluation_plots(
     shap.summary_plot(sv, Xc, max_display=20, show=False, plot_size=(7, 6))
     out["shap_summary.png"] = png(plt.gcf())
     return out
+
+
+def fairness_plot(fairness: dict[str, Any]) -> bytes:
+    """Per protected attribute, each group's listed share, true- and false-positive rate side by side."""
+    fig, axes = plt.subplots(1, len(fairness), figsize=(4.5 * len(fairness), 3.6), squeeze=False)
+    for ax, (name, a) in zip(axes[0], fairness.items(), strict=True):
+        groups = list(a["groups"])
+        x = np.arange(len(groups))
+        for k, (metric, label) in enumerate((("listed", "listed"), ("tpr", "true-positive rate"),
+                                             ("fpr", "false-positive rate"))):  # fmt: skip
+            values = [a["groups"][g][metric] or 0.0 for g in groups]
+            ax.bar(x + (k - 1) * 0.27, values, 0.27, label=label)
+        ax.set_xticks(x, [str(g)[:14] for g in groups], rotation=30 if len(groups) > 4 else 0)
+        ax.set(title=f"{name} (ratio {a['parity_ratio'] if a['parity_ratio'] is not None else '-'})", ylim=(0, 1))
+    axes[0][0].legend(fontsize=8)
+    return png(fig)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 
-from riskops.core.errors import ArtifactError
+from riskops.core.errors import ArtifactError, DataContractError
 from riskops.core.identity import code_version
 from riskops.core.progress import Say, Tick
 from riskops.data.contract import LABEL_SUSPENDED, as_of_cutoff, table_name
@@ -37,7 +38,8 @@ from riskops.io.warehouse.base import Warehouse
 from riskops.model.calibration import calibrate
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.evaluate import evaluate, write_report
-from riskops.model.inputs import align
+from riskops.model.fairness import GROUPS, FairnessPolicy, breaches, measure
+from riskops.model.inputs import align, predict
 from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
 from riskops.model.train import prepare, train
 from riskops.runs.monitor import read_outcomes
@@ -101,8 +103,27 @@ def train_candidate(
     oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": oof_p})
     registry = Registry(store)
     registry.store_candidate(result.model, version, holdout, _parquet(oof))
+    if feature_cfg.protected:  # the holdout's protected groups, for fairness only (never the model's input)
+        groups = protected_groups(wh, holdout[ID_COLUMN], list(feature_cfg.protected))
+        store.write_bytes(f"{PREFIX}/{version}/{GROUPS}", _parquet(groups))
     store.write_text(f"{PREFIX}/{version}/candidate.json", candidate.model_dump_json(indent=2))
     return candidate
+
+
+def protected_groups(wh: Warehouse, ids: pd.Series, protected: list[str]) -> pd.DataFrame:
+    """The protected attributes of these customers, in their order (a current customer learned from its outcome
+    is in the unlabelled cohort's table)."""
+    tables = [table_name(c, "customers") for c in ("labelled", "unlabelled")]
+    frames = [wh.read_table(t).to_pandas() for t in tables if wh.exists(t)]
+    missing = sorted(set(protected) - set(frames[0].columns))
+    if missing:
+        raise DataContractError(f"protected attributes {missing} are not columns of the customers",
+                                "the mapping's `protected`", "name customer attributes as loaded; the customers "
+                                f"have {', '.join(map(str, frames[0].columns))}")  # fmt: skip
+    known = pd.concat([f.loc[:, [ID_COLUMN, *protected]] for f in frames if set(protected) <= set(f.columns)])
+    known[ID_COLUMN] = known[ID_COLUMN].astype(str)
+    known = known.drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
+    return known.reindex(ids.astype(str)).reset_index()
 
 
 def outcome_examples(wh: Warehouse, labelled: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -146,8 +167,10 @@ def _evaluate_stored(store: ArtifactStore, version: str, features: list[str], ca
     )  # fmt: skip
 
 
-def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | None = None) -> ModelCard:
-    """Evaluate a trained candidate once and register it: report, then card.json (last)."""
+def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | None = None,
+                       fairness: FairnessPolicy | None = None) -> ModelCard:  # fmt: skip
+    """Evaluate a trained candidate once and register it: report (with each protected group's figures against
+    the `fairness` limits), then card.json (last)."""
     costs = costs or CostMatrix()
     key = f"{PREFIX}/{version}/candidate.json"
     if not store.exists(key):
@@ -156,6 +179,13 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
         )
     c = Candidate.model_validate_json(store.read_text(key))
     ev = _evaluate_stored(store, version, c.features, c.categorical, list(c.dropped), costs)
+    limits = fairness or FairnessPolicy()
+    fair = holdout_fairness(Registry(store), version, c, ev.threshold, limits)
+    if fair:
+        from riskops.model.plots import fairness_plot  # matplotlib only where a report is written
+
+        ev.metrics |= {"fairness": fair, "fairness_limits": limits.model_dump()}
+        ev.plots["fairness.png"] = fairness_plot(fair)
     card = ModelCard(
         **c.model_dump(),
         threshold=ev.threshold,
@@ -170,6 +200,50 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
     Registry(store).register(card)
     reference(store, card)  # its frozen profile, the baseline for drift (scoring.drift)
     return card
+
+
+def holdout_fairness(registry: Registry, version: str, model: Candidate, threshold: float,
+                     limits: FairnessPolicy) -> dict[str, Any]:  # fmt: skip
+    """The decisions of `model` at `threshold` on `version`'s holdout, per protected group ({} when the mapping
+    declared none). `model` may be another version than the holdout's (the gate scores the champion on it)."""
+    key = f"{PREFIX}/{version}/{GROUPS}"
+    if not registry.store.exists(key):
+        return {}
+    holdout = registry.holdout(version)
+    groups = pd.read_parquet(io.BytesIO(registry.store.read_bytes(key))).drop(columns=[ID_COLUMN])
+    X = align(holdout, model.features, model.categorical, list(model.dropped))
+    p = predict(registry.load_model(model.version), X, model.categorical)
+    return measure(holdout[LABEL_COLUMN].to_numpy(), p, threshold, groups, limits)
+
+
+def fair_gate(registry: Registry, decision: GateDecision, limits: FairnessPolicy) -> GateDecision:
+    """The gate's decision with fairness, both models judged on the challenger's holdout at their own cut-offs:
+    a challenger that breaches a limit the champion meets is refused (`on_breach: warn`: promoted, the breach
+    said). Without a champion there is nothing met to compare with: promoted, its breaches said."""
+    if not decision.promote:
+        return decision
+    card = registry.card(decision.challenger)
+    mine = breaches(holdout_fairness(registry, card.version, card, card.threshold, limits))
+    if not mine:
+        return decision
+    if decision.champion is None:
+        return decision.model_copy(update={"reason": f"{decision.reason}; fairness: {'; '.join(mine)}"})
+    champ = registry.card(decision.champion)
+    theirs = {_breach_kind(b) for b in breaches(holdout_fairness(registry, card.version, champ, champ.threshold,
+                                                                 limits))}  # fmt: skip
+    new = [b for b in mine if _breach_kind(b) not in theirs]
+    if not new:
+        return decision.model_copy(update={"reason": f"{decision.reason}; fairness as the champion: {'; '.join(mine)}"})
+    refuse = limits.on_breach == "refuse"
+    said = (
+        f"{decision.reason}; {'refused' if refuse else 'warning'}: fairness {'; '.join(new)}, which the champion meets"
+    )
+    return decision.model_copy(update={"promote": not refuse, "reason": said})
+
+
+def _breach_kind(breach: str) -> str:
+    """'sex: listed-share ratio 0.55 < 0.8' -> 'sex: listed-share ratio'."""
+    return re.sub(r" -?[\d.]+ [<>].*$", "", breach)
 
 
 def reevaluate(store: ArtifactStore, version: str, costs: CostMatrix) -> tuple[ModelCard, str]:

@@ -31,8 +31,14 @@ class RunParameters(BaseModel):
         """The model family training ships: the policy's choice."""
         return training_family(self.policy)
 
+    @property
+    def fairness(self) -> dict[str, Any]:
+        """The fairness limits evaluation and the gate judge by: the policy's."""
+        return (self.policy or OffboardConfig()).fairness.model_dump()
+
     def training(self) -> dict[str, Any]:
-        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family")
+        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family",
+                 "fairness")  # fmt: skip
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:

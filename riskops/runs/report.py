@@ -196,6 +196,7 @@ def build_report(
         f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%}). At the "
         f"cost-optimal threshold {card.threshold:.3f}: precision {c['precision']:.1%}, recall {c['recall']:.1%}. "
         f"Full model report: `{card.report_uri}`.",
+        *_fairness_lines(card.metrics.get("fairness", {})),
         "",
         "## Segments of the scored cohort",
         "",
@@ -235,6 +236,17 @@ def build_report(
     lines += LIMITATIONS
     plots = _plots(result) | ({"drift.png": _drift_plot(drift)} if drift is not None else {})
     return "\n".join(lines) + "\n", plots
+
+
+def _fairness_lines(fairness: dict[str, Any]) -> list[str]:
+    """The model's fairness in one paragraph (the model report has each group)."""
+    if not fairness:
+        return ["", "Fairness: not measured (the mapping declares no protected attribute)."]
+    said = [f"{md_text(n)}: listed-share ratio {a['parity_ratio'] if a['parity_ratio'] is not None else '-'}"
+            + (f" (**{md_text('; '.join(a['breaches']))}**)" if a["breaches"] else " (within the limits)")
+            for n, a in fairness.items()]  # fmt: skip
+    return ["", "Fairness across protected groups (kept out of the model; each group in the model report): "
+            + "; ".join(said) + "."]  # fmt: skip
 
 
 def _cost_line(c: dict[str, float]) -> list[str]:

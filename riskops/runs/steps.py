@@ -123,9 +123,10 @@ def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepRes
     step = _Step(config, run_id, f"features-{cohort}")
     cutoff = as_of_cutoff(date.fromisoformat(as_of))
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get(f"ingest-{cohort}")
-    words = (ingested.parameters.get("mapping") or {}).get("descriptions", {}) if ingested else {}
+    mapped = (ingested.parameters.get("mapping") or {}) if ingested else {}
+    base = FeatureConfig(attribute_words=mapped.get("descriptions", {}), protected=tuple(mapped.get("protected", ())))
     with step.warehouse() as wh:  # the book's own types and windows and words; the model keeps them (its card)
-        adapted = adapt(wh, cohort, cutoff, FeatureConfig(attribute_words=words))
+        adapted = adapt(wh, cohort, cutoff, base)
         fs = build_features(wh, cohort, cutoff, adapted.config)
         constant: list[str] = []
         if cohort == "labelled":  # the book is adapted on the labelled cohort; others follow the model's card
@@ -189,13 +190,18 @@ def model_file(config: Config, version: str) -> bytes:
     return registry.store.read_bytes(registry.model_key(version))
 
 
-def evaluate(config: Config, version: str, run_id: str, missed_cost: float = DEFAULTS.missed_cost,
-             offboard_cost: float = DEFAULTS.offboard_cost) -> StepResult:  # fmt: skip
-    """Evaluate the candidate once on its holdout with the run's cost matrix and register it; the report."""
+def evaluate(
+    config: Config, version: str, run_id: str, missed_cost: float = DEFAULTS.missed_cost,
+    offboard_cost: float = DEFAULTS.offboard_cost, fairness: Mapping[str, Any] | None = None,
+) -> StepResult:  # fmt: skip
+    """Evaluate the candidate once on its holdout with the run's cost matrix (and fairness limits, the policy's)
+    and register it; the report."""
+    from riskops.model.fairness import FairnessPolicy
     from riskops.runs.candidate import evaluate_candidate
 
     step = _Step(config, run_id, "evaluate")
-    card = evaluate_candidate(step.store, version, CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost))
+    costs = CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost)
+    card = evaluate_candidate(step.store, version, costs, FairnessPolicy.model_validate(dict(fairness or {})))
     m = card.metrics
     metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"],
                "threshold": card.threshold}  # fmt: skip
@@ -207,12 +213,19 @@ def evaluate(config: Config, version: str, run_id: str, missed_cost: float = DEF
     )  # fmt: skip
 
 
-def gate(config: Config, version: str, run_id: str, margin: float = DEFAULTS.margin) -> StepResult:
-    """Compare the candidate with the champion on the candidate's holdout: True means promote."""
+def gate(config: Config, version: str, run_id: str, margin: float = DEFAULTS.margin,
+         fairness: Mapping[str, Any] | None = None) -> StepResult:  # fmt: skip
+    """Compare the candidate with the champion on the candidate's holdout, PR-AUC then fairness (the policy's
+    limits): True means promote."""
+    from riskops.model.fairness import FairnessPolicy
     from riskops.model.registry import Registry
+    from riskops.runs.candidate import fair_gate
 
     step = _Step(config, run_id, "gate")
-    d = Registry(step.store).gate(version, "pr_auc", margin)
+    registry = Registry(step.store)
+    d = fair_gate(
+        registry, registry.gate(version, "pr_auc", margin), FairnessPolicy.model_validate(dict(fairness or {}))
+    )
     metrics = {"challenger_pr_auc": d.challenger_score}
     if d.champion_score is not None:
         metrics["champion_pr_auc"] = d.champion_score

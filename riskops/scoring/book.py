@@ -32,6 +32,7 @@ from riskops.data.contract import table_name
 from riskops.features.engineering import ID_COLUMN, FeatureConfig, feature_set, read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
+from riskops.model.fairness import fairness_summary
 from riskops.model.inputs import align, shap_values
 from riskops.model.registry import ModelCard, Registry
 from riskops.scoring.offboard import Glossary, ScoringResult, holdout_typical, words
@@ -75,6 +76,7 @@ class BookMeta(BaseModel):
     # contributions; e.g. how many transactions a customer made. Empty for a book without transactions.
     activity: list[KeyFeature] = []
     rules: dict[str, str]  # rule -> its meaning
+    fairness: dict[str, Any] = {}  # the model's, per protected attribute (`model.fairness.fairness_summary`)
     attributes: list[str]  # the customers' descriptive columns, in order
     # Every model feature, in the model's order: `own.feature.<k>` of a row is a position in this list.
     features: list[KeyFeature] = []
@@ -177,7 +179,7 @@ def build_book(
     book["neighbours"] = _neighbours(points, segment, NEIGHBOURS)
     seconds["neighbours"] = time.perf_counter() - t
 
-    attributes = _attributes(wh, cohort, book[ID_COLUMN])
+    attributes = _attributes(wh, cohort, book[ID_COLUMN], card.feature_config.get("protected", ()))
     for a in attributes.columns:  # each attribute its own column: the client view and the book's filters
         book[f"attr.{a}"] = attributes[a].to_numpy()
     meta = BookMeta(
@@ -186,6 +188,7 @@ def build_book(
         key_features=[KeyFeature.of(f, glossary, typical, float(np.abs(sv[:, cols.index(f)]).mean())) for f in key],
         activity=[KeyFeature.of(f, glossary, typical) for f in activity],
         rules={r.name: r.meaning for r in result.policy.rules}, attributes=list(attributes.columns),
+        fairness=fairness_summary(card.metrics.get("fairness", {})),
         features=[KeyFeature.of(f, glossary, typical, float(np.abs(sv[:, j]).mean()) if len(sv) else 0.0)
                   for j, f in enumerate(cols)],
         seconds={k: round(v, 3) for k, v in seconds.items()},
@@ -239,11 +242,12 @@ def _activity(X: pd.DataFrame) -> list[str]:
     return [counts[-1][1]] if counts else []
 
 
-def _attributes(wh: Warehouse, cohort: str, ids: pd.Series) -> pd.DataFrame:
-    """The customers' own columns (as strings) in the book's order."""
+def _attributes(wh: Warehouse, cohort: str, ids: pd.Series, protected: Any = ()) -> pd.DataFrame:
+    """The customers' own columns (as strings) in the book's order; protected ones are never shown (nor filtered
+    or compared on)."""
     table = wh.read_table(table_name(cohort, "customers")).to_pandas()
     table[ID_COLUMN] = table[ID_COLUMN].astype(str)
-    keep = [c for c in table.columns if c != ID_COLUMN and c not in HIDDEN_ATTRIBUTES]
+    keep = [c for c in table.columns if c != ID_COLUMN and c not in {*HIDDEN_ATTRIBUTES, *protected}]
     shown = table.set_index(ID_COLUMN).reindex(ids)[keep]
     text = shown.astype(object).where(shown.notna(), None)
     return text.apply(lambda col: col.map(lambda v: v if v is None else _plain(v)))

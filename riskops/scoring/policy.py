@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from riskops.core.configfile import read_config
 from riskops.core.errors import ConfigError
 from riskops.model.config import ModelChoice, TrainConfig
+from riskops.model.fairness import FairnessPolicy
 from riskops.model.segments import Cutoffs
 
 if TYPE_CHECKING:
@@ -136,6 +137,9 @@ class OffboardConfig(BaseModel):
         "costs alone would list and what each list is expected to cost; null: the costs alone decide"
     )  # fmt: skip
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    fairness: FairnessPolicy = Field(default_factory=FairnessPolicy, description="limits across protected groups: "
+                                     "the model report judges each candidate by them, the gate refuses a breach the "
+                                     "champion does not make (read when training)")  # fmt: skip
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(default=3, ge=1, le=10)
     drift: DriftPolicy = Field(default_factory=DriftPolicy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from riskops.model.fairness import fairness_summary
 from serving.deps import ModelDep
 from serving.schemas import ModelInfo
 
@@ -16,4 +17,5 @@ async def model_info(m: ModelDep) -> ModelInfo:
     return ModelInfo(
         version=c.version, family=c.family, trained_at=c.created, as_of=c.as_of, rows=c.rows, threshold=c.threshold,
         metrics={k: float(c.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")}, loaded_at=m.loaded_at,
+        fairness=fairness_summary(c.metrics.get("fairness", {})),
     )  # fmt: skip

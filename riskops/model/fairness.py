@@ -1,0 +1,165 @@
+"""Fairness of a model's decisions across the groups of each protected attribute (sex, age, marital status...).
+
+Protected attributes are declared in the mapping (`protected:`): they are never features, reasons, rules or
+neighbours; the training step keeps their values for the holdout customers only (`groups.parquet` beside the
+model), and this module measures, per group, what the decision does to it with fairlearn's `MetricFrame`: size,
+base rate, listed share (selection rate at the High cut-off), precision, true- and false-positive rates, mean
+score against the observed rate (calibration) and ROC-AUC. Between groups: the demographic parity ratio (lowest
+listed share / highest; the four-fifths rule asks >= 0.8) and the equalised-odds difference (the larger of the
+TPR and FPR gaps). Groups smaller than `min_group` are shown but not judged: their rates are noise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from riskops.core.markup import md_text
+
+GROUPS = "groups.parquet"  # beside a model version: the holdout customers' protected attributes, in holdout order
+AGE_BANDS = (0, 25, 35, 45, 55, 65, 200)
+MISSING = "unknown"
+
+
+class FairnessPolicy(BaseModel):
+    """The limits a model's decisions must meet across protected groups (`fairness:` in the policy)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    min_parity_ratio: float = Field(default=0.8, ge=0, le=1, description="lowest / highest listed share of any two "
+                                    "groups of an attribute (the four-fifths rule: 0.8)")  # fmt: skip
+    max_odds_difference: float = Field(default=0.2, ge=0, le=1, description="the largest gap in true- or "
+                                       "false-positive rate between two groups of an attribute")  # fmt: skip
+    min_group: int = Field(default=30, ge=1, description="groups with fewer holdout customers are shown, not judged")
+    on_breach: Literal["refuse", "warn"] = Field(default="refuse", description="what the gate does with a "
+                                                 "candidate that breaches a limit the champion meets")  # fmt: skip
+
+
+def banded(name: str, values: pd.Series) -> pd.Series:
+    """An attribute's groups: categories as they are; ages in bands; other numbers in quartiles."""
+    if not pd.api.types.is_numeric_dtype(values) or values.nunique(dropna=True) <= 10:
+        return values.astype("string").fillna(MISSING).astype(str)
+    if "age" in name.lower():
+        names = [f"{a}-{b - 1}" if b < AGE_BANDS[-1] else f"{a}+" for a, b in itertools.pairwise(AGE_BANDS)]
+        bands = pd.cut(values, AGE_BANDS, right=False, labels=names)
+    else:
+        bands = pd.qcut(values, 4, duplicates="drop")
+    return bands.astype("string").fillna(MISSING).astype(str)
+
+
+def _rate(num: np.ndarray, den: np.ndarray) -> float:
+    return float(num.sum() / den.sum()) if den.sum() else float("nan")
+
+
+def _metrics(threshold: float) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
+    def listed(y: np.ndarray, p: np.ndarray) -> float:
+        return float((p >= threshold).mean()) if len(p) else float("nan")
+
+    def precision(y: np.ndarray, p: np.ndarray) -> float:
+        return _rate((p >= threshold) & (y == 1), p >= threshold)
+
+    def tpr(y: np.ndarray, p: np.ndarray) -> float:
+        return _rate((p >= threshold) & (y == 1), y == 1)
+
+    def fpr(y: np.ndarray, p: np.ndarray) -> float:
+        return _rate((p >= threshold) & (y == 0), y == 0)
+
+    def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+        return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+    return {
+        "customers": lambda y, p: float(len(y)),
+        "base_rate": lambda y, p: float(np.mean(y)) if len(y) else float("nan"),
+        "listed": listed, "precision": precision, "tpr": tpr, "fpr": fpr,
+        "mean_score": lambda y, p: float(np.mean(p)) if len(p) else float("nan"), "roc_auc": roc_auc,
+    }  # fmt: skip
+
+
+def _finite(v: float) -> float | None:
+    return None if v != v else round(float(v), 4)
+
+
+def measure(y: np.ndarray, p: np.ndarray, threshold: float, groups: pd.DataFrame,
+            limits: FairnessPolicy | None = None) -> dict[str, Any]:  # fmt: skip
+    """Per protected attribute: each group's figures, the between-group ratio and difference, and the limits it
+    breaches (judged on groups of at least `min_group` customers)."""
+    from fairlearn.metrics import MetricFrame
+
+    limits = limits or FairnessPolicy()
+    out: dict[str, Any] = {}
+    for name in groups.columns:
+        g = banded(name, groups[name].reset_index(drop=True))
+        frame = MetricFrame(metrics=_metrics(threshold), y_true=np.asarray(y), y_pred=np.asarray(p),
+                            sensitive_features=g.rename(name))  # fmt: skip
+        by = frame.by_group
+        judged = by[by["customers"] >= limits.min_group]
+        listed = judged["listed"].dropna()
+        parity = float(listed.min() / listed.max()) if len(listed) > 1 and listed.max() > 0 else None
+        gaps = [judged[m].dropna() for m in ("tpr", "fpr")]
+        odds = max((float(s.max() - s.min()) for s in gaps if len(s) > 1), default=None)
+        breaches = []
+        if parity is not None and parity < limits.min_parity_ratio:
+            breaches.append(f"{name}: listed-share ratio {parity:.2f} < {limits.min_parity_ratio:g}")
+        if odds is not None and odds > limits.max_odds_difference:
+            breaches.append(f"{name}: equalised-odds difference {odds:.2f} > {limits.max_odds_difference:g}")
+        out[name] = {
+            "groups": {str(k): {m: _finite(v) for m, v in row.items()} for k, row in by.iterrows()},
+            "parity_ratio": _finite(parity) if parity is not None else None,
+            "odds_difference": _finite(odds) if odds is not None else None,
+            "breaches": breaches,
+        }
+    return out
+
+
+def fairness_summary(fairness: dict[str, Any]) -> dict[str, Any]:
+    """What the service's /v1/model and the console show: per attribute the ratio, the difference, the
+    breaches and each group's size, listed share, TPR and FPR."""
+    keep = ("customers", "listed", "tpr", "fpr")
+    return {
+        name: {"parity_ratio": a["parity_ratio"], "odds_difference": a["odds_difference"], "breaches": a["breaches"],
+               "groups": {g: {k: m.get(k) for k in keep} for g, m in a["groups"].items()}}
+        for name, a in fairness.items()
+    }  # fmt: skip
+
+
+def breaches(fairness: dict[str, Any]) -> list[str]:
+    return [b for a in fairness.values() for b in a.get("breaches", [])]
+
+
+def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = None) -> list[str]:
+    """The report's fairness section: a table per protected attribute and what breaches the limits."""
+    limits = limits or FairnessPolicy()
+    if not fairness:
+        return ["## Fairness", "", "No protected attributes are declared in the mapping (`protected:`): fairness "
+                "is not measured. Declare sex, age, marital status and the like to keep them out of the model and "
+                "measure each group.", ""]  # fmt: skip
+    lines = ["## Fairness", "",
+             f"Decisions at the High cut-off on the holdout, per group of each protected attribute (kept out of the "
+             f"model). Limits: listed-share ratio >= {limits.min_parity_ratio:g}, equalised-odds difference <= "
+             f"{limits.max_odds_difference:g}, judged on groups of {limits.min_group}+ customers.", "",
+             "![fairness](fairness.png)", ""]  # fmt: skip
+    for name, a in fairness.items():
+        verdict = f"**breaches**: {md_text('; '.join(a['breaches']))}" if a["breaches"] else "within the limits"
+        lines += [f"**{md_text(name)}**: listed-share ratio {_said(a['parity_ratio'])}, equalised-odds difference "
+                  f"{_said(a['odds_difference'])}; {verdict}", "",
+                  "| group | customers | base rate | listed | precision | TPR | FPR | mean score | ROC-AUC |",
+                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for group, m in a["groups"].items():
+            rates = " | ".join(_pct(m[k]) for k in ("base_rate", "listed", "precision", "tpr", "fpr", "mean_score"))
+            lines.append(f"| {md_text(group)} | {int(m['customers'] or 0):,} | {rates} | {_said(m['roc_auc'])} |")
+        lines.append("")
+    return lines
+
+
+def _said(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
