@@ -86,6 +86,7 @@ def fairness_plot(fairness: dict[str, Any]) -> bytes:
             values = [a["groups"][g][metric] or 0.0 for g in groups]
             ax.bar(x + (k - 1) * 0.27, values, 0.27, label=label)
         ax.set_xticks(x, [str(g)[:14] for g in groups], rotation=30 if len(groups) > 4 else 0)
-        ax.set(title=f"{name} (ratio {a['parity_ratio'] if a['parity_ratio'] is not None else '-'})", ylim=(0, 1))
-    axes[0][0].legend(fontsize=8)
+        ratio = "-" if a["parity_ratio"] is None else f"{a['parity_ratio']:.2f}"
+        ax.set(title=f"{name}: listed-share ratio {ratio}", ylim=(0, 1))
+    axes[0][0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     return png(fig)
