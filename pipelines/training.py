@@ -25,11 +25,13 @@ def training_pipeline(
     outcomes: bool = DEFAULTS.outcomes,
     family: str = DEFAULTS.family,
     fairness: dict = {},  # noqa: B006 - the policy's fairness limits; {} is the defaults (four-fifths rule)
+    allow_protected: dict = {},  # noqa: B006 - protected attributes the policy lets the model use, justified
 ) -> str:
     clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
                    mapping=mapping)  # fmt: skip
     run = clean.outputs["run_id"]
-    feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"])
+    feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"],
+                     allow_protected=allow_protected)  # fmt: skip
     model = train(
         config=config, as_of=as_of, run_id=run, features_table=feats.outputs["Output"], trials=trials,
         tuning_timeout_s=tuning_timeout_s, seed=seed, outcomes=outcomes, family=family,

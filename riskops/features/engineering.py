@@ -66,6 +66,9 @@ class FeatureConfig(BaseModel):
     protected: tuple[str, ...] = Field(
         default=(), description="customer attributes the mapping declares protected: never features (fairness only)"
     )
+    allowed_protected: dict[str, str] = Field(
+        default_factory=dict, description="protected attributes the policy lets the model use -> the justification"
+    )
     omit: tuple[str, ...] = Field(
         default=(), description="generated features that had one value (or none) over the labelled cohort when the "
         "book was adapted: not output (still computed where another feature is made from them)"

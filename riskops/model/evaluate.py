@@ -259,7 +259,9 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     ]
     lines += [f"| {md_text(i['feature'])} | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
     lines += ["", "![SHAP summary](shap_summary.png)", ""]
-    lines += fairness_markdown(m.get("fairness", {}), FairnessPolicy.model_validate(m.get("fairness_limits", {})))
+    allowed = meta.get("feature_config", {}).get("allowed_protected", {})
+    lines += fairness_markdown(m.get("fairness", {}), FairnessPolicy.model_validate(m.get("fairness_limits", {})),
+                               allowed)  # fmt: skip
     if meta["dropped"]:
         lines += ["## Features dropped", ""]
         lines += [f"- {md_text(k)}: {md_text(v)}" for k, v in meta["dropped"].items()]

@@ -37,6 +37,37 @@ class FairnessPolicy(BaseModel):
     min_group: int = Field(default=30, ge=1, description="groups with fewer holdout customers are shown, not judged")
     on_breach: Literal["refuse", "warn"] = Field(default="refuse", description="what the gate does with a "
                                                  "candidate that breaches a limit the champion meets")  # fmt: skip
+    proxy_auc: float = Field(default=0.7, gt=0.5, le=1, description="a feature telling a group of a protected "
+                             "attribute from the rest this well (ROC-AUC) is named as a proxy")  # fmt: skip
+
+
+def proxies(
+    X: pd.DataFrame, groups: pd.DataFrame, limits: FairnessPolicy, top: int = 5
+) -> dict[str, list[dict[str, Any]]]:
+    """Per protected attribute, the numeric features that predict one of its groups best (one group against the
+    rest, ROC-AUC folded above 0.5), those at or above `proxy_auc`: a model without the attribute can still
+    decide on it through them, and a reviewer judges whether each is legitimate."""
+    from sklearn.metrics import roc_auc_score
+
+    numeric = X.select_dtypes("number")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in groups.columns:
+        g = banded(name, groups[name].reset_index(drop=True)).to_numpy()
+        sizes = pd.Series(g).value_counts()
+        judged = [k for k, n in sizes.items() if k != MISSING and limits.min_group <= n <= len(g) - limits.min_group]
+        found = []
+        for feature in numeric.columns:
+            v = numeric[feature].to_numpy(dtype=float)
+            v = np.where(np.isnan(v), np.nanmedian(v) if np.isfinite(v).any() else 0.0, v)
+            if np.ptp(v) == 0:
+                continue
+            aucs = [(abs(float(roc_auc_score(g == k, v)) - 0.5) + 0.5, str(k)) for k in judged]
+            if aucs:
+                auc, group = max(aucs)
+                if auc >= limits.proxy_auc:
+                    found.append({"feature": feature, "group": group, "auc": round(auc, 3)})
+        out[name] = sorted(found, key=lambda f: -f["auc"])[:top]
+    return out
 
 
 def banded(name: str, values: pd.Series) -> pd.Series:
@@ -132,8 +163,18 @@ def breaches(fairness: dict[str, Any]) -> list[str]:
     return [b for a in fairness.values() for b in a.get("breaches", [])]
 
 
-def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = None) -> list[str]:
-    """The report's fairness section: a table per protected attribute and what breaches the limits."""
+def allowed_lines(allowed: dict[str, str]) -> list[str]:
+    """The protected attributes the policy let the model use, each with its justification, for every report."""
+    if not allowed:
+        return []
+    said = "; ".join(f"{md_text(n)}: {md_text(why)}" for n, why in allowed.items())
+    return [f"**Protected attributes used as features** (the policy's `allow_protected`): {said}.", ""]
+
+
+def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = None,
+                      allowed: dict[str, str] | None = None) -> list[str]:  # fmt: skip
+    """The report's fairness section: a table per protected attribute, what breaches the limits, the possible
+    proxies, and the protected attributes the policy let the model use with their justification."""
     limits = limits or FairnessPolicy()
     if not fairness:
         return ["## Fairness", "", "No protected attributes are declared in the mapping (`protected:`): fairness "
@@ -143,11 +184,23 @@ def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = 
              f"Decisions at the High cut-off on the holdout, per group of each protected attribute (kept out of the "
              f"model). Limits: listed-share ratio >= {limits.min_parity_ratio:g}, equalised-odds difference <= "
              f"{limits.max_odds_difference:g}, judged on groups of {limits.min_group}+ customers.", "",
-             "![fairness](fairness.png)", ""]  # fmt: skip
+             *allowed_lines(allowed or {}), "![fairness](fairness.png)", ""]  # fmt: skip
     for name, a in fairness.items():
+        named = [
+            f"{md_text(p['feature'])} (group {md_text(p['group'])}, AUC {p['auc']:.2f})" for p in a.get("proxies", [])
+        ]
+        proxy = (
+            (
+                "Possible proxies (features that tell a group apart; judge whether each is legitimate): "
+                + ", ".join(named)
+                + "."
+            )
+            if named
+            else f"No feature tells a group apart at AUC {limits.proxy_auc:g}+."
+        )
         verdict = f"**breaches**: {md_text('; '.join(a['breaches']))}" if a["breaches"] else "within the limits"
         lines += [f"**{md_text(name)}**: listed-share ratio {_said(a['parity_ratio'])}, equalised-odds difference "
-                  f"{_said(a['odds_difference'])}; {verdict}", "",
+                  f"{_said(a['odds_difference'])}; {verdict}", "", proxy, "",
                   "| group | customers | base rate | listed | precision | TPR | FPR | mean score | ROC-AUC |",
                   "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for group, m in a["groups"].items():

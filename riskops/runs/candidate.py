@@ -38,7 +38,7 @@ from riskops.io.warehouse.base import Warehouse
 from riskops.model.calibration import calibrate
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.evaluate import evaluate, write_report
-from riskops.model.fairness import GROUPS, FairnessPolicy, breaches, measure
+from riskops.model.fairness import GROUPS, FairnessPolicy, breaches, measure, proxies
 from riskops.model.inputs import align, predict
 from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
 from riskops.model.train import prepare, train
@@ -103,8 +103,9 @@ def train_candidate(
     oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": oof_p})
     registry = Registry(store)
     registry.store_candidate(result.model, version, holdout, _parquet(oof))
-    if feature_cfg.protected:  # the holdout's protected groups, for fairness only (never the model's input)
-        groups = protected_groups(wh, holdout[ID_COLUMN], list(feature_cfg.protected))
+    measured = [*feature_cfg.protected, *feature_cfg.allowed_protected]
+    if measured:  # the holdout's protected groups, for fairness only (an allowed one is also a feature)
+        groups = protected_groups(wh, holdout[ID_COLUMN], measured)
         store.write_bytes(f"{PREFIX}/{version}/{GROUPS}", _parquet(groups))
     store.write_text(f"{PREFIX}/{version}/candidate.json", candidate.model_dump_json(indent=2))
     return candidate
@@ -180,7 +181,7 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
     c = Candidate.model_validate_json(store.read_text(key))
     ev = _evaluate_stored(store, version, c.features, c.categorical, list(c.dropped), costs)
     limits = fairness or FairnessPolicy()
-    fair = holdout_fairness(Registry(store), version, c, ev.threshold, limits)
+    fair = holdout_fairness(Registry(store), version, c, ev.threshold, limits, with_proxies=True)
     if fair:
         from riskops.model.plots import fairness_plot  # matplotlib only where a report is written
 
@@ -203,9 +204,10 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
 
 
 def holdout_fairness(registry: Registry, version: str, model: Candidate, threshold: float,
-                     limits: FairnessPolicy) -> dict[str, Any]:  # fmt: skip
+                     limits: FairnessPolicy, with_proxies: bool = False) -> dict[str, Any]:  # fmt: skip
     """The decisions of `model` at `threshold` on `version`'s holdout, per protected group ({} when the mapping
-    declared none). `model` may be another version than the holdout's (the gate scores the champion on it)."""
+    declared none), and with `with_proxies` the model's features that tell a group apart. `model` may be another
+    version than the holdout's (the gate scores the champion on it)."""
     key = f"{PREFIX}/{version}/{GROUPS}"
     if not registry.store.exists(key):
         return {}
@@ -213,7 +215,11 @@ def holdout_fairness(registry: Registry, version: str, model: Candidate, thresho
     groups = pd.read_parquet(io.BytesIO(registry.store.read_bytes(key))).drop(columns=[ID_COLUMN])
     X = align(holdout, model.features, model.categorical, list(model.dropped))
     p = predict(registry.load_model(model.version), X, model.categorical)
-    return measure(holdout[LABEL_COLUMN].to_numpy(), p, threshold, groups, limits)
+    out = measure(holdout[LABEL_COLUMN].to_numpy(), p, threshold, groups, limits)
+    if with_proxies:
+        for name, found in proxies(X, groups, limits).items():
+            out[name]["proxies"] = found
+    return out
 
 
 def fair_gate(registry: Registry, decision: GateDecision, limits: FairnessPolicy) -> GateDecision:

@@ -33,7 +33,8 @@ EMBEDDED = ("synthetic", "credit", "amlsim")  # the data a run can make itself; 
 
 
 def default_mapping(source: str) -> Mapping:
-    """The mapping a run uses when none is given: the credit book declares its coded attributes categorical."""
+    """The mapping a run uses when none is given: the credit book declares its coded attributes categorical and
+    sex, age and marital status protected."""
     return CREDIT_MAPPING if source == "credit" else Mapping()
 
 
@@ -93,7 +94,7 @@ def run_steps(
         return result.value
 
     step(steps.ingest(config, "labelled", day, run_id, folder, mapping))
-    step(steps.features(config, "labelled", day, run_id))
+    step(steps.features(config, "labelled", day, run_id, params.allow_protected))
     version = step(steps.train(config, day, run_id, params.trials, params.tuning_timeout_s, params.seed, tick,
                                params.outcomes, params.family))  # fmt: skip
     step(steps.evaluate(config, version, run_id, params.missed_cost, params.offboard_cost, params.fairness))

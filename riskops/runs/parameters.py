@@ -36,9 +36,14 @@ class RunParameters(BaseModel):
         """The fairness limits evaluation and the gate judge by: the policy's."""
         return (self.policy or OffboardConfig()).fairness.model_dump()
 
+    @property
+    def allow_protected(self) -> dict[str, str]:
+        """Protected attributes the policy lets the model use, with their justification."""
+        return dict((self.policy or OffboardConfig()).allow_protected)
+
     def training(self) -> dict[str, Any]:
         names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family",
-                 "fairness")  # fmt: skip
+                 "fairness", "allow_protected")  # fmt: skip
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:

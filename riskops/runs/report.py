@@ -17,6 +17,7 @@ from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone
+from riskops.model.fairness import allowed_lines
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.model.reporting import markdown_html
@@ -196,7 +197,7 @@ def build_report(
         f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%}). At the "
         f"cost-optimal threshold {card.threshold:.3f}: precision {c['precision']:.1%}, recall {c['recall']:.1%}. "
         f"Full model report: `{card.report_uri}`.",
-        *_fairness_lines(card.metrics.get("fairness", {})),
+        *_fairness_lines(card.metrics.get("fairness", {}), card.feature_config.get("allowed_protected", {})),
         "",
         "## Segments of the scored cohort",
         "",
@@ -238,8 +239,11 @@ def build_report(
     return "\n".join(lines) + "\n", plots
 
 
-def _fairness_lines(fairness: dict[str, Any]) -> list[str]:
-    """The model's fairness in one paragraph (the model report has each group)."""
+def _fairness_lines(fairness: dict[str, Any], allowed: dict[str, str]) -> list[str]:
+    """The model's fairness in one paragraph (the model report has each group), and the protected attributes
+    the policy let it use with their justification."""
+    if allowed:
+        return ["", *allowed_lines(allowed)[:1], *_fairness_lines(fairness, {})]
     if not fairness:
         return ["", "Fairness: not measured (the mapping declares no protected attribute)."]
     said = [f"{md_text(n)}: listed-share ratio {a['parity_ratio'] if a['parity_ratio'] is not None else '-'}"

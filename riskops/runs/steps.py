@@ -114,8 +114,12 @@ def ingest(
     )  # fmt: skip
 
 
-def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepResult:
-    """Compute `<cohort>_features` in the warehouse: one row per clean customer. Its value is the table."""
+def features(
+    config: Config, cohort: Cohort, as_of: str, run_id: str, allow_protected: Mapping[str, str] | None = None
+) -> StepResult:
+    """Compute `<cohort>_features` in the warehouse: one row per clean customer; the mapping's protected
+    attributes are not features unless the policy allows one (`allow_protected`, with its justification). Its
+    value is the table."""
     from riskops.features.adapt import adapt
     from riskops.features.engineering import build_features, catalogue_markdown, omit_constant
     from riskops.runs.record import read_steps
@@ -124,7 +128,13 @@ def features(config: Config, cohort: Cohort, as_of: str, run_id: str) -> StepRes
     cutoff = as_of_cutoff(date.fromisoformat(as_of))
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get(f"ingest-{cohort}")
     mapped = (ingested.parameters.get("mapping") or {}) if ingested else {}
-    base = FeatureConfig(attribute_words=mapped.get("descriptions", {}), protected=tuple(mapped.get("protected", ())))
+    protected, allowed = list(mapped.get("protected", ())), dict(allow_protected or {})
+    if set(allowed) - set(protected):
+        raise ConfigError(f"allow_protected names {sorted(set(allowed) - set(protected))}, which the mapping does not "
+                          "declare protected", "the policy's allow_protected", f"name one of {protected or 'none'}: "
+                          "the mapping's `protected`")  # fmt: skip
+    kept_out = tuple(p for p in protected if p not in allowed)
+    base = FeatureConfig(attribute_words=mapped.get("descriptions", {}), protected=kept_out, allowed_protected=allowed)
     with step.warehouse() as wh:  # the book's own types and windows and words; the model keeps them (its card)
         adapted = adapt(wh, cohort, cutoff, base)
         fs = build_features(wh, cohort, cutoff, adapted.config)

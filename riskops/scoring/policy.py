@@ -137,6 +137,9 @@ class OffboardConfig(BaseModel):
         "costs alone would list and what each list is expected to cost; null: the costs alone decide"
     )  # fmt: skip
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    allow_protected: dict[str, str] = Field(default_factory=dict, description="protected attributes the model may "
+                                            "use, each with the written justification the reports print (read when "
+                                            "training); still measured for fairness")  # fmt: skip
     fairness: FairnessPolicy = Field(default_factory=FairnessPolicy, description="limits across protected groups: "
                                      "the model report judges each candidate by them, the gate refuses a breach the "
                                      "champion does not make (read when training)")  # fmt: skip
@@ -155,6 +158,14 @@ class OffboardConfig(BaseModel):
         "and explained like CatBoost), or best (the logistic regression only when it beats CatBoost on CV PR-AUC "
         "beyond the folds' noise); read when training, a re-scoring keeps the champion's",
     )
+
+    @model_validator(mode="after")
+    def _justified(self) -> OffboardConfig:
+        short = sorted(name for name, why in self.allow_protected.items() if len(why.strip()) < 20)
+        if short:
+            raise ValueError(f"allow_protected: {short} need a written justification (20+ characters) that a "
+                             "reviewer can read in the report")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _rules_consistent(self) -> OffboardConfig:

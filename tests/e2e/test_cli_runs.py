@@ -430,7 +430,11 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     assert r.returncode == 0, r.stderr[-3000:]
     assert "WARNING" not in r.stdout  # the holdout's segments rise Low < Medium < High
     card = json.loads(next((tmp_path / "runs" / "models").glob("*/card.json")).read_text())
-    assert {"sex", "education", "marriage"} <= set(card["categorical"])
+    assert "education" in card["categorical"]  # a code, taken as a category
+    # Sex, age and marital status are protected: no feature, no reason; each group measured, the report says it.
+    assert not {"sex", "age", "marriage"} & set(card["features"])
+    assert set(card["metrics"]["fairness"]) == {"sex", "age", "marriage"}
+    assert set(card["metrics"]["fairness"]["age"]["groups"]) >= {"25-34", "35-44"}
     # `family: best`: the logistic regression's CV PR-AUC is within the folds' noise of CatBoost's here.
     assert card["family"] == "catboost" and card["family_reason"].startswith("best CV PR-AUC"), card["family_reason"]
     assert card["feature_config"]["attribute_words"]["limit_bal"] == "credit limit"
@@ -445,6 +449,7 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     assert record["policy"]["high_cutoff"] == pytest.approx(400 / 5400)  # from the policy's costs
     assert f"the costs alone would list {scored['over_limit']:,} more" in " ".join((r.stdout + r.stderr).split())
     report = next((tmp_path / "runs").glob("*/report.md")).read_text()
+    assert "Fairness across protected groups" in report and "sex: listed-share ratio" in report
     assert "by the policy's max_list_share, 10% of the" in report and "expected cost" in report
     check = riskops("policy", "check", "policy.yaml", cwd=tmp_path)
     assert check.returncode == 0 and "(max_list_share)" in " ".join(check.stdout.split()), check.stdout
@@ -456,4 +461,6 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     for aml in ("fan-in", "fan-out", "micro-transfer", "reporting threshold", "mule", "high-risk", "structuring"):
         assert aml not in said, aml  # no AML wording on a credit book
     catalogue = next((tmp_path / "runs").glob("*/features/catalogue.md")).read_text()
-    assert "credit limit" in catalogue and "marital status (code" in catalogue  # the words reasons would use
+    assert "credit limit" in catalogue and "education (code" in catalogue  # the words reasons would use
+    assert "marital status" not in catalogue and "age in years" not in catalogue  # protected: no features
+    assert not listing["reasons"].fillna("").str.contains("sex|marital|age in years").any()

@@ -19,9 +19,10 @@ from riskops.features.engineering import FeatureConfig, build_features, read_fea
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import TrainConfig
-from riskops.model.fairness import FairnessPolicy, banded, measure
+from riskops.model.fairness import FairnessPolicy, banded, measure, proxies
 from riskops.model.registry import Registry
 from riskops.runs.candidate import evaluate_candidate, fair_gate, train_candidate
+from riskops.scoring.book import build_book
 from riskops.scoring.offboard import score_cohort
 
 FAST = TrainConfig(folds=3, trials=0, max_iterations=60, seed=1, baselines=False, imbalance="none")
@@ -74,8 +75,13 @@ def test_a_protected_attribute_is_no_feature_and_each_group_is_measured(book: tu
     assert "## Fairness" in report and "**sex**" in report and "breaches" in report
     # Scoring: no reason, no rule on it.
     Registry(store).set_champion(version, "test")
-    listing = score_cohort(wh, store, as_of).offboarding
+    result = score_cohort(wh, store, as_of)
+    listing = result.offboarding
     assert len(listing) and not listing["reasons"].str.contains("sex").any()
+    # The console's book: no column, filter, comparison or neighbour dimension on it; the model's fairness shown.
+    book, meta = build_book(wh, store, "unlabelled", result, "r1")
+    assert "sex" not in meta.attributes and not [c for c in book.columns if "sex" in c]
+    assert meta.fairness["sex"]["groups"]["F"]["listed"] == fair["groups"]["F"]["listed"]
 
 
 def test_the_gate_refuses_a_fairness_breach_the_champion_does_not_make(book: tuple) -> None:
@@ -105,3 +111,44 @@ def test_groups_are_banded_and_small_groups_are_not_judged() -> None:
     g = pd.DataFrame({"region": ["a"] * 90 + ["b"] * 10})
     out = measure(y, p, 0.5, g, FairnessPolicy(min_group=30))["region"]
     assert out["groups"]["b"]["listed"] == 1.0 and out["breaches"] == [] and out["parity_ratio"] is None
+
+
+def test_proxies_are_the_features_that_tell_a_group_apart() -> None:
+    rng = np.random.default_rng(3)
+    sex = np.array(["F", "M"] * 200)
+    X = pd.DataFrame({"shoe_size": np.where(sex == "F", 38.0, 43.0) + rng.normal(0, 1.5, 400),
+                      "balance": rng.normal(1000, 200, 400)})  # fmt: skip
+    found = proxies(X, pd.DataFrame({"sex": sex}), FairnessPolicy())["sex"]
+    assert [f["feature"] for f in found] == ["shoe_size"] and found[0]["auc"] > 0.9
+
+
+def test_a_protected_attribute_the_policy_allows_is_a_feature_with_its_justification(  # the synthetic age
+    small_dataset: Path, tmp_path: Path
+) -> None:
+    from riskops.core.errors import ConfigError
+    from riskops.runs import steps
+    from riskops.scoring.policy import OffboardConfig
+
+    config = {
+        "warehouse": "duckdb",
+        "artifact_root": str(tmp_path / "store"),
+        "duckdb_path": str(tmp_path / "w.duckdb"),
+    }
+    as_of = dataset_as_of(small_dataset)
+    run = steps.ingest(config, "labelled", as_of, dataset_dir=str(small_dataset), mapping={"protected": ["age"]}).run_id
+    steps.features(config, "labelled", as_of, run)
+    assert "age" not in _feature_names(config)
+    why = {"age": "affordability rules of the regulator require age bands"}
+    steps.features(config, "labelled", as_of, run, why)
+    assert "age" in _feature_names(config)
+    chosen = json.loads((tmp_path / "store" / run / "features" / "config.json").read_text())
+    assert chosen["allowed_protected"] == why and chosen["protected"] == []
+    with pytest.raises(ConfigError, match=r"allow_protected names \['sex'\], which the mapping does not declare"):
+        steps.features(config, "labelled", as_of, run, {"sex": "a justification that is long enough"})
+    with pytest.raises(ValueError, match="need a written justification"):
+        OffboardConfig(allow_protected={"age": "because"})
+
+
+def _feature_names(config: dict) -> list[str]:
+    with DuckDBWarehouse(config["duckdb_path"]) as wh:
+        return list(wh.columns(table_name("labelled", "features")))
