@@ -150,6 +150,11 @@ class Mapping(BaseModel):
         default_factory=lambda: {LABEL_ACTIVE: [LABEL_ACTIVE], LABEL_SUSPENDED: [LABEL_SUSPENDED]},
         description="contract label -> source values (compared as trimmed strings, case-insensitive)",
     )
+    label_words: dict[str, str] = Field(
+        default_factory=dict,
+        description="contract label -> what it means for this book in a word (SUSPENDED: defaulted, ACTIVE: repaid): "
+        "how the reports name the outcome (default: the contract labels)",
+    )
     directions: dict[str, list[str]] = Field(
         default_factory=lambda: {"in": ["in"], "out": ["out"]},
         description="contract direction -> source values (case-insensitive)",
@@ -202,6 +207,16 @@ class Mapping(BaseModel):
         if set(v) != set(LABELS):
             raise ValueError(f"labels must map exactly {list(LABELS)}, got {sorted(v)}")
         return v
+
+    @field_validator("label_words")
+    @classmethod
+    def _words_for_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(LABELS))
+        if unknown:
+            raise ValueError(f"label_words: {unknown} are not labels; name {list(LABELS)}")
+        if any(not 0 < len(w.strip()) <= 40 for w in v.values()):
+            raise ValueError("label_words: each word must be 1 to 40 characters")
+        return {k: w.strip() for k, w in v.items()}
 
     @field_validator("directions")
     @classmethod

@@ -23,6 +23,7 @@ CODED = ["sex", "education", "marriage"]  # integer codes that mean categories
 MAPPING = Mapping(  # how `riskops run --data credit` reads the book
     categorical=CODED,
     protected=["sex", "age", "marriage"],  # never decided on; measured for fairness
+    label_words={"SUSPENDED": "defaulted", "ACTIVE": "repaid"},
     descriptions={
         "limit_bal": "credit limit", "sex": "sex (code)", "age": "age in years",
         "education": "education (code: 1 graduate school, 2 university, 3 high school, 4 other)",

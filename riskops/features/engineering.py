@@ -66,6 +66,9 @@ class FeatureConfig(BaseModel):
     protected: tuple[str, ...] = Field(
         default=(), description="customer attributes the mapping declares protected: never features (fairness only)"
     )
+    label_words: dict[str, str] = Field(
+        default_factory=dict, description="the mapping's words for the outcome labels (how reports name them)"
+    )
     allowed_protected: dict[str, str] = Field(
         default_factory=dict, description="protected attributes the policy lets the model use -> the justification"
     )

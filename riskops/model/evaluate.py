@@ -100,13 +100,28 @@ class Evaluation:
 
 
 def segment_rates(y: np.ndarray, p: np.ndarray, high: float, medium_factor: float) -> dict[str, dict[str, float]]:
-    """Customers and observed suspension rate per segment (Low, Medium, High) at these cut-offs."""
+    """Customers, observed suspension rate and its 95% Wilson interval per segment (Low, Medium, High) at these
+    cut-offs."""
+    from scipy.stats import binomtest
+
     segment = segment_codes(p, Cutoffs.of(high, medium_factor))
-    return {
-        name: {"customers": int((segment == i).sum()), "rate": float(y[segment == i].mean()) if (segment == i).any()
-               else float("nan")}
-        for i, name in enumerate(SEGMENTS)
-    }  # fmt: skip
+    out: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(SEGMENTS):
+        n, k = int((segment == i).sum()), int(y[segment == i].sum())
+        low, up = binomtest(k, n).proportion_ci(method="wilson") if n else (float("nan"), float("nan"))
+        out[name] = {
+            "customers": n,
+            "rate": k / n if n else float("nan"),
+            "rate_low": float(low),
+            "rate_high": float(up),
+        }
+    return out
+
+
+def indistinct(segments: dict[str, dict[str, float]]) -> list[str]:
+    """Neighbouring segments (each measurable) whose 95% intervals overlap: their order is not established."""
+    shown = [(k, s) for k, s in segments.items() if s["customers"] >= MIN_SEGMENT_ROWS and "rate_low" in s]
+    return [f"{a} and {b}" for (a, s), (b, t) in pairwise(shown) if s["rate_high"] >= t["rate_low"]]
 
 
 MIN_SEGMENT_ROWS = 20  # a holdout segment smaller than this is too small for its rate to say anything
@@ -213,14 +228,19 @@ def beaten_by(cv: dict[str, dict[str, float]], shipped: str = "catboost", reason
     ]
 
 
+def outcome_word(feature_config: dict[str, Any]) -> str:
+    """The book's word for the outcome the model predicts (the mapping's `label_words`), else SUSPENDED."""
+    return str(feature_config.get("label_words", {}).get("SUSPENDED", "SUSPENDED"))
+
+
 def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     """A report for a risk analyst: what the model achieves, what its threshold costs, what drives it."""
-    m, cv = ev.metrics, meta["cv"]
+    m, cv, bad = ev.metrics, meta["cv"], outcome_word(meta.get("feature_config", {}))
     lines = [
         f"# Model {meta['version']}",
         "",
         f"Trained {meta['created']} on {meta['rows']['customers']:,} labelled customers "
-        f"({meta['rows']['suspended']:,} SUSPENDED) as of {meta['as_of']}; code {meta['code_version']}.",
+        f"({meta['rows']['suspended']:,} {bad}) as of {meta['as_of']}; code {meta['code_version']}.",
         "",
         "## Cross-validated comparison (development set, same folds)",
         "",
@@ -248,7 +268,7 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "",
         f"- ROC-AUC **{m['roc_auc']:.3f}**, PR-AUC **{m['pr_auc']:.3f}** (base rate {_pct(m['base_rate'])}), "
         f"Brier {m['brier']:.4f}",
-        f"- {m['holdout_rows']:,} customers, {m['holdout_suspended']:,} SUSPENDED",
+        f"- {m['holdout_rows']:,} customers, {m['holdout_suspended']:,} {bad}",
         "",
         *_calibration_section(meta, m),
         *_threshold_section(m),
@@ -294,14 +314,27 @@ def _calibration_section(meta: dict[str, Any], m: dict[str, Any]) -> list[str]:
         f"**{m['calibration_intercept']:.2f}** (1 and 0 when a score is the probability of suspension; the "
         "reliability curve is the calibration plot below).",
         "",
-        "| segment (default policy) | holdout customers | observed suspension rate |",
-        "|---|---|---|",
-        *(f"| {k} | {v['customers']:,} | {_pct(v['rate']) if v['customers'] else '-'} |" for k, v in segs.items()),
+        "| segment (default policy) | holdout customers | observed rate | 95% interval |",
+        "|---|---|---|---|",
+        *(
+            f"| {k} | {v['customers']:,} | {_pct(v['rate']) if v['customers'] else '-'} | {_interval(v)} |"
+            for k, v in segs.items()
+        ),
         "",
     ]
     if not monotone(segs):
         lines += [f"**WARNING: {not_monotone(segs)}**", ""]
+    elif overlap := indistinct(segs):
+        lines += [f"The rates rise from Low to High, but the holdout cannot tell {' nor '.join(overlap)} apart at "
+                  "95%: their order may be chance at this size.", ""]  # fmt: skip
+    small = [f"{k} ({v['customers']})" for k, v in segs.items() if v["customers"] < MIN_SEGMENT_ROWS]
+    if small:
+        lines += [f"Too few holdout customers to measure a rate: {', '.join(small)} (under {MIN_SEGMENT_ROWS}).", ""]
     return lines
+
+
+def _interval(v: dict[str, float]) -> str:
+    return f"{_pct(v['rate_low'])} to {_pct(v['rate_high'])}" if v["customers"] and "rate_low" in v else "-"
 
 
 def not_monotone(segs: dict[str, dict[str, float]]) -> str:

@@ -16,7 +16,7 @@ from riskops.data.contract import table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
-from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone
+from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone, outcome_word
 from riskops.model.fairness import allowed_lines
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
@@ -25,7 +25,7 @@ from riskops.model.segments import SEGMENTS
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
 from riskops.scoring.drift import DRIFT, DriftResult
 from riskops.scoring.offboard import ScoringResult, format_value
-from riskops.scoring.policy import POLICY, read_policy
+from riskops.scoring.policy import DEFAULT_RULES, POLICY, OffboardConfig, Rule, read_policy
 
 
 def _plots(result: ScoringResult) -> dict[str, bytes]:
@@ -142,8 +142,7 @@ LIMITATIONS = [  # the run report's closing section
     "",
     "## Assumptions and limitations",
     "",
-    "- The label is the final account state; the model learns past off-boarding decisions, including their "
-    "biases, not ground truth about crime.",
+    "- The label is the final outcome the bank recorded; the model learns past decisions, including their biases.",
     "- Reasons are SHAP contributions of this model: they explain the score, not causes; correlated features "
     "share credit. 'Typical customer' is the median (most common category) of the model's holdout.",
     "- Scores are probabilities calibrated out of fold; the model report shows how well that held on the "
@@ -151,6 +150,9 @@ LIMITATIONS = [  # the run report's closing section
     "- Amounts across currencies are added without conversion.",
     "- An off-boarding decision needs a human review of the listed reasons before action.",
 ]
+AML_RULES = {r.name for r in DEFAULT_RULES}  # the shipped rules are anti-money-laundering patterns
+AML_LIMITATION = ["- The rules and the suspensions describe patterns of financial crime as the bank decided them, "
+                  "not ground truth about crime."]  # fmt: skip
 
 
 def _warnings_section(record: RunRecord) -> list[str]:
@@ -194,7 +196,8 @@ def build_report(
     c = m["at_cost_optimal"]
     lines += [
         "",
-        f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%}). At the "
+        f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%} "
+        f"{outcome_word(card.feature_config)}). At the "
         f"cost-optimal threshold {card.threshold:.3f}: precision {c['precision']:.1%}, recall {c['recall']:.1%}. "
         f"Full model report: `{card.report_uri}`.",
         *_fairness_lines(card.metrics.get("fairness", {}), card.feature_config.get("allowed_protected", {})),
@@ -204,7 +207,11 @@ def build_report(
         f"High: score >= {result.cutoffs['high']:.3f} "
         f"({'the cost-optimal threshold' if cfg.high == card.threshold else 'set by the policy'}); Medium: >= "
         f"{result.cutoffs['medium']:.3f} ({cfg.medium_factor:g} x High); Low: below. Off-boarded: every High "
-        f"customer and Medium customers that trigger at least {cfg.min_rules} rule(s).",
+        + (
+            f"customer and Medium customers that trigger at least {cfg.min_rules} rule(s)."
+            if _applied(cfg, result)
+            else "customer; no rule fits this book, so a Medium customer is never listed."
+        ),
         "",
         "![scores](scores.png) ![segments](segments.png)",
         "",
@@ -212,12 +219,7 @@ def build_report(
         "|---|---|---|---|---|",
     ]
     lines += _segment_rows(result, total) + _profile_rows(segment_profile(features, result, card))
-    lines += ["", "## Rules", "", "| rule | condition | meaning | customers |", "|---|---|---|---|"]
-    for rule in cfg.rules:
-        hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())
-        condition = md_text(f"{rule.feature} {rule.op} {rule.value:g}")
-        lines.append(f"| {md_text(rule.name)} | {condition} | {md_text(rule.meaning)} | {hits:,} |")
-    lines += [f"\nRule skipped: {skipped}." for skipped in result.rules_skipped]
+    lines += _rules_lines(result)
     lines += [f"\n**The list's limit**: {result.limit_said()}."] if result.over_limit else []
     if drift is not None:
         lines += _drift_lines(drift)
@@ -234,9 +236,31 @@ def build_report(
             f"| {md_text(r['customer_id'])} | {r['score']:.3f} | {md_text(r['segment'])} | "
             f"{md_text(r['rules'] or '-')} | {md_text(r['reasons'])} |"
         )
-    lines += LIMITATIONS
+    lines += LIMITATIONS + (AML_LIMITATION if any(r.name in AML_RULES for r in _applied(cfg, result)) else [])
     plots = _plots(result) | ({"drift.png": _drift_plot(drift)} if drift is not None else {})
     return "\n".join(lines) + "\n", plots
+
+
+def _applied(cfg: OffboardConfig, result: ScoringResult) -> list[Rule]:
+    """The policy's rules this book could fire (the others do not fit it: no feature, another currency...)."""
+    skipped = {s.split(" (")[0] for s in result.rules_skipped}
+    return [r for r in cfg.rules if r.name not in skipped]
+
+
+def _rules_lines(result: ScoringResult) -> list[str]:
+    """The rules the book can fire, with their meanings and hits; those that do not fit it named once."""
+    applied = _applied(result.policy, result)
+    lines = ["", "## Rules", ""]
+    if applied:
+        lines += ["| rule | condition | meaning | customers |", "|---|---|---|---|"]
+    for rule in applied:
+        hits = int(result.scores["rules"].str.split(", ").apply(lambda r, n=rule.name: n in r).sum())
+        condition = md_text(f"{rule.feature} {rule.op} {rule.value:g}")
+        lines.append(f"| {md_text(rule.name)} | {condition} | {md_text(rule.meaning)} | {hits:,} |")
+    if result.rules_skipped:
+        unused = "; ".join(md_text(s) for s in result.rules_skipped)
+        lines += ["", f"Not used here (they do not fit this book): {unused}."]
+    return lines
 
 
 def _fairness_lines(fairness: dict[str, Any], allowed: dict[str, str]) -> list[str]:

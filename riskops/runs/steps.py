@@ -101,7 +101,8 @@ def ingest(
     labels = ""
     if r.labels:
         total = sum(r.labels.values()) or 1
-        labels = f", {r.labels.get('SUSPENDED', 0):,} SUSPENDED ({r.labels.get('SUSPENDED', 0) / total:.1%})"
+        word = (mapping.label_words if mapping else {}).get("SUSPENDED", "SUSPENDED")
+        labels = f", {r.labels.get('SUSPENDED', 0):,} {word} ({r.labels.get('SUSPENDED', 0) / total:.1%})"
     figure = (
         f"{r.customers.rows_clean:,} customers{labels}, {r.transactions.rows_clean:,} transactions; quarantined "
         f"{r.customers.rows_quarantined:,} customers, {r.transactions.rows_quarantined:,} transactions"
@@ -134,7 +135,8 @@ def features(
                           "declare protected", "the policy's allow_protected", f"name one of {protected or 'none'}: "
                           "the mapping's `protected`")  # fmt: skip
     kept_out = tuple(p for p in protected if p not in allowed)
-    base = FeatureConfig(attribute_words=mapped.get("descriptions", {}), protected=kept_out, allowed_protected=allowed)
+    base = FeatureConfig(attribute_words=mapped.get("descriptions", {}), protected=kept_out, allowed_protected=allowed,
+                         label_words=mapped.get("label_words", {}))  # fmt: skip
     with step.warehouse() as wh:  # the book's own types and windows and words; the model keeps them (its card)
         adapted = adapt(wh, cohort, cutoff, base)
         fs = build_features(wh, cohort, cutoff, adapted.config)

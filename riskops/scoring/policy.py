@@ -293,6 +293,8 @@ def check_against_model(policy: OffboardConfig, card: ModelCard) -> tuple[list[s
             near = difflib.get_close_matches(rule.feature, card.features, n=3)
             hint = f" (closest: {', '.join(near)})" if near else ""
             errors.append(f"rule {rule.name}: model {card.version} has no feature {rule.feature!r}{hint}")
+    if policy.rules and not any(r.fits(book) and r.feature in card.features for r in policy.rules):
+        notes.append("no rule fits this book: a Medium customer is never listed, only High ones")
     return errors, notes
 
 

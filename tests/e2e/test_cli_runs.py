@@ -453,8 +453,13 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     assert "by the policy's max_list_share, 10% of the" in report and "expected cost" in report
     check = riskops("policy", "check", "policy.yaml", cwd=tmp_path)
     assert check.returncode == 0 and "(max_list_share)" in " ".join(check.stdout.split()), check.stdout
-    assert "Rule skipped: structuring (its threshold is in EUR; the book is in TWD)" in report
-    assert "Rule skipped: pass_through (it is about transfer, cash_deposit, withdrawal, crypto" in report
+    assert "no rule fits this book: a Medium customer is never listed" in " ".join(check.stdout.split())
+    assert "Not used here (they do not fit this book): " in report and "| structuring |" not in report  # named once
+    plain = report.replace("\\", "")  # Markdown escapes undone
+    assert "structuring (its threshold is in EUR; the book is in TWD)" in plain
+    assert "pass_through (it is about transfer, cash_deposit, withdrawal, crypto" in plain
+    assert "a Medium customer is never listed" in report and "crime" not in report  # no rule fits a credit book
+    assert "defaulted" in report and "SUSPENDED" not in report  # the book's own word for its outcome
     listing = pd.read_csv(next((tmp_path / "runs").glob("*/offboarding.csv")))
     assert not listing["reasons"].str.contains("customer attribute limit_bal").any()  # said in the book's words
     said = " ".join(listing["reasons"].fillna("")) + " ".join(listing["rules_explained"].fillna(""))

@@ -123,6 +123,13 @@ def test_a_policy_file_is_checked_setting_by_setting(tmp_path: Path) -> None:
         load_policy(tmp_path / "missing.yaml")
 
 
+def test_the_outcome_has_the_books_own_words() -> None:
+    assert Mapping(label_words={"SUSPENDED": " defaulted "}).label_words == {"SUSPENDED": "defaulted"}
+    for bad in ({"DEFAULT": "x"}, {"ACTIVE": " "}):
+        with pytest.raises(ValidationError, match="label_words"):
+            Mapping(label_words=bad)
+
+
 def test_the_example_mapping_is_a_valid_mapping() -> None:
     from riskops.data.contract import load_mapping
 

@@ -27,3 +27,20 @@ def test_the_list_holds_every_high_and_the_mediums_with_enough_rules() -> None:
     segment = np.array(["High", "High", "Medium", "Medium", "Low"], dtype=object)
     assert offboarded(segment, np.array([0, 3, 1, 2, 5]), 2).tolist() == [True, True, False, True, False]
     assert bool(offboarded("Medium", 2, 2)) and not bool(offboarded("Low", 9, 0))
+
+
+def test_segment_rates_carry_an_interval_and_say_when_the_order_is_not_established() -> None:
+    from riskops.model.evaluate import indistinct, segment_rates
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 2000)
+    y = (rng.uniform(0, 1, 2000) < p).astype(int)  # the rate rises with the score
+    segs = segment_rates(y, p, high=0.8, medium_factor=0.5)
+    for s in segs.values():
+        assert s["rate_low"] <= s["rate"] <= s["rate_high"]
+    assert indistinct(segs) == []  # 2,000 customers separate the three
+    few = segment_rates(y[:60], p[:60], high=0.8, medium_factor=0.9)  # a thin Medium band, a small holdout
+    assert few["Medium"]["rate_high"] - few["Medium"]["rate_low"] > 0.2
+    overlapping = {"Low": {"customers": 50, "rate": 0.1, "rate_low": 0.05, "rate_high": 0.2},
+                   "Medium": {"customers": 50, "rate": 0.15, "rate_low": 0.08, "rate_high": 0.25}}  # fmt: skip
+    assert indistinct(overlapping) == ["Low and Medium"]
