@@ -7,6 +7,7 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def evaluate(
     config: dict, version: str, run_id: str, missed_cost: float, offboard_cost: float, fairness: dict,
+    max_list_share: float,
     report: Output[HTML],
     metrics: Output[Metrics],
 ) -> str:  # fmt: skip
@@ -14,7 +15,7 @@ def evaluate(
     from riskops.runs import steps
     from riskops.runs.record import print_step
 
-    r = steps.evaluate(config, version, run_id, missed_cost, offboard_cost, fairness)
+    r = steps.evaluate(config, version, run_id, missed_cost, offboard_cost, fairness, max_list_share)
     with open(report.path, "w") as fh:
         fh.write(r.document)
     for k, v in r.metrics.items():

@@ -26,6 +26,7 @@ def training_pipeline(
     family: str = DEFAULTS.family,
     fairness: dict = {},  # noqa: B006 - the policy's fairness limits; {} is the defaults (four-fifths rule)
     allow_protected: dict = {},  # noqa: B006 - protected attributes the policy lets the model use, justified
+    max_list_share: float = DEFAULTS.max_list_share,  # the policy's; fairness is measured on the list it allows
 ) -> str:
     clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
                    mapping=mapping)  # fmt: skip
@@ -38,10 +39,11 @@ def training_pipeline(
     )  # fmt: skip
     evaluated = evaluate(
         config=config, version=model.outputs["Output"], run_id=run, missed_cost=missed_cost,
-        offboard_cost=offboard_cost, fairness=fairness,
+        offboard_cost=offboard_cost, fairness=fairness, max_list_share=max_list_share,
     )  # fmt: skip
     version = evaluated.outputs["Output"]
-    decision = gate(config=config, version=version, run_id=run, margin=margin, fairness=fairness)
+    decision = gate(config=config, version=version, run_id=run, margin=margin, fairness=fairness,
+                    max_list_share=max_list_share)  # fmt: skip
     with dsl.If(decision.outputs["Output"] == True, name="passed-gate"):  # noqa: E712 - a KFP condition
         promote(config=config, version=version, run_id=run)
     return run

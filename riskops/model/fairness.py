@@ -141,6 +141,7 @@ def measure(y: np.ndarray, p: np.ndarray, threshold: float, groups: pd.DataFrame
             breaches.append(f"{name}: equalised-odds difference {odds:.2f} > {limits.max_odds_difference:g}")
         out[name] = {
             "groups": {str(k): {m: _finite(v) for m, v in row.items()} for k, row in by.iterrows()},
+            "threshold": round(float(threshold), 4),  # listed from this score: the list's decision
             "parity_ratio": _finite(parity) if parity is not None else None,
             "odds_difference": _finite(odds) if odds is not None else None,
             "breaches": breaches,
@@ -181,9 +182,11 @@ def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = 
                 "is not measured. Declare sex, age, marital status and the like to keep them out of the model and "
                 "measure each group.", ""]  # fmt: skip
     lines = ["## Fairness", "",
-             f"Decisions at the High cut-off on the holdout, per group of each protected attribute (kept out of the "
-             f"model). Limits: listed-share ratio >= {limits.min_parity_ratio:g}, equalised-odds difference <= "
-             f"{limits.max_odds_difference:g}, judged on groups of {limits.min_group}+ customers.", "",
+             f"The list's decisions on the holdout (listed from a score of {_first(fairness, 'threshold')}: the High "
+             "cut-off, or the policy's max_list_share of the book when that lists fewer), per group of each protected "
+             f"attribute (kept out of the model). Limits: listed-share ratio >= {limits.min_parity_ratio:g}, "
+             f"equalised-odds difference <= {limits.max_odds_difference:g}, judged on groups of {limits.min_group}+ "
+             "customers.", "",
              *allowed_lines(allowed or {}), "![fairness](fairness.png)", ""]  # fmt: skip
     for name, a in fairness.items():
         named = [
@@ -208,6 +211,12 @@ def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = 
             lines.append(f"| {md_text(group)} | {int(m['customers'] or 0):,} | {rates} | {_said(m['roc_auc'])} |")
         lines.append("")
     return lines
+
+
+def _first(fairness: dict[str, Any], key: str) -> str:
+    first: dict[str, Any] = next(iter(fairness.values()), {})
+    v = first.get(key)
+    return "-" if v is None else f"{v:.3f}"
 
 
 def _said(v: float | None) -> str:

@@ -18,6 +18,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskops.core.errors import ArtifactError, DataContractError
@@ -169,7 +170,7 @@ def _evaluate_stored(store: ArtifactStore, version: str, features: list[str], ca
 
 
 def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | None = None,
-                       fairness: FairnessPolicy | None = None) -> ModelCard:  # fmt: skip
+                       fairness: FairnessPolicy | None = None, max_list_share: float = 1.0) -> ModelCard:  # fmt: skip
     """Evaluate a trained candidate once and register it: report (with each protected group's figures against
     the `fairness` limits), then card.json (last)."""
     costs = costs or CostMatrix()
@@ -181,7 +182,7 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
     c = Candidate.model_validate_json(store.read_text(key))
     ev = _evaluate_stored(store, version, c.features, c.categorical, list(c.dropped), costs)
     limits = fairness or FairnessPolicy()
-    fair = holdout_fairness(Registry(store), version, c, ev.threshold, limits, with_proxies=True)
+    fair = holdout_fairness(Registry(store), version, c, ev.threshold, limits, max_list_share, with_proxies=True)
     if fair:
         from riskops.model.plots import fairness_plot  # matplotlib only where a report is written
 
@@ -203,8 +204,8 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
     return card
 
 
-def holdout_fairness(registry: Registry, version: str, model: Candidate, threshold: float,
-                     limits: FairnessPolicy, with_proxies: bool = False) -> dict[str, Any]:  # fmt: skip
+def holdout_fairness(registry: Registry, version: str, model: Candidate, threshold: float, limits: FairnessPolicy,
+                     max_list_share: float = 1.0, with_proxies: bool = False) -> dict[str, Any]:  # fmt: skip
     """The decisions of `model` at `threshold` on `version`'s holdout, per protected group ({} when the mapping
     declared none), and with `with_proxies` the model's features that tell a group apart. `model` may be another
     version than the holdout's (the gate scores the champion on it)."""
@@ -215,28 +216,31 @@ def holdout_fairness(registry: Registry, version: str, model: Candidate, thresho
     groups = pd.read_parquet(io.BytesIO(registry.store.read_bytes(key))).drop(columns=[ID_COLUMN])
     X = align(holdout, model.features, model.categorical, list(model.dropped))
     p = predict(registry.load_model(model.version), X, model.categorical)
-    out = measure(holdout[LABEL_COLUMN].to_numpy(), p, threshold, groups, limits)
+    # The decision the list makes: the High cut-off, or the top `max_list_share` of the book when that is tighter.
+    listed_from = max(threshold, float(np.quantile(p, 1 - max_list_share))) if max_list_share < 1 else threshold
+    out = measure(holdout[LABEL_COLUMN].to_numpy(), p, listed_from, groups, limits)
     if with_proxies:
         for name, found in proxies(X, groups, limits).items():
             out[name]["proxies"] = found
     return out
 
 
-def fair_gate(registry: Registry, decision: GateDecision, limits: FairnessPolicy) -> GateDecision:
+def fair_gate(registry: Registry, decision: GateDecision, limits: FairnessPolicy,
+              max_list_share: float = 1.0) -> GateDecision:  # fmt: skip
     """The gate's decision with fairness, both models judged on the challenger's holdout at their own cut-offs:
     a challenger that breaches a limit the champion meets is refused (`on_breach: warn`: promoted, the breach
     said). Without a champion there is nothing met to compare with: promoted, its breaches said."""
     if not decision.promote:
         return decision
     card = registry.card(decision.challenger)
-    mine = breaches(holdout_fairness(registry, card.version, card, card.threshold, limits))
+    mine = breaches(holdout_fairness(registry, card.version, card, card.threshold, limits, max_list_share))
     if not mine:
         return decision
     if decision.champion is None:
         return decision.model_copy(update={"reason": f"{decision.reason}; fairness: {'; '.join(mine)}"})
     champ = registry.card(decision.champion)
     theirs = {_breach_kind(b) for b in breaches(holdout_fairness(registry, card.version, champ, champ.threshold,
-                                                                 limits))}  # fmt: skip
+                                                                 limits, max_list_share))}  # fmt: skip
     new = [b for b in mine if _breach_kind(b) not in theirs]
     if not new:
         return decision.model_copy(update={"reason": f"{decision.reason}; fairness as the champion: {'; '.join(mine)}"})

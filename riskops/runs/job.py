@@ -97,8 +97,9 @@ def run_steps(
     step(steps.features(config, "labelled", day, run_id, params.allow_protected))
     version = step(steps.train(config, day, run_id, params.trials, params.tuning_timeout_s, params.seed, tick,
                                params.outcomes, params.family))  # fmt: skip
-    step(steps.evaluate(config, version, run_id, params.missed_cost, params.offboard_cost, params.fairness))
-    if step(steps.gate(config, version, run_id, params.margin, params.fairness)):
+    step(steps.evaluate(config, version, run_id, params.missed_cost, params.offboard_cost, params.fairness,
+                        params.max_list_share))  # fmt: skip
+    if step(steps.gate(config, version, run_id, params.margin, params.fairness, params.max_list_share)):
         step(steps.promote(config, version, run_id, "passed the gate"))
     if (dataset / "unlabelled").exists():
         step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))

@@ -37,13 +37,18 @@ class RunParameters(BaseModel):
         return (self.policy or OffboardConfig()).fairness.model_dump()
 
     @property
+    def max_list_share(self) -> float:
+        """The policy's list limit as a share of the book (1.0: none), the decisions fairness is measured at."""
+        return (self.policy or OffboardConfig()).max_list_share or 1.0
+
+    @property
     def allow_protected(self) -> dict[str, str]:
         """Protected attributes the policy lets the model use, with their justification."""
         return dict((self.policy or OffboardConfig()).allow_protected)
 
     def training(self) -> dict[str, Any]:
         names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family",
-                 "fairness", "allow_protected")  # fmt: skip
+                 "fairness", "max_list_share", "allow_protected")  # fmt: skip
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:

@@ -270,7 +270,7 @@ def _fairness_lines(fairness: dict[str, Any], allowed: dict[str, str]) -> list[s
         return ["", *allowed_lines(allowed)[:1], *_fairness_lines(fairness, {})]
     if not fairness:
         return ["", "Fairness: not measured (the mapping declares no protected attribute)."]
-    said = [f"{md_text(n)}: listed-share ratio {a['parity_ratio'] if a['parity_ratio'] is not None else '-'}"
+    said = [f"{md_text(n)}: listed-share ratio {'-' if a['parity_ratio'] is None else format(a['parity_ratio'], '.2f')}"
             + (f" (**{md_text('; '.join(a['breaches']))}**)" if a["breaches"] else " (within the limits)")
             for n, a in fairness.items()]  # fmt: skip
     return ["", "Fairness across protected groups (kept out of the model; each group in the model report): "

@@ -205,6 +205,7 @@ def model_file(config: Config, version: str) -> bytes:
 def evaluate(
     config: Config, version: str, run_id: str, missed_cost: float = DEFAULTS.missed_cost,
     offboard_cost: float = DEFAULTS.offboard_cost, fairness: Mapping[str, Any] | None = None,
+    max_list_share: float = DEFAULTS.max_list_share,
 ) -> StepResult:  # fmt: skip
     """Evaluate the candidate once on its holdout with the run's cost matrix (and fairness limits, the policy's)
     and register it; the report."""
@@ -213,7 +214,8 @@ def evaluate(
 
     step = _Step(config, run_id, "evaluate")
     costs = CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost)
-    card = evaluate_candidate(step.store, version, costs, FairnessPolicy.model_validate(dict(fairness or {})))
+    limits = FairnessPolicy.model_validate(dict(fairness or {}))
+    card = evaluate_candidate(step.store, version, costs, limits, max_list_share)
     m = card.metrics
     metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"],
                "threshold": card.threshold}  # fmt: skip
@@ -225,8 +227,10 @@ def evaluate(
     )  # fmt: skip
 
 
-def gate(config: Config, version: str, run_id: str, margin: float = DEFAULTS.margin,
-         fairness: Mapping[str, Any] | None = None) -> StepResult:  # fmt: skip
+def gate(
+    config: Config, version: str, run_id: str, margin: float = DEFAULTS.margin,
+    fairness: Mapping[str, Any] | None = None, max_list_share: float = DEFAULTS.max_list_share,
+) -> StepResult:  # fmt: skip
     """Compare the candidate with the champion on the candidate's holdout, PR-AUC then fairness (the policy's
     limits): True means promote."""
     from riskops.model.fairness import FairnessPolicy
@@ -235,9 +239,8 @@ def gate(config: Config, version: str, run_id: str, margin: float = DEFAULTS.mar
 
     step = _Step(config, run_id, "gate")
     registry = Registry(step.store)
-    d = fair_gate(
-        registry, registry.gate(version, "pr_auc", margin), FairnessPolicy.model_validate(dict(fairness or {}))
-    )
+    limits = FairnessPolicy.model_validate(dict(fairness or {}))
+    d = fair_gate(registry, registry.gate(version, "pr_auc", margin), limits, max_list_share)
     metrics = {"challenger_pr_auc": d.challenger_score}
     if d.champion_score is not None:
         metrics["champion_pr_auc"] = d.champion_score

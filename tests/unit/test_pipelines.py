@@ -129,7 +129,10 @@ def test_gate_and_promote_components_call_the_library(
 
     m = FakeMetrics()
     assert (
-        gate.python_func(config=config, version=card.version, run_id="r1", margin=0.0, fairness={}, metrics=m) is True
+        gate.python_func(
+            config=config, version=card.version, run_id="r1", margin=0.0, fairness={}, max_list_share=1.0, metrics=m
+        )
+        is True
     )
     assert "challenger_pr_auc" in m.logged  # no champion yet
     assert promote.python_func(config=config, version=card.version, run_id="r1") == card.version
