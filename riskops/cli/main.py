@@ -55,7 +55,8 @@ app = Cli(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+# Not a terminal (CI, a log file): lines as long as they are, never folded at 80 columns mid-sentence.
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 out = Console(soft_wrap=True)
 
 MappingOpt = Annotated[
@@ -74,10 +75,16 @@ DuckOpt = Annotated[
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
+    tty = sys.stderr.isatty()
+    handler: logging.Handler = (
+        RichHandler(console=console, show_path=False, log_time_format="%Y-%m-%d %H:%M:%S") if tty
+        else logging.StreamHandler(sys.stderr)
+    )  # fmt: skip
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
+        format="%(message)s" if tty else "%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+        handlers=[handler],
     )
 
 
@@ -499,7 +506,9 @@ app.add_typer(runs_app, name="runs")
 
 @app.command("score")
 def score_cmd(
-    as_of: Annotated[date, _date_option("Cut-off date the cohort was ingested with.")],
+    as_of: Annotated[
+        date | None, _date_option("Cut-off date (default: the one the cohort was ingested with; another is refused).")
+    ] = None,
     cohort: Annotated[Cohort, typer.Option(help="Cohort to score (usually unlabelled).")] = "unlabelled",
     duckdb: DuckOpt = None,
     version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
@@ -514,12 +523,13 @@ def score_cmd(
     then decides online under the same policy."""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
-    from riskops.scoring.offboard import score_cohort
+    from riskops.scoring.offboard import cohort_as_of, score_cohort
 
     settings = Settings()
     with open_warehouse(settings, duckdb) as wh:
         store = open_store(settings.artifacts, settings.gcs_endpoint)
-        result = score_cohort(wh, store, as_of, cohort, _load_policy(policy), version or None)
+        day = cohort_as_of(wh, cohort, as_of)
+        result = score_cohort(wh, store, day, cohort, _load_policy(policy), version or None)
     if publish:
         from riskops.core.identity import new_run_id
         from riskops.scoring.offboard import publish_scores

@@ -26,7 +26,7 @@ COHORTS: tuple[Cohort, ...] = ("labelled", "unlabelled")
 BAD_ENCODING = "_bad_encoding"  # added by a load: the columns of a row whose bytes were not UTF-8
 Table = Literal[
     "raw_customers", "raw_transactions", "customers", "transactions", "quarantine_customers",
-    "quarantine_transactions", "features", "features_cutoff", "scores", "offboarding", "drift",
+    "quarantine_transactions", "features", "features_cutoff", "scores", "offboarding", "drift", "ingest_as_of",
 ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+import pyarrow as pa
 from pydantic import BaseModel
 
 from riskops.core.errors import DataContractError, RiskOpsError, UnusableDataError
@@ -450,7 +451,7 @@ def ingest_cohort(
     labelled = cohort == "labelled"
     src = mapping.cohorts[cohort]
     tables = CleanTables(cohort)
-    for name in (tables.customers, tables.transactions):
+    for name in (tables.customers, tables.transactions, table_name(cohort, "ingest_as_of")):
         wh.drop(name)  # a failed run must not leave last run's clean tables looking current
 
     log.debug("validating %s customers from %s", cohort, src.customers)
@@ -490,7 +491,17 @@ def ingest_cohort(
             "fix the source data (the quarantine tables list each bad row and its reason) and run again",
             report_path=report.report_uri,
         )
+    wh.load(table_name(cohort, "ingest_as_of"), pa.table({"as_of": [str(as_of)]}))  # what scoring must cut at
     return report
+
+
+def ingested_as_of(wh: Warehouse, cohort: str) -> str | None:
+    """The as-of date the cohort's clean tables were validated at (None: ingested before it was recorded)."""
+    name = table_name(cohort, "ingest_as_of")
+    if not wh.exists(name):
+        return None
+    values = wh.read_table(name).column("as_of").to_pylist()
+    return str(values[0]) if values else None
 
 
 def _table_report(wh: Warehouse, src: str, clean: str, quarantine: str, r: _Resolved) -> TableReport:
@@ -515,11 +526,42 @@ def _table_report(wh: Warehouse, src: str, clean: str, quarantine: str, r: _Reso
     )
 
 
+# What a mapping key fixes: the hint an error gives beside each quarantine reason (the rows' reason in the table).
+FIXED_BY = {
+    "unknown_direction": "`directions:` in the mapping (which source values mean in and out)",
+    "unknown_currency": "`currencies:` in the mapping (the codes your book uses)",
+    "unknown_label": "`labels:` in the mapping (which source values mean ACTIVE and SUSPENDED)",
+    "missing_label": "`customers.columns.account_state` in the mapping (the column holding the outcome)",
+    "absurd_amount": "`max_amount:` in the mapping",
+    "unknown_customer": "the customer ids in both tables (`customers.columns.customer_id`, "
+    "`transactions.columns.customer_id`)",
+    "missing_ts": "`transactions.columns.ts` in the mapping",
+    "missing_amount": "`transactions.columns.amount` in the mapping",
+    "missing_signup_ts": "`customers.columns.signup_ts` in the mapping",
+    "ts_after_as_of": "the as-of date (`--as-of`): the rows are after it",
+    "signup_after_as_of": "the as-of date (`--as-of`): the customers signed up after it",
+}
+
+
+def reasons_said(table: TableReport, top: int = 3) -> str:
+    """The commonest quarantine reasons with their counts and what fixes each (`numeric:` for a bad type)."""
+    said = []
+    for reason, n in sorted(table.by_reason.items(), key=lambda x: -x[1])[:top]:
+        fix = FIXED_BY.get(reason) or ("`numeric:` in the mapping, or the values" if reason.startswith("bad_type:")
+                                       else "")  # fmt: skip
+        said.append(f"{reason} x{n:,}" + (f" (set {fix})" if fix else ""))
+    return "; ".join(said)
+
+
 def _judge(wh: Warehouse, report: ValidationReport, tables: CleanTables, mapping: Mapping, labelled: bool) -> None:
     """Decide whether what is left can be used; fill labels, snapshot, warnings and errors."""
     c, t = report.customers, report.transactions
     if c.rows_clean == 0:
-        why = "the source table is empty" if c.rows_in == 0 else f"all {c.rows_in:,} rows were quarantined"
+        why = (
+            "the source table is empty"
+            if c.rows_in == 0
+            else f"all {c.rows_in:,} rows were quarantined: " + reasons_said(c)
+        )
         report.errors.append(f"no usable customers in the {report.cohort} cohort: {why}")
     if t.rows_in == 0:  # an attributes-only book: the model learns from the customers' attributes alone
         report.warnings.append(
@@ -528,13 +570,12 @@ def _judge(wh: Warehouse, report: ValidationReport, tables: CleanTables, mapping
         )
     elif t.rows_clean == 0:
         report.errors.append(f"no usable transactions in the {report.cohort} cohort: all {t.rows_in:,} rows were "
-                             "quarantined")  # fmt: skip
+                             f"quarantined: {reasons_said(t)}")  # fmt: skip
     for name, table in (("customers", c), ("transactions", t)):
         share = table.rows_quarantined / table.rows_in if table.rows_in else 0.0
         if table.rows_clean and share > mapping.max_quarantine_share:
-            top = max(table.by_reason.items(), key=lambda x: x[1])
             report.errors.append(
-                f"{share:.1%} of {name} were quarantined (most: {top[0]} x{top[1]:,}), above the "
+                f"{share:.1%} of {name} were quarantined ({reasons_said(table)}), above the "
                 f"{mapping.max_quarantine_share:.0%} limit (max_quarantine_share in the mapping file)"
             )
     if labelled and c.rows_clean:

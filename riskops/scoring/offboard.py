@@ -330,6 +330,22 @@ def scoring_version(registry: Registry, version: str | None = None) -> str:
     return target
 
 
+def cohort_as_of(wh: Warehouse, cohort: str, asked: date | None = None) -> date:
+    """The as-of date to score a cohort at: the one it was ingested with; another (features cut elsewhere than
+    the validation) is refused naming both."""
+    from riskops.data.ingest import ingested_as_of
+
+    recorded = ingested_as_of(wh, cohort)
+    if recorded is None and asked is None:
+        raise RiskOpsError(f"the {cohort} cohort's as-of date is not recorded (ingested by an older version)",
+                           f"warehouse ({wh.backend})", "pass --as-of with the date it was ingested at")  # fmt: skip
+    if recorded is not None and asked is not None and asked.isoformat() != recorded[:10]:
+        raise RiskOpsError(f"--as-of {asked} differs from {recorded}, the date the {cohort} cohort was ingested at",
+                           f"warehouse ({wh.backend})", f"leave --as-of out (it is {recorded}), or ingest the "
+                           "cohort again at the other date first")  # fmt: skip
+    return asked or date.fromisoformat(str(recorded)[:10])
+
+
 def score_cohort(
     wh: Warehouse,
     store: ArtifactStore,

@@ -200,7 +200,20 @@ def test_too_much_quarantined_stops_with_the_main_reason(duck: DuckDBWarehouse, 
     rows = [*GOOD_TX, *[tx(f"n{i}", "c1", amount=-1.0) for i in range(5)]]
     with pytest.raises(UnusableDataError) as e:
         ingest(duck, store, GOOD_CUSTOMERS, rows, mapping=Mapping(max_quarantine_share=0.1))
-    assert "14.3% of transactions were quarantined (most: negative_amount x5)" in str(e.value)
+    assert "14.3% of transactions were quarantined (negative_amount x5)" in str(e.value)
+
+
+def test_every_transaction_quarantined_names_the_reason_and_the_mapping_key(
+    duck: DuckDBWarehouse, store: LocalStore
+) -> None:
+    rows = [{**t, "direction": "Gutschrift"} for t in GOOD_TX]  # a bank's own word for money in
+    with pytest.raises(UnusableDataError) as e:
+        ingest(duck, store, GOOD_CUSTOMERS, rows)
+    said = str(e.value)
+    assert (
+        f"all {len(rows)} rows were quarantined: unknown_direction x{len(rows)} (set `directions:` in the mapping"
+        in said
+    )
 
 
 def test_as_of_in_the_future_is_refused(duck: DuckDBWarehouse, store: LocalStore) -> None:

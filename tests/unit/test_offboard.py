@@ -260,3 +260,13 @@ def test_policy_check_knows_the_model_a_misspelt_rule_feature_is_an_error(store:
     alone = CliRunner().invoke(app, ["policy", "check", str(policy)],
                                env=env | {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "empty")})  # fmt: skip
     assert alone.exit_code == 0 and "settings only" in alone.output
+
+
+def test_scoring_cuts_where_the_cohort_was_ingested_and_refuses_another_date(ingested: DuckDBWarehouse) -> None:
+    from riskops.scoring.offboard import cohort_as_of
+
+    assert cohort_as_of(ingested, "unlabelled") == AS_OF  # recorded by the ingest
+    assert cohort_as_of(ingested, "unlabelled", AS_OF) == AS_OF
+    with pytest.raises(RiskOpsError, match="--as-of 2026-06-30 differs from 2026-09-30") as e:
+        cohort_as_of(ingested, "unlabelled", date(2026, 6, 30))
+    assert "leave --as-of out" in e.value.fix
