@@ -27,6 +27,12 @@ from riskops.core.errors import ArtifactError
 Keys = list[str]  # (inside the stores, `list` names their own method)
 
 
+# Files as open() makes them: 0666 less the process umask (read once; umask can only be read by setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
+
 class ArtifactStore(ABC):
     root: str
 
@@ -100,6 +106,7 @@ class LocalStore(ArtifactStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would hide a run's files from the user's group
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()

@@ -46,3 +46,12 @@ def test_keys_cannot_escape_the_root(tmp_path: Path, key: str) -> None:
 def test_missing_artifact_is_named(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match=r"artifact runs/x\.json not found"):
         LocalStore(tmp_path).read_bytes("runs/x.json")
+
+
+def test_files_are_readable_as_the_umask_allows_not_private_to_the_writer(tmp_path: Path) -> None:
+    import stat
+
+    from riskops.io.artifacts import FILE_MODE
+
+    path = Path(LocalStore(tmp_path).write_text("run/offboarding.csv", "a,b\n"))
+    assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE  # 0644 under the usual umask 022, not mkstemp's 0600
