@@ -588,12 +588,11 @@ def policy_check_cmd(
 
 @policy_app.command("default")
 def policy_default_cmd() -> None:
-    """Print the default policy as YAML, every setting named: a starting point for your own file."""
-    import yaml
+    """Print the default policy as YAML, every setting named with its meaning above it: a starting point for your
+    own file."""
+    from riskops.scoring.policy import OffboardConfig, commented_yaml
 
-    from riskops.scoring.policy import OffboardConfig
-
-    out.print(yaml.safe_dump(OffboardConfig().model_dump(mode="json"), sort_keys=False), end="")
+    out.print(commented_yaml(OffboardConfig()), end="", markup=False, highlight=False)
 
 
 @runs_app.command("list")

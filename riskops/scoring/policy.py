@@ -136,7 +136,9 @@ class OffboardConfig(BaseModel):
         "the costs would list more, the list keeps the highest scores up to it and the run says how many more the "
         "costs alone would list and what each list is expected to cost; null: the costs alone decide"
     )  # fmt: skip
-    rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES), description="explainable conditions on "
+                              "one feature each (name, feature, op, value, meaning; currency and types say which books "
+                              "a rule fits); a Medium customer is listed when it triggers min_rules")  # fmt: skip
     allow_protected: dict[str, str] = Field(default_factory=dict, description="protected attributes the model may "
                                             "use, each with the written justification the reports print (read when "
                                             "training); still measured for fairness")  # fmt: skip
@@ -144,8 +146,10 @@ class OffboardConfig(BaseModel):
                                      "the model report judges each candidate by them, the gate refuses a breach the "
                                      "champion does not make (read when training)")  # fmt: skip
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
-    reasons: int = Field(default=3, ge=1, le=10)
-    drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    reasons: int = Field(default=3, ge=1, le=10, description="reasons in words per listed customer (its largest "
+                         "positive contributions)")  # fmt: skip
+    drift: DriftPolicy = Field(default_factory=DriftPolicy, description="when a feature or the score has drifted "
+                               "from the model's holdout")  # fmt: skip
     maturity_days: int = Field(
         default=90, ge=1, le=3650, description="days after a run's as-of date its outcomes count"
     )
@@ -237,6 +241,26 @@ def training_family(policy: OffboardConfig | None) -> ModelChoice:
 
 
 POLICY = "policy.json"  # beside a model version (its default) and in each scoring run's folder
+
+
+def commented_yaml(model: BaseModel, indent: int = 0) -> str:
+    """A settings object as YAML with each key's meaning above it (its field description), nested objects
+    indented the same way: the default policy a person edits (`riskops policy default`)."""
+    import textwrap
+
+    import yaml
+
+    pad, out = " " * indent, []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if info.description:
+            out += [f"{pad}# {line}" for line in textwrap.wrap(info.description, 110 - indent)]
+        if isinstance(value, BaseModel):
+            out += [f"{pad}{name}:", commented_yaml(value, indent + 2).rstrip("\n")]
+        else:
+            dumped = yaml.safe_dump({name: model.model_dump(mode="json")[name]}, sort_keys=False, width=110)
+            out += [textwrap.indent(dumped.rstrip("\n"), pad)]
+    return "\n".join(out) + "\n"
 
 
 def describe_policy(p: OffboardConfig) -> str:

@@ -264,3 +264,13 @@ def test_a_data_name_that_is_neither_embedded_nor_a_folder_says_both(tmp_path: P
     with pytest.raises(DataContractError, match="not one of synthetic, credit, amlsim, and no such folder") as e:
         prepare_data("amlsm", tmp_path, 100, 1, None)
     assert "the folder of your book" in e.value.fix
+
+
+def test_the_default_policy_prints_each_setting_with_its_meaning_and_reads_back(tmp_path: Path) -> None:
+    from riskops.scoring.policy import commented_yaml, load_policy
+
+    text = commented_yaml(OffboardConfig())
+    assert "# default: from the costs below if set, else the model's cost-optimal threshold\nhigh_cutoff: null" in text
+    assert "  # lowest / highest listed share of any two groups" in text  # nested settings too
+    (tmp_path / "p.yaml").write_text(text)
+    assert load_policy(tmp_path / "p.yaml") == OffboardConfig()
