@@ -617,11 +617,16 @@ def runs_compare_cmd(
     first: Annotated[str, typer.Argument(help="Run id.")],
     second: Annotated[str, typer.Argument(help="Run id to compare with.")],
 ) -> None:
-    """What differs between two runs: parameters, data snapshots, model, metrics, segments."""
+    """What differs between two runs (parameters, data snapshots, model, metrics, segments) as a table with the
+    runs as columns, then the customers who entered and who left the off-boarding list.
+
+    Example: riskops runs compare 20261201-020000-001 20261207-020000-001"""
     import json
 
+    from rich.table import Table
+
     from riskops.io.artifacts import open_store
-    from riskops.runs.report import compare_runs
+    from riskops.runs.report import cell, compare_runs, list_changes
 
     settings = Settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
@@ -629,8 +634,16 @@ def runs_compare_cmd(
     rows = compare_runs(a, b)
     if not rows:
         out.print("the two runs record the same parameters, data, model and results")
-    for key, x, y in rows:
-        out.print(f"{key:<45} {x!s:<30} {y!s}")
+    else:
+        table = Table("what differs", first, second, box=None, header_style="bold")
+        for key, x, y in rows:
+            table.add_row(key, cell(x), cell(y))
+        out.print(table)
+    entered, left = list_changes(store, first, second)
+    for title, frame in ((f"entered the list in {second}", entered), (f"left the list after {first}", left)):
+        out.print(f"\n{title}: {len(frame):,}" + (" (the first 10)" if len(frame) > 10 else ""), markup=False)
+        for r in frame.head(10).itertuples():
+            out.print(f"  {r.customer_id}  {r.score:.3f}  {r.reasons}", markup=False, highlight=False)
 
 
 pipeline_app = Cli(help="KFP pipelines: compile the specs, run them locally.", no_args_is_help=True)

@@ -3,6 +3,7 @@ reasons, assumptions and limitations, as Markdown + HTML with PNG plots; and com
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -462,6 +463,32 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         elif not isinstance(v, list):
             out[key] = v
     return out
+
+
+def list_changes(store: ArtifactStore, first: str, second: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customers who entered the second run's list and those who left it (with the score and reasons each
+    run gave them), from the runs' offboarding.csv; empty frames when a run published no list."""
+
+    def listed(run: str) -> pd.DataFrame:
+        key = f"{run}/offboarding.csv"
+        if not store.exists(key):
+            return pd.DataFrame(columns=["customer_id", "score", "reasons"])
+        frame = pd.read_csv(io.StringIO(store.read_text(key)), dtype={"customer_id": str}, keep_default_na=False)
+        return frame.loc[:, ["customer_id", "score", "reasons"]]
+
+    a, b = listed(first), listed(second)
+    entered = b[~b["customer_id"].isin(a["customer_id"])].sort_values("score", ascending=False)
+    left = a[~a["customer_id"].isin(b["customer_id"])].sort_values("score", ascending=False)
+    return entered.reset_index(drop=True), left.reset_index(drop=True)
+
+
+def cell(value: Any) -> str:
+    """A record's value as a person reads it in a comparison: 4 significant digits, '-' for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
 
 
 def compare_runs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -82,6 +82,7 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     assert len(ids) == 2
     diff = riskops("runs", "compare", *ids, cwd=tmp_path)
     assert diff.returncode == 0 and "trained" in diff.stdout and "gate.promote" in diff.stdout
+    assert f"entered the list in {ids[1]}:" in diff.stdout and f"left the list after {ids[0]}:" in diff.stdout
 
 
 def test_monitor_counts_the_lists_precision_from_outcomes(

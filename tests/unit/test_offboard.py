@@ -270,3 +270,15 @@ def test_scoring_cuts_where_the_cohort_was_ingested_and_refuses_another_date(ing
     with pytest.raises(RiskOpsError, match="--as-of 2026-06-30 differs from 2026-09-30") as e:
         cohort_as_of(ingested, "unlabelled", date(2026, 6, 30))
     assert "leave --as-of out" in e.value.fix
+
+
+def test_two_runs_compared_name_who_entered_and_left_the_list(tmp_path: Path) -> None:
+    from riskops.runs.report import cell, list_changes
+
+    store = LocalStore(tmp_path)
+    store.write_text("a/offboarding.csv", "customer_id,score,reasons\n007,0.9,x\nc2,0.8,y\n")
+    store.write_text("b/offboarding.csv", "customer_id,score,reasons\n007,0.95,x\nc3,0.7,z\n")
+    entered, left = list_changes(store, "a", "b")
+    assert entered["customer_id"].tolist() == ["c3"] and left["customer_id"].tolist() == ["c2"]
+    assert list_changes(store, "a", "none")[1]["customer_id"].tolist() == ["007", "c2"]  # ids stay text
+    assert [cell(None), cell(0.123456), cell(1234567.8), cell("x")] == ["-", "0.1235", "1,234,568", "x"]
