@@ -5,18 +5,16 @@ card's `feature_config`), so scoring and the service build the same features."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from riskops.data.contract import table_name
-from riskops.features.engineering import DAY_US, THRESHOLD_CURRENCY, FeatureConfig
+from riskops.features.engineering import DAY_US, THRESHOLD_CURRENCY, FeatureConfig, type_slug
 
 MAX_TYPES = 12
 MIN_TYPE_SHARE = 0.001  # a type on fewer than 0.1% of the transactions (and 20 of them) is not a feature of its own
 MIN_TYPE_ROWS = 20
-_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")  # becomes part of feature names and SQL literals
 
 
 @dataclass
@@ -47,11 +45,15 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
     ).to_pylist()
     currency = str(main[0]["c"]) if main else None
     frequent = [r for r in counts if r["n"] >= max(MIN_TYPE_ROWS, MIN_TYPE_SHARE * n)]
-    types = tuple(str(r["t"]) for r in frequent if _TYPE_NAME.fullmatch(str(r["t"])))[:MAX_TYPES]
+    named: dict[str, str] = {}  # slug -> the data's own type: two types one name apart get one feature set
+    for r in frequent:
+        named.setdefault(type_slug(str(r["t"])), str(r["t"]))
+    types = tuple(named.values())[:MAX_TYPES]
     notes = [f"transaction types from the data: {', '.join(types) or 'none'}; main currency {currency or 'unknown'}"]
     left = [str(r["t"]) for r in counts if str(r["t"]) not in types]
     if left:
-        notes.append(f"types without features of their own (rare, or not a plain lower-case name): {', '.join(left)}")
+        notes.append(f"types without features of their own (rare, beyond {MAX_TYPES}, or named like another): "
+                     + ", ".join(left))  # fmt: skip
     history_days = max((cut - int(summary["first_us"])) / DAY_US, 1.0)
     per_day = n / max(customers, 1) / history_days  # a customer's transactions per day, on average
     needed = {base.recent_window, base.long_window}  # the ratios compare these two: always built

@@ -12,7 +12,9 @@ transactions identically: a transaction is in the w-day window when `age_us < w 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,6 +137,17 @@ def _win(w: int) -> Cond:
 
 def _dir(d: str) -> Cond:
     return Cond(f"direction = '{d}'", (lambda t: t.out) if d == "out" else (lambda t: ~t.out))
+
+
+def type_slug(name: str) -> str:
+    """A transaction type as it appears in feature names: ASCII lower case (Überweisung -> uberweisung,
+    'Card Payment' -> card_payment); a name with no Latin letter gets a short digest. The data's own value is
+    what the features compare with, and what reasons say."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:30]
+    if not slug or not slug[0].isalpha():
+        slug = f"t{hashlib.sha256(name.encode()).hexdigest()[:8]}" + (f"_{slug}" if slug else "")
+    return slug
 
 
 def _type(name: str) -> Cond:
@@ -316,11 +329,12 @@ class FeatureSet:
                         _and(direction[d], win[w]), stat, w,
                     )  # fmt: skip
         for typ in c.types:
-            is_type = flag(f"t_{typ}", _type(typ))
+            slug = type_slug(typ)
+            is_type = flag(f"t_{slug}", _type(typ))
             for w in c.type_windows:
                 for stat in ("count", "sum"):
                     self._add(
-                        f"type_{typ}_{stat}_{w}d", "activity",
+                        f"type_{slug}_{stat}_{w}d", "activity",
                         f"{stat} of {_said(typ)} transactions in the last {w} days",
                         _and(is_type, win[w]), stat, w,
                     )  # fmt: skip

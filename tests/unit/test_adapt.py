@@ -42,14 +42,26 @@ def test_a_monthly_book_gets_its_own_types_and_no_window_shorter_than_its_cadenc
         wh.load("labelled_transactions", _monthly_book())
         adapted = adapt(wh, "labelled", CUTOFF)
     c = adapted.config
-    assert c.types == ("bill", "payment")  # the fee is too rare, "Late Fee!" is not a plain name
+    assert c.types == ("bill", "payment", "Late Fee!")  # the fee is too rare; a bank's own type name is kept
     assert c.currency is None  # the book has no currency column filled
     assert 7 not in c.windows and {30, 90, 365} <= set(c.windows)  # 365 is the long window the ratios compare
     assert set(c.type_windows) <= set(c.windows)
     notes = " ".join(adapted.notes)
-    assert "Late Fee!" in notes and "fee" in notes and "left out 7d" in notes
-    names = FeatureSet(c, {}).names
+    assert "types without features of their own (rare" in notes and "fee" in notes and "left out 7d" in notes
+    fs = FeatureSet(c, {})
+    names = fs.names
     assert "type_payment_sum_30d" in names and not any(n.startswith("type_card") or "_7d" in n for n in names)
+    assert "type_late_fee_count_365d" in names  # named safely, compared with the data's own value
+    words = {f.name: f.definition for f in fs.features()}
+    assert words["type_late_fee_count_365d"] == "count of Late Fee! transactions in the last 365 days"
+
+
+def test_transaction_types_in_any_script_get_safe_feature_names() -> None:
+    from riskops.features.engineering import type_slug
+
+    assert type_slug("Überweisung") == "uberweisung" and type_slug("Card Payment") == "card_payment"
+    assert type_slug("振込").startswith("t") and len(type_slug("振込")) == 9  # no Latin letter: a short digest
+    assert type_slug("3DS").startswith("t") and type_slug("3DS").endswith("_3ds")  # a name starts with a letter
 
 
 def test_a_busy_long_book_keeps_the_default_windows() -> None:

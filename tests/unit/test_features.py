@@ -108,6 +108,22 @@ def test_batch_matches_the_hand_example_too() -> None:
     assert [n for n in fs.names if not _same(row[n], online[n])] == []
 
 
+def test_a_type_in_the_banks_own_words_gets_features_batch_and_online_alike() -> None:
+    customer, txs = _one()
+    txs = [dict(t, type="Überweisung") if i % 2 else t for i, t in enumerate(txs)]  # a German bank's transfer
+    fs = FeatureSet(
+        FeatureConfig(types=("transfer", "Überweisung"), type_windows=(90,)), {"declared_income": "numeric"}
+    )
+    with DuckDBWarehouse(":memory:") as wh:
+        wh.load("c", pa.Table.from_pylist([customer]))
+        wh.load("t", pa.Table.from_pylist([dict(r, customer_id="c1") for r in txs]))
+        row = wh.query(feature_sql(fs, wh.ref("c"), wh.ref("t"), CUTOFF, labelled=False)).to_pylist()[0]
+    online = online_features(fs, customer, txs, CUTOFF)
+    assert row["type_uberweisung_count_90d"] == online["type_uberweisung_count_90d"] == 2
+    assert row["type_uberweisung_sum_90d"] == 900.0 + 9000.0
+    assert [n for n in fs.names if not _same(row[n], online[n])] == []
+
+
 def test_a_customer_without_transactions_gets_zeros_and_nulls() -> None:
     customer, _ = _one()
     f = online_features(_fs(), customer, [], CUTOFF)
