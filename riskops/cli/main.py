@@ -29,6 +29,16 @@ if TYPE_CHECKING:
     from riskops.scoring.policy import OffboardConfig
 
 
+_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_shows_no_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_shows_no_type  # type: ignore[method-assign]  # not "--publish <bool>"
+
+
 class Cli(typer.Typer):
     """A Typer whose every command reports a RiskOpsError as one message (what, where, what to do) and exits
     with status 2, instead of a traceback; commands themselves never catch it."""
@@ -294,7 +304,9 @@ def run_cmd(
     shards: ShardsOpt = DEFAULTS.shards,
 ) -> None:
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
-    train, evaluate, gate, promote, score, report), on embedded defaults."""
+    train, evaluate, gate, promote, score, report), on embedded defaults.
+
+    Examples: riskops run ; riskops run --data ~/book --mapping book.yaml ; riskops run --data credit --policy p.yaml"""
     from riskops.cli.console import StepConsole
     from riskops.runs.job import run_job
 
@@ -520,7 +532,9 @@ def score_cmd(
 ) -> None:
     """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables). With
     --policy, under that policy instead of the model's default, without retraining; with --publish, the service
-    then decides online under the same policy."""
+    then decides online under the same policy.
+
+    Example: riskops score --duckdb runs/RUN/warehouse.duckdb --policy strict.yaml --out offboarding.csv"""
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
     from riskops.scoring.offboard import cohort_as_of, score_cohort
