@@ -200,7 +200,7 @@ def build_report(
         f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%} "
         f"{outcome_word(card.feature_config)}). At the "
         f"cost-optimal threshold {card.threshold:.3f}: precision {c['precision']:.1%}, recall {c['recall']:.1%}. "
-        f"Full model report: `{card.report_uri}`.",
+        f"Full model report: [{card.version}](../models/{card.version}/evaluation/report.html) (`{card.report_uri}`).",
         *_fairness_lines(card.metrics.get("fairness", {}), card.feature_config.get("allowed_protected", {})),
         "",
         "## Segments of the scored cohort",
@@ -227,7 +227,7 @@ def build_report(
     lines += [
         "",
         f"## Off-boarding list (top {min(list_rows, len(result.offboarding))} of {len(result.offboarding):,}; "
-        "all in `offboarding.csv`)",
+        "all in [offboarding.csv](offboarding.csv))",
         "",
         "| customer | score | segment | rules | reasons |",
         "|---|---|---|---|---|",
