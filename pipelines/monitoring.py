@@ -1,6 +1,7 @@
 from kfp import dsl
 
 from components.monitor import monitor
+from pipelines.sizing import sized
 from pipelines.training import training_pipeline
 from riskops.runs.parameters import DEFAULTS
 
@@ -19,7 +20,7 @@ def monitoring_pipeline(
     margin: float = DEFAULTS.margin,
     mapping: dict = {},  # noqa: B006 - the mapping the training pipeline reads the raw tables with
 ) -> None:
-    checked = monitor(config=config)
+    checked = sized(monitor(config=config), "monitor")
     # Retraining on the warehouse's labelled tables as of `as_of`; its gate still decides what is served.
     # The monitor's output is the family to retrain with (the policy's), or "" when nothing calls for it.
     with dsl.If(checked.outputs["Output"] != "", name="retrain"):

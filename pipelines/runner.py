@@ -26,26 +26,40 @@ from typing import Any
 from kfp import compiler, components, local
 from kfp.local import subprocess_task_handler
 
-from pipelines.monitoring import monitoring_pipeline
-from pipelines.scoring import scoring_pipeline
-from pipelines.training import training_pipeline
+from pipelines.sizing import sized_for
 from riskops.core.errors import RiskOpsError
 from riskops.core.progress import PROGRESS_MARK, Tick
 from riskops.runs.record import STEP_MARK, Finished, StepRecord
 
-PIPELINES = {"training": training_pipeline, "scoring": scoring_pipeline, "monitoring": monitoring_pipeline}
 
-
-def compile_all(out: Path, config: dict[str, Any]) -> dict[str, Path]:
-    """training.yaml and scoring.yaml under `out`, with `config` (a StepConfig's fields) as the default of
-    their `config` parameter: what every step of a run on KFP or Vertex reads its warehouse and store from."""
+def compile_all(out: Path, config: dict[str, Any], customers: int = 20_000) -> dict[str, Path]:
+    """training.yaml, scoring.yaml and monitoring.yaml under `out`, with `config` (a StepConfig's fields) as the
+    default of their `config` parameter (what every step of a run on KFP or Vertex reads its warehouse and store
+    from), each task's CPU and memory sized for a book of `customers`, and the scoring fan-out's default shards."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, fn in PIPELINES.items():
-        path = out / f"{name}.yaml"
-        compiler.Compiler().compile(fn, str(path), pipeline_parameters={"config": config})
-        paths[name] = path
+    with sized_for(customers) as sizing:
+        for name, fn in _defined().items():
+            path = out / f"{name}.yaml"
+            defaults = {"config": config} | ({"shards": sizing.shards} if name == "scoring" else {})
+            compiler.Compiler().compile(fn, str(path), pipeline_parameters=defaults)
+            paths[name] = path
     return paths
+
+
+def _defined() -> dict[str, Any]:
+    """The three pipelines defined again under the active sizing: KFP builds a pipeline's tasks (and their
+    resources) when its function is decorated, i.e. when its module is imported. Training first: monitoring
+    nests it."""
+    import importlib
+
+    import pipelines.monitoring
+    import pipelines.scoring
+    import pipelines.training
+
+    modules = [importlib.reload(m) for m in (pipelines.training, pipelines.scoring, pipelines.monitoring)]
+    return {"training": modules[0].training_pipeline, "scoring": modules[1].scoring_pipeline,
+            "monitoring": modules[2].monitoring_pipeline}  # fmt: skip
 
 
 def spec_config(spec: Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from components.report import report
 from components.score import score
 from components.score_shard import score_shard
 from components.shard_plan import shard_plan
+from pipelines.sizing import sized
 
 
 @dsl.pipeline(name="riskops-scoring", description="Unlabelled cohort -> champion model -> off-boarding list.")
@@ -17,15 +18,14 @@ def scoring_pipeline(
     policy: dict = {},  # noqa: B006 - {} means the champion's default policy
     shards: int = 1,
 ) -> str:
-    clean = ingest(config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
-                   mapping=mapping)  # fmt: skip
+    clean = sized(ingest(config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
+                         mapping=mapping), "ingest")  # fmt: skip
     run = clean.outputs["run_id"]
-    plan = shard_plan(shards=shards, run_id=run).after(clean)
+    plan = sized(shard_plan(shards=shards, run_id=run).after(clean), "shard_plan")
     with dsl.ParallelFor(items=plan.output, name="shards") as item:
-        part = score_shard(config=config, as_of=as_of, run_id=item.run_id, shard=item.shard, shards=shards,
-                           policy=policy)  # fmt: skip
-    scored = score(
-        config=config, as_of=as_of, run_id=run, shards=shards, versions=dsl.Collected(part.output), policy=policy
-    )
-    written = report(config=config, run_id=run, offboarding_table=scored.outputs["Output"])
+        part = sized(score_shard(config=config, as_of=as_of, run_id=item.run_id, shard=item.shard, shards=shards,
+                                 policy=policy), "score_shard")  # fmt: skip
+    scored = sized(score(config=config, as_of=as_of, run_id=run, shards=shards, versions=dsl.Collected(part.output),
+                         policy=policy), "score")  # fmt: skip
+    written = sized(report(config=config, run_id=run, offboarding_table=scored.outputs["Output"]), "report")
     return written.outputs["Output"]

@@ -6,6 +6,7 @@ from components.gate import gate
 from components.ingest import ingest
 from components.promote import promote
 from components.train import train
+from pipelines.sizing import sized
 from riskops.runs.parameters import DEFAULTS
 
 
@@ -28,22 +29,23 @@ def training_pipeline(
     allow_protected: dict = {},  # noqa: B006 - protected attributes the policy lets the model use, justified
     max_list_share: float = DEFAULTS.max_list_share,  # the policy's; fairness is measured on the list it allows
 ) -> str:
-    clean = ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
-                   mapping=mapping)  # fmt: skip
+    clean = sized(ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
+                         mapping=mapping), "ingest")  # fmt: skip
     run = clean.outputs["run_id"]
-    feats = features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=clean.outputs["table"],
-                     allow_protected=allow_protected)  # fmt: skip
-    model = train(
+    table = clean.outputs["table"]
+    feats = sized(features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=table,
+                           allow_protected=allow_protected), "features")  # fmt: skip
+    model = sized(train(
         config=config, as_of=as_of, run_id=run, features_table=feats.outputs["Output"], trials=trials,
         tuning_timeout_s=tuning_timeout_s, seed=seed, outcomes=outcomes, family=family,
-    )  # fmt: skip
-    evaluated = evaluate(
+    ), "train")  # fmt: skip
+    evaluated = sized(evaluate(
         config=config, version=model.outputs["Output"], run_id=run, missed_cost=missed_cost,
         offboard_cost=offboard_cost, fairness=fairness, max_list_share=max_list_share,
-    )  # fmt: skip
+    ), "evaluate")  # fmt: skip
     version = evaluated.outputs["Output"]
-    decision = gate(config=config, version=version, run_id=run, margin=margin, fairness=fairness,
-                    max_list_share=max_list_share)  # fmt: skip
+    decision = sized(gate(config=config, version=version, run_id=run, margin=margin, fairness=fairness,
+                          max_list_share=max_list_share), "gate")  # fmt: skip
     with dsl.If(decision.outputs["Output"] == True, name="passed-gate"):  # noqa: E712 - a KFP condition
-        promote(config=config, version=version, run_id=run)
+        sized(promote(config=config, version=version, run_id=run), "promote")
     return run

@@ -675,9 +675,14 @@ def pipeline_compile_cmd(
     bq_dataset: Annotated[str, typer.Option(help="BigQuery dataset (default: RISKOPS_BQ_DATASET).")] = "",
     bq_location: Annotated[str, typer.Option(help="BigQuery location (default: RISKOPS_BQ_LOCATION).")] = "",
     artifact_root: Annotated[str, typer.Option(help="gs://bucket/prefix (default: RISKOPS_ARTIFACT_ROOT).")] = "",
+    customers: Annotated[int, typer.Option(help="Customers in the book: sizes each task's CPU and memory and the "
+                                                "scoring shards (docs/operations.md).", min=1)] = 20_000,
 ) -> None:
-    """Compile the training and scoring pipelines to KFP v2 YAML specs that carry where every step finds the
-    warehouse and the artifact store (the `config` parameter's default)."""
+    """Compile the training, scoring and monitoring pipelines to KFP v2 YAML specs that carry where every step
+    finds the warehouse and the artifact store (the `config` parameter's default), and each task's CPU and memory
+    for a book of --customers.
+
+    Example: riskops pipeline compile --out build/pipelines --customers 2000000 --warehouse bigquery ..."""
     import os
 
     from riskops.core.config import StepConfig
@@ -694,7 +699,7 @@ def pipeline_compile_cmd(
         config = StepConfig.parse(StepConfig.from_settings(settings, duck).model_dump())
     except (RiskOpsError, ValueError) as e:
         _fail(e if isinstance(e, RiskOpsError) else RiskOpsError(str(e), "pipeline compile", "fix the option"))
-    for name, path in compile_all(out_dir, config.model_dump()).items():
+    for name, path in compile_all(out_dir, config.model_dump(), customers).items():
         out.print(f"{name}: {path}")
     where = config.bq_project + "." + config.bq_dataset if config.warehouse == "bigquery" else config.duckdb_path
     out.print(f"steps use {config.warehouse} ({where}) and artifacts at {config.artifact_root}")

@@ -194,3 +194,28 @@ def test_the_steps_environment_does_not_configure_it(monkeypatch: pytest.MonkeyP
     cfg = StepConfig.parse({"warehouse": "duckdb", "artifact_root": str(tmp_path), "duckdb_path": "/w.duckdb"})
     settings = cfg.settings()
     assert (settings.warehouse, settings.artifacts, settings.bq_endpoint) == ("duckdb", str(tmp_path), None)
+
+
+def test_each_task_asks_for_the_cpu_and_memory_of_its_book_size(tmp_path: Path) -> None:
+    from pipelines.runner import compile_all
+    from pipelines.sizing import sizing_for
+
+    def resources(spec: Path) -> dict[str, tuple[str, str]]:
+        executors = yaml.safe_load(spec.read_text())["deploymentSpec"]["executors"]
+        return {k.removeprefix("exec-"): (e["container"]["resources"]["resourceCpuRequest"],
+                                           e["container"]["resources"]["resourceMemoryLimit"])
+                for k, e in executors.items()}  # fmt: skip
+
+    small = compile_all(tmp_path / "small", CONFIG)  # the demo's 20,000 customers
+    big = compile_all(tmp_path / "big", CONFIG, customers=2_000_000)
+    assert resources(small["training"])["train"] == ("4", "8G") and resources(big["training"])["train"] == ("8", "32G")
+    assert resources(big["scoring"])["score"] == ("4", "32G") and resources(big["scoring"])["report"] == ("1", "2G")
+    assert resources(big["monitoring"])["train"] == ("8", "32G")  # the nested training pipeline too
+    every = {**resources(big["training"]), **resources(big["scoring"]), **resources(big["monitoring"])}
+    assert set(every) == {"ingest", "features", "train", "evaluate", "gate", "promote", "shard-plan", "score-shard",
+                          "score", "report", "monitor"}  # fmt: skip
+    shards = yaml.safe_load(big["scoring"].read_text())["root"]["inputDefinitions"]["parameters"]["shards"]
+    assert shards["defaultValue"] == 2 == sizing_for(2_000_000).shards
+    assert sizing_for(60_000_000).tier == "xlarge" and sizing_for(1).tier == "small"
+    with pytest.raises(ValueError, match="at least one customer"):
+        sizing_for(0)
