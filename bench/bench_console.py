@@ -76,9 +76,13 @@ def _contributions(model: Any, card: Any, X: Any, n: int) -> dict[str, Any]:
     t = time.perf_counter()
     predict(model, big, card.categorical)
     raw_s = time.perf_counter() - t
-    return {"precompute_contributions_s": round(shap_s, 1), "precompute_raw_predict_s": round(raw_s, 1),
-            "precompute_contributions_vs_raw_predict": round(shap_s / raw_s, 1), "model_trees": model.tree_count_,
-            "model_depth": model.get_all_params().get("depth")}  # fmt: skip
+    return {
+        "precompute_contributions_s": round(shap_s, 1),
+        "precompute_raw_predict_s": round(raw_s, 1),
+        "precompute_contributions_vs_raw_predict": round(shap_s / raw_s, 1),
+        "model_trees": model.tree_count_,
+        "model_depth": model.get_all_params().get("depth"),
+    }
 
 
 def _tile(book: Any, scores: Any, n: int, rng: np.random.Generator) -> tuple[Any, Any]:
@@ -145,8 +149,20 @@ def _service(store: Path, ids: list[str], keys: list[str], n: int) -> dict[str, 
 
     port = _free_port()
     env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(store), "RISKOPS_HOME": str(store.parent / "home")}
-    cmd = [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "serving.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     t = time.perf_counter()
     log = (store.parent / "service.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

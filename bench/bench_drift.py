@@ -67,20 +67,23 @@ def main() -> None:
         big = drift_of(wh, ref, "bench_features_1m", "bench_scores_1m", DriftPolicy())
         drift_1m_s = time.perf_counter() - t
     db.unlink(missing_ok=True)
-    report("drift", {
-        "transactions": transactions,
-        "customers": customers,
-        "features": len(fs.names),
-        "features_seconds": round(features_s, 2),
-        "drift_seconds_same_customers": round(drift_s, 2),
-        "drift_vs_features_same_customers": round(drift_s / features_s, 3),
-        "drift_rows_1m": big.rows,
-        "drift_seconds_1m": round(drift_1m_s, 2),
-        "drift_1m_vs_features_of_160k": round(drift_1m_s / features_s, 3),
-        "drifted_same_population": same.drifted(),
-        "peak_rss_mib": round(peak_rss_mib()),
-        "target": "drift of 1M customers x all features <= ~2x building those features",
-    })  # fmt: skip
+    report(
+        "drift",
+        {
+            "transactions": transactions,
+            "customers": customers,
+            "features": len(fs.names),
+            "features_seconds": round(features_s, 2),
+            "drift_seconds_same_customers": round(drift_s, 2),
+            "drift_vs_features_same_customers": round(drift_s / features_s, 3),
+            "drift_rows_1m": big.rows,
+            "drift_seconds_1m": round(drift_1m_s, 2),
+            "drift_1m_vs_features_of_160k": round(drift_1m_s / features_s, 3),
+            "drifted_same_population": same.drifted(),
+            "peak_rss_mib": round(peak_rss_mib()),
+            "target": "drift of 1M customers x all features <= ~2x building those features",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -165,8 +165,14 @@ def _train(db: Path) -> None:
     training.fit_catboost = fit_catboost  # type: ignore[assignment]
     t = time.perf_counter()
     for rows, params, seed, trees, _ in fits:
-        raw = CatBoostClassifier(iterations=trees, random_seed=seed, thread_count=cfg.thread_count, verbose=False,
-                                 allow_writing_files=False, **params)  # fmt: skip
+        raw = CatBoostClassifier(
+            iterations=trees,
+            random_seed=seed,
+            thread_count=cfg.thread_count,
+            verbose=False,
+            allow_writing_files=False,
+            **params,
+        )
         raw.fit(Pool(ds.X.iloc[:rows], ds.y[:rows], cat_features=ds.categorical))
     raw_s = time.perf_counter() - t
     figures = {

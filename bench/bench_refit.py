@@ -74,16 +74,20 @@ def main() -> None:
                     p = model.predict_proba(ds.X.iloc[T])[:, 1]  # type: ignore[attr-defined]
                     row[name] = (roc_auc_score(ds.y[T], p), average_precision_score(ds.y[T], p))  # type: ignore[attr-defined]
                 gains.append([row["all"][0] - row["development"][0], row["all"][1] - row["development"][1]])
-                print(f"{kind} {customers:,} seed {seed}: ROC-AUC {row['development'][0]:.4f} -> {row['all'][0]:.4f}, "
-                      f"PR-AUC {row['development'][1]:.4f} -> {row['all'][1]:.4f}")  # fmt: skip
+                print(
+                    f"{kind} {customers:,} seed {seed}: ROC-AUC {row['development'][0]:.4f} -> {row['all'][0]:.4f}, "
+                    f"PR-AUC {row['development'][1]:.4f} -> {row['all'][1]:.4f}"
+                )
             g = np.array(gains)
             figures[f"{kind}-{customers}"] = {
                 "roc_auc_gain_mean": round(float(g[:, 0].mean()), 4),
                 "pr_auc_gain_mean": round(float(g[:, 1].mean()), 4),
                 "seeds": args.seeds,
             }
-            print(f"== {kind} {customers:,}: refit on all labelled customers gains ROC-AUC {g[:, 0].mean():+.4f} "
-                  f"(min {g[:, 0].min():+.4f}), PR-AUC {g[:, 1].mean():+.4f} (min {g[:, 1].min():+.4f})")  # fmt: skip
+            print(
+                f"== {kind} {customers:,}: refit on all labelled customers gains ROC-AUC {g[:, 0].mean():+.4f} "
+                f"(min {g[:, 0].min():+.4f}), PR-AUC {g[:, 1].mean():+.4f} (min {g[:, 1].min():+.4f})"
+            )
     report("refit", figures)
 
 

@@ -47,8 +47,9 @@ def _prepare(root: Path) -> dict[str, Any]:
     wh, store, cfg = small_ingested(root)
     with wh:
         card, _ = train_and_register(wh, store, AS_OF, cfg, CostMatrix())
-        challenger, _ = train_and_register(wh, store, AS_OF, cfg.model_copy(update={"seed": 2}), CostMatrix(),
-                                           promote=False)  # fmt: skip
+        challenger, _ = train_and_register(
+            wh, store, AS_OF, cfg.model_copy(update={"seed": 2}), CostMatrix(), promote=False
+        )
         scored = score_cohort(wh, store, AS_OF, "unlabelled")
         publish_scores(store, "20990101-000000-000", scored)
         frame = read_features(wh, "unlabelled").head(1000)
@@ -61,7 +62,8 @@ def _prepare(root: Path) -> dict[str, Any]:
     cutoff = as_of_cutoff(AS_OF) - timedelta(microseconds=1)
     score_body = {
         "customer": {
-            "customer_id": cust["customer_id"], "signup_ts": cust["signup_ts"].isoformat(),
+            "customer_id": cust["customer_id"],
+            "signup_ts": cust["signup_ts"].isoformat(),
             "attributes": {k: v for k, v in cust.items() if k not in ("customer_id", "signup_ts")},
         },
         "transactions": [
@@ -69,7 +71,7 @@ def _prepare(root: Path) -> dict[str, Any]:
             for t in rows
         ],
         "as_of": cutoff.isoformat(),
-    }  # fmt: skip
+    }
     import pandas as pd
 
     cols: dict[str, list[Any]] = {}
@@ -80,16 +82,22 @@ def _prepare(root: Path) -> dict[str, Any]:
     # The Arrow body: the same customers five times over (5,000 rows), typed columns.
     import pyarrow as pa
 
-    table = pa.table({"customer_id": [f"{c}-{k}" for k in range(5) for c in batch_body["customer_id"]]} |
-                     {c: v * 5 for c, v in cols.items()})  # fmt: skip
+    table = pa.table(
+        {"customer_id": [f"{c}-{k}" for k in range(5) for c in batch_body["customer_id"]]}
+        | {c: v * 5 for c, v in cols.items()}
+    )
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return {
-        "store": root / "store", "score": json.dumps(score_body).encode(), "batch": batch_body,
-        "arrow": sink.getvalue().to_pybytes(), "arrow_rows": table.num_rows, "customer": cust["customer_id"],
+        "store": root / "store",
+        "score": json.dumps(score_body).encode(),
+        "batch": batch_body,
+        "arrow": sink.getvalue().to_pybytes(),
+        "arrow_rows": table.num_rows,
+        "customer": cust["customer_id"],
         "challenger": challenger.version,
-    }  # fmt: skip
+    }
 
 
 def _library(store: Path, score_body: bytes, batch_body: dict[str, Any]) -> dict[str, float]:
@@ -200,8 +208,12 @@ def _with_shadow(base: str, prep: dict[str, Any], root: Path) -> dict[str, Any]:
         time.sleep(0.2)
     c1 = _wrk(f"{base}/v1/score", 1, 5, prep["score"], root)
     c8 = _wrk(f"{base}/v1/score", 8, 10, prep["score"], root)
-    shadow = {m.group(1): float(m.group(2)) for m in re.finditer(
-        r'^riskops_shadow_scores_total\{result="(\w+)"\} (\S+)$', httpx.get(f"{base}/metrics").text, re.M)}  # fmt: skip
+    shadow = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(
+            r'^riskops_shadow_scores_total\{result="(\w+)"\} (\S+)$', httpx.get(f"{base}/metrics").text, re.M
+        )
+    }
     return {"score_200tx_c1_shadow": c1, "score_200tx_c8_shadow": c8, "shadow_scores": shadow}
 
 
@@ -214,15 +226,34 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(prep["store"]), "RISKOPS_HOME": str(root / "home"),
-           "RISKOPS_MODEL_POLL_S": "1",
-           "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest()}  # fmt: skip
+    env = {
+        **os.environ,
+        "RISKOPS_ARTIFACT_ROOT": str(prep["store"]),
+        "RISKOPS_HOME": str(root / "home"),
+        "RISKOPS_MODEL_POLL_S": "1",
+        "RISKOPS_API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
+    }
     service_log = (root / "service.log").open("wb")  # the JSON access log: one line per request
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        env=env, stderr=service_log,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "serving.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stderr=service_log,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx

@@ -111,10 +111,20 @@ def main() -> None:
     port, metrics_port = _port(), _port()
     (root / "pubsub").mkdir()
     emulator = subprocess.Popen(
-        ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port=127.0.0.1:{port}",
-         f"--data-dir={root / 'pubsub'}", "--quiet"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            "gcloud",
+            "beta",
+            "emulators",
+            "pubsub",
+            "start",
+            f"--host-port=127.0.0.1:{port}",
+            f"--data-dir={root / 'pubsub'}",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
     worker = None
     try:
@@ -134,19 +144,39 @@ def main() -> None:
         ps.publish_all("events", [(b, {}) for b in bodies])
         env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(prep["store"]), "RISKOPS_HOME": str(root / "home")}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "riskops.cli.main", "stream", "work", "--project", PROJECT, "--subscription",
-             "events-w", "--dead-letter-topic", "dead", "--results-topic", "results", "--duckdb",
-             str(root / "stream.duckdb"), "--metrics-port", str(metrics_port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=(root / "worker.log").open("wb"),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "riskops.cli.main",
+                "stream",
+                "work",
+                "--project",
+                PROJECT,
+                "--subscription",
+                "events-w",
+                "--dead-letter-topic",
+                "dead",
+                "--results-topic",
+                "results",
+                "--duckdb",
+                str(root / "stream.duckdb"),
+                "--metrics-port",
+                str(metrics_port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "worker.log").open("wb"),
+        )
         backlog = _results(ps, "results-bench", len(bodies), 600)
         done = sorted(r for _, r in backlog)
         # From the first result to the last: the worker's start-up (model load) is not throughput.
         eps = (len(done) - 1) / (done[-1] - done[0])
         rate = eps / 2
         n = int(rate * args.steady_s)
-        print(f"{eps:,.0f} events/s from the backlog; steady {rate:,.0f} events/s for {args.steady_s:.0f}s ...",
-              flush=True)  # fmt: skip
+        print(
+            f"{eps:,.0f} events/s from the backlog; steady {rate:,.0f} events/s for {args.steady_s:.0f}s ...",
+            flush=True,
+        )
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         before = _acked(metrics_url, 1.0)
         steady = [json.dumps({**events[i % len(events)], "event_id": f"steady-{i}"}).encode() for i in range(n)]

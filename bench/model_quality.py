@@ -44,15 +44,20 @@ def main() -> None:
         "model": version,
         "family": card.family,
         "imbalance": card.imbalance,
-        "cv": {k: {"roc_auc": round(v["roc_auc_mean"], 3), "pr_auc": round(v["pr_auc_mean"], 3)}
-               for k, v in card.cv.items()},
-        "holdout": {"roc_auc": round(m["roc_auc"], 3), "pr_auc": round(m["pr_auc"], 3),
-                    "base_rate": round(m["base_rate"], 4)},
+        "cv": {
+            k: {"roc_auc": round(v["roc_auc_mean"], 3), "pr_auc": round(v["pr_auc_mean"], 3)}
+            for k, v in card.cv.items()
+        },
+        "holdout": {
+            "roc_auc": round(m["roc_auc"], 3),
+            "pr_auc": round(m["pr_auc"], 3),
+            "base_rate": round(m["base_rate"], 4),
+        },
         "brier_before_after": [round(float(brier_score_loss(y, raw)), 4), round(float(brier_score_loss(y, p)), 4)],
         "slope_intercept_before": [round(v, 2) for v in logistic_fit(y, raw)],
         "slope_intercept_after": [round(v, 2) for v in logistic_fit(y, p)],
         "segments": {k: {"customers": s["customers"], "rate": round(s["rate"], 4)} for k, s in m["segments"].items()},
-    }  # fmt: skip
+    }
     report("model_quality", figures)
 
 

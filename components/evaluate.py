@@ -6,11 +6,16 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def evaluate(
-    config: dict, version: str, run_id: str, missed_cost: float, offboard_cost: float, fairness: dict,
+    config: dict,
+    version: str,
+    run_id: str,
+    missed_cost: float,
+    offboard_cost: float,
+    fairness: dict,
     max_list_share: float,
     report: Output[HTML],
     metrics: Output[Metrics],
-) -> str:  # fmt: skip
+) -> str:
     """Evaluate the candidate once on its holdout with this run's cost matrix and register it; its version."""
     from riskops.runs import steps
     from riskops.runs.record import print_step

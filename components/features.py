@@ -6,9 +6,14 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def features(
-    config: dict, cohort: str, as_of: str, run_id: str, clean_table: str, allow_protected: dict,
+    config: dict,
+    cohort: str,
+    as_of: str,
+    run_id: str,
+    clean_table: str,
+    allow_protected: dict,
     metrics: Output[Metrics],
-) -> str:  # fmt: skip
+) -> str:
     """Compute `<cohort>_features` in the warehouse (after `clean_table` exists; protected attributes out unless
     the policy allows one); its name."""
     from riskops.runs import steps

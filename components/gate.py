@@ -6,9 +6,14 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def gate(
-    config: dict, version: str, run_id: str, margin: float, fairness: dict, max_list_share: float,
+    config: dict,
+    version: str,
+    run_id: str,
+    margin: float,
+    fairness: dict,
+    max_list_share: float,
     metrics: Output[Metrics],
-) -> bool:  # fmt: skip
+) -> bool:
     """Compare the registered candidate with the champion on the same holdout, PR-AUC then fairness (the
     policy's limits): promote or not."""
     from riskops.runs import steps

@@ -6,9 +6,14 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def score(
-    config: dict, as_of: str, run_id: str, shards: int, versions: list[str], policy: dict,
+    config: dict,
+    as_of: str,
+    run_id: str,
+    shards: int,
+    versions: list[str],
+    policy: dict,
     metrics: Output[Metrics],
-) -> str:  # fmt: skip
+) -> str:
     """Gather the scored shards of the unlabelled cohort under `policy` ({}: the model's default): segments,
     rules, the off-boarding list with reasons (capped to the review capacity), drift, published with the
     policy. Returns the list's warehouse table."""

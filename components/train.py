@@ -6,9 +6,18 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)  # the image has kfp
 def train(
-    config: dict, as_of: str, run_id: str, features_table: str, trials: int, tuning_timeout_s: float, seed: int,
-    outcomes: bool, family: str, model: Output[Model], metrics: Output[Metrics],
-) -> str:  # fmt: skip
+    config: dict,
+    as_of: str,
+    run_id: str,
+    features_table: str,
+    trials: int,
+    tuning_timeout_s: float,
+    seed: int,
+    outcomes: bool,
+    family: str,
+    model: Output[Model],
+    metrics: Output[Metrics],
+) -> str:
     """Train a candidate on `features_table` (tuning, CV against baselines; `family` ships); its version."""
     from riskops.core.progress import print_tick
     from riskops.runs import steps

@@ -44,8 +44,14 @@ class IapVerifier:
     def email(self, token: str) -> str:
         try:
             key = self.keys.get_signing_key_from_jwt(token)
-            claims = jwt.decode(token, key.key, algorithms=["ES256"], audience=self.audience, issuer=IAP_ISSUER,
-                                options={"require": ["exp", "iat", "aud", "iss", "email"]})  # fmt: skip
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["ES256"],
+                audience=self.audience,
+                issuer=IAP_ISSUER,
+                options={"require": ["exp", "iat", "aud", "iss", "email"]},
+            )
         except jwt.PyJWTError as e:
             raise HTTPException(401, f"Identity-Aware Proxy's token was refused: {e}") from None
         return str(claims["email"])

@@ -50,15 +50,22 @@ class ServiceClient:
         try:
             r = await self.http.request(method, path, headers=staff, **kw)
         except httpx.TransportError as e:
-            raise ServiceError(503, f"the scoring service at {self.base_url} cannot be reached ({type(e).__name__})",
-                               "the console's service URL", "start the service (make serve) or check "
-                               "RISKOPS_CONSOLE_SERVICE_URL, then reload the page") from e  # fmt: skip
+            raise ServiceError(
+                503,
+                f"the scoring service at {self.base_url} cannot be reached ({type(e).__name__})",
+                "the console's service URL",
+                "start the service (make serve) or check RISKOPS_CONSOLE_SERVICE_URL, then reload the page",
+            ) from e
         if r.status_code in (404, 409, 422, 503):
             raise ServiceError(r.status_code, *_detail(r))
         if r.status_code >= 400:
             what, _, _ = _detail(r)
-            raise ServiceError(502, f"the scoring service answered {r.status_code}: {what}", "the scoring service",
-                               "see the service's log; reload the page")  # fmt: skip
+            raise ServiceError(
+                502,
+                f"the scoring service answered {r.status_code}: {what}",
+                "the scoring service",
+                "see the service's log; reload the page",
+            )
         return r.json()
 
     async def get(self, path: str, params: dict[str, Any] | None = None, user: User | None = None) -> Any:
@@ -80,9 +87,11 @@ class ServiceClient:
 
     async def decide(self, user: User, customer_id: str, run_id: str, action: str, comment: str) -> dict[str, Any]:
         row: dict[str, Any] = await self.call(
-            "POST", f"/v1/review/customers/{segment(customer_id)}/decisions", user,
+            "POST",
+            f"/v1/review/customers/{segment(customer_id)}/decisions",
+            user,
             json={"run_id": run_id, "action": action, "comment": comment},
-        )  # fmt: skip
+        )
         return row
 
     async def what_if(self, customer_id: str, changes: dict[str, float]) -> dict[str, Any]:

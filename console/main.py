@@ -34,19 +34,29 @@ from riskops.scoring.review import AuditLog, Users
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # served locally: no CDN
 DEV_SECRETS = ("", "development-only")
 # Self only: no inline script, no eval, no other host; Plotly sets inline styles on its SVG, hence style-src.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")  # fmt: skip
-HEADERS = {"content-security-policy": CSP, "x-frame-options": "DENY", "x-content-type-options": "nosniff",
-           "referrer-policy": "same-origin", "cross-origin-opener-policy": "same-origin"}  # fmt: skip
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+HEADERS = {
+    "content-security-policy": CSP,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cross-origin-opener-policy": "same-origin",
+}
 log = logging.getLogger("riskops.console")
 
 
 def _secret(settings: Settings) -> str:
     secret = settings.console_session_secret.get_secret_value()
     if settings.environment == "production" and (secret in DEV_SECRETS or len(secret) < 32):
-        raise ConfigError("the console's session secret is the development default or short",
-                          "RISKOPS_CONSOLE_SESSION_SECRET", "set a random secret of 32+ characters")  # fmt: skip
+        raise ConfigError(
+            "the console's session secret is the development default or short",
+            "RISKOPS_CONSOLE_SESSION_SECRET",
+            "set a random secret of 32+ characters",
+        )
     if secret in DEV_SECRETS:  # never a public default: sessions are the process's own anyway
         log.warning("no RISKOPS_CONSOLE_SESSION_SECRET: a random one was generated; sessions end with the process")
         return secrets.token_urlsafe(48)
@@ -55,12 +65,17 @@ def _secret(settings: Settings) -> str:
 
 def _check(settings: Settings) -> None:
     if settings.environment == "production" and settings.console_identity != "iap":
-        raise ConfigError("production consoles take the identity from Identity-Aware Proxy",
-                          "RISKOPS_CONSOLE_IDENTITY", "set it to iap")  # fmt: skip
+        raise ConfigError(
+            "production consoles take the identity from Identity-Aware Proxy",
+            "RISKOPS_CONSOLE_IDENTITY",
+            "set it to iap",
+        )
     if settings.console_identity == "iap" and not settings.console_iap_audience:
-        raise ConfigError("the console takes its identity from Identity-Aware Proxy but has no audience to check",
-                          "RISKOPS_CONSOLE_IAP_AUDIENCE",
-                          "set /projects/NUMBER/global/backendServices/ID of the console's backend")  # fmt: skip
+        raise ConfigError(
+            "the console takes its identity from Identity-Aware Proxy but has no audience to check",
+            "RISKOPS_CONSOLE_IAP_AUDIENCE",
+            "set /projects/NUMBER/global/backendServices/ID of the console's backend",
+        )
 
 
 def _wants_page(request: Request) -> bool:
@@ -113,15 +128,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.client.close()
 
-    app = FastAPI(title="riskops console", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # fmt: skip
+    app = FastAPI(
+        title="riskops console", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings, app.state.secret = settings, secret
     app.state.users = Users.load(settings.console_users)
     app.state.iap = IapVerifier(settings.console_iap_audience, settings.console_iap_keys_url)
     app.state.audit = AuditLog(settings.home / "audit")
     app.state.sessions, app.state.guard = Sessions(), SignInGuard()
-    app.add_middleware(SessionMiddleware, secret_key=secret, same_site="strict", https_only=False,
-                       session_cookie="riskops_console", max_age=SESSION_MAX_S)  # fmt: skip
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        same_site="strict",
+        https_only=False,
+        session_cookie="riskops_console",
+        max_age=SESSION_MAX_S,
+    )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -136,8 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     async def plotly_js() -> Response:
-        return Response(PLOTLY_JS.read_bytes(), media_type="text/javascript",
-                        headers={"cache-control": "max-age=86400"})  # fmt: skip
+        return Response(
+            PLOTLY_JS.read_bytes(), media_type="text/javascript", headers={"cache-control": "max-age=86400"}
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

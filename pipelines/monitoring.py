@@ -25,6 +25,13 @@ def monitoring_pipeline(
     # The monitor's output is the family to retrain with (the policy's), or "" when nothing calls for it.
     with dsl.If(checked.outputs["Output"] != "", name="retrain"):
         training_pipeline(
-            as_of=as_of, config=config, trials=trials, seed=seed, missed_cost=missed_cost,
-            offboard_cost=offboard_cost, margin=margin, mapping=mapping, family=checked.outputs["Output"],
-        )  # fmt: skip
+            as_of=as_of,
+            config=config,
+            trials=trials,
+            seed=seed,
+            missed_cost=missed_cost,
+            offboard_cost=offboard_cost,
+            margin=margin,
+            mapping=mapping,
+            family=checked.outputs["Output"],
+        )

@@ -52,9 +52,12 @@ def submit(
     _check_spec(spec)
     with _reaching(host):
         result = _client(host).create_run_from_pipeline_package(
-            str(spec), arguments=arguments, run_name=run_name, experiment_name=experiment,
+            str(spec),
+            arguments=arguments,
+            run_name=run_name,
+            experiment_name=experiment,
             enable_caching=enable_caching,
-        )  # fmt: skip
+        )
     return str(result.run_id)
 
 
@@ -67,9 +70,13 @@ def schedule(
         client = _client(host)
         exp = client.create_experiment(experiment)
         rr = client.create_recurring_run(
-            experiment_id=exp.experiment_id, job_name=name, cron_expression=cron, pipeline_package_path=str(spec),
-            params=arguments, enable_caching=enable_caching,
-        )  # fmt: skip
+            experiment_id=exp.experiment_id,
+            job_name=name,
+            cron_expression=cron,
+            pipeline_package_path=str(spec),
+            params=arguments,
+            enable_caching=enable_caching,
+        )
     return str(rr.recurring_run_id)
 
 
@@ -96,8 +103,15 @@ class VertexTarget:
     service_account: str = ""  # the identity the run's steps act as (least privilege); default: Vertex's own
 
     def check(self) -> None:
-        missing = [o for o, v in (("--project", self.project), ("--region", self.region),
-                                  ("--pipeline-root", self.pipeline_root)) if not v]  # fmt: skip
+        missing = [
+            o
+            for o, v in (
+                ("--project", self.project),
+                ("--region", self.region),
+                ("--pipeline-root", self.pipeline_root),
+            )
+            if not v
+        ]
         if missing:
             raise RiskOpsError(f"--vertex needs {', '.join(missing)}", "pipeline submit", "pass them")
         if not self.pipeline_root.startswith("gs://"):
@@ -107,14 +121,27 @@ class VertexTarget:
 
 
 def submit_to(
-    spec: Path, arguments: dict[str, Any], experiment: str, run_name: str, enable_caching: bool,
-    host: str = "", vertex: VertexTarget | None = None,
-) -> tuple[str, str]:  # fmt: skip
+    spec: Path,
+    arguments: dict[str, Any],
+    experiment: str,
+    run_name: str,
+    enable_caching: bool,
+    host: str = "",
+    vertex: VertexTarget | None = None,
+) -> tuple[str, str]:
     """Submit to Vertex AI when `vertex` is given, else to the KFP API at `host`: (run id, where)."""
     if vertex is not None:
         vertex.check()
-        job = vertex_job(vertex.project, vertex.region, spec, arguments, vertex.pipeline_root, run_name,
-                         vertex.labels, enable_caching)  # fmt: skip
+        job = vertex_job(
+            vertex.project,
+            vertex.region,
+            spec,
+            arguments,
+            vertex.pipeline_root,
+            run_name,
+            vertex.labels,
+            enable_caching,
+        )
         return submit_vertex(
             job, experiment, vertex.service_account or None
         ), f"Vertex AI ({vertex.project}/{vertex.region})"
@@ -124,17 +151,29 @@ def submit_to(
 
 
 def vertex_job(
-    project: str, region: str, spec: Path, arguments: dict[str, Any], pipeline_root: str, run_name: str,
-    labels: dict[str, str], enable_caching: bool,
-) -> Any:  # fmt: skip
+    project: str,
+    region: str,
+    spec: Path,
+    arguments: dict[str, Any],
+    pipeline_root: str,
+    run_name: str,
+    labels: dict[str, str],
+    enable_caching: bool,
+) -> Any:
     """The Vertex AI PipelineJob for a compiled spec (built, not yet submitted)."""
     from google.cloud import aiplatform
 
     _check_spec(spec)
     return aiplatform.PipelineJob(
-        display_name=run_name, template_path=str(spec), pipeline_root=pipeline_root, parameter_values=arguments,
-        enable_caching=enable_caching, labels=labels, project=project, location=region,
-    )  # fmt: skip
+        display_name=run_name,
+        template_path=str(spec),
+        pipeline_root=pipeline_root,
+        parameter_values=arguments,
+        enable_caching=enable_caching,
+        labels=labels,
+        project=project,
+        location=region,
+    )
 
 
 def submit_vertex(job: Any, experiment: str, service_account: str | None = None) -> str:

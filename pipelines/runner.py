@@ -58,8 +58,11 @@ def _defined() -> dict[str, Any]:
     import pipelines.training
 
     modules = [importlib.reload(m) for m in (pipelines.training, pipelines.scoring, pipelines.monitoring)]
-    return {"training": modules[0].training_pipeline, "scoring": modules[1].scoring_pipeline,
-            "monitoring": modules[2].monitoring_pipeline}  # fmt: skip
+    return {
+        "training": modules[0].training_pipeline,
+        "scoring": modules[1].scoring_pipeline,
+        "monitoring": modules[2].monitoring_pipeline,
+    }
 
 
 def spec_config(spec: Path) -> dict[str, Any]:
@@ -111,9 +114,14 @@ def _isolated(full_command: list[str], env_vars: dict[str, str] | None = None) -
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": task_dir, "TMPDIR": task_dir, "LANG": "C.UTF-8"}
     try:
         with subprocess.Popen(
-            full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            cwd=task_dir, env={**env, **(env_vars or {})},
-        ) as proc:  # fmt: skip
+            full_command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            cwd=task_dir,
+            env={**env, **(env_vars or {})},
+        ) as proc:
             assert proc.stdout is not None
             for line in iter(proc.stdout.readline, ""):
                 print(line, end="")
@@ -152,8 +160,9 @@ def run_specs(
     run_dir.mkdir(parents=True, exist_ok=True)
     training = components.load_component_from_file(str(specs["training"]))
     scoring = components.load_component_from_file(str(specs["scoring"]))
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(run_dir / "pipeline-root"),
-               raise_on_error=True)  # fmt: skip
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(run_dir / "pipeline-root"), raise_on_error=True
+    )
     with log_path.open("w", buffering=1) as log:  # line-buffered: tail -f shows a running task
         out = TaskOutput(log, finished, tick)
         try:

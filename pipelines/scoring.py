@@ -18,14 +18,24 @@ def scoring_pipeline(
     policy: dict = {},  # noqa: B006 - {} means the champion's default policy
     shards: int = 1,
 ) -> str:
-    clean = sized(ingest(config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
-                         mapping=mapping), "ingest")  # fmt: skip
+    clean = sized(
+        ingest(
+            config=config, cohort="unlabelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir, mapping=mapping
+        ),
+        "ingest",
+    )
     run = clean.outputs["run_id"]
     plan = sized(shard_plan(shards=shards, run_id=run).after(clean), "shard_plan")
     with dsl.ParallelFor(items=plan.output, name="shards") as item:
-        part = sized(score_shard(config=config, as_of=as_of, run_id=item.run_id, shard=item.shard, shards=shards,
-                                 policy=policy), "score_shard")  # fmt: skip
-    scored = sized(score(config=config, as_of=as_of, run_id=run, shards=shards, versions=dsl.Collected(part.output),
-                         policy=policy), "score")  # fmt: skip
+        part = sized(
+            score_shard(config=config, as_of=as_of, run_id=item.run_id, shard=item.shard, shards=shards, policy=policy),
+            "score_shard",
+        )
+    scored = sized(
+        score(
+            config=config, as_of=as_of, run_id=run, shards=shards, versions=dsl.Collected(part.output), policy=policy
+        ),
+        "score",
+    )
     written = sized(report(config=config, run_id=run, offboarding_table=scored.outputs["Output"]), "report")
     return written.outputs["Output"]

@@ -17,8 +17,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-COMPONENTS = ("ingest", "features", "train", "evaluate", "gate", "promote", "shard_plan", "score_shard", "score",
-              "report", "monitor")  # fmt: skip
+COMPONENTS = (
+    "ingest",
+    "features",
+    "train",
+    "evaluate",
+    "gate",
+    "promote",
+    "shard_plan",
+    "score_shard",
+    "score",
+    "report",
+    "monitor",
+)
 SHARD_CUSTOMERS = 1_000_000  # one scoring task per million customers: ~3 s of scoring, a few GiB of SHAP
 
 
@@ -44,18 +55,53 @@ _LIGHT = Resources("1", "2G")  # steps whose work runs in BigQuery, or that move
 # Up to this many customers -> the resources of the heavy steps (train, evaluate, score_shard, score); the
 # BigQuery-bound steps (ingest, features) and the bookkeeping ones stay light.
 TIERS: tuple[tuple[str, int, dict[str, Resources]], ...] = (
-    ("small", 100_000, {"train": Resources("4", "8G"), "evaluate": Resources("2", "4G"),
-                        "score_shard": Resources("2", "4G"), "score": Resources("2", "8G")}),
-    ("medium", 2_000_000, {"train": Resources("8", "32G"), "evaluate": Resources("4", "16G"),
-                           "score_shard": Resources("4", "16G"), "score": Resources("4", "32G"),
-                           "ingest": Resources("1", "4G"), "features": Resources("1", "4G")}),
-    ("large", 10_000_000, {"train": Resources("16", "64G"), "evaluate": Resources("8", "32G"),
-                           "score_shard": Resources("4", "16G"), "score": Resources("8", "64G"),
-                           "ingest": Resources("2", "8G"), "features": Resources("2", "8G")}),
-    ("xlarge", 50_000_000, {"train": Resources("32", "128G"), "evaluate": Resources("16", "64G"),
-                            "score_shard": Resources("4", "16G"), "score": Resources("16", "128G"),
-                            "ingest": Resources("2", "8G"), "features": Resources("2", "8G")}),
-)  # fmt: skip
+    (
+        "small",
+        100_000,
+        {
+            "train": Resources("4", "8G"),
+            "evaluate": Resources("2", "4G"),
+            "score_shard": Resources("2", "4G"),
+            "score": Resources("2", "8G"),
+        },
+    ),
+    (
+        "medium",
+        2_000_000,
+        {
+            "train": Resources("8", "32G"),
+            "evaluate": Resources("4", "16G"),
+            "score_shard": Resources("4", "16G"),
+            "score": Resources("4", "32G"),
+            "ingest": Resources("1", "4G"),
+            "features": Resources("1", "4G"),
+        },
+    ),
+    (
+        "large",
+        10_000_000,
+        {
+            "train": Resources("16", "64G"),
+            "evaluate": Resources("8", "32G"),
+            "score_shard": Resources("4", "16G"),
+            "score": Resources("8", "64G"),
+            "ingest": Resources("2", "8G"),
+            "features": Resources("2", "8G"),
+        },
+    ),
+    (
+        "xlarge",
+        50_000_000,
+        {
+            "train": Resources("32", "128G"),
+            "evaluate": Resources("16", "64G"),
+            "score_shard": Resources("4", "16G"),
+            "score": Resources("16", "128G"),
+            "ingest": Resources("2", "8G"),
+            "features": Resources("2", "8G"),
+        },
+    ),
+)
 
 
 def sizing_for(customers: int) -> Sizing:

@@ -29,23 +29,56 @@ def training_pipeline(
     allow_protected: dict = {},  # noqa: B006 - protected attributes the policy lets the model use, justified
     max_list_share: float = DEFAULTS.max_list_share,  # the policy's; fairness is measured on the list it allows
 ) -> str:
-    clean = sized(ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir,
-                         mapping=mapping), "ingest")  # fmt: skip
+    clean = sized(
+        ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir, mapping=mapping),
+        "ingest",
+    )
     run = clean.outputs["run_id"]
     table = clean.outputs["table"]
-    feats = sized(features(config=config, cohort="labelled", as_of=as_of, run_id=run, clean_table=table,
-                           allow_protected=allow_protected), "features")  # fmt: skip
-    model = sized(train(
-        config=config, as_of=as_of, run_id=run, features_table=feats.outputs["Output"], trials=trials,
-        tuning_timeout_s=tuning_timeout_s, seed=seed, outcomes=outcomes, family=family,
-    ), "train")  # fmt: skip
-    evaluated = sized(evaluate(
-        config=config, version=model.outputs["Output"], run_id=run, missed_cost=missed_cost,
-        offboard_cost=offboard_cost, fairness=fairness, max_list_share=max_list_share,
-    ), "evaluate")  # fmt: skip
+    feats = sized(
+        features(
+            config=config,
+            cohort="labelled",
+            as_of=as_of,
+            run_id=run,
+            clean_table=table,
+            allow_protected=allow_protected,
+        ),
+        "features",
+    )
+    model = sized(
+        train(
+            config=config,
+            as_of=as_of,
+            run_id=run,
+            features_table=feats.outputs["Output"],
+            trials=trials,
+            tuning_timeout_s=tuning_timeout_s,
+            seed=seed,
+            outcomes=outcomes,
+            family=family,
+        ),
+        "train",
+    )
+    evaluated = sized(
+        evaluate(
+            config=config,
+            version=model.outputs["Output"],
+            run_id=run,
+            missed_cost=missed_cost,
+            offboard_cost=offboard_cost,
+            fairness=fairness,
+            max_list_share=max_list_share,
+        ),
+        "evaluate",
+    )
     version = evaluated.outputs["Output"]
-    decision = sized(gate(config=config, version=version, run_id=run, margin=margin, fairness=fairness,
-                          max_list_share=max_list_share), "gate")  # fmt: skip
+    decision = sized(
+        gate(
+            config=config, version=version, run_id=run, margin=margin, fairness=fairness, max_list_share=max_list_share
+        ),
+        "gate",
+    )
     with dsl.If(decision.outputs["Output"] == True, name="passed-gate"):  # noqa: E712 - a KFP condition
         sized(promote(config=config, version=version, run_id=run), "promote")
     return run

@@ -52,8 +52,11 @@ async def require_console_key(request: Request, service: ServiceDep) -> None:
     if not service.api_key_hashes:
         return  # development without keys: open, like every route
     if not service.reviewer_key_hashes:
-        raise HTTPException(403, "no key may read the book or the review on this service: set "
-                                 "RISKOPS_REVIEWER_KEY_HASHES to the digest of the console's key")  # fmt: skip
+        raise HTTPException(
+            403,
+            "no key may read the book or the review on this service: set "
+            "RISKOPS_REVIEWER_KEY_HASHES to the digest of the console's key",
+        )
     digest = _digest(request)
     if not any(hmac.compare_digest(digest, h) for h in service.reviewer_key_hashes):
         raise HTTPException(403, "this API key may score but not read the book or the review (the console's key may)")

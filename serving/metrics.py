@@ -4,9 +4,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("riskops_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram(
-    "riskops_request_seconds", "Request latency", ["route"],
+    "riskops_request_seconds",
+    "Request latency",
+    ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-)  # fmt: skip
+)
 IN_FLIGHT = Gauge("riskops_requests_in_flight", "Requests being served")
 SCORES = Histogram("riskops_score", "Risk scores served", buckets=tuple(i / 20 for i in range(1, 21)))
 DECISIONS = Counter("riskops_decisions_total", "Decisions by segment", ["segment", "offboard"])

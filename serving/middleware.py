@@ -56,7 +56,11 @@ class Observe:
             if self.access_log and path not in _QUIET:
                 access.info(
                     "request",
-                    extra={"method": scope["method"], "route": path, "status": status,
-                           "duration_ms": round(elapsed * 1000, 3)},
-                )  # fmt: skip
+                    extra={
+                        "method": scope["method"],
+                        "route": path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
+                )
             request_id.reset(token)

@@ -35,10 +35,13 @@ class ModelInfo(BaseModel):
     threshold: float
     metrics: dict[str, float]
     loaded_at: datetime
-    fairness: dict[str, Any] = Field(default_factory=dict, description="per protected attribute (the mapping's "
-                                     "`protected`, never a feature): the listed-share ratio, the equalised-odds "
-                                     "difference, the limits breached, and each group's size, listed share, TPR and "
-                                     "FPR on the holdout")  # fmt: skip
+    fairness: dict[str, Any] = Field(
+        default_factory=dict,
+        description="per protected attribute (the mapping's "
+        "`protected`, never a feature): the listed-share ratio, the equalised-odds "
+        "difference, the limits breached, and each group's size, listed share, TPR and "
+        "FPR on the holdout",
+    )
 
 
 MAX_BATCH = 10_000

@@ -74,8 +74,9 @@ class Service:
         self.lookup = LookupTable(store)
         self.window = ScoreWindow()
         self.refreshes = Refreshes()
-        self.shadow_queue = ShadowQueue(on_skip=metrics.SHADOW.labels("skipped").inc,
-                                        on_error=metrics.SHADOW.labels("failed").inc)  # fmt: skip
+        self.shadow_queue = ShadowQueue(
+            on_skip=metrics.SHADOW.labels("skipped").inc, on_error=metrics.SHADOW.labels("failed").inc
+        )
         self._predictions: PredictionLog | None = None
 
     @property
@@ -99,8 +100,10 @@ class Service:
         try:
             wh = open_warehouse(self.settings)
         except ModuleNotFoundError as e:  # the service image carries no DuckDB
-            raise NotReady(f"review decisions live in the warehouse and this service cannot open it ({e}): run it "
-                           "with RISKOPS_WAREHOUSE=bigquery, or locally with the dev install") from e  # fmt: skip
+            raise NotReady(
+                f"review decisions live in the warehouse and this service cannot open it ({e}): run it "
+                "with RISKOPS_WAREHOUSE=bigquery, or locally with the dev install"
+            ) from e
         with wh:
             return fn(wh, *args)
 
@@ -126,8 +129,11 @@ class Service:
         holder, lookup = self.holder, self.lookup
         if holder.current is not None and lookup.policy_for(holder.current) is not holder.current.policy:
             return f"run {lookup.run_id}"
-        why = "no published run scored with it" if "run" not in self.refreshes.failing else (
-            "the latest published run could not be read")  # fmt: skip
+        why = (
+            "no published run scored with it"
+            if "run" not in self.refreshes.failing
+            else ("the latest published run could not be read")
+        )
         return f"model {holder.current and holder.current.version} ({why})"
 
     def shadow_score(self, request: ScoreRequest, rid: str) -> None:
@@ -140,8 +146,18 @@ class Service:
         def work() -> None:
             started = time.perf_counter()
             d = score_request(shadow, request, shadow.policy, with_reasons=False)
-            self.predictions.record(self.record_for(rid, shadow.version, request.customer.customer_id, d.score,
-                                                 d.segment, d.offboard, started, shadow=True))  # fmt: skip
+            self.predictions.record(
+                self.record_for(
+                    rid,
+                    shadow.version,
+                    request.customer.customer_id,
+                    d.score,
+                    d.segment,
+                    d.offboard,
+                    started,
+                    shadow=True,
+                )
+            )
             metrics.SHADOW.labels("scored").inc()
 
         self.shadow_queue.submit(work)
@@ -161,26 +177,47 @@ class Service:
 
         self.shadow_queue.submit(work)
 
-    def log_batch(self, rid: str, version: str, ids: list[str], scores: Any, started: float,
-                  shadow: bool = False) -> None:  # fmt: skip
+    def log_batch(
+        self, rid: str, version: str, ids: list[str], scores: Any, started: float, shadow: bool = False
+    ) -> None:
         """One prediction record per customer of a batch, built in the log's thread (`record_many`) and kept
         by column (`Records`)."""
-        common = {"request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": version,
-                  "key_id": self.pseudonyms.current, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                  "shadow": shadow}  # fmt: skip
+        common = {
+            "request_id": rid,
+            "time": datetime.now(UTC).isoformat(),
+            "model_version": version,
+            "key_id": self.pseudonyms.current,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "shadow": shadow,
+        }
         score, segment, offboard = scores["score"].tolist(), scores["segment"].tolist(), scores["offboard"].tolist()
         many = self.pseudonyms.many
         self.predictions.record_many(len(ids), lambda: Records(common, many(ids), score, segment, offboard))
 
-    def record_for(self, rid: str, version: str, customer_id: str, score: float, segment: str, offboard: bool,
-                started: float, shadow: bool = False) -> dict[str, Any]:  # fmt: skip
+    def record_for(
+        self,
+        rid: str,
+        version: str,
+        customer_id: str,
+        score: float,
+        segment: str,
+        offboard: bool,
+        started: float,
+        shadow: bool = False,
+    ) -> dict[str, Any]:
         """One prediction-log record (pseudonymised customer)."""
         return {
-            "request_id": rid, "time": datetime.now(UTC).isoformat(), "model_version": version,
-            "customer_key": self.pseudonyms.key(customer_id), "key_id": self.pseudonyms.current, "score": score,
-            "segment": segment, "offboard": offboard, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "request_id": rid,
+            "time": datetime.now(UTC).isoformat(),
+            "model_version": version,
+            "customer_key": self.pseudonyms.key(customer_id),
+            "key_id": self.pseudonyms.current,
+            "score": score,
+            "segment": segment,
+            "offboard": offboard,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
             "shadow": shadow,
-        }  # fmt: skip
+        }
 
     def _publish_window(self) -> None:
         """Online drift of the scores served lately, as gauges (the poll's pace)."""

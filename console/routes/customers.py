@@ -51,15 +51,26 @@ async def customer(request: Request, customer_id: str, user: UserDep, client: Cl
     context = await _case(client, user, customer_id)
     summary = await client.summary()
     audit(request, user, "view_customer", customer_id=customer_id, run_id=context["p"]["run_id"])
-    return render(request, "customer.html", user, **context, flash=request.session.pop("flash", ""),
-                  chart={"profile": context["p"], "histogram": summary["histogram"]})  # fmt: skip
+    return render(
+        request,
+        "customer.html",
+        user,
+        **context,
+        flash=request.session.pop("flash", ""),
+        chart={"profile": context["p"], "histogram": summary["histogram"]},
+    )
 
 
 @router.post("/api/what-if/{customer_id:path}")
 async def what_if(
-    request: Request, customer_id: str, user: UserDep, client: ClientDep, token: Annotated[str, Form(max_length=100)],
-    feature: Annotated[list[str], Form(max_length=2)], value: Annotated[list[str], Form(max_length=2)],
-) -> dict[str, Any]:  # fmt: skip
+    request: Request,
+    customer_id: str,
+    user: UserDep,
+    client: ClientDep,
+    token: Annotated[str, Form(max_length=100)],
+    feature: Annotated[list[str], Form(max_length=2)],
+    value: Annotated[list[str], Form(max_length=2)],
+) -> dict[str, Any]:
     """The client view's what-if: the service scores the edited vector; nothing is recorded."""
     check_token(request.app.state.secret, request, user, token)
     changes: dict[str, float] = {}

@@ -23,8 +23,9 @@ async def _listed(client: ServiceClient, params: dict[str, Any]) -> list[dict[st
     """Every listed customer matching the service-side filters, in the order asked."""
     rows: list[dict[str, Any]] = []
     while True:
-        page = await client.get("/v1/book/customers", {**params, "offboard": "true", "limit": SCAN,
-                                                        "offset": len(rows)})  # fmt: skip
+        page = await client.get(
+            "/v1/book/customers", {**params, "offboard": "true", "limit": SCAN, "offset": len(rows)}
+        )
         rows += page["rows"]
         if not page["rows"] or len(rows) >= page["total"]:
             return rows
@@ -32,15 +33,19 @@ async def _listed(client: ServiceClient, params: dict[str, Any]) -> list[dict[st
 
 @router.get("/review", response_class=HTMLResponse)
 async def queue(
-    request: Request, user: UserDep, client: ClientDep, state: review.QueueView = "undecided",
+    request: Request,
+    user: UserDep,
+    client: ClientDep,
+    state: review.QueueView = "undecided",
     segment_: Annotated[Literal["", "Low", "Medium", "High"], Query(alias="segment")] = "",
-    rule: Annotated[str, Query(max_length=100)] = "", q: Annotated[str, Query(max_length=100)] = "",
-    sort: Literal["score", "customer_id"] = "score", order: Literal["asc", "desc"] = "desc",
+    rule: Annotated[str, Query(max_length=100)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    sort: Literal["score", "customer_id"] = "score",
+    order: Literal["asc", "desc"] = "desc",
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     summary = await client.summary()
-    listed = await _listed(client, {"segment": segment_, "rule": rule, "q": q.strip(), "sort": sort,
-                                    "order": order})  # fmt: skip
+    listed = await _listed(client, {"segment": segment_, "rule": rule, "q": q.strip(), "sort": sort, "order": order})
     states = review.states(review.frame(await client.decisions(user, summary["run_id"])))
     rows = [{**r, "state": states.get(r["customer_id"])} for r in listed]
     rows = [r for r in rows if review.in_view(state, r["state"], user)]
@@ -48,27 +53,51 @@ async def queue(
         request, user, "view_queue", run_id=summary["run_id"], state=state, customers=len(rows[offset : offset + PAGE])
     )
     filters = {"state": state, "segment": segment_, "rule": rule, "q": q, "sort": sort, "order": order}
-    return render(request, "review.html", user, rows=rows[offset : offset + PAGE], total=len(rows),
-                  listed=summary["offboard"], summary=summary, offset=offset, page_size=PAGE, filters=filters,
-                  state_filters=review.QUEUE_VIEWS, flash=request.session.pop("flash", ""))  # fmt: skip
+    return render(
+        request,
+        "review.html",
+        user,
+        rows=rows[offset : offset + PAGE],
+        total=len(rows),
+        listed=summary["offboard"],
+        summary=summary,
+        offset=offset,
+        page_size=PAGE,
+        filters=filters,
+        state_filters=review.QUEUE_VIEWS,
+        flash=request.session.pop("flash", ""),
+    )
 
 
 @router.post("/review/{customer_id:path}")
 async def decide(
-    request: Request, customer_id: str, user: UserDep, client: ClientDep,
-    action: Annotated[str, Form(max_length=20)], comment: Annotated[str, Form(max_length=review.MAX_COMMENT + 100)],
-    run_id: Annotated[str, Form(max_length=100)], token: Annotated[str, Form(max_length=100)],
+    request: Request,
+    customer_id: str,
+    user: UserDep,
+    client: ClientDep,
+    action: Annotated[str, Form(max_length=20)],
+    comment: Annotated[str, Form(max_length=review.MAX_COMMENT + 100)],
+    run_id: Annotated[str, Form(max_length=100)],
+    token: Annotated[str, Form(max_length=100)],
     back: Annotated[str, Form(max_length=1000)] = "/review",
-) -> Response:  # fmt: skip
+) -> Response:
     check_token(request.app.state.secret, request, user, token)
     try:
         row = await client.decide(user, customer_id, run_id, action, comment)
     except Exception as e:
-        audit(request, user, "decide_refused", customer_id=customer_id, run_id=run_id, action=action,
-              reason=str(e)[:500])  # fmt: skip
+        audit(
+            request, user, "decide_refused", customer_id=customer_id, run_id=run_id, action=action, reason=str(e)[:500]
+        )
         raise
-    audit(request, user, "decide", customer_id=customer_id, run_id=run_id, action=row["action"],
-          decision_id=row["decision_id"])  # fmt: skip
+    audit(
+        request,
+        user,
+        "decide",
+        customer_id=customer_id,
+        run_id=run_id,
+        action=row["action"],
+        decision_id=row["decision_id"],
+    )
     request.session["flash"] = f"Recorded: {row['action']} on customer {customer_id}."
     target = back if back.startswith(("/review", "/customers/")) and not back.startswith("//") else "/review"
     return RedirectResponse(target, status_code=303)
@@ -80,5 +109,8 @@ async def export(
 ) -> Response:
     rows = review.frame(await client.decisions(user, run_id))
     audit(request, user, "export_decisions", run_id=run_id, rows=len(rows))
-    return Response(safe_csv(review.decisions_table(rows)), media_type="text/csv",
-                    headers={"content-disposition": 'attachment; filename="decisions.csv"'})  # fmt: skip
+    return Response(
+        safe_csv(review.decisions_table(rows)),
+        media_type="text/csv",
+        headers={"content-disposition": 'attachment; filename="decisions.csv"'},
+    )

@@ -33,9 +33,12 @@ async def signin_form(request: Request, next: str = "/book", error: str = "") ->
 
 @router.post("/signin")
 async def signin(
-    request: Request, settings: SettingsDep, name: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=200)], next: Annotated[str, Form(max_length=500)] = "/book",
-) -> Response:  # fmt: skip
+    request: Request,
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "/book",
+) -> Response:
     if settings.console_identity != "local":
         raise HTTPException(404, "sign-in is Identity-Aware Proxy's on this console")
     state = request.app.state

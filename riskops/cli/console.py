@@ -14,9 +14,13 @@ from riskops.runs.record import StepRecord
 class StepConsole:
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
-            TextColumn("  {task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
-        )  # fmt: skip
+            TextColumn("  {task.description:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self.bars: dict[str, TaskID] = {}
 
     def __enter__(self) -> StepConsole:

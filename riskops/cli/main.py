@@ -87,9 +87,10 @@ def main(
 ) -> None:
     tty = sys.stderr.isatty()
     handler: logging.Handler = (
-        RichHandler(console=console, show_path=False, log_time_format="%Y-%m-%d %H:%M:%S") if tty
+        RichHandler(console=console, show_path=False, log_time_format="%Y-%m-%d %H:%M:%S")
+        if tty
         else logging.StreamHandler(sys.stderr)
-    )  # fmt: skip
+    )
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s" if tty else "%(asctime)s %(levelname)s %(message)s",
@@ -196,9 +197,11 @@ def load_cmd(
         else:
             assert customers is not None and transactions is not None
             t = m.cohorts[cohort]
-            counts = load_sources(wh, {t.customers: customers, t.transactions: transactions},
-                                  {t.customers: id_columns(m, "customers"),
-                                   t.transactions: id_columns(m, "transactions")})  # fmt: skip
+            counts = load_sources(
+                wh,
+                {t.customers: customers, t.transactions: transactions},
+                {t.customers: id_columns(m, "customers"), t.transactions: id_columns(m, "transactions")},
+            )
     out.print("loaded " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 
@@ -254,13 +257,30 @@ def _run_mapping(data: str, path: Path | None) -> Mapping:
     return load_mapping(path) if path else default_mapping(data)
 
 
-def _run_parameters(trials: int, tuning_timeout: float, seed: int, missed_cost: float, offboard_cost: float,
-                    margin: float, policy: Path | None, shards: int, outcomes: bool) -> RunParameters:  # fmt: skip
+def _run_parameters(
+    trials: int,
+    tuning_timeout: float,
+    seed: int,
+    missed_cost: float,
+    offboard_cost: float,
+    margin: float,
+    policy: Path | None,
+    shards: int,
+    outcomes: bool,
+) -> RunParameters:
     from riskops.runs.parameters import RunParameters
 
-    return RunParameters(trials=trials, tuning_timeout_s=tuning_timeout, seed=seed, missed_cost=missed_cost,
-                         offboard_cost=offboard_cost, margin=margin, policy=_load_policy(policy),
-                         shards=shards, outcomes=outcomes)  # fmt: skip
+    return RunParameters(
+        trials=trials,
+        tuning_timeout_s=tuning_timeout,
+        seed=seed,
+        missed_cost=missed_cost,
+        offboard_cost=offboard_cost,
+        margin=margin,
+        policy=_load_policy(policy),
+        shards=shards,
+        outcomes=outcomes,
+    )
 
 
 DataOpt = Annotated[
@@ -277,9 +297,13 @@ DataRootOpt = Annotated[Path, typer.Option(help="Where prepared datasets are cac
 TrialsOpt = Annotated[int, typer.Option(help="Optuna trials (0 keeps default parameters).", min=0)]
 TuningOpt = Annotated[float, typer.Option(help="Stop tuning after this many seconds.")]
 MarginOpt = Annotated[float, typer.Option(help="PR-AUC a challenger must gain over the champion.")]
-OutcomesOpt = Annotated[bool, typer.Option(
-    help="Also learn from current customers' outcomes that came in after their last scoring: loaded outcomes, "
-         "stream outcomes, the console's confirmed off-boardings (SUSPENDED) and keeps (ACTIVE).")]  # fmt: skip
+OutcomesOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Also learn from current customers' outcomes that came in after their last scoring: loaded outcomes, "
+        "stream outcomes, the console's confirmed off-boardings (SUSPENDED) and keeps (ACTIVE)."
+    ),
+]
 ShardsOpt = Annotated[
     int, typer.Option(help="Score the unlabelled cohort in this many parallel shards (by customer id hash).", min=1)
 ]
@@ -314,11 +338,19 @@ def run_cmd(
     params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes)
     with StepConsole(console) as steps:
         _, summary = run_job(
-            Settings(), source=data, customers=customers, seed=seed, data_root=data_root,
-            amlsim_dir=amlsim_dir, mapping=_run_mapping(data, mapping), as_of=as_of,
+            Settings(),
+            source=data,
+            customers=customers,
+            seed=seed,
+            data_root=data_root,
+            amlsim_dir=amlsim_dir,
+            mapping=_run_mapping(data, mapping),
+            as_of=as_of,
             params=params,
-            say=steps.say, finished=steps.finished, tick=steps.tick,
-        )  # fmt: skip
+            say=steps.say,
+            finished=steps.finished,
+            tick=steps.tick,
+        )
     out.print(summary)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
@@ -570,9 +602,11 @@ app.add_typer(policy_app, name="policy")
 @policy_app.command("check")
 def policy_check_cmd(
     file: Annotated[Path, typer.Argument(help="Policy file (YAML or JSON).")],
-    model: Annotated[str | None, typer.Option(help="Check the rules against this model version (default: the "
-                                                   "champion, when there is one).")] = None,
-) -> None:  # fmt: skip
+    model: Annotated[
+        str | None,
+        typer.Option(help="Check the rules against this model version (default: the champion, when there is one)."),
+    ] = None,
+) -> None:
     """Validate a policy file and say what it decides; exits 2 naming each wrong setting, and each rule on a
     feature the model (the champion, or --model) does not have."""
     from riskops.io.artifacts import open_store
@@ -594,8 +628,11 @@ def policy_check_cmd(
         for note in notes:
             out.print(f"note: {note}")
         if errors:
-            raise RiskOpsError("; ".join(errors), str(file), "name features the model has (`riskops models show "
-                               f"{version}` lists them), or retrain with them")  # fmt: skip
+            raise RiskOpsError(
+                "; ".join(errors),
+                str(file),
+                f"name features the model has (`riskops models show {version}` lists them), or retrain with them",
+            )
         out.print(f"{file}: valid for model {version}")
     out.print(describe_policy(policy))
 
@@ -675,8 +712,13 @@ def pipeline_compile_cmd(
     bq_dataset: Annotated[str, typer.Option(help="BigQuery dataset (default: RISKOPS_BQ_DATASET).")] = "",
     bq_location: Annotated[str, typer.Option(help="BigQuery location (default: RISKOPS_BQ_LOCATION).")] = "",
     artifact_root: Annotated[str, typer.Option(help="gs://bucket/prefix (default: RISKOPS_ARTIFACT_ROOT).")] = "",
-    customers: Annotated[int, typer.Option(help="Customers in the book: sizes each task's CPU and memory and the "
-                                                "scoring shards (docs/operations.md).", min=1)] = 20_000,
+    customers: Annotated[
+        int,
+        typer.Option(
+            help="Customers in the book: sizes each task's CPU and memory and the scoring shards (docs/operations.md).",
+            min=1,
+        ),
+    ] = 20_000,
 ) -> None:
     """Compile the training, scoring and monitoring pipelines to KFP v2 YAML specs that carry where every step
     finds the warehouse and the artifact store (the `config` parameter's default), and each task's CPU and memory
@@ -691,8 +733,13 @@ def pipeline_compile_cmd(
         os.environ["RISKOPS_IMAGE"] = image  # read when the components are defined, i.e. on import below
     from pipelines.runner import compile_all
 
-    given: dict[str, Any] = {"warehouse": warehouse, "bq_project": bq_project, "bq_dataset": bq_dataset,
-                             "bq_location": bq_location, "artifact_root": artifact_root}  # fmt: skip
+    given: dict[str, Any] = {
+        "warehouse": warehouse,
+        "bq_project": bq_project,
+        "bq_dataset": bq_dataset,
+        "bq_location": bq_location,
+        "artifact_root": artifact_root,
+    }
     try:
         settings = Settings(**{k: v for k, v in given.items() if v})
         duck = settings.duckdb_path or settings.home / "warehouse.duckdb"  # the local default, made absolute
@@ -779,9 +826,14 @@ def pipeline_submit_cmd(
         else None
     )
     run_id, where = submit_to(
-        spec, parse_arguments(arg or []), experiment, run_name or f"{spec.stem}-{new_run_id()}", caching,
-        host=host, vertex=target,
-    )  # fmt: skip
+        spec,
+        parse_arguments(arg or []),
+        experiment,
+        run_name or f"{spec.stem}-{new_run_id()}",
+        caching,
+        host=host,
+        vertex=target,
+    )
     out.print(f"run {run_id} submitted to {where} (experiment {experiment})")
 
 
@@ -823,16 +875,22 @@ def monitor_cmd(duckdb: DuckOpt = None) -> None:
         state = "matured" if r["matured"] else f"partial until {r['mature_on']}"
         realized = f"precision {pct(r['precision'])} (expected {pct(r['expected_precision'])})"
         realized += f", recall {pct(r['recall'])} (expected {pct(r['expected_recall'])})"
-        out.print(f"  run {r['run_id']} ({r['model_version']}, as of {r['as_of']}, {state}): {r['listed']:,} listed, "
-                  f"{r['suspended']:,} suspended since; {realized}")  # fmt: skip
+        out.print(
+            f"  run {r['run_id']} ({r['model_version']}, as of {r['as_of']}, {state}): {r['listed']:,} listed, "
+            f"{r['suspended']:,} suspended since; {realized}"
+        )
     drift = report["latest_drift"]
     if drift:
-        out.print(f"  latest run's drift: {', '.join(drift.get('drifted', [])) or 'none'} (score PSI "
-                  f"{drift.get('score_psi', 0):.3f})")  # fmt: skip
+        out.print(
+            f"  latest run's drift: {', '.join(drift.get('drifted', [])) or 'none'} (score PSI "
+            f"{drift.get('score_psi', 0):.3f})"
+        )
     for c in report["shadow"]:
-        out.print(f"  shadow: {c['challenger']} beside {c['champion']} on {c['pairs']:,} scored customers: segments "
-                  f"agree {c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}, High "
-                  f"{c['high_share']:.1%} vs {c['high_share_challenger']:.1%}")  # fmt: skip
+        out.print(
+            f"  shadow: {c['challenger']} beside {c['champion']} on {c['pairs']:,} scored customers: segments "
+            f"agree {c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}, High "
+            f"{c['high_share']:.1%} vs {c['high_share_challenger']:.1%}"
+        )
     for line in report["attention"]:
         out.print(f"[bold red]attention[/]: {line}")
 
@@ -909,14 +967,18 @@ def stream_work_cmd(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    config = StreamConfig(subscription, dead_letter_topic, results_topic, csv_path, batch_size, max_wait,
-                          settings.model_poll_s)  # fmt: skip
+    config = StreamConfig(
+        subscription, dead_letter_topic, results_topic, csv_path, batch_size, max_wait, settings.model_poll_s
+    )
     with open_warehouse(settings, duckdb) as wh:
         worker = StreamWorker(PubSub(project), wh, holder, PublishedPolicy(store), config, load_mapping(mapping))
         worker.refresh()
         if holder.current is None:
-            raise RiskOpsError(holder.last_failure or "no champion to score with", f"model registry at "
-                               f"{settings.artifacts}", "run `make run` (or promote a model) first")  # fmt: skip
+            raise RiskOpsError(
+                holder.last_failure or "no champion to score with",
+                f"model registry at {settings.artifacts}",
+                "run `make run` (or promote a model) first",
+            )
         if metrics_port:
             start_http_server(metrics_port, addr=metrics_host)
         sinks = ", ".join(x for x in [config.results_table, results_topic, str(csv_path or "")] if x)
@@ -953,11 +1015,13 @@ def stream_feed_cmd(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     ps = PubSub(project)
-    summary = run_feed(ps, topic, customer_events(data, limit=limit), rate, stop, hidden_truth(data), outcomes_every,
-                       outcomes)  # fmt: skip
+    summary = run_feed(
+        ps, topic, customer_events(data, limit=limit), rate, stop, hidden_truth(data), outcomes_every, outcomes
+    )
     ps.close()
-    out.print(f"published {summary.customers:,} customer and {summary.outcomes:,} outcome events in "
-              f"{summary.seconds:.1f}s")  # fmt: skip
+    out.print(
+        f"published {summary.customers:,} customer and {summary.outcomes:,} outcome events in {summary.seconds:.1f}s"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

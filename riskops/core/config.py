@@ -144,10 +144,11 @@ class StepConfig(BaseModel):
         where = "the pipeline's `config` parameter (riskops pipeline compile writes it into the spec)"
         if not raw:
             raise ConfigError(
-                "no step configuration", where,
+                "no step configuration",
+                where,
                 "compile the pipeline with the warehouse and artifact root (riskops pipeline compile --warehouse ... "
                 "--artifact-root ...) or pass config={...} when submitting",
-            )  # fmt: skip
+            )
         try:
             cfg = cls.model_validate(dict(raw))
         except ValidationError as e:
@@ -156,9 +157,10 @@ class StepConfig(BaseModel):
         missing = [k for k in cfg.required() if not getattr(cfg, k)]
         if missing:
             raise ConfigError(
-                f"step configuration lacks {', '.join(missing)} (warehouse {cfg.warehouse})", where,
+                f"step configuration lacks {', '.join(missing)} (warehouse {cfg.warehouse})",
+                where,
                 "set them when compiling or submitting; a step never falls back to a local default",
-            )  # fmt: skip
+            )
         if cfg.warehouse == "duckdb" and not Path(cfg.duckdb_path).is_absolute():
             raise ConfigError(f"duckdb_path {cfg.duckdb_path!r} is relative", where, "give an absolute path")
         if not cfg.artifact_root.startswith("gs://") and not Path(cfg.artifact_root).is_absolute():

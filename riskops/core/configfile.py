@@ -57,8 +57,11 @@ def read_yaml(path: Path, what: str, fix: str) -> Any:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise ConfigError(f"the {what} has {size:,} bytes; a {what} is at most {MAX_BYTES:,}", where,
-                              f"give the {what} itself, not data")  # fmt: skip
+            raise ConfigError(
+                f"the {what} has {size:,} bytes; a {what} is at most {MAX_BYTES:,}",
+                where,
+                f"give the {what} itself, not data",
+            )
         raw = path.read_bytes()
     except OSError as e:
         why = "it does not exist" if isinstance(e, FileNotFoundError) else e.strerror
@@ -66,8 +69,9 @@ def read_yaml(path: Path, what: str, fix: str) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"the {what} is not UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r})", where,
-                          "save it as UTF-8") from e  # fmt: skip
+        raise ConfigError(
+            f"the {what} is not UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r})", where, "save it as UTF-8"
+        ) from e
     if _depth(text) > MAX_DEPTH:
         raise ConfigError(f"the {what} is nested more than {MAX_DEPTH} levels deep", where, fix)
     try:
@@ -90,5 +94,6 @@ def read_config(path: Path, model: type[T], what: str, fix: str) -> T:
     try:
         return model.model_validate(raw or {})
     except ValidationError as e:
-        raise ConfigError(f"the {what} does not match its schema: {validation_problems(e, what)}", str(path),
-                          fix) from e  # fmt: skip
+        raise ConfigError(
+            f"the {what} does not match its schema: {validation_problems(e, what)}", str(path), fix
+        ) from e

@@ -25,9 +25,10 @@ def check_table(name: str, where: str = "table name") -> str:
     """A table name: letters, digits and underscores, starting with a letter or underscore."""
     if not isinstance(name, str) or not _TABLE.fullmatch(name):
         raise DataContractError(
-            f"table name {name!r} is not allowed", where,
+            f"table name {name!r} is not allowed",
+            where,
             "use letters, digits and underscores only (at most 128), starting with a letter or underscore",
-        )  # fmt: skip
+        )
     return name
 
 
@@ -35,10 +36,11 @@ def check_column(name: str, where: str = "column name") -> str:
     """A column name: anything printable without quotes, backticks, backslashes or dots, 1 to 300 characters."""
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_COLUMN or _FORBIDDEN.search(name):
         raise DataContractError(
-            f"column name {name!r} cannot be used", where,
+            f"column name {name!r} cannot be used",
+            where,
             "rename the column in the source (no quotes, backticks, backslashes, dots or control characters; "
             f"1-{MAX_COLUMN} characters), or map it in the mapping file",
-        )  # fmt: skip
+        )
     return name
 
 
@@ -76,6 +78,7 @@ def literal(value: str | float) -> str:
     if isinstance(value, str):
         return str(exp.Literal.string(value).sql(dialect="bigquery"))
     if not math.isfinite(value):
-        raise DataContractError(f"{value!r} cannot reach SQL as a number", "a configured number",
-                                "give a finite number")  # fmt: skip
+        raise DataContractError(
+            f"{value!r} cannot reach SQL as a number", "a configured number", "give a finite number"
+        )
     return repr(float(value)) if isinstance(value, float) else str(int(value))

@@ -25,9 +25,19 @@ Cohort = Literal["labelled", "unlabelled"]
 COHORTS: tuple[Cohort, ...] = ("labelled", "unlabelled")
 BAD_ENCODING = "_bad_encoding"  # added by a load: the columns of a row whose bytes were not UTF-8
 Table = Literal[
-    "raw_customers", "raw_transactions", "customers", "transactions", "quarantine_customers",
-    "quarantine_transactions", "features", "features_cutoff", "scores", "offboarding", "drift", "ingest_as_of",
-]  # fmt: skip
+    "raw_customers",
+    "raw_transactions",
+    "customers",
+    "transactions",
+    "quarantine_customers",
+    "quarantine_transactions",
+    "features",
+    "features_cutoff",
+    "scores",
+    "offboarding",
+    "drift",
+    "ingest_as_of",
+]
 
 
 def table_name(cohort: Cohort | str, table: Table) -> str:
@@ -231,8 +241,9 @@ class Mapping(BaseModel):
             values = [v.strip().lower() for vs in groups.values() for v in vs]  # compared as the load compares them
             twice = sorted({v for v in values if values.count(v) > 1})
             if twice:
-                raise ValueError(f"{key}: {twice} are mapped more than once; map each source value to one of "
-                                 f"{sorted(groups)}")  # fmt: skip
+                raise ValueError(
+                    f"{key}: {twice} are mapped more than once; map each source value to one of {sorted(groups)}"
+                )
         if self.currencies is not None and not self.currencies:
             raise ValueError("currencies is empty: list the allowed codes, or leave it out for every ISO 4217 code")
         return self

@@ -188,8 +188,9 @@ def _resolve(
         raise DataContractError(
             f"the mapping declares roles for {undeclared}, but they are not attribute columns of the table "
             f"(its attributes: {', '.join(extras) or 'none'})",
-            where, "fix the names under `categorical:` / `numeric:` in the mapping file (source column names)",
-        )  # fmt: skip
+            where,
+            "fix the names under `categorical:` / `numeric:` in the mapping file (source column names)",
+        )
     clash = [c for c in extras if c in {col.name for col in contract}]
     if clash:
         raise DataContractError(
@@ -343,9 +344,17 @@ def customer_sql(
         checks.append((f"_bad_num{i}", f"bad_type:{c}"))
     projection = f"{_key(_col(e['customer_id']))} AS customer_id, {signup} AS signup_ts{label}{extras}"
     return _split(
-        wh, src, _key(_col(e["customer_id"], "{t}")), "missing_customer_id", narrow, "", "", checks,
-        projection, tables.quarantine_customers,
-    )  # fmt: skip
+        wh,
+        src,
+        _key(_col(e["customer_id"], "{t}")),
+        "missing_customer_id",
+        narrow,
+        "",
+        "",
+        checks,
+        projection,
+        tables.quarantine_customers,
+    )
 
 
 def transaction_sql(
@@ -400,9 +409,17 @@ quarantined AS (
   UPPER(TRIM(CAST({_col(e["country"])} AS STRING))) AS country,
   LOWER(TRIM(CAST({_col(e["status"])} AS STRING))) AS status{extras}"""
     return _split(
-        wh, src, _key(_col(e["transaction_id"], "{t}")), "missing_transaction_id", narrow, ctes, joins, checks,
-        projection, tables.quarantine_transactions,
-    )  # fmt: skip
+        wh,
+        src,
+        _key(_col(e["transaction_id"], "{t}")),
+        "missing_transaction_id",
+        narrow,
+        ctes,
+        joins,
+        checks,
+        projection,
+        tables.quarantine_transactions,
+    )
 
 
 def _split_tables(wh: Warehouse, sql: TableSQL, quarantine: str, clean: str) -> None:
@@ -547,8 +564,9 @@ def reasons_said(table: TableReport, top: int = 3) -> str:
     """The commonest quarantine reasons with their counts and what fixes each (`numeric:` for a bad type)."""
     said = []
     for reason, n in sorted(table.by_reason.items(), key=lambda x: -x[1])[:top]:
-        fix = FIXED_BY.get(reason) or ("`numeric:` in the mapping, or the values" if reason.startswith("bad_type:")
-                                       else "")  # fmt: skip
+        fix = FIXED_BY.get(reason) or (
+            "`numeric:` in the mapping, or the values" if reason.startswith("bad_type:") else ""
+        )
         said.append(f"{reason} x{n:,}" + (f" (set {fix})" if fix else ""))
     return "; ".join(said)
 
@@ -569,8 +587,10 @@ def _judge(wh: Warehouse, report: ValidationReport, tables: CleanTables, mapping
             "the customers' attributes and tenure only"
         )
     elif t.rows_clean == 0:
-        report.errors.append(f"no usable transactions in the {report.cohort} cohort: all {t.rows_in:,} rows were "
-                             f"quarantined: {reasons_said(t)}")  # fmt: skip
+        report.errors.append(
+            f"no usable transactions in the {report.cohort} cohort: all {t.rows_in:,} rows were "
+            f"quarantined: {reasons_said(t)}"
+        )
     for name, table in (("customers", c), ("transactions", t)):
         share = table.rows_quarantined / table.rows_in if table.rows_in else 0.0
         if table.rows_clean and share > mapping.max_quarantine_share:

@@ -129,9 +129,10 @@ def _safe_names(names: list[str], path: Path) -> dict[str, str]:
         if safe.lower() in seen:
             raise DataContractError(
                 f"column {name!r} appears twice (as {seen[safe.lower()]!r} too"
-                f"{', once characters SQL cannot carry become _' if renames else ''})", f"{path}: header",
+                f"{', once characters SQL cannot carry become _' if renames else ''})",
+                f"{path}: header",
                 "rename or drop one of them in the source",
-            )  # fmt: skip
+            )
         seen[safe.lower()] = name
     for name, safe in renames.items():
         log.info("%s: column %r is loaded as %r", path, name, safe)
@@ -230,8 +231,9 @@ def dataset_as_of(folder: Path, mapping: Mapping | None = None) -> str:
         raise DataContractError(
             f"cannot tell the dataset's cut-off date: no transaction in {folder} has a usable {ts!r} timestamp "
             "(or there are no transactions)",
-            str(folder), "pass --as-of YYYY-MM-DD, or map the transactions' time column (transactions.columns.ts)",
-        )  # fmt: skip
+            str(folder),
+            "pass --as-of YYYY-MM-DD, or map the transactions' time column (transactions.columns.ts)",
+        )
     return str(last.date().isoformat())
 
 
@@ -249,7 +251,8 @@ def _read_column(path: Path, column: str) -> list[object]:
                 values += pcsv.read_csv(f, convert_options=opts).column(0).to_pylist()
         except (pa.ArrowInvalid, KeyError, OSError) as e:
             raise DataContractError(
-                f"cannot read column {column!r} of {f.name}: {e}", str(f),
+                f"cannot read column {column!r} of {f.name}: {e}",
+                str(f),
                 "check the mapping's transactions.columns.ts, or pass --as-of YYYY-MM-DD",
-            ) from e  # fmt: skip
+            ) from e
     return values

@@ -104,16 +104,35 @@ class _Tx:
             k: [] for k in ("cust", "ts", "amount", "dir", "type", "cpk", "cpn", "country", "status", "ccy")
         }
 
-    def add(self, cust: np.ndarray, *, ts: np.ndarray, amount: np.ndarray, direction: Codes, ttype: Codes,
-            cp_kind: Codes, cp: np.ndarray, country: Codes, ccy: Codes, status: Codes = 0) -> None:  # fmt: skip
+    def add(
+        self,
+        cust: np.ndarray,
+        *,
+        ts: np.ndarray,
+        amount: np.ndarray,
+        direction: Codes,
+        ttype: Codes,
+        cp_kind: Codes,
+        cp: np.ndarray,
+        country: Codes,
+        ccy: Codes,
+        status: Codes = 0,
+    ) -> None:
         n = len(cust)
         if n == 0:
             return
         for key, value, dtype in (
-            ("cust", cust, np.int32), ("ts", ts, np.int64), ("amount", amount, np.float64), ("dir", direction, np.int8),
-            ("type", ttype, np.int8), ("cpk", cp_kind, np.int8), ("cpn", cp, np.int64), ("country", country, np.int8),
-            ("status", status, np.int8), ("ccy", ccy, np.int8),
-        ):  # fmt: skip
+            ("cust", cust, np.int32),
+            ("ts", ts, np.int64),
+            ("amount", amount, np.float64),
+            ("dir", direction, np.int8),
+            ("type", ttype, np.int8),
+            ("cpk", cp_kind, np.int8),
+            ("cpn", cp, np.int64),
+            ("country", country, np.int8),
+            ("status", status, np.int8),
+            ("ccy", ccy, np.int8),
+        ):
             arr = np.asarray(value)
             self.cols[key].append(np.broadcast_to(arr, (n,)).astype(dtype, copy=False))
 
@@ -150,9 +169,14 @@ class _Chunk:
         who ends SUSPENDED: not every bad actor is caught, and a few good customers are off-boarded too."""
         r, n = self.rng, self.n
         logit = (
-            -2.8 + 1.1 * self.mismatch + 0.5 * (self.kyc == 0) - 0.4 * (self.kyc == 2) + 0.8 * (self.channel == 3)
-            + 0.5 * (self.age < 26) - 0.5 * (tenure_days > 3 * 365)
-        )  # fmt: skip
+            -2.8
+            + 1.1 * self.mismatch
+            + 0.5 * (self.kyc == 0)
+            - 0.4 * (self.kyc == 2)
+            + 0.8 * (self.channel == 3)
+            + 0.5 * (self.age < 26)
+            - 0.5 * (tenure_days > 3 * 365)
+        )
         self.bad = r.random(n) < 1 / (1 + np.exp(-logit))
         self.intensity = np.where(self.bad, r.uniform(0.15, 1.0, n), 0.0)
         self.typo = np.full((n, len(TYPOLOGIES)), False)
@@ -189,15 +213,33 @@ class _Chunk:
         """Times anywhere in each customer's history."""
         return self.times(cust, self.start[cust], np.full(len(cust), self.end))
 
-    def add(self, cust: np.ndarray, *, ts: np.ndarray, amount: np.ndarray, direction: Codes, ttype: Codes,
-            cp_kind: Codes, cp: np.ndarray, country: Codes | None = None, ccy: Codes | None = None,
-            status: Codes = 0) -> None:  # fmt: skip
+    def add(
+        self,
+        cust: np.ndarray,
+        *,
+        ts: np.ndarray,
+        amount: np.ndarray,
+        direction: Codes,
+        ttype: Codes,
+        cp_kind: Codes,
+        cp: np.ndarray,
+        country: Codes | None = None,
+        ccy: Codes | None = None,
+        status: Codes = 0,
+    ) -> None:
         """Add transactions; country and currency default to the customer's home."""
         self.tx.add(
-            cust, ts=ts, amount=amount, direction=direction, ttype=ttype, cp_kind=cp_kind, cp=cp,
-            country=self.home[cust] if country is None else country, ccy=self.ccy[cust] if ccy is None else ccy,
+            cust,
+            ts=ts,
+            amount=amount,
+            direction=direction,
+            ttype=ttype,
+            cp_kind=cp_kind,
+            cp=cp,
+            country=self.home[cust] if country is None else country,
+            ccy=self.ccy[cust] if ccy is None else ccy,
             status=status,
-        )  # fmt: skip
+        )
 
     def per_customer(self, mask: np.ndarray, counts: np.ndarray) -> np.ndarray:
         counts = np.where(mask, np.maximum(counts, 0), 0).astype(np.int64)
@@ -242,15 +284,20 @@ def monthly_income(ch: _Chunk) -> None:
     o = occ[cust]
     kind = np.select(
         [o == OCC["employee"], o == OCC["retired"], o == OCC["unemployed"]],
-        [T["salary"], T["pension"], T["benefit"]], T["transfer"],
-    )  # fmt: skip
+        [T["salary"], T["pension"], T["benefit"]],
+        T["transfer"],
+    )
     amount = np.round(ch.income[cust] / 12 * r.normal(1, 0.03, len(cust)), 2)
     student = o == OCC["student"]
     ch.add(
-        cust, ts=np.minimum(ts, ch.end - 1), amount=amount, direction=IN, ttype=kind,
+        cust,
+        ts=np.minimum(ts, ch.end - 1),
+        amount=amount,
+        direction=IN,
+        ttype=kind,
         cp_kind=np.where(student, CP["P"], CP["E"]),
         cp=np.where(student, (ch.offset + cust) * 16, (ch.offset + cust) // 40),  # family contact, or employer
-    )  # fmt: skip
+    )
 
 
 def invoices(ch: _Chunk) -> None:
@@ -259,9 +306,14 @@ def invoices(ch: _Chunk) -> None:
     invoicing = np.isin(ch.occ, [OCC["self_employed"], OCC["business_owner"]])
     cust = ch.per_customer(invoicing, r.poisson(ch.months() * 4 * ch.activity))
     ch.add(
-        cust, ts=ch.anytime(cust), amount=np.round(ch.income[cust] / 48 * r.lognormal(0, 0.6, len(cust)), 2),
-        direction=IN, ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(len(cust)) % 5_000_000,
-    )  # fmt: skip
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(ch.income[cust] / 48 * r.lognormal(0, 0.6, len(cust)), 2),
+        direction=IN,
+        ttype=T["transfer"],
+        cp_kind=CP["P"],
+        cp=ch.strangers(len(cust)) % 5_000_000,
+    )
 
 
 def card_spend(ch: _Chunk) -> None:
@@ -273,10 +325,17 @@ def card_spend(ch: _Chunk) -> None:
     country = np.where(abroad, r.choice([C_IDX[c] for c in TRAVEL], m), ch.home[cust])
     status = r.choice(len(STATUSES), m, p=[0.985, 0.011, 0.004, 0.0])
     ch.add(
-        cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.1, 0.9, m) * np.sqrt(ch.income[cust] / 38_000), 2),
-        direction=OUT, ttype=T["card"], cp_kind=CP["M"], cp=r.zipf(1.3, m) % 50_000, country=country,
-        ccy=np.where(abroad, CCY_IDX["USD"], ch.ccy[cust]), status=status,
-    )  # fmt: skip
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(3.1, 0.9, m) * np.sqrt(ch.income[cust] / 38_000), 2),
+        direction=OUT,
+        ttype=T["card"],
+        cp_kind=CP["M"],
+        cp=r.zipf(1.3, m) % 50_000,
+        country=country,
+        ccy=np.where(abroad, CCY_IDX["USD"], ch.ccy[cust]),
+        status=status,
+    )
 
 
 def bills_cash_and_transfers(ch: _Chunk) -> None:
@@ -285,19 +344,47 @@ def bills_cash_and_transfers(ch: _Chunk) -> None:
     r, n, months = ch.rng, ch.n, ch.months()
     everyone = np.ones(n, bool)
     cust = ch.per_customer(everyone, r.poisson(months * 1.5))
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(4.0, 0.7, len(cust)), 2), direction=OUT,
-           ttype=T["bill"], cp_kind=CP["U"], cp=r.integers(0, 400, len(cust)))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(4.0, 0.7, len(cust)), 2),
+        direction=OUT,
+        ttype=T["bill"],
+        cp_kind=CP["U"],
+        cp=r.integers(0, 400, len(cust)),
+    )
     cust = ch.per_customer(everyone, r.poisson(months * 0.7 * ch.activity))
-    ch.add(cust, ts=ch.anytime(cust), amount=r.integers(1, 10, len(cust)) * 20.0, direction=OUT,
-           ttype=T["withdrawal"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=r.integers(1, 10, len(cust)) * 20.0,
+        direction=OUT,
+        ttype=T["withdrawal"],
+        cp_kind=CP["A"],
+        cp=ch.own_account(cust),
+    )
     for direction in (IN, OUT):
         cust = ch.per_customer(everyone, r.poisson(months * 0.8))
-        ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.8, 1.0, len(cust)), 2), direction=direction,
-               ttype=T["transfer"], cp_kind=CP["P"], cp=ch.contacts(cust))  # fmt: skip
+        ch.add(
+            cust,
+            ts=ch.anytime(cust),
+            amount=np.round(r.lognormal(3.8, 1.0, len(cust)), 2),
+            direction=direction,
+            ttype=T["transfer"],
+            cp_kind=CP["P"],
+            cp=ch.contacts(cust),
+        )
     low = np.isin(ch.occ, [OCC["student"], OCC["unemployed"]]) | (ch.income < 15_000)
     cust = ch.per_customer(low, r.poisson(months * 2))
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(4.2, 0.6, len(cust)), -1), direction=IN,
-           ttype=T["topup"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(4.2, 0.6, len(cust)), -1),
+        direction=IN,
+        ttype=T["topup"],
+        cp_kind=CP["A"],
+        cp=ch.own_account(cust),
+    )
 
 
 EVERYDAY = (monthly_income, invoices, card_spend, bills_cash_and_transfers)
@@ -311,16 +398,32 @@ def remitters(ch: _Chunk) -> None:
     r = ch.rng
     cust = ch.per_customer(ch.looks_like("remitter"), ch.months())
     dest = r.choice([C_IDX[c] for c in REMITTANCE], len(cust))
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(5.5, 0.5, len(cust)), 2), direction=OUT,
-           ttype=T["transfer"], cp_kind=CP["P"], cp=ch.contacts(cust, 2), country=dest, ccy=ch.ccy[cust])  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(5.5, 0.5, len(cust)), 2),
+        direction=OUT,
+        ttype=T["transfer"],
+        cp_kind=CP["P"],
+        cp=ch.contacts(cust, 2),
+        country=dest,
+        ccy=ch.ccy[cust],
+    )
 
 
 def marketplace_sellers(ch: _Chunk) -> None:
     """Many small payments in from many buyers (looks like fan-in)."""
     r = ch.rng
     cust = ch.per_customer(ch.looks_like("marketplace_seller"), r.poisson(ch.months() * 12))
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.5, 0.7, len(cust)), 2), direction=IN,
-           ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(len(cust)))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(3.5, 0.7, len(cust)), 2),
+        direction=IN,
+        ttype=T["transfer"],
+        cp_kind=CP["P"],
+        cp=ch.strangers(len(cust)),
+    )
 
 
 def savings_sweepers(ch: _Chunk) -> None:
@@ -330,24 +433,46 @@ def savings_sweepers(ch: _Chunk) -> None:
     month = r.integers(0, max(int(months.max()), 1), len(cust)) % np.maximum(months[cust], 1)
     ts = ch.start[cust] + (month * 30 + 28) * DAY
     amount = np.round(ch.income[cust] / 12 * r.uniform(0.4, 0.8, len(cust)), 2)
-    ch.add(cust, ts=np.minimum(ts, ch.end - 1), amount=amount, direction=OUT, ttype=T["transfer"], cp_kind=CP["A"],
-           cp=ch.own_account(cust))  # fmt: skip
+    ch.add(
+        cust,
+        ts=np.minimum(ts, ch.end - 1),
+        amount=amount,
+        direction=OUT,
+        ttype=T["transfer"],
+        cp_kind=CP["A"],
+        cp=ch.own_account(cust),
+    )
 
 
 def crypto_investors(ch: _Chunk) -> None:
     """Regular buys on an exchange."""
     r = ch.rng
     cust = ch.per_customer(ch.looks_like("crypto_investor"), r.poisson(ch.months() * 2))
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(5.0, 0.8, len(cust)), 2), direction=OUT,
-           ttype=T["crypto"], cp_kind=CP["X"], cp=r.integers(0, 20, len(cust)))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(5.0, 0.8, len(cust)), 2),
+        direction=OUT,
+        ttype=T["crypto"],
+        cp_kind=CP["X"],
+        cp=r.integers(0, 20, len(cust)),
+    )
 
 
 def card_trouble(ch: _Chunk) -> None:
     """Failed card payments when the balance runs low (looks like chargeback fraud)."""
     r = ch.rng
     cust = ch.per_customer(ch.looks_like("card_trouble"), r.poisson(ch.months() * 0.8))
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(3.5, 0.8, len(cust)), 2), direction=OUT,
-           ttype=T["card"], cp_kind=CP["M"], cp=r.integers(0, 50_000, len(cust)), status=ST["failed"])  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(3.5, 0.8, len(cust)), 2),
+        direction=OUT,
+        ttype=T["card"],
+        cp_kind=CP["M"],
+        cp=r.integers(0, 50_000, len(cust)),
+        status=ST["failed"],
+    )
 
 
 # 'returning' customers (dormant, then back) are made by _Chunk.quiet_periods.
@@ -362,9 +487,15 @@ def structuring(ch: _Chunk) -> None:
     r = ch.rng
     cust = ch.per_customer(ch.has("structuring"), r.poisson(4 + 22 * ch.intensity))
     lo, hi = ch.recent(cust, r.integers(60, 180, len(cust)))
-    ch.add(cust, ts=ch.times(cust, lo, hi),
-           amount=np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2), direction=IN,
-           ttype=T["cash_deposit"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.times(cust, lo, hi),
+        amount=np.round(REPORTING_THRESHOLD * r.uniform(0.86, 0.995, len(cust)), 2),
+        direction=IN,
+        ttype=T["cash_deposit"],
+        cp_kind=CP["A"],
+        cp=ch.own_account(cust),
+    )
 
 
 def pass_through(ch: _Chunk) -> None:
@@ -378,9 +509,17 @@ def pass_through(ch: _Chunk) -> None:
     delay = (r.exponential(6 + 30 * (1 - inten[cust])) * HOUR).astype(np.int64)
     dest = np.where(r.random(m) < 0.5, r.choice(HIGH_RISK_IDX, m), ch.home[cust])
     ch.add(cust, ts=t_in, amount=amount, direction=IN, ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(m))
-    ch.add(cust, ts=np.minimum(t_in + delay, ch.end - 1), amount=np.round(amount * r.uniform(0.88, 0.99, m), 2),
-           direction=OUT, ttype=np.where(r.random(m) < 0.25, T["crypto"], T["transfer"]), cp_kind=CP["P"],
-           cp=ch.strangers(m), country=dest, ccy=ch.ccy[cust])  # fmt: skip
+    ch.add(
+        cust,
+        ts=np.minimum(t_in + delay, ch.end - 1),
+        amount=np.round(amount * r.uniform(0.88, 0.99, m), 2),
+        direction=OUT,
+        ttype=np.where(r.random(m) < 0.25, T["crypto"], T["transfer"]),
+        cp_kind=CP["P"],
+        cp=ch.strangers(m),
+        country=dest,
+        ccy=ch.ccy[cust],
+    )
 
 
 def fan_in(ch: _Chunk) -> None:
@@ -390,14 +529,20 @@ def fan_in(ch: _Chunk) -> None:
     lo, hi = ch.recent(cust, r.integers(20, 70, len(cust)))
     t_in = ch.times(cust, lo, hi)
     amount = np.round(r.lognormal(5.3, 0.6, len(cust)), 2)
-    ch.add(cust, ts=t_in, amount=amount, direction=IN, ttype=T["transfer"], cp_kind=CP["P"],
-           cp=ch.strangers(len(cust)))  # fmt: skip
+    ch.add(cust, ts=t_in, amount=amount, direction=IN, ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(len(cust)))
     moved = r.random(len(cust)) < 0.3
     k = int(moved.sum())
-    ch.add(cust[moved], ts=np.minimum(t_in[moved] + r.integers(1, 48, k) * HOUR, ch.end - 1),
-           amount=np.round(amount[moved] * r.uniform(2.5, 3.2, k), -1), direction=OUT,
-           ttype=np.where(r.random(k) < 0.5, T["withdrawal"], T["crypto"]), cp_kind=CP["X"], cp=r.integers(0, 20, k),
-           country=ch.home[cust[moved]], ccy=ch.ccy[cust[moved]])  # fmt: skip
+    ch.add(
+        cust[moved],
+        ts=np.minimum(t_in[moved] + r.integers(1, 48, k) * HOUR, ch.end - 1),
+        amount=np.round(amount[moved] * r.uniform(2.5, 3.2, k), -1),
+        direction=OUT,
+        ttype=np.where(r.random(k) < 0.5, T["withdrawal"], T["crypto"]),
+        cp_kind=CP["X"],
+        cp=r.integers(0, 20, k),
+        country=ch.home[cust[moved]],
+        ccy=ch.ccy[cust[moved]],
+    )
 
 
 def corridor(ch: _Chunk) -> None:
@@ -405,9 +550,17 @@ def corridor(ch: _Chunk) -> None:
     r = ch.rng
     cust = ch.per_customer(ch.has("corridor"), r.poisson(3 + 18 * ch.intensity))
     m = len(cust)
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(7.0, 0.7, m), 2), direction=OUT,
-           ttype=T["transfer"], cp_kind=CP["P"], cp=ch.strangers(m), country=r.choice(HIGH_RISK_IDX, m),
-           ccy=np.where(r.random(m) < 0.4, CCY_IDX["USD"], ch.ccy[cust]))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(7.0, 0.7, m), 2),
+        direction=OUT,
+        ttype=T["transfer"],
+        cp_kind=CP["P"],
+        cp=ch.strangers(m),
+        country=r.choice(HIGH_RISK_IDX, m),
+        ccy=np.where(r.random(m) < 0.4, CCY_IDX["USD"], ch.ccy[cust]),
+    )
 
 
 def chargeback(ch: _Chunk) -> None:
@@ -415,9 +568,18 @@ def chargeback(ch: _Chunk) -> None:
     r = ch.rng
     cust = ch.per_customer(ch.has("chargeback"), r.poisson(4 + 20 * ch.intensity))
     m = len(cust)
-    ch.add(cust, ts=ch.anytime(cust), amount=np.round(r.lognormal(5.0, 0.9, m), 2), direction=OUT, ttype=T["card"],
-           cp_kind=CP["M"], cp=r.integers(0, 50_000, m), country=ch.home[cust], ccy=ch.ccy[cust],
-           status=r.choice([ST["failed"], ST["reversed"], ST["chargeback"]], m, p=[0.45, 0.2, 0.35]))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.anytime(cust),
+        amount=np.round(r.lognormal(5.0, 0.9, m), 2),
+        direction=OUT,
+        ttype=T["card"],
+        cp_kind=CP["M"],
+        cp=r.integers(0, 50_000, m),
+        country=ch.home[cust],
+        ccy=ch.ccy[cust],
+        status=r.choice([ST["failed"], ST["reversed"], ST["chargeback"]], m, p=[0.45, 0.2, 0.35]),
+    )
 
 
 def dormant_burst(ch: _Chunk) -> None:
@@ -425,9 +587,15 @@ def dormant_burst(ch: _Chunk) -> None:
     r = ch.rng
     cust = ch.per_customer(ch.has("dormant_burst"), r.poisson(15 + 50 * ch.intensity))
     lo, hi = ch.recent(cust, r.integers(10, 40, len(cust)))
-    ch.add(cust, ts=ch.times(cust, lo, hi), amount=np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
-           direction=r.integers(IN, OUT + 1, len(cust)), ttype=T["transfer"], cp_kind=CP["P"],
-           cp=ch.strangers(len(cust)))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.times(cust, lo, hi),
+        amount=np.round(r.lognormal(6.5, 0.9, len(cust)), 2),
+        direction=r.integers(IN, OUT + 1, len(cust)),
+        ttype=T["transfer"],
+        cp_kind=CP["P"],
+        cp=ch.strangers(len(cust)),
+    )
 
 
 def mule_cash_out(ch: _Chunk) -> None:
@@ -435,8 +603,15 @@ def mule_cash_out(ch: _Chunk) -> None:
     r = ch.rng
     cust = ch.per_customer(ch.has("mule"), r.poisson(5 + 15 * ch.intensity))
     lo, hi = ch.recent(cust, r.integers(20, 60, len(cust)))
-    ch.add(cust, ts=ch.times(cust, lo, hi), amount=r.integers(10, 50, len(cust)) * 20.0, direction=OUT,
-           ttype=T["withdrawal"], cp_kind=CP["A"], cp=ch.own_account(cust))  # fmt: skip
+    ch.add(
+        cust,
+        ts=ch.times(cust, lo, hi),
+        amount=r.integers(10, 50, len(cust)) * 20.0,
+        direction=OUT,
+        ttype=T["withdrawal"],
+        cp_kind=CP["A"],
+        cp=ch.own_account(cust),
+    )
 
 
 TYPOLOGY_BEHAVIOURS = (structuring, pass_through, fan_in, corridor, chargeback, dormant_burst, mule_cash_out)
@@ -496,8 +671,9 @@ def _transactions_table(ch: _Chunk, tx: dict[str, np.ndarray], prefix: str, firs
     )
 
 
-def _make_chunk(rng: np.random.Generator, n: int, offset: int, cutoff_us: int, prefix: str, labelled: bool,
-                first_id: int) -> tuple[_Chunk, pa.Table, pa.Table]:  # fmt: skip
+def _make_chunk(
+    rng: np.random.Generator, n: int, offset: int, cutoff_us: int, prefix: str, labelled: bool, first_id: int
+) -> tuple[_Chunk, pa.Table, pa.Table]:
     """One chunk's customers and transactions: every behaviour, in a fixed order (the RNG stream depends on it)."""
     ch = _Chunk(rng, n, offset, cutoff_us)
     for behaviour in (*EVERYDAY, *LOOKALIKE_BEHAVIOURS, *TYPOLOGY_BEHAVIOURS):
@@ -510,12 +686,14 @@ def _make_chunk(rng: np.random.Generator, n: int, offset: int, cutoff_us: int, p
 
 def _truth_table(ch: _Chunk, customers: pa.Table) -> pa.Table:
     """Who is a bad actor, with which typologies: for analysis only, never read by a loader."""
-    return pa.table({
-        "customer_id": customers.column("customer_id"),
-        "bad_actor": pa.array(ch.bad),
-        "typologies": pa.array(["+".join(TYPOLOGIES[j] for j in np.flatnonzero(row)) for row in ch.typo]),
-        "suspended": pa.array(ch.suspended),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "customer_id": customers.column("customer_id"),
+            "bad_actor": pa.array(ch.bad),
+            "typologies": pa.array(["+".join(TYPOLOGIES[j] for j in np.flatnonzero(row)) for row in ch.typo]),
+            "suspended": pa.array(ch.suspended),
+        }
+    )
 
 
 def generate(

@@ -34,8 +34,10 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
     ).to_pylist()[0]
     n, customers = int(summary["n"] or 0), int(summary["customers"] or 0)
     if n == 0:
-        return Adapted(base.model_copy(update={"types": ()}), ["no transactions: the transaction features are "
-                                                             "generated empty and dropped as constant"])  # fmt: skip
+        return Adapted(
+            base.model_copy(update={"types": ()}),
+            ["no transactions: the transaction features are generated empty and dropped as constant"],
+        )
     counts = wh.query(
         f"SELECT type AS t, COUNT(*) AS n FROM {ref} WHERE type IS NOT NULL GROUP BY 1 ORDER BY n DESC, t LIMIT 50"
     ).to_pylist()
@@ -52,8 +54,9 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
     notes = [f"transaction types from the data: {', '.join(types) or 'none'}; main currency {currency or 'unknown'}"]
     left = [str(r["t"]) for r in counts if str(r["t"]) not in types]
     if left:
-        notes.append(f"types without features of their own (rare, beyond {MAX_TYPES}, or named like another): "
-                     + ", ".join(left))  # fmt: skip
+        notes.append(
+            f"types without features of their own (rare, beyond {MAX_TYPES}, or named like another): " + ", ".join(left)
+        )
     history_days = max((cut - int(summary["first_us"])) / DAY_US, 1.0)
     per_day = n / max(customers, 1) / history_days  # a customer's transactions per day, on average
     needed = {base.recent_window, base.long_window}  # the ratios compare these two: always built
@@ -62,16 +65,26 @@ def adapt(wh: Any, cohort: str, cutoff: datetime, base: FeatureConfig | None = N
     notes.append(
         f"windows {', '.join(f'{w}d' for w in windows)} (history {history_days:,.0f} days, "
         f"{per_day * 30:,.1f} transactions per customer per 30 days"
-        + (f"; left out {', '.join(f'{w}d' for w in dropped)}: too short to hold a transaction or longer than "
-           "the history" if dropped else "") + ")"
-    )  # fmt: skip
+        + (
+            f"; left out {', '.join(f'{w}d' for w in dropped)}: too short to hold a transaction or longer than "
+            "the history"
+            if dropped
+            else ""
+        )
+        + ")"
+    )
     type_windows = tuple(w for w in base.type_windows if w in windows) or (max(windows),)
-    update = {"types": types, "windows": windows, "type_windows": type_windows, "currency": currency,
-              "threshold_currency": base.threshold_currency or THRESHOLD_CURRENCY}  # fmt: skip
+    update = {
+        "types": types,
+        "windows": windows,
+        "type_windows": type_windows,
+        "currency": currency,
+        "threshold_currency": base.threshold_currency or THRESHOLD_CURRENCY,
+    }
     config = base.model_copy(update=update)
     if not config.amount_thresholds_apply:
         notes.append(
             f"no near-threshold or micro-transfer features: their amounts ({config.reporting_threshold:,.0f} and "
             f"{config.small_amount:g}) are in {config.threshold_currency}, the book is in {currency}"
-        )  # fmt: skip
+        )
     return Adapted(config, notes)

@@ -280,8 +280,9 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     lines += [f"| {md_text(i['feature'])} | {i['mean_abs_shap']:.3f} |" for i in ev.importance[:15]]
     lines += ["", "![SHAP summary](shap_summary.png)", ""]
     allowed = meta.get("feature_config", {}).get("allowed_protected", {})
-    lines += fairness_markdown(m.get("fairness", {}), FairnessPolicy.model_validate(m.get("fairness_limits", {})),
-                               allowed)  # fmt: skip
+    lines += fairness_markdown(
+        m.get("fairness", {}), FairnessPolicy.model_validate(m.get("fairness_limits", {})), allowed
+    )
     if meta["dropped"]:
         lines += ["## Features dropped", ""]
         lines += [f"- {md_text(k)}: {md_text(v)}" for k, v in meta["dropped"].items()]
@@ -303,8 +304,9 @@ def _calibration_section(meta: dict[str, Any], m: dict[str, Any]) -> list[str]:
     fitted = (
         f"Scores are calibrated: {cal['method']}, slope {cal['slope']:.3f}, intercept {cal['intercept']:.3f}; "
         f"out-of-fold Brier {cal['oof_brier_before']:.4f} before, {cal['oof_brier_after']:.4f} after."
-        if cal else "Scores are not calibrated (a version trained before calibration)."
-    )  # fmt: skip
+        if cal
+        else "Scores are not calibrated (a version trained before calibration)."
+    )
     segs = m["segments"]
     lines = [
         "## Calibration and segments",
@@ -325,8 +327,11 @@ def _calibration_section(meta: dict[str, Any], m: dict[str, Any]) -> list[str]:
     if not monotone(segs):
         lines += [f"**WARNING: {not_monotone(segs)}**", ""]
     elif overlap := indistinct(segs):
-        lines += [f"The rates rise from Low to High, but the holdout cannot tell {' nor '.join(overlap)} apart at "
-                  "95%: their order may be chance at this size.", ""]  # fmt: skip
+        lines += [
+            f"The rates rise from Low to High, but the holdout cannot tell {' nor '.join(overlap)} apart at "
+            "95%: their order may be chance at this size.",
+            "",
+        ]
     small = [f"{k} ({v['customers']})" for k, v in segs.items() if v["customers"] < MIN_SEGMENT_ROWS]
     if small:
         lines += [f"Too few holdout customers to measure a rate: {', '.join(small)} (under {MIN_SEGMENT_ROWS}).", ""]

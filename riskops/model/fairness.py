@@ -30,15 +30,29 @@ class FairnessPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    min_parity_ratio: float = Field(default=0.8, ge=0, le=1, description="lowest / highest listed share of any two "
-                                    "groups of an attribute (the four-fifths rule: 0.8)")  # fmt: skip
-    max_odds_difference: float = Field(default=0.2, ge=0, le=1, description="the largest gap in true- or "
-                                       "false-positive rate between two groups of an attribute")  # fmt: skip
+    min_parity_ratio: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="lowest / highest listed share of any two groups of an attribute (the four-fifths rule: 0.8)",
+    )
+    max_odds_difference: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="the largest gap in true- or false-positive rate between two groups of an attribute",
+    )
     min_group: int = Field(default=30, ge=1, description="groups with fewer holdout customers are shown, not judged")
-    on_breach: Literal["refuse", "warn"] = Field(default="refuse", description="what the gate does with a "
-                                                 "candidate that breaches a limit the champion meets")  # fmt: skip
-    proxy_auc: float = Field(default=0.7, gt=0.5, le=1, description="a feature telling a group of a protected "
-                             "attribute from the rest this well (ROC-AUC) is named as a proxy")  # fmt: skip
+    on_breach: Literal["refuse", "warn"] = Field(
+        default="refuse", description="what the gate does with a candidate that breaches a limit the champion meets"
+    )
+    proxy_auc: float = Field(
+        default=0.7,
+        gt=0.5,
+        le=1,
+        description="a feature telling a group of a protected "
+        "attribute from the rest this well (ROC-AUC) is named as a proxy",
+    )
 
 
 def proxies(
@@ -107,17 +121,22 @@ def _metrics(threshold: float) -> dict[str, Any]:
     return {
         "customers": lambda y, p: float(len(y)),
         "base_rate": lambda y, p: float(np.mean(y)) if len(y) else float("nan"),
-        "listed": listed, "precision": precision, "tpr": tpr, "fpr": fpr,
-        "mean_score": lambda y, p: float(np.mean(p)) if len(p) else float("nan"), "roc_auc": roc_auc,
-    }  # fmt: skip
+        "listed": listed,
+        "precision": precision,
+        "tpr": tpr,
+        "fpr": fpr,
+        "mean_score": lambda y, p: float(np.mean(p)) if len(p) else float("nan"),
+        "roc_auc": roc_auc,
+    }
 
 
 def _finite(v: float) -> float | None:
     return None if v != v else round(float(v), 4)
 
 
-def measure(y: np.ndarray, p: np.ndarray, threshold: float, groups: pd.DataFrame,
-            limits: FairnessPolicy | None = None) -> dict[str, Any]:  # fmt: skip
+def measure(
+    y: np.ndarray, p: np.ndarray, threshold: float, groups: pd.DataFrame, limits: FairnessPolicy | None = None
+) -> dict[str, Any]:
     """Per protected attribute: each group's figures, the between-group ratio and difference, and the limits it
     breaches (judged on groups of at least `min_group` customers)."""
     from fairlearn.metrics import MetricFrame
@@ -126,8 +145,9 @@ def measure(y: np.ndarray, p: np.ndarray, threshold: float, groups: pd.DataFrame
     out: dict[str, Any] = {}
     for name in groups.columns:
         g = banded(name, groups[name].reset_index(drop=True))
-        frame = MetricFrame(metrics=_metrics(threshold), y_true=np.asarray(y), y_pred=np.asarray(p),
-                            sensitive_features=g.rename(name))  # fmt: skip
+        frame = MetricFrame(
+            metrics=_metrics(threshold), y_true=np.asarray(y), y_pred=np.asarray(p), sensitive_features=g.rename(name)
+        )
         by = frame.by_group
         judged = by[by["customers"] >= limits.min_group]
         listed = judged["listed"].dropna()
@@ -154,10 +174,14 @@ def fairness_summary(fairness: dict[str, Any]) -> dict[str, Any]:
     breaches and each group's size, listed share, TPR and FPR."""
     keep = ("customers", "listed", "tpr", "fpr")
     return {
-        name: {"parity_ratio": a["parity_ratio"], "odds_difference": a["odds_difference"], "breaches": a["breaches"],
-               "groups": {g: {k: m.get(k) for k in keep} for g, m in a["groups"].items()}}
+        name: {
+            "parity_ratio": a["parity_ratio"],
+            "odds_difference": a["odds_difference"],
+            "breaches": a["breaches"],
+            "groups": {g: {k: m.get(k) for k in keep} for g, m in a["groups"].items()},
+        }
         for name, a in fairness.items()
-    }  # fmt: skip
+    }
 
 
 def breaches(fairness: dict[str, Any]) -> list[str]:
@@ -172,22 +196,34 @@ def allowed_lines(allowed: dict[str, str]) -> list[str]:
     return [f"**Protected attributes used as features** (the policy's `allow_protected`): {said}.", ""]
 
 
-def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = None,
-                      allowed: dict[str, str] | None = None) -> list[str]:  # fmt: skip
+def fairness_markdown(
+    fairness: dict[str, Any], limits: FairnessPolicy | None = None, allowed: dict[str, str] | None = None
+) -> list[str]:
     """The report's fairness section: a table per protected attribute, what breaches the limits, the possible
     proxies, and the protected attributes the policy let the model use with their justification."""
     limits = limits or FairnessPolicy()
     if not fairness:
-        return ["## Fairness", "", "No protected attributes are declared in the mapping (`protected:`): fairness "
-                "is not measured. Declare sex, age, marital status and the like to keep them out of the model and "
-                "measure each group.", ""]  # fmt: skip
-    lines = ["## Fairness", "",
-             f"The list's decisions on the holdout (listed from a score of {_first(fairness, 'threshold')}: the High "
-             "cut-off, or the policy's max_list_share of the book when that lists fewer), per group of each protected "
-             f"attribute (kept out of the model). Limits: listed-share ratio >= {limits.min_parity_ratio:g}, "
-             f"equalised-odds difference <= {limits.max_odds_difference:g}, judged on groups of {limits.min_group}+ "
-             "customers.", "",
-             *allowed_lines(allowed or {}), "![fairness](fairness.png)", ""]  # fmt: skip
+        return [
+            "## Fairness",
+            "",
+            "No protected attributes are declared in the mapping (`protected:`): fairness "
+            "is not measured. Declare sex, age, marital status and the like to keep them out of the model and "
+            "measure each group.",
+            "",
+        ]
+    lines = [
+        "## Fairness",
+        "",
+        f"The list's decisions on the holdout (listed from a score of {_first(fairness, 'threshold')}: the High "
+        "cut-off, or the policy's max_list_share of the book when that lists fewer), per group of each protected "
+        f"attribute (kept out of the model). Limits: listed-share ratio >= {limits.min_parity_ratio:g}, "
+        f"equalised-odds difference <= {limits.max_odds_difference:g}, judged on groups of {limits.min_group}+ "
+        "customers.",
+        "",
+        *allowed_lines(allowed or {}),
+        "![fairness](fairness.png)",
+        "",
+    ]
     for name, a in fairness.items():
         named = [
             f"{md_text(p['feature'])} (group {md_text(p['group'])}, AUC {p['auc']:.2f})" for p in a.get("proxies", [])
@@ -202,10 +238,15 @@ def fairness_markdown(fairness: dict[str, Any], limits: FairnessPolicy | None = 
             else f"No feature tells a group apart at AUC {limits.proxy_auc:g}+."
         )
         verdict = f"**breaches**: {md_text('; '.join(a['breaches']))}" if a["breaches"] else "within the limits"
-        lines += [f"**{md_text(name)}**: listed-share ratio {_said(a['parity_ratio'])}, equalised-odds difference "
-                  f"{_said(a['odds_difference'])}; {verdict}", "", proxy, "",
-                  "| group | customers | base rate | listed | precision | TPR | FPR | mean score | ROC-AUC |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"**{md_text(name)}**: listed-share ratio {_said(a['parity_ratio'])}, equalised-odds difference "
+            f"{_said(a['odds_difference'])}; {verdict}",
+            "",
+            proxy,
+            "",
+            "| group | customers | base rate | listed | precision | TPR | FPR | mean score | ROC-AUC |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for group, m in a["groups"].items():
             rates = " | ".join(_pct(m[k]) for k in ("base_rate", "listed", "precision", "tpr", "fpr", "mean_score"))
             lines.append(f"| {md_text(group)} | {int(m['customers'] or 0):,} | {rates} | {_said(m['roc_auc'])} |")

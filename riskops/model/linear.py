@@ -60,8 +60,9 @@ class LinearModel:
                 continue
             if name == "num":  # the imputed columns in order, then a missing indicator per column that had gaps
                 imputer = block.steps[0][1]
-                made = list(columns) + [columns[j] for j in (imputer.indicator_.features_ if imputer.indicator_
-                                                              else [])]  # fmt: skip
+                made = list(columns) + [
+                    columns[j] for j in (imputer.indicator_.features_ if imputer.indicator_ else [])
+                ]
             else:  # each category's one-hot columns (frequent categories, then one for the infrequent ones)
                 enc = block.steps[-1][1]
                 made = []
@@ -113,12 +114,18 @@ class LinearModel:
         try:
             untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in _TRUSTED]
             if untrusted:
-                raise ArtifactError(f"model file holds types it may not: {untrusted[:5]}", where,
-                                    "retrain the version; never copy model files from elsewhere")  # fmt: skip
+                raise ArtifactError(
+                    f"model file holds types it may not: {untrusted[:5]}",
+                    where,
+                    "retrain the version; never copy model files from elsewhere",
+                )
             saved = sio.loads(data, trusted=_TRUSTED)
             return cls(saved["pipeline"], saved["features"], saved["background"])
         except ArtifactError:
             raise
         except Exception as e:  # skops and scikit-learn raise their own types for a damaged file
-            raise ArtifactError(f"model file does not load: {type(e).__name__}: {str(e)[:200]}", where,
-                                "retrain the version; a damaged model cannot be served") from e  # fmt: skip
+            raise ArtifactError(
+                f"model file does not load: {type(e).__name__}: {str(e)[:200]}",
+                where,
+                "retrain the version; a damaged model cannot be served",
+            ) from e

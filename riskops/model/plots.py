@@ -29,9 +29,13 @@ def png(fig: Any) -> bytes:
 
 
 def evaluation_plots(
-    y: np.ndarray, p: np.ndarray, th: Thresholds, sv: np.ndarray, Xs: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    th: Thresholds,
+    sv: np.ndarray,
+    Xs: pd.DataFrame,
     categorical: list[str],
-) -> dict[str, bytes]:  # fmt: skip
+) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     fpr, tpr, _ = roc_curve(y, p)
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -81,8 +85,9 @@ def fairness_plot(fairness: dict[str, Any]) -> bytes:
     for ax, (name, a) in zip(axes[0], fairness.items(), strict=True):
         groups = list(a["groups"])
         x = np.arange(len(groups))
-        for k, (metric, label) in enumerate((("listed", "listed"), ("tpr", "true-positive rate"),
-                                             ("fpr", "false-positive rate"))):  # fmt: skip
+        for k, (metric, label) in enumerate(
+            (("listed", "listed"), ("tpr", "true-positive rate"), ("fpr", "false-positive rate"))
+        ):
             values = [a["groups"][g][metric] or 0.0 for g in groups]
             ax.bar(x + (k - 1) * 0.27, values, 0.27, label=label)
         ax.set_xticks(x, [str(g)[:14] for g in groups], rotation=30 if len(groups) > 4 else 0)

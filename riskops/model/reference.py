@@ -60,8 +60,14 @@ def numeric_profile(name: str, values: Any) -> Profile:
     edges = sorted(set(np.quantile(present, np.linspace(0.1, 0.9, 9)).round(12).tolist())) if len(present) else []
     counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
     n = max(len(x), 1)
-    return Profile(name=name, kind="numeric", edges=edges, shares=(counts / n).tolist(),
-                   missing=float(1 - len(present) / n) if len(x) else 0.0, rows=len(x))  # fmt: skip
+    return Profile(
+        name=name,
+        kind="numeric",
+        edges=edges,
+        shares=(counts / n).tolist(),
+        missing=float(1 - len(present) / n) if len(x) else 0.0,
+        rows=len(x),
+    )
 
 
 def categorical_profile(name: str, values: Any) -> Profile:
@@ -72,14 +78,25 @@ def categorical_profile(name: str, values: Any) -> Profile:
     top = counts.head(MAX_CATEGORIES)
     n = max(len(s), 1)
     shares = [*(top / n).tolist(), float((counts.sum() - top.sum()) / n)]
-    return Profile(name=name, kind="categorical", categories=[str(c) for c in top.index], shares=shares,
-                   missing=float(missing.sum() / n), rows=len(s))  # fmt: skip
+    return Profile(
+        name=name,
+        kind="categorical",
+        categories=[str(c) for c in top.index],
+        shares=shares,
+        missing=float(missing.sum() / n),
+        rows=len(s),
+    )
 
 
 def build_reference(
-    version: str, holdout: pd.DataFrame, features: list[str], categorical: list[str], scores: np.ndarray,
-    high: float, medium: float,
-) -> ReferenceProfile:  # fmt: skip
+    version: str,
+    holdout: pd.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    scores: np.ndarray,
+    high: float,
+    medium: float,
+) -> ReferenceProfile:
     cats = set(categorical)
     profiles = [
         categorical_profile(f, holdout[f]) if f in cats else numeric_profile(f, holdout[f])
@@ -87,6 +104,9 @@ def build_reference(
         if f in holdout.columns
     ]
     return ReferenceProfile(
-        version=version, rows=len(holdout), features=profiles, score=numeric_profile("score", scores),
+        version=version,
+        rows=len(holdout),
+        features=profiles,
+        score=numeric_profile("score", scores),
         segments=shares(scores, Cutoffs(high, medium)) if len(scores) else {"Low": 1.0, "Medium": 0.0, "High": 0.0},
-    )  # fmt: skip
+    )

@@ -6,8 +6,31 @@ from __future__ import annotations
 import html
 
 # What a report may contain once rendered: text formatting, tables, lists, links and images; nothing active.
-_REPORT_TAGS = {"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "strong", "em", "code", "pre", "table", "thead",
-                "tbody", "tr", "th", "td", "a", "img", "br", "hr", "blockquote"}  # fmt: skip
+_REPORT_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "img",
+    "br",
+    "hr",
+    "blockquote",
+}
 _REPORT_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "th": {"align", "style"}, "td": {"align", "style"}}
 
 

@@ -79,15 +79,18 @@ def prepare(frame: pd.DataFrame, features: list[str], categorical: list[str], mi
     if classes != {0, 1}:
         only = "SUSPENDED" if classes == {1} else "ACTIVE"
         raise UnusableDataError(
-            f"training needs both classes; all {len(y):,} customers are {only}", where,
+            f"training needs both classes; all {len(y):,} customers are {only}",
+            where,
             "add customers of the other class or fix the label mapping",
-        )  # fmt: skip
+        )
     positives = int(y.sum())
     if positives < min_positives or len(y) - positives < min_positives:
         raise UnusableDataError(
             f"too few customers of one class to cross-validate: {positives} SUSPENDED, {len(y) - positives} ACTIVE "
-            f"(need at least {min_positives} of each)", where, "label more customers",
-        )  # fmt: skip
+            f"(need at least {min_positives} of each)",
+            where,
+            "label more customers",
+        )
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise DataContractError(f"features missing from the frame: {missing}", where, "rebuild the features")
@@ -101,9 +104,10 @@ def prepare(frame: pd.DataFrame, features: list[str], categorical: list[str], mi
             dropped[col] = "constant"
     if len(dropped) == len(features):
         raise UnusableDataError(
-            "every feature is null or constant: nothing to learn from", where,
+            "every feature is null or constant: nothing to learn from",
+            where,
             "check that the transactions reached the features (ingest report, as_of)",
-        )  # fmt: skip
+        )
     X = X.drop(columns=list(dropped))
     cats = [c for c in categorical if c in X.columns]
     for c in cats:
@@ -173,9 +177,12 @@ class CVResult:
 
 
 def _cv(
-    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], fit_predict: Any,
+    ds: Dataset,
+    dev: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    fit_predict: Any,
     on_fold: Callable[[], None] | None = None,
-) -> CVResult:  # fmt: skip
+) -> CVResult:
     oof = np.full(len(ds.y), np.nan)
     scores = []
     for k, (tr, va) in enumerate(folds):
@@ -188,9 +195,14 @@ def _cv(
 
 
 def _catboost_cv(
-    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], params: dict[str, Any],
-    imbalance: Imbalance, cfg: TrainConfig, on_fold: Callable[[], None] | None = None,
-) -> CVResult:  # fmt: skip
+    ds: Dataset,
+    dev: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    params: dict[str, Any],
+    imbalance: Imbalance,
+    cfg: TrainConfig,
+    on_fold: Callable[[], None] | None = None,
+) -> CVResult:
     def fit_predict(tr: np.ndarray, va: np.ndarray, k: int) -> np.ndarray:
         model = fit_catboost(ds, tr, params, imbalance, cfg, cfg.seed + k)
         return predict(model, ds.X.iloc[va], ds.categorical)
@@ -232,9 +244,12 @@ def baseline(kind: Literal["logistic_regression", "random_forest"], ds: Dataset,
 
 
 def _baseline_cv(
-    kind: Literal["logistic_regression", "random_forest"], ds: Dataset, dev: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]], seed: int,
-) -> CVResult:  # fmt: skip
+    kind: Literal["logistic_regression", "random_forest"],
+    ds: Dataset,
+    dev: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+) -> CVResult:
     def fit_predict(tr: np.ndarray, va: np.ndarray, k: int) -> np.ndarray:
         model = baseline(kind, ds, seed + k).fit(ds.X.iloc[tr], ds.y[tr])
         return np.asarray(model.predict_proba(ds.X.iloc[va])[:, 1])
@@ -247,9 +262,12 @@ def _with_baselines(
 ) -> dict[str, CVResult]:
     """CatBoost's CV beside the baselines' (the logistic regression's always when it may ship), by family."""
     kinds: list[Literal["logistic_regression", "random_forest"]] = (
-        ["logistic_regression", "random_forest"] if cfg.baselines
-        else ["logistic_regression"] if cfg.family != "catboost" else []
-    )  # fmt: skip
+        ["logistic_regression", "random_forest"]
+        if cfg.baselines
+        else ["logistic_regression"]
+        if cfg.family != "catboost"
+        else []
+    )
     return {"catboost": cb} | {kind: _baseline_cv(kind, ds, dev, folds, cfg.seed) for kind in kinds}
 
 
@@ -304,9 +322,14 @@ class _Counter:
 
 
 def _tune(
-    ds: Dataset, dev: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], imbalance: Imbalance, cfg: TrainConfig,
-    say: Say, tick: Tick | None,
-) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    ds: Dataset,
+    dev: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    imbalance: Imbalance,
+    cfg: TrainConfig,
+    say: Say,
+    tick: Tick | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Optuna's TPE over CatBoost's main parameters on `folds`, within a trial count and a time budget; the
     defaults are the first trial. Returns the best parameters and what the tuning did."""
     if cfg.trials == 0:
@@ -330,14 +353,21 @@ def _tune(
     trials = _Counter(tick, "tuning trials", cfg.trials)
     study.optimize(objective, n_trials=cfg.trials, timeout=cfg.tuning_timeout_s, callbacks=[lambda *_: trials()])
     params = dict(study.best_params)
-    tuning = {"trials": len(study.trials), "best_pr_auc": float(study.best_value), "budget_s": cfg.tuning_timeout_s,
-              "best_params": params}  # fmt: skip
+    tuning = {
+        "trials": len(study.trials),
+        "best_pr_auc": float(study.best_value),
+        "budget_s": cfg.tuning_timeout_s,
+        "best_params": params,
+    }
     return params, tuning
 
 
 def train(
-    ds: Dataset, cfg: TrainConfig, say: Say | None = None, tick: Tick | None = None,
-) -> TrainResult:  # fmt: skip
+    ds: Dataset,
+    cfg: TrainConfig,
+    say: Say | None = None,
+    tick: Tick | None = None,
+) -> TrainResult:
     """Imbalance handling compared, Optuna tuning, CV against baselines, the final fit; `tick` counts folds and
     trials for a progress bar."""
     say = say or log.info
@@ -385,9 +415,10 @@ def train(
     t = time.perf_counter()
     say("final model on the development set")
     model: Model = (
-        fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed) if family == "catboost"
+        fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed)
+        if family == "catboost"
         else LinearModel.fit(baseline(family, ds, cfg.seed), ds.X.iloc[dev], ds.y[dev])
-    )  # fmt: skip
+    )
     seconds["final_fit"] = time.perf_counter() - t
     return TrainResult(
         model=model,

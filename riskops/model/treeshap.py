@@ -92,8 +92,11 @@ def _players(spec: dict[str, Any]) -> list[tuple[int, ...]] | None:
         # A combination counts for the categorical features whose values it hashes, not for the float or one-hot
         # splits in it, as CatBoost counts it.
         elements = ctr["elements"]
-        cats = tuple(sorted(cat_flat[e["cat_feature_index"]] for e in elements
-                            if e["combination_element"] == "cat_feature_value"))  # fmt: skip
+        cats = tuple(
+            sorted(
+                cat_flat[e["cat_feature_index"]] for e in elements if e["combination_element"] == "cat_feature_value"
+            )
+        )
         if not cats:
             return None
         players += [cats] * len(ctr.get("borders") or [])
@@ -116,8 +119,10 @@ def _table(spec: dict[str, Any], n_features: int) -> ShapTable | None:
         for s in splits:
             if s["split_type"] not in _SPLITS or not 0 <= s["split_index"] < len(players):
                 return None
-            own = {"FloatFeature": float_flat.get(s.get("float_feature_index", -1)),
-                   "OneHotFeature": cat_flat.get(s.get("cat_feature_index", -1))}.get(s["split_type"])  # fmt: skip
+            own = {
+                "FloatFeature": float_flat.get(s.get("float_feature_index", -1)),
+                "OneHotFeature": cat_flat.get(s.get("cat_feature_index", -1)),
+            }.get(s["split_type"])
             if s["split_type"] != "OnlineCtr" and players[s["split_index"]] != (own,):
                 return None  # the numbering is not the one read above: leave it to CatBoost
         by_depth.setdefault(len(splits), []).append(t)

@@ -68,8 +68,10 @@ def train_candidate(
     learned: dict[str, Any] = {}
     if train_cfg.outcomes:
         extra, learned = outcome_examples(wh, frame)
-        say(f"learning from {learned['rows']} current customers' outcomes ({learned['suspended']} suspended)"
-            + (f": {learned['skipped']}" if learned.get("skipped") else ""))  # fmt: skip
+        say(
+            f"learning from {learned['rows']} current customers' outcomes ({learned['suspended']} suspended)"
+            + (f": {learned['skipped']}" if learned.get("skipped") else "")
+        )
         frame = pd.concat([frame, extra], ignore_index=True) if len(extra) else frame
     ds = prepare(frame, fs.names, fs.categorical)
     if ds.dropped:
@@ -119,9 +121,11 @@ def protected_groups(wh: Warehouse, ids: pd.Series, protected: list[str]) -> pd.
     frames = [wh.read_table(t).to_pandas() for t in tables if wh.exists(t)]
     missing = sorted(set(protected) - set(frames[0].columns))
     if missing:
-        raise DataContractError(f"protected attributes {missing} are not columns of the customers",
-                                "the mapping's `protected`", "name customer attributes as loaded; the customers "
-                                f"have {', '.join(map(str, frames[0].columns))}")  # fmt: skip
+        raise DataContractError(
+            f"protected attributes {missing} are not columns of the customers",
+            "the mapping's `protected`",
+            f"name customer attributes as loaded; the customers have {', '.join(map(str, frames[0].columns))}",
+        )
     known = pd.concat([f.loc[:, [ID_COLUMN, *protected]] for f in frames if set(protected) <= set(f.columns)])
     known[ID_COLUMN] = known[ID_COLUMN].astype(str)
     known = known.drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
@@ -156,21 +160,38 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def _evaluate_stored(store: ArtifactStore, version: str, features: list[str], categorical: list[str],
-                     dropped: list[str], costs: CostMatrix) -> Any:  # fmt: skip
+def _evaluate_stored(
+    store: ArtifactStore,
+    version: str,
+    features: list[str],
+    categorical: list[str],
+    dropped: list[str],
+    costs: CostMatrix,
+) -> Any:
     registry = Registry(store)
     model = registry.load_model(version)
     holdout = registry.holdout(version)
     oof = pd.read_parquet(io.BytesIO(store.read_bytes(f"{PREFIX}/{version}/oof.parquet")))
     X = align(holdout, features, categorical, dropped)
     return evaluate(
-        model, X, holdout[LABEL_COLUMN].to_numpy(), categorical, oof[LABEL_COLUMN].to_numpy(), oof["p"].to_numpy(),
-        costs, OffboardConfig().medium_factor,
-    )  # fmt: skip
+        model,
+        X,
+        holdout[LABEL_COLUMN].to_numpy(),
+        categorical,
+        oof[LABEL_COLUMN].to_numpy(),
+        oof["p"].to_numpy(),
+        costs,
+        OffboardConfig().medium_factor,
+    )
 
 
-def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | None = None,
-                       fairness: FairnessPolicy | None = None, max_list_share: float = 1.0) -> ModelCard:  # fmt: skip
+def evaluate_candidate(
+    store: ArtifactStore,
+    version: str,
+    costs: CostMatrix | None = None,
+    fairness: FairnessPolicy | None = None,
+    max_list_share: float = 1.0,
+) -> ModelCard:
     """Evaluate a trained candidate once and register it: report (with each protected group's figures against
     the `fairness` limits), then card.json (last)."""
     costs = costs or CostMatrix()
@@ -204,8 +225,15 @@ def evaluate_candidate(store: ArtifactStore, version: str, costs: CostMatrix | N
     return card
 
 
-def holdout_fairness(registry: Registry, version: str, model: Candidate, threshold: float, limits: FairnessPolicy,
-                     max_list_share: float = 1.0, with_proxies: bool = False) -> dict[str, Any]:  # fmt: skip
+def holdout_fairness(
+    registry: Registry,
+    version: str,
+    model: Candidate,
+    threshold: float,
+    limits: FairnessPolicy,
+    max_list_share: float = 1.0,
+    with_proxies: bool = False,
+) -> dict[str, Any]:
     """The decisions of `model` at `threshold` on `version`'s holdout, per protected group ({} when the mapping
     declared none), and with `with_proxies` the model's features that tell a group apart. `model` may be another
     version than the holdout's (the gate scores the champion on it)."""
@@ -225,8 +253,9 @@ def holdout_fairness(registry: Registry, version: str, model: Candidate, thresho
     return out
 
 
-def fair_gate(registry: Registry, decision: GateDecision, limits: FairnessPolicy,
-              max_list_share: float = 1.0) -> GateDecision:  # fmt: skip
+def fair_gate(
+    registry: Registry, decision: GateDecision, limits: FairnessPolicy, max_list_share: float = 1.0
+) -> GateDecision:
     """The gate's decision with fairness, both models judged on the challenger's holdout at their own cut-offs:
     a challenger that breaches a limit the champion meets is refused (`on_breach: warn`: promoted, the breach
     said). Without a champion there is nothing met to compare with: promoted, its breaches said."""
@@ -239,8 +268,10 @@ def fair_gate(registry: Registry, decision: GateDecision, limits: FairnessPolicy
     if decision.champion is None:
         return decision.model_copy(update={"reason": f"{decision.reason}; fairness: {'; '.join(mine)}"})
     champ = registry.card(decision.champion)
-    theirs = {_breach_kind(b) for b in breaches(holdout_fairness(registry, card.version, champ, champ.threshold,
-                                                                 limits, max_list_share))}  # fmt: skip
+    theirs = {
+        _breach_kind(b)
+        for b in breaches(holdout_fairness(registry, card.version, champ, champ.threshold, limits, max_list_share))
+    }
     new = [b for b in mine if _breach_kind(b) not in theirs]
     if not new:
         return decision.model_copy(update={"reason": f"{decision.reason}; fairness as the champion: {'; '.join(mine)}"})

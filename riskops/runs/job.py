@@ -52,9 +52,10 @@ def prepare_data(
         folder = Path(source).expanduser()
         if not folder.is_dir():
             raise DataContractError(
-                f"--data {source}: not one of {', '.join(EMBEDDED)}, and no such folder", str(folder.absolute()),
+                f"--data {source}: not one of {', '.join(EMBEDDED)}, and no such folder",
+                str(folder.absolute()),
                 f"pass {', '.join(EMBEDDED)}, or the folder of your book (labelled/ and unlabelled/ in it)",
-            )  # fmt: skip
+            )
         dataset_cohorts(folder)  # refuses a folder that is not a dataset, before anything runs
         return folder.resolve()
     if source == "credit":
@@ -95,17 +96,33 @@ def run_steps(
 
     step(steps.ingest(config, "labelled", day, run_id, folder, mapping))
     step(steps.features(config, "labelled", day, run_id, params.allow_protected))
-    version = step(steps.train(config, day, run_id, params.trials, params.tuning_timeout_s, params.seed, tick,
-                               params.outcomes, params.family))  # fmt: skip
-    step(steps.evaluate(config, version, run_id, params.missed_cost, params.offboard_cost, params.fairness,
-                        params.max_list_share))  # fmt: skip
+    version = step(
+        steps.train(
+            config,
+            day,
+            run_id,
+            params.trials,
+            params.tuning_timeout_s,
+            params.seed,
+            tick,
+            params.outcomes,
+            params.family,
+        )
+    )
+    step(
+        steps.evaluate(
+            config, version, run_id, params.missed_cost, params.offboard_cost, params.fairness, params.max_list_share
+        )
+    )
     if step(steps.gate(config, version, run_id, params.margin, params.fairness, params.max_list_share)):
         step(steps.promote(config, version, run_id, "passed the gate"))
     if (dataset / "unlabelled").exists():
         step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))
         policy = params.policy.model_dump() if params.policy else None
-        versions = [step(steps.score_shard(config, day, run_id, k, params.shards, "unlabelled", policy))
-                    for k in range(params.shards)]  # fmt: skip
+        versions = [
+            step(steps.score_shard(config, day, run_id, k, params.shards, "unlabelled", policy))
+            for k in range(params.shards)
+        ]
         step(steps.score(config, day, run_id, "unlabelled", policy, params.shards, versions))
     return str(step(steps.report(config, run_id, "job")))
 

@@ -83,17 +83,25 @@ def _rate(num: float, den: float) -> float | None:
 
 
 def performance(
-    run_id: str, as_of: date, scores: pd.DataFrame, version: str, outcomes: pd.DataFrame, maturity_days: int,
+    run_id: str,
+    as_of: date,
+    scores: pd.DataFrame,
+    version: str,
+    outcomes: pd.DataFrame,
+    maturity_days: int,
     now: datetime,
-) -> Performance:  # fmt: skip
+) -> Performance:
     """One run's realized and expected performance from its scores (`customer_id, score, offboard`)."""
     start = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), UTC)  # the exclusive cut-off
     mature_on = start + timedelta(days=maturity_days)
     o = outcomes.set_index("customer_id")
     frame = scores[["customer_id", "score", "offboard"]].copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
-    decided = (frame["customer_id"].map(o["decided_at"]) if len(o) else
-               pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]"))  # fmt: skip
+    decided = (
+        frame["customer_id"].map(o["decided_at"])
+        if len(o)
+        else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    )
     state = frame["customer_id"].map(o["account_state"]) if len(o) else pd.Series(None, index=frame.index)
     before = decided.notna() & (decided < start)
     frame = frame[~before]
@@ -102,16 +110,25 @@ def performance(
     s, listed = frame["score"].to_numpy(dtype=float), frame["offboard"].to_numpy(dtype=bool)
     both = len(np.unique(y)) == 2
     return Performance(
-        run_id=run_id, model_version=version, as_of=as_of.isoformat(), mature_on=mature_on.date().isoformat(),
-        matured=now >= mature_on, customers=len(frame), excluded_decided_before=int(before.sum()),
-        suspended=int(y.sum()), listed=int(listed.sum()),
-        precision=_rate(y[listed].sum(), listed.sum()), recall=_rate(y[listed].sum(), y.sum()),
+        run_id=run_id,
+        model_version=version,
+        as_of=as_of.isoformat(),
+        mature_on=mature_on.date().isoformat(),
+        matured=now >= mature_on,
+        customers=len(frame),
+        excluded_decided_before=int(before.sum()),
+        suspended=int(y.sum()),
+        listed=int(listed.sum()),
+        precision=_rate(y[listed].sum(), listed.sum()),
+        recall=_rate(y[listed].sum(), y.sum()),
         roc_auc=round(float(roc_auc_score(y, s)), 4) if both else None,
         pr_auc=round(float(average_precision_score(y, s)), 4) if both else None,
         brier=round(float(np.mean((s - y) ** 2)), 4) if len(y) else None,
-        observed_rate=_rate(y.sum(), len(y)), mean_score=round(float(s.mean()), 4) if len(s) else 0.0,
-        expected_precision=_rate(s[listed].sum(), listed.sum()), expected_recall=_rate(s[listed].sum(), s.sum()),
-    )  # fmt: skip
+        observed_rate=_rate(y.sum(), len(y)),
+        mean_score=round(float(s.mean()), 4) if len(s) else 0.0,
+        expected_precision=_rate(s[listed].sum(), listed.sum()),
+        expected_recall=_rate(s[listed].sum(), s.sum()),
+    )
 
 
 def read_predictions(wh: Warehouse, home: Path, source: str, days: int = 7) -> pd.DataFrame:
@@ -125,8 +142,13 @@ def read_predictions(wh: Warehouse, home: Path, source: str, days: int = 7) -> p
         recent = f"time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(days)} DAY)"
         return wh.query(f"SELECT {listed} FROM {wh.ref('predictions')} WHERE {recent}").to_pandas()
     since = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
-    rows = [json.loads(line) for f in sorted((home / "predictions").glob("date=*/*.jsonl"))
-            if f.parent.name.removeprefix("date=") >= since for line in f.read_text().splitlines() if line]  # fmt: skip
+    rows = [
+        json.loads(line)
+        for f in sorted((home / "predictions").glob("date=*/*.jsonl"))
+        if f.parent.name.removeprefix("date=") >= since
+        for line in f.read_text().splitlines()
+        if line
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -140,16 +162,21 @@ def compare_shadow(log: pd.DataFrame) -> list[dict[str, Any]]:
     pairs = log[~shadow].merge(log[shadow], on=key, suffixes=("", "_challenger"))
     out = []
     for (champ, chall), g in pairs.groupby(["model_version", "model_version_challenger"]):
-        out.append({
-            "champion": champ, "challenger": chall, "pairs": len(g),
-            "segment_agreement": round(float((g["segment"] == g["segment_challenger"]).mean()), 4),
-            "rank_correlation": round(float(g["score"].corr(g["score_challenger"], method="spearman")), 4)
-            if len(g) > 2 else None,
-            "high_share": round(float((g["segment"] == "High").mean()), 4),
-            "high_share_challenger": round(float((g["segment_challenger"] == "High").mean()), 4),
-            "offboard_share": round(float(g["offboard"].astype(bool).mean()), 4),
-            "offboard_share_challenger": round(float(g["offboard_challenger"].astype(bool).mean()), 4),
-        })  # fmt: skip
+        out.append(
+            {
+                "champion": champ,
+                "challenger": chall,
+                "pairs": len(g),
+                "segment_agreement": round(float((g["segment"] == g["segment_challenger"]).mean()), 4),
+                "rank_correlation": round(float(g["score"].corr(g["score_challenger"], method="spearman")), 4)
+                if len(g) > 2
+                else None,
+                "high_share": round(float((g["segment"] == "High").mean()), 4),
+                "high_share_challenger": round(float((g["segment_challenger"] == "High").mean()), 4),
+                "offboard_share": round(float(g["offboard"].astype(bool).mean()), 4),
+                "offboard_share_challenger": round(float(g["offboard_challenger"].astype(bool).mean()), 4),
+            }
+        )
     return out
 
 
@@ -185,17 +212,25 @@ def monitor(
     for p in runs:
         if p.matured and p.precision is not None and p.expected_precision and p.precision < p.expected_precision / 2:
             underperformed = True
-            attention.append(f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
-                             f"{p.expected_precision:.1%}")  # fmt: skip
+            attention.append(
+                f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
+                f"{p.expected_precision:.1%}"
+            )
     policy = read_policy(store, latest) if latest else None
     allowed = policy.retrain_on if policy else "never"
     retrain = (allowed in ("drift", "either") and drifted) or (allowed in ("performance", "either") and underperformed)
     shadow = compare_shadow(predictions) if predictions is not None else []
     out = {
-        "created": now.isoformat(), "outcomes": len(outcomes), "runs": [p.model_dump() for p in runs],
-        "latest_drift": drift, "shadow": shadow, "attention": attention, "retrain": retrain,
-        "retrain_on": allowed, "family": training_family(policy),  # what a retraining ships
-    }  # fmt: skip
+        "created": now.isoformat(),
+        "outcomes": len(outcomes),
+        "runs": [p.model_dump() for p in runs],
+        "latest_drift": drift,
+        "shadow": shadow,
+        "attention": attention,
+        "retrain": retrain,
+        "retrain_on": allowed,
+        "family": training_family(policy),  # what a retraining ships
+    }
     stamp = now.strftime("%Y%m%d-%H%M%S")
     store.write_text(f"monitoring/{stamp}.json", json.dumps(out, indent=2))
     out["report"] = store.write_text(f"monitoring/{stamp}.md", monitoring_report(out))
@@ -208,9 +243,15 @@ def _pct(v: float | None) -> str:
 
 def monitoring_report(m: dict[str, Any]) -> str:
     """The monitoring run as Markdown: each run's realized vs expected figures, drift, shadow, what to do."""
-    lines = [f"# Monitoring {m['created'][:19]}", "", f"{m['outcomes']:,} outcomes known.", "",
-             "| run | model | as of | matured | listed | suspended | precision (expected) | recall (expected) | "
-             "ROC-AUC | Brier |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# Monitoring {m['created'][:19]}",
+        "",
+        f"{m['outcomes']:,} outcomes known.",
+        "",
+        "| run | model | as of | matured | listed | suspended | precision (expected) | recall (expected) | "
+        "ROC-AUC | Brier |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in m["runs"]:
         matured = "yes" if r["matured"] else f"on {r['mature_on']}"
         lines.append(
@@ -224,9 +265,17 @@ def monitoring_report(m: dict[str, Any]) -> str:
         f"Latest run's drift: {', '.join(d.get('drifted', [])) or 'none'}; score PSI {d.get('score_psi', '-')}.",
     ]
     for c in m["shadow"]:
-        lines.append(f"\nShadow {c['challenger']} beside {c['champion']}: {c['pairs']:,} customers, segments agree "
-                     f"{c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}.")  # fmt: skip
+        lines.append(
+            f"\nShadow {c['challenger']} beside {c['champion']}: {c['pairs']:,} customers, segments agree "
+            f"{c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}."
+        )
     started = "started" if m["retrain"] else "not started"
-    lines += ["", "## Attention", "", *(f"- {a}" for a in m["attention"] or ["nothing"]), "",
-              f"Retraining: {started} (the policy allows it on: {m['retrain_on']})."]  # fmt: skip
+    lines += [
+        "",
+        "## Attention",
+        "",
+        *(f"- {a}" for a in m["attention"] or ["nothing"]),
+        "",
+        f"Retraining: {started} (the policy allows it on: {m['retrain_on']}).",
+    ]
     return "\n".join(lines) + "\n"

@@ -84,9 +84,10 @@ def load_outcomes(
         top = bad["reason"].value_counts()
         raise DataContractError(
             f"no row is an outcome: {len(bad):,} rows quarantined ({', '.join(f'{r}: {n:,}' for r, n in top.items())})",
-            str(path), "check the file against the mapping's `outcomes.columns` and `labels`, and that the book's "
+            str(path),
+            "check the file against the mapping's `outcomes.columns` and `labels`, and that the book's "
             "customers are ingested in this warehouse",
-        )  # fmt: skip
+        )
     _append(wh, QUARANTINE, _quarantine_rows(bad, path), "quarantine_id")
     kept = _append(wh, OUTCOMES, _ledger_rows(new), KEY)
     return OutcomesLoad(str(path), kept, already, {str(r): int(n) for r, n in bad["reason"].value_counts().items()})
@@ -101,9 +102,12 @@ def _read(path: Path, m: Mapping) -> pd.DataFrame:
     table = source if isinstance(source, pa.Table) else pa.concat_tables([pq.read_table(f) for f in source])
     missing = [m.outcomes.columns.get(c, c) for c in COLUMNS if m.outcomes.columns.get(c, c) not in table.column_names]
     if missing:
-        raise DataContractError(f"columns {missing} are missing (it has {table.column_names})", str(path),
-                                f"give {', '.join(COLUMNS)} (and optionally source), or name the file's "
-                                "columns in the mapping's `outcomes.columns`")  # fmt: skip
+        raise DataContractError(
+            f"columns {missing} are missing (it has {table.column_names})",
+            str(path),
+            f"give {', '.join(COLUMNS)} (and optionally source), or name the file's "
+            "columns in the mapping's `outcomes.columns`",
+        )
     data = table.to_pandas().rename(columns={src: name for name, src in m.outcomes.columns.items()})
     labels = {v.strip().lower(): label for label, values in m.labels.items() for v in values}
     rows = pd.DataFrame(index=data.index)
@@ -173,30 +177,41 @@ def _ledger_states(wh: Warehouse) -> dict[str, str]:
 
 
 def _ledger_rows(rows: pd.DataFrame) -> pa.Table:
-    return pa.table({
-        KEY: pa.array(rows["key"].tolist(), pa.string()),
-        "customer_id": pa.array(rows["customer_id"].tolist(), pa.string()),
-        "account_state": pa.array(rows["account_state"].tolist(), pa.string()),
-        "decided_at": pa.array(rows["decided_at"].tolist(), pa.timestamp("us", tz="UTC")),
-        "source": pa.array(rows["source"].astype(str).tolist(), pa.string()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            KEY: pa.array(rows["key"].tolist(), pa.string()),
+            "customer_id": pa.array(rows["customer_id"].tolist(), pa.string()),
+            "account_state": pa.array(rows["account_state"].tolist(), pa.string()),
+            "decided_at": pa.array(rows["decided_at"].tolist(), pa.timestamp("us", tz="UTC")),
+            "source": pa.array(rows["source"].astype(str).tolist(), pa.string()),
+        }
+    )
 
 
 def _quarantine_rows(rows: pd.DataFrame, path: Path) -> pa.Table:
     """The rows as they came (as text) with their reason; keyed so that loading a file twice adds nothing."""
     ids = rows["customer_id"].fillna("").astype(str)
-    given = zip(rows.index.astype(str), ids, rows["state_given"], rows["time_given"], rows["source"], rows["reason"],
-                strict=True)  # fmt: skip
+    given = zip(
+        rows.index.astype(str),
+        ids,
+        rows["state_given"],
+        rows["time_given"],
+        rows["source"],
+        rows["reason"],
+        strict=True,
+    )
     keys = [_digest(path.name, *values) for values in given]
-    return pa.table({
-        "quarantine_id": pa.array(keys, pa.string()),
-        "customer_id": pa.array([v if isinstance(v, str) else None for v in rows["customer_id"]], pa.string()),
-        "account_state": pa.array(rows["state_given"].tolist(), pa.string()),
-        "decided_at": pa.array(rows["time_given"].tolist(), pa.string()),
-        "source": pa.array(rows["source"].astype(str).tolist(), pa.string()),
-        "quarantine_reason": pa.array(rows["reason"].tolist(), pa.string()),
-        "file": pa.array([path.name] * len(rows), pa.string()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "quarantine_id": pa.array(keys, pa.string()),
+            "customer_id": pa.array([v if isinstance(v, str) else None for v in rows["customer_id"]], pa.string()),
+            "account_state": pa.array(rows["state_given"].tolist(), pa.string()),
+            "decided_at": pa.array(rows["time_given"].tolist(), pa.string()),
+            "source": pa.array(rows["source"].astype(str).tolist(), pa.string()),
+            "quarantine_reason": pa.array(rows["reason"].tolist(), pa.string()),
+            "file": pa.array([path.name] * len(rows), pa.string()),
+        }
+    )
 
 
 def _append(wh: Warehouse, name: str, rows: pa.Table, key: str) -> int:

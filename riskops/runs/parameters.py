@@ -47,8 +47,19 @@ class RunParameters(BaseModel):
         return dict((self.policy or OffboardConfig()).allow_protected)
 
     def training(self) -> dict[str, Any]:
-        names = ("trials", "tuning_timeout_s", "seed", "missed_cost", "offboard_cost", "margin", "outcomes", "family",
-                 "fairness", "max_list_share", "allow_protected")  # fmt: skip
+        names = (
+            "trials",
+            "tuning_timeout_s",
+            "seed",
+            "missed_cost",
+            "offboard_cost",
+            "margin",
+            "outcomes",
+            "family",
+            "fairness",
+            "max_list_share",
+            "allow_protected",
+        )
         return {n: getattr(self, n) for n in names}
 
     def scoring(self) -> dict[str, Any]:

@@ -54,8 +54,13 @@ def _drift_plot(drift: DriftResult, top: int = 3) -> bytes:
     for ax, d in zip(axes, shown, strict=True):
         x = list(range(len(d.labels)))
         ax.bar([i - 0.2 for i in x], d.reference, width=0.4, label="reference (holdout)", color="tab:gray")
-        ax.bar([i + 0.2 for i in x], d.current, width=0.4, label="this cohort",
-               color="tab:red" if d.drifted else "tab:blue")  # fmt: skip
+        ax.bar(
+            [i + 0.2 for i in x],
+            d.current,
+            width=0.4,
+            label="this cohort",
+            color="tab:red" if d.drifted else "tab:blue",
+        )
         ax.set_xticks(x, d.labels, rotation=60, ha="right", fontsize=7)
         ax.set_title(f"{d.name}: PSI {d.psi:.3f}" + (" (drift)" if d.drifted else ""), fontsize=9)
     axes[0].legend(fontsize=7)
@@ -152,8 +157,10 @@ LIMITATIONS = [  # the run report's closing section
     "- An off-boarding decision needs a human review of the listed reasons before action.",
 ]
 AML_RULES = {r.name for r in DEFAULT_RULES}  # the shipped rules are anti-money-laundering patterns
-AML_LIMITATION = ["- The rules and the suspensions describe patterns of financial crime as the bank decided them, "
-                  "not ground truth about crime."]  # fmt: skip
+AML_LIMITATION = [
+    "- The rules and the suspensions describe patterns of financial crime as the bank decided them, "
+    "not ground truth about crime."
+]
 
 
 def _warnings_section(record: RunRecord) -> list[str]:
@@ -271,16 +278,25 @@ def _fairness_lines(fairness: dict[str, Any], allowed: dict[str, str]) -> list[s
         return ["", *allowed_lines(allowed)[:1], *_fairness_lines(fairness, {})]
     if not fairness:
         return ["", "Fairness: not measured (the mapping declares no protected attribute)."]
-    said = [f"{md_text(n)}: listed-share ratio {'-' if a['parity_ratio'] is None else format(a['parity_ratio'], '.2f')}"
-            + (f" (**{md_text('; '.join(a['breaches']))}**)" if a["breaches"] else " (within the limits)")
-            for n, a in fairness.items()]  # fmt: skip
-    return ["", "Fairness across protected groups (kept out of the model; each group in the model report): "
-            + "; ".join(said) + "."]  # fmt: skip
+    said = [
+        f"{md_text(n)}: listed-share ratio {'-' if a['parity_ratio'] is None else format(a['parity_ratio'], '.2f')}"
+        + (f" (**{md_text('; '.join(a['breaches']))}**)" if a["breaches"] else " (within the limits)")
+        for n, a in fairness.items()
+    ]
+    return [
+        "",
+        "Fairness across protected groups (kept out of the model; each group in the model report): "
+        + "; ".join(said)
+        + ".",
+    ]
 
 
 def _cost_line(c: dict[str, float]) -> list[str]:
-    return ["", f"Expected cost of this list {c['list']:,.0f}, against {c['nobody']:,.0f} listing nobody "
-            f"(from the calibrated scores and the policy's costs)."]  # fmt: skip
+    return [
+        "",
+        f"Expected cost of this list {c['list']:,.0f}, against {c['nobody']:,.0f} listing nobody "
+        f"(from the calibrated scores and the policy's costs).",
+    ]
 
 
 def scoring_record(result: ScoringResult) -> dict[str, Any]:
@@ -343,9 +359,9 @@ def assemble_record(
     )
 
 
-def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, cohort: str = "unlabelled") -> tuple[
-    RunRecord, str
-]:  # fmt: skip
+def finish_run(
+    wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, cohort: str = "unlabelled"
+) -> tuple[RunRecord, str]:
     """The run's report (when it scored) and its record `<run>/run.json`, from its steps and the scoring tables."""
     steps = read_steps(store, run_id)
     scored = next((s for s in steps if s.step == "score"), None)
@@ -363,16 +379,23 @@ def finish_run(wh: Warehouse, store: ArtifactStore, run_id: str, flow: str, coho
     scores = wh.read_table(table_name(cohort, "scores")).to_pandas()
     listing = wh.read_table(table_name(cohort, "offboarding")).to_pandas().sort_values("score", ascending=False)
     result = ScoringResult(
-        scores=scores, offboarding=listing.reset_index(drop=True),
-        cutoffs={"high": policy.high, "medium": policy.medium}, model_version=card.version,
-        rules_skipped=list(scored.detail.get("rules_skipped", [])), seconds=dict(scored.detail.get("seconds", {})),
+        scores=scores,
+        offboarding=listing.reset_index(drop=True),
+        cutoffs={"high": policy.high, "medium": policy.medium},
+        model_version=card.version,
+        rules_skipped=list(scored.detail.get("rules_skipped", [])),
+        seconds=dict(scored.detail.get("seconds", {})),
         over_limit=int(scored.detail.get("over_limit", scored.detail.get("over_capacity", 0))),
-        list_limit=scored.detail.get("list_limit"), expected_costs=dict(scored.detail.get("expected_costs") or {}),
+        list_limit=scored.detail.get("list_limit"),
+        expected_costs=dict(scored.detail.get("expected_costs") or {}),
         policy=policy,
-    )  # fmt: skip
+    )
     record = assemble_record(run_id, flow, steps, card, result)
-    drift = DriftResult.model_validate_json(store.read_text(f"{run_id}/{DRIFT}")) if store.exists(
-        f"{run_id}/{DRIFT}") else None  # fmt: skip
+    drift = (
+        DriftResult.model_validate_json(store.read_text(f"{run_id}/{DRIFT}"))
+        if store.exists(f"{run_id}/{DRIFT}")
+        else None
+    )
     if drift is not None and record.scoring is not None:
         record.scoring["drift"] = drift.summary()
     md, plots = build_report(record, card, result, read_features(wh, cohort), drift)
@@ -396,13 +419,16 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
         sc = record.scoring
         lines.append(
             f"  scored {sum(sc['segments'].values()):,} {record.steps[-1].detail.get('cohort', 'unlabelled')} "
-            f"customers with {sc['model_version']}: " + ", ".join(f"{k} {v:,}" for k, v in sc["segments"].items())
+            f"customers with {sc['model_version']}: "
+            + ", ".join(f"{k} {v:,}" for k, v in sc["segments"].items())
             + f"; off-board {sc['offboard']:,}"
-        )  # fmt: skip
+        )
         if "drift" in sc:
             d = sc["drift"]
-            lines.append(f"  drift against the model's holdout: {', '.join(d['drifted']) or 'none'} (largest PSI "
-                         f"{d['max_psi']:.3f}, {d['max_psi_feature']}; score PSI {d['score_psi']:.3f})")  # fmt: skip
+            lines.append(
+                f"  drift against the model's holdout: {', '.join(d['drifted']) or 'none'} (largest PSI "
+                f"{d['max_psi']:.3f}, {d['max_psi_feature']}; score PSI {d['score_psi']:.3f})"
+            )
     lines.append("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in record.timings_s.items()))
     lines.append(f"  report: {record.report}")
     return "\n".join(lines)
@@ -421,8 +447,9 @@ def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "")
     lines += [f"  NOTE: {line}" for line in beaten_by(card.cv, card.family, card.family_reason)]
     calibration = (
         f", calibration slope {m['calibration_slope']:.2f} intercept {m['calibration_intercept']:.2f}"
-        if "calibration_slope" in m else ""
-    )  # fmt: skip
+        if "calibration_slope" in m
+        else ""
+    )
     lines += [
         f"  holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, Brier {m['brier']:.4f}{calibration}",
         f"  threshold {card.threshold:.3f} (cost-optimal): precision {c['precision']:.1%}, recall {c['recall']:.1%}; "

@@ -63,21 +63,33 @@ class _Step:
             yield wh
 
     def done(
-        self, value: Any, figure: str, metrics: dict[str, float] | None = None, document: str = "",
-        parameters: dict[str, Any] | None = None, detail: dict[str, Any] | None = None,
-    ) -> StepResult:  # fmt: skip
+        self,
+        value: Any,
+        figure: str,
+        metrics: dict[str, float] | None = None,
+        document: str = "",
+        parameters: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> StepResult:
         record = StepRecord(
-            step=self.name, seconds=round(time.perf_counter() - self.started, 2), figure=figure,
-            parameters=parameters or {}, detail=detail or {},
-        )  # fmt: skip
+            step=self.name,
+            seconds=round(time.perf_counter() - self.started, 2),
+            figure=figure,
+            parameters=parameters or {},
+            detail=detail or {},
+        )
         write_step(self.store, self.run_id, record)
         return StepResult(value, record, self.run_id, metrics or {}, document)
 
 
 def ingest(
-    config: Config, cohort: Cohort, as_of: str, run_id: str = "", dataset_dir: str = "",
+    config: Config,
+    cohort: Cohort,
+    as_of: str,
+    run_id: str = "",
+    dataset_dir: str = "",
     mapping: TableMapping | Mapping[str, Any] | None = None,
-) -> StepResult:  # fmt: skip
+) -> StepResult:
     """Load a dataset folder's cohort into the raw tables (when given) and validate it into the clean and
     quarantine tables. The first step of either pipeline: it makes the run id when none is given. Its value is
     the clean customers table; raises on unusable data after writing the validation report."""
@@ -109,10 +121,13 @@ def ingest(
     )
     data = dataset_dir or f"raw tables in the warehouse ({step.config.warehouse})"
     return step.done(
-        table_name(cohort, "customers"), figure, metrics, r.summary(),
+        table_name(cohort, "customers"),
+        figure,
+        metrics,
+        r.summary(),
         parameters={"as_of": as_of, "mapping": mapping.parameter() if mapping and mapping != TableMapping() else {}},
         detail={"report": r.model_dump(mode="json"), "data": data},
-    )  # fmt: skip
+    )
 
 
 def features(
@@ -131,12 +146,19 @@ def features(
     mapped = (ingested.parameters.get("mapping") or {}) if ingested else {}
     protected, allowed = list(mapped.get("protected", ())), dict(allow_protected or {})
     if set(allowed) - set(protected):
-        raise ConfigError(f"allow_protected names {sorted(set(allowed) - set(protected))}, which the mapping does not "
-                          "declare protected", "the policy's allow_protected", f"name one of {protected or 'none'}: "
-                          "the mapping's `protected`")  # fmt: skip
+        raise ConfigError(
+            f"allow_protected names {sorted(set(allowed) - set(protected))}, which the mapping does not "
+            "declare protected",
+            "the policy's allow_protected",
+            f"name one of {protected or 'none'}: the mapping's `protected`",
+        )
     kept_out = tuple(p for p in protected if p not in allowed)
-    base = FeatureConfig(attribute_words=mapped.get("descriptions", {}), protected=kept_out, allowed_protected=allowed,
-                         label_words=mapped.get("label_words", {}))  # fmt: skip
+    base = FeatureConfig(
+        attribute_words=mapped.get("descriptions", {}),
+        protected=kept_out,
+        allowed_protected=allowed,
+        label_words=mapped.get("label_words", {}),
+    )
     with step.warehouse() as wh:  # the book's own types and windows and words; the model keeps them (its card)
         adapted = adapt(wh, cohort, cutoff, base)
         fs = build_features(wh, cohort, cutoff, adapted.config)
@@ -145,25 +167,34 @@ def features(
             fs, constant = omit_constant(wh, cohort, fs)
         n = wh.count(table_name(cohort, "features"))
     if constant:
-        adapted.notes.append(f"{len(constant)} features had one value for every customer and are not generated: "
-                             + ", ".join(constant))  # fmt: skip
+        adapted.notes.append(
+            f"{len(constant)} features had one value for every customer and are not generated: " + ", ".join(constant)
+        )
     step.store.write_text(f"{run_id}/{FEATURE_CONFIG}", fs.config.model_dump_json(indent=2))
     step.store.write_text(f"{run_id}/features/catalogue.md", catalogue_markdown(fs))
     metrics = {"customers": float(n), "features": float(len(fs.names))}
     return step.done(
-        table_name(cohort, "features"), f"{len(fs.names)} features for {n:,} customers", metrics,
+        table_name(cohort, "features"),
+        f"{len(fs.names)} features for {n:,} customers",
+        metrics,
         detail={"adapted": adapted.notes, "catalogue": step.store.uri(f"{run_id}/features/catalogue.md")},
-    )  # fmt: skip
+    )
 
 
 FEATURE_CONFIG = "features/config.json"  # in the run folder: what the features step chose, for the train step
 
 
 def train(
-    config: Config, as_of: str, run_id: str, trials: int = DEFAULTS.trials,
-    tuning_timeout_s: float = DEFAULTS.tuning_timeout_s, seed: int = DEFAULTS.seed,
-    tick: Tick | None = None, outcomes: bool = DEFAULTS.outcomes, family: str = DEFAULTS.family,
-) -> StepResult:  # fmt: skip
+    config: Config,
+    as_of: str,
+    run_id: str,
+    trials: int = DEFAULTS.trials,
+    tuning_timeout_s: float = DEFAULTS.tuning_timeout_s,
+    seed: int = DEFAULTS.seed,
+    tick: Tick | None = None,
+    outcomes: bool = DEFAULTS.outcomes,
+    family: str = DEFAULTS.family,
+) -> StepResult:
     """Train a candidate on `labelled_features` (and, with `outcomes`, current customers' matured outcomes;
     tuning, CV against baselines; `family` is the policy's model family); its value is the version."""
     from riskops.runs.candidate import train_candidate
@@ -173,10 +204,14 @@ def train(
     ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
     snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
     if family not in get_args(ModelChoice):  # a pipeline argument is any string
-        raise ConfigError(f"unknown model family {family!r}", "the run's `family` (the policy's `family`)",
-                          f"use one of {', '.join(get_args(ModelChoice))}")  # fmt: skip
-    cfg = TrainConfig(seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s, outcomes=outcomes,
-                      family=cast(ModelChoice, family))  # fmt: skip
+        raise ConfigError(
+            f"unknown model family {family!r}",
+            "the run's `family` (the policy's `family`)",
+            f"use one of {', '.join(get_args(ModelChoice))}",
+        )
+    cfg = TrainConfig(
+        seed=seed, trials=trials, tuning_timeout_s=tuning_timeout_s, outcomes=outcomes, family=cast(ModelChoice, family)
+    )
     chosen = f"{run_id}/{FEATURE_CONFIG}"
     features = FeatureConfig.model_validate_json(step.store.read_text(chosen)) if step.store.exists(chosen) else None
     with step.warehouse() as wh:
@@ -184,10 +219,16 @@ def train(
     cv = c.cv[c.family]
     metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
     tuned = c.tuning.get("trials", 0)
-    figure = (f"{c.version}: {c.family}, CV PR-AUC {cv['pr_auc_mean']:.3f}, "
-              + (f"{tuned} tuning trials" if tuned else "no tuning"))  # fmt: skip
-    params = {"trials": trials, "tuning_timeout_s": tuning_timeout_s, "seed": seed, "outcomes": outcomes,
-              "family": family}  # fmt: skip
+    figure = f"{c.version}: {c.family}, CV PR-AUC {cv['pr_auc_mean']:.3f}, " + (
+        f"{tuned} tuning trials" if tuned else "no tuning"
+    )
+    params = {
+        "trials": trials,
+        "tuning_timeout_s": tuning_timeout_s,
+        "seed": seed,
+        "outcomes": outcomes,
+        "family": family,
+    }
     if c.outcome_examples:
         metrics["outcome_examples"] = c.outcome_examples["rows"]
     return step.done(c.version, figure, metrics, parameters=params, detail={"version": c.version})
@@ -203,10 +244,14 @@ def model_file(config: Config, version: str) -> bytes:
 
 
 def evaluate(
-    config: Config, version: str, run_id: str, missed_cost: float = DEFAULTS.missed_cost,
-    offboard_cost: float = DEFAULTS.offboard_cost, fairness: Mapping[str, Any] | None = None,
+    config: Config,
+    version: str,
+    run_id: str,
+    missed_cost: float = DEFAULTS.missed_cost,
+    offboard_cost: float = DEFAULTS.offboard_cost,
+    fairness: Mapping[str, Any] | None = None,
     max_list_share: float = DEFAULTS.max_list_share,
-) -> StepResult:  # fmt: skip
+) -> StepResult:
     """Evaluate the candidate once on its holdout with the run's cost matrix (and fairness limits, the policy's)
     and register it; the report."""
     from riskops.model.fairness import FairnessPolicy
@@ -217,20 +262,32 @@ def evaluate(
     limits = FairnessPolicy.model_validate(dict(fairness or {}))
     card = evaluate_candidate(step.store, version, costs, limits, max_list_share)
     m = card.metrics
-    metrics = {"holdout_roc_auc": m["roc_auc"], "holdout_pr_auc": m["pr_auc"], "brier": m["brier"],
-               "threshold": card.threshold}  # fmt: skip
+    metrics = {
+        "holdout_roc_auc": m["roc_auc"],
+        "holdout_pr_auc": m["pr_auc"],
+        "brier": m["brier"],
+        "threshold": card.threshold,
+    }
     figure = f"holdout ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}; threshold {card.threshold:.3f}"
     document = step.store.read_text(f"models/{version}/evaluation/report.md")
     return step.done(
-        card.report_uri, figure, metrics, document,
-        parameters={"missed_cost": missed_cost, "offboard_cost": offboard_cost}, detail={"version": version},
-    )  # fmt: skip
+        card.report_uri,
+        figure,
+        metrics,
+        document,
+        parameters={"missed_cost": missed_cost, "offboard_cost": offboard_cost},
+        detail={"version": version},
+    )
 
 
 def gate(
-    config: Config, version: str, run_id: str, margin: float = DEFAULTS.margin,
-    fairness: Mapping[str, Any] | None = None, max_list_share: float = DEFAULTS.max_list_share,
-) -> StepResult:  # fmt: skip
+    config: Config,
+    version: str,
+    run_id: str,
+    margin: float = DEFAULTS.margin,
+    fairness: Mapping[str, Any] | None = None,
+    max_list_share: float = DEFAULTS.max_list_share,
+) -> StepResult:
     """Compare the candidate with the champion on the candidate's holdout, PR-AUC then fairness (the policy's
     limits): True means promote."""
     from riskops.model.fairness import FairnessPolicy
@@ -266,9 +323,14 @@ def shard_plan(shards: int, run_id: str = "") -> list[dict[str, Any]]:
 
 
 def score_shard(
-    config: Config, as_of: str, run_id: str, shard: int, shards: int, cohort: Cohort = "unlabelled",
+    config: Config,
+    as_of: str,
+    run_id: str,
+    shard: int,
+    shards: int,
+    cohort: Cohort = "unlabelled",
     policy: Mapping[str, Any] | None = None,
-) -> StepResult:  # fmt: skip
+) -> StepResult:
     """Score one shard of a validated cohort with the champion (all of it when shards is 1); its value is the
     model version, which the score step checks is the same for every shard."""
     from riskops.model.registry import Registry
@@ -281,14 +343,23 @@ def score_shard(
     with step.warehouse() as wh:
         result = score_one(wh, step.store, date.fromisoformat(as_of), cohort, shard, shards, version, cfg)
     figure = f"shard {shard + 1} of {shards}: {len(result.scores):,} customers, {len(result.offboarding):,} listed"
-    return step.done(version, figure, {"customers": float(len(result.scores))},
-                     detail={"model_version": version, "seconds": result.seconds})  # fmt: skip
+    return step.done(
+        version,
+        figure,
+        {"customers": float(len(result.scores))},
+        detail={"model_version": version, "seconds": result.seconds},
+    )
 
 
 def score(
-    config: Config, as_of: str, run_id: str, cohort: Cohort = "unlabelled", policy: Mapping[str, Any] | None = None,
-    shards: int = 1, versions: list[str] | None = None,
-) -> StepResult:  # fmt: skip
+    config: Config,
+    as_of: str,
+    run_id: str,
+    cohort: Cohort = "unlabelled",
+    policy: Mapping[str, Any] | None = None,
+    shards: int = 1,
+    versions: list[str] | None = None,
+) -> StepResult:
     """Gather the scored shards into `<cohort>_scores` and `<cohort>_offboarding` (the review capacity applied to
     the whole list), measure drift, publish the scores and the list in the run folder with the policy beside
     them. `versions` are the shards' model versions (one per shard)."""
@@ -319,13 +390,22 @@ def score(
     figure += f"; drift: {', '.join(drifted) if drifted else 'none'}"
     metrics |= {"drifted_features": float(len(drift.drifted())), "score_psi": drift.score.psi}
     return step.done(
-        table_name(cohort, "offboarding"), figure, metrics,
+        table_name(cohort, "offboarding"),
+        figure,
+        metrics,
         parameters={"policy": result.policy.model_dump(), "shards": shards},
-        detail={"model_version": result.model_version, "cohort": cohort, "rules_skipped": result.rules_skipped,
-                "seconds": result.seconds | {f"book_{k}": v for k, v in book_meta.seconds.items()},
-                "drift": drift.summary(), "over_limit": result.over_limit,
-                "list_limit": result.list_limit, "expected_costs": result.expected_costs, "shards": shards},
-    )  # fmt: skip
+        detail={
+            "model_version": result.model_version,
+            "cohort": cohort,
+            "rules_skipped": result.rules_skipped,
+            "seconds": result.seconds | {f"book_{k}": v for k, v in book_meta.seconds.items()},
+            "drift": drift.summary(),
+            "over_limit": result.over_limit,
+            "list_limit": result.list_limit,
+            "expected_costs": result.expected_costs,
+            "shards": shards,
+        },
+    )
 
 
 def report(config: Config, run_id: str, flow: str, cohort: Cohort = "unlabelled") -> StepResult:
@@ -352,10 +432,19 @@ def monitor(config: Config, run_id: str = "") -> StepResult:
         log = read_predictions(wh, step.settings.home, "bigquery" if step.config.warehouse == "bigquery" else "jsonl")
         m = check(wh, step.store, log)
     drifted = m["latest_drift"].get("drifted", [])
-    metrics = {"attention": float(len(m["attention"])), "runs": float(len(m["runs"])),
-               "drifted_features": float(len(drifted)), "retrain": float(m["retrain"])}  # fmt: skip
+    metrics = {
+        "attention": float(len(m["attention"])),
+        "runs": float(len(m["runs"])),
+        "drifted_features": float(len(drifted)),
+        "retrain": float(m["retrain"]),
+    }
     figure = (
         f"{len(m['runs'])} runs, {m['outcomes']:,} outcomes; attention {len(m['attention'])}; retrain {m['retrain']}"
     )
-    return step.done(bool(m["retrain"]), figure, metrics, m["report"], detail={"report": m["report"],
-                     "attention": m["attention"], "family": m["family"]})  # fmt: skip
+    return step.done(
+        bool(m["retrain"]),
+        figure,
+        metrics,
+        m["report"],
+        detail={"report": m["report"], "attention": m["attention"], "family": m["family"]},
+    )

@@ -70,12 +70,19 @@ class DriftResult(BaseModel):
 
     def table(self) -> pa.Table:
         rows = [*self.features, self.score]
-        return pa.table({
-            "variable": [d.name for d in rows], "kind": [d.kind for d in rows], "psi": [d.psi for d in rows],
-            "js": [d.js for d in rows], "threshold": [d.threshold for d in rows],
-            "drifted": [d.drifted for d in rows], "rows": [self.rows] * len(rows),
-            "reference_rows": [self.reference_rows] * len(rows), "model_version": [self.model_version] * len(rows),
-        })  # fmt: skip
+        return pa.table(
+            {
+                "variable": [d.name for d in rows],
+                "kind": [d.kind for d in rows],
+                "psi": [d.psi for d in rows],
+                "js": [d.js for d in rows],
+                "threshold": [d.threshold for d in rows],
+                "drifted": [d.drifted for d in rows],
+                "rows": [self.rows] * len(rows),
+                "reference_rows": [self.reference_rows] * len(rows),
+                "model_version": [self.model_version] * len(rows),
+            }
+        )
 
 
 def reference(store: ArtifactStore, card: ModelCard) -> ReferenceProfile:
@@ -88,8 +95,9 @@ def reference(store: ArtifactStore, card: ModelCard) -> ReferenceProfile:
     holdout = registry.holdout(card.version)
     scores = registry.score(card.version, holdout)
     policy = model_policy(store, card)
-    profile = build_reference(card.version, holdout, card.features, card.categorical, scores, policy.high,
-                              policy.medium)  # fmt: skip
+    profile = build_reference(
+        card.version, holdout, card.features, card.categorical, scores, policy.high, policy.medium
+    )
     store.write_text(key, profile.model_dump_json())
     return profile
 
@@ -180,9 +188,17 @@ def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, varia
         labels = [f"< {e_[0]}", *inner, f">= {e_[-1]}"] if e_ else ["any"]
     else:
         labels = [*p.categories, "(other)"]
-    return Drift(name=p.name, kind=p.kind, psi=round(value, 6), js=None if js is None else round(js, 6),
-                 threshold=round(threshold, 6), drifted=drifted, labels=[*labels, "(missing)"],
-                 reference=ref.round(6).tolist(), current=cur.round(6).tolist())  # fmt: skip
+    return Drift(
+        name=p.name,
+        kind=p.kind,
+        psi=round(value, 6),
+        js=None if js is None else round(js, 6),
+        threshold=round(threshold, 6),
+        drifted=drifted,
+        labels=[*labels, "(missing)"],
+        reference=ref.round(6).tolist(),
+        current=cur.round(6).tolist(),
+    )
 
 
 def measure_drift(
@@ -190,8 +206,7 @@ def measure_drift(
 ) -> DriftResult:
     """Drift of `<cohort>_features` and `<cohort>_scores` against the version's reference; the result is also
     written to the warehouse table `<cohort>_drift`."""
-    result = drift_of(wh, reference(store, card), table_name(cohort, "features"), table_name(cohort, "scores"),
-                      policy)  # fmt: skip
+    result = drift_of(wh, reference(store, card), table_name(cohort, "features"), table_name(cohort, "scores"), policy)
     wh.load(table_name(cohort, "drift"), result.table())
     return result
 
@@ -207,7 +222,9 @@ def drift_of(wh: Warehouse, ref: ReferenceProfile, features: str, scores: str, p
             drifts[p.name] = compare(p, _categorical_counts(wh, features, p), rows, policy, n)
     score_rows, (score_counts,) = _numeric_counts(wh, scores, [ref.score.model_copy(update={"name": "score"})])
     return DriftResult(
-        model_version=ref.version, rows=rows, reference_rows=ref.rows,
+        model_version=ref.version,
+        rows=rows,
+        reference_rows=ref.rows,
         features=sorted(drifts.values(), key=lambda d: -d.psi),
         score=compare(ref.score, score_counts, score_rows, policy),
-    )  # fmt: skip
+    )

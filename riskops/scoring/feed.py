@@ -35,8 +35,9 @@ def customer_events(dataset: Path, cohort: str = "unlabelled", limit: int | None
     """One `customer` event per customer of the cohort, with at most its latest MAX_TRANSACTIONS transactions."""
     folder = dataset / cohort
     if not (folder / "customers").exists():
-        raise DataContractError(f"no {cohort}/customers in {dataset}", str(dataset),
-                                "give a folder written by `riskops generate`")  # fmt: skip
+        raise DataContractError(
+            f"no {cohort}/customers in {dataset}", str(dataset), "give a folder written by `riskops generate`"
+        )
     as_of = as_of_cutoff(date.fromisoformat(dataset_as_of(dataset))).isoformat()  # the batch's exclusive cut-off
     customers = pq.read_table(folder / "customers")
     if limit is not None:
@@ -93,10 +94,16 @@ class FeedSummary:
 
 
 def run_feed(
-    pubsub: PubSub, topic: str, events: Iterator[dict[str, Any]], rate: float, stop: threading.Event,
-    truth: dict[str, bool] | None = None, outcomes_every_s: float = 60.0, outcomes_per_tick: int = 20,
+    pubsub: PubSub,
+    topic: str,
+    events: Iterator[dict[str, Any]],
+    rate: float,
+    stop: threading.Event,
+    truth: dict[str, bool] | None = None,
+    outcomes_every_s: float = 60.0,
+    outcomes_per_tick: int = 20,
     tick: Callable[[FeedSummary], None] | None = None,
-) -> FeedSummary:  # fmt: skip
+) -> FeedSummary:
     """Publish the events at `rate` per second (in bursts of a tenth of a second) and, every `outcomes_every_s`,
     outcome events for up to `outcomes_per_tick` customers already sent whose truth is known; after the last
     customer, the outcomes go on until every sent customer's is published (or `stop`)."""

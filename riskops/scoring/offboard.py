@@ -57,12 +57,16 @@ class ScoringResult:
         if not self.over_limit:
             return ""
         n, listed = len(self.scores), len(self.offboarding)
-        said = (f"the list is cut at {listed:,} by {self.policy.limited_by(n)}: the costs alone would list "
-                f"{self.over_limit:,} more ({(listed + self.over_limit) / max(n, 1):.0%} of the book)")  # fmt: skip
+        said = (
+            f"the list is cut at {listed:,} by {self.policy.limited_by(n)}: the costs alone would list "
+            f"{self.over_limit:,} more ({(listed + self.over_limit) / max(n, 1):.0%} of the book)"
+        )
         c = self.expected_costs
         if c:
-            said += (f"; expected cost {c['list']:,.0f} for this list, {c['costs_alone']:,.0f} for the costs' list, "
-                     f"{c['nobody']:,.0f} listing nobody")  # fmt: skip
+            said += (
+                f"; expected cost {c['list']:,.0f} for this list, {c['costs_alone']:,.0f} for the costs' list, "
+                f"{c['nobody']:,.0f} listing nobody"
+            )
         return said
 
     def segment_sizes(self) -> dict[str, int]:
@@ -147,8 +151,9 @@ def value_format(name: str, unit: str | None = None) -> Callable[[Any], str]:
         return _money(unit)
     if "share" in name or name.startswith("pass_through"):
         return _reading("{:.0%}")
-    if "count" in name or name.startswith(("active_days", "counterparties", "new_counterparties", "senders",
-                                           "receivers", "countries", "max_tx")):  # fmt: skip
+    if "count" in name or name.startswith(
+        ("active_days", "counterparties", "new_counterparties", "senders", "receivers", "countries", "max_tx")
+    ):
         return _reading("{:,.0f}")
     if name.startswith("days_since") or name == "tenure_days":
         return _reading("{:,.0f} days")
@@ -235,8 +240,9 @@ def words(sv: np.ndarray, X: pd.DataFrame, glossary: Glossary, typical: Mapping[
 def holdout_scores(registry: Registry, version: str) -> np.ndarray:
     """A version's scores of its own holdout customers."""
     model, card = registry.load(version)
-    return predict(model, align(registry.holdout(version), card.features, card.categorical, list(card.dropped)),
-                   card.categorical)  # fmt: skip
+    return predict(
+        model, align(registry.holdout(version), card.features, card.categorical, list(card.dropped)), card.categorical
+    )
 
 
 def holdout_typical(registry: Registry, card: ModelCard) -> dict[str, Any]:
@@ -259,9 +265,14 @@ def typical_values(X: pd.DataFrame, categorical: list[str]) -> dict[str, Any]:
 
 
 def score_frame(
-    frame: pd.DataFrame, model: Any, card: ModelCard, cfg: OffboardConfig, glossary: Glossary,
-    typical: Mapping[str, Any], with_reasons: bool = True,
-) -> ScoringResult:  # fmt: skip
+    frame: pd.DataFrame,
+    model: Any,
+    card: ModelCard,
+    cfg: OffboardConfig,
+    glossary: Glossary,
+    typical: Mapping[str, Any],
+    with_reasons: bool = True,
+) -> ScoringResult:
     """Score a feature frame (one row per customer) with a registered model; build the off-boarding list. The
     reasons compare with `typical` (the model's holdout: `holdout_typical`, as the service does)."""
     seconds: dict[str, float] = {}
@@ -274,8 +285,9 @@ def score_frame(
     segment = segments(p, cfg.cutoffs)
     book = BookTraits.of(card)
     skipped = skipped_rules(cfg, list(frame.columns), book)
-    fired = {r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules
-             if r.feature in frame.columns and r.fits(book)}  # fmt: skip
+    fired = {
+        r.name: r.check(frame[r.feature]).to_numpy() for r in cfg.rules if r.feature in frame.columns and r.fits(book)
+    }
     n_rules = np.sum(list(fired.values()), axis=0) if fired else np.zeros(len(frame), int)
     offboard = offboarded(segment, n_rules, cfg.min_rules)
     over_limit, limit, costs = limit_list(offboard, p, cfg, card)
@@ -337,12 +349,17 @@ def cohort_as_of(wh: Warehouse, cohort: str, asked: date | None = None) -> date:
 
     recorded = ingested_as_of(wh, cohort)
     if recorded is None and asked is None:
-        raise RiskOpsError(f"the {cohort} cohort's as-of date is not recorded (ingested by an older version)",
-                           f"warehouse ({wh.backend})", "pass --as-of with the date it was ingested at")  # fmt: skip
+        raise RiskOpsError(
+            f"the {cohort} cohort's as-of date is not recorded (ingested by an older version)",
+            f"warehouse ({wh.backend})",
+            "pass --as-of with the date it was ingested at",
+        )
     if recorded is not None and asked is not None and asked.isoformat() != recorded[:10]:
-        raise RiskOpsError(f"--as-of {asked} differs from {recorded}, the date the {cohort} cohort was ingested at",
-                           f"warehouse ({wh.backend})", f"leave --as-of out (it is {recorded}), or ingest the "
-                           "cohort again at the other date first")  # fmt: skip
+        raise RiskOpsError(
+            f"--as-of {asked} differs from {recorded}, the date the {cohort} cohort was ingested at",
+            f"warehouse ({wh.backend})",
+            f"leave --as-of out (it is {recorded}), or ingest the cohort again at the other date first",
+        )
     return asked or date.fromisoformat(str(recorded)[:10])
 
 

@@ -122,8 +122,12 @@ class ShadowQueue:
     """Work done off the response path, one thread, bounded: scoring the challenger beside the champion. When
     the queue is full the shadow score is skipped and counted (`skipped`): the response never waits for it."""
 
-    def __init__(self, capacity: int = 1_000, on_skip: Callable[[], None] | None = None,
-                 on_error: Callable[[], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        capacity: int = 1_000,
+        on_skip: Callable[[], None] | None = None,
+        on_error: Callable[[], None] | None = None,
+    ) -> None:
         import queue
 
         self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(capacity)
@@ -252,9 +256,12 @@ def decide(m: LoadedModel, values: dict[str, Any], cfg: OffboardConfig, with_rea
 
 
 def decide_many(
-    m: LoadedModel, vectors: Sequence[dict[str, Any]], cfg: OffboardConfig, with_reasons: bool = True,
+    m: LoadedModel,
+    vectors: Sequence[dict[str, Any]],
+    cfg: OffboardConfig,
+    with_reasons: bool = True,
     thread_count: int = -1,
-) -> list[Decision]:  # fmt: skip
+) -> list[Decision]:
     """Score feature vectors in one predict (and the non-Low ones' reasons in one explanation)."""
     if not vectors:
         return []
@@ -267,13 +274,15 @@ def decide_many(
     for p, values in zip(scores.tolist(), vectors, strict=True):
         segment = segment_of(p, cut)
         rules = [r.name for r in cfg.rules if r.fits(book) and r.fires(values.get(r.feature))]
-        out.append(Decision(float(p), segment, bool(offboarded(segment, len(rules), cfg.min_rules)), rules, [],
-                            m.version))  # fmt: skip
+        out.append(
+            Decision(float(p), segment, bool(offboarded(segment, len(rules), cfg.min_rules)), rules, [], m.version)
+        )
     explained = [i for i, d in enumerate(out) if d.segment != "Low"] if with_reasons else []
     if explained:
         X = pd.DataFrame([rows[i] for i in explained], columns=m.card.features)
-        for i, reasons in zip(explained, explain(m.model, X, m.card.categorical, m.glossary, m.typical,
-                                                 cfg.reasons), strict=True):  # fmt: skip
+        for i, reasons in zip(
+            explained, explain(m.model, X, m.card.categorical, m.glossary, m.typical, cfg.reasons), strict=True
+        ):
             out[i].reasons = reasons
     return out
 
@@ -391,8 +400,11 @@ def check_arrow_stream(data: bytes, max_rows: int, max_columns: int) -> None:
             if first and message.type == "schema":
                 n = len(pa.ipc.read_schema(message))
                 if n > max_columns:
-                    raise DataContractError(f"{n} columns; at most {max_columns} are accepted", where,
-                                            "send customer_id and the model's features only")  # fmt: skip
+                    raise DataContractError(
+                        f"{n} columns; at most {max_columns} are accepted",
+                        where,
+                        "send customer_id and the model's features only",
+                    )
             first = False
             header = _record_batch_header(meta)
             if header is None:
@@ -400,10 +412,11 @@ def check_arrow_stream(data: bytes, max_rows: int, max_columns: int) -> None:
             batch_rows, compressed = header
             if compressed:
                 raise DataContractError(
-                    "compressed Arrow IPC bodies are refused", where,
+                    "compressed Arrow IPC bodies are refused",
+                    where,
                     "write the stream without compression (IpcWriteOptions(compression=None)); compress the HTTP "
                     "body instead if you must",
-                )  # fmt: skip
+                )
             rows += max(batch_rows, 0)
         if rows > max_rows:
             raise DataContractError(f"{rows} rows; 1 to {max_rows} are accepted", where, "split the customers")
@@ -527,8 +540,13 @@ class LookupTable(PublishedPolicy):
 class ScoredRun:
     """One run's scores as columns: score, segment, offboard, rules; a customer's row built when asked."""
 
-    def __init__(self, table: pa.Table | None = None, reasons: dict[str, str] | None = None, run_id: str = "",
-                 version: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        table: pa.Table | None = None,
+        reasons: dict[str, str] | None = None,
+        run_id: str = "",
+        version: str | None = None,
+    ) -> None:
         self.run_id, self.version, self.reasons = run_id, version, reasons or {}
         if table is None:
             self.index: dict[str, int] = {}
@@ -544,8 +562,12 @@ class ScoredRun:
         if i is None:
             return None
         return {
-            "customer_id": customer_id, "score": float(self.score[i]), "segment": self.segment[i].as_py(),
-            "offboard": bool(self.offboard[i]), "rules": [x for x in str(self.rules[i].as_py() or "").split(", ") if x],
-            "reasons": [x for x in self.reasons.get(customer_id, "").split("; ") if x], "run_id": self.run_id,
+            "customer_id": customer_id,
+            "score": float(self.score[i]),
+            "segment": self.segment[i].as_py(),
+            "offboard": bool(self.offboard[i]),
+            "rules": [x for x in str(self.rules[i].as_py() or "").split(", ") if x],
+            "reasons": [x for x in self.reasons.get(customer_id, "").split("; ") if x],
+            "run_id": self.run_id,
             "model_version": self.version,
-        }  # fmt: skip
+        }

@@ -119,12 +119,15 @@ class ScoreRequest(BaseModel):
             raise _out_of_order("as_of", f"as_of {self.as_of.isoformat()} is in the future (now is {now.isoformat()})")
         cutoff = self.as_of or now
         if self.customer.signup_ts >= cutoff + (CLOCK_SKEW if self.as_of is None else timedelta(0)):
-            raise _out_of_order("customer.signup_ts", f"signup {self.customer.signup_ts.isoformat()} is not before "
-                                f"as_of {cutoff.isoformat()}")  # fmt: skip
+            raise _out_of_order(
+                "customer.signup_ts",
+                f"signup {self.customer.signup_ts.isoformat()} is not before as_of {cutoff.isoformat()}",
+            )
         for i, t in enumerate(self.transactions):
             if t["ts"] > now + CLOCK_SKEW:
-                raise _out_of_order(f"transactions.{i}.ts", f"{t['ts'].isoformat()} is in the future (now is "
-                                    f"{now.isoformat()})")  # fmt: skip
+                raise _out_of_order(
+                    f"transactions.{i}.ts", f"{t['ts'].isoformat()} is in the future (now is {now.isoformat()})"
+                )
         return self
 
 
@@ -164,17 +167,21 @@ def parse_event(data: bytes, max_bytes: int = MAX_EVENT_BYTES) -> CustomerEvent 
     """A message body -> an event, bounded before it is decoded; anything else is a DataContractError that says
     what and where (the dead-letter reason)."""
     if len(data) > max_bytes:
-        raise DataContractError(f"event of {len(data):,} bytes; at most {max_bytes:,} are accepted", "message data",
-                                f"send at most {MAX_TRANSACTIONS:,} transactions per event")  # fmt: skip
+        raise DataContractError(
+            f"event of {len(data):,} bytes; at most {max_bytes:,} are accepted",
+            "message data",
+            f"send at most {MAX_TRANSACTIONS:,} transactions per event",
+        )
     try:
         return _EVENT.validate_json(data)
     except ValidationError as e:
         first = errors_at_fields(e, tagged=True)[0]
         where = ".".join(str(x) for x in first["loc"]) or "message data"
         raise DataContractError(
-            f"{first['msg']} ({e.error_count()} problem{'s' * (e.error_count() > 1)})", where,
+            f"{first['msg']} ({e.error_count()} problem{'s' * (e.error_count() > 1)})",
+            where,
             'send a JSON event: {"kind": "customer"|"outcome", "event_id", "customer", "transactions", ...}',
-        ) from None  # fmt: skip
+        ) from None
 
 
 def event_id_of(data: bytes) -> str | None:

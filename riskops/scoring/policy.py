@@ -49,10 +49,16 @@ class Rule(BaseModel):
     op: Literal[">=", ">", "<=", "<"] = ">="
     value: float
     meaning: str = Field(description="what it means for the business, shown on the list")
-    currency: str | None = Field(default=None, description="the currency its threshold is in; the rule is skipped "
-                                 "for a book in another currency (default: any)")  # fmt: skip
-    types: list[str] | None = Field(default=None, description="the transaction types its meaning is about; the rule "
-                                    "is skipped for a book with none of them (default: any)")  # fmt: skip
+    currency: str | None = Field(
+        default=None,
+        description="the currency its threshold is in; the rule is skipped "
+        "for a book in another currency (default: any)",
+    )
+    types: list[str] | None = Field(
+        default=None,
+        description="the transaction types its meaning is about; the rule "
+        "is skipped for a book with none of them (default: any)",
+    )
 
     def unfit(self, book: BookTraits) -> str | None:
         """Why the rule would not mean what it says in this book (None: it does, or the book is not known)."""
@@ -80,16 +86,34 @@ class Rule(BaseModel):
 MAX_COST = 1e12  # a cost beyond any bank's book: 1e308 for both costs listed every customer
 
 DEFAULT_RULES = [
-    Rule(name="pass_through", feature="pass_through_2d_90d", value=0.8,
-         meaning="moves most incoming money straight out again (mule / layering pattern)",
-         types=["transfer", "cash_deposit", "withdrawal", "crypto"]),  # a repayment then a bill is no layering
-    Rule(name="high_risk_corridors", feature="high_risk_out_sum_365d", value=10_000, currency="EUR",
-         meaning="sends large sums to high-risk jurisdictions"),
-    Rule(name="chargebacks", feature="chargeback_reversed_count_365d", value=3,
-         meaning="repeated chargebacks or reversals (first-party fraud)"),
-    Rule(name="structuring", feature="near_threshold_count_90d", value=3, currency="EUR",
-         meaning="several amounts just under the reporting threshold (structuring)"),
-]  # fmt: skip
+    Rule(
+        name="pass_through",
+        feature="pass_through_2d_90d",
+        value=0.8,
+        meaning="moves most incoming money straight out again (mule / layering pattern)",
+        types=["transfer", "cash_deposit", "withdrawal", "crypto"],
+    ),  # a repayment then a bill is no layering
+    Rule(
+        name="high_risk_corridors",
+        feature="high_risk_out_sum_365d",
+        value=10_000,
+        currency="EUR",
+        meaning="sends large sums to high-risk jurisdictions",
+    ),
+    Rule(
+        name="chargebacks",
+        feature="chargeback_reversed_count_365d",
+        value=3,
+        meaning="repeated chargebacks or reversals (first-party fraud)",
+    ),
+    Rule(
+        name="structuring",
+        feature="near_threshold_count_90d",
+        value=3,
+        currency="EUR",
+        meaning="several amounts just under the reporting threshold (structuring)",
+    ),
+]
 
 
 class DriftPolicy(BaseModel):
@@ -99,8 +123,12 @@ class DriftPolicy(BaseModel):
 
     psi: float = Field(default=0.2, gt=0, le=10, description="PSI above this is drift (0.1-0.2 moderate, > 0.2 major)")
     js: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon divergence (base 2) for categoricals")
-    confidence: float = Field(default=0.99, gt=0.5, lt=1, description="a PSI sampling alone reaches this seldom "
-                              "at the cohort's size is never drift")  # fmt: skip
+    confidence: float = Field(
+        default=0.99,
+        gt=0.5,
+        lt=1,
+        description="a PSI sampling alone reaches this seldom at the cohort's size is never drift",
+    )
     min_rows: int = Field(default=100, ge=1, description="cohorts smaller than this are not judged")
 
 
@@ -112,9 +140,11 @@ class OffboardConfig(BaseModel):
 
     medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
     high_cutoff: float | None = Field(
-        default=None, gt=0, le=1, description="default: from the costs below if set, else the model's cost-optimal "
-        "threshold"
-    )  # fmt: skip
+        default=None,
+        gt=0,
+        le=1,
+        description="default: from the costs below if set, else the model's cost-optimal threshold",
+    )
     missed_cost: float | None = Field(
         default=None,
         gt=0,
@@ -132,24 +162,38 @@ class OffboardConfig(BaseModel):
         "run: the batch list keeps the highest scores up to it (default: no limit)",
     )
     max_list_share: float | None = Field(
-        default=0.10, gt=0, le=1, description="the most of the scored cohort the list may hold (default 10%): when "
+        default=0.10,
+        gt=0,
+        le=1,
+        description="the most of the scored cohort the list may hold (default 10%): when "
         "the costs would list more, the list keeps the highest scores up to it and the run says how many more the "
-        "costs alone would list and what each list is expected to cost; null: the costs alone decide"
-    )  # fmt: skip
-    rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES), description="explainable conditions on "
-                              "one feature each (name, feature, op, value, meaning; currency and types say which books "
-                              "a rule fits); a Medium customer is listed when it triggers min_rules")  # fmt: skip
-    allow_protected: dict[str, str] = Field(default_factory=dict, description="protected attributes the model may "
-                                            "use, each with the written justification the reports print (read when "
-                                            "training); still measured for fairness")  # fmt: skip
-    fairness: FairnessPolicy = Field(default_factory=FairnessPolicy, description="limits across protected groups: "
-                                     "the model report judges each candidate by them, the gate refuses a breach the "
-                                     "champion does not make (read when training)")  # fmt: skip
+        "costs alone would list and what each list is expected to cost; null: the costs alone decide",
+    )
+    rules: list[Rule] = Field(
+        default_factory=lambda: list(DEFAULT_RULES),
+        description="explainable conditions on "
+        "one feature each (name, feature, op, value, meaning; currency and types say which books "
+        "a rule fits); a Medium customer is listed when it triggers min_rules",
+    )
+    allow_protected: dict[str, str] = Field(
+        default_factory=dict,
+        description="protected attributes the model may "
+        "use, each with the written justification the reports print (read when "
+        "training); still measured for fairness",
+    )
+    fairness: FairnessPolicy = Field(
+        default_factory=FairnessPolicy,
+        description="limits across protected groups: "
+        "the model report judges each candidate by them, the gate refuses a breach the "
+        "champion does not make (read when training)",
+    )
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
-    reasons: int = Field(default=3, ge=1, le=10, description="reasons in words per listed customer (its largest "
-                         "positive contributions)")  # fmt: skip
-    drift: DriftPolicy = Field(default_factory=DriftPolicy, description="when a feature or the score has drifted "
-                               "from the model's holdout")  # fmt: skip
+    reasons: int = Field(
+        default=3, ge=1, le=10, description="reasons in words per listed customer (its largest positive contributions)"
+    )
+    drift: DriftPolicy = Field(
+        default_factory=DriftPolicy, description="when a feature or the score has drifted from the model's holdout"
+    )
     maturity_days: int = Field(
         default=90, ge=1, le=3650, description="days after a run's as-of date its outcomes count"
     )
@@ -167,8 +211,10 @@ class OffboardConfig(BaseModel):
     def _justified(self) -> OffboardConfig:
         short = sorted(name for name, why in self.allow_protected.items() if len(why.strip()) < 20)
         if short:
-            raise ValueError(f"allow_protected: {short} need a written justification (20+ characters) that a "
-                             "reviewer can read in the report")  # fmt: skip
+            raise ValueError(
+                f"allow_protected: {short} need a written justification (20+ characters) that a "
+                "reviewer can read in the report"
+            )
         return self
 
     @model_validator(mode="after")
@@ -178,8 +224,10 @@ class OffboardConfig(BaseModel):
         if twice:
             raise ValueError(f"rules {twice} are named twice: give each rule its own name")
         if self.rules and self.min_rules > len(self.rules):
-            raise ValueError(f"min_rules is {self.min_rules} but the policy has {len(self.rules)} rules: no Medium "
-                             "customer could ever be listed")  # fmt: skip
+            raise ValueError(
+                f"min_rules is {self.min_rules} but the policy has {len(self.rules)} rules: no Medium "
+                "customer could ever be listed"
+            )
         return self
 
     def resolved(self, card: ModelCard) -> OffboardConfig:
@@ -217,8 +265,10 @@ class OffboardConfig(BaseModel):
 
     def costs(self, card: ModelCard) -> tuple[float, float]:
         """(missed, off-boarded): the policy's costs, else the model's training costs."""
-        return (self.missed_cost or float(card.costs["missed_cost"]),
-                self.offboard_cost or float(card.costs["offboard_cost"]))  # fmt: skip
+        return (
+            self.missed_cost or float(card.costs["missed_cost"]),
+            self.offboard_cost or float(card.costs["offboard_cost"]),
+        )
 
     @property
     def high(self) -> float:
@@ -268,8 +318,10 @@ def describe_policy(p: OffboardConfig) -> str:
     if p.high_cutoff is not None:
         high = f"{p.high_cutoff:.3f}"
     elif p.missed_cost is not None or p.offboard_cost is not None:
-        high = (f"the probability where off-boarding costs less than keeping (missed {p.missed_cost or 'as trained'}, "
-                f"off-board {p.offboard_cost or 'as trained'})")  # fmt: skip
+        high = (
+            f"the probability where off-boarding costs less than keeping (missed {p.missed_cost or 'as trained'}, "
+            f"off-board {p.offboard_cost or 'as trained'})"
+        )
     else:
         high = "the model's cost-optimal threshold"
     lines = [
@@ -293,10 +345,12 @@ def list_share_note(policy: OffboardConfig, card: ModelCard, holdout: Any) -> st
     share = float((holdout >= high).mean()) if len(holdout) else 0.0
     if not policy.max_list_share or share <= policy.max_list_share:
         return None
-    return (f"on model {card.version}'s holdout the High cut-off {high:.3f} alone lists {share:.0%} of the customers; "
-            f"the list is cut to {policy.max_list_share:.0%} of each scored cohort (max_list_share), the highest "
-            "scores first: lower missed_cost or raise offboard_cost to list fewer by the costs, or set "
-            "max_list_share")  # fmt: skip
+    return (
+        f"on model {card.version}'s holdout the High cut-off {high:.3f} alone lists {share:.0%} of the customers; "
+        f"the list is cut to {policy.max_list_share:.0%} of each scored cohort (max_list_share), the highest "
+        "scores first: lower missed_cost or raise offboard_cost to list fewer by the costs, or set "
+        "max_list_share"
+    )
 
 
 def check_against_model(policy: OffboardConfig, card: ModelCard) -> tuple[list[str], list[str]]:

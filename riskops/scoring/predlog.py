@@ -67,9 +67,10 @@ class Pseudonyms:
         if not value.strip():
             if production:
                 raise ConfigError(
-                    "refusing to start in production without a pseudonym key", "RISKOPS_PSEUDONYM_KEYS",
+                    "refusing to start in production without a pseudonym key",
+                    "RISKOPS_PSEUDONYM_KEYS",
                     "set it to KEY_ID:SECRET (a random secret of 32+ bytes, from Secret Manager)",
-                )  # fmt: skip
+                )
             log.warning("RISKOPS_PSEUDONYM_KEYS is not set: pseudonyms use the public development key")
             return cls([(DEVELOPMENT_KEY[0], DEVELOPMENT_KEY[1])])
         keys = []
@@ -78,8 +79,9 @@ class Pseudonyms:
             if not sep or not key_id or len(secret) < 16:
                 raise ConfigError(
                     f"pseudonym key {key_id or part.strip()[:8]!r} is not KEY_ID:SECRET (a secret of 16+ characters)",
-                    "RISKOPS_PSEUDONYM_KEYS", "write each key as KEY_ID:SECRET, comma-separated, the current one first",
-                )  # fmt: skip
+                    "RISKOPS_PSEUDONYM_KEYS",
+                    "write each key as KEY_ID:SECRET, comma-separated, the current one first",
+                )
             keys.append((key_id, secret.encode()))
         return cls(keys)
 

@@ -43,8 +43,22 @@ ACTIONS: tuple[Action, ...] = ("offboard", "keep", "escalate")
 Recorded = Literal["offboard", "keep", "escalate", "confirm"]  # what staff record: a decision or a confirmation
 CAN_DECIDE: tuple[Role, ...] = ("reviewer", "approver")
 MAX_COMMENT = 2000
-COLUMNS = ("decision_id", "run_id", "customer_id", "action", "comment", "user", "role", "decided_at",
-           "model_version", "score", "segment", "reasons", "rules", "confirms")  # fmt: skip
+COLUMNS = (
+    "decision_id",
+    "run_id",
+    "customer_id",
+    "action",
+    "comment",
+    "user",
+    "role",
+    "decided_at",
+    "model_version",
+    "score",
+    "segment",
+    "reasons",
+    "rules",
+    "confirms",
+)
 
 
 class ReviewError(RiskOpsError):
@@ -122,11 +136,20 @@ class Shown(BaseModel):
 def shown(profile: dict[str, Any]) -> Shown:
     """What a reviewer is deciding on, from the service's profile of the customer: only a listed customer."""
     if not profile["offboard"]:
-        raise ReviewError(f"customer {profile['customer_id']} is not on run {profile['run_id']}'s list",
-                          "the review queue", "decide only listed customers")  # fmt: skip
-    return Shown(run_id=profile["run_id"], customer_id=profile["customer_id"], model_version=profile["model_version"],
-                 score=profile["score"], segment=profile["segment"], reasons=profile["reasons"],
-                 rules=[r["name"] for r in profile["rules"]])  # fmt: skip
+        raise ReviewError(
+            f"customer {profile['customer_id']} is not on run {profile['run_id']}'s list",
+            "the review queue",
+            "decide only listed customers",
+        )
+    return Shown(
+        run_id=profile["run_id"],
+        customer_id=profile["customer_id"],
+        model_version=profile["model_version"],
+        score=profile["score"],
+        segment=profile["segment"],
+        reasons=profile["reasons"],
+        rules=[r["name"] for r in profile["rules"]],
+    )
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -169,9 +192,13 @@ def states(decisions: pd.DataFrame) -> dict[str, dict[str, Any]]:
 # The review queue's views of a run's list: what each shows, and whether a customer's state belongs in it.
 QueueView = Literal["undecided", "mine", "awaiting", "escalated", "decided", "all"]
 QUEUE_VIEWS: dict[QueueView, str] = {
-    "undecided": "undecided", "mine": "awaiting confirmation by me", "awaiting": "awaiting confirmation",
-    "escalated": "escalated", "decided": "decided (kept or off-boarded)", "all": "all",
-}  # fmt: skip
+    "undecided": "undecided",
+    "mine": "awaiting confirmation by me",
+    "awaiting": "awaiting confirmation",
+    "escalated": "escalated",
+    "decided": "decided (kept or off-boarded)",
+    "all": "all",
+}
 
 
 def in_view(view: QueueView, state: dict[str, Any] | None, user: User) -> bool:
@@ -179,10 +206,18 @@ def in_view(view: QueueView, state: dict[str, Any] | None, user: User) -> bool:
     "mine" is an off-boarding awaiting confirmation that this approver may confirm (not their own)."""
     current = state["state"] if state else "open"
     if view == "mine":
-        return (state is not None and current == "awaiting confirmation" and user.role == "approver"
-                and state["decision"]["user"] != user.name)  # fmt: skip
-    wanted: dict[str, tuple[str, ...]] = {"undecided": ("open",), "awaiting": ("awaiting confirmation",),
-                                          "escalated": ("escalated",), "decided": ("kept", "off-boarded")}  # fmt: skip
+        return (
+            state is not None
+            and current == "awaiting confirmation"
+            and user.role == "approver"
+            and state["decision"]["user"] != user.name
+        )
+    wanted: dict[str, tuple[str, ...]] = {
+        "undecided": ("open",),
+        "awaiting": ("awaiting confirmation",),
+        "escalated": ("escalated",),
+        "decided": ("kept", "off-boarded"),
+    }
     return view == "all" or current in wanted[view]
 
 
@@ -191,8 +226,7 @@ def _comment(comment: str) -> str:
     if not text:
         raise ReviewError("a decision needs a comment", "the comment", "say why, in a sentence")
     if len(text) > MAX_COMMENT:
-        raise ReviewError(f"the comment has {len(text):,} characters", "the comment",
-                          f"keep it under {MAX_COMMENT:,}")  # fmt: skip
+        raise ReviewError(f"the comment has {len(text):,} characters", "the comment", f"keep it under {MAX_COMMENT:,}")
     return text
 
 
@@ -207,18 +241,29 @@ def _append(wh: Warehouse, row: dict[str, Any]) -> int:
 def decide(wh: Warehouse, user: User, shown: Shown, action: str, comment: str) -> dict[str, Any]:
     """Append a reviewer's decision on a listed customer; returns the row."""
     if not user.can_decide:
-        raise ReviewError(f"{user.name} is a {user.role} and cannot decide", "the review queue",
-                          "ask a reviewer or an approver")  # fmt: skip
+        raise ReviewError(
+            f"{user.name} is a {user.role} and cannot decide", "the review queue", "ask a reviewer or an approver"
+        )
     if action not in ACTIONS:
         raise ReviewError(f"{action!r} is not a decision", "the decision", f"choose one of {', '.join(ACTIONS)}")
     text = _comment(comment)
     current = states(read_decisions(wh, shown.run_id)).get(shown.customer_id)
     if current and current["state"] == "off-boarded":
-        raise ReviewError(f"customer {shown.customer_id} is already off-boarded in run {shown.run_id}",
-                          "the review queue", "nothing to decide: the off-boarding was confirmed")  # fmt: skip
-    row = {**shown.model_dump(), "decision_id": uuid.uuid4().hex, "action": action, "comment": text,
-           "user": user.name, "role": user.role, "decided_at": datetime.now(UTC).isoformat(),
-           "confirms": ""}  # fmt: skip
+        raise ReviewError(
+            f"customer {shown.customer_id} is already off-boarded in run {shown.run_id}",
+            "the review queue",
+            "nothing to decide: the off-boarding was confirmed",
+        )
+    row = {
+        **shown.model_dump(),
+        "decision_id": uuid.uuid4().hex,
+        "action": action,
+        "comment": text,
+        "user": user.name,
+        "role": user.role,
+        "decided_at": datetime.now(UTC).isoformat(),
+        "confirms": "",
+    }
     _append(wh, row)
     return row
 
@@ -226,28 +271,48 @@ def decide(wh: Warehouse, user: User, shown: Shown, action: str, comment: str) -
 def confirm(wh: Warehouse, user: User, run_id: str, customer_id: str, comment: str) -> dict[str, Any]:
     """An approver's confirmation of the customer's pending off-boarding (four eyes: not its author's)."""
     if user.role != "approver":
-        raise ReviewError(f"{user.name} is a {user.role}; only an approver confirms an off-boarding",
-                          "the review queue", "ask an approver")  # fmt: skip
+        raise ReviewError(
+            f"{user.name} is a {user.role}; only an approver confirms an off-boarding",
+            "the review queue",
+            "ask an approver",
+        )
     text = _comment(comment)
     current = states(read_decisions(wh, run_id)).get(customer_id)
     if not current or current["state"] != "awaiting confirmation":
         state = current["state"] if current else "open"
-        raise ReviewError(f"customer {customer_id} is {state}, not awaiting confirmation", "the review queue",
-                          "an off-boarding must be decided before it is confirmed")  # fmt: skip
+        raise ReviewError(
+            f"customer {customer_id} is {state}, not awaiting confirmation",
+            "the review queue",
+            "an off-boarding must be decided before it is confirmed",
+        )
     pending = current["decision"]
     if pending["user"] == user.name:
-        raise ReviewError(f"{user.name} decided this off-boarding and cannot also confirm it (four eyes)",
-                          "the review queue", "ask another approver")  # fmt: skip
-    row = {**pending, "reasons": json.loads(pending["reasons"]), "rules": json.loads(pending["rules"]),
-           "decision_id": f"{pending['decision_id']}.confirm", "action": "confirm", "comment": text,
-           "user": user.name, "role": user.role, "decided_at": datetime.now(UTC).isoformat(),
-           "confirms": pending["decision_id"]}  # fmt: skip
+        raise ReviewError(
+            f"{user.name} decided this off-boarding and cannot also confirm it (four eyes)",
+            "the review queue",
+            "ask another approver",
+        )
+    row = {
+        **pending,
+        "reasons": json.loads(pending["reasons"]),
+        "rules": json.loads(pending["rules"]),
+        "decision_id": f"{pending['decision_id']}.confirm",
+        "action": "confirm",
+        "comment": text,
+        "user": user.name,
+        "role": user.role,
+        "decided_at": datetime.now(UTC).isoformat(),
+        "confirms": pending["decision_id"],
+    }
     if _append(wh, row) == 0:  # keyed on the decision it confirms: only the first confirmation lands
         first = read_decisions(wh, run_id, customer_id)
         by = first.loc[first["decision_id"] == row["decision_id"], "user"]
         who = str(by.iloc[0]) if len(by) else "another approver"
-        raise ReviewError(f"customer {customer_id}'s off-boarding was already confirmed by {who}",
-                          "the review queue", "nothing to do: reload the queue")  # fmt: skip
+        raise ReviewError(
+            f"customer {customer_id}'s off-boarding was already confirmed by {who}",
+            "the review queue",
+            "nothing to do: reload the queue",
+        )
     return row
 
 
@@ -257,8 +322,11 @@ def record(
     """A staff member's decision, or an approver's confirmation, on a customer of the book's `profile`;
     `run_id` is the run whose list they saw, so a decision never lands on a list that changed meanwhile."""
     if run_id != profile["run_id"]:
-        raise ReviewError(f"the list was run {run_id}'s; the latest scoring run is now {profile['run_id']}",
-                          "the review queue", "reload the queue and decide on the latest list")  # fmt: skip
+        raise ReviewError(
+            f"the list was run {run_id}'s; the latest scoring run is now {profile['run_id']}",
+            "the review queue",
+            "reload the queue and decide on the latest list",
+        )
     if action == "confirm":
         return confirm(wh, user, run_id, profile["customer_id"], comment)
     return decide(wh, user, shown(profile), action, comment)
@@ -292,8 +360,7 @@ class AuditLog:
         self.log = logging.getLogger("riskops.audit")
 
     def record(self, user: User, event: str, **detail: Any) -> dict[str, Any]:
-        entry = {"time": datetime.now(UTC).isoformat(), "user": user.name, "role": user.role, "event": event,
-                 **detail}  # fmt: skip
+        entry = {"time": datetime.now(UTC).isoformat(), "user": user.name, "role": user.role, "event": event, **detail}
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"audit-{entry['time'][:7]}.jsonl"
         with path.open("a") as fh:

@@ -33,32 +33,45 @@ def shard_name(cohort: str, shard: int, shards: int) -> str:
 
 
 def score_shard(
-    wh: Warehouse, store: ArtifactStore, as_of: date, cohort: str, shard: int, shards: int, version: str,
+    wh: Warehouse,
+    store: ArtifactStore,
+    as_of: date,
+    cohort: str,
+    shard: int,
+    shards: int,
+    version: str,
     cfg: OffboardConfig | None = None,
-) -> ScoringResult:  # fmt: skip
+) -> ScoringResult:
     """Score one shard of a validated cohort with model `version` (views over the cohort's clean tables, so
     the features are built for that shard's customers only). The capacity waits for the gather."""
     name = shard_name(cohort, shard, shards)
     if shards > 1:
         where = wh.shard_predicate(ident("customer_id"), shards, shard)
         for part in PARTS:
-            wh.execute(f"CREATE OR REPLACE VIEW {wh.ref(table_name(name, part))} AS "
-                       f"SELECT * FROM {wh.ref(table_name(cohort, part))} WHERE {where}")  # fmt: skip
+            wh.execute(
+                f"CREATE OR REPLACE VIEW {wh.ref(table_name(name, part))} AS "
+                f"SELECT * FROM {wh.ref(table_name(cohort, part))} WHERE {where}"
+            )
     policy = cfg or model_policy(store, Registry(store).card(version))
     return score_cohort(wh, store, as_of, name, policy.uncapped(), version)
 
 
 def gather(
-    wh: Warehouse, store: ArtifactStore, cohort: str, shards: int, versions: list[str],
+    wh: Warehouse,
+    store: ArtifactStore,
+    cohort: str,
+    shards: int,
+    versions: list[str],
     cfg: OffboardConfig | None = None,
-) -> ScoringResult:  # fmt: skip
+) -> ScoringResult:
     """Unite the shards' features, scores and lists into the cohort's tables (dropping the shards'), apply the
     review capacity to the whole list, and return the cohort's scoring result."""
     if len(set(versions)) != 1 or len(versions) != shards:
         raise RiskOpsError(
             f"the {shards} shards were scored with models {sorted(set(versions))} ({len(versions)} results)",
-            f"the scoring of cohort {cohort}", "score the run again: the champion changed while its shards ran",
-        )  # fmt: skip
+            f"the scoring of cohort {cohort}",
+            "score the run again: the champion changed while its shards ran",
+        )
     if shards > 1:
         names = [shard_name(cohort, k, shards) for k in range(shards)]
         for out in OUTPUTS:

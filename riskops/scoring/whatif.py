@@ -39,8 +39,11 @@ def check_changes(m: LoadedModel, changes: dict[str, float]) -> None:
         raise BadChange(f"{len(changes)} features changed", "changes", f"change 1 to {MAX_CHANGES} features")
     for name, value in changes.items():
         if name not in m.card.features or name in m.card.categorical:
-            raise BadChange(f"{name!r} is not a numeric feature of model {m.version}", f"changes.{name}",
-                              "change one of the features the client view lists")  # fmt: skip
+            raise BadChange(
+                f"{name!r} is not a numeric feature of model {m.version}",
+                f"changes.{name}",
+                "change one of the features the client view lists",
+            )
         if not math.isfinite(value):
             raise BadChange(f"{name} = {value} is not a finite number", f"changes.{name}", "give a number")
 
@@ -50,19 +53,29 @@ def _said(d: Decision) -> dict[str, Any]:
 
 
 def what_if(
-    m: LoadedModel, values: dict[str, Any], changes: dict[str, float], cfg: OffboardConfig, run_score: float,
+    m: LoadedModel,
+    values: dict[str, Any],
+    changes: dict[str, float],
+    cfg: OffboardConfig,
+    run_score: float,
     run_model: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The customer's decision before and after `changes`, under the run's policy."""
     check_changes(m, changes)
     if m.version != run_model:
-        raise WhatIfError(f"the run was scored by model {run_model}; this service now serves {m.version}",
-                          "the scoring run", "re-run scoring with the current champion, then try again")  # fmt: skip
+        raise WhatIfError(
+            f"the run was scored by model {run_model}; this service now serves {m.version}",
+            "the scoring run",
+            "re-run scoring with the current champion, then try again",
+        )
     before = decide(m, values, cfg)
     if abs(before.score - run_score) > SAME_SCORE:
-        raise WhatIfError(f"the stored features give {before.score:.4f}, the run said {run_score:.4f}: the features "
-                          "table changed since the run", "the warehouse", "re-run scoring, then try again")  # fmt: skip
+        raise WhatIfError(
+            f"the stored features give {before.score:.4f}, the run said {run_score:.4f}: the features "
+            "table changed since the run",
+            "the warehouse",
+            "re-run scoring, then try again",
+        )
     after = decide(m, {**values, **changes}, cfg)
-    edited = [{"feature": f, "words": m.glossary.says(f), "from": values.get(f), "to": v}
-              for f, v in changes.items()]  # fmt: skip
+    edited = [{"feature": f, "words": m.glossary.says(f), "from": values.get(f), "to": v} for f, v in changes.items()]
     return {"before": _said(before), "after": _said(after), "changes": edited, "model_version": m.version}

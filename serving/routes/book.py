@@ -46,8 +46,16 @@ class Filters:
         self.offboard, self.q, self.attribute, self.value = offboard, q, attribute, value
 
     def mask(self, book: BookView) -> np.ndarray:
-        return book.mask(segment=self.segment, rule=self.rule, score_min=self.score_min, score_max=self.score_max,
-                         offboard=self.offboard, q=self.q, attribute=self.attribute, value=self.value)  # fmt: skip
+        return book.mask(
+            segment=self.segment,
+            rule=self.rule,
+            score_min=self.score_min,
+            score_max=self.score_max,
+            offboard=self.offboard,
+            q=self.q,
+            attribute=self.attribute,
+            value=self.value,
+        )
 
 
 @router.get("/customers/{customer_id:path}/profile")
@@ -68,19 +76,25 @@ async def book_summary(service: ServiceDep) -> dict[str, Any]:
 
 @router.get("/book/customers")
 async def book_customers(
-    service: ServiceDep, filters: Annotated[Filters, Depends()],
-    sort: Annotated[str, Query(max_length=100)] = "score", order: Literal["asc", "desc"] = "desc",
-    limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:  # fmt: skip
+    service: ServiceDep,
+    filters: Annotated[Filters, Depends()],
+    sort: Annotated[str, Query(max_length=100)] = "score",
+    order: Literal["asc", "desc"] = "desc",
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
     book = book_of(service)
     return book.customers(filters.mask(book), sort, order, limit, offset)
 
 
 @router.get("/book/scatter")
 async def book_scatter(
-    service: ServiceDep, filters: Annotated[Filters, Depends()], x: Annotated[str, Query(max_length=100)],
-    y: Annotated[str, Query(max_length=100)], limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 2000,
-) -> dict[str, Any]:  # fmt: skip
+    service: ServiceDep,
+    filters: Annotated[Filters, Depends()],
+    x: Annotated[str, Query(max_length=100)],
+    y: Annotated[str, Query(max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 2000,
+) -> dict[str, Any]:
     book = book_of(service)
     return book.scatter(filters.mask(book), x, y, limit)
 

@@ -26,8 +26,12 @@ async def readyz(response: Response, service: ServiceDep) -> dict[str, Any]:
     if holder.current is None:
         response.status_code = 503
         return {"status": holder.last_failure or "no model loaded", "refresh_failing": service.refreshes.report()}
-    return {"status": "ready", "model_version": holder.current.version, "policy": service.policy_source(),
-            "refresh_failing": service.refreshes.report()}  # fmt: skip
+    return {
+        "status": "ready",
+        "model_version": holder.current.version,
+        "policy": service.policy_source(),
+        "refresh_failing": service.refreshes.report(),
+    }
 
 
 @router.get("/metrics")

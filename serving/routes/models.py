@@ -15,7 +15,13 @@ router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the 
 async def model_info(m: ModelDep) -> ModelInfo:
     c = m.card
     return ModelInfo(
-        version=c.version, family=c.family, trained_at=c.created, as_of=c.as_of, rows=c.rows, threshold=c.threshold,
-        metrics={k: float(c.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")}, loaded_at=m.loaded_at,
+        version=c.version,
+        family=c.family,
+        trained_at=c.created,
+        as_of=c.as_of,
+        rows=c.rows,
+        threshold=c.threshold,
+        metrics={k: float(c.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")},
+        loaded_at=m.loaded_at,
         fairness=fairness_summary(c.metrics.get("fairness", {})),
-    )  # fmt: skip
+    )

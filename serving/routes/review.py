@@ -28,9 +28,10 @@ class Decision(BaseModel):
 
 @router.get("/decisions")
 async def decisions(
-    service: ServiceDep, run_id: Annotated[str | None, Query(max_length=100)] = None,
+    service: ServiceDep,
+    run_id: Annotated[str | None, Query(max_length=100)] = None,
     customer_id: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Every decision (of one run, of one customer), oldest first."""
     frame = await asyncio.to_thread(service.warehouse_do, review.read_decisions, run_id, customer_id)
     return {"decisions": frame.to_dict("records")}
@@ -43,5 +44,6 @@ async def decide(customer_id: str, body: Decision, service: ServiceDep, staff: S
     profile = book.profile(customer_id)
     if profile is None:
         raise NotFound(f"customer {customer_id} was not in scoring run {book.meta.run_id}")
-    return await asyncio.to_thread(service.warehouse_do, review.record, staff, profile, body.action, body.comment,
-                                   body.run_id)  # fmt: skip
+    return await asyncio.to_thread(
+        service.warehouse_do, review.record, staff, profile, body.action, body.comment, body.run_id
+    )

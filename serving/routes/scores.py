@@ -30,9 +30,15 @@ async def score(request: Request, m: ModelDep, service: ServiceDep) -> Response:
     service.predictions.record(service.record_for(rid, d.version, customer_id, d.score, d.segment, d.offboard, started))
     service.shadow_score(body, rid)
     out = ScoreResponse(
-        request_id=rid, customer_id=body.customer.customer_id, model_version=d.version,
-        score=d.score, segment=d.segment, offboard=d.offboard, rules=d.rules, reasons=d.reasons,
-    )  # fmt: skip
+        request_id=rid,
+        customer_id=body.customer.customer_id,
+        model_version=d.version,
+        score=d.score,
+        segment=d.segment,
+        offboard=d.offboard,
+        rules=d.rules,
+        reasons=d.reasons,
+    )
     return Response(out.model_dump_json(), media_type="application/json")
 
 
@@ -51,7 +57,10 @@ async def score_batch(request: Request, m: ModelDep, service: ServiceDep) -> Res
     service.shadow_batch(columns, ids, rid)
     service.log_batch(rid, m.version, ids, scores, started)
     out = BatchResponse(
-        model_version=m.version, customer_id=ids, score=scores["score"].tolist(),
-        segment=scores["segment"].tolist(), offboard=scores["offboard"].tolist(),
-    )  # fmt: skip
+        model_version=m.version,
+        customer_id=ids,
+        score=scores["score"].tolist(),
+        segment=scores["segment"].tolist(),
+        offboard=scores["offboard"].tolist(),
+    )
     return Response(out.model_dump_json(), media_type="application/json")

@@ -25,9 +25,18 @@ def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     return subprocess.run([RISKOPS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
 
 
-STEPS = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled",
-         "score-shard-0", "score",
-         "report"]  # fmt: skip
+STEPS = [
+    "ingest-labelled",
+    "features-labelled",
+    "train",
+    "evaluate",
+    "gate",
+    "promote",
+    "ingest-unlabelled",
+    "score-shard-0",
+    "score",
+    "report",
+]
 SAME_DATA = ("--customers", "1500", "--seed", "5", *QUICK)
 
 
@@ -49,9 +58,19 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.name != "models"]
     assert len(run_dirs) == 1
     meta = json.loads((run_dirs[0] / "run.json").read_text())
-    assert meta["parameters"] == {"as_of": "2026-09-30", "trials": 1, "tuning_timeout_s": 20.0, "seed": 5,
-                                  "missed_cost": 5000.0, "offboard_cost": 400.0, "margin": 0.0, "outcomes": False,
-                                  "family": "catboost", "mapping": {}, "shards": 1}  # fmt: skip
+    assert meta["parameters"] == {
+        "as_of": "2026-09-30",
+        "trials": 1,
+        "tuning_timeout_s": 20.0,
+        "seed": 5,
+        "missed_cost": 5000.0,
+        "offboard_cost": 400.0,
+        "margin": 0.0,
+        "outcomes": False,
+        "family": "catboost",
+        "mapping": {},
+        "shards": 1,
+    }
     assert meta["flow"] == "job" and list(meta["timings_s"]) == STEPS[:-1]
     report = json.loads((run_dirs[0] / "validation" / "labelled" / "report.json").read_text())
     generated = json.loads((tmp_path / "data" / "synthetic-1500-seed5" / "manifest.json").read_text())
@@ -100,10 +119,14 @@ def test_monitor_counts_the_lists_precision_from_outcomes(
     truth = pq.read_table(tmp_path / "data" / "synthetic-1500-seed5" / "truth.parquet").to_pandas()
     truth = truth[truth["customer_id"].str.startswith("U")]
     states = truth["suspended"].map({True: "SUSPENDED", False: "ACTIVE"})
-    outcomes = pa.table({
-        "customer_id": truth["customer_id"], "account_state": states,
-        "decided_at": pd.to_datetime(["2026-10-10"] * len(truth), utc=True), "source": ["account_state"] * len(truth),
-    })  # fmt: skip
+    outcomes = pa.table(
+        {
+            "customer_id": truth["customer_id"],
+            "account_state": states,
+            "decided_at": pd.to_datetime(["2026-10-10"] * len(truth), utc=True),
+            "source": ["account_state"] * len(truth),
+        }
+    )
     with DuckDBWarehouse(tmp_path / "outcomes.duckdb") as wh:
         wh.load("outcomes", outcomes)
     out = riskops("monitor", "--duckdb", str(tmp_path / "outcomes.duckdb"), cwd=tmp_path)
@@ -139,14 +162,30 @@ def test_retraining_learns_from_the_outcomes_of_the_customers_a_run_scored(
     truth = truth[truth["customer_id"].str.startswith("U")].head(200)
     with DuckDBWarehouse(copy) as wh:
         scored = set(wh.read_table("unlabelled_features").column("customer_id").to_pylist())
-        wh.load("outcomes", pa.table({
-            "customer_id": truth["customer_id"], "account_state": truth["suspended"].map({True: "SUSPENDED",
-                                                                                         False: "ACTIVE"}),
-            "decided_at": pd.to_datetime(["2026-10-10"] * len(truth), utc=True), "source": ["core"] * len(truth),
-        }))  # fmt: skip
+        wh.load(
+            "outcomes",
+            pa.table(
+                {
+                    "customer_id": truth["customer_id"],
+                    "account_state": truth["suspended"].map({True: "SUSPENDED", False: "ACTIVE"}),
+                    "decided_at": pd.to_datetime(["2026-10-10"] * len(truth), utc=True),
+                    "source": ["core"] * len(truth),
+                }
+            ),
+        )
     home = {"RISKOPS_HOME": str(tmp_path / "retrain")}
-    out = riskops("train", "--as-of", "2026-09-30", "--duckdb", str(copy), "--outcomes", "--no-promote", *QUICK,
-                  cwd=tmp_path, env=home)  # fmt: skip
+    out = riskops(
+        "train",
+        "--as-of",
+        "2026-09-30",
+        "--duckdb",
+        str(copy),
+        "--outcomes",
+        "--no-promote",
+        *QUICK,
+        cwd=tmp_path,
+        env=home,
+    )
     assert out.returncode == 0, out.stderr
     (candidate,) = (tmp_path / "retrain").rglob("candidate.json")
     learned = json.loads(candidate.read_text())["outcome_examples"]
@@ -174,14 +213,14 @@ def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
     (latest / "run.json").write_text(json.dumps(record))
     config = {"warehouse": "duckdb", "artifact_root": str(home), "duckdb_path": str(latest / "warehouse.duckdb")}
     spec = compile_all(tmp_path / "specs", config)["monitoring"]
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"),
-               raise_on_error=True)  # fmt: skip
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
     versions = lambda: {p.name for p in (home / "models").iterdir() if (p / "card.json").exists()}  # noqa: E731
     for allowed, trains in (("never", False), ("drift", True)):
         policy = json.loads((latest / "policy.json").read_text())
         # The policy also names the family a retraining ships: the nested training pipeline gets it.
-        (latest / "policy.json").write_text(json.dumps({**policy, "retrain_on": allowed,
-                                                        "family": "logistic_regression"}))  # fmt: skip
+        (latest / "policy.json").write_text(
+            json.dumps({**policy, "retrain_on": allowed, "family": "logistic_regression"})
+        )
         before, steps = versions(), []
         with (tmp_path / f"monitor-{allowed}.log").open("w") as log, _local_run(TaskOutput(log, steps.append, None)):
             components.load_component_from_file(str(spec))(as_of="2026-09-30")
@@ -229,15 +268,31 @@ max_quarantine_share: 0.5
     )
     db = str(tmp_path / "w.duckdb")
     load = riskops(
-        "load", "--customers", "crm.csv", "--transactions", "ledger.csv", "--mapping", "mapping.yaml",
-        "--duckdb", db, cwd=tmp_path,
-    )  # fmt: skip
+        "load",
+        "--customers",
+        "crm.csv",
+        "--transactions",
+        "ledger.csv",
+        "--mapping",
+        "mapping.yaml",
+        "--duckdb",
+        db,
+        cwd=tmp_path,
+    )
     assert load.returncode == 0, load.stderr
     assert "crm: 4 rows" in load.stdout
     ing = riskops(
-        "ingest", "--as-of", "2026-06-30", "--mapping", "mapping.yaml", "--duckdb", db,
-        "--report-prefix", "manual/labelled", cwd=tmp_path,
-    )  # fmt: skip
+        "ingest",
+        "--as-of",
+        "2026-06-30",
+        "--mapping",
+        "mapping.yaml",
+        "--duckdb",
+        db,
+        "--report-prefix",
+        "manual/labelled",
+        cwd=tmp_path,
+    )
     assert ing.returncode == 0, ing.stderr + ing.stdout
     report = json.loads((tmp_path / "runs" / "manual" / "labelled" / "report.json").read_text())
     assert report["labels"] == {"ACTIVE": 1, "SUSPENDED": 1}
@@ -391,8 +446,10 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     capped = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "capped.yaml", cwd=tmp_path)
     assert capped.returncode == 0, capped.stderr
     said = " ".join(capped.stdout.split())
-    assert f"off-board 5 (the list is cut at 5 by the review capacity of 5 customers per run: the costs alone would " \
-           f"list {listed[1] - 5:,} more" in said, said  # fmt: skip
+    assert (
+        f"off-board 5 (the list is cut at 5 by the review capacity of 5 customers per run: the costs alone would "
+        f"list {listed[1] - 5:,} more" in said
+    ), said
     # Costs in the policy move the High cut-off of the calibrated champion: offboard / (offboard + missed).
     (tmp_path / "costs.yaml").write_text("missed_cost: 3600\noffboard_cost: 400\n")
     costs = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "costs.yaml", cwd=tmp_path)

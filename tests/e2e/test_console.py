@@ -77,31 +77,61 @@ def console(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     with DuckDBWarehouse(root / "decisions.duckdb") as service_wh:  # the run's features, for what-if
         service_wh.load("unlabelled_features", ingested.read_table("unlabelled_features"))
     users = root / "users.yaml"
-    users.write_text(json.dumps({"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")}
-                                           for n, r in USERS.items()]}))  # fmt: skip
+    users.write_text(
+        json.dumps(
+            {"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")} for n, r in USERS.items()]}
+        )
+    )
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     scoring = hashlib.sha256(SCORING_KEY.encode()).hexdigest()
     env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")}
-    service, service_url = start_uvicorn(env | {"RISKOPS_API_KEY_HASHES": f"{digest},{scoring}",
-                                                "RISKOPS_REVIEWER_KEY_HASHES": digest,
-                                                "RISKOPS_DUCKDB_PATH": str(root / "decisions.duckdb")},
-                                         root / "service.log")  # fmt: skip
+    service, service_url = start_uvicorn(
+        env
+        | {
+            "RISKOPS_API_KEY_HASHES": f"{digest},{scoring}",
+            "RISKOPS_REVIEWER_KEY_HASHES": digest,
+            "RISKOPS_DUCKDB_PATH": str(root / "decisions.duckdb"),
+        },
+        root / "service.log",
+    )
     port = free_port()
-    console_env = env | {"RISKOPS_CONSOLE_SERVICE_URL": service_url, "RISKOPS_CONSOLE_API_KEY": KEY,
-                         "RISKOPS_CONSOLE_USERS": str(users), "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
-                         "RISKOPS_DUCKDB_PATH": str(root / "nowhere" / "never-opened.duckdb")}  # fmt: skip
+    console_env = env | {
+        "RISKOPS_CONSOLE_SERVICE_URL": service_url,
+        "RISKOPS_CONSOLE_API_KEY": KEY,
+        "RISKOPS_CONSOLE_USERS": str(users),
+        "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
+        "RISKOPS_DUCKDB_PATH": str(root / "nowhere" / "never-opened.duckdb"),
+    }
     with (root / "console.log").open("wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "console.main:create_app", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT,
-                                env=console_env)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "console.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=console_env,
+        )
     from playwright.sync_api import sync_playwright
 
     try:
         wait_for_port(port, proc, root / "console.log")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-            yield {"url": f"http://127.0.0.1:{port}", "browser": browser, "book": book, "root": root,
-                   "service": service_url}  # fmt: skip
+            yield {
+                "url": f"http://127.0.0.1:{port}",
+                "browser": browser,
+                "book": book,
+                "root": root,
+                "service": service_url,
+            }
             browser.close()
     finally:
         stop(proc)
@@ -171,8 +201,10 @@ def test_a_relationship_manager_finds_a_customer_and_reads_why(console: dict[str
         for t in page.locator("#contributions .ytick text").all()
     ]  # wrapped lines read as one label
     assert all(r.split(": ")[0] in labels for r in shown), (shown, labels)  # the chart agrees with the reasons
-    profile = httpx.get(f"{console['service']}/v1/customers/{quote(str(top['customer_id']), safe='')}/profile",
-                        headers={"X-API-Key": KEY}).json()  # fmt: skip
+    profile = httpx.get(
+        f"{console['service']}/v1/customers/{quote(str(top['customer_id']), safe='')}/profile",
+        headers={"X-API-Key": KEY},
+    ).json()
     sizes = [abs(c["contribution"]) for c in profile["contributions"]]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > abs(profile["other"]) / 10  # its own largest first
     money = [c for c in profile["comparisons"] if c["value"].endswith(" EUR")]  # the book's main currency
@@ -196,8 +228,11 @@ def test_a_relationship_manager_finds_a_customer_and_reads_why(console: dict[str
     assert missing is not None and missing.status == 404
     audit = AuditLog(console["root"] / "home" / "audit").read()
     assert any(a["event"] == "what_if" and a["user"] == "vera" for a in audit)
-    decisions = httpx.get(f"{console['service']}/v1/review/decisions", params={"customer_id": str(top["customer_id"])},
-                          headers={"X-API-Key": KEY}).json()["decisions"]  # fmt: skip
+    decisions = httpx.get(
+        f"{console['service']}/v1/review/decisions",
+        params={"customer_id": str(top["customer_id"])},
+        headers={"X-API-Key": KEY},
+    ).json()["decisions"]
     assert decisions == []  # a what-if records nothing
     assert {"user": "vera", "event": "view_customer", "customer_id": str(top["customer_id"])}.items() <= next(
         a for a in audit if a["event"] == "view_customer"
@@ -292,8 +327,14 @@ def test_four_eyes_decision_lands_in_the_warehouse_and_the_audit_log(console: di
     assert refused.status == 403 and token
     viewer.close()
 
-    reviewer = _decide(console, "rita", cid, "offboard", "Pass-through pattern confirmed with the transaction history",
-                       state="undecided")  # fmt: skip
+    reviewer = _decide(
+        console,
+        "rita",
+        cid,
+        "offboard",
+        "Pass-through pattern confirmed with the transaction history",
+        state="undecided",
+    )
     reviewer.goto(f"{console['url']}/review?state=awaiting")
     assert _row(reviewer, cid).get_attribute("data-state") == "awaiting confirmation"
     assert _row(reviewer, cid).locator("option[value=confirm]").count() == 0  # a reviewer cannot confirm
@@ -388,8 +429,9 @@ def test_a_hostile_book_runs_no_script_and_every_customer_opens_and_can_be_decid
     assert "Your account" not in page.content()  # the sign-in page says only its own messages
     page.close()
     assert seen == {"dialogs": [], "external": [], "violations": [], "no_csp": []}
-    decisions = httpx.get(f"{console['service']}/v1/review/decisions", params={"run_id": RUN},
-                          headers={"X-API-Key": KEY}).json()["decisions"]  # fmt: skip
+    decisions = httpx.get(
+        f"{console['service']}/v1/review/decisions", params={"run_id": RUN}, headers={"X-API-Key": KEY}
+    ).json()["decisions"]
     escalated = {d["customer_id"] for d in decisions if d["comment"].startswith("hostile id")}
     assert escalated == set(hostile)  # each landed on its own customer, none on the victim
 
@@ -409,11 +451,13 @@ def test_a_session_ends_at_sign_out_and_guessing_locks_the_name(console: dict[st
     page.close()
     guesser = console["browser"].new_page()
     for _ in range(6):
-        r = guesser.request.post(f"{console['url']}/signin", form={"name": "lena", "password": "guess"},
-                                 max_redirects=0)  # fmt: skip
+        r = guesser.request.post(
+            f"{console['url']}/signin", form={"name": "lena", "password": "guess"}, max_redirects=0
+        )
     assert "error=locked" in r.headers["location"]
-    right = guesser.request.post(f"{console['url']}/signin", form={"name": "lena", "password": "lena-pw"},
-                                 max_redirects=0)  # fmt: skip
+    right = guesser.request.post(
+        f"{console['url']}/signin", form={"name": "lena", "password": "lena-pw"}, max_redirects=0
+    )
     assert "error=locked" in right.headers["location"]  # locked even for the right password
     guesser.close()
     events = [(a["user"], a["event"]) for a in AuditLog(console["root"] / "home" / "audit").read()]
@@ -429,10 +473,11 @@ def test_two_approvers_confirming_at_once_one_lands_the_other_is_told_who(consol
     _decide(console, "rita", cid, "offboard", "mule pattern").close()
 
     def confirm(name: str) -> httpx.Response:
-        return httpx.post(f"{console['service']}/v1/review/customers/{quote(cid, safe='')}/decisions",
-                          json={"run_id": RUN, "action": "confirm", "comment": "agreed"},
-                          headers={"X-API-Key": KEY, "X-Riskops-Staff": name,
-                                   "X-Riskops-Staff-Role": "approver"})  # fmt: skip
+        return httpx.post(
+            f"{console['service']}/v1/review/customers/{quote(cid, safe='')}/decisions",
+            json={"run_id": RUN, "action": "confirm", "comment": "agreed"},
+            headers={"X-API-Key": KEY, "X-Riskops-Staff": name, "X-Riskops-Staff-Role": "approver"},
+        )
 
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(confirm, ["alex", "ana"]))
@@ -483,19 +528,42 @@ def test_fuzzing_the_consoles_routes_finds_no_server_error(console: dict[str, An
     from console.main import create_app
     from riskops.core.config import Settings
 
-    settings = Settings(console_users=console["root"] / "users.yaml", console_session_secret=SecretStr("x" * 40),
-                        console_service_url=console["service"], console_api_key=SecretStr(KEY))  # fmt: skip
+    settings = Settings(
+        console_users=console["root"] / "users.yaml",
+        console_session_secret=SecretStr("x" * 40),
+        console_service_url=console["service"],
+        console_api_key=SecretStr(KEY),
+    )
     (tmp_path / "console.json").write_text(json.dumps(create_app(settings).openapi()))
     signed = httpx.post(f"{console['url']}/signin", data={"name": "alex", "password": "alex-pw"})
     cookie = signed.cookies.get("riskops_console")
     assert signed.status_code == 303 and cookie, signed.text
     st = Path(sys.executable).parent / "st"
     out = subprocess.run(
-        [str(st), "run", str(tmp_path / "console.json"), "--url", console["url"], "--checks", "not_a_server_error",
-         "--max-examples", "40", "--seed", "7", "-H", f"Cookie: riskops_console={cookie}",
-         "--exclude-path-regex", "^/sign(in|out)$", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
+        [
+            str(st),
+            "run",
+            str(tmp_path / "console.json"),
+            "--url",
+            console["url"],
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "40",
+            "--seed",
+            "7",
+            "-H",
+            f"Cookie: riskops_console={cookie}",
+            "--exclude-path-regex",
+            "^/sign(in|out)$",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-4000:]
     tested = re.search(r"(\d+) generated, (\d+) passed", out.stdout)
     assert tested and int(tested.group(1)) > 100 and tested.group(1) == tested.group(2), out.stdout[-2000:]

@@ -61,8 +61,9 @@ def production(
     dataset: Path, bigquery_settings: Settings, gcs_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """The bank's raw tables loaded into BigQuery beforehand (as `riskops load` does), then both pipelines."""
-    settings = bigquery_settings.model_copy(update={"bq_dataset": "riskops_prod", "gcs_endpoint": gcs_endpoint,
-                                                    "artifact_root": "gs://riskops-it/prod"})  # fmt: skip
+    settings = bigquery_settings.model_copy(
+        update={"bq_dataset": "riskops_prod", "gcs_endpoint": gcs_endpoint, "artifact_root": "gs://riskops-it/prod"}
+    )
     with open_warehouse(settings) as wh:
         load_dataset(wh, dataset)
     config = StepConfig.from_settings(settings)
@@ -73,14 +74,18 @@ def production(
     as_of = dataset_as_of(dataset)
     started = time.perf_counter()
     out = run_specs(
-        specs, work / "run",
+        specs,
+        work / "run",
         {"training": {"as_of": as_of, **PARAMS.training()}, "scoring": {"as_of": as_of, **PARAMS.scoring()}},
         steps.append,
-    )  # fmt: skip
+    )
     store = open_store(config.artifact_root, gcs_endpoint)
     record = read_record(store, out["run_id"])
-    print("production-shape run:", f"{time.perf_counter() - started:.1f}s;",
-          ", ".join(f"{s.step} {s.seconds:.1f}s" for s in steps))  # fmt: skip
+    print(
+        "production-shape run:",
+        f"{time.perf_counter() - started:.1f}s;",
+        ", ".join(f"{s.step} {s.seconds:.1f}s" for s in steps),
+    )
     return {"record": record, "store": store, "steps": steps, "config": config, "out": out, "work": work}
 
 
@@ -97,8 +102,18 @@ def local(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 def test_every_step_ran_isolated_and_recorded_one_run(production: dict[str, Any]) -> None:
     record: RunRecord = production["record"]
-    order = ["ingest-labelled", "features-labelled", "train", "evaluate", "gate", "promote", "ingest-unlabelled",
-             "score-shard-0", "score", "report"]  # fmt: skip
+    order = [
+        "ingest-labelled",
+        "features-labelled",
+        "train",
+        "evaluate",
+        "gate",
+        "promote",
+        "ingest-unlabelled",
+        "score-shard-0",
+        "score",
+        "report",
+    ]
     assert [s.step for s in production["steps"]] == order  # one line per finished step, in order
     assert list(record.timings_s) == order[:-1] and all(t > 0 for t in record.timings_s.values())
     assert record.flow == "pipeline" and record.data == "raw tables in the warehouse (bigquery)"
@@ -106,8 +121,15 @@ def test_every_step_ran_isolated_and_recorded_one_run(production: dict[str, Any]
     assert production["out"]["report"] == f"gs://riskops-it/prod/{record.run_id}/report.html"
     store = production["store"]
     assert Registry(store).champion() == record.model_version
-    for name in ("run.json", "report.html", "scores.parquet", "offboarding.csv", "policy.json",
-                 "validation/labelled/report.json", "validation/unlabelled/report.json"):  # fmt: skip
+    for name in (
+        "run.json",
+        "report.html",
+        "scores.parquet",
+        "offboarding.csv",
+        "policy.json",
+        "validation/labelled/report.json",
+        "validation/unlabelled/report.json",
+    ):
         assert store.exists(f"{record.run_id}/{name}"), name
     assert "trained in this run and promoted: no champion yet" in store.read_text(f"{record.run_id}/report.md")
     assert not list((production["work"] / "run").glob("**/*.duckdb"))  # no warehouse on local disk
@@ -135,11 +157,19 @@ def service(production: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
     """uvicorn on the pipeline's gs:// root, from an empty folder: nothing local to fall back on."""
     cfg: StepConfig = production["config"]
     home = tmp_path_factory.mktemp("svc-home")
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "RISKOPS_HOME": str(home / "runs"),
-           "RISKOPS_ARTIFACT_ROOT": cfg.artifact_root, "RISKOPS_GCS_ENDPOINT": cfg.gcs_endpoint,
-           "RISKOPS_ACCESS_LOG": "false",  # review decisions go to the pipeline's BigQuery dataset
-           "RISKOPS_WAREHOUSE": "bigquery", "RISKOPS_BQ_PROJECT": cfg.bq_project, "RISKOPS_BQ_DATASET": cfg.bq_dataset,
-           "RISKOPS_BQ_ENDPOINT": cfg.bq_endpoint, "RISKOPS_BQ_STORAGE_ENDPOINT": cfg.bq_storage_endpoint}  # fmt: skip
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "RISKOPS_HOME": str(home / "runs"),
+        "RISKOPS_ARTIFACT_ROOT": cfg.artifact_root,
+        "RISKOPS_GCS_ENDPOINT": cfg.gcs_endpoint,
+        "RISKOPS_ACCESS_LOG": "false",  # review decisions go to the pipeline's BigQuery dataset
+        "RISKOPS_WAREHOUSE": "bigquery",
+        "RISKOPS_BQ_PROJECT": cfg.bq_project,
+        "RISKOPS_BQ_DATASET": cfg.bq_dataset,
+        "RISKOPS_BQ_ENDPOINT": cfg.bq_endpoint,
+        "RISKOPS_BQ_STORAGE_ENDPOINT": cfg.bq_storage_endpoint,
+    }
     proc, url = start_uvicorn(env, home / "uvicorn.log", cwd=home)
     try:
         yield url
@@ -167,8 +197,7 @@ def test_the_service_serves_what_the_pipeline_published(
     with open_warehouse(settings) as wh:
         features = wh.read_table("unlabelled_features").to_pandas().sort_values("customer_id").head(300)
     names = Registry(production["store"]).card(record.model_version).features
-    columns = {n: [None if pd.isna(v) else (v if isinstance(v, str) else float(v)) for v in features[n]]
-               for n in names}  # fmt: skip
+    columns = {n: [None if pd.isna(v) else (v if isinstance(v, str) else float(v)) for v in features[n]] for n in names}
     body = {"customer_id": features["customer_id"].tolist(), "features": columns}
     r = httpx.post(f"{service}/v1/score/batch", json=body, timeout=30)
     assert r.status_code == 200, r.text
@@ -180,12 +209,18 @@ def test_the_service_serves_what_the_pipeline_published(
 def test_a_step_without_its_configuration_stops_the_run(dataset: Path, tmp_path: Path, gcs_endpoint: str) -> None:
     """Compiled without the artifact root, the first task stops and names what is missing: it does not fall
     back to a local folder."""
-    config = {"warehouse": "bigquery", "bq_project": "local", "bq_dataset": "riskops_prod", "artifact_root": "",
-              "gcs_endpoint": gcs_endpoint}  # fmt: skip
+    config = {
+        "warehouse": "bigquery",
+        "bq_project": "local",
+        "bq_dataset": "riskops_prod",
+        "artifact_root": "",
+        "gcs_endpoint": gcs_endpoint,
+    }
     specs = compile_all(tmp_path / "specs", config)
     with pytest.raises(RiskOpsError) as e:
-        run_specs(specs, tmp_path / "run", {"training": {"as_of": dataset_as_of(dataset)}, "scoring": {}},
-                  lambda r: None)  # fmt: skip
+        run_specs(
+            specs, tmp_path / "run", {"training": {"as_of": dataset_as_of(dataset)}, "scoring": {}}, lambda r: None
+        )
     assert "step configuration lacks artifact_root" in str(e.value)
     assert not list(tmp_path.glob("**/models"))
 
@@ -204,8 +239,12 @@ def test_a_four_eyes_decision_through_the_service_lands_in_bigquery_as_an_outcom
     cid = str(listing.iloc[0]["customer_id"])
     path = f"{service}/v1/review/customers/{cid}/decisions"
     for name, role, action in (("rita", "reviewer", "offboard"), ("alex", "approver", "confirm")):
-        r = httpx.post(path, json={"run_id": record.run_id, "action": action, "comment": "checked"}, timeout=60,
-                       headers={"X-Riskops-Staff": name, "X-Riskops-Staff-Role": role})  # fmt: skip
+        r = httpx.post(
+            path,
+            json={"run_id": record.run_id, "action": action, "comment": "checked"},
+            timeout=60,
+            headers={"X-Riskops-Staff": name, "X-Riskops-Staff-Role": role},
+        )
         assert r.status_code == 201, r.text
     read = httpx.get(f"{service}/v1/review/decisions", params={"customer_id": cid}, timeout=60).json()["decisions"]
     assert [(d["user"], d["action"]) for d in read] == [("rita", "offboard"), ("alex", "confirm")]

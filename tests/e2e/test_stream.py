@@ -52,10 +52,20 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "data").mkdir()
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port=127.0.0.1:{port}",
-             f"--data-dir={folder / 'data'}", "--quiet"],
-            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                "gcloud",
+                "beta",
+                "emulators",
+                "pubsub",
+                "start",
+                f"--host-port=127.0.0.1:{port}",
+                f"--data-dir={folder / 'data'}",
+                "--quiet",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for_port(port, proc, log, timeout=90)
         yield f"127.0.0.1:{port}"
@@ -89,8 +99,9 @@ def _events(dataset: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     truth = hidden_truth(dataset)
     from datetime import UTC, datetime
 
-    outcomes = [outcome_event(e, truth[e["customer"]["customer_id"]], datetime(2026, 10, 5, tzinfo=UTC))
-                for e in base[:40]]  # fmt: skip
+    outcomes = [
+        outcome_event(e, truth[e["customer"]["customer_id"]], datetime(2026, 10, 5, tzinfo=UTC)) for e in base[:40]
+    ]
     return events, outcomes
 
 
@@ -98,35 +109,95 @@ MALFORMED: list[tuple[bytes, str]] = [
     (b"not json at all", "Invalid JSON"),
     (b'{"kind": "customer", "event_id": "m1"}', "customer"),
     (b'{"kind": "refund", "event_id": "m2"}', "kind"),
-    (json.dumps({"kind": "customer", "event_id": "m3", "customer": {"customer_id": "X", "signup_ts": "2020-01-01"},
-                 "transactions": [{"ts": "2026-01-01", "amount": -5, "direction": "out"}]}).encode(), "amount"),
-    (json.dumps({"kind": "customer", "event_id": "m4", "customer": {"customer_id": "X", "signup_ts": "2020-01-01"},
-                 "transactions": [{"ts": "2026-01-01", "amount": 1, "direction": "out"}] * 2001}).encode(),
-     "transactions"),
+    (
+        json.dumps(
+            {
+                "kind": "customer",
+                "event_id": "m3",
+                "customer": {"customer_id": "X", "signup_ts": "2020-01-01"},
+                "transactions": [{"ts": "2026-01-01", "amount": -5, "direction": "out"}],
+            }
+        ).encode(),
+        "amount",
+    ),
+    (
+        json.dumps(
+            {
+                "kind": "customer",
+                "event_id": "m4",
+                "customer": {"customer_id": "X", "signup_ts": "2020-01-01"},
+                "transactions": [{"ts": "2026-01-01", "amount": 1, "direction": "out"}] * 2001,
+            }
+        ).encode(),
+        "transactions",
+    ),
     (b"{" * 2_000_000, "bytes"),
     # poison: deeply nested, a wrong type, an epoch time (the online contract), a time in other digits, bytes
     # that are not UTF-8, and a reason over Pub/Sub's 1,024-byte attribute limit (an attribute named in 1,400 bytes)
     (b'{"kind": "customer", "event_id": "m5", "customer": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "recursion"),
-    (json.dumps({"kind": "customer", "event_id": "m6", "customer": {"customer_id": 7, "signup_ts": "2020-01-01"}})
-     .encode(), "customer.customer_id"),
-    (json.dumps({"kind": "customer", "event_id": "m7", "customer": {"customer_id": "X", "signup_ts": 1577836800}})
-     .encode(), "not a number"),
-    (json.dumps({"kind": "customer", "event_id": "m8", "customer": {"customer_id": "X", "signup_ts": "２０２０-01-01"}},
-                ensure_ascii=False).encode(), "ISO 8601"),
+    (
+        json.dumps(
+            {"kind": "customer", "event_id": "m6", "customer": {"customer_id": 7, "signup_ts": "2020-01-01"}}
+        ).encode(),
+        "customer.customer_id",
+    ),
+    (
+        json.dumps(
+            {"kind": "customer", "event_id": "m7", "customer": {"customer_id": "X", "signup_ts": 1577836800}}
+        ).encode(),
+        "not a number",
+    ),
+    (
+        json.dumps(
+            {"kind": "customer", "event_id": "m8", "customer": {"customer_id": "X", "signup_ts": "２０２０-01-01"}},
+            ensure_ascii=False,
+        ).encode(),
+        "ISO 8601",
+    ),
     (b'{"kind": "customer", "event_id": "m9\xff"}', "Invalid JSON"),
-    (json.dumps({"kind": "customer", "event_id": "m10", "customer": {"customer_id": "X", "signup_ts": "2020-01-01",
-                 "attributes": {"\u00fc" * 700: [1]}}}).encode(), "valid string"),
-]  # fmt: skip
+    (
+        json.dumps(
+            {
+                "kind": "customer",
+                "event_id": "m10",
+                "customer": {"customer_id": "X", "signup_ts": "2020-01-01", "attributes": {"\u00fc" * 700: [1]}},
+            }
+        ).encode(),
+        "valid string",
+    ),
+]
 
 
 def _worker(env: dict[str, str], duck: Path, csv_path: Path, log: Path) -> subprocess.Popen[bytes]:
     fh = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "riskops.cli.main", "stream", "work", "--project", PROJECT, "--subscription", "events-w",
-         "--dead-letter-topic", "dead", "--results-topic", "results", "--csv", str(csv_path), "--duckdb", str(duck),
-         "--batch-size", "100", "--metrics-port", "0"],
-        stdout=fh, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "riskops.cli.main",
+            "stream",
+            "work",
+            "--project",
+            PROJECT,
+            "--subscription",
+            "events-w",
+            "--dead-letter-topic",
+            "dead",
+            "--results-topic",
+            "results",
+            "--csv",
+            str(csv_path),
+            "--duckdb",
+            str(duck),
+            "--batch-size",
+            "100",
+            "--metrics-port",
+            "0",
+        ],
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
 
 
 def _csv_ids(path: Path) -> list[str]:
@@ -169,8 +240,13 @@ def test_every_event_has_exactly_one_result_through_a_kill_and_a_new_champion(
     rng.shuffle(stream)
     expected = {e["event_id"] for e in events}
 
-    env = {**os.environ, "PUBSUB_EMULATOR_HOST": emulator, "RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
-           "RISKOPS_HOME": str(tmp_path / "home"), "RISKOPS_MODEL_POLL_S": "0.5"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PUBSUB_EMULATOR_HOST": emulator,
+        "RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
+        "RISKOPS_HOME": str(tmp_path / "home"),
+        "RISKOPS_MODEL_POLL_S": "0.5",
+    }
     csv_path, log = tmp_path / "results.csv", tmp_path / "worker.log"
     worker = _worker(env, duck, csv_path, log)
     try:
@@ -184,8 +260,9 @@ def test_every_event_has_exactly_one_result_through_a_kill_and_a_new_champion(
         worker.wait()
         killed_at = len(_csv_ids(csv_path))
 
-        second, _ = train_and_register(ingested, store, AS_OF, FAST.model_copy(update={"seed": 2}), CostMatrix(),
-                                       promote=False)  # fmt: skip
+        second, _ = train_and_register(
+            ingested, store, AS_OF, FAST.model_copy(update={"seed": 2}), CostMatrix(), promote=False
+        )
         worker = _worker(env, duck, csv_path, log)
         pubsub.publish_all("events", [(m, {}) for m in stream[half : half + 400]])
         time.sleep(2)
@@ -243,15 +320,19 @@ def test_the_feed_publishes_customers_at_its_rate_then_their_outcomes(pubsub: Pu
     truth = hidden_truth(small_dataset)
     events = customer_events(small_dataset, limit=30)
     started = time.monotonic()
-    summary = run_feed(pubsub, "feed", events, 60.0, threading.Event(), truth, outcomes_every_s=0.3,
-                       outcomes_per_tick=10)  # fmt: skip
+    summary = run_feed(
+        pubsub, "feed", events, 60.0, threading.Event(), truth, outcomes_every_s=0.3, outcomes_per_tick=10
+    )
     assert time.monotonic() - started >= 0.4  # 30 customers at 60/s take half a second
     got = _drain(pubsub, "feed-sub", quiet_s=2.0)
     kinds = [json.loads(m.data)["kind"] for m in got]
     assert summary.customers == kinds.count("customer") == 30
     assert summary.outcomes == kinds.count("outcome") == 30
-    states = {json.loads(m.data)["customer"]["customer_id"]: json.loads(m.data)["account_state"]
-              for m in got if json.loads(m.data)["kind"] == "outcome"}  # fmt: skip
+    states = {
+        json.loads(m.data)["customer"]["customer_id"]: json.loads(m.data)["account_state"]
+        for m in got
+        if json.loads(m.data)["kind"] == "outcome"
+    }
     assert states == {c: ("SUSPENDED" if truth[c] else "ACTIVE") for c in states}
 
 
@@ -273,8 +354,9 @@ def test_a_bad_published_policy_never_stops_the_worker(
     pubsub.ensure("events-p", ["events-p-w"])
     pubsub.ensure("dead-p", [])
     with DuckDBWarehouse(tmp_path / "stream.duckdb") as wh:
-        worker = StreamWorker(pubsub, wh, ModelHolder(Registry(store)), PublishedPolicy(store),
-                              StreamConfig("events-p-w", "dead-p"))  # fmt: skip
+        worker = StreamWorker(
+            pubsub, wh, ModelHolder(Registry(store)), PublishedPolicy(store), StreamConfig("events-p-w", "dead-p")
+        )
 
         def failures() -> float:
             return REGISTRY.get_sample_value("riskops_refresh_failures_total", {"what": "policy"}) or 0.0

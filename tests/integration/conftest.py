@@ -55,10 +55,22 @@ def start_uvicorn(
     port = free_port()
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "serving.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+        )
     wait_for_port(port, proc, log)
     url = f"http://127.0.0.1:{port}{root_path}"
     deadline = time.monotonic() + ready_s
@@ -81,10 +93,26 @@ def bigquery_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sett
     log = tmp_path_factory.mktemp("bqemu") / "bqemulator.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [str(BQEMU / "bqemulator"), "start", "--rest-host", "127.0.0.1", "--rest-port", str(rest),
-             "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc_port), "--project", "local", "--log-level", "warning"],
-            stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(log.parent)},
-        )  # fmt: skip
+            [
+                str(BQEMU / "bqemulator"),
+                "start",
+                "--rest-host",
+                "127.0.0.1",
+                "--rest-port",
+                str(rest),
+                "--grpc-host",
+                "127.0.0.1",
+                "--grpc-port",
+                str(grpc_port),
+                "--project",
+                "local",
+                "--log-level",
+                "warning",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TMPDIR": str(log.parent)},
+        )
     try:
         wait_for_port(rest, proc, log)
         wait_for_port(grpc_port, proc, log)
@@ -107,10 +135,20 @@ def gcs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("gcs") / "gcs.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [str(exe), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory",
-             "--default-bucket", "riskops-it"],
-            stdout=fh, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                str(exe),
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--in-memory",
+                "--default-bucket",
+                "riskops-it",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"

@@ -136,11 +136,19 @@ def test_prediction_log_streams_into_a_partitioned_bigquery_table(bigquery_setti
     sink = BigQuerySink(BigQueryWarehouse.from_settings(bigquery_settings).client, bigquery_settings.bq_dataset)
     log = PredictionLog(sink, flush_s=0.05)  # closing the log closes the sink's own client
     for i in range(30):
-        log.record({
-            "request_id": f"req-{i}", "time": f"2026-11-23T10:00:{i:02d}+00:00", "model_version": "m1",
-            "customer_key": keys.key(f"C{i}"), "key_id": "k1", "score": i / 100, "segment": "High" if i > 25 else "Low",
-            "offboard": i > 25, "latency_ms": 1.5,
-        })  # fmt: skip
+        log.record(
+            {
+                "request_id": f"req-{i}",
+                "time": f"2026-11-23T10:00:{i:02d}+00:00",
+                "model_version": "m1",
+                "customer_key": keys.key(f"C{i}"),
+                "key_id": "k1",
+                "score": i / 100,
+                "segment": "High" if i > 25 else "Low",
+                "offboard": i > 25,
+                "latency_ms": 1.5,
+            }
+        )
     log.close()
     assert log.written == 30 and log.dropped == 0
     wh = BigQueryWarehouse.from_settings(bigquery_settings)
@@ -164,12 +172,17 @@ def test_append_new_keeps_hostile_values_and_appends_each_key_once(
     non-ASCII travels base64-encoded, and must come back intact."""
     from datetime import UTC, datetime
 
-    rows = pa.table({
-        "event_id": [f"e{i}" for i in range(len(HOSTILE))], "customer_id": HOSTILE,
-        "score": [i / 10 for i in range(len(HOSTILE))], "offboard": [i % 2 == 0 for i in range(len(HOSTILE))],
-        "scored_at": pa.array([datetime(2026, 10, 1, 12, i, tzinfo=UTC) for i in range(len(HOSTILE))],
-                              pa.timestamp("us", "UTC")),
-    })  # fmt: skip
+    rows = pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(len(HOSTILE))],
+            "customer_id": HOSTILE,
+            "score": [i / 10 for i in range(len(HOSTILE))],
+            "offboard": [i % 2 == 0 for i in range(len(HOSTILE))],
+            "scored_at": pa.array(
+                [datetime(2026, 10, 1, 12, i, tzinfo=UTC) for i in range(len(HOSTILE))], pa.timestamp("us", "UTC")
+            ),
+        }
+    )
     wh: Warehouse = DuckDBWarehouse(tmp_path / "w.duckdb") if backend == "duckdb" else open_warehouse(bigquery_settings)
     with wh:
         wh.drop("it_append_new")
@@ -223,8 +236,9 @@ def test_two_approvers_confirming_at_once_land_one_confirmation(
     with connect() as wh:
         wh.drop(table)
         for cid in customers:
-            shown = Shown(run_id=run, customer_id=cid, model_version="m", score=0.9, segment="High", reasons=["r"],
-                          rules=[])  # fmt: skip
+            shown = Shown(
+                run_id=run, customer_id=cid, model_version="m", score=0.9, segment="High", reasons=["r"], rules=[]
+            )
             review.decide(wh, User(name="rita", role="reviewer"), shown, "offboard", "mule pattern")
 
     def confirm(job: tuple[str, User]) -> str:

@@ -56,14 +56,25 @@ def keys_url() -> Iterator[tuple[str, ec.EllipticCurvePrivateKey, list[int]]]:
 
 def _token(key: ec.EllipticCurvePrivateKey, kid: str = "iap-1", **claims: Any) -> str:
     now = int(time.time())
-    payload = {"iss": "https://cloud.google.com/iap", "aud": AUDIENCE, "email": "approver@example.com",
-               "sub": "accounts.google.com:1", "iat": now, "exp": now + 600} | claims  # fmt: skip
+    payload = {
+        "iss": "https://cloud.google.com/iap",
+        "aud": AUDIENCE,
+        "email": "approver@example.com",
+        "sub": "accounts.google.com:1",
+        "iat": now,
+        "exp": now + 600,
+    } | claims
     return jwt.encode(payload, key, algorithm="ES256", headers={"kid": kid})
 
 
 def _console(url: str, tmp_path: Path, audience: str = AUDIENCE) -> TestClient:
-    settings = Settings(console_identity="iap", console_iap_audience=audience, console_iap_keys_url=url,
-                        console_users=ROOT / "configs" / "console-users.yaml", home=tmp_path)  # fmt: skip
+    settings = Settings(
+        console_identity="iap",
+        console_iap_audience=audience,
+        console_iap_keys_url=url,
+        console_users=ROOT / "configs" / "console-users.yaml",
+        home=tmp_path,
+    )
     return TestClient(create_app(settings), follow_redirects=False)
 
 

@@ -65,8 +65,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.experiments[body["display_name"]] = exp
             return self._send(exp)
         if path == "/apis/v2beta1/runs":
-            return self._send({"run_id": "run-1", "display_name": body["display_name"], "state": "PENDING",
-                               "experiment_id": body.get("experiment_id")})  # fmt: skip
+            return self._send(
+                {
+                    "run_id": "run-1",
+                    "display_name": body["display_name"],
+                    "state": "PENDING",
+                    "experiment_id": body.get("experiment_id"),
+                }
+            )
         if path == "/apis/v2beta1/recurringruns":
             return self._send({"recurring_run_id": "rr-1", "display_name": body["display_name"], "status": "ENABLED"})
         self._send({"error": "not found"}, 404)
@@ -99,10 +105,22 @@ def _riskops(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_submit_sends_the_spec_arguments_and_experiment(kfp_api: FakeKfp, specs: Path) -> None:
     r = _riskops(
-        "pipeline", "submit", "--host", kfp_api.url, "--spec", str(specs / "training.yaml"),
-        "--arg", "as_of=2026-09-30", "--arg", "trials=3", "--experiment", "risk-weekly", "--run-name", "t1",
+        "pipeline",
+        "submit",
+        "--host",
+        kfp_api.url,
+        "--spec",
+        str(specs / "training.yaml"),
+        "--arg",
+        "as_of=2026-09-30",
+        "--arg",
+        "trials=3",
+        "--experiment",
+        "risk-weekly",
+        "--run-name",
+        "t1",
         "--no-caching",
-    )  # fmt: skip
+    )
     assert r.returncode == 0, r.stderr
     assert "run run-1 submitted" in r.stdout
     posts = {path: body for method, path, body in kfp_api.calls if method == "POST"}
@@ -117,9 +135,19 @@ def test_submit_sends_the_spec_arguments_and_experiment(kfp_api: FakeKfp, specs:
 
 def test_schedule_creates_a_recurring_run(kfp_api: FakeKfp, specs: Path) -> None:
     r = _riskops(
-        "pipeline", "schedule", "--host", kfp_api.url, "--spec", str(specs / "scoring.yaml"),
-        "--cron", "0 0 2 * * *", "--arg", "as_of=2026-09-30", "--name", "nightly",
-    )  # fmt: skip
+        "pipeline",
+        "schedule",
+        "--host",
+        kfp_api.url,
+        "--spec",
+        str(specs / "scoring.yaml"),
+        "--cron",
+        "0 0 2 * * *",
+        "--arg",
+        "as_of=2026-09-30",
+        "--name",
+        "nightly",
+    )
     assert r.returncode == 0, r.stderr
     body = next(b for m, p, b in kfp_api.calls if p == "/apis/v2beta1/recurringruns")
     assert body["display_name"] == "nightly"
@@ -148,9 +176,15 @@ def test_vertex_job_carries_names_labels_parameters_root_and_caching(specs: Path
 
     aiplatform.init(project="acme-risk", location="europe-west4", credentials=AnonymousCredentials())
     job = vertex_job(
-        "acme-risk", "europe-west4", specs / "training.yaml", {"as_of": "2026-09-30", "trials": 3},
-        "gs://acme-risk-pipelines/root", "weekly-retrain", {"team": "risk", "trigger": "schedule"}, False,
-    )  # fmt: skip
+        "acme-risk",
+        "europe-west4",
+        specs / "training.yaml",
+        {"as_of": "2026-09-30", "trials": 3},
+        "gs://acme-risk-pipelines/root",
+        "weekly-retrain",
+        {"team": "risk", "trigger": "schedule"},
+        False,
+    )
     pj = job._gca_resource
     assert pj.display_name == "weekly-retrain"
     assert dict(pj.labels) == {"team": "risk", "trigger": "schedule"}

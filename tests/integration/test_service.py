@@ -59,8 +59,16 @@ def service(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     log = root / "uvicorn.log"
     proc, url = _start_service(env, log)
     try:
-        yield {"url": url, "store": store, "version": card.version, "log": log, "home": root / "home", "pid": proc.pid,
-               "published": published.scores.set_index("customer_id"), "result": published}  # fmt: skip
+        yield {
+            "url": url,
+            "store": store,
+            "version": card.version,
+            "log": log,
+            "home": root / "home",
+            "pid": proc.pid,
+            "published": published.scores.set_index("customer_id"),
+            "result": published,
+        }
     finally:
         stop(proc)
 
@@ -155,8 +163,12 @@ def test_an_attribute_that_overflows_to_infinity_is_a_422(service: dict[str, Any
     body["customer"]["attributes"]["age"] = 1.5
     raw = json.dumps(body).replace('"age": 1.5', '"age": 1e400')
     assert "1e400" in raw
-    r = httpx.post(f"{service['url']}/v1/score", content=raw, timeout=10,
-                   headers={"X-API-Key": KEY, "Content-Type": "application/json"})  # fmt: skip
+    r = httpx.post(
+        f"{service['url']}/v1/score",
+        content=raw,
+        timeout=10,
+        headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
     assert any(e["loc"][:4] == ["body", "customer", "attributes", "age"] for e in r.json()["detail"]), r.json()
 
@@ -215,8 +227,12 @@ def test_review_decisions_are_recorded_only_for_the_console_in_the_staff_members
     assert viewer.status_code == 409 and "viewer" in viewer.json()["detail"]
     unlisted = httpx.post(f"{url}/v1/review/customers/{kept}/decisions", json=body, headers=staff("rita", "reviewer"))
     assert unlisted.status_code == 409 and "not on run" in unlisted.json()["detail"]
-    assert httpx.post(f"{url}/v1/review/customers/nobody/decisions", json=body,
-                      headers=staff("rita", "reviewer")).status_code == 404  # fmt: skip
+    assert (
+        httpx.post(
+            f"{url}/v1/review/customers/nobody/decisions", json=body, headers=staff("rita", "reviewer")
+        ).status_code
+        == 404
+    )
 
     decided = httpx.post(path, json=body, headers=staff("Jos%C3%A9", "reviewer"))
     assert decided.status_code == 201, decided.text
@@ -227,8 +243,9 @@ def test_review_decisions_are_recorded_only_for_the_console_in_the_staff_members
     assert httpx.post(path, json=body | {"action": "confirm"}, headers=staff("alex", "approver")).status_code == 201
     again = httpx.post(path, json=body | {"action": "keep"}, headers=staff("rita", "reviewer"))
     assert again.status_code == 409 and "already off-boarded" in again.json()["detail"]
-    read = httpx.get(f"{url}/v1/review/decisions", params={"run_id": RUN, "customer_id": listed},
-                     headers={"X-API-Key": KEY}).json()["decisions"]  # fmt: skip
+    read = httpx.get(
+        f"{url}/v1/review/decisions", params={"run_id": RUN, "customer_id": listed}, headers={"X-API-Key": KEY}
+    ).json()["decisions"]
     assert [(d["action"], d["user"]) for d in read] == [("offboard", "José"), ("confirm", "alex")]
 
 
@@ -332,8 +349,9 @@ def test_logs_are_json_lines_carrying_the_request_id(service: dict[str, Any], in
     import json
 
     mine = "trace-abc.123"
-    r = httpx.post(f"{service['url']}/v1/score", json=_payload(ingested, "U2"),
-                   headers={"X-API-Key": KEY, "X-Request-ID": mine})  # fmt: skip
+    r = httpx.post(
+        f"{service['url']}/v1/score", json=_payload(ingested, "U2"), headers={"X-API-Key": KEY, "X-Request-ID": mine}
+    )
     assert r.headers["x-request-id"] == mine and r.json()["request_id"] == mine
     odd = httpx.get(f"{service['url']}/v1/model", headers={"X-API-Key": KEY, "X-Request-ID": "no spaces allowed"})
     assert odd.headers["x-request-id"] != "no spaces allowed" and len(odd.headers["x-request-id"]) == 36
@@ -376,10 +394,26 @@ def test_openapi_fuzzing_finds_no_server_error(service: dict[str, Any], tmp_path
     check is that none gets a 5xx."""
     st = Path(sys.executable).parent / "st"
     out = subprocess.run(
-        [str(st), "run", f"{service['url']}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "60",
-         "--seed", "7", "-H", f"X-API-Key: {KEY}", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
+        [
+            str(st),
+            "run",
+            f"{service['url']}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "60",
+            "--seed",
+            "7",
+            "-H",
+            f"X-API-Key: {KEY}",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-4000:]
     tested = re.search(r"(\d+) generated, (\d+) passed", out.stdout)
     assert tested and int(tested.group(1)) > 200 and tested.group(1) == tested.group(2), out.stdout[-2000:]
@@ -406,9 +440,15 @@ def test_prometheus_scrapes_the_service_with_the_projects_config(service: dict[s
     log = tmp_path / "prometheus.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [exe, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=fh, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                exe,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port(port, proc, log)
         api = f"http://127.0.0.1:{port}/api/v1"
@@ -447,8 +487,10 @@ def _batch_body(ingested: DuckDBWarehouse, card: Any, repeat: int, only: str | N
 
 def _window_gauges(url: str) -> dict[str, float]:
     text = httpx.get(f"{url}/metrics").text
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(riskops_score_window_\w+(?:\{[^}]*\})?) (\S+)$",
-                                                               text, re.M)}  # fmt: skip
+    return {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"^(riskops_score_window_\w+(?:\{[^}]*\})?) (\S+)$", text, re.M)
+    }
 
 
 def test_online_drift_of_the_scores_served(service: dict[str, Any], ingested: DuckDBWarehouse) -> None:
@@ -538,8 +580,11 @@ def test_polling_survives_an_unreadable_registry(service: dict[str, Any], tmp_pa
     shutil.copytree(service["store"].root, tmp_path / "store")
     store = LocalStore(tmp_path / "store")
     Registry(store).set_champion(service["version"], "polling test")
-    env = {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_MODEL_POLL_S": "0.2",
-           "RISKOPS_HOME": str(tmp_path / "home")}  # fmt: skip
+    env = {
+        "RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
+        "RISKOPS_MODEL_POLL_S": "0.2",
+        "RISKOPS_HOME": str(tmp_path / "home"),
+    }
     log = tmp_path / "uvicorn.log"
     proc, url = _start_service(env, log)
     try:
@@ -577,11 +622,16 @@ def test_a_scoring_runs_policy_is_what_online_decisions_use(
     store = LocalStore(root / "store")
     card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
     policy = OffboardConfig(
-        high_cutoff=0.25, medium_factor=0.2, min_rules=2, reasons=1,
-        rules=[Rule(name="busy", feature="out_count_90d", value=20, meaning="many transactions lately"),
-               Rule(name="pass_through", feature="pass_through_2d_90d", op=">", value=0.3, meaning="money in and out"),
-               Rule(name="young", feature="tenure_days", op="<", value=400, meaning="a young account")],
-    )  # fmt: skip
+        high_cutoff=0.25,
+        medium_factor=0.2,
+        min_rules=2,
+        reasons=1,
+        rules=[
+            Rule(name="busy", feature="out_count_90d", value=20, meaning="many transactions lately"),
+            Rule(name="pass_through", feature="pass_through_2d_90d", op=">", value=0.3, meaning="money in and out"),
+            Rule(name="young", feature="tenure_days", op="<", value=400, meaning="a young account"),
+        ],
+    )
     assert policy.high_cutoff != card.threshold
     batch = score_cohort(ingested, store, AS_OF, "unlabelled", policy)
     publish_scores(store, "20990101-000000-000", batch)
@@ -589,12 +639,16 @@ def test_a_scoring_runs_policy_is_what_online_decisions_use(
     assert scores["segment"].nunique() == 3 and scores["rules"].str.contains(", ").any()
     medium_listed = scores[(scores["segment"] == "Medium") & scores["offboard"]]
     assert len(medium_listed) and (medium_listed["rules"].str.count(", ") >= 1).all()  # two rules at least
-    proc, url = _start_service({"RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")},
-                               root / "uvicorn.log")  # fmt: skip
+    proc, url = _start_service(
+        {"RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")}, root / "uvicorn.log"
+    )
     try:
         headers = {"X-API-Key": KEY}
-        picked = [*scores[scores["segment"] == "Medium"].index[:8], *scores[scores["segment"] == "High"].index[:6],
-                  *scores[scores["segment"] == "Low"].index[:4]]  # fmt: skip
+        picked = [
+            *scores[scores["segment"] == "Medium"].index[:8],
+            *scores[scores["segment"] == "High"].index[:6],
+            *scores[scores["segment"] == "Low"].index[:4],
+        ]
         for cid in picked:
             body = httpx.post(f"{url}/v1/score", json=_payload(ingested, cid), headers=headers).json()
             want = scores.loc[cid]
@@ -604,11 +658,20 @@ def test_a_scoring_runs_policy_is_what_online_decisions_use(
             looked_up = httpx.get(f"{url}/v1/customers/{cid}/risk", headers=headers).json()
             assert (looked_up["segment"], looked_up["offboard"]) == (body["segment"], body["offboard"])
         frame = read_features(ingested, "unlabelled")
-        cols = {c: [None if isinstance(v, float) and v != v else v for v in (
-            frame[c] if c in card.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)).tolist()]
-            for c in card.features}  # fmt: skip
-        r = httpx.post(f"{url}/v1/score/batch", json={"customer_id": frame["customer_id"].tolist(), "features": cols},
-                       headers=headers)  # fmt: skip
+        cols = {
+            c: [
+                None if isinstance(v, float) and v != v else v
+                for v in (
+                    frame[c] if c in card.categorical else pd.to_numeric(frame[c], errors="coerce").astype(float)
+                ).tolist()
+            ]
+            for c in card.features
+        }
+        r = httpx.post(
+            f"{url}/v1/score/batch",
+            json={"customer_id": frame["customer_id"].tolist(), "features": cols},
+            headers=headers,
+        )
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["segment"] == scores.loc[out["customer_id"], "segment"].tolist()
@@ -657,8 +720,12 @@ def test_an_arrow_decompression_bomb_is_refused_before_it_is_decoded(service: di
     process = psutil.Process(service["pid"])
     before = process.memory_info().rss
     for _ in range(3):
-        r = httpx.post(f"{service['url']}/v1/score/batch", content=bomb, timeout=30,
-                       headers={"X-API-Key": KEY, "Content-Type": "application/vnd.apache.arrow.stream"})  # fmt: skip
+        r = httpx.post(
+            f"{service['url']}/v1/score/batch",
+            content=bomb,
+            timeout=30,
+            headers={"X-API-Key": KEY, "Content-Type": "application/vnd.apache.arrow.stream"},
+        )
         assert r.status_code == 422 and "compressed Arrow IPC bodies are refused" in r.text
     assert process.memory_info().rss - before < 50 * 2**20
 
@@ -679,8 +746,11 @@ def test_every_scored_customer_is_logged_keyed_and_flushed_at_shutdown(
     shutil.copytree(service["store"].root, tmp_path / "store")
     Registry(LocalStore(tmp_path / "store")).set_champion(service["version"], "prediction log test")
     secret = "0123456789abcdef-rotating-secret"
-    env = {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_HOME": str(tmp_path / "home"),
-           "RISKOPS_PSEUDONYM_KEYS": f"k2:{secret},k1:an-older-secret-kept-for-joins"}  # fmt: skip
+    env = {
+        "RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
+        "RISKOPS_HOME": str(tmp_path / "home"),
+        "RISKOPS_PSEUDONYM_KEYS": f"k2:{secret},k1:an-older-secret-kept-for-joins",
+    }
     proc, url = _start_service(env, tmp_path / "uvicorn.log")
     try:
         one = httpx.post(f"{url}/v1/score", json=_payload(ingested, "U5"), headers={"X-API-Key": KEY})
@@ -759,8 +829,10 @@ def test_a_logistic_regression_champion_is_served_scored_and_explained_like_catb
     book, meta = build_book(ingested, store, "unlabelled", published, RUN)
     publish_book(store, RUN, book, meta)
     publish_scores(store, RUN, published)
-    proc, url = _start_service({"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
-                                "RISKOPS_HOME": str(tmp_path / "home")}, tmp_path / "uvicorn.log")  # fmt: skip
+    proc, url = _start_service(
+        {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "RISKOPS_HOME": str(tmp_path / "home")},
+        tmp_path / "uvicorn.log",
+    )
     try:
         head = {"X-API-Key": KEY}
         info = httpx.get(f"{url}/v1/model", headers=head).json()

@@ -42,8 +42,9 @@ def images() -> None:
     tool("buildah")
     if os.geteuid() != 0:
         pytest.fail("building images with buildah here needs root (or a configured rootless buildah)")
-    out = subprocess.run(["bash", str(ROOT / "images" / "build.sh"), TAG], capture_output=True, text=True,
-                         env=ENV, timeout=3000)  # fmt: skip
+    out = subprocess.run(
+        ["bash", str(ROOT / "images" / "build.sh"), TAG], capture_output=True, text=True, env=ENV, timeout=3000
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     print(out.stdout)  # the build times and image sizes, for the record
 
@@ -64,26 +65,59 @@ def _executor(spec: Path, component: str) -> list[str]:
 @pytest.mark.parametrize("container", ["pipeline"], indirect=True)
 def test_a_pipeline_component_runs_in_its_image(images: None, container: str, tmp_path: Path) -> None:
     specs = tmp_path / "specs"
-    out = run(str(ROOT / ".venv" / "bin" / "riskops"), "pipeline", "compile", "--out", str(specs),
-              "--image", f"localhost/riskops-pipeline:{TAG}")  # fmt: skip
+    out = run(
+        str(ROOT / ".venv" / "bin" / "riskops"),
+        "pipeline",
+        "compile",
+        "--out",
+        str(specs),
+        "--image",
+        f"localhost/riskops-pipeline:{TAG}",
+    )
     assert out.returncode == 0, out.stderr
     command = _executor(specs / "training.yaml", "ingest")
     executor_input = {
-        "inputs": {"parameterValues": {
-            "config": {"warehouse": "duckdb", "artifact_root": "/tmp/run", "duckdb_path": "/tmp/run/warehouse.duckdb"},
-            "cohort": "labelled", "as_of": "2026-09-30", "run_id": "", "dataset_dir": "/tmp/data",
-                "mapping": {"categorical": ["kyc_level"]}}},
+        "inputs": {
+            "parameterValues": {
+                "config": {
+                    "warehouse": "duckdb",
+                    "artifact_root": "/tmp/run",
+                    "duckdb_path": "/tmp/run/warehouse.duckdb",
+                },
+                "cohort": "labelled",
+                "as_of": "2026-09-30",
+                "run_id": "",
+                "dataset_dir": "/tmp/data",
+                "mapping": {"categorical": ["kyc_level"]},
+            }
+        },
         "outputs": {
             "artifacts": {
-                "report": {"artifacts": [{"name": "report", "type": {"schemaTitle": "system.Markdown"},
-                                          "uri": "/tmp/out/report", "metadata": {}}]},
-                "metrics": {"artifacts": [{"name": "metrics", "type": {"schemaTitle": "system.Metrics"},
-                                           "uri": "/tmp/out/metrics", "metadata": {}}]},
+                "report": {
+                    "artifacts": [
+                        {
+                            "name": "report",
+                            "type": {"schemaTitle": "system.Markdown"},
+                            "uri": "/tmp/out/report",
+                            "metadata": {},
+                        }
+                    ]
+                },
+                "metrics": {
+                    "artifacts": [
+                        {
+                            "name": "metrics",
+                            "type": {"schemaTitle": "system.Metrics"},
+                            "uri": "/tmp/out/metrics",
+                            "metadata": {},
+                        }
+                    ]
+                },
             },
             "parameters": {"table": {"outputFile": "/tmp/out/table"}, "run_id": {"outputFile": "/tmp/out/run_id"}},
             "outputFile": "/tmp/out/executor_output.json",
         },
-    }  # fmt: skip
+    }
     args = [json.dumps(executor_input) if a == "{{$}}" else a for a in command]
     script = (
         "set -e; id -u; mkdir -p /tmp/out /tmp/run; export RISKOPS_HOME=/tmp/run; "
@@ -125,11 +159,14 @@ def _trained_store(root: Path) -> tuple[Path, str, dict[str, Any]]:
         txs = wh.query(f"SELECT * FROM main.labelled_transactions WHERE customer_id = '{cust['customer_id']}'")
     iso = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
     body = {
-        "customer": {"customer_id": cust["customer_id"], "signup_ts": iso(cust["signup_ts"]),
-                     "attributes": {k: v for k, v in cust.items() if k not in ("customer_id", "signup_ts")}},
+        "customer": {
+            "customer_id": cust["customer_id"],
+            "signup_ts": iso(cust["signup_ts"]),
+            "attributes": {k: v for k, v in cust.items() if k not in ("customer_id", "signup_ts")},
+        },
         "transactions": [{k: iso(v) for k, v in t.items() if k != "customer_id"} for t in txs.to_pylist()],
         "as_of": "2026-09-30T23:59:59+00:00",
-    }  # fmt: skip
+    }
     return root / "store", card.version, body
 
 
@@ -164,8 +201,11 @@ def test_the_service_scores_in_its_image(images: None, container: str, tmp_path:
     ready = json.loads(lines[1])
     assert (ready["status"], ready["model_version"], ready["refresh_failing"]) == ("ready", version, {})
     scored = json.loads(next(x for x in lines if x.startswith("SCORED ")).split(" ", 1)[1])
-    assert scored["model_version"] == version and 0 <= scored["score"] <= 1 and scored["segment"] in (
-        "Low", "Medium", "High")  # fmt: skip
+    assert (
+        scored["model_version"] == version
+        and 0 <= scored["score"] <= 1
+        and scored["segment"] in ("Low", "Medium", "High")
+    )
     review = next(x for x in lines if x.startswith("REVIEW "))
     assert review.startswith("REVIEW 503") and "RISKOPS_WAREHOUSE=bigquery" in review, review
     assert int(lines[-1]) > 0  # JSON log lines
@@ -173,8 +213,14 @@ def test_the_service_scores_in_its_image(images: None, container: str, tmp_path:
 
 @pytest.mark.parametrize("container", ["console"], indirect=True)
 def test_the_console_serves_its_pages_in_its_image(images: None, container: str) -> None:
-    copied = buildah("copy", "--chown", "10001:10001", container, str(ROOT / "configs" / "console-users.yaml"),
-                     "/var/lib/riskops/users.yaml")  # fmt: skip
+    copied = buildah(
+        "copy",
+        "--chown",
+        "10001:10001",
+        container,
+        str(ROOT / "configs" / "console-users.yaml"),
+        "/var/lib/riskops/users.yaml",
+    )
     assert copied.returncode == 0, copied.stderr
     probe = (
         "import urllib.request as u\n"

@@ -15,8 +15,11 @@ from tests.ops.conftest import ROOT, run, tool
 
 OVERLAYS = ["dev", "prod"]
 KUBERNETES = "1.31"  # GKE's regular channel at the time of writing
-CUSTOM = {("monitoring.googleapis.com/v1", "PodMonitoring"), ("monitoring.googleapis.com/v1", "Rules"),
-          ("cloud.google.com/v1", "BackendConfig")}  # fmt: skip
+CUSTOM = {
+    ("monitoring.googleapis.com/v1", "PodMonitoring"),
+    ("monitoring.googleapis.com/v1", "Rules"),
+    ("cloud.google.com/v1", "BackendConfig"),
+}
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
@@ -43,8 +46,15 @@ def test_builtin_kinds_pass_strict_schema_validation(rendered: tuple[str, list[A
     _, docs, path = rendered
     out = run(tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBERNETES, str(path))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert {d["kind"] for d in docs} >= {"Namespace", "ServiceAccount", "Deployment", "Service",
-                                        "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}  # fmt: skip
+    assert {d["kind"] for d in docs} >= {
+        "Namespace",
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    }
 
 
 def test_custom_resources_match_their_schemas(rendered: tuple[str, list[Any], Path]) -> None:
@@ -75,8 +85,10 @@ def test_the_deployment_is_production_shaped(rendered: tuple[str, list[Any], Pat
         "ALL"
     ]
     assert c["lifecycle"]["preStop"]["sleep"]["seconds"] < pod["terminationGracePeriodSeconds"]
-    assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} == {"topology.kubernetes.io/zone",
-                                                                          "kubernetes.io/hostname"}  # fmt: skip
+    assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
     assert "PROJECT_ID" not in yaml.safe_dump_all(docs), "an overlay left the base's placeholder in place"
     sa = one(docs, "ServiceAccount")
     assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith("riskops-serving@riskops-")
@@ -146,8 +158,10 @@ def test_the_console_runs_behind_iap_and_reaches_only_the_service(rendered: tupl
     assert env["RISKOPS_CONSOLE_SERVICE_URL"]["value"] == "http://" + one(docs, "Service")["metadata"]["name"]
     assert {"secretKeyRef"} == set(env["RISKOPS_CONSOLE_SESSION_SECRET"]["valueFrom"])
     assert not {"RISKOPS_WAREHOUSE", "RISKOPS_BQ_PROJECT"} & set(env)  # decisions go through the service
-    serving_env = {e["name"]: e for e in one(docs, "Deployment", "riskops-serving")["spec"]["template"]["spec"][
-        "containers"][0]["env"]}  # fmt: skip
+    serving_env = {
+        e["name"]: e
+        for e in one(docs, "Deployment", "riskops-serving")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert serving_env["RISKOPS_REVIEWER_KEY_HASHES"]["valueFrom"]["secretKeyRef"]["key"] == "reviewer-hashes"
     assert pod["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["readOnlyRootFilesystem"] is True
     users = next(v for v in pod["volumes"] if v["name"] == "users")["configMap"]["name"]
@@ -158,10 +172,21 @@ def test_the_console_runs_behind_iap_and_reaches_only_the_service(rendered: tupl
     # Every pod is chosen by its own policies only, and the console's reads of the service are let in.
     console, serving, stream = (pod_labels(docs, f"riskops-{n}") for n in ("console", "serving", "stream"))
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    chosen = {n: {p["metadata"]["name"] for p in policies if selects(p["spec"]["podSelector"], labels)}
-              for n, labels in (("console", console), ("serving", serving), ("stream", stream))}  # fmt: skip
-    assert chosen == {"console": {"riskops-console"}, "serving": {"riskops-serving", "riskops-serving-from-console"},
-                      "stream": {"riskops-stream"}}  # fmt: skip
-    sources = [f["podSelector"] for p in policies if p["metadata"]["name"] in chosen["serving"]
-               for rule in p["spec"]["ingress"] for f in rule["from"] if "podSelector" in f]  # fmt: skip
+    chosen = {
+        n: {p["metadata"]["name"] for p in policies if selects(p["spec"]["podSelector"], labels)}
+        for n, labels in (("console", console), ("serving", serving), ("stream", stream))
+    }
+    assert chosen == {
+        "console": {"riskops-console"},
+        "serving": {"riskops-serving", "riskops-serving-from-console"},
+        "stream": {"riskops-stream"},
+    }
+    sources = [
+        f["podSelector"]
+        for p in policies
+        if p["metadata"]["name"] in chosen["serving"]
+        for rule in p["spec"]["ingress"]
+        for f in rule["from"]
+        if "podSelector" in f
+    ]
     assert any(selects(s, console) for s in sources) and not any(selects(s, stream) for s in sources)

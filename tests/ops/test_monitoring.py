@@ -24,8 +24,11 @@ def test_rules_and_scrape_config_pass_promtool() -> None:
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     alerts = {r["alert"] for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]}
-    cases = [c for t in yaml.safe_load((MONITORING / "alerts_test.yml").read_text())["tests"]
-             for c in t.get("alert_rule_test", [])]  # fmt: skip
+    cases = [
+        c
+        for t in yaml.safe_load((MONITORING / "alerts_test.yml").read_text())["tests"]
+        for c in t.get("alert_rule_test", [])
+    ]
     fires = {c["alertname"] for c in cases if c["exp_alerts"]}
     quiet = {c["alertname"] for c in cases if not c["exp_alerts"]}
     assert alerts == fires == quiet, (alerts - fires, alerts - quiet)
@@ -56,8 +59,12 @@ def test_dashboards_fit_grafanas_schema_and_query_real_metrics() -> None:
     from riskops.scoring import refresh, stream
     from serving import metrics
 
-    served = {m.describe()[0].name for mod in (metrics, stream, refresh) for m in vars(mod).values()
-              if isinstance(m, MetricWrapperBase)}  # fmt: skip
+    served = {
+        m.describe()[0].name
+        for mod in (metrics, stream, refresh)
+        for m in vars(mod).values()
+        if isinstance(m, MetricWrapperBase)
+    }
     assert "riskops_requests" in served  # counters are described without _total
     for name in dashboards():
         board = load_dashboard(DASHBOARDS / name)
@@ -76,8 +83,12 @@ def test_alerts_only_use_served_or_cluster_metrics() -> None:
     from riskops.scoring import refresh, stream
     from serving import metrics
 
-    served = {m.describe()[0].name for mod in (metrics, stream, refresh) for m in vars(mod).values()
-              if isinstance(m, MetricWrapperBase)}  # fmt: skip
+    served = {
+        m.describe()[0].name
+        for mod in (metrics, stream, refresh)
+        for m in vars(mod).values()
+        if isinstance(m, MetricWrapperBase)
+    }
     text = (MONITORING / "alerts.yml").read_text()
     used = {re.sub(r"_(bucket|count|sum|total)$", "", m) for m in re.findall(r"\b(riskops_\w+)\b", text)}
     assert used <= served, used - served

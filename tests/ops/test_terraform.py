@@ -16,8 +16,18 @@ def test_terraform_is_formatted() -> None:
 
 
 def test_checkov_passes_with_reasons_for_every_skip() -> None:
-    out = run(tool("checkov"), "-d", str(INFRA), "--framework", "terraform", "--compact", "--quiet",
-              "--skip-download", "--output", "cli")  # fmt: skip
+    out = run(
+        tool("checkov"),
+        "-d",
+        str(INFRA),
+        "--framework",
+        "terraform",
+        "--compact",
+        "--quiet",
+        "--skip-download",
+        "--output",
+        "cli",
+    )
     assert out.returncode == 0, out.stdout[-4000:]
     summary = re.search(r"Passed checks: (\d+), Failed checks: (\d+), Skipped checks: (\d+)", out.stdout)
     assert summary and int(summary.group(1)) > 50 and summary.group(2) == "0", out.stdout[-2000:]

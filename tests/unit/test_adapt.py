@@ -31,9 +31,16 @@ def _monthly_book(customers: int = 50, months: int = 12) -> pa.Table:
                 },
             ]
     rows += [{"customer_id": "c0", "ts": CUTOFF - timedelta(days=5), "type": "fee", "amount": 5.0, "currency": None}]
-    rows += [{"customer_id": f"c{c}", "ts": CUTOFF - timedelta(days=9), "type": "Late Fee!", "amount": 35.0,
-              "currency": None}
-             for c in range(30)]  # fmt: skip
+    rows += [
+        {
+            "customer_id": f"c{c}",
+            "ts": CUTOFF - timedelta(days=9),
+            "type": "Late Fee!",
+            "amount": 35.0,
+            "currency": None,
+        }
+        for c in range(30)
+    ]
     return pa.Table.from_pylist(rows)
 
 
@@ -104,10 +111,16 @@ def test_batch_and_online_agree_on_the_features_fitted_to_a_book(currency: str) 
 
     book = _monthly_book(customers=8).to_pylist()
     for i, r in enumerate(book):
-        r |= {"direction": "out" if r["type"] == "payment" else "in", "counterparty_id": f"p{i % 5}",
-              "country": "DE", "status": "completed", "currency": currency}  # fmt: skip
-    customers = [{"customer_id": f"c{c}", "signup_ts": CUTOFF - timedelta(days=900), "limit": 5000.0 * (c + 1)}
-                 for c in range(8)]  # fmt: skip
+        r |= {
+            "direction": "out" if r["type"] == "payment" else "in",
+            "counterparty_id": f"p{i % 5}",
+            "country": "DE",
+            "status": "completed",
+            "currency": currency,
+        }
+    customers = [
+        {"customer_id": f"c{c}", "signup_ts": CUTOFF - timedelta(days=900), "limit": 5000.0 * (c + 1)} for c in range(8)
+    ]
     with DuckDBWarehouse(":memory:") as wh:
         wh.load("labelled_customers", pa.Table.from_pylist(customers))
         wh.load("labelled_transactions", pa.Table.from_pylist(book))
@@ -117,8 +130,12 @@ def test_batch_and_online_agree_on_the_features_fitted_to_a_book(currency: str) 
     assert len(rows) == 8 and 7 not in fs.config.windows
     assert ("near_threshold_count_90d" in fs.names) == (currency == "EUR")
     for row in rows:
-        online = online_features(fs, next(c for c in customers if c["customer_id"] == row["customer_id"]),
-                                 [t for t in book if t["customer_id"] == row["customer_id"]], CUTOFF)  # fmt: skip
+        online = online_features(
+            fs,
+            next(c for c in customers if c["customer_id"] == row["customer_id"]),
+            [t for t in book if t["customer_id"] == row["customer_id"]],
+            CUTOFF,
+        )
         assert [n for n in fs.names if not _same(row[n], online[n])] == [], row["customer_id"]
 
 
@@ -128,10 +145,22 @@ def test_features_constant_over_the_book_are_not_generated_and_batch_and_online_
 
     book = _monthly_book(customers=8).to_pylist()
     for i, r in enumerate(book):
-        r |= {"direction": "out" if r["type"] == "payment" else "in", "counterparty_id": f"p{i % 5}",
-              "country": "DE", "status": "completed", "currency": "EUR"}  # fmt: skip
-    customers = [{"customer_id": f"c{c}", "signup_ts": CUTOFF - timedelta(days=900), "limit": 5000.0 * (c + 1),
-                  "account_state": "SUSPENDED" if c % 4 == 0 else "ACTIVE"} for c in range(8)]  # fmt: skip
+        r |= {
+            "direction": "out" if r["type"] == "payment" else "in",
+            "counterparty_id": f"p{i % 5}",
+            "country": "DE",
+            "status": "completed",
+            "currency": "EUR",
+        }
+    customers = [
+        {
+            "customer_id": f"c{c}",
+            "signup_ts": CUTOFF - timedelta(days=900),
+            "limit": 5000.0 * (c + 1),
+            "account_state": "SUSPENDED" if c % 4 == 0 else "ACTIVE",
+        }
+        for c in range(8)
+    ]
     with DuckDBWarehouse(":memory:") as wh:
         wh.load("labelled_customers", pa.Table.from_pylist(customers))
         wh.load("labelled_transactions", pa.Table.from_pylist(book))

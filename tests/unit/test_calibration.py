@@ -20,8 +20,14 @@ def _weighted_model(tmp_path: Path) -> tuple[CatBoostClassifier, pd.DataFrame, n
     rng = np.random.default_rng(3)
     X = pd.DataFrame(rng.normal(size=(3000, 4)), columns=["a", "b", "c", "d"])
     y = (rng.random(3000) < 1 / (1 + np.exp(-(2 * X["a"] - X["b"] - 3)))).astype(int).to_numpy()  # ~8% positive
-    params = {"iterations": 80, "depth": 4, "verbose": 0, "random_seed": 0, "class_weights": [1.0, 10.0],
-              "allow_writing_files": False}  # fmt: skip
+    params = {
+        "iterations": 80,
+        "depth": 4,
+        "verbose": 0,
+        "random_seed": 0,
+        "class_weights": [1.0, 10.0],
+        "allow_writing_files": False,
+    }
     oof = np.zeros(len(y))
     for tr, va in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
         oof[va] = CatBoostClassifier(**params).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])[:, 1]
@@ -91,8 +97,9 @@ def test_a_baseline_that_beats_catboost_on_cv_is_said_plainly() -> None:
     assert "| logistic_regression (shipped) |" in "\n".join(cv_table(cv, "logistic_regression"))
     assert beaten_by(cv, "logistic_regression") == []  # shipped: nothing beats it
     cv["random_forest"]["pr_auc_mean"] = 0.60
-    assert beaten_by(cv, "logistic_regression")[0].endswith("(it cannot be shipped: only catboost and "
-                                                            "logistic_regression can)")  # fmt: skip
+    assert beaten_by(cv, "logistic_regression")[0].endswith(
+        "(it cannot be shipped: only catboost and logistic_regression can)"
+    )
     # Under `family: best` the lead was weighed against the folds' noise already: the hint says so.
     best = "best CV PR-AUC: logistic regression 0.5800, CatBoost 0.5500, fold noise 0.0400"
     assert beaten_by(cv, "catboost", best)[0].endswith(

@@ -28,10 +28,25 @@ ALL = _commands(typer.main.get_command(app))  # type: ignore[arg-type]
 def test_the_commands_a_user_needs_exist() -> None:
     names = {" ".join(p) for p, _ in ALL}
     assert {
-        "generate", "amlsim", "load", "ingest", "run", "train", "evaluate", "features build",
-        "features catalogue", "models list", "models show", "models promote", "models rollback", "score",
-        "runs list", "runs compare", "pipeline compile", "pipeline run",
-    } <= names  # fmt: skip
+        "generate",
+        "amlsim",
+        "load",
+        "ingest",
+        "run",
+        "train",
+        "evaluate",
+        "features build",
+        "features catalogue",
+        "models list",
+        "models show",
+        "models promote",
+        "models rollback",
+        "score",
+        "runs list",
+        "runs compare",
+        "pipeline compile",
+        "pipeline run",
+    } <= names
 
 
 @pytest.mark.parametrize(("path", "cmd"), ALL, ids=[" ".join(p) for p, _ in ALL])

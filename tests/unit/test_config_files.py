@@ -69,13 +69,45 @@ VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=20,
 )
-POLICY_KEYS = st.sampled_from(["offboard_cost", "missed_cost", "capacity", "high_cutoff", "medium_factor", "min_rules",
-                               "maturity_days", "rules", "drift", "reasons", "family", "surprise"])  # fmt: skip
-MAPPING_KEYS = st.sampled_from(["customers", "transactions", "outcomes", "labels", "directions", "currencies",
-                                "max_amount", "max_quarantine_share", "cohorts", "surprise"])  # fmt: skip
-RULES = st.fixed_dictionaries({"name": st.text(min_size=1, max_size=8), "feature": st.text(min_size=1, max_size=8),
-                               "op": st.sampled_from([">", ">=", "<", "<=", "=="]), "value": st.floats(),
-                               "meaning": st.text(max_size=10)})  # fmt: skip
+POLICY_KEYS = st.sampled_from(
+    [
+        "offboard_cost",
+        "missed_cost",
+        "capacity",
+        "high_cutoff",
+        "medium_factor",
+        "min_rules",
+        "maturity_days",
+        "rules",
+        "drift",
+        "reasons",
+        "family",
+        "surprise",
+    ]
+)
+MAPPING_KEYS = st.sampled_from(
+    [
+        "customers",
+        "transactions",
+        "outcomes",
+        "labels",
+        "directions",
+        "currencies",
+        "max_amount",
+        "max_quarantine_share",
+        "cohorts",
+        "surprise",
+    ]
+)
+RULES = st.fixed_dictionaries(
+    {
+        "name": st.text(min_size=1, max_size=8),
+        "feature": st.text(min_size=1, max_size=8),
+        "op": st.sampled_from([">", ">=", "<", "<=", "=="]),
+        "value": st.floats(),
+        "meaning": st.text(max_size=10),
+    }
+)
 
 
 def _yaml_file(tmp_path: Path, content: Any) -> Path:
@@ -95,11 +127,20 @@ def _accepted_or_refused(read: Any, path: Path) -> Any:
 
 
 NUMBERS = st.floats() | st.integers(-5, 10**13)
-PLAUSIBLE_POLICY = st.fixed_dictionaries({}, optional={
-    "offboard_cost": NUMBERS, "missed_cost": NUMBERS, "capacity": NUMBERS | st.none(), "medium_factor": NUMBERS,
-    "high_cutoff": NUMBERS | st.none(), "min_rules": st.integers(-1, 4), "maturity_days": NUMBERS,
-    "rules": st.lists(RULES, max_size=3), "drift": st.fixed_dictionaries({}, optional={"psi": NUMBERS}),
-})  # fmt: skip
+PLAUSIBLE_POLICY = st.fixed_dictionaries(
+    {},
+    optional={
+        "offboard_cost": NUMBERS,
+        "missed_cost": NUMBERS,
+        "capacity": NUMBERS | st.none(),
+        "medium_factor": NUMBERS,
+        "high_cutoff": NUMBERS | st.none(),
+        "min_rules": st.integers(-1, 4),
+        "maturity_days": NUMBERS,
+        "rules": st.lists(RULES, max_size=3),
+        "drift": st.fixed_dictionaries({}, optional={"psi": NUMBERS}),
+    },
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -39,8 +39,10 @@ def book(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
         raw = wh.ref(table_name(cohort, "raw_customers"))
         wh.execute(f"ALTER TABLE {raw} ADD COLUMN sex VARCHAR")
         suspended = "account_state = 'SUSPENDED'" if cohort == "labelled" else "FALSE"
-        wh.execute(f"UPDATE {raw} SET sex = CASE WHEN hash(customer_id) % 10 < (CASE WHEN {suspended} THEN 7 ELSE 3 "
-                   "END) THEN 'F' ELSE 'M' END")  # fmt: skip
+        wh.execute(
+            f"UPDATE {raw} SET sex = CASE WHEN hash(customer_id) % 10 < (CASE WHEN {suspended} THEN 7 ELSE 3 "
+            "END) THEN 'F' ELSE 'M' END"
+        )
     as_of = date.fromisoformat(dataset_as_of(small_dataset))
     store = LocalStore(root / "store")
     for cohort in ("labelled", "unlabelled"):
@@ -116,8 +118,9 @@ def test_groups_are_banded_and_small_groups_are_not_judged() -> None:
 def test_proxies_are_the_features_that_tell_a_group_apart() -> None:
     rng = np.random.default_rng(3)
     sex = np.array(["F", "M"] * 200)
-    X = pd.DataFrame({"shoe_size": np.where(sex == "F", 38.0, 43.0) + rng.normal(0, 1.5, 400),
-                      "balance": rng.normal(1000, 200, 400)})  # fmt: skip
+    X = pd.DataFrame(
+        {"shoe_size": np.where(sex == "F", 38.0, 43.0) + rng.normal(0, 1.5, 400), "balance": rng.normal(1000, 200, 400)}
+    )
     found = proxies(X, pd.DataFrame({"sex": sex}), FairnessPolicy())["sex"]
     assert [f["feature"] for f in found] == ["shoe_size"] and found[0]["auc"] > 0.9
 

@@ -63,9 +63,15 @@ def _one(cid: str = "c1") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     customer = {"customer_id": cid, "signup_ts": CUTOFF - timedelta(days=400), "declared_income": 12_000.0}
 
     def t(days: float, amount: float, direction: str, **kw: Any) -> dict[str, Any]:
-        return {"ts": CUTOFF - timedelta(days=days), "amount": amount, "direction": direction, "type": "transfer",
-                "counterparty_id": kw.get("cp", "p1"), "country": kw.get("country", "DE"),
-                "status": kw.get("status", "completed")}  # fmt: skip
+        return {
+            "ts": CUTOFF - timedelta(days=days),
+            "amount": amount,
+            "direction": direction,
+            "type": "transfer",
+            "counterparty_id": kw.get("cp", "p1"),
+            "country": kw.get("country", "DE"),
+            "status": kw.get("status", "completed"),
+        }
 
     txs = [
         t(30, 1000.0, "in"),  # exactly 30 days before: outside the 30-day window

@@ -63,8 +63,12 @@ def test_duplicate_column_names_are_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     _csv(path, GOOD_CUSTOMERS)
     header, rest = path.read_bytes().split(b"\n", 1)
-    path.write_bytes(header.replace(b'"age"', b'"AGE"') + b',"age"\n' + b"\n".join(
-        line + b",1" for line in rest.strip().split(b"\n")) + b"\n")  # fmt: skip
+    path.write_bytes(
+        header.replace(b'"age"', b'"AGE"')
+        + b',"age"\n'
+        + b"\n".join(line + b",1" for line in rest.strip().split(b"\n"))
+        + b"\n"
+    )
     with DuckDBWarehouse(tmp_path / "w.duckdb") as wh, pytest.raises(DataContractError) as e:
         load_sources(wh, {CUSTOMERS: path})
     assert "'age' appears twice (as 'AGE' too)" in e.value.what and "c.csv" in e.value.where
@@ -94,8 +98,11 @@ def test_ids_in_a_csv_are_text_not_numbers(tmp_path: Path) -> None:
     assert isinstance(table, pa.Table) and table.column("customer_id").to_pylist() == ["007", "7", "0042"]
     wh = DuckDBWarehouse(tmp_path / "w.duckdb")
     m = Mapping()
-    load_sources(wh, {CUSTOMERS: tmp_path / "c.csv", TRANSACTIONS: transactions},
-                 {CUSTOMERS: id_columns(m, "customers"), TRANSACTIONS: id_columns(m, "transactions")})  # fmt: skip
+    load_sources(
+        wh,
+        {CUSTOMERS: tmp_path / "c.csv", TRANSACTIONS: transactions},
+        {CUSTOMERS: id_columns(m, "customers"), TRANSACTIONS: id_columns(m, "transactions")},
+    )
     report = ingest_cohort(wh, "labelled", AS_OF, LocalStore(tmp_path / "s"), "r", now=NOW)
     with wh:
         ids = wh.query("SELECT customer_id, transaction_id FROM labelled_transactions ORDER BY 2 LIMIT 3").to_pylist()

@@ -314,8 +314,9 @@ def test_attributes_declared_numeric_are_cast_and_a_value_that_is_no_number_quar
 ) -> None:
     texts = ["1000", " 2500.5 ", "n/a"]
     customers = [{**c, "Limit (EUR)": v} for c, v in zip(GOOD_CUSTOMERS, texts, strict=True)]
-    customers.append({"customer_id": "c4", "signup_ts": ts("2025-04-01"), "account_state": "ACTIVE", "age": 20,
-                      "Limit (EUR)": ""})  # fmt: skip
+    customers.append(
+        {"customer_id": "c4", "signup_ts": ts("2025-04-01"), "account_state": "ACTIVE", "age": 20, "Limit (EUR)": ""}
+    )
     report = ingest(duck, store, customers, GOOD_TX, Mapping(max_quarantine_share=1.0, numeric=["Limit (EUR)"]))
     assert report.customers.by_reason == {"bad_type:Limit (EUR)": 1}
     assert reasons(duck, "labelled_quarantine_customers", "customer_id") == {"c3": "bad_type:Limit (EUR)"}

@@ -18,13 +18,15 @@ from riskops.model.train import Dataset, baseline, choose_family, prepare, train
 
 def _frame(n: int = 1500, seed: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({
-        "amount.sum 90d": rng.lognormal(3, 1, n),  # a name that needs quoting anywhere
-        "count_30d": rng.poisson(3, n).astype(float),
-        "with_gaps": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
-        "segment": rng.choice(["retail", "sme", "corporate", "private"], n, p=[0.6, 0.3, 0.095, 0.005]),
-        "über": rng.choice(["a", "b"], n),
-    })  # fmt: skip
+    X = pd.DataFrame(
+        {
+            "amount.sum 90d": rng.lognormal(3, 1, n),  # a name that needs quoting anywhere
+            "count_30d": rng.poisson(3, n).astype(float),
+            "with_gaps": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
+            "segment": rng.choice(["retail", "sme", "corporate", "private"], n, p=[0.6, 0.3, 0.095, 0.005]),
+            "über": rng.choice(["a", "b"], n),
+        }
+    )
     logit = 0.8 * np.log1p(X["amount.sum 90d"]) - 0.3 * X["count_30d"] + (X["segment"] == "sme") * 1.2 - 3.5
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
     return X, y

@@ -45,8 +45,9 @@ def test_the_score_rises_with_a_risk_feature(trained: tuple[Dataset, TrainResult
     assert feature in r.features, f"{feature} is not a model feature: {r.features}"
     low, high = ds.X[feature].min(), ds.X[feature].quantile(0.99)
     assert high > low
-    rises = _score(r, r.holdout_X.assign(**{feature: high})).mean() - _score(
-        r, r.holdout_X.assign(**{feature: low})).mean()  # fmt: skip
+    rises = (
+        _score(r, r.holdout_X.assign(**{feature: high})).mean() - _score(r, r.holdout_X.assign(**{feature: low})).mean()
+    )
     assert rises > 0, (feature, low, high, rises)
 
 

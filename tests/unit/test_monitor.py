@@ -9,16 +9,20 @@ import pytest
 
 from riskops.runs.monitor import performance
 
-SCORES = pd.DataFrame({
-    "customer_id": ["C1", "C2", "C3", "C4", "C5"],
-    "score": [0.9, 0.8, 0.2, 0.1, 0.7],
-    "offboard": [True, True, False, False, True],
-})  # fmt: skip
-OUTCOMES = pd.DataFrame({
-    "customer_id": ["C1", "C2", "C3", "C4", "C5"],
-    "account_state": ["SUSPENDED", "ACTIVE", "SUSPENDED", "SUSPENDED", "SUSPENDED"],
-    "decided_at": pd.to_datetime(["2026-10-15", "2026-11-01", "2026-11-20", "2026-09-01", "2027-02-01"], utc=True),
-})  # fmt: skip
+SCORES = pd.DataFrame(
+    {
+        "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+        "score": [0.9, 0.8, 0.2, 0.1, 0.7],
+        "offboard": [True, True, False, False, True],
+    }
+)
+OUTCOMES = pd.DataFrame(
+    {
+        "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+        "account_state": ["SUSPENDED", "ACTIVE", "SUSPENDED", "SUSPENDED", "SUSPENDED"],
+        "decided_at": pd.to_datetime(["2026-10-15", "2026-11-01", "2026-11-20", "2026-09-01", "2027-02-01"], utc=True),
+    }
+)
 
 
 def test_a_matured_run_counts_outcomes_inside_its_window_only() -> None:
@@ -42,15 +46,17 @@ def test_before_maturity_only_outcomes_known_now_count_and_the_run_says_it_is_pa
 def test_champion_and_challenger_are_compared_on_the_same_requests() -> None:
     from riskops.runs.monitor import compare_shadow
 
-    log = pd.DataFrame({
-        "request_id": ["r1", "r1", "r2", "r2", "r3", "r3", "r4"],
-        "customer_key": ["a", "a", "b", "b", "c", "c", "d"],
-        "model_version": ["m1", "m2", "m1", "m2", "m1", "m2", "m1"],
-        "score": [0.9, 0.8, 0.1, 0.3, 0.5, 0.2, 0.4],
-        "segment": ["High", "High", "Low", "Medium", "Medium", "Low", "Low"],
-        "offboard": [True, True, False, False, True, False, False],
-        "shadow": [False, True, False, True, False, True, None],  # r4: before the challenger was named
-    })  # fmt: skip
+    log = pd.DataFrame(
+        {
+            "request_id": ["r1", "r1", "r2", "r2", "r3", "r3", "r4"],
+            "customer_key": ["a", "a", "b", "b", "c", "c", "d"],
+            "model_version": ["m1", "m2", "m1", "m2", "m1", "m2", "m1"],
+            "score": [0.9, 0.8, 0.1, 0.3, 0.5, 0.2, 0.4],
+            "segment": ["High", "High", "Low", "Medium", "Medium", "Low", "Low"],
+            "offboard": [True, True, False, False, True, False, False],
+            "shadow": [False, True, False, True, False, True, None],  # r4: before the challenger was named
+        }
+    )
     (c,) = compare_shadow(log)
     assert c["champion"] == "m1" and c["challenger"] == "m2" and c["pairs"] == 3
     assert c["segment_agreement"] == pytest.approx(1 / 3, abs=1e-4)

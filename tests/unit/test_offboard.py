@@ -120,8 +120,13 @@ def test_glossary_names_the_currency_of_amounts_only() -> None:
 
 def test_runs_are_listed_and_compared(tmp_path: Path) -> None:
     s = LocalStore(tmp_path)
-    base = {"run_id": "r1", "created": "t", "parameters": {"seed": 1, "as_of": "2026-09-30"},
-            "snapshots": {"labelled": {"fingerprint": "a"}}, "scoring": {"offboard": 10}}  # fmt: skip
+    base = {
+        "run_id": "r1",
+        "created": "t",
+        "parameters": {"seed": 1, "as_of": "2026-09-30"},
+        "snapshots": {"labelled": {"fingerprint": "a"}},
+        "scoring": {"offboard": 10},
+    }
     s.write_text("r1/run.json", json.dumps(base))
     other = base | {"run_id": "r2", "parameters": {"seed": 2, "as_of": "2026-09-30"}, "scoring": {"offboard": 12}}
     s.write_text("r2/run.json", json.dumps(other))
@@ -198,8 +203,10 @@ def test_shards_give_the_list_one_task_gives_and_capacity_applies_to_the_whole(
     cfg = OffboardConfig(medium_factor=0.3)
 
     def scored(shards: int, policy: OffboardConfig) -> Any:
-        sizes = [len(score_shard(ingested, store, AS_OF, "unlabelled", k, shards, version, policy).scores)
-                 for k in range(shards)]  # fmt: skip
+        sizes = [
+            len(score_shard(ingested, store, AS_OF, "unlabelled", k, shards, version, policy).scores)
+            for k in range(shards)
+        ]
         return sizes, gather(ingested, store, "unlabelled", shards, [version] * shards, policy)
 
     sizes1, one = scored(1, cfg)
@@ -257,8 +264,9 @@ def test_policy_check_knows_the_model_a_misspelt_rule_feature_is_an_error(store:
     policy.write_text("rules: [{name: big_cash, feature: type_cash_deposit_sum_30d, value: 10000, meaning: c}]\n")
     good = CliRunner().invoke(app, ["policy", "check", str(policy)], env=env)
     assert good.exit_code == 0 and "valid for model" in good.output, good.output
-    alone = CliRunner().invoke(app, ["policy", "check", str(policy)],
-                               env=env | {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "empty")})  # fmt: skip
+    alone = CliRunner().invoke(
+        app, ["policy", "check", str(policy)], env=env | {"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "empty")}
+    )
     assert alone.exit_code == 0 and "settings only" in alone.output
 
 

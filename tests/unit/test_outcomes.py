@@ -44,23 +44,35 @@ def test_a_second_file_adds_to_the_ledger_and_the_same_file_twice_adds_nothing(t
 
 
 def test_rows_that_cannot_be_outcomes_are_quarantined_with_their_reason(tmp_path: Path) -> None:
-    path = _csv(tmp_path, "mixed.csv", "\n".join([
-        "C1,SUSPENDED,2026-10-15,core",       # kept
-        ",SUSPENDED,2026-10-15,core",         # blank id
-        "C2,CLOSED,2026-10-15,core",          # not a state the labels know
-        "C2,ACTIVE,last tuesday,core",        # not a time
-        "C2,ACTIVE,2999-01-01,core",          # in the future
-        "C9,ACTIVE,2026-10-15,core",          # no such customer
-        "C1,SUSPENDED,2026-10-15,core",       # the first row again
-        "C3,ACTIVE,2026-10-16,core",          # C3 given both states for one time and source
-        "C3,SUSPENDED,2026-10-16,core",
-    ]) + "\n")  # fmt: skip
+    path = _csv(
+        tmp_path,
+        "mixed.csv",
+        "\n".join(
+            [
+                "C1,SUSPENDED,2026-10-15,core",  # kept
+                ",SUSPENDED,2026-10-15,core",  # blank id
+                "C2,CLOSED,2026-10-15,core",  # not a state the labels know
+                "C2,ACTIVE,last tuesday,core",  # not a time
+                "C2,ACTIVE,2999-01-01,core",  # in the future
+                "C9,ACTIVE,2026-10-15,core",  # no such customer
+                "C1,SUSPENDED,2026-10-15,core",  # the first row again
+                "C3,ACTIVE,2026-10-16,core",  # C3 given both states for one time and source
+                "C3,SUSPENDED,2026-10-16,core",
+            ]
+        )
+        + "\n",
+    )
     with _book(tmp_path, ["C1", "C2", "C3"]) as wh:
         loaded = load_outcomes(wh, path, now=NOW)
         assert loaded.kept == 1 and loaded.quarantined == {
-            "blank_id": 1, "unknown_state": 1, "bad_time": 1, "future_date": 1, "unknown_customer": 1,
-            "duplicate": 1, "conflicting": 2,
-        }  # fmt: skip
+            "blank_id": 1,
+            "unknown_state": 1,
+            "bad_time": 1,
+            "future_date": 1,
+            "unknown_customer": 1,
+            "duplicate": 1,
+            "conflicting": 2,
+        }
         assert "1 outcomes kept" in loaded.summary() and "8 quarantined" in loaded.summary()
         held = wh.read_table(QUARANTINE).to_pandas()
         assert len(held) == 8 and set(held["file"]) == {"mixed.csv"}
@@ -72,12 +84,14 @@ def test_rows_that_cannot_be_outcomes_are_quarantined_with_their_reason(tmp_path
 def test_an_outcome_that_contradicts_the_ledger_is_quarantined(tmp_path: Path) -> None:
     with _book(tmp_path, ["C1", "C2"]) as wh:
         load_outcomes(wh, _csv(tmp_path, "a.csv", "C1,SUSPENDED,2026-10-15,core\n"), now=NOW)
-        loaded = load_outcomes(wh, _csv(tmp_path, "b.csv", "C1,ACTIVE,2026-10-15,core\nC2,ACTIVE,2026-10-15,core\n"),
-                               now=NOW)  # fmt: skip
+        loaded = load_outcomes(
+            wh, _csv(tmp_path, "b.csv", "C1,ACTIVE,2026-10-15,core\nC2,ACTIVE,2026-10-15,core\n"), now=NOW
+        )
         assert loaded.kept == 1 and loaded.quarantined == {"conflicts_with_ledger": 1}
         assert read_outcomes(wh).set_index("customer_id")["account_state"].to_dict() == {
-            "C1": "SUSPENDED", "C2": "ACTIVE"
-        }  # fmt: skip
+            "C1": "SUSPENDED",
+            "C2": "ACTIVE",
+        }
 
 
 def test_ids_are_text_end_to_end(tmp_path: Path) -> None:
@@ -97,8 +111,12 @@ def test_a_file_with_no_outcome_in_it_is_refused_and_changes_nothing(tmp_path: P
         assert "labels" in (e.value.fix or "")
         assert wh.count(OUTCOMES) == 1 and not wh.exists(QUARANTINE)
         with pytest.raises(DataContractError, match="missing"):
-            load_outcomes(wh, _csv(tmp_path, "x.csv", "C1,SUSPENDED,2026-10-15,core\n"),
-                          Mapping(outcomes=TableMapping(columns={"customer_id": "client"})), now=NOW)  # fmt: skip
+            load_outcomes(
+                wh,
+                _csv(tmp_path, "x.csv", "C1,SUSPENDED,2026-10-15,core\n"),
+                Mapping(outcomes=TableMapping(columns={"customer_id": "client"})),
+                now=NOW,
+            )
 
 
 def test_outcomes_need_the_book_to_be_matched_against(tmp_path: Path) -> None:
@@ -122,8 +140,16 @@ def test_an_outcomes_file_is_read_through_the_mapping(tmp_path: Path) -> None:
 def test_a_ledger_loaded_before_keys_keeps_its_outcomes(tmp_path: Path) -> None:
     """A table `outcomes` from when each load replaced it gets its keys on the next load; nothing is lost."""
     with _book(tmp_path, ["C1", "C2"]) as wh:
-        wh.load(OUTCOMES, pa.table({"customer_id": ["C1"], "account_state": ["SUSPENDED"],
-                                    "decided_at": pa.array([NOW.replace(month=10)], pa.timestamp("us", tz="UTC")),
-                                    "source": ["core"]}))  # fmt: skip
+        wh.load(
+            OUTCOMES,
+            pa.table(
+                {
+                    "customer_id": ["C1"],
+                    "account_state": ["SUSPENDED"],
+                    "decided_at": pa.array([NOW.replace(month=10)], pa.timestamp("us", tz="UTC")),
+                    "source": ["core"],
+                }
+            ),
+        )
         assert load_outcomes(wh, _csv(tmp_path, "o.csv", "C2,ACTIVE,2026-10-15,core\n"), now=NOW).kept == 1
         assert sorted(read_outcomes(wh)["customer_id"]) == ["C1", "C2"]

@@ -20,14 +20,21 @@ from riskops.scoring.policy import OffboardConfig, describe_policy, load_policy
 
 def _book(root: Path, ts_column: str = "ts", transactions: str = "csv") -> Path:
     (root / "labelled").mkdir(parents=True)
-    customers = {"customer_id": ["a", "b"], "signup_ts": ["2025-01-01", "2025-02-01"],
-                 "account_state": ["ACTIVE", "SUSPENDED"]}  # fmt: skip
+    customers = {
+        "customer_id": ["a", "b"],
+        "signup_ts": ["2025-01-01", "2025-02-01"],
+        "account_state": ["ACTIVE", "SUSPENDED"],
+    }
     pd.DataFrame(customers).to_csv(root / "labelled" / "customers.csv", index=False)
-    tx = pd.DataFrame({
-        "transaction_id": ["1", "2", "3"], "customer_id": ["a", "b", "b"],
-        ts_column: ["2026-03-01 10:00:00", "2026-04-15 23:59:00", "2099-01-01 00:00:00"],  # one in the future
-        "amount": [1.0, 2.0, 3.0], "direction": ["in", "out", "out"],
-    })  # fmt: skip
+    tx = pd.DataFrame(
+        {
+            "transaction_id": ["1", "2", "3"],
+            "customer_id": ["a", "b", "b"],
+            ts_column: ["2026-03-01 10:00:00", "2026-04-15 23:59:00", "2099-01-01 00:00:00"],  # one in the future
+            "amount": [1.0, 2.0, 3.0],
+            "direction": ["in", "out", "out"],
+        }
+    )
     if transactions == "csv":
         tx.to_csv(root / "labelled" / "transactions.csv", index=False)
     else:
@@ -83,10 +90,13 @@ def test_a_book_loads_into_the_mappings_raw_tables(tmp_path: Path) -> None:
 
 
 def test_the_mapping_travels_as_a_pipeline_parameter_and_comes_back_the_same() -> None:
-    m = Mapping.model_validate({
-        "customers": {"columns": {"customer_id": "Kunden Nr", "account_state": "Status ä"}},
-        "labels": {"ACTIVE": ["open"], "SUSPENDED": ["closed_risk"]}, "currencies": ["EUR"],
-    })  # fmt: skip
+    m = Mapping.model_validate(
+        {
+            "customers": {"columns": {"customer_id": "Kunden Nr", "account_state": "Status ä"}},
+            "labels": {"ACTIVE": ["open"], "SUSPENDED": ["closed_risk"]},
+            "currencies": ["EUR"],
+        }
+    )
     param = m.parameter()
     assert None not in _leaves(param)  # KFP refuses a null inside a struct parameter
     assert Mapping.model_validate(param) == m
@@ -157,9 +167,11 @@ def _card(calibrated: bool = True) -> Any:
     from riskops.model.registry import ModelCard
 
     return ModelCard.model_construct(
-        version="m1", threshold=0.3, costs={"missed_cost": 5000.0, "offboard_cost": 400.0},
+        version="m1",
+        threshold=0.3,
+        costs={"missed_cost": 5000.0, "offboard_cost": 400.0},
         calibration={"method": "platt"} if calibrated else {},
-    )  # fmt: skip
+    )
 
 
 def test_costs_in_the_policy_set_the_high_cut_off_of_a_calibrated_model() -> None:
@@ -233,8 +245,12 @@ def test_rules_that_do_not_fit_the_book_are_skipped_and_named() -> None:
     from riskops.scoring.policy import DEFAULT_RULES, BookTraits, Rule
 
     cfg = OffboardConfig(rules=[*DEFAULT_RULES, Rule(name="big", feature="limit_bal", value=1e6, meaning="m")])
-    columns = ["pass_through_2d_90d", "high_risk_out_sum_365d", "chargeback_reversed_count_365d",
-               "near_threshold_count_90d"]  # fmt: skip
+    columns = [
+        "pass_through_2d_90d",
+        "high_risk_out_sum_365d",
+        "chargeback_reversed_count_365d",
+        "near_threshold_count_90d",
+    ]
     aml = ("card", "transfer", "cash_deposit")
     assert skipped_rules(cfg, columns, BookTraits("EUR", aml)) == ["big (no feature limit_bal)"]
     assert skipped_rules(cfg, columns, BookTraits()) == ["big (no feature limit_bal)"]  # unknown book: no judgement

@@ -17,8 +17,13 @@ from riskops.runs.parameters import DEFAULTS
 from riskops.runs.record import read_steps
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = {"warehouse": "bigquery", "artifact_root": "gs://acme-risk/riskops", "bq_project": "acme",
-          "bq_dataset": "risk", "bq_location": "europe-west4"}  # fmt: skip
+CONFIG = {
+    "warehouse": "bigquery",
+    "artifact_root": "gs://acme-risk/riskops",
+    "bq_project": "acme",
+    "bq_dataset": "risk",
+    "bq_location": "europe-west4",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +49,13 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
     assert spec["pipelineInfo"]["name"] == "riskops-training"
     executors = spec["deploymentSpec"]["executors"]
     assert {e.removeprefix("exec-") for e in executors} == {
-        "ingest", "features", "train", "evaluate", "gate", "promote",
-    }  # fmt: skip
+        "ingest",
+        "features",
+        "train",
+        "evaluate",
+        "gate",
+        "promote",
+    }
     assert {e["container"]["image"] for e in executors.values()} == {"europe-docker.pkg.dev/acme/riskops/riskops:1.2.3"}
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert {"as_of", "trials", "tuning_timeout_s", "missed_cost", "offboard_cost", "margin", "seed", "mapping"} <= set(
@@ -115,10 +125,13 @@ def test_gate_and_promote_components_call_the_library(
     store_root = tmp_path / "store"
     config = {"warehouse": "duckdb", "artifact_root": str(store_root), "duckdb_path": str(tmp_path / "w.duckdb")}
     card, _ = train_and_register(
-        ingested, LocalStore(store_root), date(2026, 9, 30),
-        TrainConfig(folds=3, trials=0, max_iterations=50, baselines=False, imbalance="none"), CostMatrix(),
+        ingested,
+        LocalStore(store_root),
+        date(2026, 9, 30),
+        TrainConfig(folds=3, trials=0, max_iterations=50, baselines=False, imbalance="none"),
+        CostMatrix(),
         promote=False,
-    )  # fmt: skip
+    )
 
     class FakeMetrics:
         def __init__(self) -> None:
@@ -145,8 +158,11 @@ def test_a_failing_ingest_leaves_its_report_and_stops(tmp_path: Path, monkeypatc
     from components.ingest import ingest
     from riskops.core.errors import DataContractError
 
-    config = {"warehouse": "duckdb", "artifact_root": str(tmp_path / "store"),
-              "duckdb_path": str(tmp_path / "empty.duckdb")}  # fmt: skip
+    config = {
+        "warehouse": "duckdb",
+        "artifact_root": str(tmp_path / "store"),
+        "duckdb_path": str(tmp_path / "empty.duckdb"),
+    }
 
     class Out:
         def __init__(self, path: Path) -> None:
@@ -158,9 +174,15 @@ def test_a_failing_ingest_leaves_its_report_and_stops(tmp_path: Path, monkeypatc
     report = Out(tmp_path / "report.md")
     with pytest.raises(DataContractError):
         ingest.python_func(
-            config=config, cohort="labelled", as_of="2026-09-30", run_id="", dataset_dir="", mapping={}, report=report,
+            config=config,
+            cohort="labelled",
+            as_of="2026-09-30",
+            run_id="",
+            dataset_dir="",
+            mapping={},
+            report=report,
             metrics=Out(tmp_path / "m"),
-        )  # fmt: skip
+        )
     text = Path(report.path).read_text()
     assert "Ingest stopped the run" in text and "raw_labelled_customers for customers does not exist" in text
 
@@ -202,9 +224,13 @@ def test_each_task_asks_for_the_cpu_and_memory_of_its_book_size(tmp_path: Path) 
 
     def resources(spec: Path) -> dict[str, tuple[str, str]]:
         executors = yaml.safe_load(spec.read_text())["deploymentSpec"]["executors"]
-        return {k.removeprefix("exec-"): (e["container"]["resources"]["resourceCpuRequest"],
-                                           e["container"]["resources"]["resourceMemoryLimit"])
-                for k, e in executors.items()}  # fmt: skip
+        return {
+            k.removeprefix("exec-"): (
+                e["container"]["resources"]["resourceCpuRequest"],
+                e["container"]["resources"]["resourceMemoryLimit"],
+            )
+            for k, e in executors.items()
+        }
 
     small = compile_all(tmp_path / "small", CONFIG)  # the demo's 20,000 customers
     big = compile_all(tmp_path / "big", CONFIG, customers=2_000_000)
@@ -212,8 +238,19 @@ def test_each_task_asks_for_the_cpu_and_memory_of_its_book_size(tmp_path: Path) 
     assert resources(big["scoring"])["score"] == ("4", "32G") and resources(big["scoring"])["report"] == ("1", "2G")
     assert resources(big["monitoring"])["train"] == ("8", "32G")  # the nested training pipeline too
     every = {**resources(big["training"]), **resources(big["scoring"]), **resources(big["monitoring"])}
-    assert set(every) == {"ingest", "features", "train", "evaluate", "gate", "promote", "shard-plan", "score-shard",
-                          "score", "report", "monitor"}  # fmt: skip
+    assert set(every) == {
+        "ingest",
+        "features",
+        "train",
+        "evaluate",
+        "gate",
+        "promote",
+        "shard-plan",
+        "score-shard",
+        "score",
+        "report",
+        "monitor",
+    }
     shards = yaml.safe_load(big["scoring"].read_text())["root"]["inputDefinitions"]["parameters"]["shards"]
     assert shards["defaultValue"] == 2 == sizing_for(2_000_000).shards
     assert sizing_for(60_000_000).tier == "xlarge" and sizing_for(1).tier == "small"

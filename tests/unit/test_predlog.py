@@ -18,9 +18,18 @@ KEYS = Pseudonyms.from_setting("2026q4:a-long-enough-secret-4242,2026q3:the-prev
 
 
 def _record(i: int) -> dict[str, Any]:
-    return {"request_id": f"r{i}", "time": "2026-11-23T00:00:00+00:00", "model_version": "m1",
-            "customer_key": KEYS.key(f"c{i}"), "key_id": KEYS.current, "score": 0.1, "segment": "Low",
-            "offboard": False, "latency_ms": 1.0, "shadow": False}  # fmt: skip
+    return {
+        "request_id": f"r{i}",
+        "time": "2026-11-23T00:00:00+00:00",
+        "model_version": "m1",
+        "customer_key": KEYS.key(f"c{i}"),
+        "key_id": KEYS.current,
+        "score": 0.1,
+        "segment": "Low",
+        "offboard": False,
+        "latency_ms": 1.0,
+        "shadow": False,
+    }
 
 
 def test_records_reach_the_jsonl_file_in_batches_and_close_flushes(tmp_path: Path) -> None:
@@ -89,10 +98,21 @@ def _fails() -> Records:
 
 def _batch(b: int, n: int = 400) -> Records:
     ids = [f"c{b * 1000 + i}" for i in range(n)]
-    common = {"request_id": f"batch{b}", "time": "2026-11-23T00:00:00+00:00", "model_version": 'm"1',
-              "key_id": KEYS.current, "latency_ms": 12.5, "shadow": b == 2}  # fmt: skip
-    return Records(common, KEYS.many(ids), [i / n for i in range(n)], ["Low", "Medium", "High", "Low"] * (n // 4),
-                   [i % 3 == 0 for i in range(n)])  # fmt: skip
+    common = {
+        "request_id": f"batch{b}",
+        "time": "2026-11-23T00:00:00+00:00",
+        "model_version": 'm"1',
+        "key_id": KEYS.current,
+        "latency_ms": 12.5,
+        "shadow": b == 2,
+    }
+    return Records(
+        common,
+        KEYS.many(ids),
+        [i / n for i in range(n)],
+        ["Low", "Medium", "High", "Low"] * (n // 4),
+        [i % 3 == 0 for i in range(n)],
+    )
 
 
 def test_batch_records_are_built_off_the_request_path_and_flushed_on_close(tmp_path: Path) -> None:

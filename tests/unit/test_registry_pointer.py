@@ -68,10 +68,13 @@ def test_models_gc_lists_then_deletes_what_killed_runs_left(tmp_path: Path) -> N
 
     root = tmp_path / "store"
     files = {
-        "models/m-registered/card.json": 3, "models/m-registered/model.cbm": 3,
-        "models/m-killed/model.cbm": 3, "models/m-killed/holdout.parquet": 3,
-        "models/m-registered/.card.json.x1y2.tmp": 3, "models/m-training-now/model.cbm": 0,
-    }  # fmt: skip
+        "models/m-registered/card.json": 3,
+        "models/m-registered/model.cbm": 3,
+        "models/m-killed/model.cbm": 3,
+        "models/m-killed/holdout.parquet": 3,
+        "models/m-registered/.card.json.x1y2.tmp": 3,
+        "models/m-training-now/model.cbm": 0,
+    }
     for key, days in files.items():
         path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,8 +96,10 @@ def test_models_gc_lists_then_deletes_what_killed_runs_left(tmp_path: Path) -> N
     deleted = runner.invoke(app, ["models", "gc", "--delete"], env=env)
     assert deleted.exit_code == 0 and deleted.output.count("deleted ") == 3
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
-        "models/m-registered/card.json", "models/m-registered/model.cbm", "models/m-training-now/model.cbm",
-    ]  # fmt: skip
+        "models/m-registered/card.json",
+        "models/m-registered/model.cbm",
+        "models/m-training-now/model.cbm",
+    ]
 
 
 def test_a_truncated_pointer_is_a_clear_error_for_list_and_gc_not_a_traceback(tmp_path: Path) -> None:
@@ -105,8 +110,9 @@ def test_a_truncated_pointer_is_a_clear_error_for_list_and_gc_not_a_traceback(tm
     store = LocalStore(tmp_path / "store")
     store.write_text(CHAMPION, '{"version": "m1", "hist')
     for command in (["models", "list"], ["models", "gc"]):
-        result = CliRunner().invoke(app, command, env={"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"),
-                                                       "COLUMNS": "200", "NO_COLOR": "1"})  # fmt: skip
+        result = CliRunner().invoke(
+            app, command, env={"RISKOPS_ARTIFACT_ROOT": str(tmp_path / "store"), "COLUMNS": "200", "NO_COLOR": "1"}
+        )
         assert result.exit_code == 2, (command, result.output)
         assert "champion pointer is unreadable" in result.output and "models promote" in result.output
         assert "Traceback" not in result.output

@@ -22,8 +22,15 @@ ALEX, ANA = User(name="alex", role="approver"), User(name="ana", role="approver"
 
 
 def shown(customer_id: str = "c1", run_id: str = "r1") -> Shown:
-    return Shown(run_id=run_id, customer_id=customer_id, model_version="m1", score=0.91, segment="High",
-                 reasons=["many cash deposits: 40 (typical customer: 2)"], rules=["structuring"])  # fmt: skip
+    return Shown(
+        run_id=run_id,
+        customer_id=customer_id,
+        model_version="m1",
+        score=0.91,
+        segment="High",
+        reasons=["many cash deposits: 40 (typical customer: 2)"],
+        rules=["structuring"],
+    )
 
 
 @pytest.fixture
@@ -78,10 +85,13 @@ def test_decisions_are_outcomes_a_confirmed_offboarding_suspended_a_keep_active(
     review.confirm(wh, ANA, "r1", "c1", "agree")
     review.decide(wh, RITA, shown("c2"), "keep", "payroll")
     review.decide(wh, RITA, shown("c3"), "offboard", "not yet confirmed")
-    got = wh.query(f"SELECT customer_id, account_state FROM ({review.outcomes_sql('main.review_decisions')}) "
-                   "ORDER BY customer_id").to_pylist()  # fmt: skip
-    assert got == [{"customer_id": "c1", "account_state": "SUSPENDED"},
-                   {"customer_id": "c2", "account_state": "ACTIVE"}]  # fmt: skip
+    got = wh.query(
+        f"SELECT customer_id, account_state FROM ({review.outcomes_sql('main.review_decisions')}) ORDER BY customer_id"
+    ).to_pylist()
+    assert got == [
+        {"customer_id": "c1", "account_state": "SUSPENDED"},
+        {"customer_id": "c2", "account_state": "ACTIVE"},
+    ]
 
 
 def test_a_comment_is_bounded(wh: DuckDBWarehouse) -> None:
@@ -93,8 +103,10 @@ def test_a_comment_is_bounded(wh: DuckDBWarehouse) -> None:
 def test_the_users_file(tmp_path: Path) -> None:
     path = tmp_path / "users.yaml"
     digest = review.password_hash("s3cret")
-    path.write_text(f"users:\n  - {{name: rita, role: reviewer, password_sha256: {digest}}}\n"
-                    "  - {name: boss@bank.example, role: approver}\n")  # fmt: skip
+    path.write_text(
+        f"users:\n  - {{name: rita, role: reviewer, password_sha256: {digest}}}\n"
+        "  - {name: boss@bank.example, role: approver}\n"
+    )
     users = Users.load(path)
     assert users.sign_in("rita", "s3cret") == RITA
     assert users.sign_in("rita", "wrong") is None and users.sign_in("nobody", "s3cret") is None
@@ -115,8 +127,10 @@ def test_the_audit_log_appends_every_event(tmp_path: Path) -> None:
     audit.record(VERA, "view_customer", customer_id="c1", run_id="r1")
     audit.record(RITA, "decide", customer_id="c1", action="keep")
     events = AuditLog(tmp_path / "audit").read()  # as written to disk
-    assert [(e["user"], e["event"], e["customer_id"]) for e in events] == [("vera", "view_customer", "c1"),
-                                                                          ("rita", "decide", "c1")]  # fmt: skip
+    assert [(e["user"], e["event"], e["customer_id"]) for e in events] == [
+        ("vera", "view_customer", "c1"),
+        ("rita", "decide", "c1"),
+    ]
 
 
 def book(n: int = 1000) -> BookView:
@@ -127,18 +141,32 @@ def book(n: int = 1000) -> BookView:
     value = rng.integers(0, 100, n).astype(float)
     value[::50] = np.nan
     cols = {
-        "customer_id": ids, "score": score, "score_pct": score * 100, "segment": segment, "offboard": score >= 0.8,
+        "customer_id": ids,
+        "score": score,
+        "score_pct": score * 100,
+        "segment": segment,
+        "offboard": score >= 0.8,
         "rules": np.where(score > 0.9, "structuring", "").astype(object),
         "reasons": np.array(["many cash deposits: 40 (typical customer: 2)"] * n, dtype=object),
-        "value.cash_count": value, "pct.cash_count": value, "segpct.cash_count": value,
-        "contrib.cash_count": rng.normal(size=n), "contrib.other": rng.normal(size=n),
+        "value.cash_count": value,
+        "pct.cash_count": value,
+        "segpct.cash_count": value,
+        "contrib.cash_count": rng.normal(size=n),
+        "contrib.other": rng.normal(size=n),
         "attr.country": np.array(["NL" if i % 2 else "DE" for i in range(n)], dtype=object),
-    }  # fmt: skip
+    }
     cols["neighbours"] = [[(i + 1) % n] for i in range(n)]  # book row numbers
-    meta = BookMeta(run_id="r1", model_version="m1", customers=n, high=0.8, medium=0.5,
-                    key_features=[KeyFeature(name="cash_count", words="cash deposits", typical="2", importance=1.0)],
-                    rules={"structuring": "amounts just under the reporting threshold"}, attributes=["country"],
-                    seconds={})  # fmt: skip
+    meta = BookMeta(
+        run_id="r1",
+        model_version="m1",
+        customers=n,
+        high=0.8,
+        medium=0.5,
+        key_features=[KeyFeature(name="cash_count", words="cash deposits", typical="2", importance=1.0)],
+        rules={"structuring": "amounts just under the reporting threshold"},
+        attributes=["country"],
+        seconds={},
+    )
     return BookView(meta, pa.table(cols))
 
 
@@ -154,8 +182,11 @@ def test_the_book_filters_sorts_and_pages() -> None:
     ranged = b.customers(b.mask(score_min=0.2, score_max=0.3, q="c0"), "score", "asc", 500)
     assert all(0.2 <= r["score"] <= 0.3 and r["customer_id"].startswith("c0") for r in ranged["rows"])
     assert b.mask(rule="structuring").sum() == (b.num["score"] > 0.9).sum()
-    for bad, where in ((dict(segment="Huge"), "segment"), (dict(rule="drop table"), "rule"),
-                       (dict(attribute="income"), "attribute")):  # fmt: skip
+    for bad, where in (
+        (dict(segment="Huge"), "segment"),
+        (dict(rule="drop table"), "rule"),
+        (dict(attribute="income"), "attribute"),
+    ):
         with pytest.raises(BookQueryError) as e:
             b.mask(**bad)  # type: ignore[arg-type]
         assert e.value.where == where
@@ -176,7 +207,8 @@ def test_a_profile_and_a_scatter() -> None:
 
 def test_what_a_score_means_in_words() -> None:
     assert "High risk" in meaning(0.9, "High", 0.8, 0.5, True) and "on the off-boarding list" in meaning(
-        0.9, "High", 0.8, 0.5, True)  # fmt: skip
+        0.9, "High", 0.8, 0.5, True
+    )
     assert "only when the bank's rules also fire" in meaning(0.6, "Medium", 0.8, 0.5, False)
     assert "Low risk: below 50.0%" in meaning(0.1, "Low", 0.8, 0.5, False)
 
@@ -191,22 +223,32 @@ def test_training_learns_from_outcomes_that_came_after_the_features_it_would_use
 
     from riskops.runs.candidate import outcome_examples
 
-    labelled = pd.DataFrame({"customer_id": ["L1"], "n_tx": [4.0], "account_state": ["ACTIVE"],
-                             "label": np.array([0], dtype=np.int64)})  # fmt: skip
+    labelled = pd.DataFrame(
+        {"customer_id": ["L1"], "n_tx": [4.0], "account_state": ["ACTIVE"], "label": np.array([0], dtype=np.int64)}
+    )
     none, info = outcome_examples(wh, labelled)
     assert none.empty and "no current cohort" in info["skipped"]
     cutoff = datetime(2026, 10, 1, tzinfo=UTC)
     wh.load("unlabelled_features_cutoff", pa.table({"cutoff": pa.array([cutoff], pa.timestamp("us", "UTC"))}))
-    wh.load("unlabelled_features", pa.table({"customer_id": ["c1", "c2", "c3", "c4", "L1", "c5"],
-                                             "n_tx": [5.0, 1.0, 2.0, 3.0, 4.0, 6.0]}))  # fmt: skip
+    wh.load(
+        "unlabelled_features",
+        pa.table({"customer_id": ["c1", "c2", "c3", "c4", "L1", "c5"], "n_tx": [5.0, 1.0, 2.0, 3.0, 4.0, 6.0]}),
+    )
     review.decide(wh, RITA, shown("c1"), "offboard", "pass-through")
     review.confirm(wh, ALEX, "r1", "c1", "agreed")
     review.decide(wh, RITA, shown("c2"), "keep", "salary and rent only")
     review.decide(wh, RITA, shown("c3"), "offboard", "awaiting an approver")
-    wh.load("outcomes", pa.table({
-        "customer_id": ["c4", "L1", "c5"], "account_state": ["SUSPENDED", "SUSPENDED", "SUSPENDED"],
-        "decided_at": pd.to_datetime(["2026-09-01", "2026-10-05", "2026-10-05"], utc=True), "source": ["core"] * 3,
-    }))  # fmt: skip
+    wh.load(
+        "outcomes",
+        pa.table(
+            {
+                "customer_id": ["c4", "L1", "c5"],
+                "account_state": ["SUSPENDED", "SUSPENDED", "SUSPENDED"],
+                "decided_at": pd.to_datetime(["2026-09-01", "2026-10-05", "2026-10-05"], utc=True),
+                "source": ["core"] * 3,
+            }
+        ),
+    )
     extra, info = outcome_examples(wh, labelled)
     assert dict(zip(extra["customer_id"], extra["label"], strict=True)) == {"c1": 1, "c2": 0, "c5": 1}
     assert list(extra.columns) == list(labelled.columns) and extra["label"].dtype == np.int64
@@ -220,6 +262,12 @@ def test_the_queue_views_sort_states_for_the_person_looking(wh: DuckDBWarehouse)
     review.decide(wh, RITA, shown("c3"), "keep", "payroll")
     st = review.states(review.read_decisions(wh, "r1"))
     views = {v: [c for c in ("c1", "c2", "c3", "c4") if review.in_view(v, st.get(c), ANA)] for v in review.QUEUE_VIEWS}
-    assert views == {"undecided": ["c4"], "mine": ["c1"], "awaiting": ["c1"], "escalated": ["c2"],
-                     "decided": ["c3"], "all": ["c1", "c2", "c3", "c4"]}  # fmt: skip
+    assert views == {
+        "undecided": ["c4"],
+        "mine": ["c1"],
+        "awaiting": ["c1"],
+        "escalated": ["c2"],
+        "decided": ["c3"],
+        "all": ["c1", "c2", "c3", "c4"],
+    }
     assert not review.in_view("mine", st["c1"], ALEX)  # four eyes: not the author's to confirm

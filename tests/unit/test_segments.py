@@ -41,6 +41,8 @@ def test_segment_rates_carry_an_interval_and_say_when_the_order_is_not_establish
     assert indistinct(segs) == []  # 2,000 customers separate the three
     few = segment_rates(y[:60], p[:60], high=0.8, medium_factor=0.9)  # a thin Medium band, a small holdout
     assert few["Medium"]["rate_high"] - few["Medium"]["rate_low"] > 0.2
-    overlapping = {"Low": {"customers": 50, "rate": 0.1, "rate_low": 0.05, "rate_high": 0.2},
-                   "Medium": {"customers": 50, "rate": 0.15, "rate_low": 0.08, "rate_high": 0.25}}  # fmt: skip
+    overlapping = {
+        "Low": {"customers": 50, "rate": 0.1, "rate_low": 0.05, "rate_high": 0.2},
+        "Medium": {"customers": 50, "rate": 0.15, "rate_low": 0.08, "rate_high": 0.25},
+    }
     assert indistinct(overlapping) == ["Low and Medium"]

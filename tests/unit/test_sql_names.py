@@ -143,8 +143,10 @@ def test_any_header_either_loads_under_its_safe_name_or_is_refused_by_name(name:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
-       number=st.floats(allow_nan=False, allow_infinity=False))  # fmt: skip
+@given(
+    text=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
+    number=st.floats(allow_nan=False, allow_infinity=False),
+)
 def test_a_constant_from_configuration_reaches_sql_as_a_literal_and_nothing_else(text: str, number: float) -> None:
     """Any text (quotes, backslashes, `--`) and any finite number come back from the warehouse unchanged;
     infinity, which once reached SQL as the name `inf`, is refused."""

@@ -62,8 +62,14 @@ def test_events_keep_the_online_contract_of_the_service(change: dict[str, object
 
 def test_the_csv_sink_writes_each_event_once_and_cuts_a_torn_line(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
-    row = {"event_id": "e1", "customer_id": "C1", "score": 0.5, "segment": "High", "offboard": True,
-           "model_version": "m1"}  # fmt: skip
+    row = {
+        "event_id": "e1",
+        "customer_id": "C1",
+        "score": 0.5,
+        "segment": "High",
+        "offboard": True,
+        "model_version": "m1",
+    }
     sink = CsvSink(path)
     sink.write([row, {**row, "event_id": "e2"}])
     with path.open("a") as fh:
@@ -111,15 +117,22 @@ JSONISH = st.recursive(
 )
 EVENTISH = st.fixed_dictionaries(
     {"kind": st.sampled_from(["customer", "outcome", "refund"]), "event_id": st.text(max_size=20)},
-    optional={"customer": JSONISH | st.fixed_dictionaries({"customer_id": JSONISH, "signup_ts": JSONISH}),
-              "transactions": st.lists(JSONISH, max_size=3), "as_of": JSONISH, "account_state": JSONISH,
-              "decided_at": JSONISH},
-)  # fmt: skip
+    optional={
+        "customer": JSONISH | st.fixed_dictionaries({"customer_id": JSONISH, "signup_ts": JSONISH}),
+        "transactions": st.lists(JSONISH, max_size=3),
+        "as_of": JSONISH,
+        "account_state": JSONISH,
+        "decided_at": JSONISH,
+    },
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(body=st.binary(max_size=200) | JSONISH.map(lambda v: json.dumps(v).encode()) | EVENTISH.map(
-    lambda v: json.dumps(v, ensure_ascii=False).encode()))  # fmt: skip
+@given(
+    body=st.binary(max_size=200)
+    | JSONISH.map(lambda v: json.dumps(v).encode())
+    | EVENTISH.map(lambda v: json.dumps(v, ensure_ascii=False).encode())
+)
 def test_any_message_is_an_event_or_a_dead_letter_reason(body: bytes) -> None:
     """Whatever arrives is either an event or a DataContractError (the dead letter's reason); reading its event
     id never raises."""

@@ -56,8 +56,9 @@ def _catboosts(X: pd.DataFrame, pool: Pool, model: CatBoostClassifier) -> np.nda
 @pytest.mark.parametrize("calibrated", [False, True])
 def test_the_table_gives_catboosts_shap_values(depth: int, calibrated: bool) -> None:
     X, y = _book()
-    model = CatBoostClassifier(iterations=30, depth=depth, one_hot_max_size=2, random_seed=1, verbose=0,
-                               allow_writing_files=False)  # fmt: skip
+    model = CatBoostClassifier(
+        iterations=30, depth=depth, one_hot_max_size=2, random_seed=1, verbose=0, allow_writing_files=False
+    )
     model.fit(Pool(X, y, cat_features=CATS))
     pool = Pool(X, cat_features=CATS)
     table = ShapTable.of(model)
@@ -80,15 +81,21 @@ def test_the_table_gives_catboosts_shap_values(depth: int, calibrated: bool) -> 
 
 def test_combinations_of_categories_with_floats_are_read_as_catboost_reads_them(tmp_path: Path) -> None:
     X, y = _book()
-    model = CatBoostClassifier(iterations=60, depth=6, max_ctr_complexity=4, random_seed=3, verbose=0,
-                               allow_writing_files=False)  # fmt: skip
+    model = CatBoostClassifier(
+        iterations=60, depth=6, max_ctr_complexity=4, random_seed=3, verbose=0, allow_writing_files=False
+    )
     model.fit(Pool(X, y, cat_features=CATS))
     model.save_model(str(tmp_path / "m.json"), format="json")
-    kinds = {tuple(sorted({e["combination_element"] for e in ctr["elements"]})) if len(ctr["elements"]) > 1 else ()
-             for ctr in json.loads((tmp_path / "m.json").read_text())["features_info"]["ctrs"]}  # fmt: skip
+    kinds = {
+        tuple(sorted({e["combination_element"] for e in ctr["elements"]})) if len(ctr["elements"]) > 1 else ()
+        for ctr in json.loads((tmp_path / "m.json").read_text())["features_info"]["ctrs"]
+    }
     # Combinations of hashed categories, of a category with floats and with a one-hot category: all three kinds.
-    assert {("cat_feature_value",), ("cat_feature_value", "float_feature"),
-            ("cat_feature_exact_value", "cat_feature_value")} <= kinds  # fmt: skip
+    assert {
+        ("cat_feature_value",),
+        ("cat_feature_value", "float_feature"),
+        ("cat_feature_exact_value", "cat_feature_value"),
+    } <= kinds
     pool = Pool(X, cat_features=CATS)
     table = shap_table(model)
     assert table is not None and shap_table(model) is table  # made once, kept with the model
@@ -97,8 +104,9 @@ def test_combinations_of_categories_with_floats_are_read_as_catboost_reads_them(
 
 def test_a_model_the_table_does_not_read_is_explained_by_catboost() -> None:
     X, y = _book(800)
-    model = CatBoostClassifier(iterations=20, depth=4, grow_policy="Depthwise", random_seed=0, verbose=0,
-                               allow_writing_files=False)  # fmt: skip
+    model = CatBoostClassifier(
+        iterations=20, depth=4, grow_policy="Depthwise", random_seed=0, verbose=0, allow_writing_files=False
+    )
     model.fit(Pool(X, y, cat_features=CATS))
     assert ShapTable.of(model) is None  # not symmetric trees
     pool = Pool(X, cat_features=CATS)

@@ -192,8 +192,9 @@ class BigQueryWarehouse(Warehouse):
             job = self.client.query(sql)
             job.result()
         except gexc.GoogleAPICallError as e:
-            raise WarehouseError(f"BigQuery could not append to {name}: {e}", table_id,
-                                 "check the table's columns against the rows'") from e  # fmt: skip
+            raise WarehouseError(
+                f"BigQuery could not append to {name}: {e}", table_id, "check the table's columns against the rows'"
+            ) from e
         return int(job.num_dml_affected_rows or 0)
 
     def derive(self, name: str, select_sql: str) -> None:
@@ -211,8 +212,9 @@ class BigQueryWarehouse(Warehouse):
         try:
             return self.client.query(sql, job_config=config).result().to_arrow(create_bqstorage_client=False)
         except gexc.GoogleAPICallError as e:
-            raise WarehouseError(f"BigQuery could not read {name}: {e}", self._id(name),
-                                 f"check that {name} exists (run its step)") from e  # fmt: skip
+            raise WarehouseError(
+                f"BigQuery could not read {name}: {e}", self._id(name), f"check that {name} exists (run its step)"
+            ) from e
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         table = self.client.get_table(self._id(name))

@@ -150,8 +150,11 @@ class DuckDBWarehouse(Warehouse):
                 )
             except duckdb.Error as e:
                 where = files[0] if len(files) == 1 else f"{len(files)} files from {files[0]}"
-                raise WarehouseError(f"DuckDB could not read the Parquet data for {name}: {e}", where,
-                                     "re-export the file(s); nothing was replaced") from e  # fmt: skip
+                raise WarehouseError(
+                    f"DuckDB could not read the Parquet data for {name}: {e}",
+                    where,
+                    "re-export the file(s); nothing was replaced",
+                ) from e
         return self.count(name)
 
     def _swap(self, staged: Mapping[str, str]) -> None:
@@ -185,8 +188,11 @@ class DuckDBWarehouse(Warehouse):
                     f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})"
                 ).fetchone()
         except duckdb.Error as e:
-            raise WarehouseError(f"DuckDB could not append to {name}: {e}", f"DuckDB file {self.path}",
-                                 "check the table's columns against the rows'") from e  # fmt: skip
+            raise WarehouseError(
+                f"DuckDB could not append to {name}: {e}",
+                f"DuckDB file {self.path}",
+                "check the table's columns against the rows'",
+            ) from e
         finally:
             self.con.unregister("_riskops_rows")
         return int(row[0]) if row else 0
@@ -206,8 +212,11 @@ class DuckDBWarehouse(Warehouse):
         try:
             return self.con.execute(sql, [value]).to_arrow_table()
         except duckdb.Error as e:
-            raise WarehouseError(f"DuckDB could not read {name}: {e}", f"DuckDB file {self.path}",
-                                 f"check that {name} exists (run its step)") from e  # fmt: skip
+            raise WarehouseError(
+                f"DuckDB could not read {name}: {e}",
+                f"DuckDB file {self.path}",
+                f"check that {name} exists (run its step)",
+            ) from e
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         cols = ", ".join(ident(c, "duckdb") for c in columns) if columns else "*"
