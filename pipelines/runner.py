@@ -141,6 +141,8 @@ def _local_run(out: TaskOutput) -> Iterator[None]:
         with warnings.catch_warnings(), contextlib.redirect_stdout(out):
             # The Python check of the base image: our image is a Python one under its own name.
             warnings.filterwarnings("ignore", "You may be attemping", RuntimeWarning)
+            # A spec's CPU and memory requests are for Kubernetes and Vertex; locally they have no effect.
+            warnings.filterwarnings("ignore", r"Task '.*': settings \[.*\] have no effect in the current local runner")
             yield
     finally:
         subprocess_task_handler.run_local_subprocess = original
