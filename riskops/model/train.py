@@ -414,11 +414,13 @@ def train(
 
     t = time.perf_counter()
     say("final model on the development set")
+    fitted = _Counter(tick, "final fit", 1)  # a bar of its own: the CV's would sit full through a long fit
     model: Model = (
         fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed)
         if family == "catboost"
         else LinearModel.fit(baseline(family, ds, cfg.seed), ds.X.iloc[dev], ds.y[dev])
     )
+    fitted()
     seconds["final_fit"] = time.perf_counter() - t
     return TrainResult(
         model=model,

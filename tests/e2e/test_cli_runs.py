@@ -328,7 +328,10 @@ def test_pipelines_run_locally_with_kfp_local(
     assert r.returncode == 0, r.stderr[-3000:]
     four = [*STEPS[:7], "score-shard-0", "score-shard-1", "score-shard-2", "score-shard-3", *STEPS[8:]]
     assert sorted(_step_lines(r.stderr)) == sorted(four)  # the shards finish in any order
-    assert "Executing task" not in r.stderr + r.stdout and len((r.stderr + r.stdout).splitlines()) < 45
+    said = (r.stderr + r.stdout).splitlines()
+    progress = [line for line in said if re.fullmatch(r"  [a-zA-Z ]+ \d+/\d+ \(\d+s(, ~\d+s left)?\)", line)]
+    assert "  imbalance folds 15/15" in " ".join(progress) and "  final fit 1/1" in " ".join(progress)  # per fold
+    assert "Executing task" not in r.stderr + r.stdout and len(said) - len(progress) < 45
     assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
     report = next((tmp_path / "runs").glob("*/report.html"))
     log = report.with_name("pipeline.log").read_text()

@@ -64,3 +64,19 @@ def test_bad_date_is_a_clear_usage_error() -> None:
     result = runner.invoke(app, ["ingest", "--as-of", "30/06/2026"])
     assert result.exit_code == 2
     assert "use YYYY-MM-DD" in result.output
+
+
+def test_without_a_terminal_each_fold_is_a_line_with_the_time_left() -> None:
+    import io
+
+    from rich.console import Console
+
+    from riskops.cli.console import StepConsole
+
+    buf = io.StringIO()
+    steps = StepConsole(Console(file=buf, width=200))  # a file: no terminal
+    for done in range(4):
+        steps.tick("CV folds", done, 3)
+    lines = buf.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["  CV folds 1/3", "  CV folds 2/3", "  CV folds 3/3"]
+    assert "s left)" in lines[0] and "left" not in lines[-1]
