@@ -362,6 +362,20 @@ def _tune(
     return params, tuning
 
 
+def _final_fit(ds: Dataset, dev: np.ndarray, family: Family, params: dict[str, Any], imbalance: Imbalance,
+               cfg: TrainConfig, tick: Tick | None) -> Model:  # fmt: skip
+    """The shipped family fit on the development set, counted as a phase of its own (the CV's bar would sit full
+    through a long fit)."""
+    fitted = _Counter(tick, "final fit", 1)
+    model: Model = (
+        fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed)
+        if family == "catboost"
+        else LinearModel.fit(baseline(family, ds, cfg.seed), ds.X.iloc[dev], ds.y[dev])
+    )
+    fitted()
+    return model
+
+
 def train(
     ds: Dataset,
     cfg: TrainConfig,
@@ -414,13 +428,7 @@ def train(
 
     t = time.perf_counter()
     say("final model on the development set")
-    fitted = _Counter(tick, "final fit", 1)  # a bar of its own: the CV's would sit full through a long fit
-    model: Model = (
-        fit_catboost(ds, dev, params, imbalance, cfg, cfg.seed)
-        if family == "catboost"
-        else LinearModel.fit(baseline(family, ds, cfg.seed), ds.X.iloc[dev], ds.y[dev])
-    )
-    fitted()
+    model = _final_fit(ds, dev, family, params, imbalance, cfg, tick)
     seconds["final_fit"] = time.perf_counter() - t
     return TrainResult(
         model=model,
