@@ -280,6 +280,11 @@ class Mapping(BaseModel):
         return frozenset(c.upper() for c in self.currencies) if self.currencies else ISO_CURRENCIES
 
 
+def outcome_word(label_words: dict[str, str]) -> str:
+    """The book's word for the outcome a model predicts (the mapping's `label_words`), else SUSPENDED."""
+    return str(label_words.get(LABEL_SUSPENDED, LABEL_SUSPENDED))
+
+
 def load_mapping(path: Path | None) -> Mapping:
     """Read a mapping file strictly (size, UTF-8, each key once); None gives the identity mapping onto the
     default raw tables."""

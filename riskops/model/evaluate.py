@@ -26,6 +26,7 @@ from sklearn.metrics import (
 )
 
 from riskops.core.markup import md_text
+from riskops.data.contract import outcome_word
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.calibration import logistic_fit
 from riskops.model.config import BEST_REASON, CostMatrix, Family
@@ -228,14 +229,9 @@ def beaten_by(cv: dict[str, dict[str, float]], shipped: str = "catboost", reason
     ]
 
 
-def outcome_word(feature_config: dict[str, Any]) -> str:
-    """The book's word for the outcome the model predicts (the mapping's `label_words`), else SUSPENDED."""
-    return str(feature_config.get("label_words", {}).get("SUSPENDED", "SUSPENDED"))
-
-
 def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     """A report for a risk analyst: what the model achieves, what its threshold costs, what drives it."""
-    m, cv, bad = ev.metrics, meta["cv"], outcome_word(meta.get("feature_config", {}))
+    m, cv, bad = ev.metrics, meta["cv"], outcome_word(meta.get("feature_config", {}).get("label_words", {}))
     lines = [
         f"# Model {meta['version']}",
         "",

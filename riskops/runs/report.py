@@ -13,11 +13,11 @@ import pandas as pd
 from riskops.core.errors import RiskOpsError
 from riskops.core.identity import code_version
 from riskops.core.markup import md_text
-from riskops.data.contract import table_name
+from riskops.data.contract import outcome_word, table_name
 from riskops.features.engineering import read_features
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
-from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone, outcome_word
+from riskops.model.evaluate import beaten_by, cv_table, monotone, not_monotone
 from riskops.model.fairness import allowed_lines
 from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
@@ -26,7 +26,7 @@ from riskops.model.segments import SEGMENTS
 from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
 from riskops.scoring.drift import DRIFT, DriftResult
 from riskops.scoring.offboard import ScoringResult, format_value
-from riskops.scoring.policy import DEFAULT_RULES, POLICY, OffboardConfig, Rule, read_policy
+from riskops.scoring.policy import DEFAULT_RULES, POLICY, Rule, read_policy
 
 
 def _plots(result: ScoringResult) -> dict[str, bytes]:
@@ -193,7 +193,7 @@ def build_report(
         f"book) out of {total:,} scored: "
         + ", ".join(f"{s} {sizes[s]:,} ({sizes[s] / total:.1%})" for s in SEGMENTS)
         + ".",
-        *([f"\n{result.limit_said()[0].upper()}{result.limit_said()[1:]}."] if result.over_limit else []),
+        *([f"\n{_sentence(result.limit_said())}"] if result.over_limit else []),
         *(_cost_line(result.expected_costs) if result.expected_costs and not result.over_limit else []),
         "",
         *_warnings_section(record),
@@ -205,7 +205,7 @@ def build_report(
     lines += [
         "",
         f"Holdout: ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f} (base rate {m['base_rate']:.1%} "
-        f"{outcome_word(card.feature_config)}). At the "
+        f"{outcome_word(card.feature_config.get('label_words', {}))}). At the "
         f"cost-optimal threshold {card.threshold:.3f}: precision {c['precision']:.1%}, recall {c['recall']:.1%}. "
         f"Full model report: [{card.version}](../models/{card.version}/evaluation/report.html) (`{card.report_uri}`).",
         *_fairness_lines(card.metrics.get("fairness", {}), card.feature_config.get("allowed_protected", {})),
@@ -217,7 +217,7 @@ def build_report(
         f"{result.cutoffs['medium']:.3f} ({cfg.medium_factor:g} x High); Low: below. Off-boarded: every High "
         + (
             f"customer and Medium customers that trigger at least {cfg.min_rules} rule(s)."
-            if _applied(cfg, result)
+            if _applied(result)
             else "customer; no rule fits this book, so a Medium customer is never listed."
         ),
         "",
@@ -244,20 +244,24 @@ def build_report(
             f"| {md_text(r['customer_id'])} | {r['score']:.3f} | {md_text(r['segment'])} | "
             f"{md_text(r['rules'] or '-')} | {md_text(r['reasons'])} |"
         )
-    lines += LIMITATIONS + (AML_LIMITATION if any(r.name in AML_RULES for r in _applied(cfg, result)) else [])
+    lines += LIMITATIONS + (AML_LIMITATION if any(r.name in AML_RULES for r in _applied(result)) else [])
     plots = _plots(result) | ({"drift.png": _drift_plot(drift)} if drift is not None else {})
     return "\n".join(lines) + "\n", plots
 
 
-def _applied(cfg: OffboardConfig, result: ScoringResult) -> list[Rule]:
+def _sentence(said: str) -> str:
+    return f"{said[:1].upper()}{said[1:]}."
+
+
+def _applied(result: ScoringResult) -> list[Rule]:
     """The policy's rules this book could fire (the others do not fit it: no feature, another currency...)."""
     skipped = {s.split(" (")[0] for s in result.rules_skipped}
-    return [r for r in cfg.rules if r.name not in skipped]
+    return [r for r in result.policy.rules if r.name not in skipped]
 
 
 def _rules_lines(result: ScoringResult) -> list[str]:
     """The rules the book can fire, with their meanings and hits; those that do not fit it named once."""
-    applied = _applied(result.policy, result)
+    applied = _applied(result)
     lines = ["", "## Rules", ""]
     if applied:
         lines += ["| rule | condition | meaning | customers |", "|---|---|---|---|"]
@@ -274,16 +278,16 @@ def _rules_lines(result: ScoringResult) -> list[str]:
 def _fairness_lines(fairness: dict[str, Any], allowed: dict[str, str]) -> list[str]:
     """The model's fairness in one paragraph (the model report has each group), and the protected attributes
     the policy let it use with their justification."""
-    if allowed:
-        return ["", *allowed_lines(allowed)[:1], *_fairness_lines(fairness, {})]
+    lines = ["", *allowed_lines(allowed)[:1]] if allowed else []
     if not fairness:
-        return ["", "Fairness: not measured (the mapping declares no protected attribute)."]
+        return [*lines, "", "Fairness: not measured (the mapping declares no protected attribute)."]
     said = [
         f"{md_text(n)}: listed-share ratio {'-' if a['parity_ratio'] is None else format(a['parity_ratio'], '.2f')}"
         + (f" (**{md_text('; '.join(a['breaches']))}**)" if a["breaches"] else " (within the limits)")
         for n, a in fairness.items()
     ]
     return [
+        *lines,
         "",
         "Fairness across protected groups (kept out of the model; each group in the model report): "
         + "; ".join(said)

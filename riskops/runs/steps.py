@@ -24,7 +24,7 @@ from riskops.core.config import StepConfig
 from riskops.core.errors import ConfigError
 from riskops.core.identity import new_run_id
 from riskops.core.progress import Tick
-from riskops.data.contract import Cohort, as_of_cutoff, table_name
+from riskops.data.contract import Cohort, as_of_cutoff, outcome_word, table_name
 from riskops.data.contract import Mapping as TableMapping
 from riskops.features.engineering import FeatureConfig
 from riskops.io.artifacts import ArtifactStore, open_store
@@ -113,7 +113,7 @@ def ingest(
     labels = ""
     if r.labels:
         total = sum(r.labels.values()) or 1
-        word = (mapping.label_words if mapping else {}).get("SUSPENDED", "SUSPENDED")
+        word = outcome_word(mapping.label_words if mapping else {})
         labels = f", {r.labels.get('SUSPENDED', 0):,} {word} ({r.labels.get('SUSPENDED', 0) / total:.1%})"
     figure = (
         f"{r.customers.rows_clean:,} customers{labels}, {r.transactions.rows_clean:,} transactions; quarantined "
