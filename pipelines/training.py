@@ -28,6 +28,7 @@ def training_pipeline(
     fairness: dict = {},  # noqa: B006 - the policy's fairness limits; {} is the defaults (four-fifths rule)
     allow_protected: dict = {},  # noqa: B006 - protected attributes the policy lets the model use, justified
     max_list_share: float = DEFAULTS.max_list_share,  # the policy's; fairness is measured on the list it allows
+    registered_by: str = DEFAULTS.registered_by,  # who submits it: never the model's approver
 ) -> str:
     clean = sized(
         ingest(config=config, cohort="labelled", as_of=as_of, run_id=run_id, dataset_dir=dataset_dir, mapping=mapping),
@@ -57,6 +58,7 @@ def training_pipeline(
             seed=seed,
             outcomes=outcomes,
             family=family,
+            registered_by=registered_by,
         ),
         "train",
     )

@@ -70,7 +70,7 @@ class Service:
         production = settings.environment == "production"
         self.pseudonyms = Pseudonyms.from_setting(settings.pseudonym_keys.get_secret_value(), production)
         store = open_store(settings.artifacts, settings.gcs_endpoint)
-        self.holder = ModelHolder(Registry(store))
+        self.holder = ModelHolder(Registry(store, settings.approval_required))
         self.lookup = LookupTable(store)
         self.window = ScoreWindow()
         self.refreshes = Refreshes()

@@ -267,6 +267,7 @@ def _run_parameters(
     policy: Path | None,
     shards: int,
     outcomes: bool,
+    by: str = "",
 ) -> RunParameters:
     from riskops.runs.parameters import RunParameters
 
@@ -280,6 +281,7 @@ def _run_parameters(
         policy=_load_policy(policy),
         shards=shards,
         outcomes=outcomes,
+        registered_by=by,
     )
 
 
@@ -304,6 +306,12 @@ OutcomesOpt = Annotated[
         "stream outcomes, the console's confirmed off-boardings (SUSPENDED) and keeps (ACTIVE)."
     ),
 ]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Who the model is registered in the name of (default: your user name); never its approver."
+    ),
+]
 ShardsOpt = Annotated[
     int, typer.Option(help="Score the unlabelled cohort in this many parallel shards (by customer id hash).", min=1)
 ]
@@ -326,6 +334,7 @@ def run_cmd(
     outcomes: OutcomesOpt = DEFAULTS.outcomes,
     policy: PolicyOpt = None,
     shards: ShardsOpt = DEFAULTS.shards,
+    by: ByOpt = "",
 ) -> None:
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
     train, evaluate, gate, promote, score, report), on embedded defaults.
@@ -335,7 +344,9 @@ def run_cmd(
     from riskops.runs.job import run_job
 
     started = datetime.now()
-    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes)
+    params = _run_parameters(
+        trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes, by
+    )
     with StepConsole(console) as steps:
         _, summary = run_job(
             Settings(),
@@ -411,6 +422,7 @@ def train_cmd(
             "--policy", help="Policy file whose `family` chooses the model family shipped (default: catboost)."
         ),
     ] = None,
+    by: ByOpt = "",
 ) -> None:
     """Train on the labelled cohort (CatBoost, or the family the policy chooses), evaluate it, register it, and
     promote it if it beats the champion."""
@@ -438,6 +450,8 @@ def train_cmd(
             CostMatrix(missed_cost=missed_cost, offboard_cost=offboard_cost),
             margin=margin,
             promote=promote,
+            approval_required=settings.approval_required,
+            registered_by=by,
         )
     out.print(describe_model(card, decision))
 
@@ -468,12 +482,13 @@ def _registry() -> Registry:
     from riskops.model.registry import Registry
 
     settings = Settings()
-    return Registry(open_store(settings.artifacts, settings.gcs_endpoint))
+    return Registry(open_store(settings.artifacts, settings.gcs_endpoint), settings.approval_required)
 
 
 @models_app.command("list")
 def models_list_cmd() -> None:
-    """Every registered version with its holdout metrics; * marks the champion."""
+    """Every registered version with its holdout metrics, who registered it and its approval; * marks the
+    champion."""
     reg = _registry()
     champ = reg.champion()
     for v in reg.versions():
@@ -481,7 +496,8 @@ def models_list_cmd() -> None:
         mark = "*" if v == champ else " "
         out.print(
             f"{mark} {v}  {c.family}  as_of {c.as_of}  PR-AUC {c.metrics['pr_auc']:.3f}  "
-            f"ROC-AUC {c.metrics['roc_auc']:.3f}  threshold {c.threshold:.3f}  rows {c.rows['customers']:,}"
+            f"ROC-AUC {c.metrics['roc_auc']:.3f}  threshold {c.threshold:.3f}  rows {c.rows['customers']:,}  "
+            f"by {c.registered_by or '?'}  {reg.approvals.state(v)}"
         )
 
 
@@ -489,10 +505,47 @@ def models_list_cmd() -> None:
 def models_show_cmd(
     version: Annotated[str, typer.Argument(help="Model version (default: the champion).")] = "",
 ) -> None:
-    """The full model card of a version as JSON."""
+    """The full model card of a version and its approval log, as JSON."""
     reg = _registry()
     target = version or reg.champion() or ""
-    out.print_json(reg.card(target).model_dump_json())
+    card = reg.card(target).model_dump(mode="json")
+    approvals = [e.model_dump() for e in reg.approvals.entries(target)]
+    out.print_json(data=card | {"approval": {"state": reg.approvals.state(target), "log": approvals}})
+
+
+DeciderOpt = Annotated[str, typer.Option("--by", help="Who decides: a validator, not the registering person.")]
+
+
+@models_app.command("approve")
+def models_approve_cmd(
+    version: Annotated[str, typer.Argument(help="Model version to approve.")],
+    by: DeciderOpt,
+    comment: Annotated[str, typer.Option(help="What the approval rests on, for the log.")] = "",
+) -> None:
+    """Approve a version (four eyes: not by the person who registered it); one awaiting approval becomes the
+    champion. The decision is final and recorded with the digest of the card and report it was made on.
+
+    Example: riskops models approve m20261207-101500-000000 --by vera --comment "pack reviewed"
+    """
+    from riskops.model.registry import approve
+
+    if approve(_registry(), version, by, comment):
+        out.print(f"approved by {by}; champion: {version}")
+    else:
+        out.print(f"approved by {by}; {version} is not waiting to be promoted (riskops models promote {version})")
+
+
+@models_app.command("reject")
+def models_reject_cmd(
+    version: Annotated[str, typer.Argument(help="Model version to reject.")],
+    by: DeciderOpt,
+    comment: Annotated[str, typer.Option(help="Why it is rejected (required).")] = "",
+) -> None:
+    """Reject a version with the reason; it can never be approved or promoted (retrain to submit anew)."""
+    from riskops.model.registry import reject
+
+    reject(_registry(), version, by, comment)
+    out.print(f"rejected by {by}: {version}")
 
 
 @models_app.command("promote")
@@ -535,8 +588,10 @@ def models_gc_cmd(
     delete: Annotated[bool, typer.Option("--delete", help="Delete them (default: only list them).")] = False,
 ) -> None:
     """What killed runs left in the registry: candidate folders without a card, temporary files."""
+    from riskops.model.registry import garbage as leftovers
+
     reg = _registry()
-    garbage = reg.garbage(older_than_hours * 3600)
+    garbage = leftovers(reg, older_than_hours * 3600)
     for key in garbage:
         out.print(("deleted " if delete else "") + reg.store.uri(key))
         if delete:
@@ -768,6 +823,7 @@ def pipeline_run_cmd(
     mapping: MappingOpt = None,
     as_of: Annotated[date | None, _date_option("Cut-off date (default: the dataset's own).")] = None,
     shards: ShardsOpt = DEFAULTS.shards,
+    by: ByOpt = "",
 ) -> None:
     """Compile both pipelines with these settings and run the specs locally with kfp.local, each task in its
     own process and empty folder; the executor output goes to <run>/pipeline.log. The mapping travels in the
@@ -779,7 +835,9 @@ def pipeline_run_cmd(
 
     started = datetime.now()
     settings = Settings()
-    params = _run_parameters(trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes)
+    params = _run_parameters(
+        trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes, by
+    )
     with StepConsole(console) as steps:
         steps.say(f"data: preparing {data}")
         folder = prepare_data(data, data_root, customers, seed, None)

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RISKOPS_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    model_approval: Literal["", "required", "off"] = Field(
+        default="",
+        description="required: a model decides only once a validator other than its registering person approved "
+        "it (four eyes); default: required in production, off elsewhere",
+    )
 
     # Where runs keep their local working files (DuckDB file, reports) and, by default, artifacts.
     home: Path = Path("runs")
@@ -98,6 +103,12 @@ class Settings(BaseSettings):
     def artifacts(self) -> str:
         return self.artifact_root or str(self.home)
 
+    @property
+    def approval_required(self) -> bool:
+        if self.model_approval:
+            return self.model_approval == "required"
+        return self.environment == "production"
+
 
 class StepConfig(BaseModel):
     """Where a pipeline step finds the warehouse and the artifact store: the whole of its configuration.
@@ -118,6 +129,7 @@ class StepConfig(BaseModel):
     bq_endpoint: str = ""
     bq_storage_endpoint: str = ""
     gcs_endpoint: str = ""
+    model_approval: bool = False  # four eyes before a model decides (Settings.approval_required)
 
     @classmethod
     def from_settings(cls, settings: Settings, duckdb_path: Path | str | None = None) -> StepConfig:
@@ -136,6 +148,7 @@ class StepConfig(BaseModel):
             bq_endpoint=settings.bq_endpoint or "",
             bq_storage_endpoint=settings.bq_storage_endpoint or "",
             gcs_endpoint=settings.gcs_endpoint or "",
+            model_approval=settings.approval_required,
         )
 
     @classmethod
@@ -184,4 +197,5 @@ class StepConfig(BaseModel):
             bq_endpoint=self.bq_endpoint or None,
             bq_storage_endpoint=self.bq_storage_endpoint or None,
             gcs_endpoint=self.gcs_endpoint or None,
+            model_approval="required" if self.model_approval else "off",
         )

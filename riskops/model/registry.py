@@ -4,10 +4,12 @@
     models/<version>/holdout.parquet  the holdout rows (features + label) the gate compares models on
     models/<version>/card.json        everything else; written last, so a version without it is incomplete
     models/<version>/evaluation/      report.md, report.html, PNGs
+    models/<version>/approvals.json   its four-eyes approval log (riskops.model.approval)
     models/champion.json              the champion pointer and its history, replaced atomically
 
 A challenger replaces the champion only if it beats it on the primary metric by `margin` on the
-challenger's holdout rows, both models scored on the same rows.
+challenger's holdout rows, both models scored on the same rows. With approval required, only an approved version
+can become the champion: the gate's winner waits for a validator.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError
 from riskops.features.engineering import LABEL_COLUMN
 from riskops.io.artifacts import ArtifactStore
+from riskops.model.approval import Approvals
 from riskops.model.inputs import Model, align, predict
 from riskops.model.linear import FILE as LINEAR_FILE
 from riskops.model.linear import LinearModel
@@ -61,6 +64,7 @@ class Candidate(BaseModel):
     rows: dict[str, int]
     data_snapshot: dict[str, Any]
     seconds: dict[str, float]
+    registered_by: str = Field(default="", description="who trained and registered it (`--by`); never its approver")
     calibration: dict[str, Any] = Field(default_factory=dict, description="what model.calibration fitted; "
                                         "empty for a version trained before scores were calibrated")  # fmt: skip
     outcome_examples: dict[str, Any] = Field(
@@ -90,6 +94,7 @@ class GateDecision(BaseModel):
     champion_score: float | None
     promote: bool
     reason: str
+    awaiting_approval: bool = False  # it won, and with approval required waits for a validator
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -122,8 +127,10 @@ def _read_pointer(text: str, where: str) -> dict[str, Any]:
 
 
 class Registry:
-    def __init__(self, store: ArtifactStore) -> None:
+    def __init__(self, store: ArtifactStore, approval_required: bool = False) -> None:
         self.store = store
+        self.approval_required = approval_required  # RISKOPS_MODEL_APPROVAL (Settings.approval_required)
+        self.approvals = Approvals(store, PREFIX)
 
     # -- versions ---------------------------------------------------------------------------------------------
     def store_candidate(self, model: Model, version: str, holdout: pd.DataFrame, oof: bytes) -> None:
@@ -199,23 +206,6 @@ class Registry:
     def holdout(self, version: str) -> pd.DataFrame:
         return pd.read_parquet(io.BytesIO(self.store.read_bytes(f"{PREFIX}/{version}/holdout.parquet")))
 
-    def garbage(self, older_than_s: float) -> list[str]:
-        """What killed runs left behind, older than `older_than_s` (younger ones may belong to a run in
-        progress): files of candidate folders that never got a card and are not the champion, and temporary
-        files of interrupted writes. `riskops models gc` lists them and, asked to, deletes them."""
-        keys = self.store.list(PREFIX)
-        registered = {k.split("/")[1] for k in keys if k.endswith("/card.json") and k.count("/") == 2}
-        champion = self.champion() if self.store.exists(CHAMPION) else None
-        folders: dict[str, list[str]] = {}
-        for k in keys:
-            parts = k.split("/")
-            if len(parts) > 2 and parts[1] not in registered and parts[1] != champion:
-                folders.setdefault(parts[1], []).append(k)
-        orphans = [k for files in folders.values() if min(self.store.age_s(f) for f in files) > older_than_s
-                   for k in files]  # fmt: skip
-        temps = [k for k in self.store.leftovers(PREFIX) if self.store.age_s(k) > older_than_s]
-        return sorted(orphans + temps)
-
     # -- champion ---------------------------------------------------------------------------------------------
     def _pointer(self) -> dict[str, Any]:
         if not self.store.exists(CHAMPION):
@@ -233,6 +223,7 @@ class Registry:
         """Point the champion at `version` and append it to the history, as one compare-and-swap of the
         pointer: two promotes at once both land, in some order, and neither loses the other's entry."""
         self.check_loads(version)  # refuses unknown, incomplete and damaged versions
+        self.check_approved(version)
         for _ in range(attempts):
             data, token = self.store.read_versioned(CHAMPION)
             history = _history(data, self.store.uri(CHAMPION))
@@ -244,6 +235,18 @@ class Registry:
             f"the champion pointer changed {attempts} times while promoting {version}", self.store.uri(CHAMPION),
             "another promotion is running; try again when it is done",
         )  # fmt: skip
+
+    def check_approved(self, version: str) -> None:
+        """With approval required, refuse a version no validator has approved: it may not decide."""
+        if not self.approval_required:
+            return
+        state = self.approvals.state(version)
+        if state != "approved":
+            raise RiskOpsError(
+                f"model version {version} is {state}, and model approval is required",
+                self.store.uri(f"{PREFIX}/{version}"),
+                f"a validator (not its registering person) approves it: riskops models approve {version} --by NAME",
+            )
 
     def challenger(self) -> str | None:
         """The version the service scores in shadow beside the champion, if one is named."""
@@ -317,6 +320,50 @@ class Registry:
         return decide(
             promote, champ_score, f"{metric} {score:.4f} {verdict} champion {champ_score:.4f} + margin {margin}"
         )
+
+
+# -- four eyes --------------------------------------------------------------------------------------------------
+def promote_or_queue(registry: Registry, version: str, reason: str, by: str = "gate") -> bool:
+    """Make `version` the champion, or with approval required put it in the validators' queue (an approval
+    promotes it then). True when it became the champion."""
+    if registry.approval_required and registry.approvals.state(version) != "approved":
+        registry.approvals.request(version, by, reason)
+        return False
+    registry.set_champion(version, reason)
+    return True
+
+
+def approve(registry: Registry, version: str, by: str, comment: str = "") -> bool:
+    """A validator's approval (four eyes: not the registering person); a version waiting in the queue
+    becomes the champion. True when it did."""
+    waiting = registry.approvals.state(version) == "awaiting approval"
+    registry.check_loads(version)  # a version that does not load is not approved, let alone promoted
+    registry.approvals.decide(version, "approved", by, comment, registry.card(version).registered_by)
+    if waiting:
+        registry.set_champion(version, f"approved by {by}" + (f": {comment}" if comment else ""))
+    return waiting
+
+
+def reject(registry: Registry, version: str, by: str, comment: str) -> None:
+    registry.approvals.decide(version, "rejected", by, comment, registry.card(version).registered_by)
+
+
+def garbage(registry: Registry, older_than_s: float) -> list[str]:
+    """What killed runs left behind, older than `older_than_s` (younger ones may belong to a run in
+    progress): files of candidate folders that never got a card and are not the champion, and temporary
+    files of interrupted writes. `riskops models gc` lists them and, asked to, deletes them."""
+    keys = registry.store.list(PREFIX)
+    registered = {k.split("/")[1] for k in keys if k.endswith("/card.json") and k.count("/") == 2}
+    champion = registry.champion() if registry.store.exists(CHAMPION) else None
+    folders: dict[str, list[str]] = {}
+    for k in keys:
+        parts = k.split("/")
+        if len(parts) > 2 and parts[1] not in registered and parts[1] != champion:
+            folders.setdefault(parts[1], []).append(k)
+    orphans = [k for files in folders.values() if min(registry.store.age_s(f) for f in files) > older_than_s
+               for k in files]  # fmt: skip
+    temps = [k for k in registry.store.leftovers(PREFIX) if registry.store.age_s(k) > older_than_s]
+    return sorted(orphans + temps)
 
 
 def _save_model(store: ArtifactStore, base: str, model: Model) -> None:

@@ -36,12 +36,21 @@ from riskops.features.engineering import (
 )
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
+from riskops.model.approval import default_person
 from riskops.model.calibration import calibrate
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.evaluate import evaluate, write_report
 from riskops.model.fairness import GROUPS, FairnessPolicy, breaches, measure, proxies
 from riskops.model.inputs import align, predict
-from riskops.model.registry import PREFIX, Candidate, GateDecision, ModelCard, Registry, new_version
+from riskops.model.registry import (
+    PREFIX,
+    Candidate,
+    GateDecision,
+    ModelCard,
+    Registry,
+    new_version,
+    promote_or_queue,
+)
 from riskops.model.train import prepare, train
 from riskops.runs.monitor import read_outcomes
 from riskops.scoring.drift import reference
@@ -59,8 +68,10 @@ def train_candidate(
     snapshot: dict[str, Any] | None = None,
     say: Say | None = None,
     tick: Tick | None = None,
+    registered_by: str = "",
 ) -> Candidate:
-    """Train on `labelled_features` (built by the features step) and store the candidate's files."""
+    """Train on `labelled_features` (built by the features step) and store the candidate's files, registered in
+    the name of `registered_by` (default: the operating-system user)."""
     say = say or log.info
     train_cfg, feature_cfg = train_cfg or TrainConfig(), feature_cfg or FeatureConfig()
     fs = feature_set(wh, "labelled", feature_cfg)
@@ -101,6 +112,7 @@ def train_candidate(
         seconds=result.seconds,
         calibration=calibration,
         outcome_examples=learned,
+        registered_by=registered_by.strip() or default_person(),
     )
     holdout = frame[frame[ID_COLUMN].isin(set(result.holdout_ids))].reset_index(drop=True)
     oof = pd.DataFrame({ID_COLUMN: result.oof_ids, LABEL_COLUMN: result.oof_y, "p": oof_p})
@@ -305,6 +317,8 @@ def train_and_register(
     costs: CostMatrix | None = None,
     margin: float = 0.0,
     promote: bool = True,
+    approval_required: bool = False,
+    registered_by: str = "",
 ) -> tuple[ModelCard, GateDecision]:
     """The model half of a run in one call (features, train, evaluate, gate, promote when it passes), for tests,
     benchmarks and notebooks; runs go through riskops.runs.steps, which call the same functions one by one."""
@@ -313,10 +327,10 @@ def train_and_register(
     cutoff = as_of_cutoff(as_of)
     feature_cfg = adapt(wh, "labelled", cutoff).config
     build_features(wh, "labelled", cutoff, feature_cfg)
-    candidate = train_candidate(wh, store, as_of, train_cfg, feature_cfg)
+    candidate = train_candidate(wh, store, as_of, train_cfg, feature_cfg, registered_by=registered_by)
     card = evaluate_candidate(store, candidate.version, costs)
-    registry = Registry(store)
+    registry = Registry(store, approval_required)
     decision = registry.gate(card.version, "pr_auc", margin)
-    if promote and decision.promote:
-        registry.set_champion(card.version, decision.reason)
+    if promote and decision.promote and not promote_or_queue(registry, card.version, decision.reason):
+        decision = decision.model_copy(update={"awaiting_approval": True})
     return card, decision

@@ -107,6 +107,7 @@ def run_steps(
             tick,
             params.outcomes,
             params.family,
+            params.registered_by,
         )
     )
     step(
@@ -116,7 +117,8 @@ def run_steps(
     )
     if step(steps.gate(config, version, run_id, params.margin, params.fairness, params.max_list_share)):
         step(steps.promote(config, version, run_id, "passed the gate"))
-    if (dataset / "unlabelled").exists():
+    scored = (dataset / "unlabelled").exists() and steps.champion(config) is not None  # none: one awaits approval
+    if scored:
         step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))
         policy = params.policy.model_dump() if params.policy else None
         versions = [
@@ -124,7 +126,7 @@ def run_steps(
             for k in range(params.shards)
         ]
         step(steps.score(config, day, run_id, "unlabelled", policy, params.shards, versions))
-    return str(step(steps.report(config, run_id, "job")))
+    return str(step(steps.report(config, run_id, "job" if scored else "training")))
 
 
 def run_job(

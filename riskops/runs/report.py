@@ -463,7 +463,8 @@ def describe_model(card: ModelCard, gate: GateDecision | None, indent: str = "")
     if "segments" in m and not monotone(m["segments"]):
         lines.insert(-1, f"  WARNING: {not_monotone(m['segments'])}")
     if gate is not None:
-        lines.insert(-1, f"  gate: {'PROMOTED' if gate.promote else 'kept champion'} - {gate.reason}")
+        verdict = "AWAITING APPROVAL" if gate.awaiting_approval else "PROMOTED" if gate.promote else "kept champion"
+        lines.insert(-1, f"  gate: {verdict} - {gate.reason}")
     return "\n".join(indent + line for line in lines)
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from riskops.core.config import StepConfig
 from riskops.core.errors import ConfigError
@@ -33,6 +33,9 @@ from riskops.model.config import CostMatrix, ModelChoice, TrainConfig
 from riskops.runs.parameters import DEFAULTS
 from riskops.runs.record import StepRecord, write_step
 from riskops.scoring.policy import OffboardConfig
+
+if TYPE_CHECKING:
+    from riskops.model.registry import Registry
 
 Config = Mapping[str, Any]
 
@@ -56,6 +59,12 @@ class _Step:
         self.settings = self.config.settings()
         self.store: ArtifactStore = open_store(self.config.artifact_root, self.settings.gcs_endpoint)
         self.run_id, self.name, self.started = run_id, name, time.perf_counter()
+
+    def registry(self) -> Registry:
+        """The model registry in this step's store, approval required as the configuration says."""
+        from riskops.model.registry import Registry
+
+        return Registry(self.store, self.config.model_approval)
 
     @contextmanager
     def warehouse(self) -> Iterator[Warehouse]:
@@ -194,9 +203,11 @@ def train(
     tick: Tick | None = None,
     outcomes: bool = DEFAULTS.outcomes,
     family: str = DEFAULTS.family,
+    registered_by: str = DEFAULTS.registered_by,
 ) -> StepResult:
     """Train a candidate on `labelled_features` (and, with `outcomes`, current customers' matured outcomes;
-    tuning, CV against baselines; `family` is the policy's model family); its value is the version."""
+    tuning, CV against baselines; `family` is the policy's model family; `registered_by` the person it is
+    registered in the name of, who may not approve it); its value is the version."""
     from riskops.runs.candidate import train_candidate
     from riskops.runs.record import read_steps
 
@@ -215,7 +226,9 @@ def train(
     chosen = f"{run_id}/{FEATURE_CONFIG}"
     features = FeatureConfig.model_validate_json(step.store.read_text(chosen)) if step.store.exists(chosen) else None
     with step.warehouse() as wh:
-        c = train_candidate(wh, step.store, date.fromisoformat(as_of), cfg, features, snapshot=snapshot, tick=tick)
+        c = train_candidate(
+            wh, step.store, date.fromisoformat(as_of), cfg, features, snapshot, tick=tick, registered_by=registered_by
+        )
     cv = c.cv[c.family]
     metrics = {"cv_roc_auc": cv["roc_auc_mean"], "cv_pr_auc": cv["pr_auc_mean"]}
     tuned = c.tuning.get("trials", 0)
@@ -228,6 +241,7 @@ def train(
         "seed": seed,
         "outcomes": outcomes,
         "family": family,
+        "registered_by": c.registered_by,
     }
     if c.outcome_examples:
         metrics["outcome_examples"] = c.outcome_examples["rows"]
@@ -306,11 +320,23 @@ def gate(
 
 
 def promote(config: Config, version: str, run_id: str, reason: str) -> StepResult:
-    from riskops.model.registry import Registry
+    """Make the gate's winner the champion; with approval required, put it in the validators' queue instead
+    (the run stops there: an approval promotes it). Its value is the new champion, or "" while it waits."""
+    from riskops.model.registry import promote_or_queue
 
     step = _Step(config, run_id, "promote")
-    Registry(step.store).set_champion(version, reason)
-    return step.done(version, f"{version} is the champion")
+    if promote_or_queue(step.registry(), version, reason):
+        return step.done(version, f"{version} is the champion")
+    figure = f"{version} awaits approval: a validator runs `riskops models approve {version} --by NAME`"
+    return step.done("", figure, detail={"awaiting_approval": version})
+
+
+def champion(config: Config) -> str | None:
+    """The champion the scoring steps would score with, if any."""
+    from riskops.model.registry import Registry
+
+    cfg = StepConfig.parse(config)
+    return Registry(open_store(cfg.artifact_root, cfg.gcs_endpoint or None), cfg.model_approval).champion()
 
 
 def shard_plan(shards: int, run_id: str = "") -> list[dict[str, Any]]:
@@ -333,13 +359,12 @@ def score_shard(
 ) -> StepResult:
     """Score one shard of a validated cohort with the champion (all of it when shards is 1); its value is the
     model version, which the score step checks is the same for every shard."""
-    from riskops.model.registry import Registry
     from riskops.scoring.offboard import scoring_version
     from riskops.scoring.shards import score_shard as score_one
 
     step = _Step(config, run_id, f"score-shard-{shard}")
     cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
-    version = scoring_version(Registry(step.store))
+    version = scoring_version(step.registry())
     with step.warehouse() as wh:
         result = score_one(wh, step.store, date.fromisoformat(as_of), cohort, shard, shards, version, cfg)
     figure = f"shard {shard + 1} of {shards}: {len(result.scores):,} customers, {len(result.offboarding):,} listed"

@@ -331,14 +331,20 @@ def score_frame(
 
 
 def scoring_version(registry: Registry, version: str | None = None) -> str:
-    """The version to score with: `version`, or the champion; refuses when there is none."""
+    """The version to score with: `version`, or the champion; refuses when there is none, and with approval
+    required one no validator approved."""
     target = version or registry.champion()
     if not target:
+        waiting = registry.approvals.awaiting() if registry.approval_required else []
         raise RiskOpsError(
-            "there is no champion model to score with",
+            "there is no champion model to score with"
+            + (f" ({', '.join(waiting)} awaiting approval)" if waiting else ""),
             f"model registry at {registry.store.uri('models')}",
-            "train one first: `riskops train --as-of ...` or `make run`",
+            f"a validator approves it: riskops models approve {waiting[-1]} --by NAME"
+            if waiting
+            else "train one first: `riskops train --as-of ...` or `make run`",
         )
+    registry.check_approved(target)
     return target
 
 

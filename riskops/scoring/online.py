@@ -206,6 +206,7 @@ class ModelHolder:
         self.last_failure = ""  # "champion X failed to load: ..." while the champion cannot be served
         self.champion_named = False  # the last read of the pointer named a version
         self.shadow: LoadedModel | None = None  # the named challenger, scored beside the champion, never served
+        self.awaiting: list[str] = []  # with approval required: the versions waiting for a validator
 
     def refresh_shadow(self) -> None:
         """Load the named challenger if it changed (none, or the champion itself: no shadow). A challenger that
@@ -222,11 +223,23 @@ class ModelHolder:
                 self.shadow = None
 
     def refresh(self) -> bool:
-        """Load the champion if it changed; keep the old model on any failure. True when swapped."""
+        """Load the champion if it changed; keep the old model on any failure, and with approval required
+        never load one no validator approved. True when swapped."""
         with self._lock:
             champion = self.registry.champion()
             self.champion_named = champion is not None
+            if self.registry.approval_required:
+                self.awaiting = self.registry.approvals.awaiting()
             if champion is None or (self.current is not None and self.current.version == champion):
+                return False
+            state = self.registry.approvals.state(champion) if self.registry.approval_required else "approved"
+            if state != "approved":  # a champion named before approval was required: it may not decide
+                self.load_failures += 1
+                self.last_failure = (
+                    f"champion {champion} is {state} and approval is required: "
+                    f"riskops models approve {champion} --by NAME"
+                )
+                log.warning("%s; keeping %s", self.last_failure, self.current and self.current.version)
                 return False
             try:
                 loaded = load(self.registry, champion)

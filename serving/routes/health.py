@@ -20,17 +20,22 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(response: Response, service: ServiceDep) -> dict[str, Any]:
-    """Ready when a model is loaded. Says which policy decides and, while a refresh keeps failing, what and why
-    (what is served stays the last good one, so the pod stays ready)."""
+    """Ready when a model is loaded. Says which policy decides, which versions wait for a validator's approval
+    (with approval required) and, while a refresh keeps failing, what and why (what is served stays the last
+    good one, so the pod stays ready)."""
     holder = service.holder
+    waiting = {"awaiting_approval": holder.awaiting} if holder.registry.approval_required else {}
     if holder.current is None:
         response.status_code = 503
-        return {"status": holder.last_failure or "no model loaded", "refresh_failing": service.refreshes.report()}
+        waits = f"no approved champion: {', '.join(holder.awaiting)} awaiting approval" if holder.awaiting else ""
+        status = holder.last_failure or waits or "no model loaded"
+        return {"status": status, "refresh_failing": service.refreshes.report(), **waiting}
     return {
         "status": "ready",
         "model_version": holder.current.version,
         "policy": service.policy_source(),
         "refresh_failing": service.refreshes.report(),
+        **waiting,
     }
 
 
