@@ -24,7 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from console.auth import SESSION_MAX_S, IapVerifier, NotSignedIn, Sessions, SignInGuard
 from console.client import ServiceClient, ServiceError
 from console.deps import HERE, render
-from console.routes import book, customers, review, session
+from console.routes import book, customers, models, review, session
 from riskops import __version__
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
@@ -166,6 +166,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (session, book, customers, review):
+    for module in (session, book, customers, review, models):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from riskops.core.errors import DataContractError, WarehouseError
+from riskops.model.approval import ApprovalError
 from riskops.scoring.bookview import BookQueryError
 from riskops.scoring.review import ReviewError
 from riskops.scoring.whatif import BadChange, WhatIfError
@@ -46,8 +47,9 @@ async def _bad_query(request: Request, e: Exception) -> Response:
 
 async def _refused(request: Request, e: Exception) -> Response:
     """A review decision the rules refuse (role, four eyes, state, a list that changed), or a what-if that
-    cannot be answered now (another model, changed features): 409 with the fix."""
-    assert isinstance(e, ReviewError | WhatIfError)
+    cannot be answered now (another model, changed features), a model decision the four-eyes rules refuse: 409
+    with the fix."""
+    assert isinstance(e, ReviewError | WhatIfError | ApprovalError)
     return JSONResponse({"detail": e.what, "where": e.where, "fix": e.fix}, status_code=409)
 
 
@@ -65,6 +67,7 @@ async def _warehouse(request: Request, e: Exception) -> Response:
 
 def add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReviewError, _refused)
+    app.add_exception_handler(ApprovalError, _refused)
     app.add_exception_handler(BadChange, _bad_change)  # before WhatIfError: the more specific class
     app.add_exception_handler(WhatIfError, _refused)
     app.add_exception_handler(WarehouseError, _warehouse)

@@ -28,6 +28,11 @@ EVIDENCE = ("card.json", "evaluation/report.md")  # what a validator reads; its 
 STATE_OF: dict[Action, State] = {"requested": "awaiting approval", "approved": "approved", "rejected": "rejected"}
 
 
+class ApprovalError(RiskOpsError):
+    """A decision the four-eyes rules refuse (the registering person, a second decision, no reason given), or a
+    version that may not decide because nobody approved it."""
+
+
 class Approval(BaseModel):
     """One entry of a version's approval log."""
 
@@ -102,15 +107,15 @@ class Approvals:
         """Approve or reject: by someone other than the registering person, once, on the evidence as it is now."""
         by = by.strip()
         if not by:
-            raise RiskOpsError("who decides is not named", f"model version {version}", "pass --by NAME")
+            raise ApprovalError("who decides is not named", f"model version {version}", "pass --by NAME")
         if registered_by and by.casefold() == registered_by.strip().casefold():
-            raise RiskOpsError(
+            raise ApprovalError(
                 f"{by} registered model version {version} and cannot also {action.removesuffix('d')} it",
                 f"the approval log of {version}",
                 "four eyes: another person, a validator, decides on it",
             )
         if action == "rejected" and not comment.strip():
-            raise RiskOpsError("a rejection needs its reason", f"model version {version}", "pass --comment WHY")
+            raise ApprovalError("a rejection needs its reason", f"model version {version}", "pass --comment WHY")
         evidence = self.evidence(version)
         entry = Approval(action=action, by=by, at=_now(), comment=comment.strip(), evidence_sha256=evidence)
         return self._append(version, entry)
@@ -118,7 +123,7 @@ class Approvals:
     def _refuse_decided(self, version: str, entries: list[Approval]) -> None:
         decided = next((e for e in entries if e.action != "requested"), None)
         if decided is not None:
-            raise RiskOpsError(
+            raise ApprovalError(
                 f"model version {version} was already {decided.action} by {decided.by} at {decided.at}",
                 self.store.uri(self._key(version)),
                 "a decision is final: retrain to submit a new version",

@@ -31,7 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError
 from riskops.features.engineering import LABEL_COLUMN
 from riskops.io.artifacts import ArtifactStore
-from riskops.model.approval import Approvals
+from riskops.model.approval import ApprovalError, Approvals, state_of
 from riskops.model.inputs import Model, align, predict
 from riskops.model.linear import FILE as LINEAR_FILE
 from riskops.model.linear import LinearModel
@@ -242,7 +242,7 @@ class Registry:
             return
         state = self.approvals.state(version)
         if state != "approved":
-            raise RiskOpsError(
+            raise ApprovalError(
                 f"model version {version} is {state}, and model approval is required",
                 self.store.uri(f"{PREFIX}/{version}"),
                 f"a validator (not its registering person) approves it: riskops models approve {version} --by NAME",
@@ -346,6 +346,30 @@ def approve(registry: Registry, version: str, by: str, comment: str = "") -> boo
 
 def reject(registry: Registry, version: str, by: str, comment: str) -> None:
     registry.approvals.decide(version, "rejected", by, comment, registry.card(version).registered_by)
+
+
+def overview(registry: Registry) -> list[dict[str, Any]]:
+    """Every registered version, newest first, as a validator reviews them: who registered it, its holdout
+    figures, its approval state and log, whether it is the champion."""
+    champion = registry.champion()
+    rows = []
+    for version in reversed(registry.versions()):
+        card = registry.card(version)
+        log = registry.approvals.entries(version)
+        rows.append({
+            "version": version,
+            "family": card.family,
+            "created": card.created,
+            "as_of": card.as_of,
+            "registered_by": card.registered_by,
+            "customers": card.rows.get("customers", 0),
+            "metrics": {k: float(card.metrics[k]) for k in ("roc_auc", "pr_auc", "brier") if k in card.metrics},
+            "report_uri": card.report_uri,
+            "state": state_of(log),
+            "approvals": [e.model_dump() for e in log],
+            "champion": version == champion,
+        })  # fmt: skip
+    return rows
 
 
 def garbage(registry: Registry, older_than_s: float) -> list[str]:

@@ -357,10 +357,15 @@ def assemble_record(
         model_version=card.version if card else None,
         model_metrics={k: float(card.metrics[k]) for k in ("roc_auc", "pr_auc", "brier")} if card else {},
         trained=by["train"].detail["version"] if "train" in by else None,
-        gate=by["gate"].detail if "gate" in by else None,
+        gate=by["gate"].detail | _waits(by.get("promote")) if "gate" in by else None,
         scoring=scoring_record(result) if result else None,
         policy=result.policy.model_dump() if result else None,
     )
+
+
+def _waits(promote: StepRecord | None) -> dict[str, Any]:
+    """The gate's winner queued for a validator instead of promoted (approval required)."""
+    return {"awaiting_approval": True} if promote and promote.detail.get("awaiting_approval") else {}
 
 
 def finish_run(
@@ -374,7 +379,8 @@ def finish_run(
         trained = next((s.detail["version"] for s in steps if s.step == "train"), None)
         card = registry.card(trained) if trained and registry.exists(trained) else None
         record = assemble_record(run_id, flow, steps, card, None)
-        record.report = write_record(store, record)
+        record.report = store.uri(f"{run_id}/run.json")  # the record is this run's report
+        write_record(store, record)
         return record, ""
     card = registry.card(scored.detail["model_version"])
     policy = read_policy(store, run_id)
@@ -419,6 +425,11 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
     if record.trained:
         gate = GateDecision.model_validate(record.gate) if record.gate else None
         lines.append(describe_model(registry.card(record.trained), gate, indent="  "))
+        if gate and gate.awaiting_approval and not record.scoring:
+            lines.append(
+                f"  not scored: no approved champion yet; a validator approves {record.trained} with "
+                f"`riskops models approve {record.trained} --by NAME` (or on the console's Models page)"
+            )
     if record.scoring:
         sc = record.scoring
         lines.append(

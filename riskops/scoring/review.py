@@ -37,7 +37,7 @@ from riskops.core.errors import ConfigError, RiskOpsError
 from riskops.io.warehouse.base import Warehouse
 
 DECISIONS = "review_decisions"
-Role = Literal["viewer", "reviewer", "approver"]
+Role = Literal["viewer", "reviewer", "approver", "validator"]  # a validator approves models, not customers
 Action = Literal["offboard", "keep", "escalate"]
 ACTIONS: tuple[Action, ...] = ("offboard", "keep", "escalate")
 Recorded = Literal["offboard", "keep", "escalate", "confirm"]  # what staff record: a decision or a confirmation
@@ -101,7 +101,7 @@ class Users:
         try:
             users = [LocalUser.model_validate(u) for u in (raw.get("users") or [])]
         except (ValidationError, AttributeError) as e:
-            fix = "each entry needs name, role (viewer|reviewer|approver) and password_sha256"
+            fix = "each entry needs name, role (viewer|reviewer|approver|validator) and password_sha256"
             raise ConfigError(f"a user entry is invalid: {e}", where, fix) from e
         names = [u.name for u in users]
         if len(set(names)) != len(names):

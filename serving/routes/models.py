@@ -1,11 +1,19 @@
-"""GET /v1/model: the serving model's card in brief."""
+"""The models: GET /v1/model (the serving model's card in brief); for the console, GET /v1/models (every version
+with its approval) and POST /v1/models/{version}/approval (a validator's four-eyes decision, in the name of the
+staff member the console asserts). Thin: riskops.model.registry decides and writes the approval log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from typing import Any, Literal
 
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from riskops.model import registry as models
 from riskops.model.fairness import fairness_summary
-from serving.deps import ModelDep
+from serving.deps import ModelDep, ServiceDep, StaffDep, require_console_key
+from serving.errors import NotFound
 from serving.schemas import ModelInfo
 
 router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the route by its full path
@@ -25,3 +33,34 @@ async def model_info(m: ModelDep) -> ModelInfo:
         loaded_at=m.loaded_at,
         fairness=fairness_summary(c.metrics.get("fairness", {})),
     )
+
+
+class ApprovalBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approved", "rejected"]
+    comment: str = Field(default="", max_length=2000, description="what the approval rests on; a rejection's reason")
+
+
+@router.get("/models", dependencies=[Depends(require_console_key)])
+async def versions(service: ServiceDep) -> dict[str, Any]:
+    """Every registered version, newest first, with who registered it, its holdout figures and its approval."""
+    registry = service.holder.registry
+    rows = await asyncio.to_thread(models.overview, registry)
+    return {"approval_required": registry.approval_required, "versions": rows}
+
+
+@router.post("/models/{version}/approval", status_code=201, dependencies=[Depends(require_console_key)])
+async def decide(version: str, body: ApprovalBody, service: ServiceDep, staff: StaffDep) -> dict[str, Any]:
+    """A validator approves (a version awaiting approval becomes the champion) or rejects a version."""
+    if staff.role != "validator":
+        raise HTTPException(403, f"{staff.name} is a {staff.role}; only a validator approves or rejects models")
+    registry = service.holder.registry
+    if not await asyncio.to_thread(registry.exists, version):
+        raise NotFound(f"model version {version} is not registered")
+    if body.action == "approved":
+        promoted = await asyncio.to_thread(models.approve, registry, version, staff.name, body.comment)
+    else:
+        await asyncio.to_thread(models.reject, registry, version, staff.name, body.comment)
+        promoted = False
+    return {"version": version, "state": body.action, "by": staff.name, "champion": promoted}

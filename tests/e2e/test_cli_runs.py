@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from riskops.data.amlsim import default_dir
+from riskops.model.approval import default_person
 
 pytestmark = pytest.mark.e2e
 RISKOPS = str(Path(sys.executable).parent / "riskops")
@@ -70,6 +71,7 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
         "family": "catboost",
         "mapping": {},
         "shards": 1,
+        "registered_by": default_person(),  # no --by: the operating-system user
     }
     assert meta["flow"] == "job" and list(meta["timings_s"]) == STEPS[:-1]
     report = json.loads((run_dirs[0] / "validation" / "labelled" / "report.json").read_text())

@@ -1,0 +1,146 @@
+"""Four eyes before a model decides (issue: model governance), as the people involved meet it: a data scientist
+runs the job with approval required, the winning model waits; the service stays unready; the data scientist's
+own approval is refused in the terminal and on the service; a validator approves it on the console's Models
+page in Chromium; only then does the service serve it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from riskops.scoring.review import password_hash
+from tests.e2e.test_cli_runs import SAME_DATA, riskops
+from tests.e2e.test_console import CHROMIUM, _accessible, _shot
+from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
+
+pytestmark = pytest.mark.e2e
+KEY = "console-key"
+USERS = {"dana": "validator", "vic": "validator", "rita": "reviewer"}  # dana also trains: never her own approver
+APPROVAL = {"RISKOPS_MODEL_APPROVAL": "required"}
+
+
+def _ready(url: str) -> httpx.Response:
+    return httpx.get(f"{url}/readyz", timeout=5)
+
+
+def _sign_in(browser: Any, url: str, name: str) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/models")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(name + "-pw")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{url}/models")
+    return page
+
+
+def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_it(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: `make ops-tools` installs it (apt)")
+    r = riskops("run", *SAME_DATA, "--by", "dana", cwd=tmp_path, env=APPROVAL)
+    assert r.returncode == 0, r.stderr
+    version = json.loads(next((tmp_path / "runs").glob("2*/run.json")).read_text())["trained"]
+    assert "gate: AWAITING APPROVAL" in r.stdout and "not scored: no approved champion yet" in r.stdout
+    assert f"{version} awaits approval" in r.stderr and "score-shard-0" not in r.stderr
+    listed = riskops("models", "list", cwd=tmp_path, env=APPROVAL)
+    assert f"{version}" in listed.stdout and "by dana  awaiting approval" in listed.stdout
+    refused = riskops("models", "promote", version, cwd=tmp_path, env=APPROVAL)
+    assert refused.returncode == 2 and "is awaiting approval, and model approval is required" in refused.stderr
+
+    home = tmp_path / "runs"
+    env = {**os.environ, "RISKOPS_HOME": str(home), **APPROVAL}
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    service, service_url = start_uvicorn(
+        env | {"RISKOPS_API_KEY_HASHES": digest, "RISKOPS_REVIEWER_KEY_HASHES": digest, "RISKOPS_MODEL_POLL_S": "0.3"},
+        tmp_path / "service.log",
+        ready_s=2,
+    )
+    users = tmp_path / "users.yaml"
+    users.write_text(
+        json.dumps(
+            {"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")} for n, r in USERS.items()]}
+        )
+    )
+    port = free_port()
+    console_env = env | {
+        "RISKOPS_CONSOLE_SERVICE_URL": service_url,
+        "RISKOPS_CONSOLE_API_KEY": KEY,
+        "RISKOPS_CONSOLE_USERS": str(users),
+        "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
+    }
+    with (tmp_path / "console.log").open("wb") as fh:
+        console = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "console.main:create_app", "--factory", "--port", str(port)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=console_env,
+        )
+    from playwright.sync_api import sync_playwright
+
+    try:
+        wait_for_port(port, console, tmp_path / "console.log")
+        waiting = _ready(service_url)  # nothing approved: nothing decides
+        assert waiting.status_code == 503 and waiting.json()["awaiting_approval"] == [version]
+        assert f"{version} awaiting approval" in waiting.json()["status"]
+
+        own = riskops("models", "approve", version, "--by", "dana", cwd=tmp_path, env=APPROVAL)
+        assert own.returncode == 2 and "dana registered model version" in own.stderr and "four eyes" in own.stderr
+        staff = {"x-api-key": KEY, "x-riskops-staff": "dana", "x-riskops-staff-role": "validator"}
+        forged = httpx.post(f"{service_url}/v1/models/{version}/approval", json={"action": "approved"}, headers=staff)
+        assert forged.status_code == 409 and "cannot also approve it" in forged.json()["detail"]
+        as_reviewer = staff | {"x-riskops-staff": "rita", "x-riskops-staff-role": "reviewer"}
+        assert (
+            httpx.post(
+                f"{service_url}/v1/models/{version}/approval", json={"action": "approved"}, headers=as_reviewer
+            ).status_code
+            == 403
+        )
+
+        url = f"http://127.0.0.1:{port}"
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+            page = _sign_in(browser, url, "dana")
+            row = page.locator(f'#models tr[data-version="{version}"]')
+            assert row.get_attribute("data-state") == "awaiting approval"
+            assert "You registered it" in row.inner_text() and row.locator("form").count() == 0
+            page = _sign_in(browser, url, "rita")
+            assert "Only a validator decides" in page.locator(f'#models tr[data-version="{version}"]').inner_text()
+
+            page = _sign_in(browser, url, "vic")
+            _accessible(page)
+            row = page.locator(f'#models tr[data-version="{version}"]')
+            row.get_by_label("Decision").select_option("approved")
+            row.get_by_label("Comment").fill("holdout and fairness reviewed")
+            assert _ready(service_url).status_code == 503  # still nothing served before the click
+            row.get_by_role("button", name="Record").click()
+            page.wait_for_load_state("networkidle")
+            assert "it is now the champion" in page.locator(".flash").inner_text()
+            row = page.locator(f'#models tr[data-version="{version}"]')
+            assert row.get_attribute("data-state") == "approved" and "champion" in row.inner_text()
+            assert "approved by vic" in row.inner_text() and "holdout and fairness reviewed" in row.inner_text()
+            _shot(page, "models")
+            browser.close()
+
+        deadline = time.monotonic() + 20
+        while (ready := _ready(service_url)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ready.status_code == 200 and ready.json()["model_version"] == version
+        assert ready.json()["awaiting_approval"] == []
+        shown = riskops("models", "show", version, cwd=tmp_path, env=APPROVAL)
+        log = json.loads(shown.stdout)["approval"]
+        assert log["state"] == "approved" and [e["by"] for e in log["log"]] == ["gate", "vic"]
+        assert len(log["log"][1]["evidence_sha256"]) == 64
+        again = riskops("models", "reject", version, "--by", "vic", "--comment", "changed my mind", cwd=tmp_path)
+        assert again.returncode == 2 and "already approved by vic" in again.stderr
+    finally:
+        stop(console)
+        stop(service)
