@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.auth import UserDep, check_token
+from console.client import segment
 from console.deps import ClientDep, audit, render
 
 router = APIRouter()
@@ -29,6 +30,13 @@ async def page(request: Request, user: UserDep, client: ClientDep) -> HTMLRespon
     )
 
 
+@router.get("/models/{version}/card", response_class=HTMLResponse)
+async def card(request: Request, version: str, user: UserDep, client: ClientDep) -> HTMLResponse:
+    page_ = await client.get(f"/v1/models/{segment(version)}/card", user=user)
+    audit(request, user, "view_model_card", version=version)
+    return render(request, "card.html", user, card=page_)
+
+
 @router.post("/models/{version}")
 async def decide(
     request: Request,
@@ -42,7 +50,7 @@ async def decide(
     check_token(request.app.state.secret, request, user, token)
     try:
         answer = await client.call(
-            "POST", f"/v1/models/{version}/approval", user, json={"action": action, "comment": comment}
+            "POST", f"/v1/models/{segment(version)}/approval", user, json={"action": action, "comment": comment}
         )
     except Exception as e:
         audit(request, user, "model_decision_refused", version=version, action=action, reason=str(e)[:500])

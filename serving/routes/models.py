@@ -1,6 +1,7 @@
-"""The models: GET /v1/model (the serving model's card in brief); for the console, GET /v1/models (every version
-with its approval) and POST /v1/models/{version}/approval (a validator's four-eyes decision, in the name of the
-staff member the console asserts). Thin: riskops.model.registry decides and writes the approval log."""
+"""The models: GET /v1/model (the serving model in brief) and /v1/model/card (its model card); for the console,
+GET /v1/models (every version with its approval), /v1/models/{version}/card, and POST
+/v1/models/{version}/approval (a validator's four-eyes decision, in the name of the staff member the console
+asserts). Thin: riskops.model.registry decides and writes the approval log."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.model import registry as models
+from riskops.model.cardpage import CardPage, card_page, version_card
 from riskops.model.fairness import fairness_summary
 from serving.deps import ModelDep, ServiceDep, StaffDep, require_console_key
 from serving.errors import NotFound
@@ -35,6 +37,14 @@ async def model_info(m: ModelDep) -> ModelInfo:
     )
 
 
+@router.get("/model/card", response_model=CardPage)
+async def model_card(m: ModelDep, service: ServiceDep) -> CardPage:
+    """The serving model's card: intended use, uses it is not for, data, metrics, fairness, limitations and
+    its approvals."""
+    log = await asyncio.to_thread(service.holder.registry.approvals.entries, m.version)
+    return card_page(m.card, log)
+
+
 class ApprovalBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +58,15 @@ async def versions(service: ServiceDep) -> dict[str, Any]:
     registry = service.holder.registry
     rows = await asyncio.to_thread(models.overview, registry)
     return {"approval_required": registry.approval_required, "versions": rows}
+
+
+@router.get("/models/{version}/card", response_model=CardPage, dependencies=[Depends(require_console_key)])
+async def version_card_of(version: str, service: ServiceDep) -> CardPage:
+    """Any registered version's card, for the validator deciding on it."""
+    registry = service.holder.registry
+    if not await asyncio.to_thread(registry.exists, version):
+        raise NotFound(f"model version {version} is not registered")
+    return await asyncio.to_thread(version_card, registry, version)
 
 
 @router.post("/models/{version}/approval", status_code=201, dependencies=[Depends(require_console_key)])

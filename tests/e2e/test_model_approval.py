@@ -128,6 +128,13 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
             assert row.get_attribute("data-state") == "approved" and "champion" in row.inner_text()
             assert "approved by vic" in row.inner_text() and "holdout and fairness reviewed" in row.inner_text()
             _shot(page, "models")
+            row.get_by_role("link", name=version).click()  # the model card the validator signed
+            page.wait_for_load_state("networkidle")
+            assert page.locator("#card-state").inner_text() == "approved"
+            assert "holdout and fairness reviewed" in page.locator("#approvals + ul").inner_text()
+            assert page.locator("#card-limitations li").count() >= 2
+            _accessible(page)
+            _shot(page, "model-card")
             browser.close()
 
         deadline = time.monotonic() + 20
@@ -135,6 +142,9 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
             time.sleep(0.2)
         assert ready.status_code == 200 and ready.json()["model_version"] == version
         assert ready.json()["awaiting_approval"] == []
+        served = httpx.get(f"{service_url}/v1/model/card", headers={"x-api-key": KEY}).json()
+        assert served["version"] == version and served["approval"]["state"] == "approved"
+        assert served["registered_by"] == "dana" and "Intended" not in json.dumps(served["limitations"])
         shown = riskops("models", "show", version, cwd=tmp_path, env=APPROVAL)
         log = json.loads(shown.stdout)["approval"]
         assert log["state"] == "approved" and [e["by"] for e in log["log"]] == ["gate", "vic"]

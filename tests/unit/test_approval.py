@@ -16,6 +16,7 @@ from riskops.core.errors import RiskOpsError
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.approval import Approvals, state_of
+from riskops.model.cardpage import version_card
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import Registry, approve, reject
 from riskops.runs.candidate import train_and_register
@@ -131,6 +132,16 @@ def test_no_unapproved_model_decides(ingested: DuckDBWarehouse, tmp_path: Path) 
     assert reg.champion() == card.version and reg.history()[-1]["reason"] == "approved by vera: pack reviewed"
     assert holder.refresh() and holder.current is not None and holder.current.version == card.version
     assert holder.awaiting == [] and scoring_version(reg) == card.version
+
+    # Its model card says what it is for, what it saw, how it did and who approved it, from its own figures.
+    page = version_card(reg, card.version)
+    assert page.registered_by == "dana" and page.approval["state"] == "approved"
+    assert [e["by"] for e in page.approval["log"]] == ["gate", "vera"]
+    assert page.metrics["holdout_pr_auc"] == card.metrics["pr_auc"] and page.data["positives"] == card.rows["suspended"]
+    assert any("Deciding about a customer without a person" in x for x in page.not_intended_use)
+    held = int(card.metrics["holdout_suspended"])
+    assert f"The holdout holds {held} SUSPENDED customers" in page.limitations[0]  # a small book says so
+    assert any("declared no protected attributes" in x for x in page.limitations)
 
     # A rejected challenger can never be promoted, even by hand.
     other, _ = train_and_register(
