@@ -22,6 +22,7 @@ COMPONENTS = (
     "features",
     "train",
     "evaluate",
+    "validate",
     "gate",
     "promote",
     "shard_plan",
@@ -52,7 +53,7 @@ class Sizing:
 
 
 _LIGHT = Resources("1", "2G")  # steps whose work runs in BigQuery, or that move a few records
-# Up to this many customers -> the resources of the heavy steps (train, evaluate, score_shard, score); the
+# Up to this many customers -> the resources of the heavy steps (train, validate, evaluate, score_shard, score); the
 # BigQuery-bound steps (ingest, features) and the bookkeeping ones stay light.
 TIERS: tuple[tuple[str, int, dict[str, Resources]], ...] = (
     (
@@ -60,6 +61,7 @@ TIERS: tuple[tuple[str, int, dict[str, Resources]], ...] = (
         100_000,
         {
             "train": Resources("4", "8G"),
+            "validate": Resources("4", "8G"),  # refits the recipe out of time
             "evaluate": Resources("2", "4G"),
             "score_shard": Resources("2", "4G"),
             "score": Resources("2", "8G"),
@@ -70,6 +72,7 @@ TIERS: tuple[tuple[str, int, dict[str, Resources]], ...] = (
         2_000_000,
         {
             "train": Resources("8", "32G"),
+            "validate": Resources("8", "32G"),  # refits the recipe out of time
             "evaluate": Resources("4", "16G"),
             "score_shard": Resources("4", "16G"),
             "score": Resources("4", "32G"),
@@ -82,6 +85,7 @@ TIERS: tuple[tuple[str, int, dict[str, Resources]], ...] = (
         10_000_000,
         {
             "train": Resources("16", "64G"),
+            "validate": Resources("16", "64G"),  # refits the recipe out of time
             "evaluate": Resources("8", "32G"),
             "score_shard": Resources("4", "16G"),
             "score": Resources("8", "64G"),
@@ -94,6 +98,7 @@ TIERS: tuple[tuple[str, int, dict[str, Resources]], ...] = (
         50_000_000,
         {
             "train": Resources("32", "128G"),
+            "validate": Resources("32", "128G"),  # refits the recipe out of time
             "evaluate": Resources("16", "64G"),
             "score_shard": Resources("4", "16G"),
             "score": Resources("16", "128G"),

@@ -6,6 +6,7 @@ from components.gate import gate
 from components.ingest import ingest
 from components.promote import promote
 from components.train import train
+from components.validate import validate
 from pipelines.sizing import sized
 from riskops.runs.parameters import DEFAULTS
 
@@ -26,6 +27,7 @@ def training_pipeline(
     outcomes: bool = DEFAULTS.outcomes,
     family: str = DEFAULTS.family,
     fairness: dict = {},  # noqa: B006 - the policy's fairness limits; {} is the defaults (four-fifths rule)
+    validation: dict = {},  # noqa: B006 - the policy's validation limits; {} is the defaults
     allow_protected: dict = {},  # noqa: B006 - protected attributes the policy lets the model use, justified
     max_list_share: float = DEFAULTS.max_list_share,  # the policy's; fairness is measured on the list it allows
     registered_by: str = DEFAULTS.registered_by,  # who submits it: never the model's approver
@@ -75,12 +77,13 @@ def training_pipeline(
         "evaluate",
     )
     version = evaluated.outputs["Output"]
+    validated = sized(validate(config=config, version=version, run_id=run, validation=validation), "validate")
     decision = sized(
         gate(
             config=config, version=version, run_id=run, margin=margin, fairness=fairness, max_list_share=max_list_share
         ),
         "gate",
-    )
+    ).after(validated)
     with dsl.If(decision.outputs["Output"] == True, name="passed-gate"):  # noqa: E712 - a KFP condition
         sized(promote(config=config, version=version, run_id=run), "promote")
     return run

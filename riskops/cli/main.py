@@ -477,6 +477,17 @@ def evaluate_cmd(
     out.print(f"report: {uri}")
 
 
+def _version_or_champion(reg: Registry, version: str) -> str:
+    target = version or reg.champion()
+    if not target:
+        raise RiskOpsError(
+            "no VERSION given and there is no champion",
+            "the model registry",
+            "name a version from `riskops models list`",
+        )
+    return target
+
+
 def _registry() -> Registry:
     from riskops.io.artifacts import open_store
     from riskops.model.registry import Registry
@@ -507,10 +518,48 @@ def models_show_cmd(
 ) -> None:
     """The full model card of a version and its approval log, as JSON."""
     reg = _registry()
-    target = version or reg.champion() or ""
+    target = _version_or_champion(reg, version)
     card = reg.card(target).model_dump(mode="json")
     approvals = [e.model_dump() for e in reg.approvals.entries(target)]
     out.print_json(data=card | {"approval": {"state": reg.approvals.state(target), "log": approvals}})
+
+
+@models_app.command("validate")
+def models_validate_cmd(
+    version: Annotated[str, typer.Argument(help="Model version (default: the champion).")] = "",
+    duckdb: Annotated[
+        Path | None,
+        typer.Option(
+            "--duckdb", help="DuckDB file with the labelled cohort (default: the one of the run that trained it)."
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Policy file whose `validation:` sets the limits.")
+    ] = None,
+) -> None:
+    """Write a version's validation pack beside it (models/VERSION/validation/: pack.json, pack.html, pack.pdf):
+    out of time, a scorecard benchmark, stability, weak spots, sensitivity, fairness and limitations, each with
+    its status against the policy's limits.
+
+    Example: riskops models validate m20261207-101500-000000"""
+    from riskops.io.warehouse import open_warehouse
+    from riskops.runs.record import run_that_trained
+    from riskops.runs.validate import validate_version
+
+    settings = Settings()
+    reg = _registry()
+    target = _version_or_champion(reg, version)
+    reg.card(target)  # an unknown version is named before any work
+    if duckdb is None and settings.warehouse == "duckdb" and settings.duckdb_path is None:
+        run = run_that_trained(reg.store, target)
+        found = settings.home / run / "warehouse.duckdb" if run else None
+        duckdb = found if found and found.exists() else None
+    cfg = _load_policy(policy)
+    with open_warehouse(settings, duckdb) as wh:
+        pack = validate_version(wh, reg.store, target, cfg.validation if cfg else None, say=console.print)
+    for s in pack.sections:
+        out.print(f"  {s.title:<20} {s.status:<5} {s.reading}")
+    out.print(f"validation pack: {pack.status}; {reg.store.uri(f'models/{target}/validation/pack.html')}")
 
 
 DeciderOpt = Annotated[str, typer.Option("--by", help="Who decides: a validator, not the registering person.")]

@@ -5,7 +5,8 @@ about customers) until a person other than the one who registered it approves it
 
 A gate winner is *requested* ("awaiting approval"); the first approval or rejection decides and is final (a
 rejected version is retrained, not re-approved). Each decision records the SHA-256 of the evidence it was made
-on (the card and the evaluation report), so an approval cannot silently cover files changed after it.
+on (the card, the evaluation report and the validation pack), so an approval cannot silently cover files changed
+after it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from riskops.io.artifacts import ArtifactStore
 Action = Literal["requested", "approved", "rejected"]
 State = Literal["not submitted", "awaiting approval", "approved", "rejected"]
 LOG = "approvals.json"
-EVIDENCE = ("card.json", "evaluation/report.md")  # what a validator reads; its digest is kept with the decision
+# What a validator reads; its digest is kept with each decision.
+EVIDENCE = ("card.json", "evaluation/report.md", "validation/pack.json")
 STATE_OF: dict[Action, State] = {"requested": "awaiting approval", "approved": "approved", "rejected": "rejected"}
 
 

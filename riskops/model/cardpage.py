@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from riskops.data.contract import outcome_word
 from riskops.model.approval import Approval, state_of
 from riskops.model.fairness import breaches, fairness_summary
+from riskops.model.pack import Pack, read_pack
 from riskops.model.registry import ModelCard, Registry
 
 SMALL_POSITIVES = 100  # below this many positive examples the holdout figures swing widely between samples
@@ -32,11 +33,12 @@ class CardPage(BaseModel):
     metrics: dict[str, float]
     fairness: dict[str, Any]
     limitations: list[str]
+    validation: dict[str, Any]
     approval: dict[str, Any]
 
 
-def card_page(card: ModelCard, log: list[Approval]) -> CardPage:
-    """One version's model card."""
+def card_page(card: ModelCard, log: list[Approval], pack: Pack | None = None) -> CardPage:
+    """One version's model card (with its validation pack's verdicts, when it has one)."""
     word = outcome_word(card.feature_config.get("label_words") or {})
     m = card.metrics
     at = m.get("at_cost_optimal", {})
@@ -89,6 +91,7 @@ def card_page(card: ModelCard, log: list[Approval]) -> CardPage:
         metrics=metrics,
         fairness=fairness_summary(m.get("fairness", {})),
         limitations=limitations(card, word),
+        validation=pack.summary() if pack else {"status": "not validated", "sections": []},
         approval={"state": state_of(log), "log": [e.model_dump() for e in log]},
     )
 
@@ -126,4 +129,5 @@ def limitations(card: ModelCard, word: str) -> list[str]:
 
 
 def version_card(registry: Registry, version: str) -> CardPage:
-    return card_page(registry.card(version), registry.approvals.entries(version))
+    card = registry.card(version)
+    return card_page(card, registry.approvals.entries(version), read_pack(registry.store, version))

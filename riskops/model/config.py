@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Imbalance = Literal["none", "class_weights", "oversample"]
 Family = Literal["catboost", "logistic_regression"]  # the model families a version can ship (model.linear)
@@ -41,3 +41,25 @@ class CostMatrix(BaseModel):
 
     missed_cost: float = Field(default=5_000.0, gt=0, description="a SUSPENDED-to-be customer kept (false negative)")
     offboard_cost: float = Field(default=400.0, gt=0, description="a good customer off-boarded (false positive)")
+
+
+class ValidationPolicy(BaseModel):
+    """The limits a validation pack judges by (the policy file's `validation:`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    oot_share: float = Field(default=0.2, gt=0, lt=0.6, description="share of the labelled book, its latest "
+                             "signups, that the out-of-time model is tested on")  # fmt: skip
+    oot_auc_drop_warn: float = Field(default=0.03, ge=0)
+    oot_auc_drop_fail: float = Field(default=0.08, ge=0)
+    psi_warn: float = Field(default=0.1, gt=0, description="PSI above this across vintages is a shift")
+    psi_fail: float = Field(default=0.25, gt=0, description="PSI above this is a shift the model may not survive")
+    weak_auc: float = Field(default=0.6, gt=0, lt=1, description="a bin or segment ranking worse is a weak spot")
+    min_bin_customers: int = Field(default=30, ge=5, description="bins smaller than this are not judged")
+    overfit_gap_warn: float = Field(default=0.05, ge=0, description="development ROC-AUC above holdout by this")
+    overfit_gap_fail: float = Field(default=0.15, ge=0)
+    noise: float = Field(default=0.1, gt=0, le=1, description="perturbation, as a share of each feature's spread")
+    min_list_overlap: float = Field(default=0.8, gt=0, le=1, description="list overlap under that noise")
+    bootstrap: int = Field(default=500, ge=50, le=5000, description="paired bootstrap resamples")
+    key_features: int = Field(default=8, ge=1, le=30)
+    scorecard_features: int = Field(default=15, ge=2, le=60)

@@ -23,6 +23,13 @@ from riskops.model.segments import Cutoffs, shares
 
 REFERENCE = "reference.json"
 MAX_CATEGORIES = 12
+EPS = 1e-4  # a share of 0 would make the PSI infinite: both sides are floored here
+
+
+def psi(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """PSI over the last axis, shares floored at EPS on both sides."""
+    a, e = np.maximum(a, EPS), np.maximum(e, EPS)
+    return np.sum((a - e) * np.log(a / e), axis=-1)
 
 
 class Profile(BaseModel):
@@ -110,3 +117,23 @@ def build_reference(
         score=numeric_profile("score", scores),
         segments=shares(scores, Cutoffs(high, medium)) if len(scores) else {"Low": 1.0, "Medium": 0.0, "High": 0.0},
     )
+
+
+def shares_in(p: Profile, values: Any) -> np.ndarray:
+    """The shares of `values` in the profile's bins, then missing: the same layout as the profile's own."""
+    s = pd.Series(values)
+    n = max(len(s), 1)
+    if p.kind == "categorical":
+        missing = _is_missing(s)
+        present = s[~missing].astype(str)
+        known = [int((present == c).sum()) for c in p.categories]
+        return np.array([*known, len(present) - sum(known), int(missing.sum())]) / n
+    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    present = x[np.isfinite(x)]
+    binned = np.bincount(np.searchsorted(p.edges, present, side="right"), minlength=len(p.edges) + 1)
+    return np.append(binned, len(x) - len(present)) / n
+
+
+def psi_against(p: Profile, values: Any) -> float:
+    """PSI of `values` against the profile's reference shares (missing counted as a bin)."""
+    return float(psi(shares_in(p, values), np.array([*p.shares, p.missing])))

@@ -35,6 +35,7 @@ from riskops.model.approval import ApprovalError, Approvals, state_of
 from riskops.model.inputs import Model, align, predict
 from riskops.model.linear import FILE as LINEAR_FILE
 from riskops.model.linear import LinearModel
+from riskops.model.pack import read_pack
 
 log = logging.getLogger(__name__)
 PREFIX = "models"
@@ -356,6 +357,7 @@ def overview(registry: Registry) -> list[dict[str, Any]]:
     for version in reversed(registry.versions()):
         card = registry.card(version)
         log = registry.approvals.entries(version)
+        pack = read_pack(registry.store, version)
         rows.append({
             "version": version,
             "family": card.family,
@@ -365,6 +367,7 @@ def overview(registry: Registry) -> list[dict[str, Any]]:
             "customers": card.rows.get("customers", 0),
             "metrics": {k: float(card.metrics[k]) for k in ("roc_auc", "pr_auc", "brier") if k in card.metrics},
             "report_uri": card.report_uri,
+            "validation": pack.status if pack else "not validated",
             "state": state_of(log),
             "approvals": [e.model_dump() for e in log],
             "champion": version == champion,

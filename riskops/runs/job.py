@@ -115,6 +115,7 @@ def run_steps(
             config, version, run_id, params.missed_cost, params.offboard_cost, params.fairness, params.max_list_share
         )
     )
+    step(steps.validate(config, version, run_id, params.validation))
     if step(steps.gate(config, version, run_id, params.margin, params.fairness, params.max_list_share)):
         step(steps.promote(config, version, run_id, "passed the gate"))
     scored = (dataset / "unlabelled").exists() and steps.champion(config) is not None  # none: one awaits approval

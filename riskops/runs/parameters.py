@@ -39,6 +39,11 @@ class RunParameters(BaseModel):
         return (self.policy or OffboardConfig()).fairness.model_dump()
 
     @property
+    def validation(self) -> dict[str, Any]:
+        """The limits the validation pack judges by: the policy's."""
+        return (self.policy or OffboardConfig()).validation.model_dump()
+
+    @property
     def max_list_share(self) -> float:
         """The policy's list limit as a share of the book (1.0: none), the decisions fairness is measured at."""
         return (self.policy or OffboardConfig()).max_list_share or 1.0
@@ -59,6 +64,7 @@ class RunParameters(BaseModel):
             "outcomes",
             "family",
             "fairness",
+            "validation",
             "max_list_share",
             "allow_protected",
             "registered_by",

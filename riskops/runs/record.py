@@ -67,6 +67,16 @@ def read_steps(store: ArtifactStore, run_id: str) -> list[StepRecord]:
     return sorted(records, key=lambda r: r.finished)
 
 
+def run_that_trained(store: ArtifactStore, version: str) -> str | None:
+    """The run whose train step made `version` (None: trained outside a run, e.g. `riskops train`)."""
+    for key in store.list():
+        if key.endswith("/steps/train.json") and key.count("/") == 2:
+            record = StepRecord.model_validate_json(store.read_text(key))
+            if record.detail.get("version") == version:
+                return key.split("/")[0]
+    return None
+
+
 def write_record(store: ArtifactStore, record: RunRecord) -> str:
     return store.write_text(f"{record.run_id}/run.json", record.model_dump_json(indent=2))
 

@@ -294,6 +294,39 @@ def evaluate(
     )
 
 
+def validate(config: Config, version: str, run_id: str, validation: Mapping[str, Any] | None = None) -> StepResult:
+    """The candidate's validation pack (riskops.runs.validate) from the labelled cohort it learned from: what a
+    validator reads before approving it. Its value is the pack's overall status."""
+    from riskops.model.config import ValidationPolicy
+    from riskops.model.pack import FOLDER
+    from riskops.runs.validate import validate_version
+
+    step = _Step(config, run_id, "validate")
+    policy = ValidationPolicy.model_validate(dict(validation or {}))
+    with step.warehouse() as wh:
+        pack = validate_version(wh, step.store, version, policy)
+    by = {s.name: s for s in pack.sections}
+    figure = f"{pack.status}: " + ", ".join(f"{s.name} {s.status}" for s in pack.sections if s.status != "n/a")
+    metrics = {f"{name}_{k}": float(x) for name, k, x in _pack_metrics(by) if x is not None}
+    document = step.store.read_text(f"models/{version}/{FOLDER}/pack.md")
+    detail = {"version": version, "status": pack.status, "pack": step.store.uri(f"models/{version}/{FOLDER}/pack.html")}
+    return step.done(
+        pack.status, figure, metrics, document, parameters={"validation": policy.model_dump()}, detail=detail
+    )
+
+
+def _pack_metrics(by: dict[str, Any]) -> list[tuple[str, str, float | None]]:
+    """The pack's headline figures as run metrics."""
+    oot, bench, stab = by["out_of_time"].figures, by["benchmark"].figures, by["stability"].figures
+    return [
+        ("oot", "roc_auc", oot["out_of_time"]["roc_auc"]),
+        ("in_time", "roc_auc", oot["in_time"]["roc_auc"]),
+        ("scorecard", "pr_auc", bench["scorecard_pr_auc"]),
+        ("champion", "lead", bench["lead"]),
+        ("stability", "max_psi", stab["largest"]["psi"]),
+    ]
+
+
 def gate(
     config: Config,
     version: str,

@@ -24,12 +24,11 @@ from riskops.data.contract import table_name
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
 from riskops.model.inputs import MISSING_CATEGORY
-from riskops.model.reference import REFERENCE, Profile, ReferenceProfile, build_reference
+from riskops.model.reference import REFERENCE, Profile, ReferenceProfile, build_reference, psi
 from riskops.model.registry import PREFIX, ModelCard, Registry
 from riskops.scoring.policy import DriftPolicy, model_policy
 
 DRIFT = "drift.json"  # in a scoring run's folder: every variable's drift, for the report
-EPS = 1e-4  # a share of 0 would make the PSI infinite: both sides are floored here
 
 
 class Drift(BaseModel):
@@ -146,12 +145,6 @@ def _js(p: np.ndarray, q: np.ndarray) -> float:
         return float(np.sum(a[used] * np.log2(a[used] / m[used])))
 
     return (kl(p) + kl(q)) / 2
-
-
-def psi(a: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """PSI over the last axis, shares floored at EPS on both sides."""
-    a, e = np.maximum(a, EPS), np.maximum(e, EPS)
-    return np.sum((a - e) * np.log(a / e), axis=-1)
 
 
 def _null_quantiles(shares: np.ndarray, rows: int, ref_rows: int, q: float, draws: int = 20_000) -> tuple[float, float]:

@@ -25,11 +25,10 @@ import pyarrow.parquet as pq
 from riskops.core.errors import DataContractError
 from riskops.features.engineering import ID_COLUMN, TX_COLUMNS, FeatureConfig, FeatureSet, online_features
 from riskops.model.inputs import MISSING_CATEGORY, align, check_columns, shap_values
-from riskops.model.reference import REFERENCE, Profile, ReferenceProfile
+from riskops.model.reference import REFERENCE, Profile, ReferenceProfile, psi
 from riskops.model.registry import ModelCard, Registry
 from riskops.model.segments import Segment, offboarded, segment_of, shares
 from riskops.scoring.bookview import BookView
-from riskops.scoring.drift import psi
 from riskops.scoring.offboard import (
     MODEL_VERSION_KEY,
     SCORES,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from riskops.core.configfile import read_config
 from riskops.core.errors import ConfigError
-from riskops.model.config import ModelChoice, TrainConfig
+from riskops.model.config import ModelChoice, TrainConfig, ValidationPolicy
 from riskops.model.fairness import FairnessPolicy
 from riskops.model.segments import Cutoffs
 
@@ -186,6 +186,11 @@ class OffboardConfig(BaseModel):
         description="limits across protected groups: "
         "the model report judges each candidate by them, the gate refuses a breach the "
         "champion does not make (read when training)",
+    )
+    validation: ValidationPolicy = Field(
+        default_factory=ValidationPolicy,
+        description="the limits each model's validation pack judges by (read when training and by `riskops models "
+        "validate`)",
     )
     min_rules: int = Field(default=1, ge=1, description="rules a Medium customer must trigger to be off-boarded")
     reasons: int = Field(

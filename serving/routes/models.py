@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.model import registry as models
-from riskops.model.cardpage import CardPage, card_page, version_card
+from riskops.model.cardpage import CardPage, version_card
 from riskops.model.fairness import fairness_summary
 from serving.deps import ModelDep, ServiceDep, StaffDep, require_console_key
 from serving.errors import NotFound
@@ -41,8 +41,7 @@ async def model_info(m: ModelDep) -> ModelInfo:
 async def model_card(m: ModelDep, service: ServiceDep) -> CardPage:
     """The serving model's card: intended use, uses it is not for, data, metrics, fairness, limitations and
     its approvals."""
-    log = await asyncio.to_thread(service.holder.registry.approvals.entries, m.version)
-    return card_page(m.card, log)
+    return await asyncio.to_thread(version_card, service.holder.registry, m.version)
 
 
 class ApprovalBody(BaseModel):

@@ -31,6 +31,7 @@ STEPS = [
     "features-labelled",
     "train",
     "evaluate",
+    "validate",
     "gate",
     "promote",
     "ingest-unlabelled",

@@ -111,6 +111,7 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
             page = _sign_in(browser, url, "dana")
             row = page.locator(f'#models tr[data-version="{version}"]')
             assert row.get_attribute("data-state") == "awaiting approval"
+            assert row.locator("td.validation").inner_text() in ("pass", "warn", "fail")
             assert "You registered it" in row.inner_text() and row.locator("form").count() == 0
             page = _sign_in(browser, url, "rita")
             assert "Only a validator decides" in page.locator(f'#models tr[data-version="{version}"]').inner_text()
@@ -131,6 +132,9 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
             row.get_by_role("link", name=version).click()  # the model card the validator signed
             page.wait_for_load_state("networkidle")
             assert page.locator("#card-state").inner_text() == "approved"
+            verdicts = page.locator("#card-pack tbody tr").all_inner_texts()  # the run's validate step wrote the pack
+            assert page.locator("#card-validation").inner_text() in ("pass", "warn", "fail") and len(verdicts) == 8
+            assert any(t.startswith("Out of time") and "joined after" in t for t in verdicts)
             assert "holdout and fairness reviewed" in page.locator("#approvals + ul").inner_text()
             assert page.locator("#card-limitations li").count() >= 2
             _accessible(page)

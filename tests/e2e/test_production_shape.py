@@ -107,6 +107,7 @@ def test_every_step_ran_isolated_and_recorded_one_run(production: dict[str, Any]
         "features-labelled",
         "train",
         "evaluate",
+        "validate",
         "gate",
         "promote",
         "ingest-unlabelled",

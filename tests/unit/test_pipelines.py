@@ -53,6 +53,7 @@ def test_training_spec_has_the_steps_the_image_and_the_gate(specs: dict[str, dic
         "features",
         "train",
         "evaluate",
+        "validate",
         "gate",
         "promote",
     }
@@ -105,7 +106,7 @@ def test_scoring_spec(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
 def test_monitoring_spec_nests_training_under_the_monitors_verdict(specs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     spec = specs["monitoring"]
     executors = {e.removeprefix("exec-") for e in spec["deploymentSpec"]["executors"]}
-    assert executors == {"monitor", "ingest", "features", "train", "evaluate", "gate", "promote"}
+    assert executors == {"monitor", "ingest", "features", "train", "evaluate", "validate", "gate", "promote"}
     tasks = spec["root"]["dag"]["tasks"]
     (condition,) = [t for t in tasks.values() if "triggerPolicy" in t]
     assert "pipelinechannel--monitor-Output" in condition["triggerPolicy"]["condition"]
@@ -243,6 +244,7 @@ def test_each_task_asks_for_the_cpu_and_memory_of_its_book_size(tmp_path: Path) 
         "features",
         "train",
         "evaluate",
+        "validate",
         "gate",
         "promote",
         "shard-plan",

@@ -1,0 +1,132 @@
+"""The validation pack (issue: model governance): each section's figures come from real computations a
+validator can re-check - the out-of-time model from features rebuilt as of a real earlier cut-off, a scorecard
+whose points add up to its scores, a sensitivity that changes nothing at zero noise."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskops.io.artifacts import LocalStore
+from riskops.io.warehouse.duckdb import DuckDBWarehouse
+from riskops.model.approval import Approvals
+from riskops.model.config import CostMatrix, TrainConfig, ValidationPolicy
+from riskops.model.pack import Section, read_pack
+from riskops.model.validation import fit_scorecard, points_sum, sensitivity, worst
+from riskops.runs.candidate import train_and_register
+from riskops.runs.validate import OOT_TABLE, oot_cutoff, validate_version
+
+AS_OF = date(2026, 9, 30)
+FAST = TrainConfig(folds=2, trials=0, max_iterations=60, seed=1)
+
+
+@pytest.fixture(scope="module")
+def validated(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalStore, str]:
+    store = LocalStore(tmp_path_factory.mktemp("validation"))
+    card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    return store, card.version
+
+
+def test_the_pack_is_written_whole_and_judged_by_its_worst_section(
+    ingested: DuckDBWarehouse, validated: tuple[LocalStore, str]
+) -> None:
+    store, version = validated
+    before = Approvals(store, "models").evidence(version)
+    pack = validate_version(ingested, store, version)
+    assert [s.name for s in pack.sections] == [
+        "data", "out_of_time", "benchmark", "stability", "weak_spots", "sensitivity", "fairness", "limitations"
+    ]  # fmt: skip
+    assert pack.status == worst([s.status for s in pack.sections]) and all(s.reading for s in pack.sections)
+    base = Path(store.uri(f"models/{version}/validation"))
+    for name in ("pack.json", "pack.md", "pack.html", "oot.png", "benchmark.png", "stability.png", "sensitivity.png"):
+        assert (base / name).stat().st_size > 0, name
+    assert (base / "pack.pdf").read_bytes()[:5] == b"%PDF-"
+    assert read_pack(store, version) == pack
+    assert Approvals(store, "models").evidence(version) != before  # an approval covers the pack too
+    assert not ingested.exists(OOT_TABLE)
+
+    data = pack.section("data").figures
+    assert (
+        data["rows"]["customers"] == 1200
+        and data["features"] > 0
+        and sum(data["families"].values()) == data["features"]
+    )
+
+
+def test_out_of_time_is_a_real_earlier_cut_off(ingested: DuckDBWarehouse, validated: tuple[LocalStore, str]) -> None:
+    store, version = validated
+    pack = read_pack(store, version) or validate_version(ingested, store, version)
+    oot = pack.section("out_of_time").figures
+    signups = ingested.query("SELECT customer_id, signup_ts FROM labelled_customers").to_pandas()
+    joined = pd.Series(pd.to_datetime(signups["signup_ts"], utc=True).to_numpy(), index=signups["customer_id"])
+    cutoff = oot_cutoff(joined, ValidationPolicy().oot_share)
+    assert oot["cutoff"] == str(cutoff.date()) and cutoff.date() < AS_OF
+    before, after = int((joined < cutoff).sum()), int((joined >= cutoff).sum())
+    assert oot["out_of_time"]["customers"] == after and after >= 0.15 * len(joined)  # the latest fifth or so
+    assert oot["trained_on"] + oot["in_time"]["customers"] == before  # only customers who had joined by then
+    for side in ("in_time", "out_of_time"):
+        assert 0 < oot[side]["roc_auc"] <= 1 and oot[side]["positives"] > 0
+
+
+def test_the_scorecards_points_add_up_to_its_scores_and_the_lead_has_an_interval(
+    validated: tuple[LocalStore, str],
+) -> None:
+    store, version = validated
+    pack = read_pack(store, version)
+    assert pack is not None
+    bench = pack.section("benchmark").figures
+    assert bench["points_sum_error"] < 1e-6
+    assert bench["information_value"] and all(v >= 0 for v in bench["information_value"].values())
+    lo, hi = bench["lead_interval"]
+    assert lo <= bench["lead"] <= hi and bench["lead"] == pytest.approx(
+        bench["champion_pr_auc"] - bench["scorecard_pr_auc"]
+    )
+    assert {"variable", "bin", "points", "woe", "iv"} <= set(bench["points_table"][0])
+
+
+def test_a_scorecard_by_hand() -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.choice(["x", "y", "z"], 3000)})
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(2 * X["a"] + (X["b"] == "x") - 3)))).astype(int).to_numpy()
+    X.loc[::50, "a"] = np.nan  # missing values get their own bin and points
+    card = fit_scorecard(X, y, ["b"])
+    assert np.allclose(points_sum(card, X), card.score(X))
+
+
+def test_sensitivity_is_exact_at_zero_noise_and_moves_with_it(validated: tuple[LocalStore, str]) -> None:
+    store, version = validated
+    pack = read_pack(store, version)
+    assert pack is not None
+    noise = pack.section("sensitivity").figures["noise"]
+    assert noise and {r["noise"] for r in noise} == {0.0, ValidationPolicy().noise}
+    for r in noise:
+        if r["noise"] == 0:
+            assert r["overlap"] == 1.0 and r["rank_correlation"] == pytest.approx(1.0)
+    costs = pack.section("sensitivity").figures["costs"]
+    assert [r["missed_cost_factor"] for r in costs] == [0.5, 1.5]
+    assert costs[0]["threshold"] >= costs[1]["threshold"]  # missing a bad customer costs more: list more
+
+
+def test_sensitivity_on_a_known_model() -> None:
+    """A model told to ignore `b`: noise on `a` moves the list, noise on `b` cannot."""
+    from catboost import CatBoostClassifier
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    y = (rng.random(2000) < 1 / (1 + np.exp(-3 * X["a"]))).astype(int).to_numpy()
+    model = CatBoostClassifier(iterations=60, ignored_features=["b"], verbose=False, random_seed=0).fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    s = sensitivity(model, X, y, p, [], 0.7, CostMatrix(), ["a", "b"], ValidationPolicy(noise=0.5))
+    by = {(r["feature"], r["noise"]): r for r in s.figures["noise"]}
+    assert by[("b", 0.5)]["overlap"] == 1.0 and by[("a", 0.0)]["overlap"] == 1.0
+    assert by[("a", 0.5)]["overlap"] < 0.9 and by[("a", 0.5)]["rank_correlation"] < 0.99
+    assert s.figures["fragile"] == [by[("a", 0.5)]] and s.status == "warn"
+
+
+def test_worst_orders_the_statuses() -> None:
+    assert worst(["pass", "n/a", "warn"]) == "warn" and worst(["fail", "pass"]) == "fail" and worst([]) == "n/a"
+    assert Section(name="x", title="X", status="pass", reading="r", figures={}).status == "pass"
