@@ -22,6 +22,10 @@ MODEL_METRIC = Gauge("riskops_model_metric", "The serving model's holdout metric
 REFERENCE_SHARE = Gauge(
     "riskops_model_reference_share", "Share of the serving model's holdout customers in each segment", ["segment"]
 )
+OUTSIDE_APPROVED = Gauge(
+    "riskops_model_outside_approved_range",
+    "1 when the latest monitoring found a model's live figures outside the ranges it was approved in",
+)
 RUN_TIME = Gauge("riskops_scoring_run_timestamp_seconds", "When the latest published scoring run was created")
 RUN_DURATION = Gauge("riskops_scoring_run_duration_seconds", "How long the latest published run took (when recorded)")
 RUN_CUSTOMERS = Gauge("riskops_scoring_run_customers", "Customers of the latest published run by segment", ["segment"])

@@ -17,7 +17,7 @@ from riskops.model.registry import Registry
 from riskops.scoring.online import LookupTable, ModelHolder, ScoreWindow, ShadowQueue, score_columns, score_request
 from riskops.scoring.payloads import ScoreRequest
 from riskops.scoring.predlog import BigQuerySink, JsonlSink, PredictionLog, Pseudonyms, Records, Sink
-from riskops.scoring.refresh import Refreshes, refresh_champion
+from riskops.scoring.refresh import Refreshes, latest_monitoring, refresh_champion
 from serving import metrics
 from serving.errors import NotReady
 
@@ -116,7 +116,12 @@ class Service:
         if self.refreshes.attempt("run", self.lookup.refresh, f"lookups and policy stay on run {run}"):
             publish_run_metrics(self.lookup.record)
         self.refreshes.attempt("challenger", self._refresh_shadow, "shadow scoring unchanged")
+        self.refreshes.attempt("monitoring", self._refresh_monitoring, "the approved-range gauge keeps its value")
         self._publish_window()
+
+    def _refresh_monitoring(self) -> None:
+        found = latest_monitoring(self.holder.registry.store)
+        metrics.OUTSIDE_APPROVED.set(1 if found and found.get("outside_approved") else 0)
 
     def _refresh_shadow(self) -> None:
         self.holder.refresh_shadow()

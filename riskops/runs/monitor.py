@@ -33,8 +33,11 @@ from riskops.core.names import ident
 from riskops.data.contract import LABEL_SUSPENDED
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
+from riskops.model.pack import read_pack
+from riskops.model.registry import Registry
 from riskops.scoring.offboard import MODEL_VERSION_KEY, SCORES, scoring_runs
 from riskops.scoring.policy import read_policy, training_family
+from riskops.scoring.refresh import MONITORING
 from riskops.scoring.review import DECISIONS, outcomes_sql
 
 OUTCOME_TABLES = ("outcomes", "stream_outcomes", DECISIONS)  # the console's decisions are outcomes too
@@ -191,6 +194,49 @@ def run_performance(store: ArtifactStore, run_id: str, outcomes: pd.DataFrame, n
     return performance(run_id, as_of, table.to_pandas(), version, outcomes, maturity, now)
 
 
+def approved_ranges(registry: Registry, version: str) -> dict[str, Any] | None:
+    """What a validator approved a version on, as the ranges its live figures must stay in: ROC-AUC no lower
+    than the worse of its holdout and out-of-time figures less the pack's tolerated drop, the score's PSI no
+    higher than the pack's shift limit (or the largest shift it was approved with). None: not approved with a
+    pack."""
+    log = registry.approvals.entries(version)
+    decision = next((e for e in log if e.action != "requested"), None)
+    pack = read_pack(registry.store, version)
+    if decision is None or decision.action != "approved" or pack is None:
+        return None
+    oot = pack.section("out_of_time").figures
+    seen = [registry.card(version).metrics["roc_auc"], oot["out_of_time"].get("roc_auc")]
+    floor = min(x for x in seen if x is not None) - pack.policy.oot_auc_drop_warn
+    shift = max(pack.policy.psi_warn, float(pack.section("stability").figures["largest"]["psi"]))
+    return {"version": version, "approved_by": decision.by, "approved_at": decision.at, "pack": pack.created,
+            "roc_auc_min": floor, "score_psi_max": shift}  # fmt: skip
+
+
+def against_approval(registry: Registry, runs: list[Performance], drift: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each matured run's realized ROC-AUC and the latest run's score drift against the approved ranges of the
+    model that scored it; a check outside its range says so in `inside`."""
+    checks: list[dict[str, Any]] = []
+    ranges: dict[str, dict[str, Any] | None] = {}
+    for p in runs:
+        if p.model_version not in ranges:
+            ranges[p.model_version] = (
+                approved_ranges(registry, p.model_version) if registry.exists(p.model_version) else None
+            )
+        r = ranges[p.model_version]
+        if r is None:
+            continue
+        if p.matured and p.roc_auc is not None:
+            checks.append({"run_id": p.run_id, "version": p.model_version, "what": "realized ROC-AUC",
+                           "value": p.roc_auc, "approved": f">= {r['roc_auc_min']:.3f}",
+                           "inside": p.roc_auc >= r["roc_auc_min"], "approved_by": r["approved_by"]})  # fmt: skip
+        if p is runs[-1] and drift.get("score_psi") is not None:
+            psi = float(drift["score_psi"])
+            checks.append({"run_id": p.run_id, "version": p.model_version, "what": "score PSI",
+                           "value": psi, "approved": f"<= {r['score_psi_max']:.3f}",
+                           "inside": psi <= r["score_psi_max"], "approved_by": r["approved_by"]})  # fmt: skip
+    return checks
+
+
 def monitor(
     wh: Warehouse, store: ArtifactStore, predictions: pd.DataFrame | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -216,6 +262,13 @@ def monitor(
                 f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
                 f"{p.expected_precision:.1%}"
             )
+    approval = against_approval(Registry(store), runs, drift)
+    for c in approval:
+        if not c["inside"]:
+            attention.append(
+                f"run {c['run_id']}: model {c['version']} left the range it was approved in: {c['what']} "
+                f"{c['value']:.3f}, approved {c['approved']} (approved by {c['approved_by']})"
+            )
     policy = read_policy(store, latest) if latest else None
     allowed = policy.retrain_on if policy else "never"
     retrain = (allowed in ("drift", "either") and drifted) or (allowed in ("performance", "either") and underperformed)
@@ -226,14 +279,16 @@ def monitor(
         "runs": [p.model_dump() for p in runs],
         "latest_drift": drift,
         "shadow": shadow,
+        "approval": approval,
+        "outside_approved": any(not c["inside"] for c in approval),
         "attention": attention,
         "retrain": retrain,
         "retrain_on": allowed,
         "family": training_family(policy),  # what a retraining ships
     }
     stamp = now.strftime("%Y%m%d-%H%M%S")
-    store.write_text(f"monitoring/{stamp}.json", json.dumps(out, indent=2))
-    out["report"] = store.write_text(f"monitoring/{stamp}.md", monitoring_report(out))
+    store.write_text(f"{MONITORING}/{stamp}.json", json.dumps(out, indent=2))
+    out["report"] = store.write_text(f"{MONITORING}/{stamp}.md", monitoring_report(out))
     return out
 
 
@@ -269,6 +324,11 @@ def monitoring_report(m: dict[str, Any]) -> str:
             f"\nShadow {c['challenger']} beside {c['champion']}: {c['pairs']:,} customers, segments agree "
             f"{c['segment_agreement']:.1%}, rank correlation {c['rank_correlation']}."
         )
+    if m.get("approval"):
+        lines += ["", "## Against what was approved", "", "| run | model | figure | value | approved | inside |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {c['run_id']} | {c['version']} | {c['what']} | {c['value']:.3f} | {c['approved']} | "
+                  f"{'yes' if c['inside'] else '**no**'} |" for c in m["approval"]]  # fmt: skip
     started = "started" if m["retrain"] else "not started"
     lines += [
         "",

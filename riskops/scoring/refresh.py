@@ -6,6 +6,7 @@ good artifact is picked up."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,3 +82,12 @@ def refresh_champion(holder: Any, refreshes: Refreshes) -> bool:
     else:
         refreshes.ok("champion")
     return swapped
+
+
+MONITORING = "monitoring"  # the outcome loop's results, `<stamp>.json` and `.md` (riskops.runs.monitor)
+
+
+def latest_monitoring(store: Any) -> dict[str, Any] | None:
+    """The newest monitoring result in the artifact store, if any (the service publishes what it found)."""
+    keys = [k for k in store.list(MONITORING) if k.endswith(".json")]
+    return json.loads(store.read_text(keys[-1])) if keys else None

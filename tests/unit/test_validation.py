@@ -16,8 +16,10 @@ from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.approval import Approvals
 from riskops.model.config import CostMatrix, TrainConfig, ValidationPolicy
 from riskops.model.pack import Section, read_pack
+from riskops.model.registry import Registry
 from riskops.model.validation import fit_scorecard, points_sum, sensitivity, worst
 from riskops.runs.candidate import train_and_register
+from riskops.runs.monitor import Performance, against_approval, approved_ranges
 from riskops.runs.validate import OOT_TABLE, oot_cutoff, validate_version
 
 AS_OF = date(2026, 9, 30)
@@ -130,3 +132,45 @@ def test_sensitivity_on_a_known_model() -> None:
 def test_worst_orders_the_statuses() -> None:
     assert worst(["pass", "n/a", "warn"]) == "warn" and worst(["fail", "pass"]) == "fail" and worst([]) == "n/a"
     assert Section(name="x", title="X", status="pass", reading="r", figures={}).status == "pass"
+
+
+def _performance(run_id: str, version: str, roc_auc: float, matured: bool = True) -> Performance:
+    return Performance(
+        run_id=run_id, model_version=version, as_of="2026-09-30", mature_on="2026-12-29", matured=matured,
+        customers=300, excluded_decided_before=0, suspended=15, listed=20, precision=0.5, recall=0.6,
+        roc_auc=roc_auc, pr_auc=0.4, brier=0.04, observed_rate=0.05, mean_score=0.05, expected_precision=0.5,
+        expected_recall=0.6,
+    )  # fmt: skip
+
+
+def test_monitoring_holds_an_approved_model_to_its_pack(
+    ingested: DuckDBWarehouse, validated: tuple[LocalStore, str]
+) -> None:
+    """Realized ROC-AUC under, or score drift over, what the pack approved is flagged with who approved it; an
+    unapproved model has no approved range to leave."""
+    store, version = validated
+    registry = Registry(store)
+    if read_pack(store, version) is None:
+        validate_version(ingested, store, version)
+    assert approved_ranges(registry, version) is None  # not approved yet
+    registry.approvals.decide(version, "approved", "vic", "pack read", registered_by="dana")
+    ranges = approved_ranges(registry, version)
+    assert ranges is not None and ranges["approved_by"] == "vic"
+    pack = read_pack(store, version)
+    assert pack is not None
+    oot = pack.section("out_of_time").figures["out_of_time"]["roc_auc"]
+    holdout = registry.card(version).metrics["roc_auc"]
+    assert ranges["roc_auc_min"] == pytest.approx(min(oot, holdout) - pack.policy.oot_auc_drop_warn)
+    runs = [
+        _performance("r1", version, ranges["roc_auc_min"] + 0.01),
+        _performance("r2", version, ranges["roc_auc_min"] - 0.05),
+        _performance("r3", version, 0.1, matured=False),  # partial figures are not judged
+    ]
+    checks = against_approval(registry, runs, {"score_psi": ranges["score_psi_max"] + 0.2})
+    assert [(c["run_id"], c["what"], c["inside"]) for c in checks] == [
+        ("r1", "realized ROC-AUC", True),
+        ("r2", "realized ROC-AUC", False),
+        ("r3", "score PSI", False),
+    ]
+    assert all(c["approved_by"] == "vic" for c in checks)
+    assert against_approval(registry, [_performance("r4", "m-unknown", 0.1)], {}) == []
