@@ -48,7 +48,9 @@ class LinearModel:
     @classmethod
     def fit(cls, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> LinearModel:
         pipeline.fit(X, y)
-        return cls(pipeline, list(X.columns), pipeline.named_steps["pre"].transform(X).mean(axis=0))
+        # ravel: a sparse transform (mostly one-hot columns) gives its mean as a 1 x n matrix
+        background = np.asarray(pipeline.named_steps["pre"].transform(X).mean(axis=0)).ravel()
+        return cls(pipeline, list(X.columns), background)
 
     def _owners(self) -> np.ndarray:
         """For each transformed column, the index (in `features`) of the feature it was made from."""

@@ -92,7 +92,10 @@ def fit_scorecard(X: pd.DataFrame, y: np.ndarray, categorical: list[str]) -> Any
         scaling_method="pdo_odds",
         scaling_method_params={"pdo": 20, "odds": 50, "scorecard_points": 600},
     )
-    card.fit(X, y)
+    try:
+        card.fit(X, y)
+    except ValueError:  # no variable passes the information-value selection: nothing to score with
+        return None
     return card
 
 
@@ -125,7 +128,11 @@ def bootstrap_lead(y: np.ndarray, a: np.ndarray, b: np.ndarray, draws: int, seed
 def benchmark(
     card: Any, X: pd.DataFrame, y: np.ndarray, champion: np.ndarray, policy: ValidationPolicy, seed: int
 ) -> Section:
-    """The champion against the scorecard on the same holdout: PR-AUC lead with its paired bootstrap interval."""
+    """The champion against the scorecard on the same holdout: PR-AUC lead with its paired bootstrap interval
+    (`card` None: no scorecard could be fit, said)."""
+    if card is None:
+        reading = "not judged: no feature carries information value 0.02 or more on the development rows"
+        return Section(name="benchmark", title="Benchmark scorecard", status="warn", reading=reading, figures={})
     p = card.predict_proba(X)[:, 1]
     table = card.table(style="detailed")
     ivs = table.groupby("Variable", sort=False)["IV"].sum().sort_values(ascending=False)

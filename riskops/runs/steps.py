@@ -310,9 +310,7 @@ def validate(config: Config, version: str, run_id: str, validation: Mapping[str,
     metrics = {f"{name}_{k}": float(x) for name, k, x in _pack_metrics(by) if x is not None}
     document = step.store.read_text(f"models/{version}/{FOLDER}/pack.md")
     detail = {"version": version, "status": pack.status, "pack": step.store.uri(f"models/{version}/{FOLDER}/pack.html")}
-    return step.done(
-        pack.status, figure, metrics, document, parameters={"validation": policy.model_dump()}, detail=detail
-    )
+    return step.done(pack.status, figure, metrics, document, detail=detail)
 
 
 def _pack_metrics(by: dict[str, Any]) -> list[tuple[str, str, float | None]]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from riskops.core.errors import UnusableDataError
 from riskops.core.markup import md_text
 from riskops.core.progress import Say
 from riskops.data.contract import as_of_cutoff, outcome_word, table_name
@@ -87,7 +88,8 @@ def validate_version(
         policy=policy,
         sections=sections,
     )
-    write_pack(store, pack, scorecard_pr=(yh, ph, scorecard.predict_proba(Xh[top])[:, 1]))
+    theirs = scorecard.predict_proba(Xh[top])[:, 1] if scorecard is not None else np.full(len(yh), yh.mean())
+    write_pack(store, pack, scorecard_pr=(yh, ph, theirs))
     return pack
 
 
@@ -175,7 +177,16 @@ def _out_of_time(
     earlier = features_as_of(wh, card, cutoff.to_pydatetime())
     earlier = earlier[(signup.reindex(earlier[ID_COLUMN]) < cutoff).to_numpy()].reset_index(drop=True)
     later = labelled[(signup.reindex(labelled[ID_COLUMN]) >= cutoff).to_numpy()].reset_index(drop=True)
-    model, features, cats, held = fit_recipe(card, earlier)
+    if earlier.empty or later.empty:  # every customer joined on the same day (a simulated book, a migration)
+        reading = f"not judged: the labelled customers' signups do not spread over time (all by {signup.max().date()})"
+        figures = {"cutoff": str(cutoff.date()), "customers_then": len(earlier), "later": len(later)}
+        return Section(name="out_of_time", title="Out of time", status="warn", reading=reading, figures=figures)
+    try:
+        model, features, cats, held = fit_recipe(card, earlier)
+    except UnusableDataError as e:  # a small book: too few of one class had joined by then to fit anything
+        reading = f"not judged: the book as of {cutoff.date()} cannot be fit ({e.what})"
+        figures = {"cutoff": str(cutoff.date()), "customers_then": len(earlier), "later": len(later)}
+        return Section(name="out_of_time", title="Out of time", status="warn", reading=reading, figures=figures)
     dropped = [c for c in card.features if c not in features]
     y_in, y_out = held[LABEL_COLUMN].to_numpy(dtype=int), later[LABEL_COLUMN].to_numpy(dtype=int)
     p_in = predict(model, _X(held, features, cats, dropped), cats)

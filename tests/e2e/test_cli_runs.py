@@ -329,7 +329,7 @@ def test_pipelines_run_locally_with_kfp_local(
     (tmp_path / "data").symlink_to(job_run[0] / "data")  # the cached dataset
     r = riskops("pipeline", "run", *SAME_DATA, "--shards", "4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    four = [*STEPS[:7], "score-shard-0", "score-shard-1", "score-shard-2", "score-shard-3", *STEPS[8:]]
+    four = [*STEPS[:8], "score-shard-0", "score-shard-1", "score-shard-2", "score-shard-3", *STEPS[9:]]
     assert sorted(_step_lines(r.stderr)) == sorted(four)  # the shards finish in any order
     said = (r.stderr + r.stdout).splitlines()
     progress = [line for line in said if re.fullmatch(r"  [a-zA-Z ]+ \d+/\d+ \(\d+s(, ~\d+s left)?\)", line)]
