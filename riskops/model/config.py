@@ -60,6 +60,8 @@ class ValidationPolicy(BaseModel):
     overfit_gap_fail: float = Field(default=0.15, ge=0)
     noise: float = Field(default=0.1, gt=0, le=1, description="perturbation, as a share of each feature's spread")
     min_list_overlap: float = Field(default=0.8, gt=0, le=1, description="list overlap under that noise")
+    fairness_tolerance: float = Field(default=0.1, ge=0, le=1, description="how far a live listed-share ratio "
+                                      "may fall below the approved one before monitoring says so")  # fmt: skip
     bootstrap: int = Field(default=500, ge=50, le=5000, description="paired bootstrap resamples")
     key_features: int = Field(default=8, ge=1, le=30)
     scorecard_features: int = Field(default=15, ge=2, le=60)

@@ -30,9 +30,10 @@ from pydantic import BaseModel
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from riskops.core.names import ident
-from riskops.data.contract import LABEL_SUSPENDED
+from riskops.data.contract import LABEL_SUSPENDED, table_name
 from riskops.io.artifacts import ArtifactStore
 from riskops.io.warehouse.base import Warehouse
+from riskops.model.fairness import FairnessPolicy, banded
 from riskops.model.pack import read_pack
 from riskops.model.registry import Registry
 from riskops.scoring.offboard import MODEL_VERSION_KEY, SCORES, scoring_runs
@@ -208,13 +209,38 @@ def approved_ranges(registry: Registry, version: str) -> dict[str, Any] | None:
     seen = [registry.card(version).metrics["roc_auc"], oot["out_of_time"].get("roc_auc")]
     floor = min(x for x in seen if x is not None) - pack.policy.oot_auc_drop_warn
     shift = max(pack.policy.psi_warn, float(pack.section("stability").figures["largest"]["psi"]))
+    fair = pack.section("fairness").figures  # the holdout's listed-share ratio per protected attribute
+    parity = {a: f["parity_ratio"] - pack.policy.fairness_tolerance for a, f in fair.items() if f.get("parity_ratio")}
     return {"version": version, "approved_by": decision.by, "approved_at": decision.at, "pack": pack.created,
-            "roc_auc_min": floor, "score_psi_max": shift}  # fmt: skip
+            "roc_auc_min": floor, "score_psi_max": shift, "parity_ratio_min": parity}  # fmt: skip
 
 
-def against_approval(registry: Registry, runs: list[Performance], drift: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each matured run's realized ROC-AUC and the latest run's score drift against the approved ranges of the
-    model that scored it; a check outside its range says so in `inside`."""
+def listed_share_ratios(wh: Warehouse, store: ArtifactStore, run_id: str, attributes: list[str]) -> dict[str, float]:
+    """Per protected attribute, the smallest group's listed share over the largest's on a run's whole scored
+    cohort (groups of `FairnessPolicy.min_group`+ customers; no outcome needed): {} when the warehouse does not
+    hold the cohort's customers."""
+    from riskops.runs.candidate import protected_groups
+
+    if not attributes or not wh.exists(table_name("unlabelled", "customers")):
+        return {}
+    scores = pq.read_table(io.BytesIO(store.read_bytes(f"{run_id}/{SCORES}")), columns=["customer_id", "offboard"])
+    frame = scores.to_pandas()
+    groups = protected_groups(wh, frame["customer_id"], attributes)
+    out = {}
+    for name in attributes:
+        band = banded(name, groups[name].reset_index(drop=True))
+        by = frame["offboard"].astype(bool).reset_index(drop=True).groupby(band).agg(["mean", "size"])
+        shares = by.loc[by["size"] >= FairnessPolicy().min_group, "mean"]
+        if len(shares) > 1 and shares.max() > 0:
+            out[name] = float(shares.min() / shares.max())
+    return out
+
+
+def against_approval(
+    registry: Registry, runs: list[Performance], drift: dict[str, Any], parity: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """Each matured run's realized ROC-AUC, and the latest run's score drift and listed-share ratios (`parity`),
+    against the approved ranges of the model that scored it; a check outside its range says so in `inside`."""
     checks: list[dict[str, Any]] = []
     ranges: dict[str, dict[str, Any] | None] = {}
     for p in runs:
@@ -234,6 +260,13 @@ def against_approval(registry: Registry, runs: list[Performance], drift: dict[st
             checks.append({"run_id": p.run_id, "version": p.model_version, "what": "score PSI",
                            "value": psi, "approved": f"<= {r['score_psi_max']:.3f}",
                            "inside": psi <= r["score_psi_max"], "approved_by": r["approved_by"]})  # fmt: skip
+        if p is runs[-1]:
+            for name, ratio in (parity or {}).items():
+                if name in r["parity_ratio_min"]:
+                    floor = r["parity_ratio_min"][name]
+                    checks.append({"run_id": p.run_id, "version": p.model_version,
+                                   "what": f"{name}: listed-share ratio", "value": ratio, "approved": f">= {floor:.3f}",
+                                   "inside": ratio >= floor, "approved_by": r["approved_by"]})  # fmt: skip
     return checks
 
 
@@ -262,7 +295,12 @@ def monitor(
                 f"run {p.run_id}: realized precision {p.precision:.1%} is under half the expected "
                 f"{p.expected_precision:.1%}"
             )
-    approval = against_approval(Registry(store), runs, drift)
+    registry = Registry(store)
+    parity = {}
+    if latest and registry.exists(runs[-1].model_version):
+        config = registry.card(runs[-1].model_version).feature_config
+        parity = listed_share_ratios(wh, store, latest, list(config.get("protected") or []))
+    approval = against_approval(registry, runs, drift, parity)
     for c in approval:
         if not c["inside"]:
             attention.append(

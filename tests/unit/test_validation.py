@@ -19,7 +19,7 @@ from riskops.model.pack import Section, read_pack
 from riskops.model.registry import Registry
 from riskops.model.validation import fit_scorecard, points_sum, sensitivity, worst
 from riskops.runs.candidate import train_and_register
-from riskops.runs.monitor import Performance, against_approval, approved_ranges
+from riskops.runs.monitor import Performance, against_approval, approved_ranges, listed_share_ratios
 from riskops.runs.validate import OOT_TABLE, oot_cutoff, validate_version
 
 AS_OF = date(2026, 9, 30)
@@ -174,3 +174,35 @@ def test_monitoring_holds_an_approved_model_to_its_pack(
     ]
     assert all(c["approved_by"] == "vic" for c in checks)
     assert against_approval(registry, [_performance("r4", "m-unknown", 0.1)], {}) == []
+
+
+def test_monitoring_holds_the_live_lists_fairness_to_the_approved_one(
+    ingested: DuckDBWarehouse, validated: tuple[LocalStore, str], tmp_path: Path
+) -> None:
+    """The latest run's listed share per protected group (no outcome needed) against the pack's ratio less the
+    tolerance: a list that now lists men five times as often as women leaves the approved range."""
+    import pyarrow as pa
+
+    store, version = validated
+    registry = Registry(store)
+    pack = read_pack(store, version) or validate_version(ingested, store, version)
+    if registry.approvals.state(version) != "approved":
+        registry.approvals.decide(version, "approved", "vic", "pack read", registered_by="dana")
+    fair = pack.section("fairness")
+    fair.figures = {"sex": {"parity_ratio": 0.9, "odds_difference": 0.05, "breaches": [], "groups": {}}}
+    store.write_text(f"models/{version}/validation/pack.json", pack.model_dump_json())
+    ranges = approved_ranges(registry, version)
+    assert ranges is not None and ranges["parity_ratio_min"] == {"sex": pytest.approx(0.8)}
+
+    ids = [f"u{i}" for i in range(1000)]
+    sex = ["F"] * 500 + ["M"] * 500
+    listed = [i % 50 == 0 for i in range(500)] + [i % 10 == 0 for i in range(500)]  # 2% of women, 10% of men
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        wh.load("unlabelled_customers", pa.table({"customer_id": ids, "sex": sex}))
+        scores = pd.DataFrame({"customer_id": ids, "score": 0.1, "offboard": listed})
+        store.write_bytes("r9/scores.parquet", scores.to_parquet(index=False))
+        ratios = listed_share_ratios(wh, store, "r9", ["sex"])
+    assert ratios == {"sex": pytest.approx(0.2)}
+    checks = against_approval(registry, [_performance("r9", version, 0.99)], {}, ratios)
+    said = {c["what"]: c for c in checks}
+    assert said["sex: listed-share ratio"]["inside"] is False and said["realized ROC-AUC"]["inside"] is True
