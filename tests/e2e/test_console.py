@@ -26,8 +26,8 @@ from riskops.runs.candidate import train_and_register
 from riskops.runs.monitor import read_outcomes
 from riskops.scoring.book import build_book, publish_book
 from riskops.scoring.offboard import publish_scores, score_cohort
-from riskops.scoring.review import DECISIONS, AuditLog, password_hash
-from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
+from riskops.scoring.review import DECISIONS, AuditLog
+from tests.integration.conftest import start_console, start_uvicorn, stop
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -76,12 +76,6 @@ def console(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
     publish_scores(store, RUN, result)
     with DuckDBWarehouse(root / "decisions.duckdb") as service_wh:  # the run's features, for what-if
         service_wh.load("unlabelled_features", ingested.read_table("unlabelled_features"))
-    users = root / "users.yaml"
-    users.write_text(
-        json.dumps(
-            {"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")} for n, r in USERS.items()]}
-        )
-    )
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     scoring = hashlib.sha256(SCORING_KEY.encode()).hexdigest()
     env = {**os.environ, "RISKOPS_ARTIFACT_ROOT": str(root / "store"), "RISKOPS_HOME": str(root / "home")}
@@ -94,39 +88,14 @@ def console(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactory)
         },
         root / "service.log",
     )
-    port = free_port()
-    console_env = env | {
-        "RISKOPS_CONSOLE_SERVICE_URL": service_url,
-        "RISKOPS_CONSOLE_API_KEY": KEY,
-        "RISKOPS_CONSOLE_USERS": str(users),
-        "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
-        "RISKOPS_DUCKDB_PATH": str(root / "nowhere" / "never-opened.duckdb"),
-    }
-    with (root / "console.log").open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "console.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=console_env,
-        )
     from playwright.sync_api import sync_playwright
 
+    proc, url = start_console(env, USERS, service_url, KEY, root)
     try:
-        wait_for_port(port, proc, root / "console.log")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
             yield {
-                "url": f"http://127.0.0.1:{port}",
+                "url": url,
                 "browser": browser,
                 "book": book,
                 "root": root,

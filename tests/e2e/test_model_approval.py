@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from riskops.scoring.review import password_hash
 from tests.e2e.test_cli_runs import SAME_DATA, riskops
 from tests.e2e.test_console import CHROMIUM, _accessible, _shot
-from tests.integration.conftest import free_port, start_uvicorn, stop, wait_for_port
+from tests.integration.conftest import start_console, start_uvicorn, stop
 
 pytestmark = pytest.mark.e2e
 KEY = "console-key"
@@ -64,30 +61,10 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
         tmp_path / "service.log",
         ready_s=2,
     )
-    users = tmp_path / "users.yaml"
-    users.write_text(
-        json.dumps(
-            {"users": [{"name": n, "role": r, "password_sha256": password_hash(n + "-pw")} for n, r in USERS.items()]}
-        )
-    )
-    port = free_port()
-    console_env = env | {
-        "RISKOPS_CONSOLE_SERVICE_URL": service_url,
-        "RISKOPS_CONSOLE_API_KEY": KEY,
-        "RISKOPS_CONSOLE_USERS": str(users),
-        "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
-    }
-    with (tmp_path / "console.log").open("wb") as fh:
-        console = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "console.main:create_app", "--factory", "--port", str(port)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=console_env,
-        )
     from playwright.sync_api import sync_playwright
 
+    console, url = start_console(env, USERS, service_url, KEY, tmp_path)
     try:
-        wait_for_port(port, console, tmp_path / "console.log")
         waiting = _ready(service_url)  # nothing approved: nothing decides
         assert waiting.status_code == 503 and waiting.json()["awaiting_approval"] == [version]
         assert f"{version} awaiting approval" in waiting.json()["status"]
@@ -105,7 +82,6 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
             == 403
         )
 
-        url = f"http://127.0.0.1:{port}"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
             page = _sign_in(browser, url, "dana")

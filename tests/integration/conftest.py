@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -77,6 +78,30 @@ def start_uvicorn(
     while time.monotonic() < deadline and httpx.get(f"{url}/readyz").status_code != 200:
         time.sleep(0.1)
     return proc, url
+
+
+def start_console(
+    env: dict[str, str], users: dict[str, str], service_url: str, key: str, folder: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The risk console (`uvicorn console.main:create_app --factory`) on a free loopback port over the service at
+    `service_url`, with a users file of `users` (name -> role; each password is the name and "-pw")."""
+    from riskops.scoring.review import password_hash
+
+    listed = [{"name": n, "role": r, "password_sha256": password_hash(f"{n}-pw")} for n, r in users.items()]
+    (folder / "users.yaml").write_text(json.dumps({"users": listed}))
+    port = free_port()
+    console_env = env | {
+        "RISKOPS_CONSOLE_SERVICE_URL": service_url,
+        "RISKOPS_CONSOLE_API_KEY": key,
+        "RISKOPS_CONSOLE_USERS": str(folder / "users.yaml"),
+        "RISKOPS_CONSOLE_SESSION_SECRET": "x" * 40,
+        "RISKOPS_DUCKDB_PATH": str(folder / "nowhere" / "never-opened.duckdb"),  # the console never opens one
+    }
+    command = [sys.executable, "-m", "uvicorn", "console.main:create_app", "--factory", "--host", "127.0.0.1"]
+    with (folder / "console.log").open("wb") as fh:
+        proc = subprocess.Popen([*command, "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT, env=console_env)
+    wait_for_port(port, proc, folder / "console.log")
+    return proc, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")
