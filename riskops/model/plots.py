@@ -105,14 +105,15 @@ def validation_plots(
     sections = {s["name"]: s["figures"] for s in pack["sections"]}
     out: dict[str, bytes] = {}
     oot = sections["out_of_time"]
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    metrics = ["roc_auc", "pr_auc", "precision_listed"]
-    for k, (key, label) in enumerate((("in_time", "in time"), ("out_of_time", "out of time"))):
-        ax.bar(np.arange(3) + (k - 0.5) * 0.38, [oot[key][m] or 0.0 for m in metrics], 0.38, label=label)
-    ax.set_xticks(np.arange(3), ["ROC-AUC", "PR-AUC", "list precision"])
-    ax.set(ylim=(0, 1), title=f"Recipe fit as of {oot['cutoff']}")
-    ax.legend()
-    out["oot.png"] = png(fig)
+    if "in_time" in oot:  # judged (a book whose signups spread over time)
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        metrics = ["roc_auc", "pr_auc", "precision_listed"]
+        for k, (key, label) in enumerate((("in_time", "in time"), ("out_of_time", "out of time"))):
+            ax.bar(np.arange(3) + (k - 0.5) * 0.38, [oot[key][m] or 0.0 for m in metrics], 0.38, label=label)
+        ax.set_xticks(np.arange(3), ["ROC-AUC", "PR-AUC", "list precision"])
+        ax.set(ylim=(0, 1), title=f"Recipe fit as of {oot['cutoff']}")
+        ax.legend()
+        out["oot.png"] = png(fig)
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for p, label in ((champion, "champion"), (scorecard, "scorecard")):

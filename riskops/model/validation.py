@@ -196,9 +196,10 @@ def stability(
         "customers": sizes,
         "largest": {"psi": largest[0], "vintage": largest[1], "variable": largest[2]},
     }
-    return Section(
-        name="stability", title="Stability", status=status if table else "n/a", reading=reading, figures=figures
-    )
+    if len(table) < 2:  # one vintage (every customer joined together) compared with itself shows nothing
+        reading = f"not judged: {len(table)} vintage to compare (the customers joined together)"
+        status = "n/a"
+    return Section(name="stability", title="Stability", status=status, reading=reading, figures=figures)
 
 
 # -- weak spots ---------------------------------------------------------------------------------------------------

@@ -316,12 +316,12 @@ def validate(config: Config, version: str, run_id: str, validation: Mapping[str,
 def _pack_metrics(by: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     """The pack's headline figures as run metrics."""
     oot, bench, stab = by["out_of_time"].figures, by["benchmark"].figures, by["stability"].figures
-    return [
-        ("oot", "roc_auc", oot["out_of_time"]["roc_auc"]),
-        ("in_time", "roc_auc", oot["in_time"]["roc_auc"]),
-        ("scorecard", "pr_auc", bench["scorecard_pr_auc"]),
-        ("champion", "lead", bench["lead"]),
-        ("stability", "max_psi", stab["largest"]["psi"]),
+    return [  # a section a small book could not judge has no figure
+        ("oot", "roc_auc", oot.get("out_of_time", {}).get("roc_auc")),
+        ("in_time", "roc_auc", oot.get("in_time", {}).get("roc_auc")),
+        ("scorecard", "pr_auc", bench.get("scorecard_pr_auc")),
+        ("champion", "lead", bench.get("lead")),
+        ("stability", "max_psi", stab.get("largest", {}).get("psi")),
     ]
 
 

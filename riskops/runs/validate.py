@@ -234,7 +234,7 @@ def _stability(
 # -- the pack's files ---------------------------------------------------------------------------------------------
 
 
-def pack_markdown(pack: Pack) -> str:
+def pack_markdown(pack: Pack, charts: set[str]) -> str:
     """The pack for a reader: the verdict per section first, then each section's reading and figures."""
     lines = [
         f"# Validation pack: model {md_text(pack.version)}",
@@ -249,7 +249,7 @@ def pack_markdown(pack: Pack) -> str:
     for s in pack.sections:
         lines += [f"## {s.title}: {s.status}", "", md_text(s.reading), ""]
         lines += _figure_lines(s)
-        if s.name in CHARTS:
+        if CHARTS.get(s.name) in charts:
             lines += [f"![{s.title}]({CHARTS[s.name]})", ""]
     return "\n".join(lines)
 
@@ -291,7 +291,7 @@ def write_pack(store: ArtifactStore, pack: Pack, scorecard_pr: tuple[np.ndarray,
     charts = validation_plots(pack.model_dump(), *scorecard_pr)
     for name, data in charts.items():
         store.write_bytes(f"{base}/{name}", data)
-    md = pack_markdown(pack)
+    md = pack_markdown(pack, set(charts))
     store.write_text(f"{base}/pack.md", md)
     css = (
         "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
