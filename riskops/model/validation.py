@@ -224,12 +224,13 @@ def weak_spots(
     segments: np.ndarray,
     features: list[str],
     categorical: list[str],
-    train_auc: float | None,
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
     policy: ValidationPolicy,
 ) -> Section:
     """ROC-AUC per quartile of each key feature on the holdout, the bins below the limit named; per segment the
     observed rate against the mean score (within a segment the ranking is compressed by construction, so it is
-    not judged by ROC-AUC); and the overfit gap: development (in-sample) ROC-AUC against the holdout's."""
+    not judged by ROC-AUC); and overfit: development (in-sample, `train`: labels, scores, segments) against
+    holdout, as ROC-AUC and per segment as the gap between observed rate and mean score."""
     rows = []
     groups = [(f, _bins(X[f], f in categorical)) for f in features if f in X.columns]
     groups.append(("segment", pd.Series(segments, index=X.index)))
@@ -244,7 +245,16 @@ def weak_spots(
                 "roc_auc": roc_auc(y[mask], p[mask]) if judged else None,
             })  # fmt: skip
     weak = [r for r in rows if r["roc_auc"] is not None and r["roc_auc"] < policy.weak_auc]
-    holdout_auc = roc_auc(y, p)
+    y_dev, p_dev, seg_dev = train
+    train_auc, holdout_auc = roc_auc(y_dev, p_dev), roc_auc(y, p)
+    per_segment = [
+        {
+            "segment": s,
+            "development": _calibration_gap(y_dev[seg_dev == s], p_dev[seg_dev == s]),
+            "holdout": _calibration_gap(y[segments == s], p[segments == s]),
+        }
+        for s in sorted(set(segments) | set(seg_dev))
+    ]
     gap = train_auc - holdout_auc if train_auc is not None and holdout_auc is not None else None
     over: Status = (
         "n/a"
@@ -263,8 +273,23 @@ def weak_spots(
         + (f": {named}" if weak else "")
         + (f"; overfit gap {gap:+.3f}" if gap is not None else "")
     )
-    figures = {"bins": rows, "weak": weak, "train_roc_auc": train_auc, "holdout_roc_auc": holdout_auc, "gap": gap}
+    figures = {
+        "bins": rows,
+        "weak": weak,
+        "train_roc_auc": train_auc,
+        "holdout_roc_auc": holdout_auc,
+        "gap": gap,
+        "segments": per_segment,
+    }
     return Section(name="weak_spots", title="Weak spots", status=status, reading=reading, figures=figures)
+
+
+def _calibration_gap(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """Customers, observed rate, mean score and their difference (None when there is nobody)."""
+    if not len(y):
+        return {"customers": 0, "observed": None, "mean_score": None, "gap": None}
+    observed, mean = float(y.mean()), float(p.mean())
+    return {"customers": len(y), "observed": observed, "mean_score": mean, "gap": observed - mean}
 
 
 # -- sensitivity --------------------------------------------------------------------------------------------------

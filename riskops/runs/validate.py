@@ -74,8 +74,8 @@ def validate_version(
     say("validation: stability, weak spots, sensitivity")
     sections.append(_stability(wh, card, Xd, pd_, dev, Xh, ph, holdout, signup, model, keys, policy))
     cut = model_policy(store, card).cutoffs
-    train_auc = v.roc_auc(yd, pd_)
-    sections.append(v.weak_spots(Xh, yh, ph, segments(ph, cut), keys, card.categorical, train_auc, policy))
+    train = (yd, pd_, segments(pd_, cut))
+    sections.append(v.weak_spots(Xh, yh, ph, segments(ph, cut), keys, card.categorical, train, policy))
     costs = CostMatrix.model_validate(card.costs)
     sections.append(v.sensitivity(model, Xh, yh, ph, card.categorical, card.threshold, costs, keys, policy))
     fair = card.metrics.get("fairness", {})

@@ -33,6 +33,10 @@ def validated(ingested: DuckDBWarehouse, tmp_path_factory: pytest.TempPathFactor
     return store, card.version
 
 
+def data_rows(store: LocalStore, version: str) -> dict[str, int]:
+    return Registry(store).card(version).rows
+
+
 def test_the_pack_is_written_whole_and_judged_by_its_worst_section(
     ingested: DuckDBWarehouse, validated: tuple[LocalStore, str]
 ) -> None:
@@ -51,6 +55,9 @@ def test_the_pack_is_written_whole_and_judged_by_its_worst_section(
     assert Approvals(store, "models").evidence(version) != before  # an approval covers the pack too
     assert not ingested.exists(OOT_TABLE)
 
+    spots = pack.section("weak_spots").figures  # overfit per segment: development against holdout
+    assert sum(s["holdout"]["customers"] for s in spots["segments"]) == data_rows(store, version)["holdout"]
+    assert spots["gap"] == pytest.approx(spots["train_roc_auc"] - spots["holdout_roc_auc"])
     data = pack.section("data").figures
     assert (
         data["rows"]["customers"] == 1200
