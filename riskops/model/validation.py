@@ -52,10 +52,18 @@ def performance(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any
 
 
 def out_of_time(
-    cutoff: str, in_time: dict[str, Any], later: dict[str, Any], policy: ValidationPolicy, word: str
+    cutoff: str,
+    in_time: dict[str, Any],
+    later: dict[str, Any],
+    policy: ValidationPolicy,
+    word: str,
+    history: tuple[int, int] = (365, 365),
 ) -> Section:
-    """The recipe fit as of an earlier cut-off: its own in-time holdout against the customers who joined after."""
-    figures = {"cutoff": cutoff, "in_time": in_time, "out_of_time": later}
+    """The recipe fit as of an earlier cut-off: its own in-time holdout against the customers who joined after.
+    `history`: days of transactions the book holds before the cut-off, and the longest feature window: a cut-off
+    before the history fills the windows gives features with less behind them than the model's (said, warned)."""
+    days, window = history
+    figures = {"cutoff": cutoff, "in_time": in_time, "out_of_time": later, "history_days": days, "window_days": window}
     a, b = in_time["roc_auc"], later["roc_auc"]
     if a is None or b is None or later["positives"] < 5:
         reading = f"too few {word} customers joined after {cutoff} ({later['positives']}) to judge out of time"
@@ -69,6 +77,15 @@ def out_of_time(
         f"fit on the book as of {cutoff}: ROC-AUC {a:.3f} in time, {b:.3f} on the {later['customers']:,} customers "
         f"who joined after ({'a drop of ' + format(drop, '.3f') if drop > 0 else 'no drop'})"
     )
+    if days <= 0:  # the book's transactions start after the cut-off: nothing but attributes to learn from
+        status = worst([status, "warn"])
+        reading += f"; but the book holds no transactions before {cutoff}: the refit learned from attributes alone"
+    elif days < window:  # the earlier book's windows are not full: the refit sees less than the model did
+        status = worst([status, "warn"])
+        reading += (
+            f"; but the transactions reach back only {days} days before {cutoff}, less than the {window}-day "
+            "windows: the refit had less history than the model"
+        )
     return Section(name="out_of_time", title="Out of time", status=status, reading=reading, figures=figures)
 
 

@@ -191,12 +191,16 @@ def _out_of_time(
     y_in, y_out = held[LABEL_COLUMN].to_numpy(dtype=int), later[LABEL_COLUMN].to_numpy(dtype=int)
     p_in = predict(model, _X(held, features, cats, dropped), cats)
     p_out = predict(model, _X(later, features, cats, dropped), cats) if len(later) else np.array([])
+    first = card.data_snapshot.get("first_ts")
+    days = (cutoff - pd.Timestamp(first)).days if first else 0
+    window = int(card.feature_config.get("long_window") or max(card.feature_config.get("windows") or [365]))
     section = v.out_of_time(
         str(cutoff.date()),
         v.performance(y_in, p_in, card.threshold),
         v.performance(y_out, p_out, card.threshold),
         policy,
         word,
+        (days, window),
     )
     section.figures["trained_on"] = len(earlier) - len(held)
     return section
