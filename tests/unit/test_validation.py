@@ -17,7 +17,7 @@ from riskops.model.approval import Approvals
 from riskops.model.config import CostMatrix, TrainConfig, ValidationPolicy
 from riskops.model.pack import Section, read_pack
 from riskops.model.registry import Registry
-from riskops.model.validation import fit_scorecard, points_sum, sensitivity, worst
+from riskops.model.validation import fit_scorecard, out_of_time, points_sum, sensitivity, worst
 from riskops.runs.candidate import train_and_register
 from riskops.runs.monitor import Performance, against_approval, approved_ranges, listed_share_ratios
 from riskops.runs.validate import OOT_TABLE, oot_cutoff, validate_version
@@ -213,3 +213,13 @@ def test_monitoring_holds_the_live_lists_fairness_to_the_approved_one(
     checks = against_approval(registry, [_performance("r9", version, 0.99)], {}, ratios)
     said = {c["what"]: c for c in checks}
     assert said["sex: listed-share ratio"]["inside"] is False and said["realized ROC-AUC"]["inside"] is True
+
+
+def test_out_of_time_warns_when_the_earlier_book_had_less_history() -> None:
+    perf = {"customers": 500, "positives": 40, "roc_auc": 0.8}
+    full = out_of_time("2025-03-01", perf, perf | {"roc_auc": 0.79}, ValidationPolicy(), "SUSPENDED", (400, 365))
+    assert full.status == "pass" and "a drop of 0.010" in full.reading
+    short = out_of_time("2025-03-01", perf, perf | {"roc_auc": 0.79}, ValidationPolicy(), "SUSPENDED", (120, 365))
+    assert short.status == "warn" and "only 120 days before 2025-03-01" in short.reading
+    none = out_of_time("2025-03-01", perf, perf, ValidationPolicy(), "defaulted", (-200, 365))
+    assert none.status == "warn" and "no transactions before 2025-03-01" in none.reading
