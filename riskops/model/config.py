@@ -50,6 +50,10 @@ class ValidationPolicy(BaseModel):
 
     oot_share: float = Field(default=0.2, gt=0, lt=0.6, description="share of the labelled book, its latest "
                              "signups, that the out-of-time model is tested on")  # fmt: skip
+    oot_min_history_days: int = Field(default=90, ge=0, description="days of transactions the earlier book should "
+                                      "hold; the cut-off moves later to reach them")  # fmt: skip
+    oot_min_share: float = Field(default=0.05, gt=0, lt=0.6, description="the smallest share of the book the cut-off "
+                                 "may leave to test on when it moves")  # fmt: skip
     oot_auc_drop_warn: float = Field(default=0.03, ge=0)
     oot_auc_drop_fail: float = Field(default=0.08, ge=0)
     psi_warn: float = Field(default=0.1, gt=0, description="PSI above this across vintages is a shift")

@@ -150,9 +150,23 @@ def features_as_of(wh: Warehouse, card: ModelCard, cutoff: datetime, cohort: str
         wh.drop(OOT_TABLE)
 
 
-def oot_cutoff(signup: pd.Series, share: float) -> pd.Timestamp:
-    """The earlier cut-off: the day by which all but the latest `share` of the labelled customers had joined."""
-    return pd.Timestamp(signup.quantile(1 - share)).normalize()
+def first_transaction(wh: Warehouse) -> pd.Timestamp | None:
+    """When the labelled cohort's transaction history begins (None: no transactions)."""
+    ref = wh.ref(table_name("labelled", "transactions"))
+    first = wh.query(f"SELECT MIN(ts) AS first FROM {ref}").to_pylist()[0]["first"]
+    return pd.Timestamp(first) if first is not None else None
+
+
+def oot_cutoff(signup: pd.Series, policy: ValidationPolicy, first_tx: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The earlier cut-off: the day by which all but the latest `oot_share` of the labelled customers had joined;
+    moved later when the book's transactions begin too late to give it `oot_min_history_days` of history, as long
+    as `oot_min_share` of the customers joined after it (else the history stays short and the pack says so)."""
+    cutoff = pd.Timestamp(signup.quantile(1 - policy.oot_share)).normalize()
+    if first_tx is not None:
+        wanted = (first_tx + pd.Timedelta(days=policy.oot_min_history_days)).normalize()
+        if cutoff < wanted and (signup >= wanted).mean() >= policy.oot_min_share:
+            return wanted
+    return cutoff
 
 
 def fit_recipe(card: ModelCard, frame: pd.DataFrame, seed: int = 0) -> tuple[Model, list[str], list[str], pd.DataFrame]:
@@ -173,7 +187,8 @@ def fit_recipe(card: ModelCard, frame: pd.DataFrame, seed: int = 0) -> tuple[Mod
 def _out_of_time(
     wh: Warehouse, card: ModelCard, signup: pd.Series, labelled: pd.DataFrame, policy: ValidationPolicy, word: str
 ) -> Section:
-    cutoff = oot_cutoff(signup, policy.oot_share)
+    first = first_transaction(wh)
+    cutoff = oot_cutoff(signup, policy, first)
     earlier = features_as_of(wh, card, cutoff.to_pydatetime())
     earlier = earlier[(signup.reindex(earlier[ID_COLUMN]) < cutoff).to_numpy()].reset_index(drop=True)
     later = labelled[(signup.reindex(labelled[ID_COLUMN]) >= cutoff).to_numpy()].reset_index(drop=True)
@@ -191,8 +206,7 @@ def _out_of_time(
     y_in, y_out = held[LABEL_COLUMN].to_numpy(dtype=int), later[LABEL_COLUMN].to_numpy(dtype=int)
     p_in = predict(model, _X(held, features, cats, dropped), cats)
     p_out = predict(model, _X(later, features, cats, dropped), cats) if len(later) else np.array([])
-    first = card.data_snapshot.get("first_ts")
-    days = (cutoff - pd.Timestamp(first)).days if first else 0
+    days = (cutoff - first).days if first is not None else 0
     window = int(card.feature_config.get("long_window") or max(card.feature_config.get("windows") or [365]))
     section = v.out_of_time(
         str(cutoff.date()),

@@ -20,7 +20,7 @@ from riskops.model.registry import Registry
 from riskops.model.validation import fit_scorecard, out_of_time, points_sum, sensitivity, worst
 from riskops.runs.candidate import train_and_register
 from riskops.runs.monitor import Performance, against_approval, approved_ranges, listed_share_ratios
-from riskops.runs.validate import OOT_TABLE, oot_cutoff, validate_version
+from riskops.runs.validate import OOT_TABLE, first_transaction, oot_cutoff, validate_version
 
 AS_OF = date(2026, 9, 30)
 FAST = TrainConfig(folds=2, trials=0, max_iterations=60, seed=1)
@@ -72,10 +72,10 @@ def test_out_of_time_is_a_real_earlier_cut_off(ingested: DuckDBWarehouse, valida
     oot = pack.section("out_of_time").figures
     signups = ingested.query("SELECT customer_id, signup_ts FROM labelled_customers").to_pandas()
     joined = pd.Series(pd.to_datetime(signups["signup_ts"], utc=True).to_numpy(), index=signups["customer_id"])
-    cutoff = oot_cutoff(joined, ValidationPolicy().oot_share)
+    cutoff = oot_cutoff(joined, ValidationPolicy(), first_transaction(ingested))
     assert oot["cutoff"] == str(cutoff.date()) and cutoff.date() < AS_OF
     before, after = int((joined < cutoff).sum()), int((joined >= cutoff).sum())
-    assert oot["out_of_time"]["customers"] == after and after >= 0.15 * len(joined)  # the latest fifth or so
+    assert oot["out_of_time"]["customers"] == after and after >= 0.05 * len(joined)
     assert oot["trained_on"] + oot["in_time"]["customers"] == before  # only customers who had joined by then
     for side in ("in_time", "out_of_time"):
         assert 0 < oot[side]["roc_auc"] <= 1 and oot[side]["positives"] > 0
@@ -223,3 +223,14 @@ def test_out_of_time_warns_when_the_earlier_book_had_less_history() -> None:
     assert short.status == "warn" and "only 120 days before 2025-03-01" in short.reading
     none = out_of_time("2025-03-01", perf, perf, ValidationPolicy(), "defaulted", (-200, 365))
     assert none.status == "warn" and "no transactions before 2025-03-01" in none.reading
+
+
+def test_the_cut_off_moves_later_to_give_the_earlier_book_history() -> None:
+    signup = pd.Series(pd.date_range("2020-01-01", "2026-03-01", periods=1000, tz="UTC"))
+    policy = ValidationPolicy()
+    assert oot_cutoff(signup, policy) == pd.Timestamp(signup.quantile(0.8)).normalize()  # no history known
+    late = pd.Timestamp("2025-04-02", tz="UTC")  # transactions begin long after the fifth-latest signups
+    moved = oot_cutoff(signup, policy, late)
+    assert moved == pd.Timestamp("2025-07-01", tz="UTC") and (signup >= moved).mean() >= policy.oot_min_share
+    too_late = pd.Timestamp("2026-02-01", tz="UTC")  # moving would leave almost nobody to test on: it stays
+    assert oot_cutoff(signup, policy, too_late) == pd.Timestamp(signup.quantile(0.8)).normalize()
