@@ -335,6 +335,9 @@ def run_cmd(
     policy: PolicyOpt = None,
     shards: ShardsOpt = DEFAULTS.shards,
     by: ByOpt = "",
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="With --policy: train even if the champion learned from this same data.")
+    ] = False,
 ) -> None:
     """The main job in this process: the training and scoring pipelines' steps in order (ingest, features,
     train, evaluate, gate, promote, score, report), on embedded defaults.
@@ -346,7 +349,7 @@ def run_cmd(
     started = datetime.now()
     params = _run_parameters(
         trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes, by
-    )
+    ).model_copy(update={"retrain": retrain})
     with StepConsole(console) as steps:
         _, summary = run_job(
             Settings(),

@@ -334,3 +334,26 @@ def train_and_register(
     if promote and decision.promote and not promote_or_queue(registry, card.version, decision.reason):
         decision = decision.model_copy(update={"awaiting_approval": True})
     return card, decision
+
+
+def retraining_needed(
+    card: ModelCard, snapshot: dict[str, Any], features: FeatureConfig | None, training: dict[str, Any]
+) -> str:
+    """Why a run must train rather than re-score with `card`'s model ("" when it need not): the labelled data
+    (the ingest's fingerprint), the feature configuration, the family, the costs or learning from outcomes
+    differ. Trials, seed and time budgets are how hard to train, not what: they do not call for a new model."""
+    if not snapshot.get("fingerprint") or snapshot.get("fingerprint") != card.data_snapshot.get("fingerprint"):
+        was, now = card.data_snapshot.get("fingerprint", "?"), snapshot.get("fingerprint", "?")
+        return f"the labelled data changed since {card.version} (fingerprint {was} -> {now})"
+    trained_with = FeatureConfig.model_validate(card.feature_config).model_dump(mode="json")
+    if features is not None and features.model_dump(mode="json") != trained_with:
+        return f"the feature configuration differs from {card.version}'s"
+    if training.get("family", card.family) not in (card.family,):
+        return f"the policy's family {training['family']} is not {card.family}, {card.version}'s"
+    costs = {k: training.get(k, v) for k, v in card.costs.items()}
+    if costs != card.costs:
+        return f"the costs differ from {card.version}'s ({card.costs})"
+    if bool(training.get("outcomes")) != bool(card.outcome_examples):
+        said = "on" if training.get("outcomes") else "off"
+        return f"learning from outcomes is {said}, not as for {card.version}"
+    return ""

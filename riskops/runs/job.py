@@ -86,7 +86,8 @@ def run_steps(
     finished: Finished | None = None,
     tick: Tick | None = None,
 ) -> str:
-    """The training then the scoring steps of one run, in process, as the two pipelines chain them."""
+    """The training then the scoring steps of one run, in process, as the two pipelines chain them; a run given
+    only a new policy re-scores with the champion when it was trained on the same data and configuration."""
     done = finished or (lambda r: log.info("%s %.1fs %s", r.step, r.seconds, r.figure))
     day, folder = as_of.isoformat(), str(dataset)
 
@@ -96,6 +97,27 @@ def run_steps(
 
     step(steps.ingest(config, "labelled", day, run_id, folder, mapping))
     step(steps.features(config, "labelled", day, run_id, params.allow_protected))
+    reused = steps.reuse(config, run_id, params.training()) if params.policy and not params.retrain else None
+    if reused is not None:  # only the policy changed: the champion re-scores under it
+        step(reused)
+    else:
+        _train_and_gate(config, run_id, day, params, step, tick)
+    scored = (dataset / "unlabelled").exists() and steps.champion(config) is not None  # none: one awaits approval
+    if scored:
+        step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))
+        policy = params.policy.model_dump() if params.policy else None
+        versions = [
+            step(steps.score_shard(config, day, run_id, k, params.shards, "unlabelled", policy))
+            for k in range(params.shards)
+        ]
+        step(steps.score(config, day, run_id, "unlabelled", policy, params.shards, versions))
+    return str(step(steps.report(config, run_id, "job" if scored else "training")))
+
+
+def _train_and_gate(
+    config: dict[str, Any], run_id: str, day: str, params: RunParameters, step: Any, tick: Tick | None
+) -> None:
+    """The training pipeline's model steps: train, evaluate, validate, gate, promote (or queue for approval)."""
     version = step(
         steps.train(
             config,
@@ -118,16 +140,6 @@ def run_steps(
     step(steps.validate(config, version, run_id, params.validation))
     if step(steps.gate(config, version, run_id, params.margin, params.fairness, params.max_list_share)):
         step(steps.promote(config, version, run_id, "passed the gate"))
-    scored = (dataset / "unlabelled").exists() and steps.champion(config) is not None  # none: one awaits approval
-    if scored:
-        step(steps.ingest(config, "unlabelled", day, run_id, folder, mapping))
-        policy = params.policy.model_dump() if params.policy else None
-        versions = [
-            step(steps.score_shard(config, day, run_id, k, params.shards, "unlabelled", policy))
-            for k in range(params.shards)
-        ]
-        step(steps.score(config, day, run_id, "unlabelled", policy, params.shards, versions))
-    return str(step(steps.report(config, run_id, "job" if scored else "training")))
 
 
 def run_job(

@@ -25,6 +25,7 @@ class RunParameters(BaseModel):
     outcomes: bool = _TRAIN.outcomes  # also learn from current customers' matured outcomes (TrainConfig.outcomes)
     policy: OffboardConfig | None = None  # None: the model's default
     shards: int = Field(default=1, ge=1, description="parallel scoring tasks the unlabelled cohort is split into")
+    retrain: bool = Field(default=False, description="train even when only the policy changed (`riskops run`)")
     registered_by: str = Field(default="", description="who the model is registered in the name of (default: the "
                                "operating-system user); four eyes: never its approver")  # fmt: skip
 

@@ -430,6 +430,7 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
                 f"  not scored: no approved champion yet; a validator approves {record.trained} with "
                 f"`riskops models approve {record.trained} --by NAME` (or on the console's Models page)"
             )
+    lines += [f"  model: {s.figure}" for s in record.steps if s.step == "reuse"]
     if record.scoring:
         sc = record.scoring
         lines.append(

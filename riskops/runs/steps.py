@@ -12,6 +12,7 @@ version). It never reads a local path it was not given. Each step records what i
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ from riskops.scoring.policy import OffboardConfig
 
 if TYPE_CHECKING:
     from riskops.model.registry import Registry
+
+log = logging.getLogger(__name__)
 
 Config = Mapping[str, Any]
 
@@ -292,6 +295,33 @@ def evaluate(
         parameters={"missed_cost": missed_cost, "offboard_cost": offboard_cost},
         detail={"version": version},
     )
+
+
+def reuse(config: Config, run_id: str, training: Mapping[str, Any]) -> StepResult | None:
+    """A run given only a new policy re-scores with the champion instead of retraining it, when the champion was
+    trained on the same labelled data and configuration (`runs.candidate.retraining_needed`); recorded as the
+    `reuse` step, its value the champion. None: the run trains (nothing recorded)."""
+    from riskops.runs.candidate import retraining_needed
+    from riskops.runs.record import read_steps
+
+    step = _Step(config, run_id, "reuse")
+    registry = step.registry()
+    champion = registry.champion()
+    if champion is None:
+        return None
+    ingested = {r.step: r for r in read_steps(step.store, run_id)}.get("ingest-labelled")
+    snapshot = ingested.detail["report"].get("snapshot", {}) if ingested else {}
+    chosen = f"{run_id}/{FEATURE_CONFIG}"
+    features = FeatureConfig.model_validate_json(step.store.read_text(chosen)) if step.store.exists(chosen) else None
+    why = retraining_needed(registry.card(champion), snapshot, features, dict(training))
+    if why:
+        log.info("training a new model: %s", why)
+        return None
+    figure = (
+        f"{champion} was trained on this data and configuration: the new policy re-scores with it, no retraining "
+        "(--retrain trains anyway)"
+    )
+    return step.done(champion, figure, detail={"version": champion, "fingerprint": snapshot.get("fingerprint")})
 
 
 def validate(config: Config, version: str, run_id: str, validation: Mapping[str, Any] | None = None) -> StepResult:

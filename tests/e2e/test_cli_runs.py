@@ -533,3 +533,24 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     assert "credit limit" in catalogue and "education (code" in catalogue  # the words reasons would use
     assert "marital status" not in catalogue and "age in years" not in catalogue  # protected: no features
     assert not listing["reasons"].fillna("").str.contains("sex|marital|age in years").any()
+
+
+def test_a_policy_change_rescores_with_the_champion_instead_of_retraining(
+    tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    """`riskops run --policy` on the data the champion learned from, with the same configuration: no new model,
+    the champion re-scores under the new policy and the run says so."""
+    (tmp_path / "data").symlink_to(job_run[0] / "data")  # the cached dataset
+    assert riskops("run", *SAME_DATA, cwd=tmp_path).returncode == 0
+    (champion,) = [p.name for p in (tmp_path / "runs" / "models").iterdir() if (p / "card.json").exists()]
+    (tmp_path / "strict.yaml").write_text("high_cutoff: 0.05\n")
+    r = riskops("run", *SAME_DATA, "--policy", "strict.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _step_lines(r.stderr) == [
+        "ingest-labelled", "features-labelled", "reuse", "ingest-unlabelled", "score-shard-0", "score", "report"
+    ]  # fmt: skip
+    assert f"model: {champion} was trained on this data and configuration" in " ".join(r.stdout.split())
+    assert [p.name for p in (tmp_path / "runs" / "models").iterdir() if (p / "card.json").exists()] == [champion]
+    latest = sorted((tmp_path / "runs").glob("2*/run.json"))[-1]
+    record = json.loads(latest.read_text())
+    assert record["scoring"]["model_version"] == champion and record["policy"]["high_cutoff"] == 0.05

@@ -151,3 +151,25 @@ def test_no_unapproved_model_decides(ingested: DuckDBWarehouse, tmp_path: Path) 
     with pytest.raises(RiskOpsError, match="is rejected"):
         reg.set_champion(other.version, "by hand")
     assert reg.champion() == card.version
+
+
+def test_a_policy_change_retrains_only_when_what_the_model_learned_from_changed(
+    ingested: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    from riskops.features.engineering import FeatureConfig
+    from riskops.runs.candidate import retraining_needed
+
+    store = LocalStore(tmp_path)
+    card, _ = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())
+    card = card.model_copy(update={"data_snapshot": {"fingerprint": "abc"}})
+    config = FeatureConfig.model_validate(card.feature_config)
+    same = {"family": card.family, "outcomes": False, **card.costs, "trials": 99, "seed": 7}
+    assert retraining_needed(card, {"fingerprint": "abc"}, config, same) == ""  # trials and seed do not count
+    assert "the labelled data changed" in retraining_needed(card, {"fingerprint": "xyz"}, config, same)
+    other = config.model_copy(update={"long_window": 180})
+    assert "feature configuration differs" in retraining_needed(card, {"fingerprint": "abc"}, other, same)
+    assert "family logistic_regression" in retraining_needed(
+        card, {"fingerprint": "abc"}, config, same | {"family": "logistic_regression"}
+    )
+    assert "costs differ" in retraining_needed(card, {"fingerprint": "abc"}, config, same | {"missed_cost": 1.0})
+    assert "outcomes is on" in retraining_needed(card, {"fingerprint": "abc"}, config, same | {"outcomes": True})
