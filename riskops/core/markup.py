@@ -19,6 +19,21 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
+def compact(x: float) -> str:
+    """A number for an axis or a bin label: three significant digits, thousands as k and millions as M, never in
+    scientific notation (1.24e+05 -> 124k; 0.000123 -> 0.000123)."""
+    a = abs(x)
+    if a >= 1e9:
+        return f"{x / 1e9:.3g}G"
+    if a >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{x / 1e3:.3g}k"
+    if a >= 1 or a == 0:
+        return f"{x:,.4g}" if a < 1e4 else f"{x:,.0f}"
+    return f"{x:.3g}" if a >= 1e-4 else f"{x:.2e}"
+
+
 def md_text(value: Any) -> str:
     """A value as Markdown text that renders exactly as written: HTML special characters become entities,
     Markdown syntax is backslash-escaped, line breaks become spaces (a value never ends a table row)."""

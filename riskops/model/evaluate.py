@@ -146,6 +146,7 @@ def evaluate(
     medium_factor: float,
     shap_rows: int = 2000,
     seed: int = 0,
+    currency: str = "",
 ) -> Evaluation:
     p = predict(model, X, categorical)
     th = choose_thresholds(oof_y, oof_p, costs)
@@ -177,7 +178,7 @@ def evaluate(
         for f, v in sorted(zip(X.columns, mean_abs, strict=True), key=lambda x: -x[1])
     ]
     ev = Evaluation(m, {"cost_optimal": th.cost_optimal, "f1_optimal": th.f1_optimal}, importance)
-    ev.plots = evaluation_plots(y, p, th, sv, X.iloc[rows], categorical)
+    ev.plots = evaluation_plots(y, p, th, sv, X.iloc[rows], categorical, currency)
     return ev
 
 
@@ -185,6 +186,11 @@ def evaluate(
 
 
 # -- report -------------------------------------------------------------------------------------------------------
+
+
+def _params(params: dict[str, Any]) -> str:
+    """Model parameters in words: `depth 6, learning_rate 0.05`, not a Python dict."""
+    return ", ".join(f"{md_text(k)} {md_text(v)}" for k, v in params.items()) or "none"
 
 
 def _pct(x: float) -> str:
@@ -255,9 +261,10 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     lines += [
         "",
         (
-            f"Tuning: {tuning['trials']} Optuna trials (budget {tuning['budget_s']:.0f}s); parameters {meta['params']}."
+            f"Tuning: {tuning['trials']} Optuna trials (budget {tuning['budget_s']:.0f}s); "
+            f"parameters {_params(meta['params'])}."
             if tuning["trials"]
-            else f"Tuning: off (`--trials N` to tune); default parameters {meta['params']}."
+            else f"Tuning: off (`--trials N` to tune); default parameters {_params(meta['params'])}."
         ),
         "",
         "## Holdout (never seen by tuning or threshold choice)",

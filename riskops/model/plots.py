@@ -12,8 +12,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+from riskops.core.markup import compact
 
 if TYPE_CHECKING:
     from riskops.model.evaluate import Thresholds
@@ -35,6 +38,7 @@ def evaluation_plots(
     sv: np.ndarray,
     Xs: pd.DataFrame,
     categorical: list[str],
+    currency: str = "",
 ) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     fpr, tpr, _ = roc_curve(y, p)
@@ -58,6 +62,9 @@ def evaluation_plots(
     ax.plot(prob_pred, prob_true, "o-", label="model")
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
     ax.set(xlabel="predicted probability", ylabel="observed SUSPENDED share", title="Calibration (holdout)")
+    if np.quantile(p, 0.9) < 0.1:  # a low base rate: on linear axes the bins crowd into a corner
+        low = max(min(prob_pred.min(), prob_true[prob_true > 0].min(initial=1.0)) / 2, 1e-4)
+        ax.set(xscale="log", yscale="log", xlim=(low, 1), ylim=(low, 1), title="Calibration (holdout, log axes)")
     ax.legend()
     out["calibration.png"] = png(fig)
 
@@ -65,7 +72,9 @@ def evaluation_plots(
     ax.plot(th.grid, th.cost, label="expected cost (out-of-fold)")
     ax.axvline(th.cost_optimal, color="tab:green", ls="--", label=f"cost-optimal {th.cost_optimal:.3f}")
     ax.axvline(th.f1_optimal, color="tab:orange", ls=":", label=f"F1-optimal {th.f1_optimal:.3f}")
-    ax.set(xlabel="threshold", ylabel="cost", xlim=(0, 1), title="Cost vs threshold")
+    ax.set(xlabel="threshold", ylabel=f"expected cost{f' ({currency})' if currency else ''}", xlim=(0, 1),
+           title="Cost vs threshold")  # fmt: skip
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))  # no "1e6" offset
     ax.legend()
     out["cost.png"] = png(fig)
 

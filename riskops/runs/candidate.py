@@ -179,6 +179,7 @@ def _evaluate_stored(
     categorical: list[str],
     dropped: list[str],
     costs: CostMatrix,
+    currency: str = "",
 ) -> Any:
     registry = Registry(store)
     model = registry.load_model(version)
@@ -194,6 +195,7 @@ def _evaluate_stored(
         oof["p"].to_numpy(),
         costs,
         OffboardConfig().medium_factor,
+        currency=currency,
     )
 
 
@@ -213,7 +215,8 @@ def evaluate_candidate(
             f"model version {version} has no training record", store.uri(key), "train it first (the train step)"
         )
     c = Candidate.model_validate_json(store.read_text(key))
-    ev = _evaluate_stored(store, version, c.features, c.categorical, list(c.dropped), costs)
+    currency = c.feature_config.get("currency") or ""
+    ev = _evaluate_stored(store, version, c.features, c.categorical, list(c.dropped), costs, currency)
     limits = fairness or FairnessPolicy()
     fair = holdout_fairness(Registry(store), version, c, ev.threshold, limits, max_list_share, with_proxies=True)
     if fair:
@@ -302,7 +305,8 @@ def _breach_kind(breach: str) -> str:
 def reevaluate(store: ArtifactStore, version: str, costs: CostMatrix) -> tuple[ModelCard, str]:
     """Evaluate a registered version again (e.g. with another cost matrix) on its own holdout; a new report."""
     card = Registry(store).card(version)
-    ev = _evaluate_stored(store, version, card.features, card.categorical, list(card.dropped), costs)
+    currency = card.feature_config.get("currency") or ""
+    ev = _evaluate_stored(store, version, card.features, card.categorical, list(card.dropped), costs, currency)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     meta = card.model_dump() | {"threshold": ev.threshold, "costs": costs.model_dump()}
     uri = write_report(store, f"{PREFIX}/{version}/evaluation-{stamp}", meta, ev)

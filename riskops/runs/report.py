@@ -61,7 +61,7 @@ def _drift_plot(drift: DriftResult, top: int = 3) -> bytes:
             label="this cohort",
             color="tab:red" if d.drifted else "tab:blue",
         )
-        ax.set_xticks(x, d.labels, rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(x, d.labels, rotation=30, ha="right", fontsize=7)
         ax.set_title(f"{d.name}: PSI {d.psi:.3f}" + (" (drift)" if d.drifted else ""), fontsize=9)
     axes[0].legend(fontsize=7)
     fig.tight_layout()

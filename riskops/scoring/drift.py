@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel
 
+from riskops.core.markup import compact
 from riskops.core.names import ident
 from riskops.data.contract import table_name
 from riskops.io.artifacts import ArtifactStore
@@ -176,7 +177,7 @@ def compare(p: Profile, counts: list[int], rows: int, policy: DriftPolicy, varia
         threshold, js_threshold = max(threshold, noise_psi), max(js_threshold, noise_js)
     drifted = rows >= policy.min_rows and (value > threshold or (js is not None and js > js_threshold))
     if p.kind == "numeric":
-        e_ = [f"{x:.4g}" for x in p.edges]
+        e_ = [compact(x) for x in p.edges]
         inner = [f"{lo}..{hi}" for lo, hi in itertools.pairwise(e_)]
         labels = [f"< {e_[0]}", *inner, f">= {e_[-1]}"] if e_ else ["any"]
     else:

@@ -55,3 +55,11 @@ def test_page_json_cannot_close_its_script_element() -> None:
     text = page_json({"id": HOSTILE, "quote": "it's"})
     assert "<" not in text and ">" not in text and "'" not in text
     assert json.loads(text) == {"id": HOSTILE, "quote": "it's"}
+
+
+def test_compact_numbers_for_axes_and_bins_never_use_scientific_notation() -> None:
+    from riskops.core.markup import compact
+
+    cases = {124_000: "124k", 1_234_567: "1.23M", 12_345: "12.3k", 2_500: "2,500", 5: "5", 0: "0", 0.5: "0.5"}
+    cases |= {0.000123: "0.000123", -3e6: "-3M", 2.5e9: "2.5G"}
+    assert {x: compact(x) for x in cases} == cases
