@@ -859,6 +859,25 @@ def pipeline_compile_cmd(
     out.print(f"steps use {config.warehouse} ({where}) and artifacts at {config.artifact_root}")
 
 
+@pipeline_app.command("estimate")
+def pipeline_estimate_cmd(
+    customers: Annotated[int, typer.Option(help="Customers in the book.", min=1)],
+    transactions_per_year: Annotated[int, typer.Option(help="Transactions a year, the whole book.", min=0)],
+    labelled_share: Annotated[
+        float, typer.Option(help="Share of customers with a known outcome (the rest are scored).", min=0.01, max=0.99)
+    ] = 0.8,
+    prices: Annotated[Path | None, typer.Option(help="Price file (default configs/gcp-prices.yaml).")] = None,
+) -> None:
+    """What a daily scoring run and a weekly training run of a book this size would cost a month on GCP at list
+    prices: each task's minutes and resources (the sizing `pipeline compile --customers` writes), each BigQuery
+    step's bytes scanned, storage; with the assumptions.
+
+    Example: riskops pipeline estimate --customers 10000000 --transactions-per-year 1500000000"""
+    from pipelines.estimate import describe, estimate, load_prices
+
+    out.print(describe(estimate(customers, transactions_per_year, labelled_share, load_prices(prices))))
+
+
 @pipeline_app.command("run")
 def pipeline_run_cmd(
     data: DataOpt = "synthetic",

@@ -44,6 +44,7 @@ def test_the_commands_a_user_needs_exist() -> None:
         "models validate",
         "models approve",
         "models reject",
+        "pipeline estimate",
         "score",
         "runs list",
         "runs compare",
