@@ -501,17 +501,20 @@ def _registry() -> Registry:
 
 @models_app.command("list")
 def models_list_cmd() -> None:
-    """Every registered version with its holdout metrics, who registered it and its approval; * marks the
-    champion."""
+    """Every registered version with its holdout metrics, who registered it, its approval and its validation
+    pack's verdict; * marks the champion."""
+    from riskops.model.pack import read_pack
+
     reg = _registry()
     champ = reg.champion()
     for v in reg.versions():
         c = reg.card(v)
         mark = "*" if v == champ else " "
+        pack = read_pack(reg.store, v)
         out.print(
             f"{mark} {v}  {c.family}  as_of {c.as_of}  PR-AUC {c.metrics['pr_auc']:.3f}  "
             f"ROC-AUC {c.metrics['roc_auc']:.3f}  threshold {c.threshold:.3f}  rows {c.rows['customers']:,}  "
-            f"by {c.registered_by or '?'}  {reg.approvals.state(v)}"
+            f"by {c.registered_by or '?'}  {reg.approvals.state(v)}  pack {pack.status if pack else 'none'}"
         )
 
 
@@ -523,8 +526,14 @@ def models_show_cmd(
     reg = _registry()
     target = _version_or_champion(reg, version)
     card = reg.card(target).model_dump(mode="json")
+    from riskops.model.pack import read_pack
+
     approvals = [e.model_dump() for e in reg.approvals.entries(target)]
-    out.print_json(data=card | {"approval": {"state": reg.approvals.state(target), "log": approvals}})
+    pack = read_pack(reg.store, target)
+    validation = pack.summary() if pack else {"status": "none"}
+    out.print_json(
+        data=card | {"approval": {"state": reg.approvals.state(target), "log": approvals}, "validation": validation}
+    )
 
 
 @models_app.command("validate")

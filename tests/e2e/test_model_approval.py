@@ -49,7 +49,12 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
     assert "gate: AWAITING APPROVAL" in r.stdout and "not scored: no approved champion yet" in r.stdout
     assert f"{version} awaits approval" in r.stderr and "score-shard-0" not in r.stderr
     listed = riskops("models", "list", cwd=tmp_path, env=APPROVAL)
-    assert f"{version}" in listed.stdout and "by dana  awaiting approval" in listed.stdout
+    assert f"{version}" in listed.stdout and "by dana  awaiting approval  pack " in listed.stdout
+    # The validator rebuilds the pack from the run's own warehouse, found from the version alone.
+    again = riskops("models", "validate", version, cwd=tmp_path, env=APPROVAL)
+    assert again.returncode == 0, again.stderr
+    assert "Out of time" in again.stdout and "Benchmark scorecard" in again.stdout
+    assert f"{version}/validation/pack.html" in " ".join(again.stdout.split())
     refused = riskops("models", "promote", version, cwd=tmp_path, env=APPROVAL)
     assert refused.returncode == 2 and "is awaiting approval, and model approval is required" in refused.stderr
 
@@ -128,6 +133,7 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
         shown = riskops("models", "show", version, cwd=tmp_path, env=APPROVAL)
         log = json.loads(shown.stdout)["approval"]
         assert log["state"] == "approved" and [e["by"] for e in log["log"]] == ["gate", "vic"]
+        assert json.loads(shown.stdout)["validation"]["status"] in ("pass", "warn", "fail")
         assert len(log["log"][1]["evidence_sha256"]) == 64
         again = riskops("models", "reject", version, "--by", "vic", "--comment", "changed my mind", cwd=tmp_path)
         assert again.returncode == 2 and "already approved by vic" in again.stderr
