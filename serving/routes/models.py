@@ -6,9 +6,9 @@ asserts). Thin: riskops.model.registry decides and writes the approval log."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskops.model import registry as models
@@ -18,6 +18,9 @@ from serving.deps import ModelDep, ServiceDep, StaffDep, require_console_key
 from serving.errors import NotFound
 from serving.schemas import ModelInfo
 
+# A version name as the registry makes them (m20261207-101500-000000); anything else, `..` included, is a 422
+# before it comes near an artifact key.
+Version = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="a model version")]
 router = APIRouter(prefix="/v1")  # in the router itself: the metrics label the route by its full path
 
 
@@ -60,7 +63,7 @@ async def versions(service: ServiceDep) -> dict[str, Any]:
 
 
 @router.get("/models/{version}/card", response_model=CardPage, dependencies=[Depends(require_console_key)])
-async def version_card_of(version: str, service: ServiceDep) -> CardPage:
+async def version_card_of(version: Version, service: ServiceDep) -> CardPage:
     """Any registered version's card, for the validator deciding on it."""
     registry = service.holder.registry
     if not await asyncio.to_thread(registry.exists, version):
@@ -69,7 +72,7 @@ async def version_card_of(version: str, service: ServiceDep) -> CardPage:
 
 
 @router.post("/models/{version}/approval", status_code=201, dependencies=[Depends(require_console_key)])
-async def decide(version: str, body: ApprovalBody, service: ServiceDep, staff: StaffDep) -> dict[str, Any]:
+async def decide(version: Version, body: ApprovalBody, service: ServiceDep, staff: StaffDep) -> dict[str, Any]:
     """A validator approves (a version awaiting approval becomes the champion) or rejects a version."""
     if staff.role != "validator":
         raise HTTPException(403, f"{staff.name} is a {staff.role}; only a validator approves or rejects models")

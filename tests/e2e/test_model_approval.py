@@ -79,6 +79,9 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
         staff = {"x-api-key": KEY, "x-riskops-staff": "dana", "x-riskops-staff-role": "validator"}
         forged = httpx.post(f"{service_url}/v1/models/{version}/approval", json={"action": "approved"}, headers=staff)
         assert forged.status_code == 409 and "cannot also approve it" in forged.json()["detail"]
+        for hostile in ("%2E%2E", "%3Cscript%3E", "a%20b", "x" * 101):  # refused before any artifact key
+            answer = httpx.get(f"{service_url}/v1/models/{hostile}/card", headers=staff)
+            assert answer.status_code == 422, (hostile, answer.status_code)
         as_reviewer = staff | {"x-riskops-staff": "rita", "x-riskops-staff-role": "reviewer"}
         assert (
             httpx.post(
@@ -120,6 +123,17 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
             assert page.locator("#card-limitations li").count() >= 2
             _accessible(page)
             _shot(page, "model-card")
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            for width in (390, 1400):  # no page-wide horizontal scroll: the wide tables scroll in their box
+                page.set_viewport_size({"width": width, "height": 900})
+                for path in ("/models", f"/models/{version}/card"):
+                    page.goto(url + path)
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, path)
+            for hostile in ("%3Cscript%3Ealert(1)%3C%2Fscript%3E", "%2E%2E", "..%5C..%5Cetc"):
+                answer = page.goto(f"{url}/models/{hostile}/card")
+                assert answer is not None and answer.status in (404, 422), hostile  # an error page, no 500
+            assert dialogs == []
             browser.close()
 
         deadline = time.monotonic() + 20
