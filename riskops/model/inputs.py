@@ -72,6 +72,15 @@ def align(
     return X
 
 
+def align_known(
+    frame: pd.DataFrame, features: list[str], categorical: list[str], dropped: list[str] | None = None
+) -> pd.DataFrame:
+    """`align` on a wider table (a holdout with its other columns, a cohort's features table): only the model's
+    columns are taken; a missing feature is still refused."""
+    keep = {*features, *(dropped or [])}
+    return align(frame[[c for c in frame.columns if c in keep]], features, categorical, dropped)
+
+
 def shap_values(model: Model, X: pd.DataFrame, categorical: list[str]) -> np.ndarray:
     """Per-row SHAP values (log-odds), CatBoost's exact TreeSHAP (or a linear model's exact closed form); the last
     column is the expected value.

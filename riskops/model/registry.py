@@ -32,7 +32,7 @@ from riskops.core.errors import ArtifactError, DataContractError, RiskOpsError
 from riskops.features.engineering import LABEL_COLUMN
 from riskops.io.artifacts import ArtifactStore
 from riskops.model.approval import ApprovalError, Approvals, state_of
-from riskops.model.inputs import Model, align, predict
+from riskops.model.inputs import Model, align_known, predict
 from riskops.model.linear import FILE as LINEAR_FILE
 from riskops.model.linear import LinearModel
 from riskops.model.pack import read_pack
@@ -159,9 +159,8 @@ class Registry:
         try:
             model = _load_model(self.store, key, version)
             holdout = self.holdout(version)
-            cols = [c for c in holdout.columns if c in {*card.features, *card.dropped}]
-            scores = predict(model, align(holdout[cols], card.features, card.categorical, list(card.dropped)),
-                             card.categorical)  # fmt: skip
+            X = align_known(holdout, card.features, card.categorical, list(card.dropped))
+            scores = predict(model, X, card.categorical)
         except ArtifactError:
             raise
         except RiskOpsError as e:
@@ -286,10 +285,7 @@ class Registry:
     # -- the gate ---------------------------------------------------------------------------------------------
     def score(self, version: str, frame: pd.DataFrame) -> np.ndarray:
         model, card = self.load(version)
-        cols = [c for c in frame.columns if c in {*card.features, *card.dropped}] + [
-            c for c in ("customer_id", LABEL_COLUMN) if c in frame.columns
-        ]
-        return predict(model, align(frame[cols], card.features, card.categorical, list(card.dropped)), card.categorical)
+        return predict(model, align_known(frame, card.features, card.categorical, list(card.dropped)), card.categorical)
 
     def gate(self, challenger: str, metric: str = "pr_auc", margin: float = 0.0) -> GateDecision:
         """Compare the challenger with the champion on the challenger's holdout rows."""

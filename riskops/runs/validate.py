@@ -29,7 +29,7 @@ from riskops.model import validation as v
 from riskops.model.cardpage import SMALL_POSITIVES, limitations
 from riskops.model.config import CostMatrix, TrainConfig, ValidationPolicy
 from riskops.model.fairness import breaches, fairness_summary
-from riskops.model.inputs import Model, align, predict
+from riskops.model.inputs import Model, align_known, predict
 from riskops.model.linear import LinearModel
 from riskops.model.pack import FOLDER, Pack, Section, Status, pack_key
 from riskops.model.registry import PREFIX, ModelCard, Registry
@@ -39,11 +39,6 @@ from riskops.scoring.policy import model_policy
 
 log = logging.getLogger(__name__)
 OOT_TABLE = "validation_features"  # the labelled cohort's features as a validation computes them; dropped after
-
-
-def _X(frame: pd.DataFrame, features: list[str], categorical: list[str], dropped: list[str]) -> pd.DataFrame:
-    cols = [c for c in frame.columns if c in {*features, *dropped}]
-    return align(frame[cols], features, categorical, dropped)
 
 
 def validate_version(
@@ -58,8 +53,8 @@ def validate_version(
     holdout = registry.holdout(version)
     labelled = features_as_of(wh, card, as_of_cutoff(date.fromisoformat(card.as_of)))
     dev = labelled[~labelled[ID_COLUMN].isin(set(holdout[ID_COLUMN]))].reset_index(drop=True)
-    Xh, yh = _X(holdout, card.features, card.categorical, dropped), holdout[LABEL_COLUMN].to_numpy(dtype=int)
-    Xd, yd = _X(dev, card.features, card.categorical, dropped), dev[LABEL_COLUMN].to_numpy(dtype=int)
+    Xh, yh = align_known(holdout, card.features, card.categorical, dropped), holdout[LABEL_COLUMN].to_numpy(dtype=int)
+    Xd, yd = align_known(dev, card.features, card.categorical, dropped), dev[LABEL_COLUMN].to_numpy(dtype=int)
     ph, pd_ = predict(model, Xh, card.categorical), predict(model, Xd, card.categorical)
     word = outcome_word(card.feature_config.get("label_words") or {})
     keys = [f["feature"] for f in card.importance[: policy.key_features] if f["feature"] in card.features]
@@ -204,8 +199,8 @@ def _out_of_time(
         return Section(name="out_of_time", title="Out of time", status="warn", reading=reading, figures=figures)
     dropped = [c for c in card.features if c not in features]
     y_in, y_out = held[LABEL_COLUMN].to_numpy(dtype=int), later[LABEL_COLUMN].to_numpy(dtype=int)
-    p_in = predict(model, _X(held, features, cats, dropped), cats)
-    p_out = predict(model, _X(later, features, cats, dropped), cats) if len(later) else np.array([])
+    p_in = predict(model, align_known(held, features, cats, dropped), cats)
+    p_out = predict(model, align_known(later, features, cats, dropped), cats) if len(later) else np.array([])
     days = (cutoff - first).days if first is not None else 0
     window = int(card.feature_config.get("long_window") or max(card.feature_config.get("windows") or [365]))
     section = v.out_of_time(
@@ -243,7 +238,7 @@ def _stability(
     recorded = ingested_as_of(wh, "unlabelled") if wh.exists(table_name("unlabelled", "customers")) else None
     if recorded:
         frame = features_as_of(wh, card, as_of_cutoff(date.fromisoformat(recorded[:10])), "unlabelled")
-        X = _X(frame, card.features, card.categorical, list(card.dropped))
+        X = align_known(frame, card.features, card.categorical, list(card.dropped))
         vintages["scored cohort"] = X.assign(score=predict(model, X, card.categorical))
     reference = Xd.assign(score=pd_)
     return v.stability(reference, vintages, keys, card.categorical, policy)
