@@ -117,7 +117,7 @@ def add_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     configure_json_logging(settings.log_level)
     _check(settings)
     secret = _secret(settings)

@@ -195,6 +195,7 @@ def run_local(
     from riskops.core.config import StepConfig
     from riskops.core.identity import new_run_id
     from riskops.io.artifacts import open_store
+    from riskops.runs.job import failures_recorded
     from riskops.runs.record import read_record
     from riskops.runs.report import run_summary
 
@@ -209,7 +210,8 @@ def run_local(
     }
     training = {**data, "run_id": run_id, **params.training()}
     scoring = {**data, **params.scoring()}
-    run_specs(specs, run_dir, {"training": training, "scoring": scoring}, finished, tick)
     store = open_store(config.artifact_root, config.gcs_endpoint or None)
+    with failures_recorded(store, run_id, "pipeline"):
+        run_specs(specs, run_dir, {"training": training, "scoring": scoring}, finished, tick)
     record = read_record(store, run_id)
     return record, run_summary(store, record)

@@ -22,7 +22,7 @@ from serving.state import Service
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     configure_json_logging(settings.log_level)  # first: building the state may already log
     service = Service(settings)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make console`: the risk console on http://127.0.0.1:8080 over the last local run. It reads the scoring
+# `make console`: the risk console on http://127.0.0.1:8080 over the last local run's book. It reads the scoring
 # service on 127.0.0.1:8000: one already running there (`make serve`) is used, else one is started here and
 # stopped with the console (Ctrl-C). Users: configs/console-users.yaml (the password is the name).
 set -euo pipefail
@@ -9,10 +9,12 @@ SERVICE=""
 up() { $BIN/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000$1', timeout=1)" 2>/dev/null; }
 cleanup() { [ -n "$SERVICE" ] && kill "$SERVICE" 2>/dev/null || true; }
 trap cleanup EXIT
+# The book the last run worked on (RISKOPS_BOOK chooses another): its runs are in its own folder.
+HOME_DIR=$($BIN/python -c "from riskops.core.config import Settings; print(Settings.load().home)")
 if ! up /healthz; then
   mkdir -p runs
   # Decisions and what-if use the warehouse of the run the console shows (its features, its review table).
-  latest=$(ls -d runs/2*/ 2>/dev/null | sort | while read -r r; do [ -f "$r/book.parquet" ] && [ -f "$r/warehouse.duckdb" ] && echo "$r"; done | tail -1)
+  latest=$(ls -d "$HOME_DIR"/2*/ 2>/dev/null | sort | while read -r r; do [ -f "$r/book.parquet" ] && [ -f "$r/warehouse.duckdb" ] && echo "$r"; done | tail -1)
   if [ -z "${RISKOPS_DUCKDB_PATH:-}" ] && [ -n "$latest" ]; then export RISKOPS_DUCKDB_PATH="${latest}warehouse.duckdb"; fi
   echo "starting the scoring service on 127.0.0.1:8000 (log: runs/serve.log)"
   $BIN/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log > runs/serve.log 2>&1 &

@@ -17,7 +17,6 @@ from typer.models import CommandFunctionType
 
 from riskops.core.config import Settings
 from riskops.core.errors import RiskOpsError
-from riskops.core.markup import safe_csv
 from riskops.data.contract import Cohort, Mapping, load_mapping, table_name
 from riskops.data.synth import DEFAULT_CUSTOMERS
 from riskops.model.config import TrainConfig
@@ -81,10 +80,46 @@ DuckOpt = Annotated[
 ]
 
 
+_book: dict[str, str] = {"name": ""}  # --book, given before the command
+
+
+def _settings() -> Settings:
+    """This command's settings: the book named by --book or RISKOPS_BOOK, else the last local run's book."""
+    return Settings.load(**({"book": _book["name"]} if _book["name"] else {}))
+
+
+def _run_settings(data: str) -> Settings:
+    """A run's settings: the book named by --book or RISKOPS_BOOK, else the one its data names (synthetic,
+    credit, amlsim, the folder's name); remembered as the book later commands work on."""
+    from riskops.core.config import book_name, remember_book
+
+    named = _book["name"] or Settings().book
+    settings = Settings(book=named or book_name(data))
+    remember_book(settings)
+    return settings
+
+
+def _said_book(settings: Settings) -> None:
+    out.print(
+        f"book {settings.book}: riskops models, runs, score and make serve / console now work on it "
+        "(--book or RISKOPS_BOOK name another)",
+        markup=False,
+    )
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    book: Annotated[
+        str,
+        typer.Option(
+            "--book",
+            help="The book to work on: its runs, models and champion under <home>/books/BOOK (default: "
+            "RISKOPS_BOOK, else the book of the last run; a run's default is its --data's name).",
+        ),
+    ] = "",
 ) -> None:
+    _book["name"] = book
     tty = sys.stderr.isatty()
     handler: logging.Handler = (
         RichHandler(console=console, show_path=False, log_time_format="%Y-%m-%d %H:%M:%S")
@@ -184,14 +219,14 @@ def load_cmd(
     if outcomes is not None:
         from riskops.runs.outcomes import load_outcomes
 
-        with open_warehouse(Settings(), duckdb) as wh:
+        with open_warehouse(_settings(), duckdb) as wh:
             loaded = load_outcomes(wh, outcomes, load_mapping(mapping))
         out.print(loaded.summary())
         return
     if dataset is None and (customers is None or transactions is None):
         raise typer.BadParameter("pass --dataset, --outcomes, or both --customers and --transactions")
     m = load_mapping(mapping)
-    with open_warehouse(Settings(), duckdb) as wh:
+    with open_warehouse(_settings(), duckdb) as wh:
         if dataset is not None:
             counts = load_dataset(wh, dataset, m)
         else:
@@ -219,7 +254,7 @@ def ingest_cmd(
     from riskops.io.artifacts import open_store
     from riskops.io.warehouse import open_warehouse
 
-    settings = Settings()
+    settings = _settings()
     prefix = report_prefix or f"{new_run_id()}/validation/{cohort}"
     with open_warehouse(settings, duckdb) as wh:
         c: Cohort = cohort
@@ -351,8 +386,9 @@ def run_cmd(
         trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes, by
     ).model_copy(update={"retrain": retrain})
     with StepConsole(console) as steps:
+        settings = _run_settings(data)
         _, summary = run_job(
-            Settings(),
+            settings,
             source=data,
             customers=customers,
             seed=seed,
@@ -366,6 +402,7 @@ def run_cmd(
             tick=steps.tick,
         )
     out.print(summary)
+    _said_book(settings)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
 
@@ -386,7 +423,7 @@ def features_build_cmd(
     from riskops.features.engineering import build_features
     from riskops.io.warehouse import open_warehouse
 
-    with open_warehouse(Settings(), duckdb) as wh:
+    with open_warehouse(_settings(), duckdb) as wh:
         fs = build_features(wh, cohort, as_of_cutoff(as_of))
         n = wh.count(table_name(cohort, "features"))
     out.print(f"{table_name(cohort, 'features')}: {n:,} customers x {len(fs.names)} features")
@@ -436,7 +473,7 @@ def train_cmd(
     from riskops.runs.report import describe_model
     from riskops.scoring.policy import training_family
 
-    settings = Settings()
+    settings = _settings()
     with open_warehouse(settings, duckdb) as wh:
         card, decision = train_and_register(
             wh,
@@ -471,7 +508,7 @@ def evaluate_cmd(
     from riskops.model.registry import Registry
     from riskops.runs.candidate import reevaluate
 
-    settings = Settings()
+    settings = _settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
     target = version or Registry(store).champion()
     if not target:
@@ -495,7 +532,7 @@ def _registry() -> Registry:
     from riskops.io.artifacts import open_store
     from riskops.model.registry import Registry
 
-    settings = Settings()
+    settings = _settings()
     return Registry(open_store(settings.artifacts, settings.gcs_endpoint), settings.approval_required)
 
 
@@ -558,7 +595,7 @@ def models_validate_cmd(
     from riskops.runs.record import run_that_trained
     from riskops.runs.validate import validate_version
 
-    settings = Settings()
+    settings = _settings()
     reg = _registry()
     target = _version_or_champion(reg, version)
     reg.card(target)  # an unknown version is named before any work
@@ -670,45 +707,49 @@ def score_cmd(
         date | None, _date_option("Cut-off date (default: the one the cohort was ingested with; another is refused).")
     ] = None,
     cohort: Annotated[Cohort, typer.Option(help="Cohort to score (usually unlabelled).")] = "unlabelled",
-    duckdb: DuckOpt = None,
+    run: Annotated[str, typer.Option("--run", help="The run to re-score (default: the latest that scored).")] = "",
+    duckdb: Annotated[
+        Path | None,
+        typer.Option("--duckdb", help="DuckDB file holding the ingested cohort (default: the run's own)."),
+    ] = None,
     version: Annotated[str, typer.Option(help="Model version (default: the champion).")] = "",
     out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the off-boarding list as CSV here.")] = None,
     policy: PolicyOpt = None,
     publish: Annotated[
-        bool, typer.Option("--publish", help="Also publish the scores, list and policy as a new run the service reads.")
+        bool, typer.Option("--publish", help="The service (and the console) then serve this run's scores and list.")
     ] = False,
 ) -> None:
-    """Score a validated cohort: segments, rules, the off-boarding list with reasons (warehouse tables). With
-    --policy, under that policy instead of the model's default, without retraining; with --publish, the service
-    then decides online under the same policy.
+    """Score a run's ingested cohort again, as a new run: segments, rules, the off-boarding list with reasons,
+    its report and record (with the policy and its digest, linked to the run it re-scores). With --policy, under
+    that policy instead of the model's default, without retraining; with --publish, the service then decides
+    online under the same policy. The run re-scored is never changed.
 
-    Example: riskops score --duckdb runs/RUN/warehouse.duckdb --policy strict.yaml --out offboarding.csv"""
+    Example: riskops score --policy strict.yaml --publish --out offboarding.csv"""
+    from riskops.cli.console import StepConsole
     from riskops.io.artifacts import open_store
-    from riskops.io.warehouse import open_warehouse
-    from riskops.scoring.offboard import cohort_as_of, score_cohort
+    from riskops.runs.job import rescore_run
 
-    settings = Settings()
-    with open_warehouse(settings, duckdb) as wh:
-        store = open_store(settings.artifacts, settings.gcs_endpoint)
-        day = cohort_as_of(wh, cohort, as_of)
-        result = score_cohort(wh, store, day, cohort, _load_policy(policy), version or None)
-    if publish:
-        from riskops.core.identity import new_run_id
-        from riskops.scoring.offboard import publish_scores
-
-        run_id = new_run_id()
-        publish_scores(store, run_id, result)
-        out.print(f"published as run {run_id}: {store.uri(run_id)}")
+    settings = _settings()
+    rules = _load_policy(policy)
+    with StepConsole(console) as steps:
+        record = rescore_run(settings, cohort, run, duckdb, rules, version, as_of, publish, steps.finished)
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
     if out_csv:
-        Path(out_csv).write_text(safe_csv(result.offboarding))
-    sizes = ", ".join(f"{k} {v:,}" for k, v in result.segment_sizes().items())
-    out.print(f"scored {len(result.scores):,} customers with {result.model_version}: {sizes}")
+        Path(out_csv).write_text(store.read_text(f"{record.run_id}/offboarding.csv"))
+    sc, p = record.scoring or {}, record.policy or {}
+    said = "published as run" if record.published else "run (not published: --publish serves it)"
+    out.print(f"{said} {record.run_id}: {store.uri(record.run_id)}", markup=False)
+    if record.rescores:
+        out.print(f"re-scores run {record.rescores}", markup=False)
+    sizes = ", ".join(f"{k} {v:,}" for k, v in sc.get("segments", {}).items())
+    out.print(f"scored {sum(sc.get('segments', {}).values()):,} customers with {record.model_version}: {sizes}")
+    limit = next((s.detail.get("limit_said", "") for s in record.steps if s.step == "score"), "")
     tables = f"{table_name(cohort, 'scores')}, {table_name(cohort, 'offboarding')}"
-    capped = f" ({result.limit_said()})" if result.over_limit else ""
-    out.print(f"off-board {len(result.offboarding):,}{capped}: tables {tables}")
-    p = result.policy
-    source = policy or "the model's default"
-    out.print(f"policy: High from {p.high:.3f}, Medium from {p.medium:.3f}, {len(p.rules)} rules ({source})")
+    out.print(f"off-board {sc.get('offboard', 0):,}{f' ({limit})' if limit else ''}: tables {tables}", markup=False)
+    cut, rules_n = sc.get("cutoffs", {}), len(p.get("rules") or [])
+    high, medium = cut.get("high", 0), cut.get("medium", 0)
+    out.print(f"policy: High from {high:.3f}, Medium from {medium:.3f}, {rules_n} rules ({policy or 'the default'})")
+    out.print(f"report: {record.report}", markup=False)
 
 
 policy_app = Cli(help="The off-boarding policy file: check one, print the defaults.", no_args_is_help=True)
@@ -731,7 +772,7 @@ def policy_check_cmd(
     from riskops.scoring.policy import check_against_model, describe_policy, list_share_note, load_policy
 
     policy = load_policy(file)
-    settings = Settings()
+    settings = _settings()
     registry = Registry(open_store(settings.artifacts, settings.gcs_endpoint))
     version = model or registry.champion()
     if version is None:
@@ -764,18 +805,28 @@ def policy_default_cmd() -> None:
 
 @runs_app.command("list")
 def runs_list_cmd() -> None:
-    """Every recorded run: when, data, model, segments, off-boarded."""
+    """Every run of the book, oldest first: when, data, model, off-boarded, whether the service serves it, the
+    run it re-scores; a run that stopped is shown failed with its error."""
     from riskops.io.artifacts import open_store
     from riskops.runs.report import list_runs
 
-    settings = Settings()
-    for r in list_runs(open_store(settings.artifacts, settings.gcs_endpoint)):
+    settings = _settings()
+    runs = list_runs(open_store(settings.artifacts, settings.gcs_endpoint))
+    if not runs:
+        out.print(f"no runs in {settings.artifacts} (book {settings.book or '-'}): `riskops run` makes one")
+    for r in runs:
+        if r["status"] != "complete":
+            out.print(f"{r['run_id']}  {r.get('flow', '-'):<8} {r['status'].upper()}: {r['error']}", markup=False)
+            continue
         scoring = r.get("scoring") or {}
         metrics = r.get("model_metrics") or {}
         pr = f"PR-AUC {metrics['pr_auc']:.3f}" if "pr_auc" in metrics else "no model"
+        served = "" if not scoring else ("  published" if r.get("published", True) else "  not published")
+        again = f"  re-scores {r['rescores']}" if r.get("rescores") else ""
         out.print(
             f"{r['run_id']}  {r.get('flow', '-'):<8} as_of {r.get('as_of', '-')}  model {r.get('model_version')} "
-            f"({pr})  off-board {scoring.get('offboard', '-')}"
+            f"({pr})  off-board {scoring.get('offboard', '-')}{served}{again}",
+            markup=False,
         )
 
 
@@ -795,8 +846,15 @@ def runs_compare_cmd(
     from riskops.io.artifacts import open_store
     from riskops.runs.report import cell, compare_runs, list_changes
 
-    settings = Settings()
+    settings = _settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
+    for run in (first, second):
+        if not store.exists(f"{run}/run.json"):
+            raise RiskOpsError(
+                f"run {run} has no record (it failed, or is not in this book)",
+                store.uri(run),
+                "name two complete runs from `riskops runs list` (--book chooses the book)",
+            )
     a, b = (json.loads(store.read_text(f"{run}/run.json")) for run in (first, second))
     rows = compare_runs(a, b)
     if not rows:
@@ -857,6 +915,7 @@ def pipeline_compile_cmd(
         "artifact_root": artifact_root,
     }
     try:
+        given["book"] = _book["name"]  # a book only when named: the local run's book never moves a cloud root
         settings = Settings(**{k: v for k, v in given.items() if v})
         duck = settings.duckdb_path or settings.home / "warehouse.duckdb"  # the local default, made absolute
         config = StepConfig.parse(StepConfig.from_settings(settings, duck).model_dump())
@@ -914,7 +973,7 @@ def pipeline_run_cmd(
     from riskops.runs.job import prepare_data
 
     started = datetime.now()
-    settings = Settings()
+    settings = _run_settings(data)
     params = _run_parameters(
         trials, tuning_timeout, seed, missed_cost, offboard_cost, margin, policy, shards, outcomes, by
     )
@@ -925,6 +984,7 @@ def pipeline_run_cmd(
         day = as_of.isoformat() if as_of else dataset_as_of(folder, m)
         _, summary = run_local(settings, folder, day, params, steps.finished, steps.tick, m)
     out.print(summary)
+    _said_book(settings)
     out.print(f"done in {(datetime.now() - started).total_seconds():.1f}s")
 
 
@@ -1000,7 +1060,7 @@ def monitor_cmd(duckdb: DuckOpt = None) -> None:
     from riskops.io.warehouse import open_warehouse
     from riskops.runs.monitor import monitor, read_predictions
 
-    settings = Settings()
+    settings = _settings()
     with open_warehouse(settings, duckdb) as wh:
         log = read_predictions(wh, settings.home, settings.prediction_log)
         report = monitor(wh, open_store(settings.artifacts, settings.gcs_endpoint), log)
@@ -1099,7 +1159,7 @@ def stream_work_cmd(
     from riskops.scoring.online import ModelHolder, PublishedPolicy
     from riskops.scoring.stream import StreamConfig, StreamWorker
 
-    settings = Settings()
+    settings = _settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
     holder = ModelHolder(Registry(store))
     stop = threading.Event()

@@ -5,6 +5,8 @@ Every field can be set with an environment variable prefixed ``RISKOPS_`` (e.g. 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +29,12 @@ class Settings(BaseSettings):
 
     # Where runs keep their local working files (DuckDB file, reports) and, by default, artifacts.
     home: Path = Path("runs")
+    book: str = Field(
+        default="",
+        description="the book (a portfolio: synthetic, amlsim, credit, a bank's folder) this process works on: "
+        "its runs, registry and champion live under <home>/books/<book> (and <artifact_root>/books/<book>); "
+        "default: the book of the last local run (Settings.load), else home itself",
+    )
     artifact_root: str = Field(default="", description="Local folder or gs://bucket/prefix; default: home")
     gcs_endpoint: str | None = Field(default=None, description="Override the GCS API endpoint (emulators)")
 
@@ -99,6 +107,28 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _book_is_a_namespace(self) -> Settings:
+        """A named book moves home and the artifact root into its own folder, so each book has its own registry
+        and champion; the fields then hold the book's paths (every reader sees the same ones)."""
+        if self.book:
+            check_book(self.book)
+            self.home = self.home / BOOKS / self.book
+            if self.artifact_root:
+                self.artifact_root = f"{self.artifact_root.rstrip('/')}/{BOOKS}/{self.book}"
+        return self
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """The settings from the environment, in the book named by RISKOPS_BOOK or `book=`, else the book the last
+        local run worked on (`<home>/books/current`, written by `remember_book`), else home itself."""
+        settings = cls(**overrides)
+        if settings.book:
+            return settings
+        current = settings.home / BOOKS / CURRENT
+        name = current.read_text(encoding="utf-8").strip() if current.is_file() else ""
+        return cls(**overrides, book=name) if name else settings
+
     @property
     def artifacts(self) -> str:
         return self.artifact_root or str(self.home)
@@ -108,6 +138,38 @@ class Settings(BaseSettings):
         if self.model_approval:
             return self.model_approval == "required"
         return self.environment == "production"
+
+
+BOOKS = "books"  # <home>/books/<book>: one namespace per book
+CURRENT = "current"  # <home>/books/current: the book the last local run worked on
+_BOOK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_book(name: str) -> str:
+    """A book's name becomes a folder: letters, digits, dot, dash and underscore, nothing that climbs out."""
+    if not _BOOK.fullmatch(name) or ".." in name or name == CURRENT:
+        raise ConfigError(
+            f"book name {name!r} cannot be used",
+            "RISKOPS_BOOK / --book",
+            "use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit (not 'current')",
+        )
+    return name
+
+
+def book_name(data: str) -> str:
+    """The book a run's `--data` names: the embedded source's name, or the folder's name made safe."""
+    stem = Path(data.rstrip("/")).expanduser().name or "book"
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()  # Überweisung -> Uberweisung
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "book"
+    return check_book(safe[:64])
+
+
+def remember_book(settings: Settings) -> None:
+    """Record the settings' book as the one later commands (models, runs, score, serve, console) work on."""
+    if settings.book:
+        current = settings.home.parent / CURRENT  # home is <root>/books/<book>
+        current.parent.mkdir(parents=True, exist_ok=True)
+        current.write_text(settings.book + "\n", encoding="utf-8")
 
 
 class StepConfig(BaseModel):
@@ -198,4 +260,5 @@ class StepConfig(BaseModel):
             bq_storage_endpoint=self.bq_storage_endpoint or None,
             gcs_endpoint=self.gcs_endpoint or None,
             model_approval="required" if self.model_approval else "off",
+            book="",  # the artifact root is already the book's; the step's environment never moves it
         )

@@ -309,7 +309,13 @@ class Registry:
         try:
             champ_score = float(METRICS[metric](y, self.score(champ, frame)))
         except DataContractError as e:
-            return decide(False, None, f"the champion cannot be scored on this holdout ({e.what}); promote by hand")
+            return decide(
+                False,
+                None,
+                f"the champion {champ} has another feature set than {challenger} ({e.what}): both are in the book "
+                f"at {self.store.uri('')}, so its data or mapping changed; give a different book its own name "
+                "(--book NAME), or promote by hand if this book's new feature set is meant",
+            )
         except ArtifactError as e:  # a damaged champion is an operator's call, not the gate's
             return decide(False, None, f"the champion cannot be loaded ({e.what}); promote by hand")
         promote = score > champ_score + margin  # a tie keeps the champion: a new model must earn the switch

@@ -6,25 +6,29 @@ are the ones the pipelines write.
 from __future__ import annotations
 
 import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from riskops.core.config import Settings, StepConfig
-from riskops.core.errors import DataContractError
+from riskops.core.errors import DataContractError, RiskOpsError
 from riskops.core.identity import new_run_id
 from riskops.core.progress import Say, Tick
 from riskops.data.amlsim import default_dir, load_amlsim
-from riskops.data.contract import Mapping
+from riskops.data.contract import Cohort, Mapping
 from riskops.data.credit import MAPPING as CREDIT_MAPPING
 from riskops.data.credit import generate_credit
 from riskops.data.sources import dataset_as_of, dataset_cohorts
 from riskops.data.synth import DEFAULT_CUSTOMERS, generate
-from riskops.io.artifacts import open_store
+from riskops.io.artifacts import ArtifactStore, open_store
 from riskops.runs import steps
 from riskops.runs.parameters import DEFAULTS, RunParameters
-from riskops.runs.record import Finished, RunRecord, read_record
-from riskops.runs.report import run_summary
+from riskops.runs.record import Finished, RunRecord, read_record, record_failure
+from riskops.runs.report import list_runs, run_summary
+from riskops.scoring.policy import OffboardConfig
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +168,113 @@ def run_job(
     run_dir = settings.home / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     say(f"data: preparing {source}")
-    folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
-    as_of = as_of or date.fromisoformat(dataset_as_of(folder, mapping))
     config = StepConfig.from_settings(settings, settings.duckdb_path or run_dir / "warehouse.duckdb").model_dump()
-    run_steps(config, run_id, folder, as_of, params, mapping, finished, tick)
     store = open_store(config["artifact_root"], settings.gcs_endpoint)
+    with failures_recorded(store, run_id, "job"):
+        folder = prepare_data(source, data_root, customers, seed, amlsim_dir)
+        as_of = as_of or date.fromisoformat(dataset_as_of(folder, mapping))
+        run_steps(config, run_id, folder, as_of, params, mapping, finished, tick)
     record = read_record(store, run_id)
     return record, run_summary(store, record)
+
+
+@contextmanager
+def failures_recorded(store: ArtifactStore, run_id: str, flow: str) -> Iterator[None]:
+    """Whatever stops a run is written beside its steps (`runs list` shows it failed), then raised on."""
+    try:
+        yield
+    except BaseException as e:
+        if not isinstance(e, GeneratorExit):
+            record_failure(store, run_id, flow, e)
+        raise
+
+
+def rescore_run(
+    settings: Settings,
+    cohort: Cohort = "unlabelled",
+    source: str = "",
+    duckdb: Path | None = None,
+    policy: OffboardConfig | None = None,
+    version: str = "",
+    as_of: date | None = None,
+    publish: bool = False,
+    finished: Finished | None = None,
+) -> RunRecord:
+    """`riskops score`: score a run's ingested cohort again (another policy, another model) as a new, complete
+    run: its record with the policy and its digest, report, list and the console's book, linked to the run it
+    re-scores. Locally the new run works on a copy of the source's DuckDB file, so no table of another run is
+    rewritten; published, the service then serves it."""
+    done = finished or (lambda r: log.info("%s %.1fs %s", r.step, r.seconds, r.figure))
+    store = open_store(settings.artifacts, settings.gcs_endpoint)
+    source, warehouse = rescoring_source(settings, store, source, duckdb)
+    run_id = new_run_id()
+    run_dir = settings.home / run_id
+    duck = None
+    if warehouse is not None:  # DuckDB: the new run's own copy
+        run_dir.mkdir(parents=True, exist_ok=True)
+        duck = run_dir / "warehouse.duckdb"
+        for suffix in ("", ".wal"):
+            if Path(f"{warehouse}{suffix}").exists():
+                shutil.copyfile(f"{warehouse}{suffix}", f"{duck}{suffix}")
+    config = StepConfig.from_settings(settings, duck).model_dump()
+    rules = policy.model_dump() if policy else None
+    with failures_recorded(store, run_id, "rescore"), _dropped_on_failure(duck):
+        day = steps.rescore(config, run_id, cohort, as_of, source, rules)
+        done(day.record)
+        shard = steps.score_shard(config, day.value, run_id, 0, 1, cohort, rules, version)
+        done(shard.record)
+        done(steps.score(config, day.value, run_id, cohort, rules, 1, [shard.value], publish).record)
+        done(steps.report(config, run_id, "rescore", cohort).record)
+    return read_record(store, run_id)
+
+
+@contextmanager
+def _dropped_on_failure(duck: Path | None) -> Iterator[None]:
+    """A failed re-scoring does not keep its copy of the warehouse (its steps and error stay)."""
+    try:
+        yield
+    except BaseException:
+        for suffix in ("", ".wal") if duck else ():
+            Path(f"{duck}{suffix}").unlink(missing_ok=True)
+        raise
+
+
+def rescoring_source(
+    settings: Settings, store: ArtifactStore, source: str, duckdb: Path | None
+) -> tuple[str, Path | None]:
+    """The run a re-scoring starts from and, on DuckDB, the file holding its cohort: `source` (a run id), or the
+    run whose folder holds `duckdb`, or the latest run that scored; a DuckDB file outside any run has none."""
+    listed = [r for r in list_runs(store) if r.get("status") == "complete"]
+    runs = [r["run_id"] for r in listed]
+    if not source and duckdb is None:  # the latest run that scored (and, on DuckDB, kept its warehouse)
+        local = settings.warehouse != "duckdb"
+        scored = [r["run_id"] for r in listed if r.get("scoring")]
+        scored = [r for r in scored if local or (settings.home / r / "warehouse.duckdb").exists()]
+        source = scored[-1] if scored else ""
+    if source and source not in runs:
+        raise RiskOpsError(
+            f"no complete run {source!r} to re-score",
+            f"runs at {store.uri('')}",
+            "name one from `riskops runs list`" + (f" (the latest: {runs[-1]})" if runs else ": run one first"),
+        )
+    if settings.warehouse != "duckdb":
+        return source, None
+    if duckdb is None:
+        duckdb = settings.duckdb_path or (settings.home / source / "warehouse.duckdb" if source else None)
+    if duckdb is None or not Path(duckdb).is_file():
+        have = [
+            str(settings.home / r / "warehouse.duckdb")
+            for r in runs
+            if (settings.home / r / "warehouse.duckdb").exists()
+        ]
+        raise RiskOpsError(
+            f"no DuckDB warehouse at {duckdb}" if duckdb else "no run with a warehouse to re-score",
+            f"book folder {settings.home}",
+            f"pass --duckdb with one that holds the ingested cohort ({', '.join(have[-3:])})"
+            if have
+            else "run `riskops run` first (it ingests the cohorts), or pass --duckdb with your warehouse",
+        )
+    folder = Path(duckdb).resolve().parent
+    if not source and folder.parent == settings.home.resolve() and folder.name in runs:
+        source = folder.name
+    return source, Path(duckdb)

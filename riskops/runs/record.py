@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,7 @@ class RunRecord(BaseModel):
 
     run_id: str
     created: str
-    flow: str = Field(description="job (riskops run) or pipeline (KFP)")
+    flow: str = Field(description="job (riskops run), pipeline (KFP), training (no scoring) or rescore")
     code_version: str
     as_of: str
     data: str = Field(description="where the cohorts came from: a dataset folder, or the warehouse's raw tables")
@@ -48,6 +49,8 @@ class RunRecord(BaseModel):
     gate: dict[str, Any] | None = Field(default=None, description="this run's gate decision, if it trained")
     scoring: dict[str, Any] | None = None
     policy: dict[str, Any] | None = Field(default=None, description="the off-boarding policy the scoring used")
+    rescores: str | None = Field(default=None, description="the run whose cohort this run re-scored (riskops score)")
+    published: bool = Field(default=True, description="the service serves its scores (a re-scoring may not)")
     report: str = ""
 
 
@@ -84,6 +87,17 @@ def write_record(store: ArtifactStore, record: RunRecord) -> str:
 def read_record(store: ArtifactStore, run_id: str) -> RunRecord:
     """A run's record through the store, so it reads the same from a folder and from gs://."""
     return RunRecord.model_validate_json(store.read_text(f"{run_id}/run.json"))
+
+
+FAILED = "failed.json"  # <run>/failed.json: why a run stopped before its record
+
+
+def record_failure(store: ArtifactStore, run_id: str, flow: str, error: BaseException) -> None:
+    """A run that stopped: its error beside the steps it finished, so `runs list` shows it as failed."""
+    what = str(getattr(error, "what", "") or error).splitlines()[0] if str(error) else type(error).__name__
+    said = {"run_id": run_id, "flow": flow, "failed": datetime.now(UTC).isoformat(), "error": what}
+    said["said"] = str(error)  # with where and what to do, for a RiskOpsError
+    store.write_text(f"{run_id}/{FAILED}", json.dumps(said, indent=2))
 
 
 STEP_MARK = "riskops-step "  # a pipeline task's last line: its StepRecord, shown by the local runner

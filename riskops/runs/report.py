@@ -23,7 +23,7 @@ from riskops.model.plots import plt, png
 from riskops.model.registry import GateDecision, ModelCard, Registry
 from riskops.model.reporting import markdown_html
 from riskops.model.segments import SEGMENTS
-from riskops.runs.record import RunRecord, StepRecord, read_steps, write_record
+from riskops.runs.record import FAILED, RunRecord, StepRecord, read_steps, write_record
 from riskops.scoring.drift import DRIFT, DriftResult
 from riskops.scoring.offboard import ScoringResult, format_value
 from riskops.scoring.policy import DEFAULT_RULES, POLICY, Rule, read_policy
@@ -336,6 +336,8 @@ def assemble_record(
     """A run's record from what its steps recorded (the same for `riskops run` and the pipelines)."""
     by = {s.step: s for s in steps}
     ingests = {s.step.removeprefix("ingest-"): s for s in steps if s.step.startswith("ingest-")}
+    if not ingests and "rescore" in by:  # a re-scoring run: the cohort as its source run ingested it
+        ingests = {"unlabelled": by["rescore"]}
     if not ingests:
         raise RiskOpsError(f"run {run_id} recorded no ingest step", f"{run_id}/steps/", "run the pipeline from ingest")
     parameters: dict[str, Any] = {}
@@ -360,6 +362,8 @@ def assemble_record(
         gate=by["gate"].detail | _waits(by.get("promote")) if "gate" in by else None,
         scoring=scoring_record(result) if result else None,
         policy=result.policy.model_dump() if result else None,
+        rescores=by["rescore"].parameters.get("rescores") or None if "rescore" in by else None,
+        published=bool(by["score"].detail.get("published", True)) if "score" in by else False,
     )
 
 
@@ -431,6 +435,7 @@ def run_summary(store: ArtifactStore, record: RunRecord) -> str:
                 f"`riskops models approve {record.trained} --by NAME` (or on the console's Models page)"
             )
     lines += [f"  model: {s.figure}" for s in record.steps if s.step == "reuse"]
+    lines += [f"  re-scores {s.figure}" for s in record.steps if s.step == "rescore"]
     if record.scoring:
         sc = record.scoring
         lines.append(
@@ -490,11 +495,19 @@ def _saving(amount: float) -> str:
 
 
 def list_runs(store: ArtifactStore) -> list[dict[str, Any]]:
+    """Every run in the store, oldest first: each record (run.json), and each run that stopped before writing
+    one with `status` failed and its error (failed.json), or incomplete (steps only: stopped or still running)."""
+    keys = store.list()
+    folders = {k.split("/")[0] for k in keys if k.count("/") >= 1} - {"models", "monitoring"}
+    present = set(keys)
     runs = []
-    for key in store.list():
-        parts = key.split("/")
-        if len(parts) == 2 and parts[1] == "run.json" and parts[0] != "models":
-            runs.append(json.loads(store.read_text(key)))
+    for run in folders:
+        if f"{run}/run.json" in present:
+            runs.append(json.loads(store.read_text(f"{run}/run.json")) | {"status": "complete"})
+        elif f"{run}/{FAILED}" in present:
+            runs.append(json.loads(store.read_text(f"{run}/{FAILED}")) | {"status": "failed"})
+        elif any(k.startswith(f"{run}/steps/") for k in keys):
+            runs.append({"run_id": run, "status": "incomplete", "error": "no record: it stopped, or still runs"})
     return sorted(runs, key=lambda r: str(r["run_id"]))
 
 

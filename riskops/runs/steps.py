@@ -417,15 +417,16 @@ def score_shard(
     shards: int,
     cohort: Cohort = "unlabelled",
     policy: Mapping[str, Any] | None = None,
+    version: str = "",
 ) -> StepResult:
-    """Score one shard of a validated cohort with the champion (all of it when shards is 1); its value is the
-    model version, which the score step checks is the same for every shard."""
+    """Score one shard of a validated cohort with the champion, or `version` (all of it when shards is 1); its
+    value is the model version, which the score step checks is the same for every shard."""
     from riskops.scoring.offboard import scoring_version
     from riskops.scoring.shards import score_shard as score_one
 
     step = _Step(config, run_id, f"score-shard-{shard}")
     cfg = OffboardConfig.model_validate(dict(policy)) if policy else None
-    version = scoring_version(step.registry())
+    version = scoring_version(step.registry(), version or None)
     with step.warehouse() as wh:
         result = score_one(wh, step.store, date.fromisoformat(as_of), cohort, shard, shards, version, cfg)
     figure = f"shard {shard + 1} of {shards}: {len(result.scores):,} customers, {len(result.offboarding):,} listed"
@@ -445,10 +446,12 @@ def score(
     policy: Mapping[str, Any] | None = None,
     shards: int = 1,
     versions: list[str] | None = None,
+    publish: bool = True,
 ) -> StepResult:
     """Gather the scored shards into `<cohort>_scores` and `<cohort>_offboarding` (the review capacity applied to
-    the whole list), measure drift, publish the scores and the list in the run folder with the policy beside
-    them. `versions` are the shards' model versions (one per shard)."""
+    the whole list), measure drift, write the scores and the list in the run folder with the policy beside
+    them; published (the service serves the run) unless `publish` is false. `versions` are the shards' model
+    versions (one per shard)."""
     from riskops.model.registry import Registry
     from riskops.scoring.book import build_book, publish_book
     from riskops.scoring.drift import DRIFT, measure_drift
@@ -464,7 +467,7 @@ def score(
         book, book_meta = build_book(wh, step.store, cohort, result, run_id)  # the console's precomputed rows
     step.store.write_text(f"{run_id}/{DRIFT}", drift.model_dump_json())
     publish_book(step.store, run_id, book, book_meta)
-    publish_scores(step.store, run_id, result)
+    publish_scores(step.store, run_id, result, publish)
     sizes = result.segment_sizes()
     metrics = {f"segment_{k.lower()}": float(v) for k, v in sizes.items()} | {
         "offboard": float(len(result.offboarding))
@@ -488,9 +491,40 @@ def score(
             "drift": drift.summary(),
             "over_limit": result.over_limit,
             "list_limit": result.list_limit,
+            "limit_said": result.limit_said(),
             "expected_costs": result.expected_costs,
             "shards": shards,
+            "published": publish,
         },
+    )
+
+
+def rescore(
+    config: Config,
+    run_id: str,
+    cohort: Cohort,
+    as_of: date | None,
+    source: str = "",
+    policy: Mapping[str, Any] | None = None,
+) -> StepResult:
+    """The first step of a re-scoring run (`riskops score`): the cohort as it was ingested (its cut-off from the
+    warehouse; another is refused), the run it re-scores and the policy's digest. Its value is the as-of day."""
+    from riskops.runs.record import read_steps
+    from riskops.scoring.offboard import cohort_as_of
+    from riskops.scoring.policy import policy_digest
+
+    step = _Step(config, run_id, "rescore")
+    with step.warehouse() as wh:
+        day = cohort_as_of(wh, cohort, as_of).isoformat()
+    ingested = {r.step: r for r in read_steps(step.store, source)}.get(f"ingest-{cohort}") if source else None
+    data = ingested.detail.get("data", "") if ingested else f"the warehouse's {table_name(cohort, 'customers')}"
+    digest = policy_digest(OffboardConfig.model_validate(dict(policy))) if policy else "the model's default"
+    figure = f"the {cohort} cohort of {f'run {source}' if source else data}, as of {day}; policy {digest[:19]}"
+    return step.done(
+        day,
+        figure,
+        parameters={"as_of": day, "rescores": source},
+        detail={"data": data, "report": ingested.detail["report"] if ingested else {}, "policy_digest": digest},
     )
 
 

@@ -392,6 +392,7 @@ def score_cohort(
 
 MODEL_VERSION_KEY = b"riskops.model_version"  # in scores.parquet's metadata: which model produced the scores
 SCORES = "scores.parquet"  # a run's scores, written last: its appearance publishes the run
+UNPUBLISHED = "scores.unpublished.parquet"  # a re-scoring run's scores that the service is not to serve
 
 
 def scoring_runs(store: ArtifactStore) -> list[str]:
@@ -404,13 +405,14 @@ def latest_scoring_run(store: ArtifactStore) -> str | None:
     return runs[-1] if runs else None
 
 
-def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult) -> None:
+def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult, publish: bool = True) -> None:
     """Every score (Parquet), the off-boarding list (CSV) and the policy of a run; the service's lookup table
-    reads them. scores.parquet is written last: its appearance tells the service the run is complete."""
+    reads them. scores.parquet is written last: its appearance tells the service the run is complete. Not
+    published, the scores are kept as `UNPUBLISHED` instead, which nothing serves."""
     store.write_text(f"{run_id}/{POLICY}", result.policy.model_dump_json(indent=2))
     store.write_text(f"{run_id}/offboarding.csv", safe_csv(result.offboarding))
     table = pa.Table.from_pandas(result.scores, preserve_index=False)
     meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
     buf = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(meta), buf)
-    store.write_bytes(f"{run_id}/{SCORES}", buf.getvalue())
+    store.write_bytes(f"{run_id}/{SCORES if publish else UNPUBLISHED}", buf.getvalue())

@@ -3,6 +3,8 @@ run, and read back by the service so batch and online decide alike. Pydantic onl
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import operator
 from dataclasses import dataclass
@@ -379,6 +381,12 @@ def check_against_model(policy: OffboardConfig, card: ModelCard) -> tuple[list[s
     if policy.rules and not any(r.fits(book) and r.feature in card.features for r in policy.rules):
         notes.append("no rule fits this book: a Medium customer is never listed, only High ones")
     return errors, notes
+
+
+def policy_digest(policy: OffboardConfig) -> str:
+    """`sha256:<hex>` of the policy's settings (JSON, keys sorted): names exactly which policy made a list."""
+    canonical = json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def load_policy(path: Path) -> OffboardConfig:

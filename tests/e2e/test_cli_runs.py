@@ -21,6 +21,11 @@ RISKOPS = str(Path(sys.executable).parent / "riskops")
 QUICK = ("--trials", "1", "--tuning-timeout", "20")
 
 
+def book(cwd: Path, name: str = "synthetic") -> Path:
+    """A book's folder under the home `riskops()` gives: its runs, registry and champion (its --data's name)."""
+    return cwd / "runs" / "books" / name
+
+
 def riskops(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "RISKOPS_HOME": str(cwd / "runs"), "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     return subprocess.run([RISKOPS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
@@ -57,7 +62,7 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     assert r.returncode == 0, r.stderr
     assert _step_lines(r.stderr) == STEPS  # one line per step as it finishes
     assert "off-board" in r.stdout
-    run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.name != "models"]
+    run_dirs = [p for p in book(tmp_path).iterdir() if p.name != "models"]
     assert len(run_dirs) == 1
     meta = json.loads((run_dirs[0] / "run.json").read_text())
     assert meta["parameters"] == {
@@ -89,14 +94,14 @@ def test_run_on_synthetic_defaults(job_run: tuple[Path, subprocess.CompletedProc
     assert (run_dirs[0] / "warehouse.duckdb").exists()
     assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
     version = meta["model_version"]
-    assert (tmp_path / "runs" / "models" / version / "evaluation" / "report.html").exists()
+    assert (book(tmp_path) / "models" / version / "evaluation" / "report.html").exists()
     listing = riskops("models", "list", cwd=tmp_path)
     assert listing.returncode == 0 and f"* {version}" in listing.stdout
     # A second run reuses the cached sample, gets its own folder and meets the champion at the gate.
     again = riskops("run", "--customers", "1500", "--seed", "5", *QUICK, "--margin", "1", cwd=tmp_path)
     assert again.returncode == 0 and "generating" not in again.stderr
     assert "gate: kept champion" in again.stdout
-    assert len([p for p in (tmp_path / "runs").iterdir() if p.name != "models"]) == 2
+    assert len([p for p in book(tmp_path).iterdir() if p.name != "models"]) == 2
     rolled = riskops("models", "rollback", cwd=tmp_path)
     assert rolled.returncode == 2 and "no earlier champion" in rolled.stderr
     runs = riskops("runs", "list", cwd=tmp_path)
@@ -136,12 +141,12 @@ def test_monitor_counts_the_lists_precision_from_outcomes(
     assert out.returncode == 0, out.stderr
     assert f"{len(truth):,} outcomes known" in out.stdout
     suspended = set(truth.loc[truth["suspended"], "customer_id"])
-    for run in sorted(p for p in (tmp_path / "runs").iterdir() if (p / "offboarding.csv").exists()):
+    for run in sorted(p for p in book(tmp_path).iterdir() if (p / "offboarding.csv").exists()):
         listed = pd.read_csv(run / "offboarding.csv")["customer_id"]
         precision = listed.isin(suspended).mean()
         line = next(x for x in out.stdout.splitlines() if f"run {run.name} " in x)
         assert "partial until 2026-12-30" in line and f"precision {precision:.1%}" in line, line
-    assert list((tmp_path / "runs" / "monitoring").glob("*.json"))
+    assert list((book(tmp_path) / "monitoring").glob("*.json"))
 
 
 def test_retraining_learns_from_the_outcomes_of_the_customers_a_run_scored(
@@ -157,7 +162,7 @@ def test_retraining_learns_from_the_outcomes_of_the_customers_a_run_scored(
 
     tmp_path, r = job_run
     assert r.returncode == 0, r.stderr
-    run_wh = sorted((tmp_path / "runs").glob("*/warehouse.duckdb"))[0]  # the job's first run (another may follow)
+    run_wh = sorted(book(tmp_path).glob("*/warehouse.duckdb"))[0]  # the job's first run (another may follow)
     copy = tmp_path / "retrain" / "warehouse.duckdb"
     copy.parent.mkdir()
     shutil.copy(run_wh, copy)
@@ -209,7 +214,7 @@ def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
 
     tmp_path, r = job_run
     assert r.returncode == 0, r.stderr
-    home = tmp_path / "runs"
+    home = book(tmp_path)
     latest = sorted(p for p in home.iterdir() if (p / "scores.parquet").exists())[-1]
     record = json.loads((latest / "run.json").read_text())
     record["scoring"]["drift"]["drifted"] = ["age"]
@@ -238,7 +243,7 @@ def test_the_monitoring_pipeline_starts_training_only_when_the_policy_allows(
 def test_run_on_amlsim(tmp_path: Path) -> None:
     r = riskops("run", "--data", "amlsim", "--amlsim-dir", str(default_dir()), *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    report_path = next((tmp_path / "runs").glob("*/validation/labelled/report.json"))
+    report_path = next(book(tmp_path, "amlsim").glob("*/validation/labelled/report.json"))
     report = json.loads(report_path.read_text())
     share = report["labels"]["SUSPENDED"] / sum(report["labels"].values())
     assert 0.08 < share < 0.10
@@ -310,7 +315,7 @@ def test_unusable_data_stops_with_the_report_path(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "single class (ACTIVE)" in r.stderr
     assert "what to do:" in r.stderr and "report.json" in r.stderr
-    report = json.loads(next((tmp_path / "runs").glob("*/validation/labelled/report.json")).read_text())
+    report = json.loads(next(book(tmp_path).glob("*/validation/labelled/report.json")).read_text())
     assert report["status"] == "failed"
 
 
@@ -336,14 +341,14 @@ def test_pipelines_run_locally_with_kfp_local(
     assert "  imbalance folds 15/15" in " ".join(progress) and "  final fit 1/1" in " ".join(progress)  # per fold
     assert "Executing task" not in r.stderr + r.stdout and len(said) - len(progress) < 45
     assert "CV logistic_regression" in r.stdout and "gate: PROMOTED - no champion yet" in r.stdout
-    report = next((tmp_path / "runs").glob("*/report.html"))
+    report = next(book(tmp_path).glob("*/report.html"))
     log = report.with_name("pipeline.log").read_text()
     assert "Executing task" in log and "riskops-progress" in log  # the executor output, in the run folder
     record = json.loads(report.with_name("run.json").read_text())
-    champion = json.loads((tmp_path / "runs" / "models" / "champion.json").read_text())
+    champion = json.loads((book(tmp_path) / "models" / "champion.json").read_text())
     assert champion["version"] == record["model_version"] == record["trained"]
     assert "Off-boarding list" in report.read_text() and "trained in this run and promoted" in report.read_text()
-    job_dir = sorted(p for p in (job_run[0] / "runs").iterdir() if p.name != "models")[0]  # its first run
+    job_dir = sorted(p for p in book(job_run[0]).iterdir() if p.name != "models")[0]  # its first run
     job = json.loads((job_dir / "run.json").read_text())
     assert set(record) == set(job) and record["flow"] == "pipeline"
     assert record["parameters"] == job["parameters"] | {"shards": 4}
@@ -418,7 +423,7 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     r = riskops("pipeline", "run", "--data", "book", "--mapping", "mapping.yaml", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert _step_lines(r.stderr) == STEPS
-    run_dir = next((tmp_path / "runs").glob("*/run.json")).parent
+    run_dir = next(book(tmp_path, "book").glob("*/run.json")).parent
     record = json.loads((run_dir / "run.json").read_text())
     assert record["flow"] == "pipeline" and record["data"] == str(book.resolve())
     assert record["as_of"] == "2026-09-30"  # the last transaction day of the generated book
@@ -445,9 +450,9 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     assert listed[1] > listed[0]  # a lower High cut-off lists more customers, from the same model
     assert "High from 0.010" in strict.stdout
     published = re.search(r"published as run (\S+):", strict.stdout).group(1)  # type: ignore[union-attr]
-    served = json.loads((tmp_path / "runs" / published / "policy.json").read_text())  # what the service reads
+    served = json.loads((book(tmp_path, "book") / published / "policy.json").read_text())  # what the service reads
     assert served["high_cutoff"] == 0.01 and served["medium_factor"] == 0.5
-    assert (tmp_path / "runs" / published / "scores.parquet").exists()
+    assert (book(tmp_path, "book") / published / "scores.parquet").exists()
     (tmp_path / "capped.yaml").write_text("high_cutoff: 0.01\ncapacity: 5\n")
     capped = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "capped.yaml", cwd=tmp_path)
     assert capped.returncode == 0, capped.stderr
@@ -477,11 +482,11 @@ def test_an_attributes_only_book_runs_and_its_report_says_the_transactions_were_
     r = riskops("run", "--data", "book", "--mapping", "mapping.yaml", "--as-of", "2026-09-30", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "warning: labelled: no transactions in the labelled cohort" in r.stdout
-    report = next((tmp_path / "runs").glob("*/report.md")).read_text()
+    report = next(book(tmp_path, "book").glob("*/report.md")).read_text()
     assert "## Data warnings" in report and "the transaction features are absent" in report
-    record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
+    record = json.loads(next(book(tmp_path, "book").glob("*/run.json")).read_text())
     assert sum(record["scoring"]["segments"].values()) == 300
-    card = json.loads(next((tmp_path / "runs" / "models").glob("*/card.json")).read_text())
+    card = json.loads(next((book(tmp_path, "book") / "models").glob("*/card.json")).read_text())
     assert "KYC stufe" in card["categorical"]  # declared in the mapping: a category, though its values are numbers
 
 
@@ -493,7 +498,7 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     r = riskops("run", "--data", "credit", "--customers", "3000", "--policy", "policy.yaml", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "WARNING" not in r.stdout  # the holdout's segments rise Low < Medium < High
-    card = json.loads(next((tmp_path / "runs" / "models").glob("*/card.json")).read_text())
+    card = json.loads(next((book(tmp_path, "credit") / "models").glob("*/card.json")).read_text())
     assert "education" in card["categorical"]  # a code, taken as a category
     # Sex, age and marital status are protected: no feature, no reason; each group measured, the report says it.
     assert not {"sex", "age", "marriage"} & set(card["features"])
@@ -506,13 +511,13 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     assert 0.8 <= card["metrics"]["calibration_slope"] <= 1.2, card["metrics"]["calibration_slope"]
     rates = [card["metrics"]["segments"][s]["rate"] for s in ("Low", "Medium", "High")]
     assert rates == sorted(rates)
-    record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
+    record = json.loads(next(book(tmp_path, "credit").glob("*/run.json")).read_text())
     scored = record["scoring"]
     assert scored["list_share"] <= 0.10 and scored["offboard"] == scored["list_limit"]
     assert scored["over_limit"] > scored["offboard"]  # the costs alone would list several times more
     assert record["policy"]["high_cutoff"] == pytest.approx(400 / 5400)  # from the policy's costs
     assert f"the costs alone would list {scored['over_limit']:,} more" in " ".join((r.stdout + r.stderr).split())
-    report = next((tmp_path / "runs").glob("*/report.md")).read_text()
+    report = next(book(tmp_path, "credit").glob("*/report.md")).read_text()
     assert "Fairness across protected groups" in report and "sex: listed-share ratio" in report
     assert "by the policy's max_list_share, 10% of the" in report and "expected cost" in report
     check = riskops("policy", "check", "policy.yaml", cwd=tmp_path)
@@ -524,12 +529,12 @@ def test_the_credit_book_runs_calibrated_monotone_and_its_list_never_swallows_th
     assert "pass_through (it is about transfer, cash_deposit, withdrawal, crypto" in plain
     assert "a Medium customer is never listed" in report and "crime" not in report  # no rule fits a credit book
     assert "defaulted" in report and "SUSPENDED" not in report  # the book's own word for its outcome
-    listing = pd.read_csv(next((tmp_path / "runs").glob("*/offboarding.csv")))
+    listing = pd.read_csv(next(book(tmp_path, "credit").glob("*/offboarding.csv")))
     assert not listing["reasons"].str.contains("customer attribute limit_bal").any()  # said in the book's words
     said = " ".join(listing["reasons"].fillna("")) + " ".join(listing["rules_explained"].fillna(""))
     for aml in ("fan-in", "fan-out", "micro-transfer", "reporting threshold", "mule", "high-risk", "structuring"):
         assert aml not in said, aml  # no AML wording on a credit book
-    catalogue = next((tmp_path / "runs").glob("*/features/catalogue.md")).read_text()
+    catalogue = next(book(tmp_path, "credit").glob("*/features/catalogue.md")).read_text()
     assert "credit limit" in catalogue and "education (code" in catalogue  # the words reasons would use
     assert "marital status" not in catalogue and "age in years" not in catalogue  # protected: no features
     assert not listing["reasons"].fillna("").str.contains("sex|marital|age in years").any()
@@ -542,7 +547,7 @@ def test_a_policy_change_rescores_with_the_champion_instead_of_retraining(
     the champion re-scores under the new policy and the run says so."""
     (tmp_path / "data").symlink_to(job_run[0] / "data")  # the cached dataset
     assert riskops("run", *SAME_DATA, cwd=tmp_path).returncode == 0
-    (champion,) = [p.name for p in (tmp_path / "runs" / "models").iterdir() if (p / "card.json").exists()]
+    (champion,) = [p.name for p in (book(tmp_path) / "models").iterdir() if (p / "card.json").exists()]
     (tmp_path / "strict.yaml").write_text("high_cutoff: 0.05\n")
     r = riskops("run", *SAME_DATA, "--policy", "strict.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -550,7 +555,7 @@ def test_a_policy_change_rescores_with_the_champion_instead_of_retraining(
         "ingest-labelled", "features-labelled", "reuse", "ingest-unlabelled", "score-shard-0", "score", "report"
     ]  # fmt: skip
     assert f"model: {champion} was trained on this data and configuration" in " ".join(r.stdout.split())
-    assert [p.name for p in (tmp_path / "runs" / "models").iterdir() if (p / "card.json").exists()] == [champion]
-    latest = sorted((tmp_path / "runs").glob("2*/run.json"))[-1]
+    assert [p.name for p in (book(tmp_path) / "models").iterdir() if (p / "card.json").exists()] == [champion]
+    latest = sorted(book(tmp_path).glob("2*/run.json"))[-1]
     record = json.loads(latest.read_text())
     assert record["scoring"]["model_version"] == champion and record["policy"]["high_cutoff"] == 0.05

@@ -45,7 +45,7 @@ def test_a_model_decides_only_after_a_validator_other_than_its_trainer_approves_
         pytest.fail("chromium is not installed: `make ops-tools` installs it (apt)")
     r = riskops("run", *SAME_DATA, "--by", "dana", cwd=tmp_path, env=APPROVAL)
     assert r.returncode == 0, r.stderr
-    version = json.loads(next((tmp_path / "runs").glob("2*/run.json")).read_text())["trained"]
+    version = json.loads(next((tmp_path / "runs" / "books" / "synthetic").glob("2*/run.json")).read_text())["trained"]
     assert "gate: AWAITING APPROVAL" in r.stdout and "not scored: no approved champion yet" in r.stdout
     assert f"{version} awaits approval" in r.stderr and "score-shard-0" not in r.stderr
     listed = riskops("models", "list", cwd=tmp_path, env=APPROVAL)
