@@ -804,30 +804,43 @@ def policy_default_cmd() -> None:
 
 
 @runs_app.command("list")
-def runs_list_cmd() -> None:
+def runs_list_cmd(
+    every_book: Annotated[
+        bool, typer.Option("--all", help="Every book's runs, each line starting with its book.")
+    ] = False,
+) -> None:
     """Every run of the book, oldest first: when, data, model, off-boarded, whether the service serves it, the
     run it re-scores; a run that stopped is shown failed with its error."""
     from riskops.io.artifacts import open_store
-    from riskops.runs.report import list_runs
+    from riskops.runs.report import list_books, list_runs
 
     settings = _settings()
-    runs = list_runs(open_store(settings.artifacts, settings.gcs_endpoint))
-    if not runs:
-        out.print(f"no runs in {settings.artifacts} (book {settings.book or '-'}): `riskops run` makes one")
-    for r in runs:
-        if r["status"] != "complete":
-            out.print(f"{r['run_id']}  {r.get('flow', '-'):<8} {r['status'].upper()}: {r['error']}", markup=False)
-            continue
-        scoring = r.get("scoring") or {}
-        metrics = r.get("model_metrics") or {}
-        pr = f"PR-AUC {metrics['pr_auc']:.3f}" if "pr_auc" in metrics else "no model"
-        served = "" if not scoring else ("  published" if r.get("published", True) else "  not published")
-        again = f"  re-scores {r['rescores']}" if r.get("rescores") else ""
-        out.print(
-            f"{r['run_id']}  {r.get('flow', '-'):<8} as_of {r.get('as_of', '-')}  model {r.get('model_version')} "
-            f"({pr})  off-board {scoring.get('offboard', '-')}{served}{again}",
-            markup=False,
-        )
+    if not every_book:
+        runs = list_runs(open_store(settings.artifacts, settings.gcs_endpoint))
+        if not runs:
+            out.print(f"no runs in {settings.artifacts} (book {settings.book or '-'}): `riskops run` makes one")
+        for r in runs:
+            out.print(_run_line(r), markup=False)
+        return
+    root = Settings(book="")  # the home itself, whatever book is current
+    for book in ["", *list_books(open_store(root.artifacts, root.gcs_endpoint))]:
+        where = Settings(book=book).artifacts if book else root.artifacts
+        for r in list_runs(open_store(where, root.gcs_endpoint)):
+            out.print(f"{book or '-':<12} {_run_line(r)}", markup=False)
+
+
+def _run_line(r: dict[str, Any]) -> str:
+    if r["status"] != "complete":
+        return f"{r['run_id']}  {r.get('flow', '-'):<8} {r['status'].upper()}: {r['error']}"
+    scoring = r.get("scoring") or {}
+    metrics = r.get("model_metrics") or {}
+    pr = f"PR-AUC {metrics['pr_auc']:.3f}" if "pr_auc" in metrics else "no model"
+    served = "" if not scoring else ("  published" if r.get("published", True) else "  not published")
+    again = f"  re-scores {r['rescores']}" if r.get("rescores") else ""
+    return (
+        f"{r['run_id']}  {r.get('flow', '-'):<8} as_of {r.get('as_of', '-')}  model {r.get('model_version')} "
+        f"({pr})  off-board {scoring.get('offboard', '-')}{served}{again}"
+    )
 
 
 @runs_app.command("compare")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from riskops.core.config import BOOKS
 from riskops.core.errors import RiskOpsError
 from riskops.core.identity import code_version
 from riskops.core.markup import md_text
@@ -509,6 +510,11 @@ def list_runs(store: ArtifactStore) -> list[dict[str, Any]]:
         elif any(k.startswith(f"{run}/steps/") for k in keys):
             runs.append({"run_id": run, "status": "incomplete", "error": "no record: it stopped, or still runs"})
     return sorted(runs, key=lambda r: str(r["run_id"]))
+
+
+def list_books(store: ArtifactStore) -> list[str]:
+    """The books under a home's root store (`books/<name>/...`), by name."""
+    return sorted({k.split("/")[1] for k in store.list(BOOKS) if k.count("/") >= 2})
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

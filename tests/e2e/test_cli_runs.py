@@ -15,6 +15,7 @@ import pytest
 
 from riskops.data.amlsim import default_dir
 from riskops.model.approval import default_person
+from tests.e2e.banks import BANK_MAPPING, bank_layout
 
 pytestmark = pytest.mark.e2e
 RISKOPS = str(Path(sys.executable).parent / "riskops")
@@ -375,50 +376,13 @@ def test_pipelines_run_locally_with_kfp_local(
     assert record["run_id"] in listed.stdout
 
 
-def _bank_layout(generated: Path, out: Path) -> Path:
-    """A generated book laid out as a bank exports it: one file per table (customers CSV, transactions Parquet),
-    its own column names (spaces, unicode, a slash, a dot, a quote) and label and direction values, no
-    manifest."""
-    import pandas as pd
-
-    for cohort in ("labelled", "unlabelled"):
-        (out / cohort).mkdir(parents=True)
-        c = pd.read_parquet(generated / cohort / "customers").rename(
-            columns={
-                "customer_id": "Kunden Nr",
-                "signup_ts": "eröffnet",
-                "account_state": "Status.final",
-                "kyc_level": "KYC stufe",
-                "signup_channel": "Kunde's Kanal",
-            }
-        )
-        if "Status.final" in c:
-            c["Status.final"] = c["Status.final"].map({"ACTIVE": "open", "SUSPENDED": "closed_risk"})
-        c.to_csv(out / cohort / "customers.csv", index=False)
-        t = pd.read_parquet(generated / cohort / "transactions")
-        t = t.rename(columns={"customer_id": "Kunden Nr", "ts": "gebucht am", "direction": "S/H"})
-        t["S/H"] = t["S/H"].map({"in": "H", "out": "S"})
-        t.to_parquet(out / cohort / "transactions.parquet", index=False)
-    return out
-
-
-BANK_MAPPING = """
-customers:
-  columns: {customer_id: Kunden Nr, signup_ts: eröffnet, account_state: Status.final}
-transactions:
-  columns: {customer_id: Kunden Nr, ts: gebucht am, direction: S/H}
-labels: {ACTIVE: [open], SUSPENDED: [closed_risk]}
-directions: {in: [H], out: [S]}
-"""
-
-
 def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_rescores_it(
     tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
     """`riskops pipeline run --data FOLDER --mapping M`: the mapping reaches every isolated step through the
     specs' arguments; the cut-off comes from the data; then `riskops score --policy` changes the list without
     retraining."""
-    book = _bank_layout(job_run[0] / "data" / "synthetic-1500-seed5", tmp_path / "book")
+    book = bank_layout(job_run[0] / "data" / "synthetic-1500-seed5", tmp_path / "book")
     (tmp_path / "mapping.yaml").write_text(BANK_MAPPING)
     r = riskops("pipeline", "run", "--data", "book", "--mapping", "mapping.yaml", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -473,7 +437,7 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
 def test_an_attributes_only_book_runs_and_its_report_says_the_transactions_were_absent(
     tmp_path: Path, job_run: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
-    book = _bank_layout(job_run[0] / "data" / "synthetic-1500-seed5", tmp_path / "book")
+    book = bank_layout(job_run[0] / "data" / "synthetic-1500-seed5", tmp_path / "book")
     for cohort in ("labelled", "unlabelled"):
         (book / cohort / "transactions.parquet").unlink()
     (tmp_path / "mapping.yaml").write_text(BANK_MAPPING + "categorical: [KYC stufe]\n")
