@@ -62,10 +62,10 @@ ops: setup ops-tools ## Check the deploy code: manifests, alert rules, dashboard
 run: setup ## Run the training and scoring pipelines locally (kfp.local) on embedded defaults (DATA=synthetic|amlsim|FOLDER MAPPING=FILE CUSTOMERS=20000 SEED=42)
 	$(BIN)/riskops pipeline run --data $(DATA) --customers $(CUSTOMERS) --seed $(SEED) $(if $(MAPPING),--mapping $(MAPPING))
 
-console: setup ## The risk console on 127.0.0.1:8080 over the last run (starts the service on :8000 unless one runs); users in configs/console-users.yaml
+console: setup ## The risk console on 127.0.0.1:8080 over the last run's book (starts the service on :8000 unless one runs); users in configs/console-users.yaml
 	bash tools/console.sh
 
-serve: setup ## Serve the champion from the last local run on 127.0.0.1:8000 (uvicorn serving.main:create_app --factory)
+serve: setup ## Serve the champion of the last run's book (RISKOPS_BOOK=NAME another) on 127.0.0.1:8000 (uvicorn serving.main:create_app --factory)
 	$(BIN)/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log
 
 lint: setup ## ruff lint + format check

@@ -105,12 +105,16 @@ async def decide(
 
 @router.get("/decisions.csv")
 async def export(
-    request: Request, user: UserDep, client: ClientDep, run_id: Annotated[str | None, Query(max_length=100)] = None
+    request: Request,
+    user: UserDep,
+    client: ClientDep,
+    run_id: Annotated[str | None, Query(max_length=100)] = None,
+    bom: bool = False,
 ) -> Response:
     rows = review.frame(await client.decisions(user, run_id))
     audit(request, user, "export_decisions", run_id=run_id, rows=len(rows))
     return Response(
-        safe_csv(review.decisions_table(rows)),
+        ("\ufeff" if bom else "") + safe_csv(review.decisions_table(rows)),
         media_type="text/csv",
         headers={"content-disposition": 'attachment; filename="decisions.csv"'},
     )

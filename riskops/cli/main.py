@@ -718,6 +718,9 @@ def score_cmd(
     publish: Annotated[
         bool, typer.Option("--publish", help="The service (and the console) then serve this run's scores and list.")
     ] = False,
+    bom: Annotated[
+        bool, typer.Option("--bom", help="--out starts with a UTF-8 byte-order mark (spreadsheets then read accents).")
+    ] = False,
 ) -> None:
     """Score a run's ingested cohort again, as a new run: segments, rules, the off-boarding list with reasons,
     its report and record (with the policy and its digest, linked to the run it re-scores). With --policy, under
@@ -735,7 +738,8 @@ def score_cmd(
         record = rescore_run(settings, cohort, run, duckdb, rules, version, as_of, publish, steps.finished)
     store = open_store(settings.artifacts, settings.gcs_endpoint)
     if out_csv:
-        Path(out_csv).write_text(store.read_text(f"{record.run_id}/offboarding.csv"))
+        text = store.read_text(f"{record.run_id}/offboarding.csv")
+        Path(out_csv).write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
     sc, p = record.scoring or {}, record.policy or {}
     said = "published as run" if record.published else "run (not published: --publish serves it)"
     out.print(f"{said} {record.run_id}: {store.uri(record.run_id)}", markup=False)

@@ -3,7 +3,6 @@ reasons, assumptions and limitations, as Markdown + HTML with PNG plots; and com
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,7 @@ from riskops.model.reporting import markdown_html
 from riskops.model.segments import SEGMENTS
 from riskops.runs.record import FAILED, RunRecord, StepRecord, read_steps, write_record
 from riskops.scoring.drift import DRIFT, DriftResult
-from riskops.scoring.offboard import ScoringResult, format_value
+from riskops.scoring.offboard import ScoringResult, format_value, read_listing
 from riskops.scoring.policy import DEFAULT_RULES, POLICY, Rule, read_policy
 
 
@@ -536,8 +535,7 @@ def list_changes(store: ArtifactStore, first: str, second: str) -> tuple[pd.Data
         key = f"{run}/offboarding.csv"
         if not store.exists(key):
             return pd.DataFrame(columns=["customer_id", "score", "reasons"])
-        frame = pd.read_csv(io.StringIO(store.read_text(key)), dtype={"customer_id": str}, keep_default_na=False)
-        return frame.loc[:, ["customer_id", "score", "reasons"]]
+        return read_listing(store.read_text(key)).loc[:, ["customer_id", "score", "reasons"]]
 
     a, b = listed(first), listed(second)
     entered = b[~b["customer_id"].isin(a["customer_id"])].sort_values("score", ascending=False)

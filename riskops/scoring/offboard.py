@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import time
@@ -24,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from riskops.core import numbers
 from riskops.core.errors import RiskOpsError
 from riskops.core.markup import safe_csv
 from riskops.data.contract import as_of_cutoff, table_name
@@ -145,51 +147,21 @@ def format_value(name: str, value: Any, unit: str | None = None) -> str:
 
 
 def value_format(name: str, unit: str | None = None) -> Callable[[Any], str]:
-    """How a feature's values read in a reason, chosen once per feature (a reason list formats ~150,000);
-    `unit`, the currency of an amount feature, follows its amounts."""
+    """How a feature's values read in a reason (riskops.core.numbers), chosen once per feature (a reason list
+    formats ~150,000); `unit`, the currency of an amount feature, follows its amounts."""
     if unit:
-        return _money(unit)
+        return functools.partial(numbers.amount, currency=unit)
     if "share" in name or name.startswith("pass_through"):
-        return _reading("{:.0%}")
+        return numbers.share
     if "count" in name or name.startswith(
         ("active_days", "counterparties", "new_counterparties", "senders", "receivers", "countries", "max_tx")
     ):
-        return _reading("{:,.0f}")
+        return numbers.count
     if name.startswith("days_since") or name == "tenure_days":
-        return _reading("{:,.0f} days")
+        return numbers.days
     if "ratio" in name or "_vs_" in name or "_to_" in name or "per_" in name:
-        return _reading("{:,.2f}")
-    return _amount
-
-
-def _reading(pattern: str) -> Callable[[Any], str]:
-    def read(value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        if value is None or value != value:  # None or NaN
-            return "none"
-        return pattern.format(float(value))
-
-    return read
-
-
-def _amount(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None or value != value:
-        return "none"
-    v = float(value)
-    if v.is_integer() or abs(v) >= 100:  # amounts and the book's own integer attributes (codes, months, counts)
-        return f"{v:,.0f}"
-    return f"{v:,.2f}"  # a small fraction (a rate, a utilisation) keeps its decimals
-
-
-def _money(currency: str) -> Callable[[Any], str]:
-    def read(value: Any) -> str:
-        text = _amount(value)
-        return text if text == "none" or isinstance(value, str) else f"{text} {currency}"
-
-    return read
+        return numbers.ratio
+    return numbers.amount  # amounts and the book's own attributes (codes, months, limits)
 
 
 def explain(
@@ -405,12 +377,41 @@ def latest_scoring_run(store: ArtifactStore) -> str | None:
     return runs[-1] if runs else None
 
 
+REASON = "reason_"  # offboarding.csv: one column per reason, reason_1 the strongest
+
+
+def listing_csv(listing: pd.DataFrame, bom: bool = False) -> str:
+    """The off-boarding list as a person opens it in a spreadsheet: the score to 4 decimals, one column per
+    reason (strongest first), the rules and their meanings as text, no cell a formula (`safe_csv`); with `bom`,
+    a UTF-8 byte-order mark first, so a spreadsheet reads accents and currency signs right."""
+    out = listing.drop(columns=["reasons", "offboard"], errors="ignore")
+    out["score"] = listing["score"].astype(float).round(4)
+    said = [str(r).split("; ") if isinstance(r, str) and r else [] for r in listing.get("reasons", [])]
+    for i in range(max((len(r) for r in said), default=0)):
+        out.insert(
+            len(out.columns) - ("rules_explained" in out),
+            f"{REASON}{i + 1}",
+            [r[i] if i < len(r) else "" for r in said],
+        )
+    return ("\ufeff" if bom else "") + safe_csv(out)
+
+
+def read_listing(text: str) -> pd.DataFrame:
+    """An offboarding.csv back as customer_id (text), score and reasons ("; "-separated, as the warehouse holds
+    them); a list written before reasons had a column each is read as it is."""
+    frame = pd.read_csv(io.StringIO(text.removeprefix("\ufeff")), dtype={ID_COLUMN: str}, keep_default_na=False)
+    parts = sorted((c for c in frame.columns if c.startswith(REASON)), key=lambda c: int(c.removeprefix(REASON)))
+    if parts:
+        frame["reasons"] = ["; ".join(x for x in row if x) for row in frame[parts].astype(str).itertuples(index=False)]
+    return frame
+
+
 def publish_scores(store: ArtifactStore, run_id: str, result: ScoringResult, publish: bool = True) -> None:
     """Every score (Parquet), the off-boarding list (CSV) and the policy of a run; the service's lookup table
     reads them. scores.parquet is written last: its appearance tells the service the run is complete. Not
     published, the scores are kept as `UNPUBLISHED` instead, which nothing serves."""
     store.write_text(f"{run_id}/{POLICY}", result.policy.model_dump_json(indent=2))
-    store.write_text(f"{run_id}/offboarding.csv", safe_csv(result.offboarding))
+    store.write_text(f"{run_id}/offboarding.csv", listing_csv(result.offboarding))
     table = pa.Table.from_pandas(result.scores, preserve_index=False)
     meta = {**(table.schema.metadata or {}), MODEL_VERSION_KEY: result.model_version.encode()}
     buf = io.BytesIO()

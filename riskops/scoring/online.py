@@ -35,6 +35,7 @@ from riskops.scoring.offboard import (
     Glossary,
     explain,
     latest_scoring_run,
+    read_listing,
     score_frame,
     typical_values,
 )
@@ -539,8 +540,8 @@ class LookupTable(PublishedPolicy):
         version = (table.schema.metadata or {}).get(MODEL_VERSION_KEY, b"").decode() or None
         reasons: dict[str, str] = {}
         if self.store.exists(f"{run}/offboarding.csv"):
-            listing = pd.read_csv(io.StringIO(self.store.read_text(f"{run}/offboarding.csv")), keep_default_na=False)
-            reasons = dict(zip(listing["customer_id"].astype(str), listing["reasons"], strict=True))
+            listing = read_listing(self.store.read_text(f"{run}/offboarding.csv"))
+            reasons = dict(zip(listing["customer_id"], listing["reasons"], strict=True))
         results = ScoredRun(table, reasons, run, version)
         record = json.loads(self.store.read_text(f"{run}/run.json")) if self.store.exists(f"{run}/run.json") else {}
         self.scored_with = (version, read_policy(self.store, run))

@@ -103,16 +103,16 @@ def test_rule_semantics_and_formatting() -> None:
     assert format_value("out_mean_30d", None) == "none"
     # A book's own attributes: integer codes and months as integers, small fractions with their decimals.
     assert format_value("EDUCATION", 2.0) == "2" and format_value("PAY_0", -1.0) == "-1"
-    assert format_value("LIMIT_BAL", 20000.0) == "20,000" and format_value("utilisation", 0.437) == "0.44"
+    assert format_value("LIMIT_BAL", 20000.0) == "20,000" and format_value("utilisation", 0.437) == "0.437"
     # An amount feature reads in the book's currency, with the precision of any amount.
     assert format_value("out_sum_30d", 12345.6, "EUR") == "12,346 EUR"
-    assert format_value("out_mean_30d", 90.644, "TWD") == "90.64 TWD" and format_value("x", None, "EUR") == "none"
+    assert format_value("out_mean_30d", 90.644, "TWD") == "90.6 TWD" and format_value("x", None, "EUR") == "none"
 
 
 def test_glossary_names_the_currency_of_amounts_only() -> None:
     fs = FeatureSet(FeatureConfig(currency="GBP"), {"LIMIT_BAL": "numeric"})
     g = Glossary.of(fs)
-    assert g.read("out_sum_30d", 1500.0) == "1,500 GBP" and g.read("max_in_per_day_90d", 20.5) == "20.50 GBP"
+    assert g.read("out_sum_30d", 1500.0) == "1,500 GBP" and g.read("max_in_per_day_90d", 20.5) == "20.5 GBP"
     assert g.read("out_count_30d", 3.0) == "3" and g.read("LIMIT_BAL", 20000.0) == "20,000"  # no amount
     assert g.read("pass_through_2d_90d", 0.5) == "50%" and g.says("out_sum_30d").startswith("sum of")
     assert Glossary.of(FeatureSet(FeatureConfig(), {})).units == {}  # the currency not known: plain numbers
