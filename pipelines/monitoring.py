@@ -19,6 +19,8 @@ def monitoring_pipeline(
     offboard_cost: float = DEFAULTS.offboard_cost,
     margin: float = DEFAULTS.margin,
     mapping: dict = {},  # noqa: B006 - the mapping the training pipeline reads the raw tables with
+    fairness: dict = {},  # noqa: B006 - the policy's fairness limits the retraining's gate holds it to
+    max_list_share: float = DEFAULTS.max_list_share,  # the policy's; fairness is measured on the list it allows
 ) -> None:
     checked = sized(monitor(config=config), "monitor")
     # Retraining on the warehouse's labelled tables as of `as_of`; its gate still decides what is served.
@@ -34,4 +36,6 @@ def monitoring_pipeline(
             margin=margin,
             mapping=mapping,
             family=checked.outputs["Output"],
+            fairness=fairness,
+            max_list_share=max_list_share,
         )

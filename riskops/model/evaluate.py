@@ -135,6 +135,29 @@ def monotone(segments: dict[str, dict[str, float]]) -> bool:
     return all(a < b for a, b in pairwise(rates))
 
 
+MEDIUM_FACTORS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.25, 0.2, 0.8, 0.15, 0.1, 0.9)  # the default first, then outwards
+
+
+def choose_medium_factor(y: np.ndarray, p: np.ndarray, high: float) -> tuple[float, str]:
+    """The Medium cut-off, as a factor of High, nearest the default 0.5 for which each segment holds at least
+    MIN_SEGMENT_ROWS holdout customers and the observed rates rise Low < Medium < High, preferring one whose
+    95% intervals are apart; the default when no factor gives three ordered, measurable segments."""
+    tried = [(f, segment_rates(y, p, high, f)) for f in MEDIUM_FACTORS]
+    for apart in (True, False):
+        for f, segs in tried:
+            measurable = all(v["customers"] >= MIN_SEGMENT_ROWS for v in segs.values())
+            if measurable and monotone(segs) and (not apart or not indistinct(segs)):
+                said = "with 95% intervals apart" if apart else "though some 95% intervals overlap"
+                return f, (
+                    f"Medium from {f:g} x High: each segment holds {MIN_SEGMENT_ROWS}+ holdout customers and the "
+                    f"observed rate rises Low < Medium < High, {said}"
+                )
+    return MEDIUM_FACTORS[0], (
+        f"Medium from the default {MEDIUM_FACTORS[0]:g} x High: no factor from {min(MEDIUM_FACTORS):g} to "
+        f"{max(MEDIUM_FACTORS):g} gives three segments of {MIN_SEGMENT_ROWS}+ holdout customers whose rates rise"
+    )
+
+
 def evaluate(
     model: Model,
     X: pd.DataFrame,
@@ -143,7 +166,7 @@ def evaluate(
     oof_y: np.ndarray,
     oof_p: np.ndarray,
     costs: CostMatrix,
-    medium_factor: float,
+    medium_factor: float | None,
     shap_rows: int = 2000,
     seed: int = 0,
     currency: str = "",
@@ -153,6 +176,9 @@ def evaluate(
     slope, intercept = logistic_fit(y, p)
     cost_t, f1_t = at_threshold(y, p, th.cost_optimal, costs), at_threshold(y, p, th.f1_optimal, costs)
     prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    why = "set by the policy"
+    if medium_factor is None:
+        medium_factor, why = choose_medium_factor(y, p, th.cost_optimal)
     m = {
         "holdout_rows": len(y),
         "holdout_suspended": int(y.sum()),
@@ -168,6 +194,8 @@ def evaluate(
         "calibration_slope": slope,
         "calibration_intercept": intercept,
         "segments": segment_rates(y, p, th.cost_optimal, medium_factor),
+        "medium_factor": medium_factor,
+        "medium_factor_reason": why,
         "costs": costs.model_dump(),
     }
     rows = np.random.default_rng(seed).permutation(len(y))[:shap_rows]
@@ -319,6 +347,7 @@ def _calibration_section(meta: dict[str, Any], m: dict[str, Any]) -> list[str]:
         f"**{m['calibration_intercept']:.2f}** (1 and 0 when a score is the probability of suspension; the "
         "reliability curve is the calibration plot below).",
         "",
+        *([f"{md_text(m['medium_factor_reason'])}.", ""] if m.get("medium_factor_reason") else []),
         "| segment (default policy) | holdout customers | observed rate | 95% interval |",
         "|---|---|---|---|",
         *(

@@ -194,7 +194,7 @@ def _evaluate_stored(
         oof[LABEL_COLUMN].to_numpy(),
         oof["p"].to_numpy(),
         costs,
-        OffboardConfig().medium_factor,
+        OffboardConfig().medium_factor,  # None: chosen on the holdout
         currency=currency,
     )
 

@@ -140,7 +140,14 @@ class OffboardConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # costs of .inf list the whole book
 
-    medium_factor: float = Field(default=0.5, gt=0, lt=1, description="Medium from this x the High cut-off")
+    medium_factor: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Medium from this x the High cut-off; default: the model's, chosen on its holdout so that each "
+        "segment holds enough customers to measure its rate and the rates rise Low < Medium < High (0.5 when none "
+        "does)",
+    )
     high_cutoff: float | None = Field(
         default=None,
         gt=0,
@@ -241,6 +248,9 @@ class OffboardConfig(BaseModel):
         """This policy with its High cut-off fixed: as set; else, when the policy names costs, the threshold that
         minimises the expected cost of a calibrated probability, offboard / (offboard + missed) (the other cost
         from the model's training); else the model's cost-optimal threshold."""
+        if self.medium_factor is None:  # the model's own, chosen on its holdout (evaluate.choose_medium_factor)
+            chosen = float(card.metrics.get("medium_factor", DEFAULT_MEDIUM_FACTOR))
+            return self.model_copy(update={"medium_factor": chosen}).resolved(card)
         if self.high_cutoff is not None:
             return self
         if self.missed_cost is None and self.offboard_cost is None:
@@ -285,6 +295,8 @@ class OffboardConfig(BaseModel):
 
     @property
     def medium(self) -> float:
+        if self.medium_factor is None:
+            raise ValueError("the policy's Medium cut-off is not resolved against a model yet")
         return self.high * self.medium_factor
 
     @property
@@ -320,6 +332,9 @@ def commented_yaml(model: BaseModel, indent: int = 0) -> str:
     return "\n".join(out) + "\n"
 
 
+DEFAULT_MEDIUM_FACTOR = 0.5  # Medium from half the High cut-off, when no factor holds better on a holdout
+
+
 def describe_policy(p: OffboardConfig) -> str:
     """What a policy decides, in a few lines for a person."""
     if p.high_cutoff is not None:
@@ -332,7 +347,8 @@ def describe_policy(p: OffboardConfig) -> str:
     else:
         high = "the model's cost-optimal threshold"
     lines = [
-        f"High from a score of {high}; Medium from {p.medium_factor:g} x that",
+        f"High from a score of {high}; Medium from "
+        + (f"{p.medium_factor:g} x that" if p.medium_factor else "the model's factor x that (chosen on its holdout)"),
         f"review capacity: {f'{p.capacity:,} customers per run' if p.capacity else 'no limit'}; the list holds at "
         f"most {f'{p.max_list_share:.0%} of the scored cohort' if p.max_list_share else 'what the costs list'}",
         f"off-boarded: every High customer, and a Medium one that triggers {p.min_rules}+ of these rules:",

@@ -84,3 +84,19 @@ def test_without_a_terminal_each_fold_is_a_line_with_the_time_left() -> None:
     lines = buf.getvalue().splitlines()
     assert [line.split(" (")[0] for line in lines] == ["  CV folds 1/3", "  CV folds 2/3", "  CV folds 3/3"]
     assert "s left)" in lines[0] and "left" not in lines[-1]
+
+
+def test_without_a_terminal_no_line_is_folded_at_80_columns(tmp_path: Any) -> None:
+    """In CI or a log file (stderr not a TTY) a message stays one line however long, even with COLUMNS=80."""
+    env = {"COLUMNS": "80", "NO_COLOR": "1", "RISKOPS_HOME": str(tmp_path), "RISKOPS_BOOK": "a-book-name-long-enough"}
+    result = runner.invoke(app, ["runs", "compare", "20261201-000000-001", "20261202-000000-001"], env=env)
+    assert result.exit_code == 2
+    said = result.output.splitlines()
+    sentence = "what to do: name two complete runs from `riskops runs list` (--book chooses the book)"
+    assert len(sentence) > 80 and any(line.strip() == sentence for line in said), said
+    assert any(len(line) > 80 for line in said)
+
+
+def test_a_book_name_that_could_leave_its_folder_is_a_clear_error(tmp_path: Any) -> None:
+    result = runner.invoke(app, ["--book", "../etc", "runs", "list"], env={"RISKOPS_HOME": str(tmp_path)})
+    assert result.exit_code == 2 and "book name '../etc' cannot be used" in result.output

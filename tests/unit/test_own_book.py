@@ -171,6 +171,7 @@ def _card(calibrated: bool = True) -> Any:
         threshold=0.3,
         costs={"missed_cost": 5000.0, "offboard_cost": 400.0},
         calibration={"method": "platt"} if calibrated else {},
+        metrics={},
     )
 
 

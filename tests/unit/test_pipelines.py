@@ -115,6 +115,9 @@ def test_monitoring_spec_nests_training_under_the_monitors_verdict(specs: dict[s
     assert family == {"outputParameterKey": "Output", "producerTask": "monitor"}
     assert spec["root"]["inputDefinitions"]["parameters"]["config"]["defaultValue"] == CONFIG
     assert spec["deploymentSpec"]["executors"]["exec-monitor"]["container"]["image"].endswith("riskops:1.2.3")
+    # The policy's fairness limits and list share reach the retraining's gate, as in the training pipeline.
+    passed = condition["inputs"]["parameters"]
+    assert {"pipelinechannel--fairness", "pipelinechannel--max_list_share"} <= set(passed)
 
 
 def test_gate_and_promote_components_call_the_library(

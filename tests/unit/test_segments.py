@@ -46,3 +46,28 @@ def test_segment_rates_carry_an_interval_and_say_when_the_order_is_not_establish
         "Medium": {"customers": 50, "rate": 0.15, "rate_low": 0.08, "rate_high": 0.25},
     }
     assert indistinct(overlapping) == ["Low and Medium"]
+
+
+def test_the_medium_cutoff_moves_until_each_segment_can_be_measured_and_ordered() -> None:
+    """Scores crowd below the default Medium cut-off (half of High): the factor moves out to where Medium holds
+    enough customers to measure a rate between Low's and High's; the policy uses it unless it sets its own."""
+    from types import SimpleNamespace
+
+    from riskops.model.evaluate import MIN_SEGMENT_ROWS, choose_medium_factor, segment_rates
+    from riskops.scoring.policy import OffboardConfig
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(0.0, 0.04, 600), rng.uniform(0.04, 0.099, 150), rng.uniform(0.2, 0.6, 100)])
+    y = (rng.random(len(p)) < np.where(p >= 0.2, 0.5, np.where(p >= 0.04, 0.12, 0.01))).astype(int)
+    assert segment_rates(y, p, 0.2, 0.5)["Medium"]["customers"] < MIN_SEGMENT_ROWS  # the default cannot measure
+    factor, why = choose_medium_factor(y, p, 0.2)
+    rates = segment_rates(y, p, 0.2, factor)
+    assert factor < 0.5 and all(v["customers"] >= MIN_SEGMENT_ROWS for v in rates.values())
+    assert rates["Low"]["rate"] < rates["Medium"]["rate"] < rates["High"]["rate"] and "rises" in why
+    flat = choose_medium_factor(np.zeros(50, dtype=int), np.linspace(0, 0.1, 50), 0.2)
+    assert flat[0] == 0.5 and "no factor" in flat[1]
+
+    card = SimpleNamespace(metrics={"medium_factor": factor}, threshold=0.2)
+    assert OffboardConfig().resolved(card).medium == 0.2 * factor  # type: ignore[arg-type]
+    own = OffboardConfig(medium_factor=0.5).resolved(card)  # type: ignore[arg-type]
+    assert own.medium == 0.1 and OffboardConfig(high_cutoff=0.3).resolved(card).medium == 0.3 * factor  # type: ignore[arg-type]
