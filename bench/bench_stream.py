@@ -147,7 +147,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "riskops.cli.main",
+                "cli.main",
                 "stream",
                 "work",
                 "--project",

@@ -431,7 +431,10 @@ def test_one_command_runs_the_pipelines_on_a_banks_own_folder_then_a_policy_resc
     # Costs in the policy move the High cut-off of the calibrated champion: offboard / (offboard + missed).
     (tmp_path / "costs.yaml").write_text("missed_cost: 3600\noffboard_cost: 400\n")
     costs = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "costs.yaml", cwd=tmp_path)
-    assert costs.returncode == 0 and "policy: High from 0.100, Medium from 0.050" in costs.stdout, costs.stderr
+    factor = json.loads((book(tmp_path, "book") / "models" / "champion.json").read_text())["version"]
+    factor = json.loads((book(tmp_path, "book") / "models" / factor / "card.json").read_text())["metrics"]
+    medium = f"Medium from {0.1 * factor['medium_factor']:.3f}"  # the model's factor, chosen on its holdout
+    assert costs.returncode == 0 and f"policy: High from 0.100, {medium}" in costs.stdout, costs.stderr
     (tmp_path / "typo.yaml").write_text("medium_facter: 0.3\n")
     typo = riskops("score", "--as-of", "2026-09-30", "--duckdb", db, "--policy", "typo.yaml", cwd=tmp_path)
     assert typo.returncode == 2 and "medium_facter: Extra inputs are not permitted" in typo.stderr

@@ -174,7 +174,7 @@ def _worker(env: dict[str, str], duck: Path, csv_path: Path, log: Path) -> subpr
         [
             sys.executable,
             "-m",
-            "riskops.cli.main",
+            "cli.main",
             "stream",
             "work",
             "--project",

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from riskops.cli.main import app
+from cli.main import app
 from riskops.core.errors import RiskOpsError
 from riskops.data.sources import load_sources
 from riskops.io.warehouse.duckdb import DuckDBWarehouse

@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperGroup, TyperOption
 from typer.testing import CliRunner
 
-from riskops.cli.main import app
+from cli.main import app
 
 runner = CliRunner()
 
@@ -75,7 +75,7 @@ def test_without_a_terminal_each_fold_is_a_line_with_the_time_left() -> None:
 
     from rich.console import Console
 
-    from riskops.cli.console import StepConsole
+    from cli.terminal import StepConsole
 
     buf = io.StringIO()
     steps = StepConsole(Console(file=buf, width=200))  # a file: no terminal

@@ -252,7 +252,7 @@ def test_what_if_scores_the_stored_vector_edited_and_refuses_what_it_cannot_answ
 def test_policy_check_knows_the_model_a_misspelt_rule_feature_is_an_error(store: LocalStore, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from riskops.cli.main import app
+    from cli.main import app
 
     policy = tmp_path / "p.yaml"
     policy.write_text("rules: [{name: big_cash, feature: cash_deposit_sum_30d, value: 10000, meaning: cash}]\n")

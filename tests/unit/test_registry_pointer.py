@@ -64,7 +64,7 @@ def test_models_gc_lists_then_deletes_what_killed_runs_left(tmp_path: Path) -> N
 
     from typer.testing import CliRunner
 
-    from riskops.cli.main import app
+    from cli.main import app
 
     root = tmp_path / "store"
     files = {
@@ -105,7 +105,7 @@ def test_models_gc_lists_then_deletes_what_killed_runs_left(tmp_path: Path) -> N
 def test_a_truncated_pointer_is_a_clear_error_for_list_and_gc_not_a_traceback(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from riskops.cli.main import app
+    from cli.main import app
 
     store = LocalStore(tmp_path / "store")
     store.write_text(CHAMPION, '{"version": "m1", "hist')

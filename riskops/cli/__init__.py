@@ -1,1 +1,0 @@
-"""The `riskops` command line: a thin shell over the library."""
