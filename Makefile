@@ -69,8 +69,8 @@ serve: setup ## Serve the champion of the last run's book (RISKOPS_BOOK=NAME ano
 	$(BIN)/uvicorn serving.main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log
 
 lint: setup ## ruff lint + format check
-	$(BIN)/ruff check riskops components pipelines serving console cli monitoring tests bench
-	$(BIN)/ruff format --check riskops components pipelines serving console cli monitoring tests bench
+	$(BIN)/ruff check riskops components pipelines serving console cli streaming monitoring tests bench
+	$(BIN)/ruff format --check riskops components pipelines serving console cli streaming monitoring tests bench
 
 typecheck: setup ## mypy (strict) on the library
 	$(BIN)/mypy

@@ -40,7 +40,7 @@ def _port() -> int:
 def _events(data: Path, n: int) -> list[dict[str, Any]]:
     """n customer events cycling over the unlabelled cohort, each with 50 transactions (its latest, repeated
     with new ids when it has fewer)."""
-    from riskops.scoring.feed import customer_events
+    from streaming.feed import customer_events
 
     base = [e for e in customer_events(data) if e["transactions"]]
     out = []

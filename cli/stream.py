@@ -83,7 +83,7 @@ def stream_work_cmd(
     from riskops.io.warehouse import open_warehouse
     from riskops.model.registry import Registry
     from riskops.scoring.online import ModelHolder, PublishedPolicy
-    from riskops.scoring.stream import StreamConfig, StreamWorker
+    from streaming.worker import StreamConfig, StreamWorker
 
     settings = book_settings()
     store = open_store(settings.artifacts, settings.gcs_endpoint)
@@ -133,7 +133,7 @@ def stream_feed_cmd(
     import threading
 
     from riskops.io.pubsub import PubSub
-    from riskops.scoring.feed import customer_events, hidden_truth, run_feed
+    from streaming.feed import customer_events, hidden_truth, run_feed
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -30,8 +30,8 @@ from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
 from riskops.model.registry import Registry
 from riskops.runs.candidate import train_and_register
-from riskops.scoring.feed import customer_events, hidden_truth, outcome_event
 from riskops.scoring.offboard import score_cohort
+from streaming.feed import customer_events, hidden_truth, outcome_event
 from tests.integration.conftest import free_port, stop, wait_for_port
 
 pytestmark = [
@@ -314,7 +314,7 @@ def test_every_event_has_exactly_one_result_through_a_kill_and_a_new_champion(
 def test_the_feed_publishes_customers_at_its_rate_then_their_outcomes(pubsub: PubSub, small_dataset: Path) -> None:
     import threading
 
-    from riskops.scoring.feed import run_feed
+    from streaming.feed import run_feed
 
     pubsub.ensure("feed", ["feed-sub"])
     truth = hidden_truth(small_dataset)
@@ -345,7 +345,7 @@ def test_a_bad_published_policy_never_stops_the_worker(
 
     from riskops.scoring.offboard import publish_scores
     from riskops.scoring.online import ModelHolder, PublishedPolicy
-    from riskops.scoring.stream import StreamConfig, StreamWorker
+    from streaming.worker import StreamConfig, StreamWorker
 
     store = LocalStore(tmp_path / "store")
     train_and_register(ingested, store, AS_OF, FAST, CostMatrix())

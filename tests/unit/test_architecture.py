@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
-PACKAGES = ("riskops", "serving", "components", "pipelines", "console", "cli")
+PACKAGES = ("riskops", "serving", "components", "pipelines", "console", "cli", "streaming")
 
 CONSOLE_CONTRACT = "The console reads customers and records decisions only"
 MAX_FUNCTION_LINES = 80

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from riskops.core.errors import DataContractError
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.scoring.payloads import CustomerEvent, OutcomeEvent, event_id_of, parse_event
-from riskops.scoring.stream import CSV_HEADER, CsvSink
+from streaming.worker import CSV_HEADER, CsvSink
 
 CUSTOMER = {"customer_id": "C1", "signup_ts": "2024-01-01T00:00:00", "attributes": {"age": 40}}
 
@@ -102,7 +102,7 @@ def test_a_deeply_nested_event_is_a_dead_letter_not_a_stalled_stream() -> None:
 
 
 def test_a_dead_letter_reason_fits_pubsubs_attribute_limit_in_bytes() -> None:
-    from riskops.scoring.stream import PUBSUB_ATTRIBUTE_BYTES, attribute_value
+    from streaming.worker import PUBSUB_ATTRIBUTE_BYTES, attribute_value
 
     reason = "ü" * 1_000  # 2,000 bytes: 1,000 characters passed a character cut
     bounded = attribute_value(reason)
