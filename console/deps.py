@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from console.audit import AuditLog
 from console.auth import form_token
 from console.client import ServiceClient, segment
 from riskops.core.config import Settings
 from riskops.core.markup import page_json
-from riskops.scoring.review import AuditLog, User
+from riskops.scoring.review import User
 
 HERE = Path(__file__).parent
 

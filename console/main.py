@@ -21,15 +21,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from console.audit import AuditLog
 from console.auth import SESSION_MAX_S, IapVerifier, NotSignedIn, Sessions, SignInGuard
 from console.client import ServiceClient, ServiceError
 from console.deps import HERE, render
 from console.routes import book, customers, models, review, session
+from console.users import Users
 from riskops import __version__
 from riskops.core.config import Settings
 from riskops.core.errors import ConfigError
 from riskops.core.logs import configure_json_logging
-from riskops.scoring.review import AuditLog, Users
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # served locally: no CDN
 DEV_SECRETS = ("", "development-only")

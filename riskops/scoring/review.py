@@ -11,29 +11,24 @@ and every decision is a row appended to the warehouse table `review_decisions`, 
   (`OUTCOMES_SQL`, read by the monitoring's outcome loop like the `outcomes` table).
 
 Who may do what is `Role`; identities come from the console (a users file locally, the proxy's signed header on
-GKE), which records decisions through the scoring service (`record`, behind `POST /v1/review/...`): the service
-takes what was shown from its own copy of the run's book, so a caller cannot make a decision say another score.
-Every read of a customer and every decision also goes to the audit log (`AuditLog`).
+GKE: `console.users`), which records decisions through the scoring service (`record`, behind
+`POST /v1/review/...`): the service takes what was shown from its own copy of the run's book, so a caller cannot
+make a decision say another score. The console also writes every read of a customer and every decision to its
+audit log (`console.audit`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import logging
-import os
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from riskops.core.configfile import read_yaml
-from riskops.core.errors import ConfigError, RiskOpsError
+from riskops.core.errors import RiskOpsError
 from riskops.io.warehouse.base import Warehouse
 
 DECISIONS = "review_decisions"
@@ -74,51 +69,6 @@ class User(BaseModel):
     @property
     def can_decide(self) -> bool:
         return self.role in CAN_DECIDE
-
-
-class LocalUser(User):
-    """A users-file entry: a local sign-in checks the password against `password_sha256`; an entry without one
-    (an identity the proxy vouches for on GKE) only gives a role."""
-
-    password_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-
-
-def password_hash(password: str) -> str:
-    return hashlib.sha256(password.encode()).hexdigest()
-
-
-class Users:
-    """The users file (YAML: `users: [{name, role, password_sha256}]`): who may sign in locally and, on GKE
-    behind the proxy, the role of each identity the proxy vouches for (a user not in it is a viewer)."""
-
-    def __init__(self, users: list[LocalUser]) -> None:
-        self.by_name = {u.name: u for u in users}
-
-    @classmethod
-    def load(cls, path: Path) -> Users:
-        where = f"users file {path}"
-        raw = read_yaml(path, "users file", "give a YAML file `users: [...]`") or {}
-        try:
-            users = [LocalUser.model_validate(u) for u in (raw.get("users") or [])]
-        except (ValidationError, AttributeError) as e:
-            fix = "each entry needs name, role (viewer|reviewer|approver|validator) and password_sha256"
-            raise ConfigError(f"a user entry is invalid: {e}", where, fix) from e
-        names = [u.name for u in users]
-        if len(set(names)) != len(names):
-            raise ConfigError("a user is listed twice", where, "give each name once")
-        return cls(users)
-
-    def sign_in(self, name: str, password: str) -> User | None:
-        u = self.by_name.get(name)
-        if u is None or u.password_sha256 is None:  # unknown, or an identity only the proxy vouches for
-            return None
-        if not hmac.compare_digest(u.password_sha256, password_hash(password)):
-            return None
-        return User(name=u.name, role=u.role)
-
-    def role_of(self, name: str) -> Role:
-        u = self.by_name.get(name)
-        return u.role if u else "viewer"
 
 
 class Shown(BaseModel):
@@ -348,29 +298,3 @@ def outcomes_sql(table: str) -> str:
         f"JOIN {table} AS o ON c.confirms = o.decision_id WHERE c.action = 'confirm' "
         f"UNION ALL SELECT customer_id, 'ACTIVE' AS account_state, decided_at FROM {table} WHERE action = 'keep'"
     )
-
-
-class AuditLog:
-    """Who viewed which customer and who decided what: JSON lines appended (and synced) to
-    `<folder>/audit-YYYY-MM.jsonl` before the page answers, and the same line on the `riskops.audit` logger
-    (on GKE the JSON logs go to Cloud Logging, whose sink keeps them; docs/security.md)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.log = logging.getLogger("riskops.audit")
-
-    def record(self, user: User, event: str, **detail: Any) -> dict[str, Any]:
-        entry = {"time": datetime.now(UTC).isoformat(), "user": user.name, "role": user.role, "event": event, **detail}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"audit-{entry['time'][:7]}.jsonl"
-        with path.open("a") as fh:
-            fh.write(json.dumps(entry, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.log.info("audit %s by %s", event, user.name, extra={"audit": entry})
-        return entry
-
-    def read(self) -> list[dict[str, Any]]:
-        return [
-            json.loads(line) for p in sorted(self.folder.glob("audit-*.jsonl")) for line in p.read_text().splitlines()
-        ]

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from console.audit import AuditLog
 from riskops.io.artifacts import LocalStore
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.model.config import CostMatrix, TrainConfig
@@ -26,7 +27,7 @@ from riskops.runs.candidate import train_and_register
 from riskops.runs.monitor import read_outcomes
 from riskops.scoring.book import build_book, publish_book
 from riskops.scoring.offboard import publish_scores, score_cohort
-from riskops.scoring.review import DECISIONS, AuditLog
+from riskops.scoring.review import DECISIONS
 from tests.integration.conftest import start_console, start_uvicorn, stop
 
 pytestmark = pytest.mark.e2e

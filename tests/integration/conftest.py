@@ -85,7 +85,7 @@ def start_console(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The risk console (`uvicorn console.main:create_app --factory`) on a free loopback port over the service at
     `service_url`, with a users file of `users` (name -> role; each password is the name and "-pw")."""
-    from riskops.scoring.review import password_hash
+    from console.users import password_hash
 
     listed = [{"name": n, "role": r, "password_sha256": password_hash(f"{n}-pw")} for n, r in users.items()]
     (folder / "users.yaml").write_text(json.dumps({"users": listed}))

@@ -11,11 +11,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from console.users import Users
 from riskops.core.configfile import MAX_BYTES
 from riskops.core.errors import ConfigError, RiskOpsError
 from riskops.data.contract import load_mapping
 from riskops.scoring.policy import OffboardConfig, load_policy
-from riskops.scoring.review import Users
 
 RULE = "{name: r1, feature: f, op: '>', value: 1, meaning: m}"
 

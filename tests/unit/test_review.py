@@ -10,12 +10,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from console.audit import AuditLog
+from console.users import Users, password_hash
 from riskops.core.errors import ConfigError
 from riskops.io.warehouse.duckdb import DuckDBWarehouse
 from riskops.scoring import review
 from riskops.scoring.book import BookMeta, KeyFeature
 from riskops.scoring.bookview import BookQueryError, BookView, meaning
-from riskops.scoring.review import AuditLog, ReviewError, Shown, User, Users
+from riskops.scoring.review import ReviewError, Shown, User
 
 VERA, RITA = User(name="vera", role="viewer"), User(name="rita", role="reviewer")
 ALEX, ANA = User(name="alex", role="approver"), User(name="ana", role="approver")
@@ -102,7 +104,7 @@ def test_a_comment_is_bounded(wh: DuckDBWarehouse) -> None:
 
 def test_the_users_file(tmp_path: Path) -> None:
     path = tmp_path / "users.yaml"
-    digest = review.password_hash("s3cret")
+    digest = password_hash("s3cret")
     path.write_text(
         f"users:\n  - {{name: rita, role: reviewer, password_sha256: {digest}}}\n"
         "  - {name: boss@bank.example, role: approver}\n"
