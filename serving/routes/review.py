@@ -18,7 +18,10 @@ from serving.routes.book import book_of
 router = APIRouter(prefix="/v1/review", dependencies=[Depends(require_console_key)])
 
 
-class Decision(BaseModel):
+class StaffDecision(BaseModel):
+    """A staff member's decision on a listed customer, as the console sends it (what was shown comes from the
+    service's own book, never from the body)."""
+
     model_config = ConfigDict(extra="forbid")
 
     run_id: str = Field(max_length=100, description="the scoring run whose list the staff member saw")
@@ -38,7 +41,7 @@ async def decisions(
 
 
 @router.post("/customers/{customer_id:path}/decisions", status_code=201)
-async def decide(customer_id: str, body: Decision, service: ServiceDep, staff: StaffDep) -> dict[str, Any]:
+async def decide(customer_id: str, body: StaffDecision, service: ServiceDep, staff: StaffDep) -> dict[str, Any]:
     """Record a decision on a listed customer, or an approver's confirmation of a pending off-boarding."""
     book = book_of(service)
     profile = book.profile(customer_id)
