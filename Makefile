@@ -13,7 +13,7 @@ SEED ?= 42
 
 .DEFAULT_GOAL := help
 
-.PHONY: console serve bench-service bench-stream bench-drift bench-refit bench-console stream ops ops-tools monitoring images
+.PHONY: console serve bench-service bench-stream bench-drift bench-refit bench-scale bench-console stream ops ops-tools monitoring images
 .PHONY: production-shape help setup emulators run test lint typecheck unit integration e2e bench bench-generate bench-ingest bench-model clean
 
 help: ## List the targets
@@ -119,6 +119,9 @@ bench-service: setup ## Load the service with wrk (installed from Debian if miss
 
 bench-drift: setup ## Drift of 1M customers x all features in the warehouse, beside building the features
 	$(BIN)/python bench/bench_drift.py --customers 200000
+
+bench-scale: setup ## Each step's time and peak memory at 20k and 200k customers (SCALE=full: and 2M), with growth exponents
+	$(BIN)/python bench/bench_scale.py $(if $(filter full,$(SCALE)),--full)
 
 bench-refit: setup ## Model choice: does refitting on every labelled customer beat the development-set model? (decision 0014)
 	$(BIN)/python bench/bench_refit.py --seeds 3

@@ -24,6 +24,12 @@ class TrainConfig(BaseModel):
     max_iterations: int = Field(default=1500, ge=10)
     early_stopping_rounds: int = Field(default=50, ge=5, description="patience; 100 grew more trees, same models")
     early_stopping_metric: str = Field(default="Logloss", description="smooth; PR-AUC on a small split is noisy")
+    selection_rows: int | None = Field(
+        default=60_000,
+        ge=100,
+        description="development customers above which the imbalance comparison, tuning and the CV against the "
+        "baselines run on a stratified sample of this many (the final model is fit on them all); None: never",
+    )
     imbalance: Literal["auto", "none", "class_weights", "oversample"] = "auto"
     oversample_to: float = Field(default=0.25, gt=0, lt=1, description="minority share after oversampling")
     baselines: bool = True

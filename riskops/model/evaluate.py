@@ -263,6 +263,18 @@ def beaten_by(cv: dict[str, dict[str, float]], shipped: str = "catboost", reason
     ]
 
 
+def _selection_said(rows: dict[str, int]) -> list[str]:
+    """A large book's model selection ran on a sample: how large, of how many (TrainConfig.selection_rows)."""
+    sel, dev = rows.get("selection", 0), rows.get("development", 0)
+    if not sel or sel >= dev:
+        return []
+    return [
+        f"Model selection (the imbalance comparison, tuning and this CV) ran on a stratified sample of {sel:,} of "
+        f"the {dev:,} development customers; the final model was fit on all {dev:,}.",
+        "",
+    ]
+
+
 def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
     """A report for a risk analyst: what the model achieves, what its threshold costs, what drives it."""
     m, cv, bad = ev.metrics, meta["cv"], outcome_word(meta.get("feature_config", {}).get("label_words", {}))
@@ -274,6 +286,7 @@ def report_markdown(meta: dict[str, Any], ev: Evaluation) -> str:
         "",
         "## Cross-validated comparison (development set, same folds)",
         "",
+        *_selection_said(meta["rows"]),
         *cv_table(cv, meta.get("family", "catboost"), meta.get("family_reason", "")),
     ]
     lines += [

@@ -376,6 +376,15 @@ def _final_fit(ds: Dataset, dev: np.ndarray, family: Family, params: dict[str, A
     return model
 
 
+def selection_sample(y: np.ndarray, dev: np.ndarray, rows: int | None, seed: int) -> np.ndarray:
+    """The development customers model selection runs on: all of them up to `rows`, else a stratified sample of
+    `rows` (the suspended share kept), in their original order."""
+    if rows is None or len(dev) <= rows:
+        return dev
+    sel, _ = train_test_split(dev, train_size=rows, stratify=y[dev], random_state=seed)
+    return np.sort(sel)
+
+
 def train(
     ds: Dataset,
     cfg: TrainConfig,
@@ -388,8 +397,11 @@ def train(
     seconds: dict[str, float] = {}
     idx = np.arange(len(ds.y))
     dev, hold = train_test_split(idx, test_size=cfg.holdout_share, stratify=ds.y, random_state=cfg.seed)
+    sel = selection_sample(ds.y, dev, cfg.selection_rows, cfg.seed)  # `dev` itself on a book of usual size
+    if len(sel) < len(dev):
+        say(f"model selection on a stratified sample of {len(sel):,} of the {len(dev):,} development customers")
     skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-    folds = list(skf.split(np.zeros(len(dev)), ds.y[dev]))
+    folds = list(skf.split(np.zeros(len(sel)), ds.y[sel]))
 
     t = time.perf_counter()
     choices: list[Imbalance] = ["none", "class_weights", "oversample"] if cfg.imbalance == "auto" else [cfg.imbalance]
@@ -397,13 +409,13 @@ def train(
     with_defaults: dict[Imbalance, CVResult] = {}  # the default parameters' CV, reused below instead of refitted
     for choice in choices:
         say(f"imbalance: {choice} on {cfg.folds} folds")
-        with_defaults[choice] = _catboost_cv(ds, dev, folds, DEFAULT_PARAMS, choice, cfg, counted)
+        with_defaults[choice] = _catboost_cv(ds, sel, folds, DEFAULT_PARAMS, choice, cfg, counted)
     comparison: dict[str, dict[str, float]] = {c: r.summary() for c, r in with_defaults.items()}
     imbalance: Imbalance = max(choices, key=lambda c: comparison[c]["pr_auc_mean"])
     seconds["imbalance"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    params, tuning = _tune(ds, dev, folds[: cfg.tuning_folds], imbalance, cfg, say, tick)
+    params, tuning = _tune(ds, sel, folds[: cfg.tuning_folds], imbalance, cfg, say, tick)
     seconds["tuning"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -412,7 +424,7 @@ def train(
     cb = (
         with_defaults[imbalance]
         if params == DEFAULT_PARAMS
-        else _catboost_cv(ds, dev, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
+        else _catboost_cv(ds, sel, folds, params, imbalance, cfg, _Counter(tick, "CV folds", len(folds)))
     )
     if params != DEFAULT_PARAMS and cb.summary()["pr_auc_mean"] < comparison[imbalance]["pr_auc_mean"]:
         # Tuning scored on fewer folds can chase noise: keep the defaults when they win on all folds.
@@ -420,7 +432,7 @@ def train(
         tuning["kept_defaults"] = True
         params = dict(DEFAULT_PARAMS)
         cb = with_defaults[imbalance]
-    compared = _with_baselines(cb, ds, dev, folds, cfg)
+    compared = _with_baselines(cb, ds, sel, folds, cfg)
     cv = {name: r.summary() for name, r in compared.items()}
     seconds["cv"] = time.perf_counter() - t
     family, why = choose_family(cfg.family, {name: [f["pr_auc"] for f in r.folds] for name, r in compared.items()})
@@ -439,15 +451,21 @@ def train(
         imbalance_comparison=comparison,
         tuning=tuning,
         cv=cv,
-        oof_ids=ds.ids[dev],
-        oof_y=ds.y[dev],
-        oof_p=compared[family].oof[dev],
+        oof_ids=ds.ids[sel],
+        oof_y=ds.y[sel],
+        oof_p=compared[family].oof[sel],
         holdout_ids=ds.ids[hold],
         holdout_X=ds.X.iloc[hold].reset_index(drop=True),
         holdout_y=ds.y[hold],
         features=list(ds.X.columns),
         categorical=ds.categorical,
         dropped=ds.dropped,
-        rows={"customers": len(ds.y), "development": len(dev), "holdout": len(hold), "suspended": int(ds.y.sum())},
+        rows={
+            "customers": len(ds.y),
+            "development": len(dev),
+            "selection": len(sel),
+            "holdout": len(hold),
+            "suspended": int(ds.y.sum()),
+        },
         seconds={k: round(v, 2) for k, v in seconds.items()},
     )

@@ -56,8 +56,9 @@ def test_generated_files_are_in_sync() -> None:
 def test_dashboards_fit_grafanas_schema_and_query_real_metrics() -> None:
     from prometheus_client.metrics import MetricWrapperBase
 
-    from riskops.scoring import refresh, stream
+    from riskops.scoring import refresh
     from serving import metrics
+    from streaming import worker as stream
 
     served = {
         m.describe()[0].name
@@ -80,8 +81,9 @@ def test_dashboards_fit_grafanas_schema_and_query_real_metrics() -> None:
 def test_alerts_only_use_served_or_cluster_metrics() -> None:
     from prometheus_client.metrics import MetricWrapperBase
 
-    from riskops.scoring import refresh, stream
+    from riskops.scoring import refresh
     from serving import metrics
+    from streaming import worker as stream
 
     served = {
         m.describe()[0].name

@@ -126,6 +126,32 @@ def test_default_parameters_are_cross_validated_once(
     assert result.cv["catboost"] == result.imbalance_comparison["none"]
 
 
+def test_a_large_books_selection_runs_on_a_sample_and_the_final_fit_on_all(
+    frame: tuple[pd.DataFrame, list[str], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above `selection_rows` development customers the comparison and the CV run on a stratified sample (its
+    suspended share kept); the shipped model is still fit on every development customer."""
+    import riskops.model.train as training
+
+    df, names, cats = frame
+    ds = prepare(df, names, cats)
+    sizes: list[int] = []
+    fit = training.fit_catboost
+
+    def counted(ds_: object, idx: np.ndarray, *args: object) -> object:
+        sizes.append(len(idx))
+        return fit(ds_, idx, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training, "fit_catboost", counted)
+    cfg = FAST.model_copy(update={"trials": 0, "imbalance": "none", "baselines": False, "selection_rows": 300})
+    result = train(ds, cfg)
+    assert result.rows["selection"] == len(result.oof_ids) == 300 < result.rows["development"]
+    assert sizes[-1] == result.rows["development"] and max(sizes[:-1]) < 300  # folds on the sample, final on all
+    share = ds.y[np.isin(ds.ids, result.oof_ids)].mean()
+    assert share == pytest.approx(ds.y.mean(), abs=0.01) and not set(result.oof_ids) & set(result.holdout_ids)
+    assert training.selection_sample(ds.y, np.arange(50), 300, 0).tolist() == list(range(50))  # small: all
+
+
 def test_train_register_gate_promote_rollback(ingested: DuckDBWarehouse, tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     card1, gate1 = train_and_register(ingested, store, AS_OF, FAST, CostMatrix())

@@ -75,6 +75,12 @@ def _append_lock(path: object) -> threading.Lock:
 LOCK_WAIT_S = 600.0  # how long a process waits for another's hold on the file (parallel local tasks take turns)
 
 
+# DuckDB shares one database instance per file among a process's connections; opening one while another thread
+# closes the last connection to the same file can fail ("Unique file handle conflict"), so a process opens and
+# closes its connections one at a time (the service's and the review's threads each hold their own).
+_OPEN_CLOSE = threading.Lock()
+
+
 def _connect(path: str) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds it: DuckDB allows one writing process per file, and the
     tasks of a local pipeline run (the scoring shards) may run at the same time. BigQuery has no such limit."""
@@ -82,7 +88,8 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     pause = 0.05
     while True:
         try:
-            return duckdb.connect(path)
+            with _OPEN_CLOSE:
+                return duckdb.connect(path)
         except duckdb.IOException as e:
             if "lock" not in str(e).lower() or time.monotonic() > deadline:
                 raise
@@ -232,4 +239,5 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(f"DROP {kind} main.{table_ident(name, 'duckdb')}")
 
     def close(self) -> None:
-        self.con.close()
+        with _OPEN_CLOSE:
+            self.con.close()
