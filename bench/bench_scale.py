@@ -52,12 +52,15 @@ def _step(name: str, customers: int, work: Path) -> dict[str, Any]:
     data, config = work / "data", _config(work)
     if name == "generate":
         generate(data, customers=customers, seed=7)
+        (work / "as_of").write_text(dataset_as_of(data))
         return {}
-    day = dataset_as_of(data)
+    day = (work / "as_of").read_text()
     if name == "load":
         with DuckDBWarehouse(work / "warehouse.duckdb") as wh:
             load_dataset(wh, data)
-        return {}
+        size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) / 2**30
+        shutil.rmtree(data)  # in the raw tables now; the disk is needed for the warehouse at 2M
+        return {"figure": f"dataset {size:.2f} GiB loaded (then removed)"}
     if name == "ingest":
         return {"figure": steps.ingest(config, "labelled", day, RUN).record.figure}
     if name == "features":
@@ -101,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also 2M customers")
     parser.add_argument("--sizes", help="other sizes, comma-separated (e.g. 2000,4000 to try the harness)")
+    parser.add_argument("--add", action="store_true", help="keep the sizes bench/out/scale.json measured before")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--customers", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -111,11 +115,16 @@ def main() -> None:
         return
     sizes = (*SIZES, FULL) if args.full or os.environ.get("SCALE") == "full" else SIZES
     sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else sizes
-    figures: dict[str, Any] = {
+    earlier = json.loads((OUT / "scale.json").read_text()) if args.add and (OUT / "scale.json").exists() else {}
+    figures: dict[str, Any] = {k: v for k, v in earlier.items() if k[0].isdigit()}  # sizes measured before
+    if args.add:
+        sizes = tuple(sorted({*sizes, *(int(k.split(":")[0]) for k in figures)}))
+    measure = [n for n in sizes if f"{n}:total_s" not in figures]
+    figures |= {
         "sizes": list(sizes),
         "duckdb_memory_limit": os.environ.get("RISKOPS_DUCKDB_MEMORY_LIMIT", "3GB"),
     }
-    for n in sizes:
+    for n in measure:
         work = OUT / f"scale-{n}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -127,8 +136,6 @@ def main() -> None:
             print(f"{n:>10,} {name:<9} {got['seconds']:>8.1f}s {gib:6.2f} GiB  {got.get('figure', '')}", flush=True)
         figures[f"{n}:total_s"] = round(time.perf_counter() - total, 1)
         figures[f"{n}:disk_gib"] = round(sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 2**30, 2)
-        if n != sizes[-1]:
-            shutil.rmtree(work / "data", ignore_errors=True)  # the next size needs the disk
     pairs = list(itertools.pairwise(sizes))
     heads = "".join(f"   k {a // 1000:,}k-{b // 1000:,}k" for a, b in pairs)
     print(f"\n{'step':<10}" + "".join(f"{n:>12,}" for n in sizes) + heads + "   peak GiB")
