@@ -9,7 +9,11 @@ unlabelled cohort (segments, rules and SHAP reasons), gather (the list, drift an
 precompute). The DuckDB memory limit is RISKOPS_DUCKDB_MEMORY_LIMIT (default 3GB): DuckDB spills past it.
 
     python bench/bench_scale.py                 # 20k and 200k customers
-    python bench/bench_scale.py --full          # and 2M: needs ~60 minutes, ~12 GiB and ~40 GB of disk
+    python bench/bench_scale.py --full          # and 2M: ~60 minutes, ~12 GiB, ~25 GB of free disk
+    python bench/bench_scale.py --add --sizes 2000000   # 2M beside the sizes measured before
+
+At 2M the ingest's validation of 200M labelled transactions spills more than 9 GB of DuckDB temporary files
+(at a 3 GB and a 10 GB memory limit); with less free disk it stops there.
 """
 
 from __future__ import annotations
