@@ -385,6 +385,19 @@ def selection_sample(y: np.ndarray, dev: np.ndarray, rows: int | None, seed: int
     return np.sort(sel)
 
 
+def _splits(
+    ds: Dataset, cfg: TrainConfig, say: Say
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """The development set and the untouched holdout, the customers model selection runs on, and their folds."""
+    idx = np.arange(len(ds.y))
+    dev, hold = train_test_split(idx, test_size=cfg.holdout_share, stratify=ds.y, random_state=cfg.seed)
+    sel = selection_sample(ds.y, dev, cfg.selection_rows, cfg.seed)  # `dev` itself on a book of usual size
+    if len(sel) < len(dev):
+        say(f"model selection on a stratified sample of {len(sel):,} of the {len(dev):,} development customers")
+    skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
+    return dev, hold, sel, list(skf.split(np.zeros(len(sel)), ds.y[sel]))
+
+
 def train(
     ds: Dataset,
     cfg: TrainConfig,
@@ -395,13 +408,7 @@ def train(
     trials for a progress bar."""
     say = say or log.info
     seconds: dict[str, float] = {}
-    idx = np.arange(len(ds.y))
-    dev, hold = train_test_split(idx, test_size=cfg.holdout_share, stratify=ds.y, random_state=cfg.seed)
-    sel = selection_sample(ds.y, dev, cfg.selection_rows, cfg.seed)  # `dev` itself on a book of usual size
-    if len(sel) < len(dev):
-        say(f"model selection on a stratified sample of {len(sel):,} of the {len(dev):,} development customers")
-    skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-    folds = list(skf.split(np.zeros(len(sel)), ds.y[sel]))
+    dev, hold, sel, folds = _splits(ds, cfg, say)
 
     t = time.perf_counter()
     choices: list[Imbalance] = ["none", "class_weights", "oversample"] if cfg.imbalance == "auto" else [cfg.imbalance]
